@@ -1,0 +1,140 @@
+/**
+ * The agent's line to the control plane: a tRPC client for the agent procedures, and `withRetry`, which
+ * rides out a server restart (unreachable server) but never retries an error the server answered.
+ */
+import type { AppRouter } from "@drydock/contracts/router";
+import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import type { TRPCClient } from "@trpc/client";
+
+export type AgentClient = TRPCClient<AppRouter>;
+
+/** Statuses a proxy or load balancer answers while the server behind it is down or restarting. */
+const GATEWAY_STATUSES = new Set([502, 503, 504]);
+/** Socket-level failures that mean "nobody answered" (Node's and undici's codes). */
+const NETWORK_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_CLOSED",
+]);
+
+/** The server could not be reached: a gateway status, or no answer at all. */
+export class ServerUnavailableError extends Error {
+  override name = "ServerUnavailableError";
+  constructor(
+    readonly status: number,
+    url: string,
+  ) {
+    super(`${url} answered ${status}: the server is unavailable`);
+  }
+}
+
+/** Fetch that turns gateway statuses into ServerUnavailableError, so every caller classifies them alike. */
+export async function fetchOrUnavailable(input: string | URL, init?: RequestInit): Promise<Response> {
+  const response = await fetch(input, init);
+  if (GATEWAY_STATUSES.has(response.status)) {
+    await response.body?.cancel();
+    throw new ServerUnavailableError(response.status, String(input));
+  }
+  return response;
+}
+
+export function createAgentClient(options: { endpoint: string; token: string }): AgentClient {
+  return createTRPCClient<AppRouter>({
+    links: [
+      httpLink({
+        url: `${options.endpoint.replace(/\/+$/, "")}/trpc`,
+        headers: { authorization: `Bearer ${options.token}` },
+        fetch: (url, init) => fetchOrUnavailable(url, init as RequestInit),
+      }),
+    ],
+  });
+}
+
+/** True when `error` (or its cause chain) says the server was unreachable, as opposed to answering with an error. */
+export function isServerUnreachable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    if (current instanceof ServerUnavailableError) return true;
+    if (current instanceof TypeError && current.message === "fetch failed") return true;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && NETWORK_ERROR_CODES.has(code)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/** The HTTP status of an error the server answered through tRPC, if any. */
+export function answeredStatus(error: unknown): number | undefined {
+  if (!(error instanceof TRPCClientError)) return undefined;
+  const status = (error.data as { httpStatus?: unknown } | undefined)?.httpStatus;
+  return typeof status === "number" ? status : undefined;
+}
+
+export interface RetryOptions {
+  /** Give up once the server has been unreachable this long (DRYDOCK_RECONNECT_SECONDS). */
+  reconnectSeconds?: number;
+  /** Longest pause between two tries. */
+  maxDelayMs?: number;
+  signal?: AbortSignal;
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Calls `fn` until it succeeds, retrying only while the server is unreachable, with exponential backoff
+ * and jitter (capped at 2 s) for up to `reconnectSeconds`.
+ * @example const assignment = await withRetry(() => client.agent.assignment.query());
+ */
+export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const reconnectMs = (options.reconnectSeconds ?? 600) * 1_000;
+  const maxDelayMs = options.maxDelayMs ?? 2_000;
+  const deadline = Date.now() + reconnectMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isServerUnreachable(error) || options.signal?.aborted) throw error;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new Error(`the server stayed unreachable for ${Math.round(reconnectMs / 1_000)} s: ${describeError(error)}`, {
+          cause: error,
+        });
+      }
+      const ceiling = Math.min(maxDelayMs, 100 * 2 ** (attempt - 1));
+      const delayMs = Math.min(remaining, Math.round(ceiling / 2 + (Math.random() * ceiling) / 2));
+      options.onRetry?.(error, attempt, delayMs);
+      await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** A one-line description of an error, following its causes ("fetch failed: connect ECONNREFUSED …"). */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current !== undefined; depth++) {
+    const message = current instanceof Error ? current.message : String(current);
+    if (message && !parts.includes(message)) parts.push(message);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(": ");
+}

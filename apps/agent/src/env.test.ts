@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+
+import { loadConfig } from "./env.js";
+
+describe("loadConfig", () => {
+  it("applies the defaults and treats empty variables as unset", () => {
+    const config = loadConfig({
+      DRYDOCK_ENDPOINT: "http://127.0.0.1:8484/",
+      DRYDOCK_AGENT_TOKEN: "t",
+      DRYDOCK_CACHE_DIR: "/var/cache/drydock",
+      DRYDOCK_LOG_LEVEL: "",
+    });
+    expect(config).toEqual({
+      endpoint: "http://127.0.0.1:8484",
+      token: "t",
+      cacheDir: "/var/cache/drydock",
+      logLevel: "info",
+      heartbeatMs: 2_000,
+      reconnectSeconds: 600,
+    });
+  });
+
+  it("names every bad variable", () => {
+    expect(() => loadConfig({ DRYDOCK_ENDPOINT: "ftp://x", DRYDOCK_HEARTBEAT_MS: "soon" })).toThrow(
+      /DRYDOCK_ENDPOINT: must be an http\(s\) URL.*DRYDOCK_AGENT_TOKEN.*DRYDOCK_HEARTBEAT_MS/,
+    );
+  });
+});

@@ -1,0 +1,49 @@
+/** The agent's configuration, read from the environment once and validated (the only place touching process.env). */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { z } from "zod";
+
+const LogLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+const EnvSchema = z.object({
+  /** http(s) base URL of the control plane, e.g. http://127.0.0.1:8484. */
+  DRYDOCK_ENDPOINT: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+  /** Attempt-scoped bearer token. */
+  DRYDOCK_AGENT_TOKEN: z.string().min(1),
+  /** Cache shared by the agents of one machine (code bundles). */
+  DRYDOCK_CACHE_DIR: z.string().min(1).default(join(tmpdir(), "drydock-cache")),
+  DRYDOCK_LOG_LEVEL: LogLevel.default("info"),
+  DRYDOCK_HEARTBEAT_MS: z.coerce.number().int().min(10).default(2_000),
+  /** How long the agent keeps retrying while the server is unreachable (a restart) before giving up. */
+  DRYDOCK_RECONNECT_SECONDS: z.coerce.number().positive().default(600),
+});
+
+export interface AgentConfig {
+  endpoint: string;
+  token: string;
+  cacheDir: string;
+  logLevel: z.infer<typeof LogLevel>;
+  heartbeatMs: number;
+  reconnectSeconds: number;
+}
+
+/** Reads and validates the agent's environment; throws an Error naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AgentConfig {
+  // An empty variable means "not set", so the default applies.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+    throw new Error(`invalid agent environment: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    endpoint: e.DRYDOCK_ENDPOINT.replace(/\/+$/, ""),
+    token: e.DRYDOCK_AGENT_TOKEN,
+    cacheDir: e.DRYDOCK_CACHE_DIR,
+    logLevel: e.DRYDOCK_LOG_LEVEL,
+    heartbeatMs: e.DRYDOCK_HEARTBEAT_MS,
+    reconnectSeconds: e.DRYDOCK_RECONNECT_SECONDS,
+  };
+}

@@ -1,0 +1,20 @@
+import { fileURLToPath } from "node:url";
+
+export { AGENT_ERROR_CODES, EXIT_CODES, runAttempt } from "./run-attempt.js";
+export type { RunAttemptDeps } from "./run-attempt.js";
+export { loadConfig } from "./env.js";
+export type { AgentConfig } from "./env.js";
+export { BUNDLE_MANIFEST_FILE, ensureBundle, extractBundle } from "./bundle-cache.js";
+export type { BundleRef, CachedBundle, EnsureBundleOptions } from "./bundle-cache.js";
+export { createAgentClient, isServerUnreachable, withRetry } from "./client.js";
+export type { AgentClient, RetryOptions } from "./client.js";
+export { LogForwarder } from "./log-forwarder.js";
+export type { LogForwarderOptions, LogLine } from "./log-forwarder.js";
+
+/**
+ * Path of the built agent entrypoint, for executors: `spawn(process.execPath, [agentMainPath(), "--attempt", id])`.
+ * Valid once the package is built (dist/index.js and dist/main.js sit side by side).
+ */
+export function agentMainPath(): string {
+  return fileURLToPath(new URL("./main.js", import.meta.url));
+}

@@ -1,0 +1,218 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { AppError } from "@drydock/contracts";
+import { pino } from "pino";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+
+import type { AgentConfig } from "./env.js";
+import { AGENT_ERROR_CODES, EXIT_CODES, runAttempt } from "./run-attempt.js";
+import { newState, TestControlPlane } from "./test/control-plane.js";
+import { assignmentFor as assignmentOf, packFixture, packFile } from "./test/fixture.js";
+import type { FixtureBundle } from "./test/fixture.js";
+
+let scratch: string;
+let bundle: FixtureBundle;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "drydock-agent-test-"));
+  bundle = await packFixture(join(scratch, "project"));
+  // The agent must run from the bundle alone.
+  await rm(join(scratch, "project"), { recursive: true, force: true });
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const assignmentFor = (taskName: string, attemptId?: string) => assignmentOf(bundle, taskName, attemptId);
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+const helloExample = join(repoRoot, "examples/hello/workflow.ts");
+const sdkBuilt = existsSync(join(repoRoot, "packages/sdk/dist/index.js"));
+
+let plane: TestControlPlane;
+let cacheDir: string;
+let warnings: string[];
+
+beforeEach(async () => {
+  plane = new TestControlPlane(newState(assignmentFor("add"), new Map([[bundle.sha256, bundle.tarball]])));
+  cacheDir = await mkdtemp(join(scratch, "cache-"));
+  warnings = [];
+});
+afterEach(async () => {
+  await plane.close();
+});
+
+function configFor(endpoint: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
+  return { endpoint, token: plane.state.token, cacheDir, logLevel: "warn", heartbeatMs: 50, reconnectSeconds: 30, ...overrides };
+}
+
+/** An agent logger that keeps its warnings for the assertions. */
+function testLogger() {
+  return pino({ level: "warn" }, { write: (line: string) => void warnings.push(line) });
+}
+
+describe("runAttempt", () => {
+  it("runs the task, uploads its output, completes and forwards its logs", async () => {
+    const endpoint = await plane.listen();
+    plane.state.inputs = { a: 2, b: 3 };
+
+    const code = await runAttempt(configFor(endpoint), { logger: testLogger(), pid: 4242 });
+
+    expect(code).toBe(EXIT_CODES.succeeded);
+    const { calls, outputs } = plane.state;
+    expect(calls.started).toEqual([{ pid: 4242 }]);
+    expect(calls.fail).toEqual([]);
+    const output = outputs.get("att-1");
+    expect(output?.toString()).toBe(JSON.stringify({ sum: 5, doubled: 4 }));
+    expect(calls.complete).toEqual([{ outputsSha256: createHash("sha256").update(output ?? "").digest("hex") }]);
+    expect(calls.logs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ stream: "stdout", text: "adding 2 and 3" }),
+        expect.objectContaining({ stream: "stderr", text: "a line on stderr" }),
+        expect.objectContaining({ stream: "system", text: expect.stringMatching(/^running task add/) }),
+      ]),
+    );
+    expect(calls.logs.every((line) => !Number.isNaN(Date.parse(line.at)))).toBe(true);
+    // The agent's own (pino) logs are not the task's output.
+    expect(calls.logs.some((line) => line.text.includes('"level"'))).toBe(false);
+  });
+
+  it("runs a task that only an exported workflow refers to", async () => {
+    plane.state.assignment = assignmentFor("hidden");
+    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(code).toBe(EXIT_CODES.succeeded);
+    expect(plane.state.outputs.get("att-1")?.toString()).toBe('"from workflow"');
+  });
+
+  it("reports a throwing task with its message and stack and exits 1", async () => {
+    plane.state.assignment = assignmentFor("boom");
+    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
+
+    expect(code).toBe(EXIT_CODES.taskFailed);
+    const { calls, outputs } = plane.state;
+    expect(calls.complete).toEqual([]);
+    expect(outputs.size).toBe(0);
+    expect(calls.fail).toHaveLength(1);
+    expect(calls.fail[0]).toMatchObject({ message: "kaboom", name: "TypeError" });
+    expect(calls.fail[0]?.stack).toMatch(/TypeError: kaboom\n\s+at .*tasks\.ts/);
+    expect(calls.logs.some((l) => l.stream === "stderr" && l.text === "TypeError: kaboom")).toBe(true);
+  });
+
+  it("reports a thrown non-Error as a string", async () => {
+    plane.state.assignment = assignmentFor("throws_string");
+    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(code).toBe(EXIT_CODES.taskFailed);
+    expect(plane.state.calls.fail[0]).toMatchObject({ message: "non-Error thrown: plain string", name: "string" });
+  });
+
+  it("fails with TASK_NOT_FOUND naming the task and the entry", async () => {
+    plane.state.assignment = assignmentFor("missing_task");
+    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(code).toBe(EXIT_CODES.taskFailed);
+    expect(plane.state.calls.fail[0]).toMatchObject({
+      code: AGENT_ERROR_CODES.taskNotFound,
+      message: expect.stringMatching(/"missing_task" is not defined in tasks\.ts \(it defines add, boom, hidden, sleepy, throws_string\)/),
+    });
+  });
+
+  it("fails with AGENT_SETUP_FAILED when the bundle does not match its sha256", async () => {
+    plane.state.bundles.set(bundle.sha256, Buffer.from("not the bundle"));
+    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(code).toBe(EXIT_CODES.platformFailed);
+    expect(plane.state.calls.fail[0]).toMatchObject({
+      code: AGENT_ERROR_CODES.setupFailed,
+      message: expect.stringMatching(/could not fetch the code bundle .*sha256/),
+    });
+    expect(existsSync(join(cacheDir, "bundles", bundle.sha256))).toBe(false);
+  });
+
+  it("stops a running task when the heartbeat answers proceed: false", async () => {
+    plane.state.assignment = assignmentFor("sleepy");
+    const endpoint = await plane.listen();
+    const running = runAttempt(configFor(endpoint), { logger: testLogger() });
+
+    await vi.waitFor(() => expect(plane.state.calls.logs.some((l) => l.text === "sleeping")).toBe(true), { timeout: 10_000 });
+    const beatsBefore = plane.state.calls.heartbeats;
+    plane.state.heartbeatProceed = false;
+
+    expect(await running).toBe(EXIT_CODES.stopped);
+    expect(plane.state.calls.heartbeats).toBeGreaterThan(beatsBefore);
+    expect(plane.state.calls.complete).toEqual([]);
+    expect(plane.state.calls.fail).toEqual([]);
+    expect(plane.state.calls.logs.some((l) => l.stream === "system" && l.text.startsWith("attempt stopped: the server asked"))).toBe(true);
+  });
+
+  it("ends promptly when its signal is aborted (SIGTERM)", async () => {
+    plane.state.assignment = assignmentFor("sleepy");
+    const terminate = new AbortController();
+    const running = runAttempt(configFor(await plane.listen()), { logger: testLogger(), signal: terminate.signal });
+    await vi.waitFor(() => expect(plane.state.calls.logs.some((l) => l.text === "sleeping")).toBe(true), { timeout: 10_000 });
+    terminate.abort();
+    expect(await running).toBe(EXIT_CODES.terminated);
+  });
+
+  it("waits for a server that is briefly unreachable, then carries on", async () => {
+    const endpoint = await plane.listen();
+    const port = Number(new URL(endpoint).port);
+    await plane.close();
+    plane.state.inputs = { a: 1, b: 1 };
+
+    const running = runAttempt(configFor(endpoint), { logger: testLogger() });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(plane.state.calls.assignment).toBe(0);
+    await plane.listen(port);
+
+    expect(await running).toBe(EXIT_CODES.succeeded);
+    expect(plane.state.calls.complete).toHaveLength(1);
+    expect(warnings.some((w) => w.includes("assignment: the server is unreachable, retrying"))).toBe(true);
+  });
+
+  it("does not retry an error the server answered", async () => {
+    plane.state.startedError = new AppError("ATTEMPT_ALREADY_STARTED", "CONFLICT", "this attempt already has an agent");
+    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(code).toBe(EXIT_CODES.platformFailed);
+    expect(plane.state.calls.started).toHaveLength(1);
+    expect(warnings.some((w) => w.includes("this attempt already has an agent"))).toBe(true);
+  });
+
+  it("reuses a cached bundle on the next attempt", async () => {
+    const endpoint = await plane.listen();
+    plane.state.inputs = { a: 1, b: 2 };
+    expect(await runAttempt(configFor(endpoint), { logger: testLogger() })).toBe(EXIT_CODES.succeeded);
+
+    plane.state.assignment = assignmentFor("add", "att-2");
+    expect(await runAttempt(configFor(endpoint), { logger: testLogger() })).toBe(EXIT_CODES.succeeded);
+
+    expect(plane.state.calls.bundleDownloads).toBe(1);
+    expect(plane.state.calls.complete).toHaveLength(2);
+    expect(await readdir(join(cacheDir, "bundles"))).toEqual([bundle.sha256]);
+  });
+
+  it("reports a conflicting stored output as an upload failure", async () => {
+    plane.state.inputs = { a: 2, b: 2 };
+    plane.state.outputs.set("att-1", Buffer.from('{"sum":-1}'));
+    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(code).toBe(EXIT_CODES.platformFailed);
+    expect(plane.state.calls.complete).toEqual([]);
+    expect(plane.state.calls.fail[0]).toMatchObject({
+      code: AGENT_ERROR_CODES.outputUploadFailed,
+      message: expect.stringMatching(/different output .*409/),
+    });
+  });
+
+  // Runs once the SDK is built (the root `pnpm test` builds first): the real SDK's task entity, shipped in the bundle.
+  it.skipIf(!existsSync(helloExample) || !sdkBuilt)("runs say_hello from examples/hello with the real SDK", async () => {
+    const hello = await packFile(helloExample);
+    plane.state.bundles.set(hello.sha256, hello.tarball);
+    plane.state.assignment = assignmentOf(hello, "say_hello");
+    plane.state.inputs = { name: "Ada" };
+    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(plane.state.calls.fail).toEqual([]);
+    expect(code).toBe(EXIT_CODES.succeeded);
+    expect(plane.state.outputs.get("att-1")?.toString()).toBe('"Hello, Ada!"');
+  });
+});

@@ -1,0 +1,343 @@
+/**
+ * One task attempt, start to finish: fetch the assignment, report started, keep a heartbeat, get the code
+ * bundle and the inputs, import the entry with tsx, run the task, store its output and report the outcome.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+import type { AttemptAssignment, ErrorInfo } from "@drydock/contracts";
+import type { Logger } from "pino";
+import { tsImport } from "tsx/esm/api";
+
+import { ensureBundle } from "./bundle-cache.js";
+import { createAgentClient, describeError, fetchOrUnavailable, withRetry } from "./client.js";
+import type { AgentClient } from "./client.js";
+import type { AgentConfig } from "./env.js";
+import { Heartbeat } from "./heartbeat.js";
+import { LogForwarder } from "./log-forwarder.js";
+import type { LogForwarderOptions } from "./log-forwarder.js";
+import { createAgentLogger } from "./logger.js";
+import { findTasks } from "./task-entity.js";
+
+/** How the agent process ends. */
+export const EXIT_CODES = {
+  succeeded: 0,
+  /** The task (or its module) threw, or the task is not in the bundle; reported with `agent.fail`. */
+  taskFailed: 1,
+  /** The platform failed around the task (bundle, inputs, output upload, server unreachable). */
+  platformFailed: 2,
+  /** The server told the agent to stop (`proceed: false`), or lost track of the attempt. */
+  stopped: 137,
+  /** The process was asked to terminate (SIGTERM). */
+  terminated: 143,
+} as const;
+
+/** Stable codes of the errors the agent reports with `agent.fail`. */
+export const AGENT_ERROR_CODES = {
+  setupFailed: "AGENT_SETUP_FAILED",
+  taskNotFound: "TASK_NOT_FOUND",
+  importFailed: "TASK_IMPORT_FAILED",
+  outputUploadFailed: "AGENT_OUTPUT_UPLOAD_FAILED",
+} as const;
+
+export interface RunAttemptDeps {
+  logger?: Logger;
+  client?: AgentClient;
+  /** Forward the task's stdout/stderr to the server (default true); options tune the forwarder. */
+  forwardLogs?: boolean | LogForwarderOptions;
+  /** Aborting it ends the attempt promptly with EXIT_CODES.terminated (main wires SIGTERM to it). */
+  signal?: AbortSignal;
+  /** Reported with `agent.started` (default: this process). */
+  pid?: number;
+}
+
+type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+interface AttemptContext {
+  config: AgentConfig;
+  client: AgentClient;
+  assignment: AttemptAssignment;
+  call: Call;
+  log: Logger;
+  forwarder: LogForwarder | undefined;
+  signal: AbortSignal;
+}
+
+/**
+ * Runs the attempt the agent token is scoped to and resolves to the process exit code (see EXIT_CODES).
+ * @example process.exit(await runAttempt(loadConfig()));
+ */
+export async function runAttempt(config: AgentConfig, deps: RunAttemptDeps = {}): Promise<number> {
+  const logger = deps.logger ?? createAgentLogger(config.logLevel);
+  const client = deps.client ?? createAgentClient(config);
+  const call: Call = (what, fn) =>
+    withRetry(fn, {
+      reconnectSeconds: config.reconnectSeconds,
+      onRetry: (error, attempt, delayMs) =>
+        logger.warn({ attempt, delayMs, error: describeError(error) }, `${what}: the server is unreachable, retrying`),
+    });
+
+  let assignment: AttemptAssignment;
+  try {
+    assignment = await call("assignment", () => client.agent.assignment.query());
+  } catch (error) {
+    logger.error({ error: describeError(error) }, "could not get the attempt's assignment");
+    return EXIT_CODES.platformFailed;
+  }
+  const log = logger.child({
+    attemptId: assignment.attemptId,
+    executionId: assignment.executionId,
+    nodeId: assignment.nodeId,
+    task: assignment.task.name,
+  });
+  try {
+    await call("started", () => client.agent.started.mutate({ pid: deps.pid ?? process.pid }));
+  } catch (error) {
+    log.error({ error: describeError(error) }, "the server refused agent.started");
+    return EXIT_CODES.platformFailed;
+  }
+  log.info({ attemptNumber: assignment.attemptNumber, bundle: assignment.bundle.sha256 }, "attempt started");
+
+  const stop = new AbortController();
+  let stopCode: number = EXIT_CODES.stopped;
+  const halt = (code: number, reason: string) => {
+    if (stop.signal.aborted) return;
+    stopCode = code;
+    stop.abort(new Error(reason));
+  };
+  const onExternalAbort = () => halt(EXIT_CODES.terminated, "the agent was asked to terminate");
+  if (deps.signal?.aborted) onExternalAbort();
+  deps.signal?.addEventListener("abort", onExternalAbort, { once: true });
+
+  const forwarder =
+    deps.forwardLogs === false
+      ? undefined
+      : new LogForwarder((lines) => call("log", () => client.agent.log.mutate({ lines })), {
+          ...(typeof deps.forwardLogs === "object" ? deps.forwardLogs : {}),
+          onSendError: (error, lines) => log.warn({ error: describeError(error), lines }, "could not forward task log lines"),
+        });
+  const heartbeat = new Heartbeat(() => client.agent.heartbeat.mutate(), {
+    intervalMs: config.heartbeatMs,
+    reconnectSeconds: config.reconnectSeconds,
+    logger: log,
+    onStop: (reason) => halt(EXIT_CODES.stopped, reason),
+  });
+
+  forwarder?.start();
+  heartbeat.start();
+  try {
+    const stopped = new Promise<number>((resolve) => {
+      if (stop.signal.aborted) resolve(stopCode);
+      else stop.signal.addEventListener("abort", () => resolve(stopCode), { once: true });
+    });
+    const code = await Promise.race([
+      perform({ config, client, assignment, call, log, forwarder, signal: stop.signal }),
+      stopped,
+    ]);
+    if (stop.signal.aborted) {
+      const reason = describeError(stop.signal.reason);
+      log.warn({ reason }, "attempt stopped");
+      forwarder?.system(`attempt stopped: ${reason}`);
+      return stopCode;
+    }
+    return code;
+  } finally {
+    heartbeat.stop();
+    deps.signal?.removeEventListener("abort", onExternalAbort);
+    // When stopping, do not wait long for a server that may be gone.
+    await forwarder?.stop(stop.signal.aborted ? { timeoutMs: 2_000 } : {});
+  }
+}
+
+async function perform(ctx: AttemptContext): Promise<number> {
+  const { config, assignment, call, log, forwarder, signal } = ctx;
+  const { task: spec, bundle: bundleRef } = assignment;
+  const http = new BlobHttp(config);
+  forwarder?.system(
+    `running task ${spec.name} (execution ${assignment.executionId}, node ${assignment.nodeId}, attempt ${assignment.attemptNumber})`,
+  );
+
+  let bundle;
+  try {
+    bundle = await ensureBundle(
+      config.cacheDir,
+      { sha256: bundleRef.sha256, url: http.resolve(bundleRef.url) },
+      { download: (url) => call("bundle download", () => http.getBytes(url)) },
+    );
+  } catch (error) {
+    return setupFailed(ctx, `could not fetch the code bundle ${bundleRef.sha256.slice(0, 12)}`, error);
+  }
+  log.info({ dir: bundle.dir, downloaded: bundle.downloaded }, bundle.downloaded ? "bundle downloaded" : "bundle found in the cache");
+  if (signal.aborted) return EXIT_CODES.stopped;
+
+  let inputs: Record<string, unknown>;
+  try {
+    inputs = await call("inputs", () => http.getJsonObject(http.resolve(assignment.inputsUrl)));
+  } catch (error) {
+    return setupFailed(ctx, "could not read the task's inputs", error);
+  }
+  if (signal.aborted) return EXIT_CODES.stopped;
+
+  const entry = bundle.manifest.entry;
+  let moduleNamespace: Record<string, unknown>;
+  try {
+    // tsx runs the sources as the author wrote them; no tsconfig, so the result does not depend on the cwd.
+    moduleNamespace = (await tsImport(pathToFileURL(join(bundle.dir, entry)).href, {
+      parentURL: import.meta.url,
+      tsconfig: false,
+    })) as Record<string, unknown>;
+  } catch (error) {
+    printTaskError(error);
+    const info = errorInfo(error);
+    return reportFailure(ctx, { ...info, message: `importing ${entry} failed: ${info.message}`, code: AGENT_ERROR_CODES.importFailed });
+  }
+
+  const tasks = findTasks(moduleNamespace);
+  const task = tasks.get(spec.name);
+  if (!task) {
+    const known = [...tasks.keys()].sort();
+    const message = `task "${spec.name}" is not defined in ${entry} (${known.length > 0 ? `it defines ${known.join(", ")}` : "it defines no tasks"})`;
+    forwarder?.system(message);
+    return reportFailure(ctx, { message, name: "Error", code: AGENT_ERROR_CODES.taskNotFound });
+  }
+  if (signal.aborted) return EXIT_CODES.stopped;
+
+  let body: string;
+  try {
+    const output = await runTrapped(() => task.execute(inputs));
+    body = JSON.stringify(output ?? null);
+  } catch (error) {
+    printTaskError(error);
+    forwarder?.system(`task ${spec.name} failed: ${describeError(error)}`);
+    return reportFailure(ctx, errorInfo(error));
+  }
+  if (signal.aborted) return EXIT_CODES.stopped;
+
+  const outputsSha256 = createHash("sha256").update(body).digest("hex");
+  try {
+    await call("output upload", () => http.putJson(http.resolve(assignment.outputsUploadUrl), body));
+  } catch (error) {
+    const message = `could not store the task's output: ${describeError(error)}`;
+    log.error(message);
+    return reportFailure(ctx, { message, name: errorName(error), code: AGENT_ERROR_CODES.outputUploadFailed }, EXIT_CODES.platformFailed);
+  }
+  try {
+    await call("complete", () => ctx.client.agent.complete.mutate({ outputsSha256 }));
+  } catch (error) {
+    log.error({ error: describeError(error) }, "the server refused agent.complete");
+    return EXIT_CODES.platformFailed;
+  }
+  log.info({ outputsSha256 }, "task succeeded");
+  forwarder?.system(`task ${spec.name} succeeded`);
+  return EXIT_CODES.succeeded;
+}
+
+function setupFailed(ctx: AttemptContext, what: string, error: unknown): Promise<number> {
+  const message = `${what}: ${describeError(error)}`;
+  ctx.log.error(message);
+  ctx.forwarder?.system(message);
+  return reportFailure(ctx, { message, name: errorName(error), code: AGENT_ERROR_CODES.setupFailed }, EXIT_CODES.platformFailed);
+}
+
+async function reportFailure(ctx: AttemptContext, error: ErrorInfo, exitCode: number = EXIT_CODES.taskFailed): Promise<number> {
+  if (ctx.signal.aborted) return EXIT_CODES.stopped;
+  try {
+    await ctx.call("fail", () => ctx.client.agent.fail.mutate({ error }));
+  } catch (reportError) {
+    ctx.log.error({ error: describeError(reportError), failure: error.message }, "could not report the failure");
+    return EXIT_CODES.platformFailed;
+  }
+  ctx.log.info({ code: error.code, message: error.message }, "attempt failed");
+  return exitCode;
+}
+
+/** Runs the task, treating an error thrown from a callback it scheduled (uncaught) as the task's failure. */
+function runTrapped<T>(fn: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onUncaught = (error: unknown) => reject(error);
+    process.on("uncaughtException", onUncaught);
+    process.on("unhandledRejection", onUncaught);
+    Promise.resolve()
+      .then(fn)
+      .then(resolve, reject)
+      .finally(() => {
+        process.off("uncaughtException", onUncaught);
+        process.off("unhandledRejection", onUncaught);
+      });
+  });
+}
+
+function errorInfo(error: unknown): ErrorInfo {
+  if (error instanceof Error) return { message: error.message, name: error.name, ...(error.stack ? { stack: error.stack } : {}) };
+  let message: string;
+  try {
+    message = typeof error === "string" ? error : (JSON.stringify(error) ?? String(error));
+  } catch {
+    message = String(error);
+  }
+  return { message: `non-Error thrown: ${message}`, name: typeof error };
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : "Error";
+}
+
+/** Prints a task error the way Node would for a crash, so it shows in the forwarded stderr too. */
+function printTaskError(error: unknown): void {
+  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : errorInfo(error).message;
+  process.stderr.write(`${text}\n`);
+}
+
+/** HTTP access to the blobs behind the server's signed URLs. */
+class BlobHttp {
+  private readonly endpoint: URL;
+
+  constructor(private readonly config: AgentConfig) {
+    this.endpoint = new URL(`${config.endpoint}/`);
+  }
+
+  /** Signed URLs may be absolute or relative to the endpoint. */
+  resolve(url: string): string {
+    return new URL(url, this.endpoint).href;
+  }
+
+  async getBytes(url: string): Promise<Buffer> {
+    const response = await fetchOrUnavailable(url, { headers: this.headers(url) });
+    if (response.status !== 200) throw await httpError("GET", url, response);
+    return Buffer.from(await response.arrayBuffer());
+  }
+
+  async getJsonObject(url: string): Promise<Record<string, unknown>> {
+    const bytes = await this.getBytes(url);
+    const value: unknown = JSON.parse(bytes.toString("utf8"));
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new Error(`GET ${url} did not return a JSON object`);
+    }
+    return value as Record<string, unknown>;
+  }
+
+  async putJson(url: string, body: string): Promise<void> {
+    const response = await fetchOrUnavailable(url, {
+      method: "PUT",
+      headers: { ...this.headers(url), "content-type": "application/json" },
+      body,
+    });
+    if (response.status === 409) {
+      await response.body?.cancel();
+      throw new Error("the server already holds a different output for this attempt (409 Conflict)");
+    }
+    if (response.status !== 200 && response.status !== 201 && response.status !== 204) throw await httpError("PUT", url, response);
+    await response.body?.cancel();
+  }
+
+  /** The agent token goes only to the server itself, never to another host a signed URL may point at. */
+  private headers(url: string): Record<string, string> {
+    return new URL(url).origin === this.endpoint.origin ? { authorization: `Bearer ${this.config.token}` } : {};
+  }
+}
+
+async function httpError(method: string, url: string, response: Response): Promise<Error> {
+  const text = (await response.text().catch(() => "")).slice(0, 300);
+  return new Error(`${method} ${new URL(url).pathname} answered ${response.status}${text ? `: ${text}` : ""}`);
+}

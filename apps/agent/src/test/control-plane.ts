@@ -1,0 +1,150 @@
+/**
+ * A real HTTP control plane for the agent's tests: the contracts' tRPC router served by fastify, with
+ * in-memory handlers that record every agent call, plus the blob routes behind the signed URLs.
+ */
+import type { AddressInfo } from "node:net";
+
+import { AppError } from "@drydock/contracts";
+import type { AttemptAssignment, ErrorInfo } from "@drydock/contracts";
+import { createAppRouter } from "@drydock/contracts/router";
+import type { AgentContext, AppHandlers, RequestContext } from "@drydock/contracts/router";
+import { fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
+import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
+import Fastify from "fastify";
+import type { FastifyInstance } from "fastify";
+
+import type { LogLine } from "../log-forwarder.js";
+
+export interface ControlPlaneState {
+  token: string;
+  assignment: AttemptAssignment;
+  bundles: Map<string, Buffer>;
+  inputs: unknown;
+  outputs: Map<string, Buffer>;
+  heartbeatProceed: boolean;
+  /** The next this-many requests get a proxy's 502 page, as while the server behind it restarts. */
+  gatewayErrors: number;
+  /** Thrown by agent.started after recording the call. */
+  startedError?: AppError;
+  calls: {
+    assignment: number;
+    started: { pid: number }[];
+    heartbeats: number;
+    logs: LogLine[];
+    complete: { outputsSha256: string }[];
+    fail: ErrorInfo[];
+    bundleDownloads: number;
+  };
+}
+
+export function newState(assignment: AttemptAssignment, bundles: Map<string, Buffer>): ControlPlaneState {
+  return {
+    token: "agent-token-1",
+    assignment,
+    bundles,
+    inputs: {},
+    outputs: new Map(),
+    heartbeatProceed: true,
+    gatewayErrors: 0,
+    calls: { assignment: 0, started: [], heartbeats: 0, logs: [], complete: [], fail: [], bundleDownloads: 0 },
+  };
+}
+
+const notServed = async (): Promise<never> => {
+  throw new AppError("NOT_SERVED", "NOT_FOUND", "not served by the test control plane");
+};
+
+function handlers(state: ControlPlaneState): AppHandlers {
+  const ack = { ok: true as const };
+  const agent: AppHandlers["agent"] = {
+    assignment: async (_input, _ctx: AgentContext) => {
+      state.calls.assignment++;
+      return state.assignment;
+    },
+    started: async (input) => {
+      state.calls.started.push(input);
+      if (state.startedError) throw state.startedError;
+      return ack;
+    },
+    heartbeat: async () => {
+      state.calls.heartbeats++;
+      return { proceed: state.heartbeatProceed };
+    },
+    log: async ({ lines }) => {
+      state.calls.logs.push(...lines);
+      return ack;
+    },
+    complete: async (input) => {
+      state.calls.complete.push(input);
+      return ack;
+    },
+    fail: async ({ error }) => {
+      state.calls.fail.push(error);
+      return ack;
+    },
+  };
+  return {
+    projects: { list: notServed },
+    workflows: { createUpload: notServed, register: notServed, list: notServed, get: notServed },
+    executions: {
+      create: notServed,
+      list: notServed,
+      get: notServed,
+      abort: notServed,
+      logs: notServed,
+      watch: () => ({ [Symbol.asyncIterator]: () => ({ next: notServed }) }),
+    },
+    agent,
+  };
+}
+
+export class TestControlPlane {
+  private app: FastifyInstance | undefined;
+
+  constructor(readonly state: ControlPlaneState) {}
+
+  /** Starts listening (port 0: any free port) and returns the base URL. */
+  async listen(port = 0): Promise<string> {
+    const app = Fastify();
+    const state = this.state;
+    app.addHook("onRequest", async (_req, reply) => {
+      if (state.gatewayErrors <= 0) return;
+      state.gatewayErrors--;
+      return reply.code(502).type("text/html").send("<html><body>502 Bad Gateway</body></html>");
+    });
+    await app.register(fastifyTRPCPlugin, {
+      prefix: "/trpc",
+      trpcOptions: {
+        router: createAppRouter(handlers(state)),
+        createContext: ({ req }: CreateFastifyContextOptions): RequestContext => ({
+          principal: req.headers.authorization === `Bearer ${state.token}` ? { kind: "agent", attemptId: state.assignment.attemptId } : null,
+          requestId: String(req.id),
+        }),
+      },
+    });
+    await app.register(async (blobs) => {
+      blobs.removeAllContentTypeParsers();
+      blobs.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+      blobs.get<{ Params: { sha: string } }>("/blobs/bundles/:sha", async (req, reply) => {
+        state.calls.bundleDownloads++;
+        const bundle = state.bundles.get(req.params.sha);
+        return bundle ? reply.type("application/gzip").send(bundle) : reply.code(404).send({ error: "no such bundle" });
+      });
+      blobs.get("/blobs/inputs/:attempt", async (_req, reply) => reply.type("application/json").send(JSON.stringify(state.inputs)));
+      blobs.put<{ Params: { attempt: string }; Body: Buffer }>("/blobs/outputs/:attempt", async (req, reply) => {
+        const existing = state.outputs.get(req.params.attempt);
+        if (existing && !existing.equals(req.body)) return reply.code(409).send({ error: "a different output exists" });
+        state.outputs.set(req.params.attempt, req.body);
+        return reply.code(201).send({ ok: true });
+      });
+    });
+    await app.listen({ port, host: "127.0.0.1" });
+    this.app = app;
+    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    await this.app?.close();
+    this.app = undefined;
+  }
+}

@@ -1,0 +1,79 @@
+import { randomUUID } from "node:crypto";
+
+import { createAppRouter } from "@drydock/contracts/router";
+import type { AppRouter } from "@drydock/contracts/router";
+import websocket from "@fastify/websocket";
+import { fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
+import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
+import Fastify, { LogController } from "fastify";
+
+import { bearer } from "./auth.js";
+import type { Authenticator } from "./auth.js";
+import type { LocalBlobStore } from "./blobs/blob-store.js";
+import { blobRoutes } from "./blobs/routes.js";
+import type { BlobUrlSigner } from "./blobs/signing.js";
+import type { AppHandlers } from "@drydock/contracts/router";
+import type { Logger } from "./logger.js";
+
+export interface AppDeps {
+  handlers: AppHandlers;
+  auth: Authenticator;
+  blobs: LocalBlobStore;
+  signer: BlobUrlSigner;
+  log: Logger;
+  /** Told when a bundle lands through its signed upload URL. */
+  onBundleUploaded: (sha256: string, size: number) => Promise<void>;
+  maxBlobBytes?: number;
+}
+
+const BUNDLE_KEY = /^bundles\/([a-f0-9]{64})\.tgz$/;
+
+/** Builds the control plane's HTTP app (tRPC over HTTP and WebSocket, blobs, console); does not listen. */
+export async function buildApp(deps: AppDeps) {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 32 * 1024 * 1024,
+    routerOptions: { maxParamLength: 5_000 },
+  });
+  await app.register(websocket);
+  await app.register(fastifyTRPCPlugin, {
+    prefix: "/trpc",
+    useWSS: true,
+    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
+    trpcOptions: {
+      router: createAppRouter(deps.handlers),
+      createContext: async ({ req, info }) => {
+        const fromParams = info.connectionParams?.token;
+        const token = bearer(req.headers.authorization) ?? (typeof fromParams === "string" ? fromParams : undefined);
+        return { principal: await deps.auth.principal(token), requestId: randomUUID() };
+      },
+      onError: ({ path, error }) => {
+        if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error, path }, "tRPC procedure failed");
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
+  });
+  await app.register(blobRoutes, {
+    store: deps.blobs,
+    signer: deps.signer,
+    maxBytes: deps.maxBlobBytes ?? 512 * 1024 * 1024,
+    onWritten: async (key, sha256, size) => {
+      const bundle = BUNDLE_KEY.exec(key);
+      if (!bundle) return;
+      if (bundle[1] !== sha256) {
+        await deps.blobs.remove(key);
+        throw Object.assign(new Error(`the uploaded bundle's sha256 is ${sha256}, not ${bundle[1]}`), { statusCode: 400 });
+      }
+      await deps.onBundleUploaded(sha256, size);
+    },
+  });
+  app.get("/healthz", async () => ({ ok: true }));
+  app.get("/", async (_request, reply) =>
+    reply
+      .type("text/html")
+      .send(
+        "<!doctype html><title>Drydock</title><h1>Drydock control plane</h1><p>The API is up at <code>/trpc</code>. The web console arrives with its own issue; until then use the <code>drydock</code> CLI.</p>",
+      ),
+  );
+  return app;
+}

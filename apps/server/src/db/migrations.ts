@@ -1,0 +1,113 @@
+import { sql } from "kysely";
+import type { Kysely, Migration, MigrationProvider } from "kysely";
+import { Migrator } from "kysely";
+
+/** Migrations live in code (not files) so the bundled server carries them; names sort in order. */
+const migrations: Record<string, Migration> = {
+  "0001_initial": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("projects")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema
+        .createTable("bundles")
+        .addColumn("sha256", "text", (c) => c.primaryKey())
+        .addColumn("size", "integer", (c) => c.notNull())
+        .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema
+        .createTable("workflow_versions")
+        .addColumn("project", "text", (c) => c.notNull().references("projects.id"))
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("bundle", "text", (c) => c.notNull().references("bundles.sha256"))
+        .addColumn("entry", "text", (c) => c.notNull())
+        .addColumn("spec", "jsonb", (c) => c.notNull())
+        .addColumn("tasks", "jsonb", (c) => c.notNull())
+        .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint("workflow_versions_pk", ["project", "name", "version"])
+        .execute();
+      await db.schema
+        .createTable("executions")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("project", "text", (c) => c.notNull().references("projects.id"))
+        .addColumn("workflow", "text", (c) => c.notNull())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("inputs", "jsonb", (c) => c.notNull())
+        .addColumn("result", "jsonb")
+        .addColumn("error", "jsonb")
+        .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn("ended_at", "timestamptz")
+        .execute();
+      await db.schema.createIndex("executions_project_created").on("executions").columns(["project", "created_at"]).execute();
+      await db.schema
+        .createTable("node_executions")
+        .addColumn("execution_id", "text", (c) => c.notNull().references("executions.id").onDelete("cascade"))
+        .addColumn("node_id", "text", (c) => c.notNull())
+        .addColumn("task", "text", (c) => c.notNull())
+        .addColumn("parent_node_id", "text")
+        .addColumn("map_index", "integer")
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("inputs", "jsonb")
+        .addColumn("outputs", "jsonb")
+        .addColumn("error", "jsonb")
+        .addColumn("children_total", "integer")
+        .addColumn("children_done", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("started_at", "timestamptz")
+        .addColumn("ended_at", "timestamptz")
+        .addPrimaryKeyConstraint("node_executions_pk", ["execution_id", "node_id"])
+        .execute();
+      await db.schema
+        .createTable("attempts")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("execution_id", "text", (c) => c.notNull().references("executions.id").onDelete("cascade"))
+        .addColumn("node_id", "text", (c) => c.notNull())
+        .addColumn("number", "integer", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("lost_count", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("token_hash", "text")
+        .addColumn("pid", "integer")
+        .addColumn("error", "jsonb")
+        .addColumn("outputs_sha256", "text")
+        .addColumn("deadline_at", "timestamptz")
+        .addColumn("heartbeat_at", "timestamptz")
+        .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn("started_at", "timestamptz")
+        .addColumn("ended_at", "timestamptz")
+        .addUniqueConstraint("attempts_node_number", ["execution_id", "node_id", "number"])
+        .execute();
+      await db.schema.createIndex("attempts_token_hash").on("attempts").column("token_hash").execute();
+      await db.schema.createIndex("attempts_status").on("attempts").column("status").execute();
+      await db.schema
+        .createTable("interactive_sessions")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("attempt_id", "text", (c) => c.notNull().references("attempts.id").onDelete("cascade"))
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("link", "text")
+        .addColumn("idle_deadline", "timestamptz")
+        .addColumn("end_reason", "text")
+        .addColumn("first_run_error", "jsonb")
+        .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn("ended_at", "timestamptz")
+        .execute();
+      await sql`INSERT INTO projects (id, name) VALUES ('default', 'Default project')`.execute(db);
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
+
+/** Brings the schema up to date; fails loudly with the migration that broke. */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}

@@ -1,0 +1,104 @@
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T = unknown> = ColumnType<T, string, string>;
+/** A timestamp the database fills in on insert. */
+type CreatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface BundlesTable {
+  sha256: string;
+  size: number;
+  created_at: CreatedAt;
+}
+
+export interface WorkflowVersionsTable {
+  project: string;
+  name: string;
+  version: string;
+  bundle: string;
+  entry: string;
+  spec: Json;
+  tasks: Json;
+  created_at: CreatedAt;
+}
+
+export interface ExecutionsTable {
+  id: string;
+  project: string;
+  workflow: string;
+  version: string;
+  status: string;
+  inputs: Json;
+  result: Json | null;
+  error: Json | null;
+  created_at: CreatedAt;
+  ended_at: Timestamp | null;
+}
+
+export interface NodeExecutionsTable {
+  execution_id: string;
+  node_id: string;
+  task: string;
+  parent_node_id: string | null;
+  map_index: number | null;
+  status: string;
+  inputs: Json | null;
+  outputs: Json | null;
+  error: Json | null;
+  children_total: number | null;
+  children_done: Generated<number>;
+  started_at: Timestamp | null;
+  ended_at: Timestamp | null;
+}
+
+export interface AttemptsTable {
+  id: string;
+  execution_id: string;
+  node_id: string;
+  number: number;
+  status: string;
+  /** Platform re-runs (lost agents) do not spend the task's own retries. */
+  lost_count: Generated<number>;
+  token_hash: string | null;
+  pid: number | null;
+  error: Json | null;
+  outputs_sha256: string | null;
+  deadline_at: Timestamp | null;
+  heartbeat_at: Timestamp | null;
+  created_at: CreatedAt;
+  started_at: Timestamp | null;
+  ended_at: Timestamp | null;
+}
+
+export interface InteractiveSessionsTable {
+  id: string;
+  attempt_id: string;
+  state: string;
+  link: string | null;
+  idle_deadline: Timestamp | null;
+  end_reason: string | null;
+  first_run_error: Json | null;
+  created_at: CreatedAt;
+  ended_at: Timestamp | null;
+}
+
+export interface Database {
+  projects: ProjectsTable;
+  bundles: BundlesTable;
+  workflow_versions: WorkflowVersionsTable;
+  executions: ExecutionsTable;
+  node_executions: NodeExecutionsTable;
+  attempts: AttemptsTable;
+  interactive_sessions: InteractiveSessionsTable;
+}
+
+export type ExecutionRow = Selectable<ExecutionsTable>;
+export type NodeRow = Selectable<NodeExecutionsTable>;
+export type AttemptRow = Selectable<AttemptsTable>;
+export type NewAttempt = Insertable<AttemptsTable>;

@@ -1,0 +1,43 @@
+import { z } from "zod";
+
+/** The control plane's configuration, read and validated once from the environment. */
+export const ServerConfigSchema = z.object({
+  host: z.string().default("127.0.0.1"),
+  /** 0 picks a free port. */
+  port: z.coerce.number().int().min(0).max(65_535).default(8484),
+  dataDir: z.string().default(".drydock"),
+  /** An external PostgreSQL; without it the server runs an embedded one in `<dataDir>/pg`. */
+  databaseUrl: z.string().url().optional(),
+  /** The local user's API token; generated and kept in `<dataDir>/secrets.json` when absent. */
+  token: z.string().min(16).optional(),
+  /** Base URL agents and browsers use to reach this server; defaults to the listening address. */
+  publicUrl: z.string().url().optional(),
+  /** How many attempts the local executor runs at once. */
+  maxParallel: z.coerce.number().int().min(1).max(1_000).default(8),
+  /** An attempt with no heartbeat for this long is declared lost. */
+  heartbeatTimeoutSeconds: z.coerce.number().int().min(5).default(30),
+  /** A lost attempt (agent died, server restarted under it) is re-run at most this many times. */
+  lostAttemptRetries: z.coerce.number().int().min(0).default(2),
+  /** What agents inherit from the server's environment: only what a process needs to run, no secrets. */
+  agentEnv: z.record(z.string(), z.string()).default({}),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
+
+const AGENT_ENV = ["PATH", "HOME", "LANG", "TMPDIR", "TZ", "DRYDOCK_RECONNECT_SECONDS", "DRYDOCK_HEARTBEAT_MS"];
+
+export function readServerConfig(env: NodeJS.ProcessEnv = process.env, overrides: ServerConfigInput = {}): ServerConfig {
+  return ServerConfigSchema.parse({
+    host: env.DRYDOCK_HOST,
+    port: env.DRYDOCK_PORT,
+    dataDir: env.DRYDOCK_DATA_DIR,
+    databaseUrl: env.DRYDOCK_DATABASE_URL || undefined,
+    token: env.DRYDOCK_TOKEN || undefined,
+    publicUrl: env.DRYDOCK_PUBLIC_URL || undefined,
+    maxParallel: env.DRYDOCK_MAX_PARALLEL,
+    logLevel: env.DRYDOCK_LOG_LEVEL,
+    agentEnv: Object.fromEntries(AGENT_ENV.flatMap((k) => (env[k] ? [[k, env[k]]] : []))),
+    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+  });
+}

@@ -1,0 +1,25 @@
+/** What an executor is told to run: one attempt, whose agent authenticates with `token`. */
+export interface AttemptLaunch {
+  attemptId: string;
+  executionId: string;
+  token: string;
+}
+
+export interface AttemptExit {
+  code: number | null;
+  signal: string | null;
+  /** The last lines the agent printed, to explain an exit it did not report itself. */
+  tail: string;
+}
+
+/** Runs agents somewhere (a local process group, a container, a pod) and tells when they end. */
+export interface Executor {
+  launch(attempt: AttemptLaunch): Promise<{ pid: number }>;
+  /** Takes back an agent started before a server restart; false when it is no longer running. */
+  adopt(attemptId: string, pid: number): Promise<boolean>;
+  /** Ends the attempt's whole process tree and resolves once nothing of it remains. */
+  terminate(attemptId: string): Promise<void>;
+  onExit(listener: (attemptId: string, exit: AttemptExit) => void): void;
+  /** Ends every agent it runs. */
+  shutdown(): Promise<void>;
+}

@@ -1,0 +1,60 @@
+import type { AppHandlers } from "@drydock/contracts/router";
+
+import type { AgentService } from "./services/agent-api.js";
+import type { ExecutionService } from "./services/executions.js";
+import type { WorkflowService } from "./services/workflows.js";
+import type { Db } from "./db/database.js";
+import type { Scheduler } from "./services/scheduler.js";
+
+/** Binds the router contract to the services; nothing here knows about HTTP. */
+export function createHandlers(s: {
+  db: Db;
+  workflows: WorkflowService;
+  executions: ExecutionService;
+  agent: AgentService;
+  scheduler: Scheduler;
+}): AppHandlers {
+  const ok = { ok: true as const };
+  return {
+    projects: {
+      list: async () => {
+        const rows = await s.db.selectFrom("projects").selectAll().orderBy("id").execute();
+        return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at.toISOString() }));
+      },
+    },
+    workflows: {
+      createUpload: (input) => s.workflows.createUpload(input),
+      register: (input) => s.workflows.register(input),
+      list: (input) => s.workflows.list(input.project),
+      get: (input) => s.workflows.get(input.project, input.name, input.version),
+    },
+    executions: {
+      create: (input) => s.executions.create(input),
+      list: (input) => s.executions.list(input),
+      get: (input) => s.executions.detail(input.id),
+      abort: (input) => s.executions.abort(input.id),
+      logs: (input) => s.executions.logs(input.attemptId, input.offset),
+      watch: (input, _ctx, signal) => s.executions.watch(input.id, signal),
+    },
+    agent: {
+      assignment: (_input, ctx) => s.agent.assignment(ctx.principal.attemptId),
+      started: async (input, ctx) => {
+        await s.scheduler.attemptStarted(ctx.principal.attemptId, input.pid);
+        return ok;
+      },
+      heartbeat: async (_input, ctx) => ({ proceed: await s.scheduler.heartbeat(ctx.principal.attemptId) }),
+      log: async (input, ctx) => {
+        await s.agent.log(ctx.principal.attemptId, input.lines);
+        return ok;
+      },
+      complete: async (input, ctx) => {
+        await s.agent.complete(ctx.principal.attemptId, input.outputsSha256);
+        return ok;
+      },
+      fail: async (input, ctx) => {
+        await s.agent.fail(ctx.principal.attemptId, input.error);
+        return ok;
+      },
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import { mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { Authenticator } from "./auth.js";
+import { buildApp } from "./app.js";
+import { LocalBlobStore } from "./blobs/blob-store.js";
+import { BlobUrlSigner } from "./blobs/signing.js";
+import { createDatabase } from "./db/database.js";
+import { migrateToLatest } from "./db/migrations.js";
+import { startEmbeddedPostgres } from "./db/postgres.js";
+import type { RunningPostgres } from "./db/postgres.js";
+import type { ServerConfig } from "./env.js";
+import { LocalProcessExecutor } from "./executor/local-process.js";
+import { createHandlers } from "./handlers.js";
+import { createLogger } from "./logger.js";
+import type { Logger } from "./logger.js";
+import { AgentService } from "./services/agent-api.js";
+import { EventBus } from "./services/event-bus.js";
+import { ExecutionService } from "./services/executions.js";
+import { Scheduler } from "./services/scheduler.js";
+import { WorkflowService } from "./services/workflows.js";
+import { loadSecrets } from "./secrets.js";
+
+export interface RunningServer {
+  /** Where the API listens, e.g. http://127.0.0.1:8484. */
+  url: string;
+  /** The console URL, signing in with the local token. */
+  consoleUrl: string;
+  token: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** The agent's built entry, which the local executor runs for every attempt. */
+export function agentEntry(): string {
+  return join(dirname(fileURLToPath(import.meta.resolve("@drydock/agent"))), "main.js");
+}
+
+/**
+ * Starts the whole control plane: PostgreSQL (embedded unless a URL is given), migrations, the HTTP app,
+ * and the scheduler, which adopts agents that outlived a previous server before anything new runs.
+ */
+export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const secrets = await loadSecrets(dataDir);
+  const token = config.token ?? secrets.token;
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.error({ err }, "clean-up step failed"));
+    cleanups.length = 0;
+  };
+
+  try {
+    let postgres: RunningPostgres | undefined;
+    if (!config.databaseUrl) {
+      postgres = await startEmbeddedPostgres(dataDir, log);
+      cleanups.push(() => (postgres as RunningPostgres).stop());
+    }
+    const db = createDatabase(config.databaseUrl ?? (postgres as RunningPostgres).url);
+    cleanups.push(() => db.destroy());
+    await migrateToLatest(db as never);
+
+    let baseUrl = config.publicUrl ?? "";
+    const blobs = new LocalBlobStore(join(dataDir, "blobs"));
+    const signer = new BlobUrlSigner(secrets.signingSecret, () => baseUrl);
+    const bus = new EventBus();
+    const executor = new LocalProcessExecutor({
+      agentEntry: agentEntry(),
+      attemptsDir: join(dataDir, "attempts"),
+      cacheDir: join(dataDir, "cache"),
+      endpoint: () => baseUrl,
+      log: log.child({ component: "executor" }),
+      env: config.agentEnv,
+    });
+    const scheduler = new Scheduler({ db, blobs, executor, bus, log: log.child({ component: "scheduler" }), config });
+    const workflows = new WorkflowService({ db, signer });
+    const logsDir = join(dataDir, "logs");
+    const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
+    const agent = new AgentService({ db, blobs, signer, scheduler, workflows, logsDir });
+    const app = await buildApp({
+      handlers: createHandlers({ db, workflows, executions, agent, scheduler }),
+      auth: new Authenticator(db, token),
+      blobs,
+      signer,
+      log,
+      onBundleUploaded: (sha256, size) => workflows.bundleUploaded(sha256, size),
+    });
+    cleanups.push(() => app.close());
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+    baseUrl = config.publicUrl ?? url;
+
+    await scheduler.start();
+    cleanups.push(() => scheduler.stop());
+    log.info({ url, dataDir }, "drydock control plane is up");
+    return { url, consoleUrl: `${baseUrl}/?token=${token}`, token, dataDir, close: cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

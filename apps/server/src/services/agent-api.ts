@@ -1,0 +1,88 @@
+import { appendFile, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+
+import type { AttemptAssignment, ErrorInfo, JsonValue } from "@drydock/contracts";
+
+import type { LocalBlobStore } from "../blobs/blob-store.js";
+import type { BlobUrlSigner } from "../blobs/signing.js";
+import type { Db } from "../db/database.js";
+import { ServerErrors } from "../errors.js";
+import type { Scheduler } from "./scheduler.js";
+import { bundleKey } from "./workflows.js";
+import type { WorkflowService } from "./workflows.js";
+
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+const nodeKey = (executionId: string, nodeId: string) => `executions/${executionId}/nodes/${nodeId}`;
+
+/** What an attempt's agent may do: fetch its assignment, report progress, logs and its result. */
+export class AgentService {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      blobs: LocalBlobStore;
+      signer: BlobUrlSigner;
+      scheduler: Scheduler;
+      workflows: WorkflowService;
+      logsDir: string;
+    },
+  ) {}
+
+  private async attempt(attemptId: string) {
+    const attempt = await this.deps.db.selectFrom("attempts").selectAll().where("id", "=", attemptId).executeTakeFirst();
+    if (!attempt) throw ServerErrors.attemptNotFound(attemptId);
+    return attempt;
+  }
+
+  outputsKey(executionId: string, nodeId: string, number: number): string {
+    return `${nodeKey(executionId, nodeId)}/attempts/${number}/outputs.json`;
+  }
+
+  async assignment(attemptId: string): Promise<AttemptAssignment> {
+    const attempt = await this.attempt(attemptId);
+    if (attempt.status !== "QUEUED" && attempt.status !== "RUNNING") throw ServerErrors.attemptEnded(attemptId, attempt.status);
+    const exec = await this.deps.db.selectFrom("executions").selectAll().where("id", "=", attempt.execution_id).executeTakeFirstOrThrow();
+    const node = await this.deps.db
+      .selectFrom("node_executions")
+      .select(["task", "inputs"])
+      .where("execution_id", "=", exec.id)
+      .where("node_id", "=", attempt.node_id)
+      .executeTakeFirstOrThrow();
+    const version = await this.deps.workflows.get(exec.project, exec.workflow, exec.version);
+    const task = version.tasks.find((t) => t.name === node.task);
+    if (!task) throw ServerErrors.workflowNotFound(exec.project, exec.workflow, exec.version);
+    // The node's inputs as resolved from upstream, kept as a blob so an interactive session can reload them.
+    const inputsKey = `${nodeKey(exec.id, attempt.node_id)}/inputs.json`;
+    await this.deps.blobs.write(inputsKey, Buffer.from(JSON.stringify(node.inputs ?? {})), MAX_OUTPUT_BYTES);
+    return {
+      attemptId,
+      executionId: exec.id,
+      nodeId: attempt.node_id,
+      attemptNumber: attempt.number,
+      task,
+      bundle: { sha256: version.bundle, url: this.deps.signer.sign("get", bundleKey(version.bundle), 3_600), entry: version.entry },
+      inputsUrl: this.deps.signer.sign("get", inputsKey, 3_600),
+      outputsUploadUrl: this.deps.signer.sign("put", this.outputsKey(exec.id, attempt.node_id, attempt.number), 7 * 24 * 3_600),
+    };
+  }
+
+  async log(attemptId: string, lines: { stream: string; text: string }[]): Promise<void> {
+    if (lines.length === 0) return;
+    await mkdir(this.deps.logsDir, { recursive: true });
+    const text = lines.map((l) => (l.text.endsWith("\n") ? l.text : `${l.text}\n`)).join("");
+    await appendFile(join(this.deps.logsDir, `${attemptId}.log`), text);
+  }
+
+  async complete(attemptId: string, outputsSha256: string): Promise<void> {
+    const attempt = await this.attempt(attemptId);
+    const key = this.outputsKey(attempt.execution_id, attempt.node_id, attempt.number);
+    const sha = await this.deps.blobs.sha256(key);
+    if (!sha) throw ServerErrors.outputsMissing(attemptId);
+    if (sha !== outputsSha256) throw ServerErrors.outputsMismatch(attemptId);
+    const outputs = JSON.parse((await this.deps.blobs.readBuffer(key)).toString("utf8")) as JsonValue;
+    await this.deps.scheduler.attemptSucceeded(attemptId, outputsSha256, outputs);
+  }
+
+  async fail(attemptId: string, error: ErrorInfo): Promise<void> {
+    await this.deps.scheduler.attemptFailed(attemptId, "FAILED", error);
+  }
+}

@@ -1,0 +1,160 @@
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+
+import type { Attempt, ErrorInfo, Execution, ExecutionDetail, ExecutionEvent, JsonValue, NodeExecution } from "@drydock/contracts";
+import { TERMINAL_EXECUTION_STATUSES } from "@drydock/contracts";
+
+import type { Db } from "../db/database.js";
+import type { AttemptRow, ExecutionRow, NodeRow } from "../db/schema.js";
+import { ServerErrors } from "../errors.js";
+import type { EventBus } from "./event-bus.js";
+import { newExecutionId } from "./ids.js";
+import { InputValidator } from "./input-validator.js";
+import type { Scheduler } from "./scheduler.js";
+import type { WorkflowService } from "./workflows.js";
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : undefined);
+const opt = <K extends string, V>(key: K, value: V | null | undefined) => (value === null || value === undefined ? {} : ({ [key]: value } as Record<K, V>));
+
+export function toExecution(row: ExecutionRow): Execution {
+  return {
+    id: row.id,
+    project: row.project,
+    workflow: row.workflow,
+    version: row.version,
+    status: row.status as Execution["status"],
+    inputs: row.inputs as Record<string, JsonValue>,
+    ...opt("result", row.result as JsonValue | null),
+    ...opt("error", row.error as ErrorInfo | null),
+    createdAt: row.created_at.toISOString(),
+    ...opt("endedAt", iso(row.ended_at)),
+  };
+}
+
+function toAttempt(row: AttemptRow): Attempt {
+  return {
+    id: row.id,
+    executionId: row.execution_id,
+    nodeId: row.node_id,
+    number: row.number,
+    status: row.status as Attempt["status"],
+    ...opt("error", row.error as ErrorInfo | null),
+    createdAt: row.created_at.toISOString(),
+    ...opt("startedAt", iso(row.started_at)),
+    ...opt("endedAt", iso(row.ended_at)),
+  };
+}
+
+function toNode(row: NodeRow, attempts: Attempt[]): NodeExecution {
+  return {
+    executionId: row.execution_id,
+    nodeId: row.node_id,
+    task: row.task,
+    ...opt("parentNodeId", row.parent_node_id),
+    ...opt("mapIndex", row.map_index),
+    status: row.status as NodeExecution["status"],
+    ...opt("inputs", row.inputs as Record<string, JsonValue> | null),
+    ...opt("outputs", row.outputs as JsonValue | null),
+    ...opt("error", row.error as ErrorInfo | null),
+    attempts,
+    ...opt("startedAt", iso(row.started_at)),
+    ...opt("endedAt", iso(row.ended_at)),
+  };
+}
+
+/** Launching, inspecting, aborting and following executions. */
+export class ExecutionService {
+  private readonly validator = new InputValidator();
+
+  constructor(
+    private readonly deps: { db: Db; scheduler: Scheduler; workflows: WorkflowService; bus: EventBus; logsDir: string },
+  ) {}
+
+  async create(input: { project: string; workflow: string; version?: string; inputs: Record<string, JsonValue> }): Promise<Execution> {
+    const version = await this.deps.workflows.get(input.project, input.workflow, input.version);
+    const checked = this.validator.validate(`${input.project}/${version.name}/${version.version}`, version.spec, input.inputs);
+    if (!checked.ok) throw ServerErrors.invalidInputs(version.name, checked.problems);
+    const id = newExecutionId();
+    await this.deps.scheduler.startExecution({ id, project: input.project, workflow: version.name, version: version.version, inputs: checked.value });
+    return this.execution(id);
+  }
+
+  async execution(id: string): Promise<Execution> {
+    const row = await this.deps.db.selectFrom("executions").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw ServerErrors.executionNotFound(id);
+    return toExecution(row);
+  }
+
+  async list(input: { project: string; status?: string; workflow?: string; limit: number }): Promise<Execution[]> {
+    await this.deps.workflows.requireProject(input.project);
+    let query = this.deps.db.selectFrom("executions").selectAll().where("project", "=", input.project);
+    if (input.status) query = query.where("status", "=", input.status);
+    if (input.workflow) query = query.where("workflow", "=", input.workflow);
+    const rows = await query.orderBy("created_at", "desc").limit(input.limit).execute();
+    return rows.map(toExecution);
+  }
+
+  async detail(id: string): Promise<ExecutionDetail> {
+    const execution = await this.execution(id);
+    const [nodes, attempts] = await Promise.all([
+      this.deps.db.selectFrom("node_executions").selectAll().where("execution_id", "=", id).execute(),
+      this.deps.db.selectFrom("attempts").selectAll().where("execution_id", "=", id).orderBy("number").execute(),
+    ]);
+    const byNode = new Map<string, Attempt[]>();
+    for (const a of attempts) byNode.set(a.node_id, [...(byNode.get(a.node_id) ?? []), toAttempt(a)]);
+    const order = (n: NodeRow) => [Number(n.node_id.match(/^n(\d+)/)?.[1] ?? 0), n.map_index ?? -1] as const;
+    nodes.sort((a, b) => {
+      const [x1, y1] = order(a);
+      const [x2, y2] = order(b);
+      return x1 - x2 || y1 - y2;
+    });
+    return { execution, nodes: nodes.map((n) => toNode(n, byNode.get(n.node_id) ?? [])) };
+  }
+
+  async abort(id: string): Promise<Execution> {
+    await this.deps.scheduler.abort(id);
+    return this.execution(id);
+  }
+
+  async logs(attemptId: string, offset: number): Promise<{ text: string; nextOffset: number }> {
+    const attempt = await this.deps.db.selectFrom("attempts").select("id").where("id", "=", attemptId).executeTakeFirst();
+    if (!attempt) throw ServerErrors.attemptNotFound(attemptId);
+    const file = await open(join(this.deps.logsDir, `${attemptId}.log`), "r").catch(() => undefined);
+    if (!file) return { text: "", nextOffset: offset };
+    try {
+      const buffer = Buffer.alloc(1_048_576);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, offset);
+      return { text: buffer.subarray(0, bytesRead).toString("utf8"), nextOffset: offset + bytesRead };
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** A snapshot, then every change, until the execution ends or the watcher leaves. */
+  async *watch(id: string, signal: AbortSignal): AsyncGenerator<ExecutionEvent> {
+    const pending: ExecutionEvent[] = [];
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.deps.bus.subscribe(id, (event) => {
+      pending.push(event);
+      wake?.();
+    });
+    try {
+      const detail = await this.detail(id);
+      yield { type: "snapshot", detail };
+      if (TERMINAL_EXECUTION_STATUSES.includes(detail.execution.status)) return;
+      while (!signal.aborted) {
+        for (let event = pending.shift(); event; event = pending.shift()) {
+          yield event;
+          if (event.type === "execution" && TERMINAL_EXECUTION_STATUSES.includes(event.status)) return;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        wake = undefined;
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+}

@@ -1,0 +1,14 @@
+import { randomBytes } from "node:crypto";
+
+const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/** Execution ids: short, lower-case, safe in URLs, file names and process tables. */
+export function newExecutionId(): string {
+  const bytes = randomBytes(12);
+  return `x${Array.from(bytes, (b) => ALPHABET[b % ALPHABET.length]).join("")}`;
+}
+
+/** Attempt ids name their execution, node and number, so `ps` shows whose agent a process is. */
+export function attemptId(executionId: string, nodeId: string, number: number): string {
+  return `${executionId}.${nodeId}.a${number}`;
+}

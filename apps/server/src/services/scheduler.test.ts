@@ -1,0 +1,252 @@
+import type { ErrorInfo, ExecutionEvent, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
+import { testDatabase } from "../__tests__/postgres.js";
+import { LocalBlobStore } from "../blobs/blob-store.js";
+import type { Db } from "../db/database.js";
+import type { AttemptExit, AttemptLaunch, Executor } from "../executor/executor.js";
+import { createLogger } from "../logger.js";
+import { EventBus } from "./event-bus.js";
+import { Scheduler } from "./scheduler.js";
+
+/**
+ * Plays the agents: each launched attempt runs `behaviour`, which reports back through the scheduler;
+ * like a real executor it then reports the agent's exit, and `terminate` ends an agent with SIGTERM.
+ */
+class ScriptedExecutor implements Executor {
+  launched: string[] = [];
+  terminated: string[] = [];
+  private exited = new Set<string>();
+  private listeners: ((id: string, exit: AttemptExit) => void)[] = [];
+  behaviour: (attempt: AttemptLaunch) => Promise<void> = async () => undefined;
+  async launch(attempt: AttemptLaunch) {
+    this.launched.push(attempt.attemptId);
+    setImmediate(() =>
+      void this.behaviour(attempt)
+        .then(() => this.exit(attempt.attemptId, { code: 0, signal: null, tail: "" }))
+        .catch((err: unknown) => console.error("agent script failed", err)),
+    );
+    return { pid: 1 };
+  }
+  async adopt() {
+    return false;
+  }
+  async terminate(id: string) {
+    this.terminated.push(id);
+    this.exit(id, { code: null, signal: "SIGTERM", tail: "" });
+  }
+  onExit(listener: (id: string, exit: AttemptExit) => void) {
+    this.listeners.push(listener);
+  }
+  exit(id: string, exit: AttemptExit) {
+    if (this.exited.has(id)) return;
+    this.exited.add(id);
+    for (const l of this.listeners) l(id, exit);
+  }
+  async shutdown() {}
+}
+
+const task = (name: string, inputs: string[], extra: Partial<TaskSpec> = {}): TaskSpec => ({
+  name,
+  inputs: Object.fromEntries(inputs.map((i) => [i, {}])),
+  required: inputs,
+  output: {},
+  retries: 0,
+  ...extra,
+});
+
+let pg: Awaited<ReturnType<typeof testDatabase>>;
+let db: Db;
+let scheduler: Scheduler;
+const executor = new ScriptedExecutor();
+const bus = new EventBus();
+let seq = 0;
+
+async function register(spec: WorkflowSpec, tasks: TaskSpec[]): Promise<string> {
+  const version = `v${++seq}`; 
+  await db.insertInto("bundles").values({ sha256: "a".repeat(64), size: 1 }).onConflict((oc) => oc.doNothing()).execute();
+  await db
+    .insertInto("workflow_versions")
+    .values({ project: "default", name: spec.name, version, bundle: "a".repeat(64), entry: "wf.ts", spec: JSON.stringify(spec), tasks: JSON.stringify(tasks) })
+    .execute();
+  return version;
+}
+
+async function run(spec: WorkflowSpec, tasks: TaskSpec[], inputs: Record<string, JsonValue> = {}) {
+  const version = await register(spec, tasks);
+  const id = `x${++seq}`;
+  const events: ExecutionEvent[] = [];
+  const done = new Promise<ExecutionEvent>((resolve) => {
+    bus.subscribe(id, (e) => {
+      events.push(e);
+      if (e.type === "execution") resolve(e);
+    });
+  });
+  await scheduler.startExecution({ id, project: "default", workflow: spec.name, version, inputs });
+  return { id, events, done };
+}
+
+/** What an agent does: start, then report the task's result (computed from the node's inputs). */
+function agentsComputing(fn: (task: string, inputs: Record<string, JsonValue>, attempt: number) => JsonValue | ErrorInfo) {
+  executor.behaviour = async ({ attemptId }) => {
+    await scheduler.attemptStarted(attemptId, 4242);
+    const a = await db.selectFrom("attempts").selectAll().where("id", "=", attemptId).executeTakeFirstOrThrow();
+    const node = await db
+      .selectFrom("node_executions")
+      .selectAll()
+      .where("execution_id", "=", a.execution_id)
+      .where("node_id", "=", a.node_id)
+      .executeTakeFirstOrThrow();
+    const result = fn(node.task, node.inputs as Record<string, JsonValue>, a.number);
+    if (result && typeof result === "object" && "message" in result) await scheduler.attemptFailed(attemptId, "FAILED", result as ErrorInfo);
+    else await scheduler.attemptSucceeded(attemptId, "f".repeat(64), result as JsonValue);
+  };
+}
+
+beforeAll(async () => {
+  pg = await testDatabase();
+  db = pg.db;
+  scheduler = new Scheduler({
+    db,
+    blobs: new LocalBlobStore(pg.dir),
+    executor,
+    bus,
+    log: createLogger("silent"),
+    config: { maxParallel: 4, heartbeatTimeoutSeconds: 30, lostAttemptRetries: 1 },
+  });
+  await scheduler.start();
+});
+afterAll(async () => {
+  await scheduler.stop();
+  await pg.close();
+});
+
+const pipeline: WorkflowSpec = {
+  name: "pipe",
+  inputs: { count: {} },
+  required: ["count"],
+  nodes: [
+    { kind: "task", id: "n0", task: "range", inputs: { n: { kind: "input", name: "count" } } },
+    { kind: "map", id: "n1", task: "square", over: { x: { kind: "node", node: "n0" } }, inputs: { k: { kind: "literal", value: 1 } } },
+    { kind: "task", id: "n2", task: "sum", inputs: { xs: { kind: "node", node: "n1" } } },
+  ],
+  output: { kind: "object", fields: { total: { kind: "node", node: "n2" }, first: { kind: "node", node: "n1", path: [0] } } },
+};
+const pipelineTasks = [task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"])];
+const compute = (t: string, i: Record<string, JsonValue>): JsonValue =>
+  t === "range"
+    ? Array.from({ length: i.n as number }, (_, k) => k + 1)
+    : t === "square"
+      ? (i.x as number) ** 2 * (i.k as number)
+      : (i.xs as number[]).reduce((a, b) => a + b, 0);
+
+describe("Scheduler (real PostgreSQL, scripted agents)", () => {
+  it("walks the DAG: passes outputs downstream, fans out, gathers in order, resolves the result", async () => {
+    agentsComputing(compute);
+    const { id, done, events } = await run(pipeline, pipelineTasks, { count: 6 });
+    const end = await done;
+    expect(end).toMatchObject({ status: "SUCCEEDED", result: { total: 91, first: 1 } });
+    const nodes = await db.selectFrom("node_executions").select(["node_id", "status", "outputs"]).where("execution_id", "=", id).orderBy("node_id").execute();
+    expect(nodes.find((n) => n.node_id === "n1")?.outputs).toEqual([1, 4, 9, 16, 25, 36]);
+    expect(nodes.filter((n) => n.node_id.startsWith("n1[")).every((n) => n.status === "SUCCEEDED")).toBe(true);
+    expect(events.filter((e) => e.type === "node" && e.nodeId === "n0").map((e) => (e as { status: string }).status)).toEqual(["QUEUED", "RUNNING", "SUCCEEDED"]);
+  });
+
+  it("an empty fan-out succeeds with an empty list; an output reading past its end fails clearly", async () => {
+    agentsComputing(compute);
+    const { id, done } = await run(pipeline, pipelineTasks, { count: 0 });
+    const end = (await done) as { status: string; error: ErrorInfo };
+    const nodes = await db.selectFrom("node_executions").select(["node_id", "status", "outputs"]).where("execution_id", "=", id).orderBy("node_id").execute();
+    expect(nodes).toEqual([
+      { node_id: "n0", status: "SUCCEEDED", outputs: [] },
+      { node_id: "n1", status: "SUCCEEDED", outputs: [] },
+      { node_id: "n2", status: "SUCCEEDED", outputs: 0 },
+    ]);
+    expect(end.status).toBe("FAILED");
+    expect(end.error).toMatchObject({ code: "BINDING_FAILED", message: "the output of n1 has no element 0" });
+  });
+
+  it("retries a failing task `retries` times, then fails the execution naming the node", async () => {
+    agentsComputing((t, i, attempt) => (t === "range" && attempt < 3 ? { message: `boom ${attempt}`, stack: "Error: boom\n    at x.ts:1" } : compute(t, i)));
+    const flaky = pipelineTasks.map((t) => (t.name === "range" ? { ...t, retries: 1 } : t));
+    const { id, done } = await run(pipeline, flaky, { count: 2 });
+    const end = await done;
+    expect(end).toMatchObject({ status: "FAILED" });
+    expect((end as { error: ErrorInfo }).error.message).toBe("node n0 (range) failed: boom 2");
+    const attempts = await db.selectFrom("attempts").select(["number", "status"]).where("execution_id", "=", id).orderBy("number").execute();
+    expect(attempts).toEqual([
+      { number: 1, status: "FAILED" },
+      { number: 2, status: "FAILED" },
+    ]);
+    const rest = await db.selectFrom("node_executions").select(["node_id", "status"]).where("execution_id", "=", id).where("node_id", "!=", "n0").execute();
+    expect(rest.every((n) => n.status === "SKIPPED")).toBe(true);
+  });
+
+  it("succeeds on a retry", async () => {
+    agentsComputing((t, i, attempt) => (t === "sum" && attempt === 1 ? { message: "flaky" } : compute(t, i)));
+    const flaky = pipelineTasks.map((t) => (t.name === "sum" ? { ...t, retries: 2 } : t));
+    const { done } = await run(pipeline, flaky, { count: 3 });
+    expect(await done).toMatchObject({ status: "SUCCEEDED", result: { total: 14 } });
+  });
+
+  it("a failed fan-out element fails its map node and the execution", async () => {
+    agentsComputing((t, i) => (t === "square" && i.x === 2 ? { message: "two is bad" } : compute(t, i)));
+    const { done } = await run(pipeline, pipelineTasks, { count: 3 });
+    const end = (await done) as { status: string; error: ErrorInfo };
+    expect(end.status).toBe("FAILED");
+    expect(end.error.message).toContain("element 1 (n1[1]) failed: two is bad");
+  });
+
+  it("an agent that exits without reporting fails its attempt with the reason and its last output", async () => {
+    executor.behaviour = async ({ attemptId }) => {
+      await scheduler.attemptStarted(attemptId, 4242);
+      executor.exit(attemptId, { code: 137, signal: null, tail: "out of memory\n" });
+    };
+    const { done } = await run(pipeline, pipelineTasks, { count: 1 });
+    const end = (await done) as { error: ErrorInfo };
+    expect(end.error.message).toContain("the agent exited with code 137 before reporting a result; its last output:\nout of memory");
+    expect(end.error.code).toBe("AGENT_EXITED");
+  });
+
+  it("times out a running attempt and terminates it", async () => {
+    executor.behaviour = ({ attemptId }) => scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
+    const spec: WorkflowSpec = { name: "t", inputs: {}, required: [], nodes: [{ kind: "task", id: "n0", task: "hang", inputs: {} }], output: { kind: "node", node: "n0" } };
+    const { id, done } = await run(spec, [task("hang", [], { timeoutSeconds: 1 })]);
+    const end = (await done) as { error: ErrorInfo };
+    expect(end.error.message).toBe("node n0 (hang) failed: the task timed out after 1s");
+    await vi.waitFor(() => expect(executor.terminated).toContain(`${id}.n0.a1`));
+    const attempt = await db.selectFrom("attempts").select("status").where("execution_id", "=", id).executeTakeFirstOrThrow();
+    expect(attempt.status).toBe("TIMED_OUT");
+  });
+
+  it("aborts: the execution, its open nodes and attempts end ABORTED and the agents are terminated", async () => {
+    executor.behaviour = ({ attemptId }) => scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
+    const { id, done } = await run(pipeline, pipelineTasks, { count: 2 });
+    await new Promise((r) => setTimeout(r, 100));
+    await scheduler.abort(id);
+    expect(await done).toMatchObject({ status: "ABORTED" });
+    expect(executor.terminated).toContain(`${id}.n0.a1`);
+    const nodes = await db.selectFrom("node_executions").select("status").where("execution_id", "=", id).execute();
+    expect(nodes.map((n) => n.status)).toEqual(["ABORTED", "ABORTED", "ABORTED"]);
+    await expect(scheduler.abort(id)).rejects.toThrow(/already ended ABORTED/);
+    // A late report from the aborted agent changes nothing.
+    await expect(scheduler.attemptSucceeded(`${id}.n0.a1`, "f".repeat(64), [1])).rejects.toThrow(/already ended ABORTED/);
+  });
+
+  it("a duplicate completion report is accepted once and changes nothing", async () => {
+    let first = "";
+    agentsComputing((t, i) => compute(t, i));
+    const inner = executor.behaviour;
+    executor.behaviour = async (a) => {
+      await inner(a);
+      if (!first) {
+        first = a.attemptId;
+        await scheduler.attemptSucceeded(a.attemptId, "f".repeat(64), [1, 2]);
+      }
+    };
+    const { id, done } = await run(pipeline, pipelineTasks, { count: 2 });
+    expect(await done).toMatchObject({ status: "SUCCEEDED", result: { total: 5 } });
+    const n0 = await db.selectFrom("attempts").select("id").where("execution_id", "=", id).where("node_id", "=", "n0").execute();
+    expect(n0).toHaveLength(1);
+  });
+});

@@ -1,0 +1,127 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import type { AppRouter } from "@drydock/contracts/router";
+import { createTRPCClient, httpLink } from "@trpc/client";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const CLI = join(ROOT, "packages/sdk/dist/cli.js");
+export const example = (path: string) => join(ROOT, "examples", path);
+export const fixture = (path: string) => join(ROOT, "e2e/fixtures", path);
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `drydock` CLI as a separate process. */
+export function drydock(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, CI: "true", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`drydock ${args.join(" ")} timed out\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+export interface Stack {
+  url: string;
+  token: string;
+  dataDir: string;
+  home: string;
+  env: Record<string, string>;
+  process: ChildProcess;
+  output(): string;
+  api: ReturnType<typeof createTRPCClient<AppRouter>>;
+  /** SIGTERM, waiting for everything `drydock up` started to stop. */
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+/** `drydock up` in a temp data dir, as a user would start it; resolves once it prints its URLs. */
+export async function startStack(options: { dataDir?: string; home?: string; port?: number } = {}): Promise<Stack> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "drydock-e2e-data-")));
+  const home = options.home ?? (await mkdtemp(join(tmpdir(), "drydock-e2e-home-")));
+  const env = { DRYDOCK_HOME: home, DRYDOCK_LOG_LEVEL: "warn", CI: "true" };
+  const child = spawn(process.execPath, [CLI, "up", "--port", String(options.port ?? 0), "--data-dir", dataDir], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`drydock up did not start:\n${out}`)), 60_000);
+    const check = () => {
+      const match = out.match(/api:\s+(http:\/\/[^\s]+)\/trpc/);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    };
+    child.stdout.on("data", check);
+    child.on("exit", (code) => reject(new Error(`drydock up exited with ${code}:\n${out}`)));
+  });
+  const token = out.match(/token=([a-f0-9]+)/)?.[1] ?? "";
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  return {
+    url,
+    token,
+    dataDir,
+    home,
+    env,
+    process: child,
+    output: () => out,
+    api: createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${token}` } })] }),
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+    kill: async () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+export async function removeStack(stack: Stack): Promise<void> {
+  await stack.stop();
+  await rm(stack.dataDir, { recursive: true, force: true });
+  await rm(stack.home, { recursive: true, force: true });
+}
+
+/** Command lines of every live process, from /proc. */
+export async function processTable(): Promise<{ pid: number; cmdline: string }[]> {
+  const rows: { pid: number; cmdline: string }[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline) rows.push({ pid: Number(entry), cmdline: cmdline.split("\0").join(" ").trim() });
+  }
+  return rows;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

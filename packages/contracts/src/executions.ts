@@ -1,0 +1,80 @@
+import { z } from "zod";
+
+import { EntityName, ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
+
+export const ExecutionStatus = z.enum(["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]);
+export type ExecutionStatus = z.infer<typeof ExecutionStatus>;
+
+export const NodeStatus = z.enum(["PENDING", "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED", "SKIPPED"]);
+export type NodeStatus = z.infer<typeof NodeStatus>;
+
+export const AttemptStatus = z.enum(["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "LOST", "ABORTED"]);
+export type AttemptStatus = z.infer<typeof AttemptStatus>;
+
+export const TERMINAL_EXECUTION_STATUSES: readonly ExecutionStatus[] = ["SUCCEEDED", "FAILED", "ABORTED"];
+export const TERMINAL_NODE_STATUSES: readonly NodeStatus[] = ["SUCCEEDED", "FAILED", "ABORTED", "SKIPPED"];
+export const TERMINAL_ATTEMPT_STATUSES: readonly AttemptStatus[] = ["SUCCEEDED", "FAILED", "TIMED_OUT", "LOST", "ABORTED"];
+
+export const ExecutionSchema = z.object({
+  id: z.string(),
+  project: z.string(),
+  workflow: EntityName,
+  version: z.string(),
+  status: ExecutionStatus,
+  inputs: z.record(z.string(), JsonValueSchema),
+  result: JsonValueSchema.optional(),
+  error: ErrorInfoSchema.optional(),
+  createdAt: Timestamp,
+  endedAt: Timestamp.optional(),
+});
+export type Execution = z.infer<typeof ExecutionSchema>;
+
+export const AttemptSchema = z.object({
+  id: z.string(),
+  executionId: z.string(),
+  nodeId: z.string(),
+  number: z.number().int().min(1),
+  status: AttemptStatus,
+  error: ErrorInfoSchema.optional(),
+  createdAt: Timestamp,
+  startedAt: Timestamp.optional(),
+  endedAt: Timestamp.optional(),
+});
+export type Attempt = z.infer<typeof AttemptSchema>;
+
+/** One node of one execution; fan-out elements are nodes with a parent (`n2[0]`, `n2[1]`, …). */
+export const NodeExecutionSchema = z.object({
+  executionId: z.string(),
+  nodeId: z.string(),
+  task: EntityName,
+  parentNodeId: z.string().optional(),
+  mapIndex: z.number().int().optional(),
+  status: NodeStatus,
+  inputs: z.record(z.string(), JsonValueSchema).optional(),
+  outputs: JsonValueSchema.optional(),
+  error: ErrorInfoSchema.optional(),
+  attempts: z.array(AttemptSchema),
+  startedAt: Timestamp.optional(),
+  endedAt: Timestamp.optional(),
+});
+export type NodeExecution = z.infer<typeof NodeExecutionSchema>;
+
+export const ExecutionDetailSchema = z.object({ execution: ExecutionSchema, nodes: z.array(NodeExecutionSchema) });
+export type ExecutionDetail = z.infer<typeof ExecutionDetailSchema>;
+
+export const CreateExecutionInput = z.object({
+  project: z.string(),
+  workflow: EntityName,
+  /** Defaults to the latest registered version. */
+  version: z.string().optional(),
+  inputs: z.record(z.string(), JsonValueSchema).default({}),
+});
+export const ListExecutionsInput = z.object({
+  project: z.string(),
+  status: ExecutionStatus.optional(),
+  workflow: EntityName.optional(),
+  limit: z.number().int().min(1).max(500).default(50),
+});
+export const ExecutionIdInput = z.object({ id: z.string().min(1) });
+export const AttemptLogsInput = z.object({ attemptId: z.string().min(1), offset: z.number().int().min(0).default(0) });
+export const AttemptLogsOutput = z.object({ text: z.string(), nextOffset: z.number().int() });

@@ -1,0 +1,70 @@
+export {
+  DEFAULT_PROJECT,
+  EntityName,
+  ErrorInfoSchema,
+  JsonSchemaSchema,
+  JsonValueSchema,
+  ProjectId,
+  ProjectSchema,
+  Sha256,
+  Timestamp,
+} from "./common.js";
+export type { ErrorInfo, JsonSchema, JsonValue, Project } from "./common.js";
+export { ImageSpecDataSchema, InteractiveConfigSchema, ResourcesSchema, TaskSpecSchema } from "./tasks.js";
+export type { ImageSpecData, InteractiveConfig, TaskSpec, TaskSpecInput } from "./tasks.js";
+export {
+  BindingSchema,
+  BundleManifestSchema,
+  CreateUploadInput,
+  CreateUploadOutput,
+  GetWorkflowInput,
+  ListWorkflowsInput,
+  MapNodeSchema,
+  NodeIdSchema,
+  NodeSpecSchema,
+  RegisterWorkflowsInput,
+  RegisterWorkflowsOutput,
+  TaskNodeSchema,
+  ValuePathSchema,
+  WorkflowSpecSchema,
+  WorkflowSummarySchema,
+  WorkflowVersionSchema,
+} from "./workflows.js";
+export type { Binding, BundleManifest, NodeSpec, WorkflowSpec, WorkflowSpecInput, WorkflowSummary, WorkflowVersion } from "./workflows.js";
+export {
+  AttemptLogsInput,
+  AttemptLogsOutput,
+  AttemptSchema,
+  AttemptStatus,
+  CreateExecutionInput,
+  ExecutionDetailSchema,
+  ExecutionIdInput,
+  ExecutionSchema,
+  ExecutionStatus,
+  ListExecutionsInput,
+  NodeExecutionSchema,
+  NodeStatus,
+  TERMINAL_ATTEMPT_STATUSES,
+  TERMINAL_EXECUTION_STATUSES,
+  TERMINAL_NODE_STATUSES,
+} from "./executions.js";
+export type { Attempt, Execution, ExecutionDetail, NodeExecution } from "./executions.js";
+export { InteractiveSessionSchema, SessionEndReason, SessionState } from "./sessions.js";
+export type { InteractiveSession } from "./sessions.js";
+export { ExecutionEventSchema } from "./events.js";
+export type { ExecutionEvent } from "./events.js";
+export {
+  AckSchema,
+  AgentCompleteInput,
+  AgentFailInput,
+  AgentHeartbeatOutput,
+  AgentLogInput,
+  AgentStartedInput,
+  AttemptAssignmentSchema,
+  LogLineSchema,
+} from "./agent.js";
+export type { AttemptAssignment } from "./agent.js";
+export { AppError } from "./errors.js";
+export type { AppErrorKind } from "./errors.js";
+export { BindingError, bindingNodes, findWorkflowProblems, nodeUpstream, resolveBinding, resolveNodeInputs } from "./dag.js";
+export type { BindingScope } from "./dag.js";

@@ -1,0 +1,194 @@
+/**
+ * The tRPC router contract between Drydock's processes. The server supplies the handlers; clients
+ * (CLI, console, agent, extension) import `type { AppRouter }` only. Every procedure declares its
+ * input and output schemas here, so a contract change is a change to this file.
+ */
+import { initTRPC, TRPCError } from "@trpc/server";
+import { z, ZodError } from "zod";
+
+import {
+  AckSchema,
+  AgentCompleteInput,
+  AgentFailInput,
+  AgentHeartbeatOutput,
+  AgentLogInput,
+  AgentStartedInput,
+  AttemptAssignmentSchema,
+} from "./agent.js";
+import { ProjectSchema } from "./common.js";
+import { AppError } from "./errors.js";
+import type { ExecutionEvent } from "./events.js";
+import {
+  AttemptLogsInput,
+  AttemptLogsOutput,
+  CreateExecutionInput,
+  ExecutionDetailSchema,
+  ExecutionIdInput,
+  ExecutionSchema,
+  ListExecutionsInput,
+} from "./executions.js";
+import {
+  CreateUploadInput,
+  CreateUploadOutput,
+  GetWorkflowInput,
+  ListWorkflowsInput,
+  RegisterWorkflowsInput,
+  RegisterWorkflowsOutput,
+  WorkflowSummarySchema,
+  WorkflowVersionSchema,
+} from "./workflows.js";
+
+/** Who is calling: the local user (token), or the agent of one attempt (attempt-scoped token). */
+export type Principal = { kind: "user"; userId: string } | { kind: "agent"; attemptId: string };
+
+export interface RequestContext {
+  principal: Principal | null;
+  requestId: string;
+}
+export type UserContext = RequestContext & { principal: Extract<Principal, { kind: "user" }> };
+export type AgentContext = RequestContext & { principal: Extract<Principal, { kind: "agent" }> };
+
+type Handler<I extends z.ZodType, O extends z.ZodType, C> = (input: z.output<I>, ctx: C) => Promise<z.input<O>>;
+type Subscription<I extends z.ZodType, E, C> = (input: z.output<I>, ctx: C, signal: AbortSignal) => AsyncIterable<E>;
+
+/** What the server implements; business logic lives behind these, free of HTTP. */
+export interface AppHandlers {
+  projects: { list: Handler<z.ZodVoid, z.ZodArray<typeof ProjectSchema>, UserContext> };
+  workflows: {
+    createUpload: Handler<typeof CreateUploadInput, typeof CreateUploadOutput, UserContext>;
+    register: Handler<typeof RegisterWorkflowsInput, typeof RegisterWorkflowsOutput, UserContext>;
+    list: Handler<typeof ListWorkflowsInput, z.ZodArray<typeof WorkflowSummarySchema>, UserContext>;
+    get: Handler<typeof GetWorkflowInput, typeof WorkflowVersionSchema, UserContext>;
+  };
+  executions: {
+    create: Handler<typeof CreateExecutionInput, typeof ExecutionSchema, UserContext>;
+    list: Handler<typeof ListExecutionsInput, z.ZodArray<typeof ExecutionSchema>, UserContext>;
+    get: Handler<typeof ExecutionIdInput, typeof ExecutionDetailSchema, UserContext>;
+    abort: Handler<typeof ExecutionIdInput, typeof ExecutionSchema, UserContext>;
+    logs: Handler<typeof AttemptLogsInput, typeof AttemptLogsOutput, UserContext>;
+    watch: Subscription<typeof ExecutionIdInput, ExecutionEvent, UserContext>;
+  };
+  agent: {
+    assignment: Handler<z.ZodVoid, typeof AttemptAssignmentSchema, AgentContext>;
+    started: Handler<typeof AgentStartedInput, typeof AckSchema, AgentContext>;
+    heartbeat: Handler<z.ZodVoid, typeof AgentHeartbeatOutput, AgentContext>;
+    log: Handler<typeof AgentLogInput, typeof AckSchema, AgentContext>;
+    complete: Handler<typeof AgentCompleteInput, typeof AckSchema, AgentContext>;
+    fail: Handler<typeof AgentFailInput, typeof AckSchema, AgentContext>;
+  };
+}
+
+function describeZodError(error: ZodError): string {
+  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+}
+
+const t = initTRPC.context<RequestContext>().create({
+  errorFormatter({ shape, error }) {
+    const cause = error.cause;
+    const appCode = cause instanceof AppError ? cause.code : error.code === "BAD_REQUEST" && cause instanceof ZodError ? "INVALID_INPUT" : undefined;
+    const message = cause instanceof ZodError ? `invalid request: ${describeZodError(cause)}` : shape.message;
+    return { ...shape, message, data: { ...shape.data, appCode, stack: undefined } };
+  },
+});
+
+/** Maps an AppError thrown by a handler to its transport code, once, here. */
+const mapAppErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof AppError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: cause.kind, message: cause.message, cause });
+  }
+  return result;
+});
+
+const base = t.procedure.use(mapAppErrors);
+
+const userProcedure = base.use(({ ctx, next }) => {
+  if (ctx.principal?.kind !== "user") {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "a user token is required (drydock up prints one)" });
+  }
+  return next({ ctx: { ...ctx, principal: ctx.principal } });
+});
+
+const agentProcedure = base.use(({ ctx, next }) => {
+  if (ctx.principal?.kind !== "agent") {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "an attempt-scoped agent token is required" });
+  }
+  return next({ ctx: { ...ctx, principal: ctx.principal } });
+});
+
+/** Builds the router around the server's handlers. */
+export function createAppRouter(h: AppHandlers) {
+  return t.router({
+    health: base.output(z.object({ ok: z.literal(true) })).query(() => ({ ok: true as const })),
+    projects: t.router({
+      list: userProcedure.output(z.array(ProjectSchema)).query(({ ctx }) => h.projects.list(undefined, ctx)),
+    }),
+    workflows: t.router({
+      createUpload: userProcedure
+        .input(CreateUploadInput)
+        .output(CreateUploadOutput)
+        .mutation(({ input, ctx }) => h.workflows.createUpload(input, ctx)),
+      register: userProcedure
+        .input(RegisterWorkflowsInput)
+        .output(RegisterWorkflowsOutput)
+        .mutation(({ input, ctx }) => h.workflows.register(input, ctx)),
+      list: userProcedure
+        .input(ListWorkflowsInput)
+        .output(z.array(WorkflowSummarySchema))
+        .query(({ input, ctx }) => h.workflows.list(input, ctx)),
+      get: userProcedure
+        .input(GetWorkflowInput)
+        .output(WorkflowVersionSchema)
+        .query(({ input, ctx }) => h.workflows.get(input, ctx)),
+    }),
+    executions: t.router({
+      create: userProcedure
+        .input(CreateExecutionInput)
+        .output(ExecutionSchema)
+        .mutation(({ input, ctx }) => h.executions.create(input, ctx)),
+      list: userProcedure
+        .input(ListExecutionsInput)
+        .output(z.array(ExecutionSchema))
+        .query(({ input, ctx }) => h.executions.list(input, ctx)),
+      get: userProcedure
+        .input(ExecutionIdInput)
+        .output(ExecutionDetailSchema)
+        .query(({ input, ctx }) => h.executions.get(input, ctx)),
+      abort: userProcedure
+        .input(ExecutionIdInput)
+        .output(ExecutionSchema)
+        .mutation(({ input, ctx }) => h.executions.abort(input, ctx)),
+      logs: userProcedure
+        .input(AttemptLogsInput)
+        .output(AttemptLogsOutput)
+        .query(({ input, ctx }) => h.executions.logs(input, ctx)),
+      watch: userProcedure.input(ExecutionIdInput).subscription(async function* ({ input, ctx, signal }) {
+        yield* h.executions.watch(input, ctx, signal ?? new AbortController().signal);
+      }),
+    }),
+    agent: t.router({
+      assignment: agentProcedure.output(AttemptAssignmentSchema).query(({ ctx }) => h.agent.assignment(undefined, ctx)),
+      started: agentProcedure
+        .input(AgentStartedInput)
+        .output(AckSchema)
+        .mutation(({ input, ctx }) => h.agent.started(input, ctx)),
+      heartbeat: agentProcedure.output(AgentHeartbeatOutput).mutation(({ ctx }) => h.agent.heartbeat(undefined, ctx)),
+      log: agentProcedure
+        .input(AgentLogInput)
+        .output(AckSchema)
+        .mutation(({ input, ctx }) => h.agent.log(input, ctx)),
+      complete: agentProcedure
+        .input(AgentCompleteInput)
+        .output(AckSchema)
+        .mutation(({ input, ctx }) => h.agent.complete(input, ctx)),
+      fail: agentProcedure
+        .input(AgentFailInput)
+        .output(AckSchema)
+        .mutation(({ input, ctx }) => h.agent.fail(input, ctx)),
+    }),
+  });
+}
+
+export type AppRouter = ReturnType<typeof createAppRouter>;
+export { TRPCError };

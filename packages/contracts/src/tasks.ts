@@ -1,0 +1,47 @@
+import { z } from "zod";
+
+import { EntityName, JsonSchemaSchema } from "./common.js";
+
+/** A container image as data; the Docker executor builds it (ImageSpec in the SDK). */
+export const ImageSpecDataSchema = z.object({
+  name: z.string().min(1),
+  baseImage: z.string().optional(),
+  packages: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+});
+export type ImageSpecData = z.infer<typeof ImageSpecDataSchema>;
+
+/** What `vscode(...)` asks of the platform; interpreted by the interactive-tasks issue. */
+export const InteractiveConfigSchema = z.object({
+  enable: z.boolean().default(true),
+  maxIdleSeconds: z.number().int().positive().default(36_000),
+  runTaskFirst: z.boolean().default(false),
+  port: z.number().int().min(1).max(65_535).optional(),
+  extensions: z.array(z.string()).default([]),
+});
+export type InteractiveConfig = z.infer<typeof InteractiveConfigSchema>;
+
+export const ResourcesSchema = z.object({
+  cpu: z.number().positive().optional(),
+  memoryMiB: z.number().int().positive().optional(),
+});
+
+/** A task as registered: its typed interface and how the platform should run it. */
+export const TaskSpecSchema = z.object({
+  name: EntityName,
+  description: z.string().optional(),
+  /** One JSON Schema per input name. */
+  inputs: z.record(EntityName, JsonSchemaSchema),
+  /** Input names the caller must give (no default, not optional). */
+  required: z.array(EntityName).default([]),
+  output: JsonSchemaSchema,
+  retries: z.number().int().min(0).max(10).default(0),
+  timeoutSeconds: z.number().int().positive().max(7 * 24 * 3600).optional(),
+  image: ImageSpecDataSchema.optional(),
+  resources: ResourcesSchema.optional(),
+  interactive: InteractiveConfigSchema.optional(),
+  /** Path of the source file that defines the task, relative to the bundle root. */
+  sourceFile: z.string().optional(),
+});
+export type TaskSpec = z.infer<typeof TaskSpecSchema>;
+export type TaskSpecInput = z.input<typeof TaskSpecSchema>;

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+
+import { InvalidInputsError, TaskFailedError } from "./errors.js";
+import { readCliEnv } from "./env.js";
+import {
+  abortCommand,
+  getExecutionCommand,
+  listExecutionsCommand,
+  registerCommand,
+  RUN_USAGE,
+  runCommand,
+  upCommand,
+} from "./cli/commands.js";
+import { CliError } from "./cli/errors.js";
+
+const env = readCliEnv();
+let exitCode = 0;
+
+const connectionOptions = (cmd: Command) =>
+  cmd
+    .option("--endpoint <url>", "the Drydock server (default: DRYDOCK_ENDPOINT, then what `drydock up` saved)")
+    .option("--token <token>", "API token (default: DRYDOCK_TOKEN, then what `drydock up` saved)")
+    .option("--project <project>", "project", undefined);
+
+const program = new Command("drydock")
+  .description("Drydock: TypeScript workflows whose tasks you can debug where they run")
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+program
+  .command("run")
+  .description("run a workflow locally, or on the server with --remote")
+  .usage("[--remote [--wait]] [--output text|json] <file> <workflow> [--<input> <value>]...")
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .argument("[args...]")
+  .addHelpText("after", `\n${RUN_USAGE}`)
+  .action(async (_args: string[], _opts: unknown, cmd: Command) => {
+    exitCode = await runCommand(env, cmd.args);
+  });
+
+connectionOptions(program.command("register").description("package a workflow file with its sources and register its workflows").argument("<file>")).action(
+  async (file: string, opts: Record<string, string>) => registerCommand(env, file, opts),
+);
+
+const executions = program.command("executions").description("list and inspect executions");
+connectionOptions(
+  executions
+    .command("list")
+    .description("recent executions, newest first")
+    .option("--status <status>", "only RUNNING, SUCCEEDED, FAILED or ABORTED")
+    .option("--workflow <name>", "only this workflow's")
+    .option("--limit <n>", "how many", "50")
+    .option("-o, --output <format>", "text or json", "text"),
+).action(async (opts: Record<string, string>) => listExecutionsCommand(env, opts));
+connectionOptions(
+  executions.command("get").description("an execution with each node's status").argument("<id>").option("-o, --output <format>", "text or json", "text"),
+).action(async (id: string, opts: Record<string, string>) => getExecutionCommand(env, id, opts));
+
+connectionOptions(program.command("abort").description("abort an execution and end its running tasks").argument("<id>").option("-o, --output <format>", "text or json", "text")).action(
+  async (id: string, opts: Record<string, string>) => abortCommand(env, id, opts),
+);
+
+program
+  .command("up")
+  .description("start the control plane with an embedded PostgreSQL; Ctrl-C stops everything it started")
+  .option("--port <port>", "API and console port", "8484")
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--data-dir <dir>", "where data lives", ".drydock")
+  .option("--launch <file[:workflow]>", "once up, register this file and launch its workflow (default wf) with default inputs")
+  .action(async (opts: { port?: string; dataDir?: string; host?: string; launch?: string }) => {
+    exitCode = await upCommand(env, opts);
+  });
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode;
+  if (error instanceof InvalidInputsError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof TaskFailedError) {
+    process.stderr.write(`error: ${error.message}\n${error.cause instanceof Error && error.cause.stack ? `${error.cause.stack}\n` : ""}`);
+    return 1;
+  }
+  if (error instanceof CliError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return 1;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  exitCode = report(error);
+}
+process.exit(exitCode);

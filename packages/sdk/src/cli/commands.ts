@@ -1,0 +1,221 @@
+import type { ExecutionDetail, ExecutionEvent, JsonValue } from "@drydock/contracts";
+
+import { runWorkflow, validateWorkflowInputs } from "../local-runner.js";
+import type { CliEnv } from "../env.js";
+import { processEnv } from "../env.js";
+import { createApiClient, explainApiError } from "./client.js";
+import type { ApiClient } from "./client.js";
+import { resolveConnection, saveContext } from "./context.js";
+import type { Connection } from "./context.js";
+import { CliError } from "./errors.js";
+import { parseInputFlags, splitRunArguments } from "./inputs.js";
+import { loadWorkflowFile, pickWorkflow } from "./load.js";
+import { formatExecutionDetail, formatExecutionList, printResult } from "./output.js";
+import type { OutputFormat } from "./output.js";
+import { Progress } from "./progress.js";
+import { registerFile } from "./register.js";
+
+interface ConnectionFlags {
+  endpoint?: string;
+  token?: string;
+  project?: string;
+}
+
+export function outputFormat(value: unknown): OutputFormat {
+  if (value === undefined || value === "text") return "text";
+  if (value === "json") return "json";
+  throw new CliError(`--output must be "text" or "json", not "${String(value)}"`);
+}
+
+async function withApi<T>(env: CliEnv, flags: ConnectionFlags, fn: (api: ApiClient, conn: Connection) => Promise<T>): Promise<T> {
+  const conn = await resolveConnection(env, flags);
+  const { api, close } = createApiClient(conn);
+  try {
+    return await fn(api, conn);
+  } catch (error) {
+    throw explainApiError(error, conn.endpoint);
+  } finally {
+    close();
+  }
+}
+
+const executionUrl = (conn: Connection, id: string) => `${conn.endpoint}/executions/${id}`;
+
+const RUN_OPTIONS = { remote: false, wait: false, output: true, endpoint: true, token: true, project: true, help: false };
+
+export const RUN_USAGE = `usage: drydock run [--remote [--wait]] [--output text|json] <file> <workflow> [--<input> <value>]...
+
+Runs a workflow: in this process by default (no IDE ever starts), or on the server with --remote.
+Inputs are given as --<input> <value>; values are text for string inputs and JSON otherwise.`;
+
+/** `drydock run`: local by default; `--remote` registers, launches and (with --wait) follows the execution. */
+export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
+  const args = splitRunArguments(argv, RUN_OPTIONS);
+  if (args.options.help) {
+    process.stdout.write(`${RUN_USAGE}\n`);
+    return 0;
+  }
+  const format = outputFormat(args.options.output);
+  const [file, name, ...extra] = args.positionals;
+  if (!file || !name) throw new CliError(`drydock run needs a file and a workflow name\n${RUN_USAGE}`);
+  if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}" (inputs are given as --<input> <value>)`);
+  if (args.options.wait && !args.options.remote) throw new CliError("--wait only applies to --remote runs");
+
+  const loaded = await loadWorkflowFile(file);
+  const wf = pickWorkflow(loaded, name);
+  const raw = parseInputFlags(args.inputs, wf.build().workflow.inputs);
+  // Validate before anything runs or uploads, so a typo costs nothing.
+  const inputs = validateWorkflowInputs(wf, raw) as Record<string, JsonValue>;
+  const progress = new Progress(env.isTTY);
+
+  if (!args.options.remote) {
+    const result = await runWorkflow(wf, inputs, {
+      onEvent: (e) => progress.step(`${e.nodeId} ${e.task} ${e.status}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ""}`),
+    });
+    printResult(result, format);
+    return 0;
+  }
+
+  const flags = { endpoint: args.options.endpoint, token: args.options.token, project: args.options.project } as ConnectionFlags;
+  return withApi(env, flags, async (api, conn) => {
+    const registered = await registerFile(api, conn.project, loaded, progress);
+    const execution = await api.executions.create.mutate({ project: conn.project, workflow: name, version: registered.versions.get(name), inputs });
+    const say = (line: string) => (format === "json" || args.options.wait ? process.stderr : process.stdout).write(`${line}\n`);
+    say(`execution ${execution.id} started`);
+    say(`console: ${executionUrl(conn, execution.id)}`);
+    if (!args.options.wait) {
+      if (format === "json") printResult({ id: execution.id, url: executionUrl(conn, execution.id) }, "json");
+      return 0;
+    }
+    return followExecution(api, execution.id, format);
+  });
+}
+
+/** Reports node status changes as they happen; prints the result (exit 0) or the failed node's error (exit 1). */
+async function followExecution(api: ApiClient, id: string, format: OutputFormat): Promise<number> {
+  const tasks = new Map<string, string>();
+  const final = await new Promise<ExecutionEvent & { type: "execution" }>((resolve, reject) => {
+    const subscription = api.executions.watch.subscribe(
+      { id },
+      {
+        onData: (event: ExecutionEvent) => {
+          if (event.type === "snapshot") {
+            for (const n of event.detail.nodes) tasks.set(n.nodeId, n.task);
+            const e = event.detail.execution;
+            if (e.status !== "RUNNING") resolve({ type: "execution", executionId: e.id, status: e.status, at: e.endedAt ?? e.createdAt, ...(e.result !== undefined ? { result: e.result } : {}), ...(e.error ? { error: e.error } : {}) });
+            return;
+          }
+          if (event.type === "node") {
+            const isElement = event.nodeId.includes("[");
+            if (isElement && event.status !== "FAILED") return;
+            const task = tasks.get(event.nodeId) ?? tasks.get(event.nodeId.replace(/\[\d+\]$/, "")) ?? "";
+            const attempt = event.attempt && event.attempt > 1 ? ` (attempt ${event.attempt})` : "";
+            const why = event.error ? `: ${event.error.message}` : "";
+            process.stderr.write(`  ${event.nodeId} ${task} ${event.status}${attempt}${why}\n`);
+            return;
+          }
+          subscription.unsubscribe();
+          resolve(event);
+        },
+        onError: (error) => reject(error),
+      },
+    );
+  });
+  process.stderr.write(`execution ${id} ${final.status}\n`);
+  if (final.status === "SUCCEEDED") {
+    printResult(final.result, format);
+    return 0;
+  }
+  const detail: ExecutionDetail = await api.executions.get.query({ id });
+  const failed = detail.nodes.filter((n) => n.status === "FAILED");
+  for (const node of failed) {
+    process.stderr.write(`\nnode ${node.nodeId} (${node.task}) failed after ${node.attempts.length} attempt(s): ${node.error?.message ?? "unknown error"}\n`);
+    if (node.error?.stack) process.stderr.write(`${node.error.stack}\n`);
+  }
+  if (failed.length === 0 && final.error) process.stderr.write(`${final.error.message}\n`);
+  if (format === "json") printResult({ status: final.status, error: final.error ?? null }, "json");
+  return 1;
+}
+
+export async function registerCommand(env: CliEnv, file: string, flags: ConnectionFlags): Promise<void> {
+  const loaded = await loadWorkflowFile(file);
+  await withApi(env, flags, (api, conn) => registerFile(api, conn.project, loaded, new Progress(env.isTTY)));
+}
+
+export async function listExecutionsCommand(env: CliEnv, flags: ConnectionFlags & { status?: string; workflow?: string; limit?: string; output?: string }): Promise<void> {
+  const format = outputFormat(flags.output);
+  const limit = flags.limit === undefined ? 50 : Number(flags.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit must be a positive whole number, not "${flags.limit}"`);
+  await withApi(env, flags, async (api, conn) => {
+    const list = await api.executions.list.query({
+      project: conn.project,
+      limit,
+      ...(flags.status ? { status: flags.status.toUpperCase() as "RUNNING" } : {}),
+      ...(flags.workflow ? { workflow: flags.workflow } : {}),
+    });
+    if (format === "json") printResult(list, "json");
+    else printResult(formatExecutionList(list), "text");
+  });
+}
+
+export async function getExecutionCommand(env: CliEnv, id: string, flags: ConnectionFlags & { output?: string }): Promise<void> {
+  const format = outputFormat(flags.output);
+  await withApi(env, flags, async (api) => {
+    const detail = await api.executions.get.query({ id });
+    printResult(format === "json" ? detail : formatExecutionDetail(detail), format);
+  });
+}
+
+export async function abortCommand(env: CliEnv, id: string, flags: ConnectionFlags & { output?: string }): Promise<void> {
+  const format = outputFormat(flags.output);
+  await withApi(env, flags, async (api) => {
+    const execution = await api.executions.abort.mutate({ id });
+    printResult(format === "json" ? execution : `execution ${execution.id} ${execution.status}`, format);
+  });
+}
+
+/** `drydock up`: the control plane with an embedded PostgreSQL, until Ctrl-C or SIGTERM. */
+export async function upCommand(env: CliEnv, flags: { port?: string; dataDir?: string; host?: string; launch?: string }): Promise<number> {
+  const { readServerConfig, startServer } = await import("@drydock/server");
+  const port = flags.port === undefined ? undefined : Number(flags.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65_535)) throw new CliError(`--port must be a port number, not "${flags.port}"`);
+  const config = readServerConfig(processEnv(), { port, dataDir: flags.dataDir, host: flags.host });
+  const progress = new Progress(env.isTTY);
+  progress.step(`starting Drydock (data in ${config.dataDir})…`);
+  const server = await startServer(config);
+  await saveContext(env, { endpoint: server.url, token: server.token, dataDir: server.dataDir });
+  process.stdout.write(`Drydock is up.\n  console: ${server.consoleUrl}\n  api:     ${server.url}/trpc\nPress Ctrl-C to stop.\n`);
+
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`\n${signal}: stopping Drydock…\n`);
+      void server.close().then(() => resolve(0));
+    };
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+  });
+
+  if (flags.launch) {
+    const [file, name = "wf"] = flags.launch.split(":");
+    try {
+      const conn = { endpoint: server.url, token: server.token, project: "default" };
+      const loaded = await loadWorkflowFile(file as string);
+      const wf = pickWorkflow(loaded, name);
+      const inputs = validateWorkflowInputs(wf, {}) as Record<string, JsonValue>;
+      const { api, close } = createApiClient(conn);
+      try {
+        const registered = await registerFile(api, conn.project, loaded, progress);
+        const execution = await api.executions.create.mutate({ project: "default", workflow: name, version: registered.versions.get(name), inputs });
+        process.stdout.write(`launched ${name}: execution ${execution.id}\n  ${executionUrl(conn, execution.id)}\n`);
+      } finally {
+        close();
+      }
+    } catch (error) {
+      process.stderr.write(`could not launch ${flags.launch}: ${explainApiError(error, server.url).message}\n`);
+    }
+  }
+  return stopped;
+}

@@ -1,0 +1,49 @@
+/**
+ * How Drydock recognises tasks and workflows in a loaded module. The brand is a registered symbol, so a
+ * task defined with one copy of the SDK (the one shipped in a bundle) is recognised by another (the agent's).
+ */
+import type { JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+
+export const ENTITY: unique symbol = Symbol.for("drydock.entity") as never;
+
+export interface TaskEntity {
+  kind: "task";
+  spec: TaskSpec;
+  /** Validates raw inputs (applying defaults), runs the task function, validates and returns its output. */
+  execute(inputs: Record<string, unknown>): Promise<JsonValue>;
+}
+
+export interface WorkflowEntity {
+  kind: "workflow";
+  name: string;
+  /** Runs the workflow function against placeholders and returns the DAG and the tasks it calls. */
+  build(): { workflow: WorkflowSpec; tasks: TaskSpec[] };
+  /** The task objects the workflow calls, by task name. */
+  taskEntities(): ReadonlyMap<string, TaskEntity>;
+}
+
+export type Entity = TaskEntity | WorkflowEntity;
+
+export function entityOf(value: unknown): Entity | undefined {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return undefined;
+  const entity = (value as { [ENTITY]?: Entity })[ENTITY];
+  return entity && (entity.kind === "task" || entity.kind === "workflow") ? entity : undefined;
+}
+
+/** The tasks and workflows a module exports, plus the tasks its workflows call (exported or not). */
+export function findEntities(moduleNamespace: Record<string, unknown>): {
+  tasks: Map<string, TaskEntity>;
+  workflows: Map<string, WorkflowEntity>;
+} {
+  const tasks = new Map<string, TaskEntity>();
+  const workflows = new Map<string, WorkflowEntity>();
+  for (const value of Object.values(moduleNamespace)) {
+    const entity = entityOf(value);
+    if (entity?.kind === "task") tasks.set(entity.spec.name, entity);
+    if (entity?.kind === "workflow") workflows.set(entity.name, entity);
+  }
+  for (const wf of workflows.values()) {
+    for (const [name, t] of wf.taskEntities()) if (!tasks.has(name)) tasks.set(name, t);
+  }
+  return { tasks, workflows };
+}
