@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
-const KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._\[\]-]+)*$/;
+const KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._[\]-]+)*$/;
 
 export class BlobTooLargeError extends Error {
   override name = "BlobTooLargeError";

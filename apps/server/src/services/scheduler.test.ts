@@ -24,7 +24,10 @@ class ScriptedExecutor implements Executor {
     setImmediate(() =>
       void this.behaviour(attempt)
         .then(() => this.exit(attempt.attemptId, { code: 0, signal: null, tail: "" }))
-        .catch((err: unknown) => console.error("agent script failed", err)),
+        // A late report for an attempt that ended meanwhile is refused; a real agent then just exits.
+        .catch((err: unknown) => {
+          if ((err as { code?: string }).code !== "ATTEMPT_ENDED") console.error("agent script failed", err);
+        }),
     );
     return { pid: 1 };
   }
