@@ -24,21 +24,23 @@ async function countFiles(dir: string, name: string): Promise<number> {
 describe("a server killed with SIGKILL mid-pipeline", () => {
   it("completes the execution after it restarts, running and writing each node once", async () => {
     markers = await mkdtemp(join(tmpdir(), "drydock-restart-"));
-    const first = await startStack();
+    // Two agents for six squares: each agent is handed further squares (a warm agent) before the kill.
+    const env = { DRYDOCK_MAX_PARALLEL: "2" };
+    const first = await startStack({ env });
     stacks.push(first);
     const port = Number(new URL(first.url).port);
-    const r = await drydock(["run", "--remote", fixture("restart.ts"), "restart", "--dir", markers, "--count", "3"], first.env);
+    const r = await drydock(["run", "--remote", fixture("restart.ts"), "restart", "--dir", markers, "--count", "6"], first.env);
     expect(r.code).toBe(0);
     const id = r.stdout.match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
 
-    // Kill it while the fan-out runs: the first node is done, the squares are in flight.
-    await waitFor("the fan-out to start", async () => {
+    // Kill it mid-fan-out, once agents run squares handed over to them: three done, the rest queued or running.
+    await waitFor("three squares to succeed", async () => {
       const d = await first.api.executions.get.query({ id });
-      return d.nodes.some((n) => n.parentNodeId && n.status === "RUNNING") ? true : undefined;
+      return d.nodes.filter((n) => n.parentNodeId && n.status === "SUCCEEDED").length >= 3 ? true : undefined;
     });
     await first.kill();
 
-    const second = await startStack({ dataDir: first.dataDir, home: first.home, port });
+    const second = await startStack({ dataDir: first.dataDir, home: first.home, port, env });
     stacks.push(second);
     const done = await waitFor(
       "the execution to finish",
@@ -49,14 +51,14 @@ describe("a server killed with SIGKILL mid-pipeline", () => {
       90_000,
     );
     expect(done.execution.status).toBe("SUCCEEDED");
-    expect(done.execution.result).toBe(1 + 4 + 9);
+    expect(done.execution.result).toBe(1 + 4 + 9 + 16 + 25 + 36);
 
     const runs = (await readFile(join(markers, "runs.log"), "utf8")).trim().split("\n").sort();
-    expect(runs).toEqual(["numbers", "square 1", "square 2", "square 3", "sum"]);
-    // n1 is the fan-out itself: its elements n1[0..2] ran, it has no attempt of its own.
+    expect(runs).toEqual(["numbers", "square 1", "square 2", "square 3", "square 4", "square 5", "square 6", "sum"]);
+    // n1 is the fan-out itself: its elements n1[0..5] ran, it has no attempt of its own.
     for (const node of done.nodes) expect(node.attempts.map((a) => a.status), node.nodeId).toEqual(node.nodeId === "n1" ? [] : ["SUCCEEDED"]);
-    // One outputs blob per node that ran a task: numbers, three squares, sum.
-    expect(await countFiles(join(first.dataDir, "blobs", "executions", id), "outputs.json")).toBe(5);
+    // One outputs blob per node that ran a task: numbers, six squares, sum.
+    expect(await countFiles(join(first.dataDir, "blobs", "executions", id), "outputs.json")).toBe(8);
     expect((await processTable()).filter((p) => p.cmdline.includes(id))).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 
-export { AGENT_ERROR_CODES, EXIT_CODES, runAttempt } from "./run-attempt.js";
+export { AGENT_ERROR_CODES, EXIT_CODES, runAttempt, runAttempts } from "./run-attempt.js";
 export type { RunAttemptDeps } from "./run-attempt.js";
 export { loadConfig } from "./env.js";
 export type { AgentConfig } from "./env.js";

@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "./env.js";
 import type { AgentConfig } from "./env.js";
 import { createAgentLogger } from "./logger.js";
-import { EXIT_CODES, runAttempt } from "./run-attempt.js";
+import { EXIT_CODES, runAttempts } from "./run-attempt.js";
 
 // Stack traces of the task then point at its TypeScript source lines (tsx emits inline source maps).
 process.setSourceMapsEnabled(true);
@@ -36,6 +36,6 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 logger.info({ endpoint: config.endpoint, cacheDir: config.cacheDir }, "agent starting");
-const code = await runAttempt(config, { logger, signal: terminate.signal });
+const code = await runAttempts(config, { logger, signal: terminate.signal });
 logger.info({ code }, "agent exiting");
 process.exit(code);

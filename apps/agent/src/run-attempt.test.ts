@@ -2,17 +2,16 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { AppError } from "@drydock/contracts";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { AgentConfig } from "./env.js";
-import { AGENT_ERROR_CODES, EXIT_CODES, runAttempt } from "./run-attempt.js";
+import { AGENT_ERROR_CODES, EXIT_CODES, runAttempt, runAttempts } from "./run-attempt.js";
 import { newState, TestControlPlane } from "./test/control-plane.js";
-import { assignmentFor as assignmentOf, packFixture, packFile } from "./test/fixture.js";
+import { assignmentFor as assignmentOf, packFixture } from "./test/fixture.js";
 import type { FixtureBundle } from "./test/fixture.js";
 
 let scratch: string;
@@ -29,9 +28,6 @@ afterAll(async () => {
 });
 
 const assignmentFor = (taskName: string, attemptId?: string) => assignmentOf(bundle, taskName, attemptId);
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../../..");
-const helloExample = join(repoRoot, "examples/hello/workflow.ts");
-const sdkBuilt = existsSync(join(repoRoot, "packages/sdk/dist/index.js"));
 
 let plane: TestControlPlane;
 let cacheDir: string;
@@ -205,14 +201,34 @@ describe("runAttempt", () => {
   });
 
   // Runs once the SDK is built (the root `pnpm test` builds first): the real SDK's task entity, shipped in the bundle.
-  it.skipIf(!existsSync(helloExample) || !sdkBuilt)("runs say_hello from examples/hello with the real SDK", async () => {
-    const hello = await packFile(helloExample);
-    plane.state.bundles.set(hello.sha256, hello.tarball);
-    plane.state.assignment = assignmentOf(hello, "say_hello");
-    plane.state.inputs = { name: "Ada" };
-    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
-    expect(plane.state.calls.fail).toEqual([]);
+});
+
+describe("runAttempts (a warm agent)", () => {
+  it("runs each attempt the server hands over in the same process, downloading and importing the bundle once", async () => {
+    const endpoint = await plane.listen();
+    plane.state.inputs = { a: 2, b: 3 };
+    plane.state.handOver = [assignmentFor("add", "att-2"), assignmentFor("add", "att-3")];
+
+    const code = await runAttempts(configFor(endpoint), { logger: testLogger() });
+
     expect(code).toBe(EXIT_CODES.succeeded);
-    expect(plane.state.outputs.get("att-1")?.toString()).toBe('"Hello, Ada!"');
+    const { calls, outputs } = plane.state;
+    expect([...outputs.keys()]).toEqual(["att-1", "att-2", "att-3"]);
+    expect(calls.complete).toHaveLength(3);
+    expect(calls.assignment).toBe(3);
+    // Asked for more after each attempt; the third ask found none and the agent ended.
+    expect(calls.next).toBe(3);
+    expect(calls.bundleDownloads).toBe(1);
+  });
+
+  it("stops handing over after a platform failure", async () => {
+    const endpoint = await plane.listen();
+    plane.state.handOver = [assignmentFor("add", "att-2")];
+    plane.state.bundles.clear();
+
+    const code = await runAttempts(configFor(endpoint), { logger: testLogger() });
+
+    expect(code).toBe(EXIT_CODES.platformFailed);
+    expect(plane.state.calls.next).toBe(0);
   });
 });

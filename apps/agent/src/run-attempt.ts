@@ -8,7 +8,6 @@ import { pathToFileURL } from "node:url";
 
 import type { AttemptAssignment, ErrorInfo } from "@drydock/contracts";
 import type { Logger } from "pino";
-import { tsImport } from "tsx/esm/api";
 
 import { ensureBundle } from "./bundle-cache.js";
 import { createAgentClient, describeError, fetchOrUnavailable, withRetry } from "./client.js";
@@ -182,11 +181,7 @@ async function perform(ctx: AttemptContext): Promise<number> {
   const entry = bundle.manifest.entry;
   let moduleNamespace: Record<string, unknown>;
   try {
-    // tsx runs the sources as the author wrote them; no tsconfig, so the result does not depend on the cwd.
-    moduleNamespace = (await tsImport(pathToFileURL(join(bundle.dir, entry)).href, {
-      parentURL: import.meta.url,
-      tsconfig: false,
-    })) as Record<string, unknown>;
+    moduleNamespace = await importEntry(join(bundle.dir, entry));
   } catch (error) {
     printTaskError(error);
     const info = errorInfo(error);
@@ -231,6 +226,39 @@ async function perform(ctx: AttemptContext): Promise<number> {
   log.info({ outputsSha256 }, "task succeeded");
   forwarder?.system(`task ${spec.name} succeeded`);
   return EXIT_CODES.succeeded;
+}
+
+/** Entries imported by this process: a warm agent's next attempt of the same bundle reuses the loaded module. */
+const importedEntries = new Map<string, Promise<Record<string, unknown>>>();
+
+function importEntry(file: string): Promise<Record<string, unknown>> {
+  let loaded = importedEntries.get(file);
+  if (!loaded) {
+    // tsx runs the sources as the author wrote them; no tsconfig, so the result does not depend on the cwd.
+    loaded = import("tsx/esm/api").then(
+      ({ tsImport }) => tsImport(pathToFileURL(file).href, { parentURL: import.meta.url, tsconfig: false }) as Promise<Record<string, unknown>>,
+    );
+    importedEntries.set(file, loaded);
+    loaded.catch(() => importedEntries.delete(file));
+  }
+  return loaded;
+}
+
+/**
+ * Runs the attempt the token is scoped to, then, as a warm agent, each further attempt of the same
+ * execution the server hands over (`agent.next`), one at a time in this process. Resolves to the exit
+ * code of the last attempt.
+ */
+export async function runAttempts(config: AgentConfig, deps: Omit<RunAttemptDeps, "client"> = {}): Promise<number> {
+  let current = config;
+  for (;;) {
+    const client = createAgentClient(current);
+    const code = await runAttempt(current, { ...deps, client });
+    if ((code !== EXIT_CODES.succeeded && code !== EXIT_CODES.taskFailed) || deps.signal?.aborted) return code;
+    const handed = await withRetry(() => client.agent.next.mutate(), { reconnectSeconds: current.reconnectSeconds }).catch(() => ({ next: null }));
+    if (!handed.next) return code;
+    current = { ...current, token: handed.next.token };
+  }
 }
 
 function setupFailed(ctx: AttemptContext, what: string, error: unknown): Promise<number> {

@@ -55,6 +55,10 @@ export function createHandlers(s: {
         await s.agent.fail(ctx.principal.attemptId, input.error);
         return ok;
       },
+      next: async (_input, ctx) => {
+        const token = await s.scheduler.handOver(ctx.principal.attemptId);
+        return { next: token ? { token } : null };
+      },
     },
   };
 }

@@ -78,7 +78,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     const workflows = new WorkflowService({ db, signer });
     const logsDir = join(dataDir, "logs");
     const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
-    const agent = new AgentService({ db, blobs, signer, scheduler, workflows, logsDir });
+    const agent = new AgentService({ db, blobs, signer, scheduler, logsDir });
     const app = await buildApp({
       handlers: createHandlers({ db, workflows, executions, agent, scheduler }),
       auth: new Authenticator(db, token),

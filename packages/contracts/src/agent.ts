@@ -30,3 +30,9 @@ export const AgentLogInput = z.object({ lines: z.array(LogLineSchema).max(5_000)
 export const AgentCompleteInput = z.object({ outputsSha256: Sha256 });
 export const AgentFailInput = z.object({ error: ErrorInfoSchema });
 export const AckSchema = z.object({ ok: z.literal(true) });
+
+/**
+ * What a warm agent gets after finishing its attempt: the token of the next queued attempt of the same
+ * execution, to run in the same process, or null when there is none (the agent then exits).
+ */
+export const AgentNextOutput = z.object({ next: z.object({ token: z.string() }).nullable() });

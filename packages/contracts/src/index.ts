@@ -59,6 +59,7 @@ export {
   AgentFailInput,
   AgentHeartbeatOutput,
   AgentLogInput,
+  AgentNextOutput,
   AgentStartedInput,
   AttemptAssignmentSchema,
   LogLineSchema,

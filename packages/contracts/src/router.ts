@@ -12,6 +12,7 @@ import {
   AgentFailInput,
   AgentHeartbeatOutput,
   AgentLogInput,
+  AgentNextOutput,
   AgentStartedInput,
   AttemptAssignmentSchema,
 } from "./agent.js";
@@ -75,6 +76,7 @@ export interface AppHandlers {
     log: Handler<typeof AgentLogInput, typeof AckSchema, AgentContext>;
     complete: Handler<typeof AgentCompleteInput, typeof AckSchema, AgentContext>;
     fail: Handler<typeof AgentFailInput, typeof AckSchema, AgentContext>;
+    next: Handler<z.ZodVoid, typeof AgentNextOutput, AgentContext>;
   };
 }
 
@@ -186,6 +188,7 @@ export function createAppRouter(h: AppHandlers) {
         .input(AgentFailInput)
         .output(AckSchema)
         .mutation(({ input, ctx }) => h.agent.fail(input, ctx)),
+      next: agentProcedure.output(AgentNextOutput).mutation(({ ctx }) => h.agent.next(undefined, ctx)),
     }),
   });
 }

@@ -26,6 +26,8 @@ export interface ControlPlaneState {
   gatewayErrors: number;
   /** Thrown by agent.started after recording the call. */
   startedError?: AppError;
+  /** Attempts `agent.next` hands over, in order; each comes with a fresh token. */
+  handOver: AttemptAssignment[];
   calls: {
     assignment: number;
     started: { pid: number }[];
@@ -34,6 +36,7 @@ export interface ControlPlaneState {
     complete: { outputsSha256: string }[];
     fail: ErrorInfo[];
     bundleDownloads: number;
+    next: number;
   };
 }
 
@@ -46,7 +49,8 @@ export function newState(assignment: AttemptAssignment, bundles: Map<string, Buf
     outputs: new Map(),
     heartbeatProceed: true,
     gatewayErrors: 0,
-    calls: { assignment: 0, started: [], heartbeats: 0, logs: [], complete: [], fail: [], bundleDownloads: 0 },
+    handOver: [],
+    calls: { assignment: 0, started: [], heartbeats: 0, logs: [], complete: [], fail: [], bundleDownloads: 0, next: 0 },
   };
 }
 
@@ -81,6 +85,14 @@ function handlers(state: ControlPlaneState): AppHandlers {
     fail: async ({ error }) => {
       state.calls.fail.push(error);
       return ack;
+    },
+    next: async () => {
+      state.calls.next++;
+      const next = state.handOver.shift();
+      if (!next) return { next: null };
+      state.assignment = next;
+      state.token = `agent-token-${state.calls.next + 1}`;
+      return { next: { token: state.token } };
     },
   };
   return {

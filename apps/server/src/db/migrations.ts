@@ -71,6 +71,7 @@ const migrations: Record<string, Migration> = {
         .addColumn("lost_count", "integer", (c) => c.notNull().defaultTo(0))
         .addColumn("token_hash", "text")
         .addColumn("pid", "integer")
+        .addColumn("agent", "text")
         .addColumn("error", "jsonb")
         .addColumn("outputs_sha256", "text")
         .addColumn("deadline_at", "timestamptz")

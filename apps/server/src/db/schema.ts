@@ -67,6 +67,8 @@ export interface AttemptsTable {
   lost_count: Generated<number>;
   token_hash: string | null;
   pid: number | null;
+  /** The agent process running it, named by the attempt it was launched for (a warm agent runs several). */
+  agent: string | null;
   error: Json | null;
   outputs_sha256: string | null;
   deadline_at: Timestamp | null;

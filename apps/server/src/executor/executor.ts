@@ -15,8 +15,13 @@ export interface AttemptExit {
 /** Runs agents somewhere (a local process group, a container, a pod) and tells when they end. */
 export interface Executor {
   launch(attempt: AttemptLaunch): Promise<{ pid: number }>;
-  /** Takes back an agent started before a server restart; false when it is no longer running. */
-  adopt(attemptId: string, pid: number): Promise<boolean>;
+  /**
+   * Takes back an agent started before a server restart (launched as `agent`, now running `attemptId`);
+   * false when it is no longer running.
+   */
+  adopt(attemptId: string, pid: number, agent: string): Promise<boolean>;
+  /** A warm agent that finished `from` now runs `to`: its exit and termination now concern `to`. */
+  handOver(from: string, to: string): void;
   /** Ends the attempt's whole process tree and resolves once nothing of it remains. */
   terminate(attemptId: string): Promise<void>;
   onExit(listener: (attemptId: string, exit: AttemptExit) => void): void;

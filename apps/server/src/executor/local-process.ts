@@ -42,11 +42,14 @@ async function groupAlive(pgid: number): Promise<boolean> {
 
 /**
  * Runs each attempt's agent as a child process in its own process group (so abort and timeout end the
- * task's whole tree) and its own working directory. Agents survive a server crash; a restarted server
- * adopts them by pid, checking /proc that the pid is still that attempt's agent.
+ * task's whole tree) and its own working directory. A warm agent may run further attempts of its execution
+ * (`handOver`). Agents survive a server crash; a restarted server adopts them by pid, checking /proc that
+ * the pid is still that agent.
  */
 export class LocalProcessExecutor implements Executor {
-  private readonly pids = new Map<string, number>();
+  /** Live agents by pid: the attempt each was launched for (its name in the process table) and the one it runs now. */
+  private readonly agents = new Map<number, { agent: string; attempt: string }>();
+  private readonly pidOf = new Map<string, number>();
   private readonly listeners: ((attemptId: string, exit: AttemptExit) => void)[] = [];
   private readonly grace: number;
 
@@ -58,8 +61,13 @@ export class LocalProcessExecutor implements Executor {
     this.listeners.push(listener);
   }
 
-  private dir(attemptId: string): string {
-    return join(this.opts.attemptsDir, attemptId);
+  private dir(agent: string): string {
+    return join(this.opts.attemptsDir, agent);
+  }
+
+  private track(pid: number, agent: string, attempt: string): void {
+    this.agents.set(pid, { agent, attempt });
+    this.pidOf.set(attempt, pid);
   }
 
   async launch(attempt: AttemptLaunch): Promise<{ pid: number }> {
@@ -85,8 +93,8 @@ export class LocalProcessExecutor implements Executor {
         const error = await new Promise<Error>((resolve) => child.once("error", resolve));
         throw new Error(`could not start the agent: ${error.message}`);
       }
-      this.pids.set(attempt.attemptId, pid);
-      child.once("exit", (code, signal) => void this.exited(attempt.attemptId, pid, code, signal));
+      this.track(pid, attempt.attemptId, attempt.attemptId);
+      child.once("exit", (code, signal) => void this.exited(pid, code, signal));
       child.unref();
       return { pid };
     } finally {
@@ -94,29 +102,39 @@ export class LocalProcessExecutor implements Executor {
     }
   }
 
-  async adopt(attemptId: string, pid: number): Promise<boolean> {
+  async adopt(attemptId: string, pid: number, agent: string): Promise<boolean> {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (!cmdline.split("\0").includes(attemptId)) return false;
-    this.pids.set(attemptId, pid);
+    if (!cmdline.split("\0").includes(agent)) return false;
+    this.track(pid, agent, attemptId);
     void (async () => {
-      while (this.pids.get(attemptId) === pid && (await groupAlive(pid))) await sleep(250);
-      await this.exited(attemptId, pid, null, null);
+      while (this.agents.has(pid) && (await groupAlive(pid))) await sleep(250);
+      await this.exited(pid, null, null);
     })();
     return true;
   }
 
-  private async exited(attemptId: string, pid: number, code: number | null, signal: string | null): Promise<void> {
-    // The agent is gone; make sure nothing it started lingers in its group.
-    if (await groupAlive(pid)) await this.killGroup(pid);
-    if (this.pids.get(attemptId) !== pid) return;
-    this.pids.delete(attemptId);
-    const tail = await this.tail(attemptId);
-    await rm(join(this.dir(attemptId), "work"), { recursive: true, force: true }).catch(() => undefined);
-    for (const listener of this.listeners) listener(attemptId, { code, signal, tail });
+  handOver(from: string, to: string): void {
+    const pid = this.pidOf.get(from);
+    const entry = pid === undefined ? undefined : this.agents.get(pid);
+    if (pid === undefined || !entry) return;
+    this.pidOf.delete(from);
+    this.track(pid, entry.agent, to);
   }
 
-  private async tail(attemptId: string): Promise<string> {
-    const file = await open(join(this.dir(attemptId), "agent.log"), "r").catch(() => undefined);
+  private async exited(pid: number, code: number | null, signal: string | null): Promise<void> {
+    // The agent is gone; make sure nothing it started lingers in its group.
+    if (await groupAlive(pid)) await this.killGroup(pid);
+    const entry = this.agents.get(pid);
+    if (!entry) return;
+    this.agents.delete(pid);
+    this.pidOf.delete(entry.attempt);
+    const tail = await this.tail(entry.agent);
+    await rm(join(this.dir(entry.agent), "work"), { recursive: true, force: true }).catch(() => undefined);
+    for (const listener of this.listeners) listener(entry.attempt, { code, signal, tail });
+  }
+
+  private async tail(agent: string): Promise<string> {
+    const file = await open(join(this.dir(agent), "agent.log"), "r").catch(() => undefined);
     if (!file) return "";
     try {
       const { size } = await file.stat();
@@ -148,12 +166,12 @@ export class LocalProcessExecutor implements Executor {
   }
 
   async terminate(attemptId: string): Promise<void> {
-    const pid = this.pids.get(attemptId);
+    const pid = this.pidOf.get(attemptId);
     if (pid === undefined) return;
     await this.killGroup(pid);
   }
 
   async shutdown(): Promise<void> {
-    await Promise.all([...this.pids.keys()].map((id) => this.terminate(id)));
+    await Promise.all([...this.agents.keys()].map((pid) => this.killGroup(pid)));
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { appendFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -9,7 +10,6 @@ import type { Db } from "../db/database.js";
 import { ServerErrors } from "../errors.js";
 import type { Scheduler } from "./scheduler.js";
 import { bundleKey } from "./workflows.js";
-import type { WorkflowService } from "./workflows.js";
 
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 const nodeKey = (executionId: string, nodeId: string) => `executions/${executionId}/nodes/${nodeId}`;
@@ -22,7 +22,6 @@ export class AgentService {
       blobs: LocalBlobStore;
       signer: BlobUrlSigner;
       scheduler: Scheduler;
-      workflows: WorkflowService;
       logsDir: string;
     },
   ) {}
@@ -38,17 +37,21 @@ export class AgentService {
   }
 
   async assignment(attemptId: string): Promise<AttemptAssignment> {
-    const attempt = await this.attempt(attemptId);
-    if (attempt.status !== "QUEUED" && attempt.status !== "RUNNING") throw ServerErrors.attemptEnded(attemptId, attempt.status);
-    const exec = await this.deps.db.selectFrom("executions").selectAll().where("id", "=", attempt.execution_id).executeTakeFirstOrThrow();
-    const node = await this.deps.db
-      .selectFrom("node_executions")
-      .select(["task", "inputs"])
-      .where("execution_id", "=", exec.id)
-      .where("node_id", "=", attempt.node_id)
-      .executeTakeFirstOrThrow();
-    const version = await this.deps.workflows.get(exec.project, exec.workflow, exec.version);
-    const task = version.tasks.find((t) => t.name === node.task);
+    // One query for the attempt, its node and its execution: this runs once per fan-out element.
+    const row = await this.deps.db
+      .selectFrom("attempts as a")
+      .innerJoin("node_executions as n", (j) => j.onRef("n.execution_id", "=", "a.execution_id").onRef("n.node_id", "=", "a.node_id"))
+      .innerJoin("executions as x", "x.id", "a.execution_id")
+      .select(["a.status", "a.number", "a.node_id", "n.task", "n.inputs", "x.id as execution_id", "x.project", "x.workflow", "x.version"])
+      .where("a.id", "=", attemptId)
+      .executeTakeFirst();
+    if (!row) throw ServerErrors.attemptNotFound(attemptId);
+    if (row.status !== "QUEUED" && row.status !== "RUNNING") throw ServerErrors.attemptEnded(attemptId, row.status);
+    const attempt = { node_id: row.node_id, number: row.number };
+    const exec = { id: row.execution_id, project: row.project, workflow: row.workflow, version: row.version };
+    const node = { task: row.task, inputs: row.inputs };
+    const version = await this.deps.scheduler.workflow(exec.project, exec.workflow, exec.version);
+    const task = version.tasks.get(node.task);
     if (!task) throw ServerErrors.workflowNotFound(exec.project, exec.workflow, exec.version);
     // The node's inputs as resolved from upstream, kept as a blob so an interactive session can reload them.
     const inputsKey = `${nodeKey(exec.id, attempt.node_id)}/inputs.json`;
@@ -75,10 +78,10 @@ export class AgentService {
   async complete(attemptId: string, outputsSha256: string): Promise<void> {
     const attempt = await this.attempt(attemptId);
     const key = this.outputsKey(attempt.execution_id, attempt.node_id, attempt.number);
-    const sha = await this.deps.blobs.sha256(key);
-    if (!sha) throw ServerErrors.outputsMissing(attemptId);
-    if (sha !== outputsSha256) throw ServerErrors.outputsMismatch(attemptId);
-    const outputs = JSON.parse((await this.deps.blobs.readBuffer(key)).toString("utf8")) as JsonValue;
+    const bytes = await this.deps.blobs.readBuffer(key).catch(() => undefined);
+    if (!bytes) throw ServerErrors.outputsMissing(attemptId);
+    if (createHash("sha256").update(bytes).digest("hex") !== outputsSha256) throw ServerErrors.outputsMismatch(attemptId);
+    const outputs = JSON.parse(bytes.toString("utf8")) as JsonValue;
     await this.deps.scheduler.attemptSucceeded(attemptId, outputsSha256, outputs);
   }
 

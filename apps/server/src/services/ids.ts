@@ -12,3 +12,8 @@ export function newExecutionId(): string {
 export function attemptId(executionId: string, nodeId: string, number: number): string {
   return `${executionId}.${nodeId}.a${number}`;
 }
+
+/** The execution an attempt belongs to, read from its id (execution ids hold no dot). */
+export function executionOfAttempt(attemptId: string): string {
+  return attemptId.slice(0, Math.max(0, attemptId.indexOf(".")));
+}

@@ -34,6 +34,7 @@ class ScriptedExecutor implements Executor {
   async adopt() {
     return false;
   }
+  handOver() {}
   async terminate(id: string) {
     this.terminated.push(id);
     this.exit(id, { code: null, signal: "SIGTERM", tail: "" });

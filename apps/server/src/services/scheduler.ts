@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 
-import type { ErrorInfo, ExecutionEvent, JsonValue, NodeStatus, TaskSpec, WorkflowSpec } from "@drydock/contracts";
-import { BindingError, nodeUpstream, resolveBinding, resolveNodeInputs } from "@drydock/contracts";
+import type { AttemptStatus, ErrorInfo, ExecutionEvent, JsonValue, NodeStatus, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import { BindingError, nodeUpstream, resolveBinding, resolveNodeInputs, TERMINAL_ATTEMPT_STATUSES } from "@drydock/contracts";
 import type { Kysely, Transaction } from "kysely";
 
 import type { LocalBlobStore } from "../blobs/blob-store.js";
@@ -12,7 +12,7 @@ import { ServerErrors } from "../errors.js";
 import type { AttemptExit, Executor } from "../executor/executor.js";
 import type { Logger } from "../logger.js";
 import type { EventBus } from "./event-bus.js";
-import { attemptId } from "./ids.js";
+import { attemptId, executionOfAttempt } from "./ids.js";
 
 type Tx = Transaction<Database>;
 type FailureStatus = "FAILED" | "TIMED_OUT" | "LOST";
@@ -23,6 +23,8 @@ const ACTIVE_NODE = ["PENDING", "QUEUED", "RUNNING"] as const;
 export interface LoadedWorkflow {
   spec: WorkflowSpec;
   tasks: Map<string, TaskSpec>;
+  bundle: string;
+  entry: string;
 }
 
 /** Side effects a transaction decided on, carried out once it has committed. */
@@ -48,6 +50,7 @@ export class Scheduler {
   private readonly active = new Set<string>();
   private readonly workflows = new Map<string, LoadedWorkflow>();
   private sweeper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
   private stopping = false;
 
   constructor(
@@ -70,7 +73,7 @@ export class Scheduler {
     const { db, executor, log } = this.deps;
     const open = await db.selectFrom("attempts").selectAll().where("status", "in", ACTIVE_ATTEMPT).execute();
     for (const attempt of open) {
-      if (attempt.pid !== null && (await executor.adopt(attempt.id, attempt.pid))) {
+      if (attempt.pid !== null && (await executor.adopt(attempt.id, attempt.pid, attempt.agent ?? attempt.id))) {
         this.active.add(attempt.id);
         await db.updateTable("attempts").set({ heartbeat_at: new Date() }).where("id", "=", attempt.id).execute();
         log.info({ attemptId: attempt.id, pid: attempt.pid }, "adopted a running agent");
@@ -85,7 +88,12 @@ export class Scheduler {
     }
     const running = await db.selectFrom("executions").select("id").where("status", "=", "RUNNING").execute();
     for (const { id } of running) await this.transact(id, (tx, exec, fx) => this.advance(tx, exec, fx));
-    this.sweeper = setInterval(() => void this.sweep().catch((err: unknown) => log.error({ err }, "sweep failed")), 1_000);
+    this.sweeper = setInterval(() => {
+      if (this.sweeping) return;
+      this.sweeping = this.sweep()
+        .catch((err: unknown) => log.error({ err }, "sweep failed"))
+        .finally(() => (this.sweeping = undefined));
+    }, 1_000);
     this.pump();
   }
 
@@ -93,6 +101,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.sweeper);
+    await this.sweeping;
     await this.deps.executor.shutdown();
   }
 
@@ -104,13 +113,18 @@ export class Scheduler {
     if (cached) return cached;
     const row = await q
       .selectFrom("workflow_versions")
-      .select(["spec", "tasks"])
+      .select(["spec", "tasks", "bundle", "entry"])
       .where("project", "=", project)
       .where("name", "=", name)
       .where("version", "=", version)
       .executeTakeFirst();
     if (!row) throw ServerErrors.workflowNotFound(project, name, version);
-    const loaded = { spec: row.spec as WorkflowSpec, tasks: new Map((row.tasks as TaskSpec[]).map((t) => [t.name, t])) };
+    const loaded = {
+      spec: row.spec as WorkflowSpec,
+      tasks: new Map((row.tasks as TaskSpec[]).map((t) => [t.name, t])),
+      bundle: row.bundle,
+      entry: row.entry,
+    };
     this.workflows.set(key, loaded);
     return loaded;
   }
@@ -296,8 +310,8 @@ export class Scheduler {
     node: Pick<NodeRow, "node_id">,
     status: "SUCCEEDED" | "FAILED",
     values: { outputs?: JsonValue; error?: ErrorInfo; attempt?: number },
-  ): Promise<void> {
-    await tx
+  ): Promise<Pick<NodeRow, "parent_node_id">> {
+    const row = await tx
       .updateTable("node_executions")
       .set({
         status,
@@ -307,8 +321,10 @@ export class Scheduler {
       })
       .where("execution_id", "=", executionId)
       .where("node_id", "=", node.node_id)
-      .execute();
+      .returning("parent_node_id")
+      .executeTakeFirstOrThrow();
     fx.events.push({ ...this.nodeEvent(executionId, node.node_id, status, values.attempt), ...(values.error ? { error: values.error } : {}) });
+    return row;
   }
 
   private async finish(
@@ -371,19 +387,19 @@ export class Scheduler {
 
   async attemptStarted(id: string, pid: number): Promise<void> {
     const executionId = await this.executionOf(id);
-    await this.transact(executionId, async (tx, _exec, fx) => {
+    await this.transact(executionId, async (tx, exec, fx) => {
       const attempt = await this.openAttempt(tx, id);
       if (attempt.status === "RUNNING") return;
       if (attempt.status !== "QUEUED") throw ServerErrors.attemptEnded(id, attempt.status);
+      const now = new Date();
       const node = await tx
-        .selectFrom("node_executions")
-        .select(["task", "started_at"])
+        .updateTable("node_executions")
+        .set((eb) => ({ status: "RUNNING", started_at: eb.fn.coalesce("started_at", eb.val(now)) }))
         .where("execution_id", "=", executionId)
         .where("node_id", "=", attempt.node_id)
+        .returning("task")
         .executeTakeFirstOrThrow();
-      const exec = await tx.selectFrom("executions").select(["project", "workflow", "version"]).where("id", "=", executionId).executeTakeFirstOrThrow();
       const task = (await this.workflow(exec.project, exec.workflow, exec.version, tx)).tasks.get(node.task);
-      const now = new Date();
       await tx
         .updateTable("attempts")
         .set({
@@ -394,12 +410,6 @@ export class Scheduler {
           deadline_at: task?.timeoutSeconds ? new Date(now.getTime() + task.timeoutSeconds * 1000) : null,
         })
         .where("id", "=", id)
-        .execute();
-      await tx
-        .updateTable("node_executions")
-        .set({ status: "RUNNING", started_at: node.started_at ?? now })
-        .where("execution_id", "=", executionId)
-        .where("node_id", "=", attempt.node_id)
         .execute();
       fx.events.push(this.nodeEvent(executionId, attempt.node_id, "RUNNING", attempt.number));
     });
@@ -427,13 +437,7 @@ export class Scheduler {
         .set({ status: "SUCCEEDED", outputs_sha256: outputsSha256, ended_at: new Date() })
         .where("id", "=", id)
         .execute();
-      const node = await tx
-        .selectFrom("node_executions")
-        .selectAll()
-        .where("execution_id", "=", executionId)
-        .where("node_id", "=", attempt.node_id)
-        .executeTakeFirstOrThrow();
-      await this.setNode(tx, fx, executionId, node, "SUCCEEDED", { outputs, attempt: attempt.number });
+      const node = await this.setNode(tx, fx, executionId, { node_id: attempt.node_id }, "SUCCEEDED", { outputs, attempt: attempt.number });
       if (node.parent_node_id === null) return this.advance(tx, exec, fx);
       const parent = await tx
         .updateTable("node_executions")
@@ -506,9 +510,9 @@ export class Scheduler {
   }
 
   private async executionOf(attemptId: string): Promise<string> {
-    const row = await this.deps.db.selectFrom("attempts").select("execution_id").where("id", "=", attemptId).executeTakeFirst();
-    if (!row) throw ServerErrors.attemptNotFound(attemptId);
-    return row.execution_id;
+    const executionId = executionOfAttempt(attemptId);
+    if (!executionId) throw ServerErrors.attemptNotFound(attemptId);
+    return executionId;
   }
 
   // ---- dispatch --------------------------------------------------------------------------------------
@@ -536,7 +540,7 @@ export class Scheduler {
     const token = randomBytes(24).toString("base64url");
     const row = await this.deps.db
       .updateTable("attempts")
-      .set({ token_hash: hashToken(token), heartbeat_at: new Date() })
+      .set({ token_hash: hashToken(token), heartbeat_at: new Date(), agent: id })
       .where("id", "=", id)
       .where("status", "=", "QUEUED")
       .returning("execution_id")
@@ -548,6 +552,39 @@ export class Scheduler {
     }
     const { pid } = await this.deps.executor.launch({ attemptId: id, executionId: row.execution_id, token });
     await this.deps.db.updateTable("attempts").set({ pid }).where("id", "=", id).execute();
+  }
+
+  /**
+   * A warm agent has reported `attemptId`: hand it the next queued attempt of the same execution (so a
+   * fan-out does not pay a process start per element) and return that attempt's token, or null.
+   * Abort and timeout still end exactly the attempt the process runs: it runs one at a time.
+   */
+  async handOver(attemptId: string): Promise<string | null> {
+    if (this.stopping) return null;
+    const current = await this.deps.db
+      .selectFrom("attempts")
+      .select(["execution_id", "status", "pid", "agent"])
+      .where("id", "=", attemptId)
+      .executeTakeFirst();
+    if (!current || !TERMINAL_ATTEMPT_STATUSES.includes(current.status as AttemptStatus)) return null;
+    const prefix = `${current.execution_id}.`;
+    for (let index = this.queue.findIndex((id) => id.startsWith(prefix)); index >= 0; index = this.queue.findIndex((id) => id.startsWith(prefix))) {
+      const [next] = this.queue.splice(index, 1) as [string];
+      const token = randomBytes(24).toString("base64url");
+      const taken = await this.deps.db
+        .updateTable("attempts")
+        .set({ token_hash: hashToken(token), heartbeat_at: new Date(), pid: current.pid, agent: current.agent ?? attemptId })
+        .where("id", "=", next)
+        .where("status", "=", "QUEUED")
+        .returning("id")
+        .executeTakeFirst();
+      if (!taken) continue;
+      this.deps.executor.handOver(attemptId, next);
+      this.active.delete(attemptId);
+      this.active.add(next);
+      return token;
+    }
+    return null;
   }
 
   private async agentExited(id: string, exit: AttemptExit): Promise<void> {
