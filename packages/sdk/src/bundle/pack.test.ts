@@ -214,7 +214,7 @@ describe("packBundle", () => {
     expect(mod.ok("nope")).toBe(false);
   });
 
-  it.skipIf(!existsSync(join(repoRoot, "examples/hello/workflow.ts")))("packs examples/hello/workflow.ts", async () => {
+  it("packs examples/hello/workflow.ts", async () => {
     const bundle = await packBundle(join(repoRoot, "examples/hello/workflow.ts"));
     expect(bundle.manifest.entry).toBe("workflow.ts");
     expect(bundle.manifest.sources).toContain("workflow.ts");
