@@ -10,6 +10,12 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 /** Turns a bearer token into a principal: the local user's token, or an attempt's agent token. */
 export class Authenticator {
   private readonly userDigest: Buffer;
+  /**
+   * Agent token hash → attempt. A token names one attempt forever, so a hit needs no query; whether the
+   * attempt may still act is the procedures' business. Bounded: the oldest entries go first.
+   */
+  private readonly agents = new Map<string, string>();
+  private static readonly MAX_CACHED_AGENTS = 10_000;
 
   constructor(
     private readonly db: Db,
@@ -21,8 +27,15 @@ export class Authenticator {
   async principal(token: string | undefined): Promise<Principal | null> {
     if (!token) return null;
     if (timingSafeEqual(digest(token), this.userDigest)) return { kind: "user", userId: "local" };
-    const attempt = await this.db.selectFrom("attempts").select("id").where("token_hash", "=", hashToken(token)).executeTakeFirst();
-    return attempt ? { kind: "agent", attemptId: attempt.id } : null;
+    const hash = hashToken(token);
+    let attemptId = this.agents.get(hash);
+    if (attemptId === undefined) {
+      attemptId = (await this.db.selectFrom("attempts").select("id").where("token_hash", "=", hash).executeTakeFirst())?.id;
+      if (attemptId === undefined) return null;
+      if (this.agents.size >= Authenticator.MAX_CACHED_AGENTS) this.agents.delete(this.agents.keys().next().value as string);
+      this.agents.set(hash, attemptId);
+    }
+    return { kind: "agent", attemptId };
   }
 }
 

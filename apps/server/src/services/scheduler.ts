@@ -139,10 +139,8 @@ export class Scheduler {
       return fn(tx, exec, fx);
     });
     for (const event of fx.events) this.deps.bus.publish(executionId, event);
-    for (const id of fx.terminate) {
-      this.dropFromQueue(id);
-      await this.deps.executor.terminate(id);
-    }
+    for (const id of fx.terminate) this.dropFromQueue(id);
+    await Promise.all(fx.terminate.map((id) => this.deps.executor.terminate(id)));
     this.queue.push(...fx.dispatch);
     this.pump();
     return result;
