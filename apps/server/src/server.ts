@@ -74,7 +74,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       log: log.child({ component: "executor" }),
       env: config.agentEnv,
     });
-    const scheduler = new Scheduler({ db, blobs, executor, bus, log: log.child({ component: "scheduler" }), config });
+    const scheduler = new Scheduler({ db, executor, bus, log: log.child({ component: "scheduler" }), config });
     const workflows = new WorkflowService({ db, signer });
     const logsDir = join(dataDir, "logs");
     const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });

@@ -2,7 +2,6 @@ import type { ErrorInfo, ExecutionEvent, JsonValue, TaskSpec, WorkflowSpec } fro
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { testDatabase } from "../__tests__/postgres.js";
-import { LocalBlobStore } from "../blobs/blob-store.js";
 import type { Db } from "../db/database.js";
 import type { AttemptExit, AttemptLaunch, Executor } from "../executor/executor.js";
 import { createLogger } from "../logger.js";
@@ -112,7 +111,6 @@ beforeAll(async () => {
   db = pg.db;
   scheduler = new Scheduler({
     db,
-    blobs: new LocalBlobStore(pg.dir),
     executor,
     bus,
     log: createLogger("silent"),

@@ -4,7 +4,6 @@ import type { AttemptStatus, ErrorInfo, ExecutionEvent, JsonValue, NodeStatus, T
 import { BindingError, nodeUpstream, resolveBinding, resolveNodeInputs, TERMINAL_ATTEMPT_STATUSES } from "@drydock/contracts";
 import type { Kysely, Transaction } from "kysely";
 
-import type { LocalBlobStore } from "../blobs/blob-store.js";
 import type { Db } from "../db/database.js";
 import type { AttemptRow, Database, ExecutionRow, NodeRow } from "../db/schema.js";
 import type { ServerConfig } from "../env.js";
@@ -56,7 +55,6 @@ export class Scheduler {
   constructor(
     private readonly deps: {
       db: Db;
-      blobs: LocalBlobStore;
       executor: Executor;
       bus: EventBus;
       log: Logger;
@@ -167,7 +165,7 @@ export class Scheduler {
   /** Decides what can run next, and whether the execution is over. Idempotent. */
   private async advance(tx: Tx, exec: ExecutionRow, fx: Effects): Promise<void> {
     if (exec.status !== "RUNNING") return;
-    const { spec, tasks } = await this.workflow(exec.project, exec.workflow, exec.version, tx);
+    const { spec } = await this.workflow(exec.project, exec.workflow, exec.version, tx);
     const rows = await tx
       .selectFrom("node_executions")
       .selectAll()
@@ -229,7 +227,7 @@ export class Scheduler {
         await this.setNode(tx, fx, exec.id, row, "SUCCEEDED", { outputs: [] });
         return this.advance(tx, exec, fx);
       }
-      await this.expandMap(tx, fx, exec.id, node.id, node.task, resolved, tasks);
+      await this.expandMap(tx, fx, exec.id, node.id, node.task, resolved);
     }
 
     const top = await tx
@@ -257,7 +255,6 @@ export class Scheduler {
     parentId: string,
     task: string,
     elements: Record<string, JsonValue>[],
-    _tasks: Map<string, TaskSpec>,
   ): Promise<void> {
     const children = elements.map((inputs, index) => ({ nodeId: `${parentId}[${index}]`, inputs, index }));
     for (let i = 0; i < children.length; i += 1_000) {
@@ -384,7 +381,7 @@ export class Scheduler {
   }
 
   async attemptStarted(id: string, pid: number): Promise<void> {
-    const executionId = await this.executionOf(id);
+    const executionId = this.executionOf(id);
     await this.transact(executionId, async (tx, exec, fx) => {
       const attempt = await this.openAttempt(tx, id);
       if (attempt.status === "RUNNING") return;
@@ -425,7 +422,7 @@ export class Scheduler {
   }
 
   async attemptSucceeded(id: string, outputsSha256: string, outputs: JsonValue): Promise<void> {
-    const executionId = await this.executionOf(id);
+    const executionId = this.executionOf(id);
     await this.transact(executionId, async (tx, exec, fx) => {
       const attempt = await this.openAttempt(tx, id);
       if (attempt.status === "SUCCEEDED" && attempt.outputs_sha256 === outputsSha256) return;
@@ -459,7 +456,7 @@ export class Scheduler {
 
   /** Records a failed attempt and either retries the node or fails it (and with it, the execution). */
   async attemptFailed(id: string, status: FailureStatus, error: ErrorInfo): Promise<void> {
-    const executionId = await this.executionOf(id);
+    const executionId = this.executionOf(id);
     await this.transact(executionId, async (tx, exec, fx) => {
       const attempt = await this.openAttempt(tx, id);
       if (attempt.status !== "RUNNING" && attempt.status !== "QUEUED") return;
@@ -507,7 +504,7 @@ export class Scheduler {
     });
   }
 
-  private async executionOf(attemptId: string): Promise<string> {
+  private executionOf(attemptId: string): string {
     const executionId = executionOfAttempt(attemptId);
     if (!executionId) throw ServerErrors.attemptNotFound(attemptId);
     return executionId;
@@ -534,21 +531,30 @@ export class Scheduler {
     }
   }
 
-  private async launch(id: string): Promise<void> {
+  /**
+   * Gives a queued attempt to an agent: a fresh attempt-scoped token (only its hash is stored) and the
+   * agent process that runs it. Undefined when the attempt is no longer queued (aborted meanwhile).
+   */
+  private async claim(id: string, agent: { name: string; pid: number | null }): Promise<string | undefined> {
     const token = randomBytes(24).toString("base64url");
     const row = await this.deps.db
       .updateTable("attempts")
-      .set({ token_hash: hashToken(token), heartbeat_at: new Date(), agent: id })
+      .set({ token_hash: hashToken(token), heartbeat_at: new Date(), agent: agent.name, pid: agent.pid })
       .where("id", "=", id)
       .where("status", "=", "QUEUED")
-      .returning("execution_id")
+      .returning("id")
       .executeTakeFirst();
-    if (!row) {
+    return row ? token : undefined;
+  }
+
+  private async launch(id: string): Promise<void> {
+    const token = await this.claim(id, { name: id, pid: null });
+    if (!token) {
       this.active.delete(id);
       this.pump();
       return;
     }
-    const { pid } = await this.deps.executor.launch({ attemptId: id, executionId: row.execution_id, token });
+    const { pid } = await this.deps.executor.launch({ attemptId: id, executionId: this.executionOf(id), token });
     await this.deps.db.updateTable("attempts").set({ pid }).where("id", "=", id).execute();
   }
 
@@ -566,23 +572,17 @@ export class Scheduler {
       .executeTakeFirst();
     if (!current || !TERMINAL_ATTEMPT_STATUSES.includes(current.status as AttemptStatus)) return null;
     const prefix = `${current.execution_id}.`;
-    for (let index = this.queue.findIndex((id) => id.startsWith(prefix)); index >= 0; index = this.queue.findIndex((id) => id.startsWith(prefix))) {
+    for (;;) {
+      const index = this.queue.findIndex((id) => id.startsWith(prefix));
+      if (index < 0) return null;
       const [next] = this.queue.splice(index, 1) as [string];
-      const token = randomBytes(24).toString("base64url");
-      const taken = await this.deps.db
-        .updateTable("attempts")
-        .set({ token_hash: hashToken(token), heartbeat_at: new Date(), pid: current.pid, agent: current.agent ?? attemptId })
-        .where("id", "=", next)
-        .where("status", "=", "QUEUED")
-        .returning("id")
-        .executeTakeFirst();
-      if (!taken) continue;
+      const token = await this.claim(next, { name: current.agent ?? attemptId, pid: current.pid });
+      if (!token) continue;
       this.deps.executor.handOver(attemptId, next);
       this.active.delete(attemptId);
       this.active.add(next);
       return token;
     }
-    return null;
   }
 
   private async agentExited(id: string, exit: AttemptExit): Promise<void> {

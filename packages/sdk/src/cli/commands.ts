@@ -182,7 +182,10 @@ export async function upCommand(env: CliEnv, flags: { port?: string; dataDir?: s
   const config = readServerConfig(processEnv(), { port, dataDir: flags.dataDir, host: flags.host });
   const progress = new Progress(env.isTTY);
   progress.step(`starting Drydock (data in ${config.dataDir})…`);
-  const server = await startServer(config);
+  const server = await startServer(config).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "EADDRINUSE") throw new CliError(`port ${config.port} on ${config.host} is in use (another drydock up?); pass --port`, 1);
+    throw error;
+  });
   await saveContext(env, { endpoint: server.url, token: server.token, dataDir: server.dataDir });
   process.stdout.write(`Drydock is up.\n  console: ${server.consoleUrl}\n  api:     ${server.url}/trpc\nPress Ctrl-C to stop.\n`);
 
