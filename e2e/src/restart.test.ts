@@ -53,7 +53,8 @@ describe("a server killed with SIGKILL mid-pipeline", () => {
       },
       90_000,
     );
-    expect(done.execution.status).toBe("SUCCEEDED");
+    const why = JSON.stringify({ error: done.execution.error, attempts: done.nodes.flatMap((n) => n.attempts.filter((a) => a.error)) }, null, 2);
+    expect(done.execution.status, why).toBe("SUCCEEDED");
     expect(done.execution.result).toBe(1 + 4 + 9 + 16 + 25 + 36);
 
     const runs = (await readFile(join(markers, "runs.log"), "utf8")).trim().split("\n").sort();

@@ -49,6 +49,8 @@ export interface RunAttemptDeps {
   signal?: AbortSignal;
   /** Reported with `agent.started` (default: this process). */
   pid?: number;
+  /** An attempt handed over to a warm agent: already assigned and started, so neither is asked again. */
+  handedOver?: AttemptAssignment;
 }
 
 type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
@@ -79,7 +81,7 @@ export async function runAttempt(config: AgentConfig, deps: RunAttemptDeps = {})
 
   let assignment: AttemptAssignment;
   try {
-    assignment = await call("assignment", () => client.agent.assignment.query());
+    assignment = deps.handedOver ?? (await call("assignment", () => client.agent.assignment.query()));
   } catch (error) {
     logger.error({ error: describeError(error) }, "could not get the attempt's assignment");
     return EXIT_CODES.platformFailed;
@@ -91,7 +93,7 @@ export async function runAttempt(config: AgentConfig, deps: RunAttemptDeps = {})
     task: assignment.task.name,
   });
   try {
-    await call("started", () => client.agent.started.mutate({ pid: deps.pid ?? process.pid }));
+    if (!deps.handedOver) await call("started", () => client.agent.started.mutate({ pid: deps.pid ?? process.pid }));
   } catch (error) {
     log.error({ error: describeError(error) }, "the server refused agent.started");
     return EXIT_CODES.platformFailed;
@@ -249,15 +251,17 @@ function importEntry(file: string): Promise<Record<string, unknown>> {
  * execution the server hands over (`agent.next`), one at a time in this process. Resolves to the exit
  * code of the last attempt.
  */
-export async function runAttempts(config: AgentConfig, deps: Omit<RunAttemptDeps, "client"> = {}): Promise<number> {
+export async function runAttempts(config: AgentConfig, deps: Omit<RunAttemptDeps, "client" | "handedOver"> = {}): Promise<number> {
   let current = config;
+  let handedOver: AttemptAssignment | undefined;
   for (;;) {
     const client = createAgentClient(current);
-    const code = await runAttempt(current, { ...deps, client });
+    const code = await runAttempt(current, { ...deps, client, ...(handedOver ? { handedOver } : {}) });
     if ((code !== EXIT_CODES.succeeded && code !== EXIT_CODES.taskFailed) || deps.signal?.aborted) return code;
     const handed = await withRetry(() => client.agent.next.mutate(), { reconnectSeconds: current.reconnectSeconds }).catch(() => ({ next: null }));
     if (!handed.next) return code;
     current = { ...current, token: handed.next.token };
+    handedOver = handed.next.assignment;
   }
 }
 

@@ -56,8 +56,8 @@ export function createHandlers(s: {
         return ok;
       },
       next: async (_input, ctx) => {
-        const token = await s.scheduler.handOver(ctx.principal.attemptId);
-        return { next: token ? { token } : null };
+        const next = await s.scheduler.handOver(ctx.principal.attemptId);
+        return { next: next ? { token: next.token, assignment: await s.agent.assignment(next.attemptId) } : null };
       },
     },
   };

@@ -32,7 +32,8 @@ export const AgentFailInput = z.object({ error: ErrorInfoSchema });
 export const AckSchema = z.object({ ok: z.literal(true) });
 
 /**
- * What a warm agent gets after finishing its attempt: the token of the next queued attempt of the same
- * execution, to run in the same process, or null when there is none (the agent then exits).
+ * What a warm agent gets after finishing its attempt: the next queued attempt of the same execution, to run
+ * in the same process, already marked started, with its token and assignment; or null when there is none
+ * (the agent then exits).
  */
-export const AgentNextOutput = z.object({ next: z.object({ token: z.string() }).nullable() });
+export const AgentNextOutput = z.object({ next: z.object({ token: z.string(), assignment: AttemptAssignmentSchema }).nullable() });

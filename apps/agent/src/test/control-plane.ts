@@ -92,7 +92,7 @@ function handlers(state: ControlPlaneState): AppHandlers {
       if (!next) return { next: null };
       state.assignment = next;
       state.token = `agent-token-${state.calls.next + 1}`;
-      return { next: { token: state.token } };
+      return { next: { token: state.token, assignment: next } };
     },
   };
   return {

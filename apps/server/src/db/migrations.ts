@@ -72,6 +72,7 @@ const migrations: Record<string, Migration> = {
         .addColumn("token_hash", "text")
         .addColumn("pid", "integer")
         .addColumn("agent", "text")
+        .addColumn("handed_to", "text")
         .addColumn("error", "jsonb")
         .addColumn("outputs_sha256", "text")
         .addColumn("deadline_at", "timestamptz")

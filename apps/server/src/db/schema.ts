@@ -69,6 +69,8 @@ export interface AttemptsTable {
   pid: number | null;
   /** The agent process running it, named by the attempt it was launched for (a warm agent runs several). */
   agent: string | null;
+  /** The attempt this one's agent was handed next: a retried `agent.next` gets the same one back. */
+  handed_to: string | null;
   error: Json | null;
   outputs_sha256: string | null;
   deadline_at: Timestamp | null;

@@ -20,8 +20,11 @@ export interface Executor {
    * false when it is no longer running.
    */
   adopt(attemptId: string, pid: number, agent: string): Promise<boolean>;
-  /** A warm agent that finished `from` now runs `to`: its exit and termination now concern `to`. */
-  handOver(from: string, to: string): void;
+  /**
+   * A warm agent that finished `from` now runs `to`: its exit and termination now concern `to`.
+   * False when this executor does not know the agent (a restart found it between attempts): adopt it then.
+   */
+  handOver(from: string, to: string): boolean;
   /** Ends the attempt's whole process tree and resolves once nothing of it remains. */
   terminate(attemptId: string): Promise<void>;
   onExit(listener: (attemptId: string, exit: AttemptExit) => void): void;

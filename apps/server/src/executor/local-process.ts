@@ -105,7 +105,9 @@ export class LocalProcessExecutor implements Executor {
   async adopt(attemptId: string, pid: number, agent: string): Promise<boolean> {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
     if (!cmdline.split("\0").includes(agent)) return false;
+    const watched = this.agents.has(pid);
     this.track(pid, agent, attemptId);
+    if (watched) return true;
     void (async () => {
       while (this.agents.has(pid) && (await groupAlive(pid))) await sleep(250);
       await this.exited(pid, null, null);
@@ -113,12 +115,13 @@ export class LocalProcessExecutor implements Executor {
     return true;
   }
 
-  handOver(from: string, to: string): void {
+  handOver(from: string, to: string): boolean {
     const pid = this.pidOf.get(from);
     const entry = pid === undefined ? undefined : this.agents.get(pid);
-    if (pid === undefined || !entry) return;
+    if (pid === undefined || !entry) return false;
     this.pidOf.delete(from);
     this.track(pid, entry.agent, to);
+    return true;
   }
 
   private async exited(pid: number, code: number | null, signal: string | null): Promise<void> {

@@ -33,7 +33,9 @@ class ScriptedExecutor implements Executor {
   async adopt() {
     return false;
   }
-  handOver() {}
+  handOver() {
+    return true;
+  }
   async terminate(id: string) {
     this.terminated.push(id);
     this.exit(id, { code: null, signal: "SIGTERM", tail: "" });
@@ -250,5 +252,35 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
     expect(await done).toMatchObject({ status: "SUCCEEDED", result: { total: 5 } });
     const n0 = await db.selectFrom("attempts").select("id").where("execution_id", "=", id).where("node_id", "=", "n0").execute();
     expect(n0).toHaveLength(1);
+  });
+
+  it("hands a warm agent the same next attempt when it asks again after a lost answer", async () => {
+    executor.behaviour = ({ attemptId }) => scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
+    const spec: WorkflowSpec = {
+      name: "warm",
+      inputs: {},
+      required: [],
+      nodes: [{ kind: "map", id: "n0", task: "hang", over: { x: { kind: "literal", value: [1, 2, 3, 4, 5, 6] } }, inputs: {} }],
+      output: { kind: "node", node: "n0" },
+    };
+    const { id } = await run(spec, [task("hang", ["x"])]);
+    await vi.waitFor(() => expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(4));
+    const [first, second] = executor.launched.filter((a) => a.startsWith(id)) as [string, string];
+    await scheduler.attemptSucceeded(first, "f".repeat(64), 1);
+    await scheduler.attemptSucceeded(second, "f".repeat(64), 2);
+
+    const handed = await scheduler.handOver(first);
+    const again = await scheduler.handOver(first);
+    expect(handed?.attemptId).toBe(`${id}.n0[4].a1`);
+    expect(again?.attemptId).toBe(handed?.attemptId);
+    expect(again?.token).not.toBe(handed?.token);
+    // Another agent gets the other queued element, not the one already handed over.
+    expect((await scheduler.handOver(second))?.attemptId).toBe(`${id}.n0[5].a1`);
+    const rows = await db.selectFrom("attempts").select(["id", "status", "agent"]).where("id", "in", [`${id}.n0[4].a1`, `${id}.n0[5].a1`]).orderBy("id").execute();
+    expect(rows).toEqual([
+      { id: `${id}.n0[4].a1`, status: "RUNNING", agent: first },
+      { id: `${id}.n0[5].a1`, status: "RUNNING", agent: second },
+    ]);
+    await scheduler.abort(id);
   });
 });

@@ -532,18 +532,18 @@ export class Scheduler {
   }
 
   /**
-   * Gives a queued attempt to an agent: a fresh attempt-scoped token (only its hash is stored) and the
-   * agent process that runs it. Undefined when the attempt is no longer queued (aborted meanwhile).
+   * Gives an attempt to an agent: a fresh attempt-scoped token (only its hash is stored) and the agent
+   * process that runs it. A queued attempt can be claimed; one already this agent's, while it has not
+   * ended, gets a new token (its first answer was lost). Undefined otherwise (aborted meanwhile, …).
    */
-  private async claim(id: string, agent: { name: string; pid: number | null }): Promise<string | undefined> {
+  private async claim(id: string, agent: { name: string; pid: number | null }, which: "queued" | "own" = "queued"): Promise<string | undefined> {
     const token = randomBytes(24).toString("base64url");
-    const row = await this.deps.db
+    let update = this.deps.db
       .updateTable("attempts")
       .set({ token_hash: hashToken(token), heartbeat_at: new Date(), agent: agent.name, pid: agent.pid })
-      .where("id", "=", id)
-      .where("status", "=", "QUEUED")
-      .returning("id")
-      .executeTakeFirst();
+      .where("id", "=", id);
+    update = which === "queued" ? update.where("status", "=", "QUEUED") : update.where("agent", "=", agent.name).where("status", "in", ACTIVE_ATTEMPT);
+    const row = await update.returning("id").executeTakeFirst();
     return row ? token : undefined;
   }
 
@@ -560,29 +560,42 @@ export class Scheduler {
 
   /**
    * A warm agent has reported `attemptId`: hand it the next queued attempt of the same execution (so a
-   * fan-out does not pay a process start per element) and return that attempt's token, or null.
+   * fan-out does not pay a process start per element), marked started, and return it with its token, or null.
    * Abort and timeout still end exactly the attempt the process runs: it runs one at a time.
    */
-  async handOver(attemptId: string): Promise<string | null> {
+  async handOver(attemptId: string): Promise<{ attemptId: string; token: string } | null> {
     if (this.stopping) return null;
     const current = await this.deps.db
       .selectFrom("attempts")
-      .select(["execution_id", "status", "pid", "agent"])
+      .select(["execution_id", "status", "pid", "agent", "handed_to"])
       .where("id", "=", attemptId)
       .executeTakeFirst();
     if (!current || !TERMINAL_ATTEMPT_STATUSES.includes(current.status as AttemptStatus)) return null;
-    const prefix = `${current.execution_id}.`;
-    for (;;) {
-      const index = this.queue.findIndex((id) => id.startsWith(prefix));
-      if (index < 0) return null;
-      const [next] = this.queue.splice(index, 1) as [string];
-      const token = await this.claim(next, { name: current.agent ?? attemptId, pid: current.pid });
-      if (!token) continue;
-      this.deps.executor.handOver(attemptId, next);
-      this.active.delete(attemptId);
-      this.active.add(next);
-      return token;
+    const agent = { name: current.agent ?? attemptId, pid: current.pid };
+
+    let next: string | undefined;
+    let token: string | undefined;
+    if (current.handed_to) {
+      // The agent asks again: the answer was lost (a server restart). Same attempt, fresh token.
+      next = current.handed_to;
+      token = await this.claim(next, agent, "own");
+      if (!token) return null;
+    } else {
+      const prefix = `${current.execution_id}.`;
+      for (;;) {
+        const index = this.queue.findIndex((id) => id.startsWith(prefix));
+        if (index < 0) return null;
+        [next] = this.queue.splice(index, 1) as [string];
+        token = await this.claim(next, agent);
+        if (token) break;
+      }
+      await this.deps.db.updateTable("attempts").set({ handed_to: next }).where("id", "=", attemptId).execute();
     }
+    if (!this.deps.executor.handOver(attemptId, next) && agent.pid !== null) await this.deps.executor.adopt(next, agent.pid, agent.name);
+    this.active.delete(attemptId);
+    this.active.add(next);
+    if (agent.pid !== null) await this.attemptStarted(next, agent.pid);
+    return { attemptId: next, token };
   }
 
   private async agentExited(id: string, exit: AttemptExit): Promise<void> {
