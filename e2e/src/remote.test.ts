@@ -70,6 +70,19 @@ describe("drydock run --remote against drydock up", () => {
     expect(node?.attempts.map((a) => a.status)).toEqual(["FAILED", "FAILED", "FAILED"]);
     expect(node?.error?.message).toBe("the flaky task failed on purpose");
     expect(node?.error?.stack).toContain("workflow.ts");
+
+    // Each attempt's output, stack included, as the agent forwarded it (the last lines may trail the failure).
+    const logs = await waitFor("the third attempt's log", async () => {
+      const l = await drydock(["logs", d.execution.id, "n0"], stack.env);
+      return l.stdout.split("Error: the flaky task failed on purpose").length === 4 ? l : undefined;
+    });
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toContain("==> n0 flaky attempt 1 (FAILED) <==");
+    expect(logs.stdout).toContain("==> n0 flaky attempt 3 (FAILED) <==");
+    expect(logs.stdout).toMatch(/bundles\/[0-9a-f]{64}\/workflow\.ts:\d+:\d+/);
+    const unknown = await drydock(["logs", d.execution.id, "n9"], stack.env);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('has no node "n9" (it has: n0)');
   });
 
   it("aborts an execution and leaves no agent or task process behind", async () => {

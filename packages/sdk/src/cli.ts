@@ -7,6 +7,7 @@ import {
   abortCommand,
   getExecutionCommand,
   listExecutionsCommand,
+  logsCommand,
   registerCommand,
   RUN_USAGE,
   runCommand,
@@ -58,6 +59,10 @@ connectionOptions(
 connectionOptions(
   executions.command("get").description("an execution with each node's status").argument("<id>").option("-o, --output <format>", "text or json", "text"),
 ).action(async (id: string, opts: Record<string, string>) => getExecutionCommand(env, id, opts));
+
+connectionOptions(
+  program.command("logs").description("what a node's attempts printed (every node's without one)").argument("<execution>").argument("[node]"),
+).action(async (id: string, node: string | undefined, opts: Record<string, string>) => logsCommand(env, id, node, opts));
 
 connectionOptions(program.command("abort").description("abort an execution and end its running tasks").argument("<id>").option("-o, --output <format>", "text or json", "text")).action(
   async (id: string, opts: Record<string, string>) => abortCommand(env, id, opts),

@@ -174,6 +174,28 @@ export async function abortCommand(env: CliEnv, id: string, flags: ConnectionFla
   });
 }
 
+/** `drydock logs`: what each attempt of the execution's nodes (or of one node) printed, attempt by attempt. */
+export async function logsCommand(env: CliEnv, id: string, node: string | undefined, flags: ConnectionFlags): Promise<void> {
+  await withApi(env, flags, async (api) => {
+    const detail = await api.executions.get.query({ id });
+    const nodes = node === undefined ? detail.nodes : detail.nodes.filter((n) => n.nodeId === node);
+    if (node !== undefined && nodes.length === 0) {
+      throw new CliError(`execution ${id} has no node "${node}" (it has: ${detail.nodes.map((n) => n.nodeId).join(", ")})`, 1);
+    }
+    for (const n of nodes) {
+      for (const attempt of n.attempts) {
+        process.stdout.write(`==> ${n.nodeId} ${n.task} attempt ${attempt.number} (${attempt.status}) <==\n`);
+        for (let offset = 0; ; ) {
+          const chunk = await api.executions.logs.query({ attemptId: attempt.id, offset });
+          process.stdout.write(chunk.text);
+          if (chunk.nextOffset === offset) break;
+          offset = chunk.nextOffset;
+        }
+      }
+    }
+  });
+}
+
 /** `drydock up`: the control plane with an embedded PostgreSQL, until Ctrl-C or SIGTERM. */
 export async function upCommand(env: CliEnv, flags: { port?: string; dataDir?: string; host?: string; launch?: string }): Promise<number> {
   const { readServerConfig, startServer } = await import("@drydock/server");
