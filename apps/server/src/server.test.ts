@@ -14,21 +14,22 @@ import { createLogger } from "./logger.js";
 import { startServer } from "./server.js";
 
 let dir: string;
-let external: RunningPostgres;
+let external: RunningPostgres | undefined;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "drydock-server-test-"));
   await chmod(dir, 0o755);
   external = await startEmbeddedPostgres(join(dir, "external"), createLogger("silent"));
 });
 afterAll(async () => {
-  await external.stop();
+  await external?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
 describe("startServer", () => {
   it("uses DRYDOCK_DATABASE_URL instead of an embedded PostgreSQL, and keeps its token across restarts", async () => {
     const dataDir = join(dir, "data");
-    const config = readServerConfig({ DRYDOCK_DATABASE_URL: external.url, DRYDOCK_DATA_DIR: dataDir, DRYDOCK_PORT: "0", DRYDOCK_LOG_LEVEL: "silent" });
+    const url = external?.url ?? "";
+    const config = readServerConfig({ DRYDOCK_DATABASE_URL: url, DRYDOCK_DATA_DIR: dataDir, DRYDOCK_PORT: "0", DRYDOCK_LOG_LEVEL: "silent" });
     const first = await startServer(config);
     const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${first.url}/trpc`, headers: { authorization: `Bearer ${first.token}` } })] });
     expect((await api.projects.list.query()).map((p) => p.id)).toEqual(["default"]);
