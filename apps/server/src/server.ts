@@ -77,6 +77,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     const scheduler = new Scheduler({ db, executor, bus, log: log.child({ component: "scheduler" }), config });
     const workflows = new WorkflowService({ db, signer });
     const logsDir = join(dataDir, "logs");
+    await mkdir(logsDir, { recursive: true });
     const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
     const agent = new AgentService({ db, blobs, signer, scheduler, logsDir });
     const app = await buildApp({

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { appendFile, mkdir } from "node:fs/promises";
+import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import type { AttemptAssignment, ErrorInfo, JsonValue } from "@drydock/contracts";
@@ -22,6 +22,7 @@ export class AgentService {
       blobs: LocalBlobStore;
       signer: BlobUrlSigner;
       scheduler: Scheduler;
+      /** Where attempt logs are appended; created at start-up. */
       logsDir: string;
     },
   ) {}
@@ -47,30 +48,26 @@ export class AgentService {
       .executeTakeFirst();
     if (!row) throw ServerErrors.attemptNotFound(attemptId);
     if (row.status !== "QUEUED" && row.status !== "RUNNING") throw ServerErrors.attemptEnded(attemptId, row.status);
-    const attempt = { node_id: row.node_id, number: row.number };
-    const exec = { id: row.execution_id, project: row.project, workflow: row.workflow, version: row.version };
-    const node = { task: row.task, inputs: row.inputs };
-    const version = await this.deps.scheduler.workflow(exec.project, exec.workflow, exec.version);
-    const task = version.tasks.get(node.task);
-    if (!task) throw ServerErrors.workflowNotFound(exec.project, exec.workflow, exec.version);
+    const version = await this.deps.scheduler.workflow(row.project, row.workflow, row.version);
+    const task = version.tasks.get(row.task);
+    if (!task) throw ServerErrors.workflowNotFound(row.project, row.workflow, row.version);
     // The node's inputs as resolved from upstream, kept as a blob so an interactive session can reload them.
-    const inputsKey = `${nodeKey(exec.id, attempt.node_id)}/inputs.json`;
-    await this.deps.blobs.write(inputsKey, Buffer.from(JSON.stringify(node.inputs ?? {})), MAX_OUTPUT_BYTES);
+    const inputsKey = `${nodeKey(row.execution_id, row.node_id)}/inputs.json`;
+    await this.deps.blobs.write(inputsKey, Buffer.from(JSON.stringify(row.inputs ?? {})), MAX_OUTPUT_BYTES);
     return {
       attemptId,
-      executionId: exec.id,
-      nodeId: attempt.node_id,
-      attemptNumber: attempt.number,
+      executionId: row.execution_id,
+      nodeId: row.node_id,
+      attemptNumber: row.number,
       task,
       bundle: { sha256: version.bundle, url: this.deps.signer.sign("get", bundleKey(version.bundle), 3_600), entry: version.entry },
       inputsUrl: this.deps.signer.sign("get", inputsKey, 3_600),
-      outputsUploadUrl: this.deps.signer.sign("put", this.outputsKey(exec.id, attempt.node_id, attempt.number), 7 * 24 * 3_600),
+      outputsUploadUrl: this.deps.signer.sign("put", this.outputsKey(row.execution_id, row.node_id, row.number), 7 * 24 * 3_600),
     };
   }
 
   async log(attemptId: string, lines: { stream: string; text: string }[]): Promise<void> {
     if (lines.length === 0) return;
-    await mkdir(this.deps.logsDir, { recursive: true });
     const text = lines.map((l) => (l.text.endsWith("\n") ? l.text : `${l.text}\n`)).join("");
     await appendFile(join(this.deps.logsDir, `${attemptId}.log`), text);
   }

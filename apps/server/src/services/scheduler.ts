@@ -137,7 +137,7 @@ export class Scheduler {
       return fn(tx, exec, fx);
     });
     for (const event of fx.events) this.deps.bus.publish(executionId, event);
-    for (const id of fx.terminate) this.dropFromQueue(id);
+    this.dropFromQueue(fx.terminate);
     await Promise.all(fx.terminate.map((id) => this.deps.executor.terminate(id)));
     this.queue.push(...fx.dispatch);
     this.pump();
@@ -512,9 +512,13 @@ export class Scheduler {
 
   // ---- dispatch --------------------------------------------------------------------------------------
 
-  private dropFromQueue(id: string): void {
-    const index = this.queue.indexOf(id);
-    if (index >= 0) this.queue.splice(index, 1);
+  /** One pass, so aborting a large fan-out does not scan the queue once per element. */
+  private dropFromQueue(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    const ended = new Set(ids);
+    let kept = 0;
+    for (const id of this.queue) if (!ended.has(id)) this.queue[kept++] = id;
+    this.queue.length = kept;
   }
 
   private pump(): void {

@@ -13,7 +13,7 @@ import { loadWorkflowFile, pickWorkflow } from "./load.js";
 import { formatExecutionDetail, formatExecutionList, printResult } from "./output.js";
 import type { OutputFormat } from "./output.js";
 import { Progress } from "./progress.js";
-import { registerFile } from "./register.js";
+import { launchWorkflow, registerFile } from "./register.js";
 
 interface ConnectionFlags {
   endpoint?: string;
@@ -78,8 +78,7 @@ export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
 
   const flags = { endpoint: args.options.endpoint, token: args.options.token, project: args.options.project } as ConnectionFlags;
   return withApi(env, flags, async (api, conn) => {
-    const registered = await registerFile(api, conn.project, loaded, progress);
-    const execution = await api.executions.create.mutate({ project: conn.project, workflow: name, version: registered.versions.get(name), inputs });
+    const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress);
     const say = (line: string) => (format === "json" || args.options.wait ? process.stderr : process.stdout).write(`${line}\n`);
     say(`execution ${execution.id} started`);
     say(`console: ${executionUrl(conn, execution.id)}`);
@@ -226,20 +225,14 @@ export async function upCommand(env: CliEnv, flags: { port?: string; dataDir?: s
   if (flags.launch) {
     const [file, name = "wf"] = flags.launch.split(":");
     try {
-      const conn = { endpoint: server.url, token: server.token, project: "default" };
       const loaded = await loadWorkflowFile(file as string);
-      const wf = pickWorkflow(loaded, name);
-      const inputs = validateWorkflowInputs(wf, {}) as Record<string, JsonValue>;
-      const { api, close } = createApiClient(conn);
-      try {
-        const registered = await registerFile(api, conn.project, loaded, progress);
-        const execution = await api.executions.create.mutate({ project: "default", workflow: name, version: registered.versions.get(name), inputs });
+      const inputs = validateWorkflowInputs(pickWorkflow(loaded, name), {}) as Record<string, JsonValue>;
+      await withApi(env, { endpoint: server.url, token: server.token }, async (api, conn) => {
+        const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress);
         process.stdout.write(`launched ${name}: execution ${execution.id}\n  ${executionUrl(conn, execution.id)}\n`);
-      } finally {
-        close();
-      }
+      });
     } catch (error) {
-      process.stderr.write(`could not launch ${flags.launch}: ${explainApiError(error, server.url).message}\n`);
+      process.stderr.write(`could not launch ${flags.launch}: ${error instanceof Error ? error.message : String(error)}\n`);
     }
   }
   return stopped;

@@ -1,6 +1,6 @@
 import { isAbsolute, relative } from "node:path";
 
-import type { TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import type { Execution, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
 
 import { packBundle } from "../bundle/index.js";
 import type { ApiClient } from "./client.js";
@@ -74,4 +74,17 @@ export async function registerFile(api: ApiClient, project: string, loaded: Load
   });
   for (const w of result.workflows) progress.step(`registered workflow ${w.name} version ${w.version}${w.created ? "" : " (unchanged)"}`);
   return { bundle: bundle.sha256, versions: new Map(result.workflows.map((w) => [w.name, w.version])) };
+}
+
+/** Registers the file and starts an execution of its workflow `name`: what `run --remote` and `up --launch` do. */
+export async function launchWorkflow(
+  api: ApiClient,
+  project: string,
+  loaded: LoadedFile,
+  name: string,
+  inputs: Record<string, JsonValue>,
+  progress: Progress,
+): Promise<Execution> {
+  const registered = await registerFile(api, project, loaded, progress);
+  return api.executions.create.mutate({ project, workflow: name, version: registered.versions.get(name), inputs });
 }
