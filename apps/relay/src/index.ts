@@ -1,2 +1,6 @@
-/** The relay is built by issue 3; this package holds only its place in the monorepo. */
-export const RELAY_PACKAGE_STATUS = "skeleton" as const;
+export { buildRelay, REDEEM_PATH } from "./app.js";
+export type { Relay, RelayDeps } from "./app.js";
+export { asRefusal, Refusal, serverAuthority } from "./authority.js";
+export { CookieSigner, SESSION_COOKIE } from "./cookies.js";
+export { readRelayConfig, RelayConfigSchema } from "./env.js";
+export type { RelayConfig, RelayConfigInput } from "./env.js";

@@ -7,9 +7,10 @@ import { hashToken } from "./services/scheduler.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
-/** Turns a bearer token into a principal: the local user's token, or an attempt's agent token. */
+/** Turns a bearer token into a principal: the local user's token, the relay token, or an attempt's agent token. */
 export class Authenticator {
   private readonly userDigest: Buffer;
+  private readonly relayDigest: Buffer;
   /**
    * Agent token hash → attempt. A token names one attempt forever, so a hit needs no query; whether the
    * attempt may still act is the procedures' business. Bounded: the oldest entries go first.
@@ -20,13 +21,19 @@ export class Authenticator {
   constructor(
     private readonly db: Db,
     userToken: string,
+    relayToken: string,
   ) {
+    // Equal tokens would make every relay a user (the user is matched first); refuse to start that way.
+    if (userToken === relayToken) throw new Error("the relay token (DRYDOCK_RELAY_TOKEN) must differ from the user token (DRYDOCK_TOKEN)");
     this.userDigest = digest(userToken);
+    this.relayDigest = digest(relayToken);
   }
 
   async principal(token: string | undefined): Promise<Principal | null> {
     if (!token) return null;
-    if (timingSafeEqual(digest(token), this.userDigest)) return { kind: "user", userId: "local" };
+    const presented = digest(token);
+    if (timingSafeEqual(presented, this.userDigest)) return { kind: "user", userId: "local" };
+    if (timingSafeEqual(presented, this.relayDigest)) return { kind: "relay" };
     const hash = hashToken(token);
     let attemptId = this.agents.get(hash);
     if (attemptId === undefined) {

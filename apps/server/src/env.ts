@@ -1,4 +1,28 @@
+import { isIP } from "node:net";
+
 import { z } from "zod";
+
+const isHttp = (url: URL) => url.protocol === "http:" || url.protocol === "https:";
+
+/** Where agents dial the relay: an http(s) URL. */
+const RelayUrl = z
+  .string()
+  .url()
+  .refine((v) => isHttp(new URL(v)), "the relay URL must be http: or https:");
+
+/**
+ * The IDE's origin: scheme, host and port only, and a host name (not an IP address), because each
+ * session is served on `<session>.<host>`. Normalised to the URL's origin (no trailing slash).
+ */
+const IdeOrigin = z
+  .string()
+  .url()
+  .refine((v) => {
+    const url = new URL(v);
+    const originOnly = url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
+    return isHttp(url) && originOnly && isIP(url.hostname.replace(/^\[|\]$/g, "")) === 0;
+  }, "the IDE origin must be http(s)://<host name>[:port] with no path, and a name, not an IP address (sessions are served on <session>.<host>)")
+  .transform((v) => new URL(v).origin);
 
 /** The control plane's configuration, read and validated once from the environment. */
 export const ServerConfigSchema = z.object({
@@ -10,6 +34,15 @@ export const ServerConfigSchema = z.object({
   databaseUrl: z.string().url().optional(),
   /** The local user's API token; generated and kept in `<dataDir>/secrets.json` when absent. */
   token: z.string().min(16).optional(),
+  /** The token relays present to the control plane; generated and kept in `<dataDir>/secrets.json` when absent. */
+  relayToken: z.string().min(16).optional(),
+  /** Where agents dial the relay for their session's tunnel, e.g. `http://127.0.0.1:8081`; interactive sessions need it. */
+  relayUrl: RelayUrl.optional(),
+  /**
+   * The origin browsers reach the relay's IDE on, e.g. `http://localhost:8081`: session `s1` is then served on
+   * `http://s1.localhost:8081`. Interactive sessions need it.
+   */
+  ideOrigin: IdeOrigin.optional(),
   /** Base URL agents and browsers use to reach this server; defaults to the listening address. */
   publicUrl: z.string().url().optional(),
   /** How many attempts the local executor runs at once. */
@@ -34,6 +67,9 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
     dataDir: env.DRYDOCK_DATA_DIR,
     databaseUrl: env.DRYDOCK_DATABASE_URL || undefined,
     token: env.DRYDOCK_TOKEN || undefined,
+    relayToken: env.DRYDOCK_RELAY_TOKEN || undefined,
+    relayUrl: env.DRYDOCK_RELAY_URL || undefined,
+    ideOrigin: env.DRYDOCK_IDE_ORIGIN || undefined,
     publicUrl: env.DRYDOCK_PUBLIC_URL || undefined,
     maxParallel: env.DRYDOCK_MAX_PARALLEL,
     logLevel: env.DRYDOCK_LOG_LEVEL,

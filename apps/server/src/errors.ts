@@ -26,4 +26,30 @@ export const ServerErrors = {
     new AppError("OUTPUTS_NOT_UPLOADED", "PRECONDITION_FAILED", `attempt "${id}" completed without uploading its outputs`),
   outputsMismatch: (id: string) =>
     new AppError("OUTPUTS_MISMATCH", "BAD_REQUEST", `the outputs uploaded for attempt "${id}" do not match the given sha256`),
+
+  // Interactive sessions and the relay's access model.
+  relayNotConfigured: (missing: string[]) =>
+    new AppError(
+      "RELAY_NOT_CONFIGURED",
+      "PRECONDITION_FAILED",
+      `interactive sessions need the relay, but this server has no ${missing.join(" and no ")} configured`,
+    ),
+  attemptNotRunning: (id: string, status: string) =>
+    new AppError("ATTEMPT_NOT_RUNNING", "CONFLICT", `attempt "${id}" is ${status}, not RUNNING; only a running attempt can open an interactive session`),
+  sessionNotFound: (id: string) => new AppError("SESSION_NOT_FOUND", "NOT_FOUND", `interactive session "${id}" does not exist`),
+  sessionEnded: (id: string) => new AppError("SESSION_ENDED", "CONFLICT", `interactive session "${id}" has ended`),
+  ticketUnknown: () => new AppError("RELAY_TICKET_UNKNOWN", "UNAUTHORIZED", "this IDE ticket is not one the control plane issued"),
+  ticketWrongSession: (id: string) =>
+    new AppError("RELAY_TICKET_WRONG_SESSION", "FORBIDDEN", `this IDE ticket was issued for another session, not "${id}"`),
+  ticketUsed: () => new AppError("RELAY_TICKET_USED", "FORBIDDEN", "this IDE ticket has already been used; ask for a new link"),
+  ticketExpired: () => new AppError("RELAY_TICKET_EXPIRED", "UNAUTHORIZED", "this IDE ticket has expired; ask for a new link"),
+  ticketSessionEnded: (id: string) =>
+    new AppError("RELAY_TICKET_SESSION_ENDED", "FORBIDDEN", `interactive session "${id}" has ended; its IDE tickets no longer open it`),
+  tunnelTokenUnknown: () => new AppError("TUNNEL_TOKEN_UNKNOWN", "UNAUTHORIZED", "this agent token belongs to no attempt"),
+  tunnelWrongAttempt: (id: string) =>
+    new AppError("TUNNEL_WRONG_ATTEMPT", "FORBIDDEN", `this agent token belongs to another attempt, not the one of session "${id}"`),
+  tunnelAttemptNotRunning: (id: string, status: string) =>
+    new AppError("TUNNEL_ATTEMPT_NOT_RUNNING", "FORBIDDEN", `attempt "${id}" is ${status}, not RUNNING; it may no longer carry a tunnel`),
+  tunnelSessionEnded: (id: string) =>
+    new AppError("TUNNEL_SESSION_ENDED", "FORBIDDEN", `interactive session "${id}" has ended; its tunnel may not reconnect`),
 } as const;

@@ -5,6 +5,7 @@ import type { ExecutionService } from "./services/executions.js";
 import type { WorkflowService } from "./services/workflows.js";
 import type { Db } from "./db/database.js";
 import type { Scheduler } from "./services/scheduler.js";
+import type { SessionService } from "./services/sessions.js";
 
 /** Binds the router contract to the services; nothing here knows about HTTP. */
 export function createHandlers(s: {
@@ -13,6 +14,7 @@ export function createHandlers(s: {
   executions: ExecutionService;
   agent: AgentService;
   scheduler: Scheduler;
+  sessions: SessionService;
 }): AppHandlers {
   const ok = { ok: true as const };
   return {
@@ -59,6 +61,14 @@ export function createHandlers(s: {
         const next = await s.scheduler.handOver(ctx.principal.attemptId);
         return { next: next ? { token: next.token, assignment: await s.agent.assignment(next.attemptId) } : null };
       },
+      openSession: (_input, ctx) => s.sessions.openSession(ctx.principal.attemptId),
+    },
+    sessions: {
+      ideTicket: (input, ctx) => s.sessions.ideTicket(input.sessionId, ctx.principal.userId),
+    },
+    relay: {
+      authorizeTunnel: (input) => s.sessions.authorizeTunnel(input.sessionId, input.agentToken),
+      redeemTicket: (input) => s.sessions.redeemTicket(input.sessionId, input.ticket),
     },
   };
 }

@@ -3,15 +3,21 @@ import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { randomBytes } from "node:crypto";
+
 import type { AppRouter } from "@drydock/contracts/router";
 import { createTRPCClient, httpLink } from "@trpc/client";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { Authenticator } from "./auth.js";
+import { createDatabase } from "./db/database.js";
 import { startEmbeddedPostgres } from "./db/postgres.js";
 import type { RunningPostgres } from "./db/postgres.js";
 import { readServerConfig } from "./env.js";
 import { createLogger } from "./logger.js";
 import { startServer } from "./server.js";
+import { hashToken } from "./services/scheduler.js";
 
 let dir: string;
 let external: RunningPostgres | undefined;
@@ -38,6 +44,8 @@ describe("startServer", () => {
 
     const second = await startServer(config);
     expect(second.token).toBe(first.token);
+    expect(second.relayToken).toBe(first.relayToken);
+    expect(second.relayToken).not.toBe(second.token);
     expect(second.consoleUrl).toBe(`${second.url}/?token=${second.token}`);
     await second.close();
   });
@@ -53,5 +61,80 @@ describe("startServer", () => {
   it("refuses configuration it cannot use, naming the setting", () => {
     expect(() => readServerConfig({ DRYDOCK_PORT: "eighty" })).toThrow(/port/);
     expect(() => readServerConfig({ DRYDOCK_DATABASE_URL: "not a url" })).toThrow(/databaseUrl/);
+    expect(() => readServerConfig({ DRYDOCK_RELAY_URL: "ftp://relay.example" })).toThrow(/relayUrl/);
+    for (const origin of ["http://localhost:8081/ide", "http://127.0.0.1:8081", "ws://localhost:8081", "http://localhost:8081/?x=1"]) {
+      expect(() => readServerConfig({ DRYDOCK_IDE_ORIGIN: origin }), origin).toThrow(/ideOrigin/);
+    }
+    expect(() => new Authenticator({} as never, "same-token-for-both", "same-token-for-both")).toThrow(/relay token .* must differ/);
+  });
+
+  it("reads the relay's settings from the environment, normalising the IDE origin", () => {
+    const config = readServerConfig({
+      DRYDOCK_RELAY_TOKEN: "relay-token-0123456789",
+      DRYDOCK_RELAY_URL: "http://127.0.0.1:8081",
+      DRYDOCK_IDE_ORIGIN: "HTTP://LocalHost:8081/",
+    });
+    expect(config).toMatchObject({ relayToken: "relay-token-0123456789", relayUrl: "http://127.0.0.1:8081", ideOrigin: "http://localhost:8081" });
+    expect(readServerConfig({})).toMatchObject({ relayToken: undefined, relayUrl: undefined, ideOrigin: undefined });
+  });
+
+  it("over tRPC, relay procedures take only the relay token and IDE tickets only a user token", async () => {
+    // A database of its own in the shared cluster: this server's scheduler must not see other tests' rows.
+    const admin = new pg.Client({ connectionString: external?.url });
+    await admin.connect();
+    await admin.query("CREATE DATABASE relay_access");
+    await admin.end();
+    const databaseUrl = (external?.url ?? "").replace(/\/drydock$/, "/relay_access");
+    const relayToken = randomBytes(24).toString("hex");
+    const server = await startServer({
+      databaseUrl,
+      dataDir: join(dir, "relay-data"),
+      port: 0,
+      logLevel: "silent",
+      relayToken,
+      relayUrl: "http://127.0.0.1:8081",
+      ideOrigin: "http://localhost:8081",
+    });
+    const db = createDatabase(databaseUrl);
+    try {
+      expect(server.relayToken).toBe(relayToken);
+      // A running attempt and its agent token, as the scheduler hands them out.
+      const agentToken = randomBytes(24).toString("base64url");
+      await db.insertInto("executions").values({ id: "xrelay", project: "default", workflow: "wf", version: "v1", status: "RUNNING", inputs: "{}" }).execute();
+      await db
+        .insertInto("attempts")
+        .values({ id: "xrelay.n0.a1", execution_id: "xrelay", node_id: "n0", number: 1, status: "RUNNING", token_hash: hashToken(agentToken) })
+        .execute();
+      const client = (token: string) =>
+        createTRPCClient<AppRouter>({ links: [httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
+      const [user, agent, relay] = [client(server.token), client(agentToken), client(server.relayToken)];
+      const unauthorized = { data: { code: "UNAUTHORIZED", httpStatus: 401 } };
+
+      const { sessionId, tunnel } = await agent.agent.openSession.mutate();
+      expect(tunnel).toEqual({ relayUrl: "http://127.0.0.1:8081", host: `${sessionId}.localhost:8081` });
+      await expect(user.agent.openSession.mutate()).rejects.toMatchObject(unauthorized);
+
+      await expect(agent.sessions.ideTicket.mutate({ sessionId })).rejects.toMatchObject(unauthorized);
+      await expect(relay.sessions.ideTicket.mutate({ sessionId })).rejects.toMatchObject(unauthorized);
+      const { url } = await user.sessions.ideTicket.mutate({ sessionId });
+      const ticket = new URL(url).searchParams.get("ticket") ?? "";
+
+      for (const caller of [user, agent]) {
+        await expect(caller.relay.redeemTicket.mutate({ sessionId, ticket })).rejects.toMatchObject(unauthorized);
+        await expect(caller.relay.authorizeTunnel.mutate({ sessionId, agentToken })).rejects.toMatchObject(unauthorized);
+      }
+      // Refused at the door, the ticket was not spent: the relay can still redeem it, once.
+      expect(await relay.relay.redeemTicket.mutate({ sessionId, ticket })).toEqual({ sessionId, userId: "local" });
+      await expect(relay.relay.redeemTicket.mutate({ sessionId, ticket })).rejects.toMatchObject({
+        data: { code: "FORBIDDEN", httpStatus: 403, appCode: "RELAY_TICKET_USED" },
+      });
+      expect(await relay.relay.authorizeTunnel.mutate({ sessionId, agentToken })).toEqual({ sessionId, attemptId: "xrelay.n0.a1" });
+      await expect(relay.relay.authorizeTunnel.mutate({ sessionId, agentToken: server.token })).rejects.toMatchObject({
+        data: { code: "UNAUTHORIZED", appCode: "TUNNEL_TOKEN_UNKNOWN" },
+      });
+    } finally {
+      await db.destroy();
+      await server.close();
+    }
   });
 });

@@ -10,7 +10,8 @@ import { createDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrations.js";
 import { startEmbeddedPostgres } from "./db/postgres.js";
 import type { RunningPostgres } from "./db/postgres.js";
-import type { ServerConfig } from "./env.js";
+import { ServerConfigSchema } from "./env.js";
+import type { ServerConfigInput } from "./env.js";
 import { LocalProcessExecutor } from "./executor/local-process.js";
 import { createHandlers } from "./handlers.js";
 import { createLogger } from "./logger.js";
@@ -19,6 +20,7 @@ import { AgentService } from "./services/agent-api.js";
 import { EventBus } from "./services/event-bus.js";
 import { ExecutionService } from "./services/executions.js";
 import { Scheduler } from "./services/scheduler.js";
+import { SessionService } from "./services/sessions.js";
 import { WorkflowService } from "./services/workflows.js";
 import { loadSecrets } from "./secrets.js";
 
@@ -28,6 +30,8 @@ export interface RunningServer {
   /** The console URL, signing in with the local token. */
   consoleUrl: string;
   token: string;
+  /** The token relays present to this server (configured, or generated and kept in the data directory). */
+  relayToken: string;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -40,12 +44,16 @@ export function agentEntry(): string {
 /**
  * Starts the whole control plane: PostgreSQL (embedded unless a URL is given), migrations, the HTTP app,
  * and the scheduler, which adopts agents that outlived a previous server before anything new runs.
+ * `options` is validated here too, so a caller may build it by hand (`readServerConfig` is the usual way).
  */
-export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function startServer(options: ServerConfigInput, logger?: Logger): Promise<RunningServer> {
+  const config = ServerConfigSchema.parse(options);
+  const log = logger ?? createLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
   const secrets = await loadSecrets(dataDir);
   const token = config.token ?? secrets.token;
+  const relayToken = config.relayToken ?? secrets.relayToken;
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.error({ err }, "clean-up step failed"));
@@ -80,9 +88,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     await mkdir(logsDir, { recursive: true });
     const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
     const agent = new AgentService({ db, blobs, signer, scheduler, logsDir });
+    const sessions = new SessionService({ db, log: log.child({ component: "sessions" }), relay: config });
     const app = await buildApp({
-      handlers: createHandlers({ db, workflows, executions, agent, scheduler }),
-      auth: new Authenticator(db, token),
+      handlers: createHandlers({ db, workflows, executions, agent, scheduler, sessions }),
+      auth: new Authenticator(db, token, relayToken),
       blobs,
       signer,
       log,
@@ -98,7 +107,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     await scheduler.start();
     cleanups.push(() => scheduler.stop());
     log.info({ url, dataDir }, "drydock control plane is up");
-    return { url, consoleUrl: `${baseUrl}/?token=${token}`, token, dataDir, close: cleanup };
+    return { url, consoleUrl: `${baseUrl}/?token=${token}`, token, relayToken, dataDir, close: cleanup };
   } catch (error) {
     await cleanup();
     throw error;

@@ -65,6 +65,18 @@ export {
   LogLineSchema,
 } from "./agent.js";
 export type { AttemptAssignment } from "./agent.js";
+export {
+  AgentOpenSessionOutput,
+  AuthorizeTunnelInput,
+  AuthorizeTunnelOutput,
+  IdeTicketOutput,
+  RedeemTicketInput,
+  RedeemTicketOutput,
+  SessionIdInput,
+  SessionIdSchema,
+  TunnelEndpointSchema,
+} from "./relay.js";
+export type { RelayAuthority, TunnelEndpoint } from "./relay.js";
 export { AppError } from "./errors.js";
 export type { AppErrorKind } from "./errors.js";
 export { BindingError, bindingNodes, findWorkflowProblems, nodeUpstream, resolveBinding, resolveNodeInputs } from "./dag.js";

@@ -29,6 +29,15 @@ import {
   ListExecutionsInput,
 } from "./executions.js";
 import {
+  AgentOpenSessionOutput,
+  AuthorizeTunnelInput,
+  AuthorizeTunnelOutput,
+  IdeTicketOutput,
+  RedeemTicketInput,
+  RedeemTicketOutput,
+  SessionIdInput,
+} from "./relay.js";
+import {
   CreateUploadInput,
   CreateUploadOutput,
   GetWorkflowInput,
@@ -39,8 +48,11 @@ import {
   WorkflowVersionSchema,
 } from "./workflows.js";
 
-/** Who is calling: the local user (token), or the agent of one attempt (attempt-scoped token). */
-export type Principal = { kind: "user"; userId: string } | { kind: "agent"; attemptId: string };
+/**
+ * Who is calling: the local user (token), the agent of one attempt (attempt-scoped token), or a relay
+ * (the relay token shared by the control plane and its relays).
+ */
+export type Principal = { kind: "user"; userId: string } | { kind: "agent"; attemptId: string } | { kind: "relay" };
 
 export interface RequestContext {
   principal: Principal | null;
@@ -48,6 +60,7 @@ export interface RequestContext {
 }
 export type UserContext = RequestContext & { principal: Extract<Principal, { kind: "user" }> };
 export type AgentContext = RequestContext & { principal: Extract<Principal, { kind: "agent" }> };
+export type RelayContext = RequestContext & { principal: Extract<Principal, { kind: "relay" }> };
 
 type Handler<I extends z.ZodType, O extends z.ZodType, C> = (input: z.output<I>, ctx: C) => Promise<z.input<O>>;
 type Subscription<I extends z.ZodType, E, C> = (input: z.output<I>, ctx: C, signal: AbortSignal) => AsyncIterable<E>;
@@ -77,6 +90,14 @@ export interface AppHandlers {
     complete: Handler<typeof AgentCompleteInput, typeof AckSchema, AgentContext>;
     fail: Handler<typeof AgentFailInput, typeof AckSchema, AgentContext>;
     next: Handler<z.ZodVoid, typeof AgentNextOutput, AgentContext>;
+    openSession: Handler<z.ZodVoid, typeof AgentOpenSessionOutput, AgentContext>;
+  };
+  sessions: {
+    ideTicket: Handler<typeof SessionIdInput, typeof IdeTicketOutput, UserContext>;
+  };
+  relay: {
+    authorizeTunnel: Handler<typeof AuthorizeTunnelInput, typeof AuthorizeTunnelOutput, RelayContext>;
+    redeemTicket: Handler<typeof RedeemTicketInput, typeof RedeemTicketOutput, RelayContext>;
   };
 }
 
@@ -115,6 +136,13 @@ const userProcedure = base.use(({ ctx, next }) => {
 const agentProcedure = base.use(({ ctx, next }) => {
   if (ctx.principal?.kind !== "agent") {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "an attempt-scoped agent token is required" });
+  }
+  return next({ ctx: { ...ctx, principal: ctx.principal } });
+});
+
+const relayProcedure = base.use(({ ctx, next }) => {
+  if (ctx.principal?.kind !== "relay") {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "the relay token is required" });
   }
   return next({ ctx: { ...ctx, principal: ctx.principal } });
 });
@@ -189,6 +217,23 @@ export function createAppRouter(h: AppHandlers) {
         .output(AckSchema)
         .mutation(({ input, ctx }) => h.agent.fail(input, ctx)),
       next: agentProcedure.output(AgentNextOutput).mutation(({ ctx }) => h.agent.next(undefined, ctx)),
+      openSession: agentProcedure.output(AgentOpenSessionOutput).mutation(({ ctx }) => h.agent.openSession(undefined, ctx)),
+    }),
+    sessions: t.router({
+      ideTicket: userProcedure
+        .input(SessionIdInput)
+        .output(IdeTicketOutput)
+        .mutation(({ input, ctx }) => h.sessions.ideTicket(input, ctx)),
+    }),
+    relay: t.router({
+      authorizeTunnel: relayProcedure
+        .input(AuthorizeTunnelInput)
+        .output(AuthorizeTunnelOutput)
+        .mutation(({ input, ctx }) => h.relay.authorizeTunnel(input, ctx)),
+      redeemTicket: relayProcedure
+        .input(RedeemTicketInput)
+        .output(RedeemTicketOutput)
+        .mutation(({ input, ctx }) => h.relay.redeemTicket(input, ctx)),
     }),
   });
 }

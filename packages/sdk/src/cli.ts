@@ -72,10 +72,11 @@ program
   .command("up")
   .description("start the control plane with an embedded PostgreSQL; Ctrl-C stops everything it started")
   .option("--port <port>", "API and console port", "8484")
+  .option("--relay-port <port>", "the relay's port, where IDE sessions are served (default: the API port + 1)")
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--data-dir <dir>", "where data lives", ".drydock")
   .option("--launch <file[:workflow]>", "once up, register this file and launch its workflow (default wf) with default inputs")
-  .action(async (opts: { port?: string; dataDir?: string; host?: string; launch?: string }) => {
+  .action(async (opts: { port?: string; relayPort?: string; dataDir?: string; host?: string; launch?: string }) => {
     exitCode = await upCommand(env, opts);
   });
 

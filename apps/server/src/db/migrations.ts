@@ -99,6 +99,29 @@ const migrations: Record<string, Migration> = {
       await sql`INSERT INTO projects (id, name) VALUES ('default', 'Default project')`.execute(db);
     },
   },
+  "0002_relay_access": {
+    async up(db: Kysely<unknown>) {
+      // Single-use links into a session's IDE; only the ticket's sha256 is kept.
+      await db.schema
+        .createTable("ide_tickets")
+        .addColumn("token_hash", "text", (c) => c.primaryKey())
+        .addColumn("session_id", "text", (c) => c.notNull().references("interactive_sessions.id").onDelete("cascade"))
+        .addColumn("user_id", "text", (c) => c.notNull())
+        .addColumn("expires_at", "timestamptz", (c) => c.notNull())
+        .addColumn("used_at", "timestamptz")
+        .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema.createIndex("ide_tickets_session_id").on("ide_tickets").column("session_id").execute();
+      // At most one live session per attempt, so two racing agent.openSession calls cannot open two.
+      await db.schema
+        .createIndex("interactive_sessions_live_attempt")
+        .on("interactive_sessions")
+        .column("attempt_id")
+        .unique()
+        .where(sql.ref("state"), "<>", "ENDED")
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

@@ -92,6 +92,16 @@ export interface InteractiveSessionsTable {
   ended_at: Timestamp | null;
 }
 
+export interface IdeTicketsTable {
+  /** sha256 (hex) of the ticket; the ticket itself is only ever in the link handed to the user. */
+  token_hash: string;
+  session_id: string;
+  user_id: string;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   projects: ProjectsTable;
   bundles: BundlesTable;
@@ -100,6 +110,7 @@ export interface Database {
   node_executions: NodeExecutionsTable;
   attempts: AttemptsTable;
   interactive_sessions: InteractiveSessionsTable;
+  ide_tickets: IdeTicketsTable;
 }
 
 export type ExecutionRow = Selectable<ExecutionsTable>;

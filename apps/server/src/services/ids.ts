@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -16,4 +16,9 @@ export function attemptId(executionId: string, nodeId: string, number: number): 
 /** The execution an attempt belongs to, read from its id (execution ids hold no dot). */
 export function executionOfAttempt(attemptId: string): string {
   return attemptId.slice(0, Math.max(0, attemptId.indexOf(".")));
+}
+
+/** Session ids are one DNS label (`s` + 15 of [a-z0-9]): the relay serves each session on `<id>.<ide host>`. */
+export function newSessionId(): string {
+  return `s${Array.from({ length: 15 }, () => ALPHABET[randomInt(ALPHABET.length)]).join("")}`;
 }

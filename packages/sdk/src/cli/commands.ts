@@ -1,3 +1,6 @@
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+
 import type { ExecutionDetail, ExecutionEvent, JsonValue } from "@drydock/contracts";
 
 import { runWorkflow, validateWorkflowInputs } from "../local-runner.js";
@@ -195,20 +198,48 @@ export async function logsCommand(env: CliEnv, id: string, node: string | undefi
   });
 }
 
-/** `drydock up`: the control plane with an embedded PostgreSQL, until Ctrl-C or SIGTERM. */
-export async function upCommand(env: CliEnv, flags: { port?: string; dataDir?: string; host?: string; launch?: string }): Promise<number> {
-  const { readServerConfig, startServer } = await import("@drydock/server");
-  const port = flags.port === undefined ? undefined : Number(flags.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65_535)) throw new CliError(`--port must be a port number, not "${flags.port}"`);
+function portFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new CliError(`${name} must be a port number, not "${value}"`);
+  return port;
+}
+
+/**
+ * `drydock up`: the control plane with an embedded PostgreSQL, and the relay in the same process on a second
+ * port (its own origin: sessions live on `<session>.localhost:<relay port>`), until Ctrl-C or SIGTERM.
+ */
+export async function upCommand(
+  env: CliEnv,
+  flags: { port?: string; relayPort?: string; dataDir?: string; host?: string; launch?: string },
+): Promise<number> {
+  const { loadSecrets, readServerConfig, startServer } = await import("@drydock/server");
+  const { buildRelay, readRelayConfig, serverAuthority } = await import("@drydock/relay");
+  const port = portFlag("--port", flags.port);
+  // The relay takes the next port, or any free one when the API's is picked at random.
+  const relayPort = portFlag("--relay-port", flags.relayPort) ?? (port === undefined ? undefined : port === 0 ? 0 : port + 1);
   const config = readServerConfig(processEnv(), { port, dataDir: flags.dataDir, host: flags.host });
   const progress = new Progress(env.isTTY);
   progress.step(`starting Drydock (data in ${config.dataDir})…`);
-  const server = await startServer(config).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "EADDRINUSE") throw new CliError(`port ${config.port} on ${config.host} is in use (another drydock up?); pass --port`, 1);
+  await mkdir(resolve(config.dataDir), { recursive: true });
+  const relayToken = config.relayToken ?? (await loadSecrets(resolve(config.dataDir))).relayToken;
+  let serverUrl = "";
+  const relayConfig = readRelayConfig(processEnv(), { host: config.host, port: relayPort, serverUrl: "http://127.0.0.1", relayToken, logLevel: config.logLevel });
+  const relay = buildRelay(relayConfig, { authority: serverAuthority({ serverUrl: () => serverUrl, relayToken }) });
+  const inUse = (what: string, p: number) => (error: NodeJS.ErrnoException) => {
+    if (error.code === "EADDRINUSE") throw new CliError(`${what} port ${p} on ${config.host} is in use (another drydock up?); pass ${what === "relay" ? "--relay-port" : "--port"}`, 1);
     throw error;
+  };
+  const listening = await relay.listen().catch(inUse("relay", relayConfig.port));
+  const server = await startServer({ ...config, relayToken, relayUrl: listening.url, ideOrigin: listening.ideOrigin }).catch(async (error: NodeJS.ErrnoException) => {
+    await relay.close();
+    return inUse("API", config.port)(error);
   });
+  serverUrl = server.url;
   await saveContext(env, { endpoint: server.url, token: server.token, dataDir: server.dataDir });
-  process.stdout.write(`Drydock is up.\n  console: ${server.consoleUrl}\n  api:     ${server.url}/trpc\nPress Ctrl-C to stop.\n`);
+  process.stdout.write(
+    `Drydock is up.\n  console: ${server.consoleUrl}\n  api:     ${server.url}/trpc\n  relay:   ${listening.url} (IDE sessions on ${listening.ideOrigin.replace("//", "//<session>.")})\nPress Ctrl-C to stop.\n`,
+  );
 
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
@@ -216,7 +247,10 @@ export async function upCommand(env: CliEnv, flags: { port?: string; dataDir?: s
       if (stopping) return;
       stopping = true;
       process.stderr.write(`\n${signal}: stopping Drydock…\n`);
-      void server.close().then(() => resolve(0));
+      void relay
+        .close()
+        .then(() => server.close())
+        .then(() => resolve(0));
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));

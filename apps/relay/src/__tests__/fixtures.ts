@@ -1,0 +1,155 @@
+import { createHash } from "node:crypto";
+import { createServer, request, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+
+import { AppError, type RelayAuthority } from "@drydock/contracts";
+import { WebSocketServer } from "ws";
+
+import { buildRelay, type Relay } from "../app.js";
+import { CookieSigner, SESSION_COOKIE } from "../cookies.js";
+import { RelayConfigSchema, type RelayConfigInput } from "../env.js";
+
+export const COOKIE_SECRET = "test-cookie-secret-0123456789";
+
+/**
+ * The control plane's side of the contract, kept in memory with the same rules the server applies:
+ * a token opens only its own session's tunnel; a ticket is for one session, once, before it expires.
+ */
+export class MemoryAuthority implements RelayAuthority {
+  readonly tokens = new Map<string, string>();
+  readonly tickets = new Map<string, { sessionId: string; userId: string; expiresAt: number; used: boolean }>();
+  calls = 0;
+
+  issue(ticket: string, sessionId: string, ttlMs = 60_000) {
+    this.tickets.set(ticket, { sessionId, userId: "local", expiresAt: Date.now() + ttlMs, used: false });
+  }
+
+  async authorizeTunnel({ sessionId, agentToken }: { sessionId: string; agentToken: string }) {
+    this.calls++;
+    const own = this.tokens.get(agentToken);
+    if (own === undefined) throw new AppError("AGENT_TOKEN_UNKNOWN", "UNAUTHORIZED", "unknown agent token");
+    if (own !== sessionId) throw new AppError("TUNNEL_FORBIDDEN", "FORBIDDEN", "this agent token belongs to another attempt");
+    return { sessionId, attemptId: `attempt-of-${sessionId}` };
+  }
+
+  async redeemTicket({ sessionId, ticket }: { sessionId: string; ticket: string }) {
+    this.calls++;
+    const t = this.tickets.get(ticket);
+    if (!t) throw new AppError("TICKET_UNKNOWN", "UNAUTHORIZED", "unknown ticket");
+    if (t.sessionId !== sessionId) throw new AppError("TICKET_OTHER_SESSION", "FORBIDDEN", "this ticket is for another session");
+    if (t.used) throw new AppError("TICKET_USED", "FORBIDDEN", "this ticket was already used");
+    if (t.expiresAt <= Date.now()) throw new AppError("TICKET_EXPIRED", "UNAUTHORIZED", "this ticket expired");
+    t.used = true;
+    return { sessionId, userId: t.userId };
+  }
+}
+
+export async function startRelay(authority: RelayAuthority, overrides: Partial<RelayConfigInput> = {}): Promise<Relay & { port: number }> {
+  const config = RelayConfigSchema.parse({
+    port: 0,
+    serverUrl: "http://127.0.0.1:9",
+    relayToken: "relay-token-0123456789abcdef",
+    cookieSecret: COOKIE_SECRET,
+    tunnelWaitMs: 300,
+    logLevel: "silent",
+    ...overrides,
+  });
+  const relay = buildRelay(config, { authority });
+  const { url } = await relay.listen();
+  return Object.assign(relay, { port: Number(new URL(url).port) });
+}
+
+export function cookieFor(sessionId: string, expiresInSeconds = 3600, secret = COOKIE_SECRET): string {
+  const value = new CookieSigner(secret).sign({ sessionId, userId: "local", expires: Math.floor(Date.now() / 1000) + expiresInSeconds });
+  return `${SESSION_COOKIE}=${value}`;
+}
+
+/** What the upstream (the IDE's stand-in) saw: every request and upgrade that reached it. */
+export interface Upstream {
+  server: Server;
+  port: number;
+  seen: { method: string; url: string; headers: IncomingMessage["headers"] }[];
+  /** Bytes `/infinite` has handed to its socket so far. */
+  infiniteSent: () => number;
+  close(): Promise<void>;
+}
+
+export function startUpstream(): Promise<Upstream> {
+  const seen: Upstream["seen"] = [];
+  let infinite = 0;
+  const block = Buffer.alloc(64 * 1024, 7);
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
+    const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname === "/infinite") {
+      const source = new Readable({
+        read() {
+          infinite += block.length;
+          this.push(block);
+        },
+      });
+      source.pipe(res);
+      res.on("close", () => source.destroy());
+    } else if (url.pathname === "/bytes") {
+      const total = Number(url.searchParams.get("n"));
+      res.setHeader("content-length", total);
+      let left = total;
+      const source = new Readable({
+        read() {
+          if (left <= 0) return this.push(null);
+          const n = Math.min(left, block.length);
+          left -= n;
+          this.push(n === block.length ? block : block.subarray(0, n));
+        },
+      });
+      source.pipe(res);
+    } else {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ url: req.url, cookie: req.headers.cookie ?? null }));
+    }
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on("connection", (ws, req) => {
+    seen.push({ method: "WS", url: req.url ?? "", headers: req.headers });
+    ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        server,
+        port: (server.address() as AddressInfo).port,
+        seen,
+        infiniteSent: () => infinite,
+        close: async () => {
+          for (const client of wss.clients) client.terminate();
+          server.closeAllConnections();
+          await new Promise((r) => server.close(r));
+        },
+      }),
+    ),
+  );
+}
+
+export interface Answer {
+  status: number;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+/** A request as a browser on `<session>.localhost` would send it (Host set by hand; Node does not resolve *.localhost). */
+export function browse(port: number, sessionId: string | null, path: string, headers: Record<string, string> = {}, method = "GET", body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const host = sessionId ? `${sessionId}.localhost:${port}` : `localhost:${port}`;
+    const req = request({ host: "127.0.0.1", port, method, path, headers: { host, ...headers } }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+export const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");

@@ -1,0 +1,266 @@
+/**
+ * The relay: agents dial in and hold one tunnel per session; browsers reach a session's IDE on its own origin,
+ * `<session>.<ide-host>`, through that tunnel. Building (`buildRelay`) is apart from listening (`listen`).
+ *
+ * Traffic for a session host goes straight to the proxy (no framework in the hot path); everything else —
+ * the ticket redemption, health and metrics — is routed by fastify.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+
+import { SessionIdSchema, type RelayAuthority } from "@drydock/contracts";
+import { RelayTunnel, TUNNEL_PATH, TUNNEL_PROTOCOL } from "@drydock/tunnel";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
+import { pino } from "pino";
+
+import { asRefusal, Refusal } from "./authority.js";
+import { CookieSigner, SESSION_COOKIE, withoutSessionCookie } from "./cookies.js";
+import { readTls, type RelayConfig } from "./env.js";
+import { createMetrics, observeTunnels, type RelayMetrics } from "./metrics.js";
+import { TunnelRegistry } from "./tunnels.js";
+
+export const REDEEM_PATH = "/__drydock/redeem";
+
+export interface RelayDeps {
+  authority: RelayAuthority;
+  /** A logger to share (`drydock up` passes the server's); otherwise the relay makes its own pino logger. */
+  logger?: FastifyBaseLogger;
+}
+
+export interface Relay {
+  app: FastifyInstance;
+  server: Server;
+  tunnels: TunnelRegistry;
+  metrics: RelayMetrics;
+  /** Listens on the configured host and port; resolves with the relay's own URL and the IDE origin. */
+  listen(): Promise<{ url: string; ideOrigin: string }>;
+  /** The origin session hosts hang off; known once listening when not configured. */
+  ideOrigin(): string;
+  /** Session `id`'s origin, e.g. `http://s1.localhost:8485`. */
+  sessionOrigin(sessionId: string): string;
+  close(): Promise<void>;
+}
+
+export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
+  const tls = readTls(config);
+  const signer = new CookieSigner(config.cookieSecret ?? `derived:${config.relayToken}`);
+  const tunnels = new TunnelRegistry();
+  const metrics = createMetrics();
+  observeTunnels(metrics, tunnels);
+  let origin = config.ideOrigin ? new URL(config.ideOrigin) : undefined;
+  const secure = () => origin?.protocol === "https:";
+
+  /** The session a Host header names (`<session>.<ide-host>`), if it names one. */
+  const sessionOf = (host: string | undefined): string | undefined => {
+    if (!host || !origin) return undefined;
+    const lower = host.toLowerCase();
+    const suffix = `.${origin.host}`;
+    if (!lower.endsWith(suffix)) return undefined;
+    const label = lower.slice(0, -suffix.length);
+    return SessionIdSchema.safeParse(label).success ? label : undefined;
+  };
+  const sessionOrigin = (sessionId: string) => {
+    if (!origin) throw new Error("the relay's IDE origin is not known until it listens");
+    return `${origin.protocol}//${sessionId}.${origin.host}`;
+  };
+  const rewriteRequestHeader = (name: string, value: string) => (name === "cookie" ? withoutSessionCookie(value) : value);
+
+  const log: FastifyBaseLogger = deps.logger ?? pino({ level: config.logLevel, base: { service: "drydock-relay" } });
+
+  /** Checks the browser's cookie and origin for `sessionId`; a refusal says what is wrong. */
+  const admit = (req: IncomingMessage, sessionId: string, upgrade: boolean): Refusal | undefined => {
+    const grant = signer.read(req.headers.cookie, Date.now() / 1000);
+    if ("problem" in grant) {
+      const why = { missing: "you are not signed in to this IDE", invalid: "your IDE cookie is not valid", expired: "your IDE sign-in expired" }[grant.problem];
+      return new Refusal(401, `${why}: open it from the Drydock console (VSCode (User)), whose link signs you in`);
+    }
+    if (grant.sessionId !== sessionId) return new Refusal(403, "this cookie belongs to another session's IDE");
+    const from = req.headers.origin;
+    if (upgrade ? from !== sessionOrigin(sessionId) : from !== undefined && from !== sessionOrigin(sessionId)) {
+      return new Refusal(403, `cross-origin ${upgrade ? "WebSocket" : "request"} refused (Origin: ${from ?? "none"})`);
+    }
+    return undefined;
+  };
+
+  /** Finds the session's tunnel, waiting a little for an agent that is reconnecting. */
+  const tunnelFor = async (sessionId: string, closed: AbortSignal): Promise<RelayTunnel | Refusal> => {
+    const tunnel = await tunnels.wait(sessionId, config.tunnelWaitMs, closed);
+    if (!tunnel) return new Refusal(503, "the task's IDE is reconnecting to the relay; this page retries by itself");
+    if (tunnel.stats().streams >= config.maxStreamsPerSession) {
+      return new Refusal(503, `this session already has ${config.maxStreamsPerSession} connections open through the relay`);
+    }
+    return tunnel;
+  };
+
+  const proxyRequest = async (req: IncomingMessage, res: ServerResponse, sessionId: string) => {
+    const refused = admit(req, sessionId, false);
+    if (refused) return refuse(res, refused, "http");
+    const closed = new AbortController();
+    res.once("close", () => closed.abort());
+    const tunnel = await tunnelFor(sessionId, closed.signal);
+    if (tunnel instanceof Refusal) return refuse(res, tunnel, "http");
+    if (res.destroyed) return;
+    metrics.requests.inc({ kind: "http", outcome: "forwarded" });
+    tunnel.forwardRequest(req, res);
+  };
+
+  const proxyUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer, sessionId: string) => {
+    const refused = admit(req, sessionId, true);
+    if (refused) return refuseSocket(socket, refused, "upgrade");
+    const closed = new AbortController();
+    socket.once("close", () => closed.abort());
+    const tunnel = await tunnelFor(sessionId, closed.signal);
+    if (tunnel instanceof Refusal) return refuseSocket(socket, tunnel, "upgrade");
+    if (socket.destroyed) return;
+    metrics.requests.inc({ kind: "upgrade", outcome: "forwarded" });
+    tunnel.forwardUpgrade(req, socket, head);
+  };
+
+  const acceptTunnel = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const connectRefused = (refusal: Refusal, result: string) => {
+      metrics.tunnelConnects.inc({ result });
+      log.info({ status: refusal.status, host: req.headers.host }, `tunnel refused: ${refusal.message}`);
+      writeStatus(socket, refusal.status, refusal.message);
+    };
+    if (req.headers.upgrade?.toLowerCase() !== TUNNEL_PROTOCOL) return connectRefused(new Refusal(403, `the tunnel speaks ${TUNNEL_PROTOCOL}`), "bad_request");
+    const sessionId = sessionOf(req.headers.host);
+    if (!sessionId) return connectRefused(new Refusal(404, `a tunnel's Host must be <session>.${origin?.host ?? "<ide-host>"}`), "bad_request");
+    const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
+    if (!token) return connectRefused(new Refusal(401, "an agent token is required (Authorization: Bearer …)"), "unauthorized");
+    if (tunnels.size >= config.maxTunnels && !tunnels.get(sessionId)) return connectRefused(new Refusal(503, `this relay holds its limit of ${config.maxTunnels} tunnels`), "busy");
+    try {
+      await deps.authority.authorizeTunnel({ sessionId, agentToken: token });
+    } catch (error) {
+      const refusal = asRefusal(error);
+      return connectRefused(refusal, refusal.status === 503 ? "error" : refusal.status === 401 ? "unauthorized" : "forbidden");
+    }
+    if (socket.destroyed) return;
+    const tunnel = RelayTunnel.accept(socket, head, { pingIntervalMs: config.pingIntervalMs, rewriteRequestHeader });
+    metrics.tunnelConnects.inc({ result: "accepted" });
+    log.info({ sessionId }, "tunnel connected");
+    tunnels.add(sessionId, tunnel, (reason) => {
+      metrics.tunnelCloses.inc({ cause: closeCause(reason) });
+      log.info({ sessionId, reason }, "tunnel closed");
+    });
+  };
+
+  const refuse = (res: ServerResponse, refusal: Refusal, kind: "http") => {
+    metrics.requests.inc({ kind, outcome: outcomeOf(refusal) });
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(refusal.status, {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      ...(refusal.status === 503 ? { "retry-after": "2" } : {}),
+    });
+    res.end(page(refusal));
+  };
+  const refuseSocket = (socket: Duplex, refusal: Refusal, kind: "upgrade") => {
+    metrics.requests.inc({ kind, outcome: outcomeOf(refusal) });
+    writeStatus(socket, refusal.status, refusal.message);
+  };
+
+  const app = Fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    serverFactory: (handler) => {
+      const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+        const sessionId = sessionOf(req.headers.host);
+        if (sessionId && !req.url?.startsWith("/__drydock/")) void proxyRequest(req, res, sessionId);
+        else handler(req, res);
+      };
+      return tls ? createHttpsServer(tls, dispatch) : createHttpServer(dispatch);
+    },
+  });
+
+  app.server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    if (req.url === TUNNEL_PATH) return void acceptTunnel(req, socket, head);
+    const sessionId = sessionOf(req.headers.host);
+    if (!sessionId) return writeStatus(socket, 404, "no such IDE session on this relay");
+    void proxyUpgrade(req, socket, head, sessionId);
+  });
+
+  app.get<{ Querystring: { ticket?: string; next?: string } }>(REDEEM_PATH, async (request, reply) => {
+    const sessionId = sessionOf(request.headers.host);
+    if (!sessionId) return reply.code(404).type("text/plain").send("open the link on the session's own host");
+    const ticket = request.query.ticket;
+    if (!ticket) return sendRefusal(reply, new Refusal(401, "the link has no ticket: open the IDE from the Drydock console"), metrics);
+    try {
+      const grant = await deps.authority.redeemTicket({ sessionId, ticket });
+      const expires = Math.floor(Date.now() / 1000) + config.cookieTtlSeconds;
+      const value = signer.sign({ sessionId, userId: grant.userId, expires });
+      const cookie = `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${config.cookieTtlSeconds}${secure() ? "; Secure" : ""}`;
+      const next = request.query.next;
+      const target = next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+      metrics.requests.inc({ kind: "redeem", outcome: "forwarded" });
+      return reply.code(303).header("set-cookie", cookie).header("cache-control", "no-store").header("location", target).send();
+    } catch (error) {
+      return sendRefusal(reply, asRefusal(error), metrics);
+    }
+  });
+  app.get("/healthz", async () => ({ ok: true, tunnels: tunnels.size }));
+  app.get("/metrics", async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+
+  const relay: Relay = {
+    app,
+    server: app.server,
+    tunnels,
+    metrics,
+    ideOrigin: () => {
+      if (!origin) throw new Error("the relay's IDE origin is not known until it listens");
+      return origin.origin;
+    },
+    sessionOrigin,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      const port = (app.server.address() as AddressInfo).port;
+      origin ??= new URL(`${tls ? "https" : "http"}://localhost:${port}`);
+      const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+      return { url: `${tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`, ideOrigin: origin.origin };
+    },
+    async close() {
+      tunnels.closeAll("relay shutting down");
+      app.server.closeAllConnections();
+      await app.close();
+    },
+  };
+  return relay;
+}
+
+function outcomeOf(refusal: Refusal): string {
+  return { 401: "unauthorized", 403: "forbidden", 404: "not_found", 503: "unavailable" }[refusal.status];
+}
+
+function closeCause(reason: string): string {
+  if (reason.startsWith("replaced")) return "replaced";
+  if (reason.includes("PING")) return "ping_timeout";
+  if (reason.startsWith("relay shutting down")) return "shutdown";
+  if (reason.includes("error")) return "protocol_error";
+  return "agent_gone";
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable" };
+
+/** An answer on a raw socket (upgrades), then the socket is closed. */
+function writeStatus(socket: Duplex, status: number, message: string) {
+  if (socket.destroyed) return;
+  const body = `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function sendRefusal(reply: FastifyReply, refusal: Refusal, metrics: RelayMetrics) {
+  metrics.requests.inc({ kind: "redeem", outcome: outcomeOf(refusal) });
+  return reply.code(refusal.status).type("text/html; charset=utf-8").header("cache-control", "no-store").send(page(refusal));
+}
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(refusal: Refusal): string {
+  const title = refusal.status === 503 ? "Reconnecting…" : "Drydock IDE";
+  const refresh = refusal.status === 503 ? `<meta http-equiv="refresh" content="2">` : "";
+  return `<!doctype html><html><head><meta charset="utf-8">${refresh}<title>${title}</title></head><body><h1>${title}</h1><p>${escape(refusal.message)}</p></body></html>\n`;
+}

@@ -1,0 +1,57 @@
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+
+import { parse } from "cookie";
+
+/** The relay's cookie: host-only, so each session's origin has its own. */
+export const SESSION_COOKIE = "drydock_ide";
+
+export interface SessionGrant {
+  sessionId: string;
+  userId: string;
+  /** Seconds since the epoch. */
+  expires: number;
+}
+
+/** Signs and checks the session cookie: `v1.<session>.<user>.<expires>.<hmac>`, stateless across relays. */
+export class CookieSigner {
+  private readonly key: Buffer;
+
+  constructor(secret: string) {
+    this.key = createHash("sha256").update(`drydock-relay-cookie:${secret}`).digest();
+  }
+
+  sign(grant: SessionGrant): string {
+    const body = `v1.${grant.sessionId}.${Buffer.from(grant.userId).toString("base64url")}.${grant.expires}`;
+    return `${body}.${this.mac(body)}`;
+  }
+
+  /** The grant in a Cookie header, or why there is none that counts. */
+  read(cookieHeader: string | undefined, nowSeconds: number): SessionGrant | { problem: "missing" | "invalid" | "expired" } {
+    const value = cookieHeader ? parse(cookieHeader)[SESSION_COOKIE] : undefined;
+    if (!value) return { problem: "missing" };
+    const [version, sessionId, user, expiresText, mac, ...rest] = value.split(".");
+    if (version !== "v1" || sessionId === undefined || user === undefined || expiresText === undefined || mac === undefined || rest.length > 0) {
+      return { problem: "invalid" };
+    }
+    const given = Buffer.from(mac);
+    const wanted = Buffer.from(this.mac(`v1.${sessionId}.${user}.${expiresText}`));
+    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return { problem: "invalid" };
+    const expires = Number(expiresText);
+    if (!(expires > nowSeconds)) return { problem: "expired" };
+    return { sessionId, userId: Buffer.from(user, "base64url").toString(), expires };
+  }
+
+  private mac(body: string): string {
+    return createHmac("sha256", this.key).update(body).digest("base64url");
+  }
+}
+
+/** The Cookie header without the relay's own cookie, so the IDE never sees it; null when nothing is left. */
+export function withoutSessionCookie(header: string): string | null {
+  if (!header.includes(SESSION_COOKIE)) return header;
+  const kept = header
+    .split(";")
+    .map((pair) => pair.trim())
+    .filter((pair) => pair.length > 0 && !pair.startsWith(`${SESSION_COOKIE}=`));
+  return kept.length > 0 ? kept.join("; ") : null;
+}

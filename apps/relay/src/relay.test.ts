@@ -1,0 +1,387 @@
+import { once } from "node:events";
+import { request, type IncomingMessage } from "node:http";
+import { connect, type Socket } from "node:net";
+
+import { openTunnel, TUNNEL_PATH, TUNNEL_PROTOCOL, type TunnelClient } from "@drydock/tunnel";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+
+import { browse, cookieFor, MemoryAuthority, startRelay, startUpstream, type Upstream } from "./__tests__/fixtures.js";
+import type { Relay } from "./app.js";
+
+let upstream: Upstream;
+let relay: Relay & { port: number };
+const authority = new MemoryAuthority();
+const clients: TunnelClient[] = [];
+
+function tunnel(sessionId: string, token: string, port = relay.port, target = { host: "127.0.0.1", port: upstream.port }) {
+  const client = openTunnel({ relayUrl: `http://127.0.0.1:${port}`, host: `${sessionId}.localhost:${port}`, token, target, initialBackoffMs: 50, maxBackoffMs: 400 });
+  client.on("refused", () => undefined);
+  clients.push(client);
+  return client;
+}
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  relay = await startRelay(authority);
+  authority.tokens.set("token-s1", "s1");
+  authority.tokens.set("token-s2", "s2");
+  await tunnel("s1", "token-s1").whenConnected();
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await relay.close();
+  await upstream.close();
+});
+
+/** Runs `fn` and says whether the upstream saw anything meanwhile. */
+async function upstreamSawDuring(fn: () => Promise<void>): Promise<number> {
+  const before = upstream.seen.length;
+  await fn();
+  return upstream.seen.length - before;
+}
+
+function wsRefusal(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on("unexpected-response", (_req, res: IncomingMessage) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+    });
+    ws.on("open", () => {
+      ws.terminate();
+      reject(new Error("the upgrade was accepted"));
+    });
+    ws.on("error", () => undefined);
+  });
+}
+
+describe("access: the ticket flow", () => {
+  it("redeems a ticket once for an HttpOnly, SameSite, host-only cookie and redirects into the IDE", async () => {
+    authority.issue("good-ticket", "s1");
+    const answer = await browse(relay.port, "s1", "/__drydock/redeem?ticket=good-ticket&next=/%3Ffolder%3D/work");
+    expect(answer.status).toBe(303);
+    expect(answer.headers.location).toBe("/?folder=/work");
+    const setCookie = answer.headers["set-cookie"]?.[0] ?? "";
+    expect(setCookie).toMatch(/^drydock_ide=v1\.s1\./);
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Lax/);
+    expect(setCookie).not.toMatch(/Domain=/i);
+    const cookie = setCookie.split(";")[0]!;
+    const through = await browse(relay.port, "s1", "/hello", { cookie: `${cookie}; theirs=1` });
+    expect(through.status).toBe(200);
+    // The IDE sees its own cookies, never the relay's.
+    expect(JSON.parse(through.body)).toEqual({ url: "/hello", cookie: "theirs=1" });
+  });
+
+  it("refuses an open redirect after redeeming", async () => {
+    authority.issue("redirect-ticket", "s1");
+    const answer = await browse(relay.port, "s1", "/__drydock/redeem?ticket=redirect-ticket&next=//evil.example/");
+    expect(answer.headers.location).toBe("/");
+  });
+
+  const refusals: [string, () => Promise<{ status: number }>, number][] = [
+    ["no cookie at all", () => browse(relay.port, "s1", "/secret"), 401],
+    ["a redeem link without a ticket", () => browse(relay.port, "s1", "/__drydock/redeem"), 401],
+    ["an unknown ticket", () => browse(relay.port, "s1", "/__drydock/redeem?ticket=made-up"), 401],
+    [
+      "a stale ticket",
+      async () => {
+        authority.issue("stale", "s1", -1_000);
+        return browse(relay.port, "s1", "/__drydock/redeem?ticket=stale");
+      },
+      401,
+    ],
+    [
+      "a reused ticket",
+      async () => {
+        authority.issue("once", "s1");
+        expect((await browse(relay.port, "s1", "/__drydock/redeem?ticket=once")).status).toBe(303);
+        return browse(relay.port, "s1", "/__drydock/redeem?ticket=once");
+      },
+      403,
+    ],
+    [
+      "another session's ticket",
+      async () => {
+        authority.issue("for-s2", "s2");
+        return browse(relay.port, "s1", "/__drydock/redeem?ticket=for-s2");
+      },
+      403,
+    ],
+    ["another session's cookie", () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s2") }), 403],
+    ["a cookie signed with another key", () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s1", 3600, "some-other-secret-0123456789") }), 401],
+    ["an expired cookie", () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s1", -10) }), 401],
+    ["a tampered cookie", () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s1").replace("v1.s1.", "v1.s2.") }), 401],
+    [
+      "a cross-origin POST",
+      () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s1"), origin: `http://localhost:8080` }, "POST", "x"),
+      403,
+    ],
+    [
+      "a cross-origin WebSocket upgrade",
+      async () => ({
+        status: await wsRefusal(`ws://127.0.0.1:${relay.port}/socket`, { host: `s1.localhost:${relay.port}`, cookie: cookieFor("s1"), origin: "http://localhost:8080" }),
+      }),
+      403,
+    ],
+    [
+      "a WebSocket upgrade with no Origin",
+      async () => ({ status: await wsRefusal(`ws://127.0.0.1:${relay.port}/socket`, { host: `s1.localhost:${relay.port}`, cookie: cookieFor("s1") }) }),
+      403,
+    ],
+    [
+      "a WebSocket upgrade with no cookie",
+      async () => ({
+        status: await wsRefusal(`ws://127.0.0.1:${relay.port}/socket`, { host: `s1.localhost:${relay.port}`, origin: `http://s1.localhost:${relay.port}` }),
+      }),
+      401,
+    ],
+  ];
+  it.each(refusals)("answers %s with its status and proxies nothing", async (_name, attempt, status) => {
+    let answer: { status: number } | undefined;
+    const seen = await upstreamSawDuring(async () => {
+      answer = await attempt();
+    });
+    expect(answer?.status).toBe(status);
+    expect(seen).toBe(0);
+  });
+
+  it("lets a signed-in, same-origin WebSocket through", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${relay.port}/socket`, {
+      headers: { host: `s1.localhost:${relay.port}`, cookie: cookieFor("s1"), origin: `http://s1.localhost:${relay.port}` },
+    });
+    await once(ws, "open");
+    ws.send("ping?");
+    const [data] = (await once(ws, "message")) as [Buffer];
+    expect(data.toString()).toBe("ping?");
+    ws.close(1000);
+    expect(upstream.seen.at(-1)?.headers.cookie).toBeUndefined();
+  });
+});
+
+describe("access: agent tokens", () => {
+  const dial = (sessionId: string, token?: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request({
+        host: "127.0.0.1",
+        port: relay.port,
+        path: TUNNEL_PATH,
+        headers: { host: `${sessionId}.localhost:${relay.port}`, connection: "Upgrade", upgrade: TUNNEL_PROTOCOL, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      });
+      req.on("upgrade", (res: IncomingMessage, socket: Socket) => {
+        socket.destroy();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+
+  it.each([
+    ["no token", "s2", undefined, 401],
+    ["an unknown token", "s2", "token-nobody", 401],
+    ["another attempt's token", "s2", "token-s1", 403],
+  ] as const)("refuses a tunnel with %s and keeps the session's own tunnel serving", async (_name, sessionId, token, status) => {
+    expect(await dial(sessionId, token)).toBe(status);
+    expect(relay.tunnels.get("s2")).toBeUndefined();
+    expect(relay.tunnels.get("s1")?.closed).toBe(false);
+    expect((await browse(relay.port, "s1", "/still", { cookie: cookieFor("s1") })).status).toBe(200);
+  });
+
+  it("a refused agent stops dialling instead of hammering the relay", async () => {
+    const client = tunnel("s2", "token-s1");
+    const [error] = (await once(client, "refused")) as [Error & { status: number }];
+    expect(error.status).toBe(403);
+    const calls = authority.calls;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(authority.calls).toBe(calls);
+    expect(client.state).toBe("refused");
+  });
+});
+
+describe("resilience", () => {
+  afterEach(() => {
+    authority.tokens.delete("token-s3");
+  });
+
+  it("answers 'reconnecting' (503, Retry-After) while a session's agent is away, and serves as soon as it is back", async () => {
+    authority.tokens.set("token-s3", "s3");
+    const away = await browse(relay.port, "s3", "/", { cookie: cookieFor("s3") });
+    expect(away.status).toBe(503);
+    expect(away.headers["retry-after"]).toBe("2");
+    expect(away.body).toMatch(/reconnecting/);
+    // A request that arrives while the agent is dialling waits for it instead of failing.
+    const pending = browse(relay.port, "s3", "/waited", { cookie: cookieFor("s3") });
+    const client = tunnel("s3", "token-s3");
+    const served = await pending;
+    expect(served.status).toBe(200);
+    expect(JSON.parse(served.body).url).toBe("/waited");
+    await client.close();
+  });
+
+  it("replaces a session's tunnel when its agent connects again", async () => {
+    authority.tokens.set("token-s3", "s3");
+    const first = tunnel("s3", "token-s3");
+    await first.whenConnected();
+    const firstTunnel = relay.tunnels.get("s3");
+    const second = tunnel("s3", "token-s3");
+    await second.whenConnected();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(firstTunnel?.closed).toBe(true);
+    expect(relay.tunnels.get("s3")).not.toBe(firstTunnel);
+    expect((await browse(relay.port, "s3", "/again", { cookie: cookieFor("s3") })).status).toBe(200);
+    await first.close();
+    await second.close();
+  });
+
+  it("fuzz: random and truncated frames from a fake agent close that tunnel only", async () => {
+    authority.tokens.set("token-s4", "s4");
+    const fuzzRelay = await startRelay(authority, { pingIntervalMs: 200 });
+    try {
+      await tunnel("s1", "token-s1", fuzzRelay.port).whenConnected();
+      // A seeded generator, so a failure can be replayed.
+      let seed = 0x2545f491;
+      const random = (n: number) => {
+        const out = Buffer.alloc(n);
+        for (let i = 0; i < n; i++) {
+          seed ^= seed << 13;
+          seed ^= seed >>> 17;
+          seed ^= seed << 5;
+          out[i] = seed & 0xff;
+        }
+        return out;
+      };
+      const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]); // an empty SETTINGS frame: a valid server preface
+      const cases: [string, Buffer[]][] = [
+        ["random bytes", [random(512)]],
+        ["random bytes after a valid preface", [settings, random(2048)]],
+        ["a frame larger than the maximum frame size", [settings, Buffer.from([0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1]), random(1024)]],
+        ["a DATA frame on a stream that was never opened", [settings, Buffer.from([0, 0, 4, 0, 0, 0, 0, 0, 99]), Buffer.from("oops")]],
+        ["a truncated frame, then silence", [settings, Buffer.from([0, 0, 100, 0, 0, 0, 0, 0, 0]), random(10)]],
+        ["a truncated frame header, then silence", [settings, Buffer.from([0, 0, 8])]],
+      ];
+      for (const [name, chunks] of cases) {
+        const socket = connect(fuzzRelay.port, "127.0.0.1");
+        await once(socket, "connect");
+        socket.write(
+          `GET ${TUNNEL_PATH} HTTP/1.1\r\nHost: s4.localhost:${fuzzRelay.port}\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\nAuthorization: Bearer token-s4\r\n\r\n`,
+        );
+        await once(socket, "data"); // the 101 (and the relay's preface)
+        for (const chunk of chunks) socket.write(chunk);
+        socket.on("error", () => undefined);
+        socket.resume();
+        const closedBy = await Promise.race([once(socket, "close").then(() => "relay"), new Promise((r) => setTimeout(() => r("nobody"), 3_000))]);
+        expect(closedBy, name).toBe("relay");
+        expect(fuzzRelay.tunnels.get("s4"), name).toBeUndefined();
+        const other = await browse(fuzzRelay.port, "s1", "/after-fuzz", { cookie: cookieFor("s1") });
+        expect(other.status, name).toBe(200);
+      }
+      const metrics = await browse(fuzzRelay.port, null, "/metrics");
+      expect(metrics.body).toMatch(/drydock_relay_tunnel_closes_total\{cause="protocol_error"\} [1-9]/);
+      expect(metrics.body).toMatch(/drydock_relay_tunnel_closes_total\{cause="ping_timeout"\} [1-9]/);
+    } finally {
+      await fuzzRelay.close();
+    }
+  });
+
+  it("an agent is connected again within 2 s of its relay restarting, and requests flow", async () => {
+    authority.tokens.set("token-s5", "s5");
+    const first = await startRelay(authority);
+    const port = first.port;
+    const client = tunnel("s5", "token-s5", port);
+    await client.whenConnected();
+    await first.close();
+    await once(client, "disconnected");
+    const second = await startRelay(authority, { port });
+    try {
+      const restartedAt = performance.now();
+      await client.whenConnected();
+      const reconnectMs = performance.now() - restartedAt;
+      expect(reconnectMs).toBeLessThan(2_000);
+      const answer = await browse(port, "s5", "/after-restart", { cookie: cookieFor("s5") });
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body).url).toBe("/after-restart");
+    } finally {
+      await client.close();
+      await second.close();
+    }
+  });
+});
+
+describe("flow control", () => {
+  it("a stalled browser does not hold up another stream, and nothing buffers without bound meanwhile", async () => {
+    const cookie = cookieFor("s1");
+    // Stream A: an endless download its reader never reads.
+    const stalled = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port: relay.port, path: "/infinite", headers: { host: `s1.localhost:${relay.port}`, cookie } }, resolve);
+      req.on("error", reject);
+      req.end();
+    });
+    stalled.pause();
+    await new Promise((r) => setTimeout(r, 500));
+    const sentWhenStalled = upstream.infiniteSent();
+    const rssBefore = process.memoryUsage().rss;
+
+    // Stream B: 32 MB through the same tunnel meanwhile.
+    const startedAt = performance.now();
+    const other = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port: relay.port, path: `/bytes?n=${32 * 1024 * 1024}`, headers: { host: `s1.localhost:${relay.port}`, cookie } }, (res) => {
+        let n = 0;
+        res.on("data", (c: Buffer) => (n += c.length));
+        res.on("end", () => resolve(n));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    const otherMs = performance.now() - startedAt;
+    await new Promise((r) => setTimeout(r, 500));
+
+    expect(other).toBe(32 * 1024 * 1024);
+    expect(otherMs).toBeLessThan(5_000);
+    // The stalled stream is held back by flow control all the way to the upstream: it could send only what
+    // the windows and socket buffers along the way hold, and it sends nothing more while stalled.
+    expect(sentWhenStalled).toBeLessThan(48 * 1024 * 1024);
+    expect(upstream.infiniteSent() - sentWhenStalled).toBeLessThan(4 * 1024 * 1024);
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
+    stalled.destroy();
+  });
+});
+
+describe("operations", () => {
+  it("serves health and Prometheus metrics on the relay's own host, never on a session's", async () => {
+    const health = await browse(relay.port, null, "/healthz");
+    expect(JSON.parse(health.body)).toMatchObject({ ok: true });
+    const metrics = await browse(relay.port, null, "/metrics");
+    expect(metrics.body).toMatch(/^drydock_relay_tunnels \d+$/m);
+    expect(metrics.body).toMatch(/drydock_relay_tunnel_bytes_total\{direction="from_agent"\} [1-9]/);
+    expect(metrics.body).toMatch(/drydock_relay_requests_total\{kind="http",outcome="forwarded"\} [1-9]/);
+    expect(metrics.body).toMatch(/drydock_relay_tunnel_connects_total\{result="forbidden"\} [1-9]/);
+    const onSession = await browse(relay.port, "s1", "/metrics", { cookie: cookieFor("s1") });
+    expect(JSON.parse(onSession.body).url).toBe("/metrics");
+  });
+
+  it("limits how many connections one session holds", async () => {
+    const tight = await startRelay(authority, { maxStreamsPerSession: 1 });
+    const client = tunnel("s1", "token-s1", tight.port);
+    await client.whenConnected();
+    try {
+      const cookie = cookieFor("s1");
+      const hog = await new Promise<IncomingMessage>((resolve) => {
+        request({ host: "127.0.0.1", port: tight.port, path: "/infinite", headers: { host: `s1.localhost:${tight.port}`, cookie } }, resolve).end();
+      });
+      hog.pause();
+      const refused = await browse(tight.port, "s1", "/one-more", { cookie });
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatch(/already has 1 connections/);
+      hog.destroy();
+    } finally {
+      await client.close();
+      await tight.close();
+    }
+  });
+});

@@ -1,0 +1,49 @@
+import { z } from "zod";
+
+import { Timestamp } from "./common.js";
+
+/**
+ * A session id is one DNS label (lower-case letters, digits, hyphens; ≤ 63), because the relay serves each
+ * session on its own origin: `<session>.<ide-host>`.
+ */
+export const SessionIdSchema = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "a session id is one DNS label: a-z, 0-9 and '-', at most 63");
+
+export const SessionIdInput = z.object({ sessionId: SessionIdSchema });
+
+/** Where an agent dials for its session's tunnel, and the origin browsers will use. */
+export const TunnelEndpointSchema = z.object({
+  /** The relay's address as the agent dials it (http: or https:). */
+  relayUrl: z.string().url(),
+  /** The Host the agent sends: the session's own host, so a load balancer hashing on Host sends the agent and its browsers to one relay. */
+  host: z.string(),
+});
+export type TunnelEndpoint = z.infer<typeof TunnelEndpointSchema>;
+
+/** agent.openSession: the attempt's interactive session (created once, then returned again). */
+export const AgentOpenSessionOutput = z.object({ sessionId: SessionIdSchema, tunnel: TunnelEndpointSchema });
+
+/** sessions.ideTicket: a short-lived, single-use link into the session's IDE for the calling user. */
+export const IdeTicketOutput = z.object({
+  /** `<session origin>/__drydock/redeem?ticket=…`; opening it sets the session cookie and redirects into the IDE. */
+  url: z.string().url(),
+  expiresAt: Timestamp,
+});
+
+/** relay.authorizeTunnel: may this agent token carry this session's tunnel? */
+export const AuthorizeTunnelInput = z.object({ sessionId: SessionIdSchema, agentToken: z.string().min(1) });
+export const AuthorizeTunnelOutput = z.object({ sessionId: SessionIdSchema, attemptId: z.string() });
+
+/** relay.redeemTicket: spends a ticket once; the answer says whom the relay's cookie is for. */
+export const RedeemTicketInput = z.object({ sessionId: SessionIdSchema, ticket: z.string().min(1).max(200) });
+export const RedeemTicketOutput = z.object({ sessionId: SessionIdSchema, userId: z.string() });
+
+/**
+ * What the relay asks of the control plane. Both calls throw an `AppError` (UNAUTHORIZED / FORBIDDEN /
+ * NOT_FOUND) on refusal; the relay maps that to 401/403 and proxies nothing.
+ */
+export interface RelayAuthority {
+  authorizeTunnel(input: z.input<typeof AuthorizeTunnelInput>): Promise<z.output<typeof AuthorizeTunnelOutput>>;
+  redeemTicket(input: z.input<typeof RedeemTicketInput>): Promise<z.output<typeof RedeemTicketOutput>>;
+}
