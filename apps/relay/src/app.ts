@@ -137,7 +137,13 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       return connectRefused(refusal, refusal.status === 503 ? "error" : refusal.status === 401 ? "unauthorized" : "forbidden");
     }
     if (socket.destroyed) return;
-    const tunnel = RelayTunnel.accept(socket, head, { pingIntervalMs: config.pingIntervalMs, rewriteRequestHeader });
+    let tunnel: RelayTunnel;
+    try {
+      tunnel = await RelayTunnel.accept(socket, head, { pingIntervalMs: config.pingIntervalMs, rewriteRequestHeader });
+    } catch {
+      metrics.tunnelConnects.inc({ result: "error" });
+      return;
+    }
     metrics.tunnelConnects.inc({ result: "accepted" });
     log.info({ sessionId }, "tunnel connected");
     tunnels.add(sessionId, tunnel, (reason) => {

@@ -1,6 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { openTunnel, TUNNEL_PATH, TUNNEL_PROTOCOL, type TunnelClient } from "@drydock/tunnel";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -309,6 +314,52 @@ describe("resilience", () => {
     } finally {
       await client.close();
       await second.close();
+    }
+  });
+});
+
+describe("TLS", () => {
+  it("carries the tunnel and the browser over TLS, with a Secure cookie", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "drydock-relay-tls-"));
+    try {
+      execFileSync("openssl", [
+        ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"],
+        ...["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
+        ...["-addext", "subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1"],
+      ], { stdio: "ignore" });
+      const ca = readFileSync(join(dir, "cert.pem"));
+      const secure = await startRelay(authority, { tlsCertFile: join(dir, "cert.pem"), tlsKeyFile: join(dir, "key.pem") });
+      expect(secure.ideOrigin()).toBe(`https://localhost:${secure.port}`);
+      const client = openTunnel({
+        relayUrl: `https://127.0.0.1:${secure.port}`,
+        host: `s1.localhost:${secure.port}`,
+        token: "token-s1",
+        target: { host: "127.0.0.1", port: upstream.port },
+        tls: { ca },
+      });
+      try {
+        await client.whenConnected();
+        authority.issue("tls-ticket", "s1");
+        const get = (path: string, headers: Record<string, string> = {}) =>
+          new Promise<IncomingMessage>((resolve, reject) => {
+            const req = httpsRequest({ host: "127.0.0.1", port: secure.port, path, ca, servername: "localhost", headers: { host: `s1.localhost:${secure.port}`, ...headers } }, resolve);
+            req.on("error", reject);
+            req.end();
+          });
+        const redeemed = await get("/__drydock/redeem?ticket=tls-ticket");
+        redeemed.resume();
+        const setCookie = redeemed.headers["set-cookie"]?.[0] ?? "";
+        expect(setCookie).toMatch(/; Secure/);
+        const through = await get("/over-tls", { cookie: setCookie.split(";")[0] ?? "" });
+        let body = "";
+        for await (const chunk of through) body += (chunk as Buffer).toString();
+        expect(JSON.parse(body).url).toBe("/over-tls");
+      } finally {
+        await client.close();
+        await secure.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -7,7 +7,8 @@ import { EventEmitter } from "node:events";
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { performServerHandshake, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
-import { connect as netConnect, type Socket } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { Duplex } from "node:stream";
 
 import {
@@ -58,12 +59,13 @@ export class TunnelRefusedError extends Error {
 
 /**
  * Events: `state` on every change; `connected` each time a tunnel is up; `disconnected` with the reason each
- * time one is lost; `refused` with a TunnelRefusedError when the relay says no for good (the client stops).
+ * time one is lost; `retrying` with why and when before each new dial; `refused` with a TunnelRefusedError when the relay says no for good (the client stops).
  */
 export class TunnelClient extends EventEmitter<{
   state: [TunnelState];
   connected: [];
   disconnected: [reason: string];
+  retrying: [reason: string, delayMs: number];
   refused: [TunnelRefusedError];
 }> {
   private current: { session?: ServerHttp2Session; request?: ClientRequest; socket?: Duplex } = {};
@@ -140,7 +142,14 @@ export class TunnelClient extends EventEmitter<{
         host: this.options.host,
         authorization: `Bearer ${this.options.token}`,
       },
-      ...(url.protocol === "https:" ? { servername: url.hostname, ...this.options.tls } : {}),
+      // The relay is verified as the host dialled, not the session host sent as Host.
+      ...(url.protocol === "https:"
+        ? {
+            ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
+            checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(url.hostname, cert),
+            ...this.options.tls,
+          }
+        : {}),
       timeout: 10_000,
     });
     this.current = { request };
@@ -215,6 +224,7 @@ export class TunnelClient extends EventEmitter<{
     const delay = Math.max(10, Math.random() * ceiling);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.dial(), delay);
+    this.emit("retrying", reason, delay);
   }
 
   private refuse(error: TunnelRefusedError) {

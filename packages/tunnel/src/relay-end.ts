@@ -72,13 +72,22 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
 
   /**
    * Completes the agent's upgrade request on `socket` (the caller has already authenticated it) and starts
-   * HTTP/2 over it. `head` is whatever the agent sent after its request head.
+   * HTTP/2 over it once the 101 is written (HTTP/2 must not take over a TLS socket with a write in flight).
+   * `head` is whatever the agent sent after its request head.
    */
-  static accept(socket: Duplex, head: Buffer, options: RelayTunnelOptions = {}): RelayTunnel {
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\n\r\n`);
-    if (head.length > 0) socket.unshift(head);
-    if ("setNoDelay" in socket && typeof socket.setNoDelay === "function") (socket.setNoDelay as (v: boolean) => void)(true);
-    return new RelayTunnel(socket, options);
+  static accept(socket: Duplex, head: Buffer, options: RelayTunnelOptions = {}): Promise<RelayTunnel> {
+    return new Promise((resolve, reject) => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\n\r\n`, (error) => {
+        if (error || socket.destroyed) {
+          socket.destroy();
+          reject(error ?? new Error("the agent hung up during the upgrade"));
+          return;
+        }
+        if (head.length > 0) socket.unshift(head);
+        if ("setNoDelay" in socket && typeof socket.setNoDelay === "function") (socket.setNoDelay as (v: boolean) => void)(true);
+        resolve(new RelayTunnel(socket, options));
+      });
+    });
   }
 
   get closed(): boolean {

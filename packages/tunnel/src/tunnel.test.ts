@@ -110,7 +110,7 @@ function startMiniRelay(): Promise<{ server: Server; port: number; tunnels: Rela
   });
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (req.url === TUNNEL_PATH && req.headers.upgrade === TUNNEL_PROTOCOL) {
-      tunnels.push(RelayTunnel.accept(socket, head, { rewriteRequestHeader: (name, value) => (name === "x-relay-secret" ? null : value) }));
+      void RelayTunnel.accept(socket, head, { rewriteRequestHeader: (name, value) => (name === "x-relay-secret" ? null : value) }).then((t) => tunnels.push(t));
       return;
     }
     const tunnel = current();
