@@ -84,38 +84,55 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     return undefined;
   };
 
-  /** Finds the session's tunnel, waiting a little for an agent that is reconnecting. */
-  const tunnelFor = async (sessionId: string, closed: AbortSignal): Promise<RelayTunnel | Refusal> => {
-    const tunnel = await tunnels.wait(sessionId, config.tunnelWaitMs, closed);
-    if (!tunnel) return new Refusal(503, "the task's IDE is reconnecting to the relay; this page retries by itself");
-    if (tunnel.stats().streams >= config.maxStreamsPerSession) {
-      return new Refusal(503, `this session already has ${config.maxStreamsPerSession} connections open through the relay`);
-    }
-    return tunnel;
+  /**
+   * Hands the session's tunnel to `use`, at once when it is there (the hot path: no promise, no timer), or
+   * after waiting a little for an agent that is reconnecting; otherwise `refuse` hears why not.
+   */
+  const withTunnel = (sessionId: string, peer: Duplex | ServerResponse, use: (tunnel: RelayTunnel) => void, refuse: (refusal: Refusal) => void) => {
+    const check = (tunnel: RelayTunnel | undefined) => {
+      if (!tunnel) return refuse(new Refusal(503, "the task's IDE is reconnecting to the relay; this page retries by itself"));
+      if (tunnel.stats().streams >= config.maxStreamsPerSession) {
+        return refuse(new Refusal(503, `this session already has ${config.maxStreamsPerSession} connections open through the relay`));
+      }
+      use(tunnel);
+    };
+    const present = tunnels.get(sessionId);
+    if (present) return check(present);
+    const gone = new AbortController();
+    const abort = () => gone.abort();
+    peer.once("close", abort);
+    void tunnels.wait(sessionId, config.tunnelWaitMs, gone.signal).then((tunnel) => {
+      peer.off("close", abort);
+      if (!gone.signal.aborted) check(tunnel);
+    });
   };
 
-  const proxyRequest = async (req: IncomingMessage, res: ServerResponse, sessionId: string) => {
+  const proxyRequest = (req: IncomingMessage, res: ServerResponse, sessionId: string) => {
     const refused = admit(req, sessionId, false);
     if (refused) return refuse(res, refused, "http");
-    const closed = new AbortController();
-    res.once("close", () => closed.abort());
-    const tunnel = await tunnelFor(sessionId, closed.signal);
-    if (tunnel instanceof Refusal) return refuse(res, tunnel, "http");
-    if (res.destroyed) return;
-    metrics.requests.inc({ kind: "http", outcome: "forwarded" });
-    tunnel.forwardRequest(req, res);
+    withTunnel(
+      sessionId,
+      res,
+      (tunnel) => {
+        metrics.requests.inc({ kind: "http", outcome: "forwarded" });
+        tunnel.forwardRequest(req, res);
+      },
+      (refusal) => refuse(res, refusal, "http"),
+    );
   };
 
-  const proxyUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer, sessionId: string) => {
+  const proxyUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, sessionId: string) => {
     const refused = admit(req, sessionId, true);
     if (refused) return refuseSocket(socket, refused, "upgrade");
-    const closed = new AbortController();
-    socket.once("close", () => closed.abort());
-    const tunnel = await tunnelFor(sessionId, closed.signal);
-    if (tunnel instanceof Refusal) return refuseSocket(socket, tunnel, "upgrade");
-    if (socket.destroyed) return;
-    metrics.requests.inc({ kind: "upgrade", outcome: "forwarded" });
-    tunnel.forwardUpgrade(req, socket, head);
+    withTunnel(
+      sessionId,
+      socket,
+      (tunnel) => {
+        metrics.requests.inc({ kind: "upgrade", outcome: "forwarded" });
+        tunnel.forwardUpgrade(req, socket, head);
+      },
+      (refusal) => refuseSocket(socket, refusal, "upgrade"),
+    );
   };
 
   const acceptTunnel = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -173,7 +190,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     serverFactory: (handler) => {
       const dispatch = (req: IncomingMessage, res: ServerResponse) => {
         const sessionId = sessionOf(req.headers.host);
-        if (sessionId && !req.url?.startsWith("/__drydock/")) void proxyRequest(req, res, sessionId);
+        if (sessionId && !req.url?.startsWith("/__drydock/")) proxyRequest(req, res, sessionId);
         else handler(req, res);
       };
       return tls ? createHttpsServer(tls, dispatch) : createHttpServer(dispatch);
@@ -185,7 +202,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     if (req.url === TUNNEL_PATH) return void acceptTunnel(req, socket, head);
     const sessionId = sessionOf(req.headers.host);
     if (!sessionId) return writeStatus(socket, 404, "no such IDE session on this relay");
-    void proxyUpgrade(req, socket, head, sessionId);
+    proxyUpgrade(req, socket, head, sessionId);
   });
 
   app.get<{ Querystring: { ticket?: string; next?: string } }>(REDEEM_PATH, async (request, reply) => {

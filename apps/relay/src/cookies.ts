@@ -21,6 +21,7 @@ export class CookieSigner {
   }
 
   sign(grant: SessionGrant): string {
+    if (!Number.isSafeInteger(grant.expires)) throw new Error(`a cookie's expiry is whole seconds since the epoch, not ${grant.expires}`);
     const body = `v1.${grant.sessionId}.${Buffer.from(grant.userId).toString("base64url")}.${grant.expires}`;
     return `${body}.${this.mac(body)}`;
   }

@@ -22,6 +22,7 @@ import {
   withoutPseudo,
   type TunnelTuning,
 } from "./protocol.js";
+import { copyCorked } from "./copy.js";
 
 export type UpstreamTarget = { host: string; port: number } | { socketPath: string };
 
@@ -40,6 +41,11 @@ export interface TunnelClientOptions {
   maxBackoffMs?: number;
   /** With no frame (data or PING) from the relay for this long, the connection is presumed dead and re-dialled. */
   silenceTimeoutMs?: number;
+  /**
+   * The agent PINGs the relay this often too, and re-dials when a PING goes unanswered for as long: a tunnel
+   * its own HTTP/2 layer gave up on (after sending GOAWAY) is noticed in seconds, not at the silence timeout.
+   */
+  pingIntervalMs?: number;
   /** Extra TLS options for https relays (a private CA, say). */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
 }
@@ -201,7 +207,23 @@ export class TunnelClient extends EventEmitter<{
     socket.on("error", (error) => (lostReason = `tunnel connection error: ${error.message}`));
     session.on("goaway", () => (lostReason = "relay sent GOAWAY"));
     session.on("stream", (stream, headers) => this.onStream(stream, headers));
+    const pingEvery = this.options.pingIntervalMs ?? 15_000;
+    const pinger = setInterval(() => {
+      const timer = setTimeout(() => session.destroy(new Error(`the relay did not answer a PING within ${pingEvery} ms`)), pingEvery);
+      timer.unref();
+      try {
+        session.ping((error) => {
+          clearTimeout(timer);
+          if (error) session.destroy(error);
+        });
+      } catch (error) {
+        clearTimeout(timer);
+        session.destroy(error as Error);
+      }
+    }, pingEvery);
+    pinger.unref();
     session.on("close", () => {
+      clearInterval(pinger);
       socket.destroy();
       if (this.current.session === session) this.lost(lostReason);
     });
@@ -275,7 +297,7 @@ export class TunnelClient extends EventEmitter<{
     stream.on("close", () => {
       if (stream.rstCode !== 0) upstream.destroy();
     });
-    stream.pipe(upstream);
+    copyCorked(stream, upstream, () => upstream.socket);
   }
 
   /** One browser upgrade: a raw byte stream to the upstream. */

@@ -17,6 +17,7 @@ import {
   withoutPseudo,
   type TunnelTuning,
 } from "./protocol.js";
+import { copyCorked } from "./copy.js";
 
 export interface RelayTunnelOptions {
   tuning?: Partial<TunnelTuning>;
@@ -116,8 +117,10 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
     stream.on("response", (h2) => {
       const status = Number(h2[":status"]);
       res.writeHead(status, withoutPseudo(h2));
-      if (req.method === "HEAD" || status === 204 || status === 304) res.end();
-      else stream.pipe(res);
+      if (req.method === "HEAD" || status === 204 || status === 304) {
+        res.end();
+        stream.resume();
+      } else copyCorked(stream, res, () => res.socket);
     });
     stream.on("error", () => {
       if (!res.headersSent) sendError(res, 502, "the task's tunnel dropped the request");
@@ -128,7 +131,9 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
       else if (!res.writableFinished && stream.rstCode !== 0) res.destroy();
     });
     res.on("close", () => {
-      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+      // Only a browser that left mid-response cancels its stream. A finished exchange closes by itself: a
+      // RST_STREAM per request would trip nghttp2's rapid-reset guard, and the agent would end the tunnel.
+      if (!res.writableFinished && !stream.closed) stream.close(NGHTTP2_CANCEL);
     });
     if (hasBody) {
       req.pipe(stream);

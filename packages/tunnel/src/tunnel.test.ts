@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { createServer, request, type IncomingMessage, type Server } from "node:http";
+import { Agent, createServer, request, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -175,6 +175,29 @@ describe("a tunnel between a relay and an agent", () => {
     expect(echoed.headers.host).toBe(`127.0.0.1:${relay.port}`);
     expect(echoed.headers["x-relay-secret"]).toBeUndefined();
     expect(echoed.body).toBe(body ?? "");
+  });
+
+  it("keeps one tunnel through thousands of requests in a row (no stream reset per finished request)", async () => {
+    const before = relay.tunnels.filter((t) => !t.closed).length;
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 2_500; i++) {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        request({ host: "127.0.0.1", port: relay.port, path: `/echo?i=${i}`, agent: keepAlive }, resolve).on("error", reject).end();
+      });
+      expect(res.statusCode).toBe(200);
+      res.resume();
+      await once(res, "end");
+    }
+    keepAlive.destroy();
+    expect(relay.tunnels.filter((t) => !t.closed).length).toBe(before);
+    expect(client.state).toBe("connected");
+  }, 60_000);
+
+  it("answers HEAD with headers only", async () => {
+    const res = await call(relay.port, "HEAD", `/source?bytes=1000`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-length"]).toBe("1000");
+    expect(await text(res)).toBe("");
   });
 
   it("passes the upstream's status codes and bodies through", async () => {
