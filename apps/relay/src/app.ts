@@ -6,8 +6,8 @@
  * the ticket redemption, health and metrics — is routed by fastify.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import type { Duplex } from "node:stream";
 
 import { SessionIdSchema, type RelayAuthority } from "@drydock/contracts";
@@ -16,6 +16,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { pino } from "pino";
 
 import { asRefusal, Refusal } from "./authority.js";
+import { serveConnection, type ConnectionHooks } from "./connection.js";
 import { CookieSigner, SESSION_COOKIE, withoutSessionCookie } from "./cookies.js";
 import { readTls, type RelayConfig } from "./env.js";
 import { createMetrics, observeTunnels, type RelayMetrics } from "./metrics.js";
@@ -69,15 +70,14 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
 
   const log: FastifyBaseLogger = deps.logger ?? pino({ level: config.logLevel, base: { service: "drydock-relay" } });
 
-  /** Checks the browser's cookie and origin for `sessionId`; a refusal says what is wrong. */
-  const admit = (req: IncomingMessage, sessionId: string, upgrade: boolean): Refusal | undefined => {
-    const grant = signer.read(req.headers.cookie, Date.now() / 1000);
+  /** Checks a browser request's cookie and Origin for `sessionId`; a refusal says what is wrong. */
+  const admit = (sessionId: string, cookie: string | undefined, from: string | undefined, upgrade: boolean): Refusal | undefined => {
+    const grant = signer.read(cookie, Date.now() / 1000);
     if ("problem" in grant) {
       const why = { missing: "you are not signed in to this IDE", invalid: "your IDE cookie is not valid", expired: "your IDE sign-in expired" }[grant.problem];
       return new Refusal(401, `${why}: open it from the Drydock console (VSCode (User)), whose link signs you in`);
     }
     if (grant.sessionId !== sessionId) return new Refusal(403, "this cookie belongs to another session's IDE");
-    const from = req.headers.origin;
     if (upgrade ? from !== sessionOrigin(sessionId) : from !== undefined && from !== sessionOrigin(sessionId)) {
       return new Refusal(403, `cross-origin ${upgrade ? "WebSocket" : "request"} refused (Origin: ${from ?? "none"})`);
     }
@@ -108,7 +108,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   };
 
   const proxyRequest = (req: IncomingMessage, res: ServerResponse, sessionId: string) => {
-    const refused = admit(req, sessionId, false);
+    const refused = admit(sessionId, req.headers.cookie, req.headers.origin, false);
     if (refused) return refuse(res, refused, "http");
     withTunnel(
       sessionId,
@@ -122,7 +122,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   };
 
   const proxyUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, sessionId: string) => {
-    const refused = admit(req, sessionId, true);
+    const refused = admit(sessionId, req.headers.cookie, req.headers.origin, true);
     if (refused) return refuseSocket(socket, refused, "upgrade");
     withTunnel(
       sessionId,
@@ -179,9 +179,10 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     });
     res.end(page(refusal));
   };
-  const refuseSocket = (socket: Duplex, refusal: Refusal, kind: "upgrade") => {
+  const refuseSocket = (socket: Duplex, refusal: Refusal, kind: "http" | "upgrade") => {
     metrics.requests.inc({ kind, outcome: outcomeOf(refusal) });
-    writeStatus(socket, refusal.status, refusal.message);
+    if (kind === "upgrade") writeStatus(socket, refusal.status, refusal.message);
+    else writeStatus(socket, refusal.status, page(refusal), { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", ...(refusal.status === 503 ? { "Retry-After": "2" } : {}) });
   };
 
   const app = Fastify({
@@ -193,7 +194,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
         if (sessionId && !req.url?.startsWith("/__drydock/")) proxyRequest(req, res, sessionId);
         else handler(req, res);
       };
-      return tls ? createHttpsServer(tls, dispatch) : createHttpServer(dispatch);
+      // TLS, when configured, is the listener's business; this server only ever gets connections handed to it.
+      return createHttpServer(dispatch);
     },
   });
 
@@ -218,13 +220,55 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       const next = request.query.next;
       const target = next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
       metrics.requests.inc({ kind: "redeem", outcome: "forwarded" });
-      return reply.code(303).header("set-cookie", cookie).header("cache-control", "no-store").header("location", target).send();
+      // Connection: close, so the IDE's first request opens a new connection, which takes the fast path.
+      return reply.code(303).header("set-cookie", cookie).header("cache-control", "no-store").header("connection", "close").header("location", target).send();
     } catch (error) {
       return sendRefusal(reply, asRefusal(error), metrics);
     }
   });
   app.get("/healthz", async () => ({ ok: true, tunnels: tunnels.size }));
   app.get("/metrics", async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+
+  /** Every browser or agent connection arrives here first (see connection.ts). */
+  const hooks: ConnectionHooks = {
+    sessionOf,
+    admit,
+    open: (sessionId, authority, socket, ready, refuseWith) =>
+      withTunnel(
+        sessionId,
+        socket,
+        (tunnel) => {
+          try {
+            ready(tunnel.openConnection(authority));
+          } catch (error) {
+            refuseWith(new Refusal(503, `the task's tunnel cannot take another connection: ${(error as Error).message}`));
+          }
+        },
+        refuseWith,
+      ),
+    rewrite: rewriteRequestHeader,
+    forwarded: (kind) => metrics.requests.inc({ kind, outcome: "forwarded" }),
+    refuse: (socket, refusal, kind) => refuseSocket(socket, refusal, kind),
+    handOff: (socket, bytes) => {
+      socket.setTimeout(0);
+      socket.unshift(bytes);
+      app.server.emit("connection", socket);
+      socket.resume();
+    },
+    maxHeaderSize: 16 * 1024,
+  };
+  const sockets = new Set<Socket>();
+  const onConnection = (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    // A connection that sends no complete request head soon is dropped (slow-loris).
+    socket.setTimeout(30_000, () => socket.destroy());
+    socket.once("data", () => socket.setTimeout(0));
+    serveConnection(socket, hooks);
+  };
+  const listener = tls ? createTlsServer(tls, onConnection) : createNetServer(onConnection);
+  listener.on("tlsClientError", (_error: Error, socket: Socket) => socket.destroy());
 
   const relay: Relay = {
     app,
@@ -237,15 +281,25 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     },
     sessionOrigin,
     async listen() {
-      await app.listen({ host: config.host, port: config.port });
-      const port = (app.server.address() as AddressInfo).port;
+      await app.ready();
+      await new Promise<void>((resolve, reject) => {
+        listener.once("error", reject);
+        listener.listen(config.port, config.host, () => {
+          listener.off("error", reject);
+          resolve();
+        });
+      });
+      const port = (listener.address() as AddressInfo).port;
       origin ??= new URL(`${tls ? "https" : "http"}://localhost:${port}`);
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
       return { url: `${tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`, ideOrigin: origin.origin };
     },
     async close() {
+      const closed = new Promise((resolve) => listener.close(resolve));
       tunnels.closeAll("relay shutting down");
+      for (const socket of sockets) socket.destroy();
       app.server.closeAllConnections();
+      await closed;
       await app.close();
     },
   };
@@ -253,7 +307,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
 }
 
 function outcomeOf(refusal: Refusal): string {
-  return { 401: "unauthorized", 403: "forbidden", 404: "not_found", 503: "unavailable" }[refusal.status];
+  return { 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 503: "unavailable" }[refusal.status];
 }
 
 function closeCause(reason: string): string {
@@ -266,13 +320,13 @@ function closeCause(reason: string): string {
 
 const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable" };
 
-/** An answer on a raw socket (upgrades), then the socket is closed. */
-function writeStatus(socket: Duplex, status: number, message: string) {
+/** An answer written on a raw socket (upgrades, the fast path), then the socket is closed. */
+function writeStatus(socket: Duplex, status: number, message: string, headers: Record<string, string> = { "Content-Type": "text/plain; charset=utf-8" }) {
   if (socket.destroyed) return;
-  const body = `${message}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  const body = message.endsWith("\n") ? message : `${message}\n`;
+  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  socket.end(`${head}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function sendRefusal(reply: FastifyReply, refusal: Refusal, metrics: RelayMetrics) {

@@ -236,9 +236,12 @@ describe("resilience", () => {
     const firstTunnel = relay.tunnels.get("s3");
     const second = tunnel("s3", "token-s3");
     await second.whenConnected();
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
     expect(firstTunnel?.closed).toBe(true);
     expect(relay.tunnels.get("s3")).not.toBe(firstTunnel);
+    // The replaced client was told so and stops, instead of replacing the newer one in turn.
+    expect(first.state).toBe("refused");
+    expect(second.state).toBe("connected");
     expect((await browse(relay.port, "s3", "/again", { cookie: cookieFor("s3") })).status).toBe(200);
     await first.close();
     await second.close();
@@ -315,6 +318,89 @@ describe("resilience", () => {
       await client.close();
       await second.close();
     }
+  });
+});
+
+describe("the connection path", () => {
+  /** Writes raw bytes on one connection and collects what comes back until the relay has answered `count` times. */
+  async function exchange(port: number, requests: string, until: (text: string) => boolean): Promise<string> {
+    const socket = connect(port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.write(requests);
+    let text = "";
+    socket.on("data", (c: Buffer) => (text += c.toString("latin1")));
+    await new Promise<void>((resolve, reject) => {
+      const check = () => (until(text) ? resolve() : undefined);
+      socket.on("data", check);
+      socket.on("close", () => (until(text) ? resolve() : reject(new Error(`connection closed after:\n${text}`))));
+    });
+    socket.destroy();
+    return text;
+  }
+  const host = (session: string | null) => (session ? `${session}.localhost:${relay.port}` : `localhost:${relay.port}`);
+  const bodies = (text: string) => [...text.matchAll(/\{"url":"[^"]*","cookie":[^}]*\}/g)].map((m) => JSON.parse(m[0]) as { url: string; cookie: string | null });
+
+  it("serves pipelined requests on one connection in order, each checked", async () => {
+    const cookie = cookieFor("s1");
+    const text = await exchange(
+      relay.port,
+      [1, 2, 3].map((i) => `GET /p${i} HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookie}; mine=${i}\r\n\r\n`).join(""),
+      (t) => bodies(t).length === 3,
+    );
+    expect(bodies(text)).toEqual([1, 2, 3].map((i) => ({ url: `/p${i}`, cookie: `mine=${i}` })));
+  });
+
+  it("re-frames a chunked body, so the IDE reads exactly the body the relay checked", async () => {
+    const seenBefore = upstream.seen.length;
+    const text = await exchange(
+      relay.port,
+      `POST /chunked HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookieFor("s1")}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n` +
+        `GET /after HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`,
+      (t) => bodies(t).length === 2,
+    );
+    expect(bodies(text).map((b) => b.url)).toEqual(["/chunked", "/after"]);
+    expect(upstream.seen.slice(seenBefore).map((r) => `${r.method} ${r.url} ${r.headers["transfer-encoding"] ?? ""}`)).toEqual([
+      "POST /chunked chunked",
+      "GET /after ",
+    ]);
+  });
+
+  it("refuses a request with both Content-Length and Transfer-Encoding, and proxies nothing", async () => {
+    const seen = await upstreamSawDuring(async () => {
+      const text = await exchange(
+        relay.port,
+        `POST /smuggle HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookieFor("s1")}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hidden HTTP/1.1\r\nHost: ${host("s1")}\r\n\r\n`,
+        (t) => t.includes("\r\n\r\n"),
+      );
+      expect(text).toMatch(/^HTTP\/1.1 400 /);
+    });
+    expect(seen).toBe(0);
+  });
+
+  it("checks every request, not just a connection's first", async () => {
+    const seen = await upstreamSawDuring(async () => {
+      const text = await exchange(
+        relay.port,
+        `GET /first HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookieFor("s1")}\r\n\r\nGET /second HTTP/1.1\r\nHost: ${host("s1")}\r\n\r\n`,
+        (t) => / 401 /.test(t),
+      );
+      expect(bodies(text).map((b) => b.url)).toEqual(["/first"]);
+      expect(text).toMatch(/HTTP\/1.1 401 Unauthorized[\s\S]*not signed in/);
+    });
+    expect(seen).toBe(1);
+  });
+
+  it("hands a connection that changes session or asks for the relay's own routes to the relay's server", async () => {
+    // What a load balancer that pools connections does: several sessions, and the relay's routes, on one.
+    const text = await exchange(
+      relay.port,
+      `GET /one HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookieFor("s1")}\r\n\r\n` +
+        `GET /healthz HTTP/1.1\r\nHost: ${host(null)}\r\n\r\n` +
+        `GET /two HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`,
+      (t) => bodies(t).length === 2,
+    );
+    expect(bodies(text).map((b) => b.url)).toEqual(["/one", "/two"]);
+    expect(text).toContain('"ok":true');
   });
 });
 

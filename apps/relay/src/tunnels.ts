@@ -21,7 +21,7 @@ export class TunnelRegistry {
   add(sessionId: string, tunnel: RelayTunnel, onClose: (reason: string) => void): void {
     const previous = this.tunnels.get(sessionId);
     this.tunnels.set(sessionId, tunnel);
-    previous?.close("replaced by the agent's new connection");
+    previous?.replace();
     tunnel.once("close", (reason) => {
       const stats = tunnel.stats();
       this.closedBytes.bytesFromAgent += stats.bytesFromAgent;

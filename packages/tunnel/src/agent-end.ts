@@ -17,6 +17,7 @@ import {
   h2Settings,
   NGHTTP2_CANCEL,
   NGHTTP2_INTERNAL_ERROR,
+  REPLACED_GOAWAY,
   TUNNEL_PATH,
   TUNNEL_PROTOCOL,
   withoutPseudo,
@@ -52,7 +53,10 @@ export interface TunnelClientOptions {
 
 export type TunnelState = "connecting" | "connected" | "reconnecting" | "refused" | "closed";
 
-/** Why the relay refused us for good (401/403): the token is not (or no longer) good for this session. */
+/**
+ * Why the relay refused us for good: 401/403, the token is not (or no longer) good for this session; 409,
+ * a newer connection for the same session replaced ours.
+ */
 export class TunnelRefusedError extends Error {
   override name = "TunnelRefusedError";
   constructor(
@@ -205,7 +209,11 @@ export class TunnelClient extends EventEmitter<{
     let lostReason = "relay closed the tunnel";
     session.on("error", (error) => (lostReason = `tunnel error: ${error.message}`));
     socket.on("error", (error) => (lostReason = `tunnel connection error: ${error.message}`));
-    session.on("goaway", () => (lostReason = "relay sent GOAWAY"));
+    session.on("goaway", (_code: number, _lastStreamId: number, opaque?: Buffer) => {
+      if (opaque?.toString() === REPLACED_GOAWAY) {
+        this.refuse(new TunnelRefusedError(409, "a newer connection for this session replaced this one; this client stops"));
+      } else lostReason = "relay sent GOAWAY";
+    });
     session.on("stream", (stream, headers) => this.onStream(stream, headers));
     const pingEvery = this.options.pingIntervalMs ?? 15_000;
     const pinger = setInterval(() => {

@@ -18,6 +18,9 @@ import { constants } from "node:http2";
 export const TUNNEL_PATH = "/__drydock/tunnel";
 export const TUNNEL_PROTOCOL = "drydock-tunnel/1";
 
+/** GOAWAY debug data the relay sends a tunnel another connection for the same session replaced: the agent stops dialling. */
+export const REPLACED_GOAWAY = "drydock:replaced";
+
 /** Tunnel close reasons the relay sends in its refusal or GOAWAY; the agent decides whether to retry. */
 export const TunnelRefusal = {
   unauthorized: 401,

@@ -4,7 +4,8 @@
  */
 import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
+import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 
 import {
@@ -13,6 +14,7 @@ import {
   h2Settings,
   headerPairs,
   NGHTTP2_CANCEL,
+  REPLACED_GOAWAY,
   TUNNEL_PROTOCOL,
   withoutPseudo,
   type TunnelTuning,
@@ -142,47 +144,50 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
   }
 
   /**
+   * Opens a byte stream to the agent's upstream (an HTTP/2 `CONNECT` stream): what is written to it reaches
+   * code-server as written, and what code-server answers comes back as it is. The caller owns the stream's
+   * ending. Throws if the tunnel cannot open another stream now.
+   */
+  openConnection(authority: string): ClientHttp2Stream {
+    const stream = this.session.request({ ":method": "CONNECT", ":authority": authority });
+    this.track(stream);
+    return stream;
+  }
+
+  /**
    * Sends one browser upgrade (WebSocket) through the tunnel as a byte stream: the browser's request head
    * first, then bytes both ways until either side closes.
    */
   forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     let stream: ClientHttp2Stream;
     try {
-      stream = this.session.request({ ":method": "CONNECT", ":authority": req.headers.host ?? "tunnel" });
+      stream = this.openConnection(req.headers.host ?? "tunnel");
     } catch {
       socket.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    this.track(stream);
     stream.write(requestHead(req, this.options.rewriteRequestHeader));
     if (head.length > 0) stream.write(head);
-    stream.on("response", (h2) => {
-      if (h2[":status"] !== 200) {
-        socket.end(`HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-        stream.close(NGHTTP2_CANCEL);
-        return;
-      }
-      stream.pipe(socket);
-    });
-    socket.pipe(stream);
-    if ("setNoDelay" in socket && typeof socket.setNoDelay === "function") (socket.setNoDelay as (v: boolean) => void)(true);
-    const teardown = () => {
-      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-      socket.destroy();
-    };
-    stream.on("error", teardown);
-    stream.on("close", () => {
-      if (stream.rstCode !== 0) socket.destroy();
-    });
-    socket.on("error", teardown);
-    socket.on("close", () => {
-      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-    });
+    spliceConnection(socket, stream);
   }
 
   /** Closes the tunnel: open streams are reset and the agent's connection ends. */
   close(reason = "closed by the relay"): void {
     this.shutdown(reason);
+  }
+
+  /**
+   * Closes the tunnel because a newer connection for the same session took its place, telling the agent
+   * so (GOAWAY with REPLACED_GOAWAY), so that two agents holding one session do not take turns forever.
+   */
+  replace(): void {
+    if (this.closed) return;
+    try {
+      this.session.goaway(constants.NGHTTP2_NO_ERROR, 0, Buffer.from(REPLACED_GOAWAY));
+    } catch {
+      // the session is already going
+    }
+    setTimeout(() => this.shutdown("replaced by the agent's new connection"), 100).unref();
   }
 
   private track(stream: ClientHttp2Stream) {
@@ -213,6 +218,35 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
     this.socket.destroy();
     this.emit("close", reason);
   }
+}
+
+/**
+ * Joins a browser socket and a tunnel byte stream until either side closes: the agent's refusal to reach
+ * its upstream (a non-200 answer) becomes a 502 for the browser.
+ */
+export function spliceConnection(socket: Duplex, stream: ClientHttp2Stream): void {
+  stream.on("response", (h2) => {
+    if (h2[":status"] !== 200) {
+      socket.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      stream.close(NGHTTP2_CANCEL);
+      return;
+    }
+    copyCorked(stream, socket, () => (socket instanceof Socket ? socket : null));
+  });
+  socket.pipe(stream);
+  if (socket instanceof Socket) socket.setNoDelay(true);
+  const teardown = () => {
+    if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+    socket.destroy();
+  };
+  stream.on("error", teardown);
+  stream.on("close", () => {
+    if (stream.rstCode !== 0) socket.destroy();
+  });
+  socket.on("error", teardown);
+  socket.on("close", () => {
+    if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+  });
 }
 
 function sendError(res: ServerResponse, status: number, message: string) {

@@ -94,6 +94,7 @@ function handlers(state: ControlPlaneState): AppHandlers {
       state.token = `agent-token-${state.calls.next + 1}`;
       return { next: { token: state.token, assignment: next } };
     },
+    openSession: notServed,
   };
   return {
     projects: { list: notServed },
@@ -107,6 +108,8 @@ function handlers(state: ControlPlaneState): AppHandlers {
       watch: () => ({ [Symbol.asyncIterator]: () => ({ next: notServed }) }),
     },
     agent,
+    sessions: { ideTicket: notServed },
+    relay: { authorizeTunnel: notServed, redeemTicket: notServed },
   };
 }
 
