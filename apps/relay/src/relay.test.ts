@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request, type IncomingMessage } from "node:http";
@@ -339,6 +340,73 @@ describe("the connection path", () => {
   }
   const host = (session: string | null) => (session ? `${session}.localhost:${relay.port}` : `localhost:${relay.port}`);
   const bodies = (text: string) => [...text.matchAll(/\{"url":"[^"]*","cookie":[^}]*\}/g)].map((m) => JSON.parse(m[0]) as { url: string; cookie: string | null });
+
+  it("streams 100 MB up and 100 MB down through the relay with matching checksums", async () => {
+    const size = 100 * 1024 * 1024;
+    const block = Buffer.alloc(64 * 1024, 7);
+    const expected = createHash("sha256");
+    for (let left = size; left > 0; left -= block.length) expected.update(left >= block.length ? block : block.subarray(0, left));
+    const digest = expected.digest("hex");
+    const cookie = cookieFor("s1");
+    const up = await new Promise<string>((resolve, reject) => {
+      const req = request(
+        { host: "127.0.0.1", port: relay.port, method: "POST", path: "/sink", agent: false, headers: { host: host("s1"), cookie, "content-length": String(size) } },
+        (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => (text += c.toString()));
+          res.on("end", () => resolve(text));
+        },
+      );
+      req.on("error", reject);
+      let left = size;
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, block.length);
+          left -= n;
+          if (!req.write(n === block.length ? block : block.subarray(0, n))) return void req.once("drain", pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+    expect(JSON.parse(up)).toEqual({ bytes: size, sha256: digest });
+    const down = await new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
+      request({ host: "127.0.0.1", port: relay.port, path: `/bytes?n=${size}`, agent: false, headers: { host: host("s1"), cookie } }, (res) => {
+        const hash = createHash("sha256");
+        let bytes = 0;
+        res.on("data", (c: Buffer) => {
+          hash.update(c);
+          bytes += c.length;
+        });
+        res.on("end", () => resolve({ bytes, sha256: hash.digest("hex") }));
+      })
+        .on("error", reject)
+        .end();
+    });
+    expect(down).toEqual({ bytes: size, sha256: digest });
+  }, 60_000);
+
+  it("carries 200 connections at once over the session's one tunnel", async () => {
+    const tunnelBefore = relay.tunnels.get("s1");
+    const cookie = cookieFor("s1");
+    const answers = await Promise.all(
+      Array.from(
+        { length: 200 },
+        (_, i) =>
+          new Promise<string>((resolve, reject) => {
+            request({ host: "127.0.0.1", port: relay.port, path: `/slow?i=${i}`, agent: false, headers: { host: host("s1"), cookie } }, (res) => {
+              let text = "";
+              res.on("data", (c: Buffer) => (text += c.toString()));
+              res.on("end", () => resolve(text));
+            })
+              .on("error", reject)
+              .end();
+          }),
+      ),
+    );
+    expect(answers).toEqual(Array.from({ length: 200 }, (_, i) => `slow ${i}`));
+    expect(relay.tunnels.get("s1")).toBe(tunnelBefore);
+  });
 
   it("serves pipelined requests on one connection in order, each checked", async () => {
     const cookie = cookieFor("s1");

@@ -91,6 +91,16 @@ export function startUpstream(): Promise<Upstream> {
       });
       source.pipe(res);
       res.on("close", () => source.destroy());
+    } else if (url.pathname === "/sink") {
+      const hash = createHash("sha256");
+      let bytes = 0;
+      req.on("data", (c: Buffer) => {
+        hash.update(c);
+        bytes += c.length;
+      });
+      req.on("end", () => res.end(JSON.stringify({ bytes, sha256: hash.digest("hex") })));
+    } else if (url.pathname === "/slow") {
+      setTimeout(() => res.end(`slow ${url.searchParams.get("i")}`), 50);
     } else if (url.pathname === "/bytes") {
       const total = Number(url.searchParams.get("n"));
       res.setHeader("content-length", total);
