@@ -113,6 +113,9 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
       sessionId = relayOwn ? undefined : hooks.sessionOf(host);
       if (!sessionId) {
         const bytes = Buffer.concat(firstBytes);
+        firstBytes = undefined;
+        socket.removeListener("end", onEnd);
+        socket.removeListener("close", onClose2);
         afterResponses(() => hooks.handOff(socket, bytes));
         return 1;
       }
@@ -246,6 +249,11 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
 
   socket.on("data", onData);
   socket.on("end", onEnd);
-  socket.on("error", () => socket.destroy());
+  socket.on("error", destroyOnError);
   socket.on("close", onClose2);
+}
+
+/** Kept outside `serveConnection`, so that a connection handed off keeps none of its state alive. */
+function destroyOnError(this: Socket) {
+  this.destroy();
 }
