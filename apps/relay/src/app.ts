@@ -267,7 +267,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     socket.once("data", () => socket.setTimeout(0));
     serveConnection(socket, hooks);
   };
-  const listener = tls ? createTlsServer(tls, onConnection) : createNetServer(onConnection);
+  // Half-open connections: a browser that has sent its last request still gets the answers in flight.
+  const listener = tls ? createTlsServer({ ...tls, allowHalfOpen: true }, onConnection) : createNetServer({ allowHalfOpen: true }, onConnection);
   listener.on("tlsClientError", (_error: Error, socket: Socket) => socket.destroy());
 
   const relay: Relay = {

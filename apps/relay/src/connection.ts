@@ -242,6 +242,7 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
   function onEnd() {
     socketEnded = true;
     if (stream && !stream.writableEnded) stream.end();
+    else if (!stream && !opening) socket.end();
   }
   function onClose2() {
     if (stream && !stream.closed) stream.close(NGHTTP2_CANCEL);

@@ -408,6 +408,16 @@ describe("the connection path", () => {
     expect(relay.tunnels.get("s1")).toBe(tunnelBefore);
   });
 
+  it("answers a browser that half-closes after its last request", async () => {
+    const socket = connect(relay.port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.end(`GET /last HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`);
+    let text = "";
+    socket.on("data", (c: Buffer) => (text += c.toString("latin1")));
+    await once(socket, "close");
+    expect(bodies(text).map((b) => b.url)).toEqual(["/last"]);
+  });
+
   it("serves pipelined requests on one connection in order, each checked", async () => {
     const cookie = cookieFor("s1");
     const text = await exchange(

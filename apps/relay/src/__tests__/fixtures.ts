@@ -151,7 +151,8 @@ export interface Answer {
 export function browse(port: number, sessionId: string | null, path: string, headers: Record<string, string> = {}, method = "GET", body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const host = sessionId ? `${sessionId}.localhost:${port}` : `localhost:${port}`;
-    const req = request({ host: "127.0.0.1", port, method, path, headers: { host, ...headers } }, (res) => {
+    // A connection of its own, as a browser would (it never shares one between origins).
+    const req = request({ host: "127.0.0.1", port, method, path, agent: false, headers: { host, ...headers } }, (res) => {
       let text = "";
       res.on("data", (c: Buffer) => (text += c.toString()));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
