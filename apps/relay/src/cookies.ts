@@ -15,6 +15,9 @@ export interface SessionGrant {
 /** Signs and checks the session cookie: `v1.<session>.<user>.<expires>.<hmac>`, stateless across relays. */
 export class CookieSigner {
   private readonly key: Buffer;
+  /** Values whose MAC checked out: a value is its own proof, so a hit skips the HMAC (expiry is still checked). */
+  private readonly verified = new Map<string, SessionGrant>();
+  private static readonly MAX_VERIFIED = 10_000;
 
   constructor(secret: string) {
     this.key = createHash("sha256").update(`drydock-relay-cookie:${secret}`).digest();
@@ -30,6 +33,8 @@ export class CookieSigner {
   read(cookieHeader: string | undefined, nowSeconds: number): SessionGrant | { problem: "missing" | "invalid" | "expired" } {
     const value = cookieHeader ? parse(cookieHeader)[SESSION_COOKIE] : undefined;
     if (!value) return { problem: "missing" };
+    const known = this.verified.get(value);
+    if (known) return known.expires > nowSeconds ? known : { problem: "expired" };
     const [version, sessionId, user, expiresText, mac, ...rest] = value.split(".");
     if (version !== "v1" || sessionId === undefined || user === undefined || expiresText === undefined || mac === undefined || rest.length > 0) {
       return { problem: "invalid" };
@@ -39,7 +44,10 @@ export class CookieSigner {
     if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return { problem: "invalid" };
     const expires = Number(expiresText);
     if (!(expires > nowSeconds)) return { problem: "expired" };
-    return { sessionId, userId: Buffer.from(user, "base64url").toString(), expires };
+    const grant = { sessionId, userId: Buffer.from(user, "base64url").toString(), expires };
+    if (this.verified.size >= CookieSigner.MAX_VERIFIED) this.verified.clear();
+    this.verified.set(value, grant);
+    return grant;
   }
 
   private mac(body: string): string {
