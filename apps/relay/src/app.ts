@@ -229,6 +229,9 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   app.get("/healthz", async () => ({ ok: true, tunnels: tunnels.size }));
   app.get("/metrics", async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 
+  // Bound once: the fast path counts every request, and label lookups per request add up.
+  const forwardedHttp = metrics.requests.labels({ kind: "http", outcome: "forwarded" });
+  const forwardedUpgrade = metrics.requests.labels({ kind: "upgrade", outcome: "forwarded" });
   /** Every browser or agent connection arrives here first (see connection.ts). */
   const hooks: ConnectionHooks = {
     sessionOf,
@@ -247,7 +250,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
         refuseWith,
       ),
     rewrite: rewriteRequestHeader,
-    forwarded: (kind) => metrics.requests.inc({ kind, outcome: "forwarded" }),
+    forwarded: (kind) => (kind === "http" ? forwardedHttp : forwardedUpgrade).inc(),
     refuse: (socket, refusal, kind) => refuseSocket(socket, refusal, kind),
     handOff: (socket, bytes) => {
       socket.setTimeout(0);

@@ -17,6 +17,8 @@ export class CookieSigner {
   private readonly key: Buffer;
   /** Values whose MAC checked out: a value is its own proof, so a hit skips the HMAC (expiry is still checked). */
   private readonly verified = new Map<string, SessionGrant>();
+  /** Cookie headers already parsed: a browser sends the same one request after request. */
+  private readonly parsed = new Map<string, string | undefined>();
   private static readonly MAX_VERIFIED = 10_000;
 
   constructor(secret: string) {
@@ -31,7 +33,7 @@ export class CookieSigner {
 
   /** The grant in a Cookie header, or why there is none that counts. */
   read(cookieHeader: string | undefined, nowSeconds: number): SessionGrant | { problem: "missing" | "invalid" | "expired" } {
-    const value = cookieHeader ? parse(cookieHeader)[SESSION_COOKIE] : undefined;
+    const value = cookieHeader ? this.sessionValue(cookieHeader) : undefined;
     if (!value) return { problem: "missing" };
     const known = this.verified.get(value);
     if (known) return known.expires > nowSeconds ? known : { problem: "expired" };
@@ -48,6 +50,17 @@ export class CookieSigner {
     if (this.verified.size >= CookieSigner.MAX_VERIFIED) this.verified.clear();
     this.verified.set(value, grant);
     return grant;
+  }
+
+  /** The relay's cookie in a Cookie header; headers up to 2 KB are remembered (at most 1,000 of them: ≤ 2 MB). */
+  private sessionValue(header: string): string | undefined {
+    if (this.parsed.has(header)) return this.parsed.get(header);
+    const value = parse(header)[SESSION_COOKIE];
+    if (header.length <= 2_048) {
+      if (this.parsed.size >= 1_000) this.parsed.clear();
+      this.parsed.set(header, value);
+    }
+    return value;
   }
 
   private mac(body: string): string {
