@@ -265,7 +265,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.setNoDelay(true);
-    // A connection that sends no complete request head soon is dropped (slow-loris).
+    // A connection that sends nothing for 30 s is dropped (a slow head is then the HTTP parsers' 16 KB limit).
     socket.setTimeout(30_000, () => socket.destroy());
     socket.once("data", () => socket.setTimeout(0));
     serveConnection(socket, hooks);
