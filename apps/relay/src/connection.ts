@@ -39,7 +39,6 @@ export interface ConnectionHooks {
 }
 
 const FRAMING = new Set(["content-length", "transfer-encoding"]);
-const CHUNKED = /(?:^|,)\s*chunked\s*$/i;
 
 export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
   const parser = new HTTPParser(HTTPParser.REQUEST);
@@ -135,12 +134,14 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
     const refusal =
       contentLength !== undefined && transferEncoding !== undefined
         ? new Refusal(400, "a request with both Content-Length and Transfer-Encoding is refused")
-        : hooks.admit(session, cookie, origin, info.upgrade);
+        : transferEncoding !== undefined && transferEncoding.trim().toLowerCase() !== "chunked"
+          ? new Refusal(400, `Transfer-Encoding "${transferEncoding}" is refused: only "chunked" is understood`)
+          : hooks.admit(session, cookie, origin, info.upgrade);
     if (refusal) {
       refuse(refusal, kind);
       return 1;
     }
-    chunked = !info.upgrade && CHUNKED.test(transferEncoding ?? "");
+    chunked = !info.upgrade && transferEncoding !== undefined;
     let head = `${HTTPParser.methods[info.method] ?? "GET"} ${info.url} HTTP/${info.versionMajor}.${info.versionMinor}\r\n`;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i] as string;

@@ -455,6 +455,18 @@ describe("the connection path", () => {
     expect(seen).toBe(0);
   });
 
+  it("refuses a Transfer-Encoding other than chunked, and proxies nothing", async () => {
+    const seen = await upstreamSawDuring(async () => {
+      const text = await exchange(
+        relay.port,
+        `POST /gz HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookieFor("s1")}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`,
+        (t) => t.includes("\r\n\r\n"),
+      );
+      expect(text).toMatch(/^HTTP\/1.1 400 /);
+    });
+    expect(seen).toBe(0);
+  });
+
   it("checks every request, not just a connection's first", async () => {
     const seen = await upstreamSawDuring(async () => {
       const text = await exchange(
