@@ -1,0 +1,80 @@
+import { once } from "node:events";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { createServer, request, type IncomingMessage } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { openTunnel, RelayTunnel, TUNNEL_PATH } from "@drydock/tunnel";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { CodeServerMissingError, findCodeServer, getOverSocket, groupAlive, startCodeServer, type RunningCodeServer } from "./code-server.js";
+
+let dir: string;
+let ide: RunningCodeServer;
+const output: string[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "drydock-ide-"));
+  await writeFile(join(dir, "task.ts"), "export const answer = 42;\n");
+  const bin = await findCodeServer({ cacheDir: join(dir, "cache"), pathEnv: process.env.PATH });
+  ide = await startCodeServer({ bin, socketPath: join(dir, "ide.sock"), workspace: dir, profileDir: join(dir, "profile"), env: { PATH: process.env.PATH }, onOutput: (l) => output.push(l) });
+}, 90_000);
+
+afterAll(async () => {
+  await ide?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("code-server in the task", () => {
+  it("finds the pinned version, and names what is missing when it cannot", async () => {
+    await expect(findCodeServer({ cacheDir: join(dir, "empty"), pathEnv: "" })).rejects.toThrow(CodeServerMissingError);
+    await expect(findCodeServer({ cacheDir: join(dir, "empty"), pathEnv: process.env.PATH, version: "0.0.1" })).rejects.toThrow(
+      /code-server 0\.0\.1 is not installed .*code-server is 4\.100\.3/,
+    );
+  });
+
+  it("listens on its Unix socket only, readable by the agent alone", async () => {
+    expect(await getOverSocket(ide.socketPath, "/healthz")).toBe(200);
+    const mode = (await stat(ide.socketPath)).mode & 0o777;
+    expect(mode).toBe(0o600);
+  });
+
+  it("is reached through a relay tunnel whose target is that socket", async () => {
+    let tunnel: RelayTunnel | undefined;
+    const relay = createServer((req, res) => tunnel?.forwardRequest(req, res));
+    relay.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (req.url === TUNNEL_PATH) void RelayTunnel.accept(socket, head).then((t) => (tunnel = t));
+    });
+    relay.listen(0, "127.0.0.1");
+    await once(relay, "listening");
+    const port = (relay.address() as AddressInfo).port;
+    const client = openTunnel({ relayUrl: `http://127.0.0.1:${port}`, host: "s1.localhost", token: "t", target: { socketPath: ide.socketPath } });
+    try {
+      await client.whenConnected();
+      const res = await new Promise<IncomingMessage>((resolve, reject) => request({ host: "127.0.0.1", port, path: "/" }, resolve).on("error", reject).end());
+      res.resume();
+      // code-server's own answer: a redirect into the folder it was opened on.
+      expect(res.statusCode).toBe(302);
+      expect(res.headers.location).toContain(`folder=${encodeURIComponent(dir).replace(/%2F/g, "/")}`);
+    } finally {
+      await client.close();
+      tunnel?.close();
+      relay.close();
+    }
+  });
+
+  it("stops with its whole process tree and removes its socket", async () => {
+    const second = await startCodeServer({
+      bin: await findCodeServer({ cacheDir: join(dir, "cache"), pathEnv: process.env.PATH }),
+      socketPath: join(dir, "second.sock"),
+      workspace: dir,
+      profileDir: join(dir, "profile2"),
+      env: { PATH: process.env.PATH },
+    });
+    expect(await groupAlive(second.pid)).toBe(true);
+    await second.stop();
+    expect(await groupAlive(second.pid)).toBe(false);
+    await expect(stat(second.socketPath)).rejects.toThrow(/ENOENT/);
+  }, 90_000);
+});
