@@ -15,6 +15,7 @@ const authority: RelayAuthority = {
   redeemTicket: async () => {
     throw new Error("the benchmark redeems no tickets");
   },
+  sessionReady: async () => ({ ok: true }),
 };
 
 const config = RelayConfigSchema.parse({

@@ -17,7 +17,7 @@ const CHUNK = Buffer.alloc(256 * 1024, "x");
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? "/", "http://upstream");
-  if (url.pathname === "/tiny") {
+  if (url.pathname === "/tiny" || url.pathname === "/healthz") {
     res.writeHead(200, { "content-type": "text/plain", "content-length": "2" });
     res.end("ok");
     return;

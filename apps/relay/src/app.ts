@@ -167,6 +167,26 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       metrics.tunnelCloses.inc({ cause: closeCause(reason) });
       log.info({ sessionId, reason }, "tunnel closed");
     });
+    void announceReady(sessionId, tunnel, req.headers.host ?? sessionId);
+  };
+
+  /**
+   * Tells the control plane the session's IDE answers through this relay (its `/healthz`, through the
+   * tunnel), so that the session shows its link only from then on. Tries for a while: code-server may still
+   * be starting when its agent connects.
+   */
+  const announceReady = async (sessionId: string, tunnel: RelayTunnel, host: string) => {
+    for (let attempt = 0; attempt < 60 && !tunnel.closed; attempt++) {
+      if ((await tunnel.probe("/healthz", host)) === 200) {
+        try {
+          await deps.authority.sessionReady({ sessionId });
+        } catch (error) {
+          log.warn({ sessionId, err: error }, "could not tell the control plane the session is ready");
+        }
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
   };
 
   const refuse = (res: ServerResponse, refusal: Refusal, kind: "http") => {

@@ -30,6 +30,7 @@ export function serverAuthority(options: { serverUrl: string | (() => string); r
   return {
     authorizeTunnel: (input) => trpc().relay.authorizeTunnel.mutate(input),
     redeemTicket: (input) => trpc().relay.redeemTicket.mutate(input),
+    sessionReady: (input) => trpc().relay.sessionReady.mutate(input),
   };
 }
 

@@ -41,11 +41,11 @@ afterAll(async () => {
   await upstream.close();
 });
 
-/** Runs `fn` and says whether the upstream saw anything meanwhile. */
+/** Runs `fn` and says how many requests reached the upstream meanwhile (the relay's own readiness probes aside). */
 async function upstreamSawDuring(fn: () => Promise<void>): Promise<number> {
   const before = upstream.seen.length;
   await fn();
-  return upstream.seen.length - before;
+  return upstream.seen.slice(before).filter((r) => r.url !== "/healthz").length;
 }
 
 function wsRefusal(url: string, headers: Record<string, string>): Promise<number> {
@@ -437,7 +437,7 @@ describe("the connection path", () => {
       (t) => bodies(t).length === 2,
     );
     expect(bodies(text).map((b) => b.url)).toEqual(["/chunked", "/after"]);
-    expect(upstream.seen.slice(seenBefore).map((r) => `${r.method} ${r.url} ${r.headers["transfer-encoding"] ?? ""}`)).toEqual([
+    expect(upstream.seen.slice(seenBefore).filter((r) => r.url !== "/healthz").map((r) => `${r.method} ${r.url} ${r.headers["transfer-encoding"] ?? ""}`)).toEqual([
       "POST /chunked chunked",
       "GET /after ",
     ]);
@@ -576,6 +576,28 @@ describe("flow control", () => {
     expect(upstream.infiniteSent() - sentWhenStalled).toBeLessThan(4 * 1024 * 1024);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
     stalled.destroy();
+  });
+});
+
+describe("readiness", () => {
+  it("tells the control plane a session is ready once its IDE answers through the tunnel, and not before", async () => {
+    authority.tokens.set("token-s6", "s6");
+    const down = await startUpstream();
+    const port = down.port;
+    await down.close();
+    // An agent whose IDE is not answering yet: connected, but not ready.
+    const early = openTunnel({ relayUrl: `http://127.0.0.1:${relay.port}`, host: `s6.localhost:${relay.port}`, token: "token-s6", target: { host: "127.0.0.1", port } });
+    clients.push(early);
+    await early.whenConnected();
+    await new Promise((r) => setTimeout(r, 700));
+    expect(authority.ready).not.toContain("s6");
+    await early.close();
+    const ready = tunnel("s6", "token-s6");
+    await ready.whenConnected();
+    for (let i = 0; i < 50 && !authority.ready.includes("s6"); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(authority.ready).toContain("s6");
+    expect(upstream.seen.some((r) => r.url === "/healthz")).toBe(true);
+    await ready.close();
   });
 });
 

@@ -62,6 +62,10 @@ export function createHandlers(s: {
         return { next: next ? { token: next.token, assignment: await s.agent.assignment(next.attemptId) } : null };
       },
       openSession: (_input, ctx) => s.sessions.openSession(ctx.principal.attemptId),
+      endSession: async (input, ctx) => {
+        await s.sessions.endSession(ctx.principal.attemptId, input.reason, input.error);
+        return ok;
+      },
     },
     sessions: {
       ideTicket: (input, ctx) => s.sessions.ideTicket(input.sessionId, ctx.principal.userId),
@@ -69,6 +73,10 @@ export function createHandlers(s: {
     relay: {
       authorizeTunnel: (input) => s.sessions.authorizeTunnel(input.sessionId, input.agentToken),
       redeemTicket: (input) => s.sessions.redeemTicket(input.sessionId, input.ticket),
+      sessionReady: async (input) => {
+        await s.sessions.markReady(input.sessionId);
+        return ok;
+      },
     },
   };
 }

@@ -66,6 +66,7 @@ export {
 } from "./agent.js";
 export type { AttemptAssignment } from "./agent.js";
 export {
+  AgentEndSessionInput,
   AgentOpenSessionOutput,
   AuthorizeTunnelInput,
   AuthorizeTunnelOutput,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 
-import { Timestamp } from "./common.js";
+import { ErrorInfoSchema, Timestamp } from "./common.js";
+import { SessionEndReason } from "./sessions.js";
 
 /**
  * A session id is one DNS label (lower-case letters, digits, hyphens; ≤ 63), because the relay serves each
@@ -39,6 +40,9 @@ export const AuthorizeTunnelOutput = z.object({ sessionId: SessionIdSchema, atte
 export const RedeemTicketInput = z.object({ sessionId: SessionIdSchema, ticket: z.string().min(1).max(200) });
 export const RedeemTicketOutput = z.object({ sessionId: SessionIdSchema, userId: z.string() });
 
+/** agent.endSession: the attempt's live session ended, and why (a first run's error, when it failed). */
+export const AgentEndSessionInput = z.object({ reason: SessionEndReason, error: ErrorInfoSchema.optional() });
+
 /**
  * What the relay asks of the control plane. Both calls throw an `AppError` (UNAUTHORIZED / FORBIDDEN /
  * NOT_FOUND) on refusal; the relay maps that to 401/403 and proxies nothing.
@@ -46,4 +50,6 @@ export const RedeemTicketOutput = z.object({ sessionId: SessionIdSchema, userId:
 export interface RelayAuthority {
   authorizeTunnel(input: z.input<typeof AuthorizeTunnelInput>): Promise<z.output<typeof AuthorizeTunnelOutput>>;
   redeemTicket(input: z.input<typeof RedeemTicketInput>): Promise<z.output<typeof RedeemTicketOutput>>;
+  /** The session's IDE answered through this relay: the control plane may show its link (STARTING → READY). */
+  sessionReady(input: z.input<typeof SessionIdInput>): Promise<unknown>;
 }

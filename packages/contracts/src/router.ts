@@ -29,6 +29,7 @@ import {
   ListExecutionsInput,
 } from "./executions.js";
 import {
+  AgentEndSessionInput,
   AgentOpenSessionOutput,
   AuthorizeTunnelInput,
   AuthorizeTunnelOutput,
@@ -91,6 +92,7 @@ export interface AppHandlers {
     fail: Handler<typeof AgentFailInput, typeof AckSchema, AgentContext>;
     next: Handler<z.ZodVoid, typeof AgentNextOutput, AgentContext>;
     openSession: Handler<z.ZodVoid, typeof AgentOpenSessionOutput, AgentContext>;
+    endSession: Handler<typeof AgentEndSessionInput, typeof AckSchema, AgentContext>;
   };
   sessions: {
     ideTicket: Handler<typeof SessionIdInput, typeof IdeTicketOutput, UserContext>;
@@ -98,6 +100,7 @@ export interface AppHandlers {
   relay: {
     authorizeTunnel: Handler<typeof AuthorizeTunnelInput, typeof AuthorizeTunnelOutput, RelayContext>;
     redeemTicket: Handler<typeof RedeemTicketInput, typeof RedeemTicketOutput, RelayContext>;
+    sessionReady: Handler<typeof SessionIdInput, typeof AckSchema, RelayContext>;
   };
 }
 
@@ -218,6 +221,10 @@ export function createAppRouter(h: AppHandlers) {
         .mutation(({ input, ctx }) => h.agent.fail(input, ctx)),
       next: agentProcedure.output(AgentNextOutput).mutation(({ ctx }) => h.agent.next(undefined, ctx)),
       openSession: agentProcedure.output(AgentOpenSessionOutput).mutation(({ ctx }) => h.agent.openSession(undefined, ctx)),
+      endSession: agentProcedure
+        .input(AgentEndSessionInput)
+        .output(AckSchema)
+        .mutation(({ input, ctx }) => h.agent.endSession(input, ctx)),
     }),
     sessions: t.router({
       ideTicket: userProcedure
@@ -234,6 +241,10 @@ export function createAppRouter(h: AppHandlers) {
         .input(RedeemTicketInput)
         .output(RedeemTicketOutput)
         .mutation(({ input, ctx }) => h.relay.redeemTicket(input, ctx)),
+      sessionReady: relayProcedure
+        .input(SessionIdInput)
+        .output(AckSchema)
+        .mutation(({ input, ctx }) => h.relay.sessionReady(input, ctx)),
     }),
   });
 }

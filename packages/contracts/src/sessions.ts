@@ -4,6 +4,7 @@ import { ErrorInfoSchema, Timestamp } from "./common.js";
 
 export const SessionState = z.enum(["STARTING", "READY", "ENDED"]);
 export const SessionEndReason = z.enum(["resumed", "idle", "aborted", "failed"]);
+export type SessionEndReason = z.infer<typeof SessionEndReason>;
 
 /** An interactive (VS Code) session of one attempt; the interactive-tasks issue fills it in. */
 export const InteractiveSessionSchema = z.object({

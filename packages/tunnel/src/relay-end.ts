@@ -154,6 +154,26 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
     return stream;
   }
 
+  /** The status the agent's upstream answers a GET of `path` with, through this tunnel; undefined if none. */
+  probe(path: string, authority: string, timeoutMs = 5_000): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = this.session.request({ ":method": "GET", ":path": path, ":authority": authority }, { endStream: true });
+      } catch {
+        return resolve(undefined);
+      }
+      const timer = setTimeout(() => stream.close(NGHTTP2_CANCEL), timeoutMs);
+      stream.on("response", (h2) => resolve(Number(h2[":status"])));
+      stream.on("error", () => resolve(undefined));
+      stream.on("close", () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+      stream.resume();
+    });
+  }
+
   /**
    * Sends one browser upgrade (WebSocket) through the tunnel as a byte stream: the browser's request head
    * first, then bytes both ways until either side closes.

@@ -95,6 +95,7 @@ function handlers(state: ControlPlaneState): AppHandlers {
       return { next: { token: state.token, assignment: next } };
     },
     openSession: notServed,
+    endSession: notServed,
   };
   return {
     projects: { list: notServed },
@@ -109,7 +110,7 @@ function handlers(state: ControlPlaneState): AppHandlers {
     },
     agent,
     sessions: { ideTicket: notServed },
-    relay: { authorizeTunnel: notServed, redeemTicket: notServed },
+    relay: { authorizeTunnel: notServed, redeemTicket: notServed, sessionReady: notServed },
   };
 }
 

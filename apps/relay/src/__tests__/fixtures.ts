@@ -19,6 +19,8 @@ export const COOKIE_SECRET = "test-cookie-secret-0123456789";
 export class MemoryAuthority implements RelayAuthority {
   readonly tokens = new Map<string, string>();
   readonly tickets = new Map<string, { sessionId: string; userId: string; expiresAt: number; used: boolean }>();
+  /** Sessions the relay announced ready, in order. */
+  readonly ready: string[] = [];
   calls = 0;
 
   issue(ticket: string, sessionId: string, ttlMs = 60_000) {
@@ -42,6 +44,11 @@ export class MemoryAuthority implements RelayAuthority {
     if (t.expiresAt <= Date.now()) throw new AppError("TICKET_EXPIRED", "UNAUTHORIZED", "this ticket expired");
     t.used = true;
     return { sessionId, userId: t.userId };
+  }
+
+  async sessionReady({ sessionId }: { sessionId: string }) {
+    this.ready.push(sessionId);
+    return { ok: true };
   }
 }
 

@@ -254,3 +254,36 @@ describe("SessionService.authorizeTunnel", () => {
     );
   });
 });
+
+describe("SessionService.markReady and endSession", () => {
+  it("shows the link only once the IDE answered through the relay, and says it again harmlessly", async () => {
+    const { attemptId } = await attempt();
+    const { sessionId } = await sessions.openSession(attemptId);
+    const before = await db.selectFrom("interactive_sessions").select(["state", "link"]).where("id", "=", sessionId).executeTakeFirstOrThrow();
+    expect(before).toEqual({ state: "STARTING", link: null });
+    await sessions.markReady(sessionId);
+    await sessions.markReady(sessionId);
+    const after = await db.selectFrom("interactive_sessions").select(["state", "link"]).where("id", "=", sessionId).executeTakeFirstOrThrow();
+    expect(after).toEqual({ state: "READY", link: `http://${sessionId}.localhost:8081/` });
+    await expect(sessions.markReady("nosuchsession")).rejects.toMatchObject({ code: "SESSION_NOT_FOUND", kind: "NOT_FOUND" });
+  });
+
+  it("ends the attempt's live session with its reason and first-run error, after which nothing reopens or readies it", async () => {
+    const { attemptId, token } = await attempt();
+    const { sessionId } = await sessions.openSession(attemptId);
+    await sessions.endSession(attemptId, "failed", { message: "boom", code: "TASK_FAILED" });
+    const row = await db
+      .selectFrom("interactive_sessions")
+      .select(["state", "end_reason", "first_run_error", "ended_at"])
+      .where("id", "=", sessionId)
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ state: "ENDED", end_reason: "failed", first_run_error: { message: "boom", code: "TASK_FAILED" } });
+    expect(row.ended_at).not.toBeNull();
+    await expect(sessions.markReady(sessionId)).rejects.toMatchObject({ code: "SESSION_ENDED" });
+    await expect(sessions.authorizeTunnel(sessionId, token)).rejects.toMatchObject({ code: "TUNNEL_SESSION_ENDED" });
+    // Ending again, or with no live session, is not an error.
+    await sessions.endSession(attemptId, "resumed");
+    const again = await db.selectFrom("interactive_sessions").select("end_reason").where("id", "=", sessionId).executeTakeFirstOrThrow();
+    expect(again.end_reason).toBe("failed");
+  });
+});

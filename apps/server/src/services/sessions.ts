@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 
 import { sql } from "kysely";
 
+import type { ErrorInfo, SessionEndReason } from "@drydock/contracts";
+
 import type { Db } from "../db/database.js";
 import type { ServerConfig } from "../env.js";
 import { ServerErrors } from "../errors.js";
@@ -134,6 +136,41 @@ export class SessionService {
     if (attempt.status !== "RUNNING") throw ServerErrors.tunnelAttemptNotRunning(attempt.id, attempt.status);
     if (session.state === "ENDED") throw ServerErrors.tunnelSessionEnded(sessionId);
     return { sessionId, attemptId: attempt.id };
+  }
+
+  /**
+   * The session's IDE answered through the relay: STARTING → READY, with its origin as the link. Only from
+   * then on does the session show a link. Saying it again is harmless; an ended session stays ended.
+   */
+  async markReady(sessionId: string): Promise<void> {
+    const { ideOrigin } = this.relaySettings("ideOrigin");
+    const link = `${sessionOrigin(ideOrigin, sessionId)}/`;
+    const updated = await this.deps.db
+      .updateTable("interactive_sessions")
+      .set({ state: "READY", link })
+      .where("id", "=", sessionId)
+      .where("state", "=", "STARTING")
+      .returning("id")
+      .executeTakeFirst();
+    if (updated) {
+      this.deps.log.info({ sessionId }, "interactive session is ready");
+      return;
+    }
+    const session = await this.deps.db.selectFrom("interactive_sessions").select("state").where("id", "=", sessionId).executeTakeFirst();
+    if (!session) throw ServerErrors.sessionNotFound(sessionId);
+    if (session.state === "ENDED") throw ServerErrors.sessionEnded(sessionId);
+  }
+
+  /** The attempt's live session ended, and why; its tunnel and tickets stop working. Nothing to end is fine. */
+  async endSession(attemptId: string, reason: SessionEndReason, error?: ErrorInfo): Promise<void> {
+    const ended = await this.deps.db
+      .updateTable("interactive_sessions")
+      .set({ state: "ENDED", end_reason: reason, first_run_error: error ? JSON.stringify(error) : null, ended_at: sql`now()` })
+      .where("attempt_id", "=", attemptId)
+      .where("state", "<>", "ENDED")
+      .returning("id")
+      .executeTakeFirst();
+    if (ended) this.deps.log.info({ sessionId: ended.id, attemptId, reason }, "interactive session ended");
   }
 
   private relaySettings<K extends keyof typeof SETTING>(...keys: K[]): Record<K, string> {
