@@ -237,6 +237,43 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
     await expect(scheduler.attemptSucceeded(`${id}.n0.a1`, "f".repeat(64), [1])).rejects.toThrow(/already ended ABORTED/);
   });
 
+  it("ends an attempt's live interactive session with the attempt: resumed, failed or aborted; an agent's own reason stands", async () => {
+    const spec: WorkflowSpec = { name: "ide", inputs: {}, required: [], nodes: [{ kind: "task", id: "n0", task: "t", inputs: {} }], output: { kind: "node", node: "n0" } };
+    const session = async (attemptId: string, state = "READY", reason: string | null = null) => {
+      const id = `s${++seq}`;
+      await db.insertInto("interactive_sessions").values({ id, attempt_id: attemptId, state, end_reason: reason }).execute();
+      return id;
+    };
+    const reasonOf = async (id: string) =>
+      db.selectFrom("interactive_sessions").select(["state", "end_reason"]).where("id", "=", id).executeTakeFirstOrThrow();
+    let opened = "";
+    const ending = async (report: (attemptId: string) => Promise<void>, state?: string, reason?: string) => {
+      executor.behaviour = async ({ attemptId }) => {
+        await scheduler.attemptStarted(attemptId, 4242);
+        opened = await session(attemptId, state, reason ?? null);
+        await report(attemptId);
+      };
+      const { done } = await run(spec, [task("t", [])]);
+      await done;
+      return reasonOf(opened);
+    };
+    expect(await ending((a) => scheduler.attemptSucceeded(a, "f".repeat(64), 1))).toEqual({ state: "ENDED", end_reason: "resumed" });
+    expect(await ending((a) => scheduler.attemptFailed(a, "FAILED", { message: "boom" }))).toEqual({ state: "ENDED", end_reason: "failed" });
+    expect(await ending((a) => scheduler.attemptFailed(a, "FAILED", { message: "idle" }), "ENDED", "idle")).toEqual({ state: "ENDED", end_reason: "idle" });
+
+    opened = "";
+    executor.behaviour = async ({ attemptId }) => {
+      await scheduler.attemptStarted(attemptId, 4242);
+      opened = await session(attemptId);
+      await new Promise(() => undefined);
+    };
+    const { id, done } = await run(spec, [task("t", [])]);
+    await vi.waitFor(() => expect(opened).not.toBe(""));
+    await scheduler.abort(id);
+    await done;
+    expect(await reasonOf(opened)).toEqual({ state: "ENDED", end_reason: "aborted" });
+  });
+
   it("a duplicate completion report is accepted once and changes nothing", async () => {
     let first = "";
     agentsComputing((t, i) => compute(t, i));

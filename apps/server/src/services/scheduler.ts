@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 
-import type { AttemptStatus, ErrorInfo, ExecutionEvent, JsonValue, NodeStatus, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import type { AttemptStatus, ErrorInfo, ExecutionEvent, JsonValue, NodeStatus, SessionEndReason, TaskSpec, WorkflowSpec } from "@drydock/contracts";
 import { BindingError, nodeUpstream, resolveBinding, resolveNodeInputs, TERMINAL_ATTEMPT_STATUSES } from "@drydock/contracts";
 import type { Kysely, Transaction } from "kysely";
 
@@ -298,6 +298,20 @@ export class Scheduler {
     fx.events.push({ ...this.nodeEvent(executionId, node.node_id, "QUEUED", number), ...(after ? { error: after } : {}) });
   }
 
+  /**
+   * Ends the live interactive sessions of attempts that ended, saying why. An agent that ended its session
+   * itself first (idle, say) keeps its own reason: only sessions not yet ENDED change.
+   */
+  private async endSessions(tx: Tx, attemptIds: string[], reason: SessionEndReason): Promise<void> {
+    if (attemptIds.length === 0) return;
+    await tx
+      .updateTable("interactive_sessions")
+      .set({ state: "ENDED", end_reason: reason, ended_at: new Date() })
+      .where("attempt_id", "in", attemptIds)
+      .where("state", "<>", "ENDED")
+      .execute();
+  }
+
   private async setNode(
     tx: Tx,
     fx: Effects,
@@ -349,6 +363,11 @@ export class Scheduler {
         .returning("id")
         .execute();
       fx.terminate.push(...ended.map((a) => a.id));
+      await this.endSessions(
+        tx,
+        ended.map((a) => a.id),
+        status === "ABORTED" ? "aborted" : "failed",
+      );
       const nodes = await tx
         .updateTable("node_executions")
         .set({ status: status === "ABORTED" ? "ABORTED" : "SKIPPED", ended_at: new Date() })
@@ -432,6 +451,7 @@ export class Scheduler {
         .set({ status: "SUCCEEDED", outputs_sha256: outputsSha256, ended_at: new Date() })
         .where("id", "=", id)
         .execute();
+      await this.endSessions(tx, [id], "resumed");
       const node = await this.setNode(tx, fx, executionId, { node_id: attempt.node_id }, "SUCCEEDED", { outputs, attempt: attempt.number });
       if (node.parent_node_id === null) return this.advance(tx, exec, fx);
       const parent = await tx
@@ -465,6 +485,7 @@ export class Scheduler {
         .set({ status, error: errorJson(error), ended_at: new Date() })
         .where("id", "=", id)
         .execute();
+      await this.endSessions(tx, [id], "failed");
       if (exec.status !== "RUNNING") return;
       const node = await tx
         .selectFrom("node_executions")
