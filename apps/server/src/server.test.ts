@@ -102,6 +102,10 @@ describe("startServer", () => {
       const agentToken = randomBytes(24).toString("base64url");
       await db.insertInto("executions").values({ id: "xrelay", project: "default", workflow: "wf", version: "v1", status: "RUNNING", inputs: "{}" }).execute();
       await db
+        .insertInto("node_executions")
+        .values({ execution_id: "xrelay", node_id: "n0", task: "t", parent_node_id: null, map_index: null, status: "RUNNING", inputs: "{}", outputs: null, error: null, children_total: null, started_at: null, ended_at: null })
+        .execute();
+      await db
         .insertInto("attempts")
         .values({ id: "xrelay.n0.a1", execution_id: "xrelay", node_id: "n0", number: 1, status: "RUNNING", token_hash: hashToken(agentToken) })
         .execute();
@@ -132,6 +136,17 @@ describe("startServer", () => {
       await expect(relay.relay.authorizeTunnel.mutate({ sessionId, agentToken: server.token })).rejects.toMatchObject({
         data: { code: "UNAUTHORIZED", appCode: "TUNNEL_TOKEN_UNKNOWN" },
       });
+
+      // The session as users see it on the execution: STARTING without a link, READY with one once the relay
+      // says the IDE answers (a user may not say so), ENDED with the agent's reason.
+      const sessionOnAttempt = async () => (await user.executions.get.query({ id: "xrelay" })).nodes[0]?.attempts[0]?.session;
+      expect(await sessionOnAttempt()).toMatchObject({ id: sessionId, state: "STARTING" });
+      expect((await sessionOnAttempt())?.link).toBeUndefined();
+      await expect(user.relay.sessionReady.mutate({ sessionId })).rejects.toMatchObject(unauthorized);
+      await relay.relay.sessionReady.mutate({ sessionId });
+      expect(await sessionOnAttempt()).toMatchObject({ state: "READY", link: `http://${tunnel.host}/` });
+      await agent.agent.endSession.mutate({ reason: "idle" });
+      expect(await sessionOnAttempt()).toMatchObject({ state: "ENDED", endReason: "idle" });
     } finally {
       await db.destroy();
       await server.close();

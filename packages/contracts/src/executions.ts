@@ -1,6 +1,7 @@
 import { z } from "zod";
 
 import { EntityName, ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
+import { InteractiveSessionSchema } from "./sessions.js";
 
 export const ExecutionStatus = z.enum(["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]);
 export type ExecutionStatus = z.infer<typeof ExecutionStatus>;
@@ -39,6 +40,8 @@ export const AttemptSchema = z.object({
   createdAt: Timestamp,
   startedAt: Timestamp.optional(),
   endedAt: Timestamp.optional(),
+  /** The attempt's interactive session, its latest if it had several: state, link once READY, why it ended. */
+  session: InteractiveSessionSchema.optional(),
 });
 export type Attempt = z.infer<typeof AttemptSchema>;
 

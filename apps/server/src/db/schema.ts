@@ -116,4 +116,5 @@ export interface Database {
 export type ExecutionRow = Selectable<ExecutionsTable>;
 export type NodeRow = Selectable<NodeExecutionsTable>;
 export type AttemptRow = Selectable<AttemptsTable>;
+export type SessionRow = Selectable<InteractiveSessionsTable>;
 export type NewAttempt = Insertable<AttemptsTable>;

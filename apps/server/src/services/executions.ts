@@ -1,11 +1,11 @@
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { Attempt, ErrorInfo, Execution, ExecutionDetail, ExecutionEvent, JsonValue, NodeExecution } from "@drydock/contracts";
+import type { Attempt, ErrorInfo, Execution, ExecutionDetail, ExecutionEvent, InteractiveSession, JsonValue, NodeExecution } from "@drydock/contracts";
 import { TERMINAL_EXECUTION_STATUSES } from "@drydock/contracts";
 
 import type { Db } from "../db/database.js";
-import type { AttemptRow, ExecutionRow, NodeRow } from "../db/schema.js";
+import type { AttemptRow, ExecutionRow, NodeRow, SessionRow } from "../db/schema.js";
 import { ServerErrors } from "../errors.js";
 import type { EventBus } from "./event-bus.js";
 import { newExecutionId } from "./ids.js";
@@ -31,7 +31,21 @@ export function toExecution(row: ExecutionRow): Execution {
   };
 }
 
-function toAttempt(row: AttemptRow): Attempt {
+function toSession(row: SessionRow): InteractiveSession {
+  return {
+    id: row.id,
+    attemptId: row.attempt_id,
+    state: row.state as InteractiveSession["state"],
+    ...opt("link", row.link),
+    ...opt("idleDeadline", iso(row.idle_deadline)),
+    ...opt("endReason", row.end_reason as InteractiveSession["endReason"] | null),
+    ...opt("firstRunError", row.first_run_error as ErrorInfo | null),
+    createdAt: row.created_at.toISOString(),
+    ...opt("endedAt", iso(row.ended_at)),
+  };
+}
+
+function toAttempt(row: AttemptRow, session?: SessionRow): Attempt {
   return {
     id: row.id,
     executionId: row.execution_id,
@@ -42,6 +56,7 @@ function toAttempt(row: AttemptRow): Attempt {
     createdAt: row.created_at.toISOString(),
     ...opt("startedAt", iso(row.started_at)),
     ...opt("endedAt", iso(row.ended_at)),
+    ...(session ? { session: toSession(session) } : {}),
   };
 }
 
@@ -96,12 +111,21 @@ export class ExecutionService {
 
   async detail(id: string): Promise<ExecutionDetail> {
     const execution = await this.execution(id);
-    const [nodes, attempts] = await Promise.all([
+    const [nodes, attempts, sessions] = await Promise.all([
       this.deps.db.selectFrom("node_executions").selectAll().where("execution_id", "=", id).execute(),
       this.deps.db.selectFrom("attempts").selectAll().where("execution_id", "=", id).orderBy("number").execute(),
+      this.deps.db
+        .selectFrom("interactive_sessions")
+        .innerJoin("attempts", "attempts.id", "interactive_sessions.attempt_id")
+        .selectAll("interactive_sessions")
+        .where("attempts.execution_id", "=", id)
+        .orderBy("interactive_sessions.created_at")
+        .execute(),
     ]);
+    // The latest session of each attempt (sessions come oldest first).
+    const sessionOf = new Map(sessions.map((s) => [s.attempt_id, s]));
     const byNode = new Map<string, Attempt[]>();
-    for (const a of attempts) byNode.set(a.node_id, [...(byNode.get(a.node_id) ?? []), toAttempt(a)]);
+    for (const a of attempts) byNode.set(a.node_id, [...(byNode.get(a.node_id) ?? []), toAttempt(a, sessionOf.get(a.id))]);
     const order = (n: NodeRow) => [Number(n.node_id.match(/^n(\d+)/)?.[1] ?? 0), n.map_index ?? -1] as const;
     nodes.sort((a, b) => {
       const [x1, y1] = order(a);
