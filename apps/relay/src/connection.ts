@@ -162,8 +162,7 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
       hooks.open(session, host ?? session, socket, attach, (why) => {
         opening = false;
         pending = [];
-        if (finish) finish = undefined;
-        done = false;
+        finish = undefined;
         refuse(why, kind);
       });
     }
@@ -201,7 +200,6 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
       if (h2[":status"] !== 200) {
         detach();
         stream = undefined;
-        done = false;
         return refuse(new Refusal(503, "the task's IDE is not answering"), "http");
       }
       stopCopy = copyCorked(opened, socket, () => socket, onStreamEnd);

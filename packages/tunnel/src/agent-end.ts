@@ -322,11 +322,10 @@ export class TunnelClient extends EventEmitter<{
       upstream.pipe(stream);
       stream.pipe(upstream);
     });
-    upstream.on("error", (error) => {
+    upstream.on("error", () => {
       if (stream.destroyed) return;
       if (!stream.headersSent) stream.respond({ ":status": 502 }, { endStream: true });
       else stream.close(NGHTTP2_INTERNAL_ERROR);
-      void error;
     });
     upstream.on("close", () => {
       if (!stream.closed && !stream.writableEnded) stream.close(NGHTTP2_CANCEL);

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { openTunnel, RelayTunnel, TUNNEL_PATH } from "@drydock/tunnel";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { CodeServerMissingError, findCodeServer, getOverSocket, groupAlive, startCodeServer, type RunningCodeServer } from "./code-server.js";
+import { groupAlive } from "../process-group.js";
+import { CodeServerMissingError, findCodeServer, getOverSocket, startCodeServer, type RunningCodeServer } from "./code-server.js";
 
 let dir: string;
 let ide: RunningCodeServer;

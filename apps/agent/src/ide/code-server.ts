@@ -4,10 +4,12 @@
  * only door — and stopped with its whole process tree.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { access, constants, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { access, constants, mkdir, rm } from "node:fs/promises";
 import { request } from "node:http";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
+
+import { groupAlive } from "../process-group.js";
 
 /** The last code-server release that runs on Node 20. */
 export const CODE_SERVER_VERSION = "4.100.3";
@@ -150,17 +152,6 @@ function signalGroup(pgid: number, signal: NodeJS.Signals) {
   } catch {
     // the group is gone
   }
-}
-
-/** Whether a process of the group still runs (zombies aside), read from /proc. */
-export async function groupAlive(pgid: number): Promise<boolean> {
-  for (const entry of await readdir("/proc").catch(() => [])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] !== "Z" && Number(fields[2]) === pgid) return true;
-  }
-  return false;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,8 +1,10 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+
+import { groupAlive } from "@drydock/agent/process-group";
 
 import type { Logger } from "../logger.js";
 import type { AttemptExit, AttemptLaunch, Executor } from "./executor.js";
@@ -19,25 +21,6 @@ export interface LocalProcessExecutorOptions {
   /** The environment every agent gets (PATH, HOME, …; never the server's secrets), plus its own DRYDOCK_* variables. */
   env: Record<string, string>;
   terminateGraceMs?: number;
-}
-
-/**
- * Whether any process of the group still runs. Read from /proc rather than `kill(-pgid, 0)`, which also
- * counts zombies: agents adopted after a restart are not our children, and nobody may reap them.
- */
-async function groupAlive(pgid: number): Promise<boolean> {
-  try {
-    process.kill(-pgid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  for (const entry of await readdir("/proc").catch(() => [])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] !== "Z" && Number(fields[2]) === pgid) return true;
-  }
-  return false;
 }
 
 /**
