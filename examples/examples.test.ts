@@ -1,9 +1,14 @@
 import type { RunEvent } from "@drydock/sdk";
-import { runWorkflow, TaskFailedError } from "@drydock/sdk";
+import { COPILOT_EXTENSION, ENTITY, runWorkflow, TaskFailedError, VIM_EXTENSION } from "@drydock/sdk";
 import { describe, expect, it } from "vitest";
 
 import { failing, flakyAttempts } from "./failing/workflow.js";
 import { wf } from "./hello/workflow.js";
+import * as basic from "./interactive/basic/workflow.js";
+import * as extensions from "./interactive/extensions/workflow.js";
+import * as resources from "./interactive/manage-resources/workflow.js";
+import * as hooks from "./interactive/pre-post-hooks/workflow.js";
+import * as runTaskFirst from "./interactive/run-task-first/workflow.js";
 import { pipeline } from "./pipeline/workflow.js";
 
 describe("hello", () => {
@@ -47,5 +52,42 @@ describe("fanout", () => {
   it("counts every element of its fan-out", async () => {
     const { fanout } = await import("./fanout/workflow.js");
     await expect(runWorkflow(fanout, { count: 50 })).resolves.toBe(50);
+  });
+});
+
+// Run locally, `vscode(...)` is a pass-through: the task simply runs, no IDE starts and no hook runs.
+describe("interactive", () => {
+  it("basic: say_hello runs, with the default interactive settings", async () => {
+    await expect(runWorkflow(basic.interactiveBasic, {})).resolves.toBe("Hello, world!");
+    await expect(runWorkflow(basic.interactiveBasic, { name: "Ada" })).resolves.toBe("Hello, Ada!");
+    expect(basic.sayHello[ENTITY].spec.interactive).toEqual({ enable: true, maxIdleSeconds: 36_000, runTaskFirst: false, extensions: [] });
+  });
+
+  it("extensions: say_hello runs, and its session installs Copilot and Vim", async () => {
+    await expect(runWorkflow(extensions.interactiveExtensions, { name: "Ada" })).resolves.toBe("Hello, Ada!");
+    expect(extensions.sayHello[ENTITY].spec.interactive?.extensions).toEqual([COPILOT_EXTENSION, VIM_EXTENSION]);
+  });
+
+  it("manage resources: say_hello runs, idles out after 60 000 s and asks for 1 CPU and 512 MiB", async () => {
+    await expect(runWorkflow(resources.interactiveResources, { name: "Ada" })).resolves.toBe("Hello, Ada!");
+    const spec = resources.sayHello[ENTITY].spec;
+    expect(spec.interactive?.maxIdleSeconds).toBe(60_000);
+    expect(spec.resources).toEqual({ cpu: 1, memoryMiB: 512 });
+  });
+
+  it("pre/post hooks: say_hello runs; the hooks are wired but only run around a real session", async () => {
+    await expect(runWorkflow(hooks.interactiveHooks, { name: "Ada" })).resolves.toBe("Hello, Ada!");
+    expect(hooks.hookCalls()).toEqual([]);
+    const options = hooks.sayHello[ENTITY].interactive?.options;
+    expect(options?.preExecute).toBe(hooks.setUpProxy);
+    expect(options?.postExecute).toBe(hooks.pushCode);
+  });
+
+  it("run task first: say_hello succeeds on a name and fails on a blank, without an IDE either way", async () => {
+    expect(runTaskFirst.sayHello[ENTITY].spec.interactive?.runTaskFirst).toBe(true);
+    await expect(runWorkflow(runTaskFirst.interactiveRunTaskFirst, {})).resolves.toBe("Hello, world!");
+    const error = await runWorkflow(runTaskFirst.interactiveRunTaskFirst, { name: " " }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskFailedError);
+    expect((error as TaskFailedError).message).toBe("task say_hello (n0) failed: say_hello needs a name, not a blank");
   });
 });

@@ -1,47 +1,30 @@
-import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
-import { networkInterfaces, tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdir, readFile, readlink, stat } from "node:fs/promises";
 
-import { openTunnel, type TunnelClient } from "@drydock/tunnel";
+import type { InteractiveSession } from "@drydock/contracts";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { startCodeServer, type CodeServer } from "./code-server.js";
-import { drydock, fixture, removeStack, startStack, waitFor } from "./harness.js";
+import { drydock, fixture, processTable, removeStack, startStack, waitFor } from "./harness.js";
 import type { Stack } from "./harness.js";
 
-interface Handoff {
-  token: string;
-  sessionId: string;
-  tunnel: { relayUrl: string; host: string };
-}
-
 let stack: Stack;
-let handoffDir: string;
-let session: Handoff;
-let ide: CodeServer;
-let tunnel: TunnelClient;
+let executionId: string;
+let session: InteractiveSession;
 let browser: Browser;
 
 beforeAll(async () => {
   stack = await startStack();
-  handoffDir = await mkdtemp(join(tmpdir(), "drydock-e2e-ide-"));
-  // A running attempt opens its interactive session and hands us its agent token (the interactive-tasks
-  // issue moves this into the agent itself).
-  const launched = await drydock(["run", "--remote", fixture("ide-hold.ts"), "ide_hold", "--handoff", handoffDir], stack.env);
+  // A real interactive task: its agent opens the session, starts code-server on a Unix socket in its private
+  // directory and carries the relay tunnel; the session is READY once the IDE answers through the relay.
+  const launched = await drydock(["run", "--remote", fixture("interactive/pipeline.ts"), "interactive_pipeline"], stack.env);
   expect(launched.code, launched.stderr).toBe(0);
-  const executionId = (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
-  session = await waitFor("the task to open its session", async () => {
-    if (existsSync(join(handoffDir, "session.json"))) return JSON.parse(await readFile(join(handoffDir, "session.json"), "utf8")) as Handoff;
-    const { execution } = await stack.api.executions.get.query({ id: executionId });
-    if (execution.status === "FAILED") throw new Error(`the task failed: ${JSON.stringify(execution.error)}`);
-    return undefined;
-  });
-  ide = await startCodeServer(handoffDir);
-  tunnel = openTunnel({ relayUrl: session.tunnel.relayUrl, host: session.tunnel.host, token: session.token, target: { host: "127.0.0.1", port: ide.port } });
-  await tunnel.whenConnected();
+  executionId = (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
+  session = await waitFor("the interactive session to be READY", async () => {
+    const { execution, nodes } = await stack.api.executions.get.query({ id: executionId });
+    if (execution.status !== "RUNNING") throw new Error(`the execution ended ${execution.status}: ${JSON.stringify(execution.error)}`);
+    const current = nodes.find((n) => n.nodeId === "n1")?.attempts.at(-1)?.session;
+    return current?.state === "READY" ? current : undefined;
+  }, 90_000);
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -50,18 +33,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await tunnel?.close();
-  await ide?.stop();
-  if (handoffDir) await writeFile(join(handoffDir, "done"), "");
+  if (executionId) await stack?.api.executions.abort.mutate({ id: executionId }).catch(() => undefined);
   if (stack) await removeStack(stack);
-  if (handoffDir) await rm(handoffDir, { recursive: true, force: true });
 });
 
 describe("code-server through the relay", () => {
   it("loads the workbench in Chromium from a one-time ticket, on the session's own origin", async () => {
-    const ticket = await stack.api.sessions.ideTicket.mutate({ sessionId: session.sessionId });
+    const ticket = await stack.api.sessions.ideTicket.mutate({ sessionId: session.id });
     const sessionOrigin = new URL(ticket.url).origin;
-    expect(new URL(ticket.url).hostname).toBe(`${session.sessionId}.localhost`);
+    expect(new URL(ticket.url).hostname).toBe(`${session.id}.localhost`);
     expect(sessionOrigin).not.toBe(new URL(stack.url).origin);
 
     const context = await browser.newContext();
@@ -80,7 +60,7 @@ describe("code-server through the relay", () => {
   });
 
   it("refuses the same ticket a second time, and a browser without a cookie", async () => {
-    const ticket = await stack.api.sessions.ideTicket.mutate({ sessionId: session.sessionId });
+    const ticket = await stack.api.sessions.ideTicket.mutate({ sessionId: session.id });
     const context = await browser.newContext();
     const page = await context.newPage();
     const first = await page.goto(ticket.url);
@@ -94,27 +74,39 @@ describe("code-server through the relay", () => {
     await context.close();
   });
 
-  it("leaves code-server reachable on loopback only", async () => {
-    const listening = (await readFile("/proc/net/tcp", "utf8"))
-      .split("\n")
-      .slice(1)
-      .map((line) => line.trim().split(/\s+/))
-      .filter((f) => f[3] === "0A" && parseInt(f[1]?.split(":")[1] ?? "", 16) === ide.port)
-      .map((f) => f[1]?.split(":")[0]);
-    expect(listening).toEqual(["0100007F"]); // 127.0.0.1, and nothing else
-    const outside = Object.values(networkInterfaces())
-      .flat()
-      .find((a) => a && a.family === "IPv4" && !a.internal);
-    if (outside) {
-      const refused = await new Promise<string>((resolve) => {
-        const socket = connect(ide.port, outside.address);
-        socket.on("connect", () => {
-          socket.destroy();
-          resolve("connected");
-        });
-        socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
-      });
-      expect(refused).toBe("ECONNREFUSED");
+  it("leaves code-server on its Unix socket only: no TCP port of it listens anywhere", async () => {
+    // Every listening TCP socket on the machine, by inode…
+    const listening = new Set<string>();
+    for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+      for (const f of (await readFile(table, "utf8").catch(() => "")).split("\n").slice(1).map((line) => line.trim().split(/\s+/))) {
+        if (f[3] === "0A" && f[9]) listening.add(f[9]);
+      }
     }
+    // …and every socket code-server's processes hold.
+    const ides = (await processTable()).filter((p) => p.cmdline.includes("code-server"));
+    expect(ides.length).toBeGreaterThan(0);
+    const held: string[] = [];
+    for (const { pid } of ides) {
+      for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+        const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+        const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+        if (inode) held.push(inode);
+      }
+    }
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.filter((inode) => listening.has(inode))).toEqual([]);
+    const socket = ides.map((p) => /--socket (\S+)/.exec(p.cmdline)?.[1]).find(Boolean) ?? "";
+    expect((await stat(socket)).mode & 0o777).toBe(0o600);
+  });
+
+  it("aborting the execution ends the session and leaves no code-server process", async () => {
+    await stack.api.executions.abort.mutate({ id: executionId });
+    const node = await waitFor("the node to end", async () => {
+      const { nodes } = await stack.api.executions.get.query({ id: executionId });
+      const n1 = nodes.find((n) => n.nodeId === "n1");
+      return n1?.status === "ABORTED" ? n1 : undefined;
+    });
+    expect(node.attempts.at(-1)?.session).toMatchObject({ state: "ENDED", endReason: "aborted" });
+    await waitFor("code-server to be gone", async () => ((await processTable()).some((p) => p.cmdline.includes("code-server")) ? undefined : true), 15_000);
   });
 });

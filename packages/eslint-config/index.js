@@ -26,7 +26,7 @@ export const baseConfig = tseslint.config(
 /** Forbids process.env outside src/env.ts (config is read once, validated, passed down). */
 export const restrictEnvAccess = tseslint.config({
   files: ["src/**/*.ts"],
-  ignores: ["src/env.ts", "**/*.test.ts"],
+  ignores: ["src/env.ts", "**/*.test.ts", "src/test/**"],
   rules: {
     "no-restricted-properties": [
       "error",

@@ -17,7 +17,13 @@ describe("loadConfig", () => {
       logLevel: "info",
       heartbeatMs: 2_000,
       reconnectSeconds: 600,
+      childEnv: { DRYDOCK_ENDPOINT: "http://127.0.0.1:8484/", DRYDOCK_CACHE_DIR: "/var/cache/drydock", DRYDOCK_LOG_LEVEL: "" },
     });
+  });
+
+  it("keeps the attempt token out of the environment of what the agent starts for the user", () => {
+    const config = loadConfig({ DRYDOCK_ENDPOINT: "http://127.0.0.1:8484", DRYDOCK_AGENT_TOKEN: "secret", PATH: "/usr/bin" });
+    expect(config.childEnv).toEqual({ DRYDOCK_ENDPOINT: "http://127.0.0.1:8484", PATH: "/usr/bin" });
   });
 
   it("names every bad variable", () => {

@@ -26,6 +26,11 @@ export interface AgentConfig {
   logLevel: z.infer<typeof LogLevel>;
   heartbeatMs: number;
   reconnectSeconds: number;
+  /**
+   * The environment of what the agent starts for the user (code-server, its terminals, the debugged task):
+   * the agent's own, less its attempt token, which nothing but the agent may hold.
+   */
+  childEnv: Record<string, string>;
 }
 
 /** Reads and validates the agent's environment; throws an Error naming every bad variable. */
@@ -45,5 +50,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.DRYDOCK_LOG_LEVEL,
     heartbeatMs: e.DRYDOCK_HEARTBEAT_MS,
     reconnectSeconds: e.DRYDOCK_RECONNECT_SECONDS,
+    childEnv: Object.fromEntries(
+      Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[0] !== "DRYDOCK_AGENT_TOKEN"),
+    ),
   };
 }

@@ -30,8 +30,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {
     logger.warn({ signal }, "terminating");
     terminate.abort();
-    // runAttempt stops at once; this only bounds the final log flush.
-    setTimeout(() => process.exit(EXIT_CODES.terminated), 3_000).unref();
+    // runAttempt stops at once (an interactive session's code-server within 4 s); this bounds the final log flush.
+    setTimeout(() => process.exit(EXIT_CODES.terminated), 4_800).unref();
   });
 }
 

@@ -19,3 +19,59 @@ export async function groupAlive(pgid: number): Promise<boolean> {
   }
   return false;
 }
+
+/** The pids of every live descendant of `pid` (children, their children, …), read from /proc. */
+export async function descendantsOf(pid: number): Promise<number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of await readdir("/proc").catch(() => [])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z" || fields[1] === undefined) continue;
+    const parent = Number(fields[1]);
+    children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift() as number) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/**
+ * Ends a process group and every descendant of its leader, also those that left the group (terminals run
+ * in sessions of their own): SIGTERM to all, SIGKILL to what is left after `graceMs`; resolves once none
+ * of them runs. Descendants are found first, while their parents still link them to the leader.
+ */
+export async function terminateTree(leader: number, graceMs: number): Promise<void> {
+  const tree = await descendantsOf(leader);
+  const signalAll = (signal: NodeJS.Signals) => {
+    for (const target of [-leader, ...tree]) {
+      try {
+        process.kill(target, signal);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  const alive = async () => (await groupAlive(leader)) || (await anyAlive(tree));
+  signalAll("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while ((await alive()) && Date.now() < deadline) await sleep(50);
+  signalAll("SIGKILL");
+  while (await alive()) await sleep(50);
+}
+
+async function anyAlive(pids: readonly number[]): Promise<boolean> {
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    if (stat && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z") return true;
+  }
+  return false;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

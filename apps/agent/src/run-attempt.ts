@@ -6,18 +6,22 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
-import type { AttemptAssignment, ErrorInfo } from "@drydock/contracts";
+import type { AttemptAssignment, ErrorInfo, InteractiveConfig, JsonValue } from "@drydock/contracts";
+import { SESSION_IDLE_CODE } from "@drydock/contracts";
 import type { Logger } from "pino";
 
 import { ensureBundle } from "./bundle-cache.js";
+import type { CachedBundle } from "./bundle-cache.js";
 import { createAgentClient, describeError, fetchOrUnavailable, withRetry } from "./client.js";
 import type { AgentClient } from "./client.js";
 import type { AgentConfig } from "./env.js";
 import { Heartbeat } from "./heartbeat.js";
+import { holdSession, SessionBeat } from "./ide/session.js";
 import { LogForwarder } from "./log-forwarder.js";
 import type { LogForwarderOptions } from "./log-forwarder.js";
 import { createAgentLogger } from "./logger.js";
 import { findTasks } from "./task-entity.js";
+import type { TaskEntity } from "./task-entity.js";
 
 /** How the agent process ends. */
 export const EXIT_CODES = {
@@ -38,6 +42,9 @@ export const AGENT_ERROR_CODES = {
   taskNotFound: "TASK_NOT_FOUND",
   importFailed: "TASK_IMPORT_FAILED",
   outputUploadFailed: "AGENT_OUTPUT_UPLOAD_FAILED",
+  hookFailed: "INTERACTIVE_HOOK_FAILED",
+  sessionFailed: "INTERACTIVE_SESSION_FAILED",
+  sessionIdle: SESSION_IDLE_CODE,
 } as const;
 
 export interface RunAttemptDeps {
@@ -63,7 +70,16 @@ interface AttemptContext {
   log: Logger;
   forwarder: LogForwarder | undefined;
   signal: AbortSignal;
+  /** The heartbeat's link to an interactive session. */
+  beat: SessionBeat;
+  /** What must finish before the agent exits when the attempt is stopped (an interactive session's teardown). */
+  teardowns: Set<Promise<unknown>>;
 }
+
+/** How long a stopped attempt waits for its teardowns (main's hard exit comes later; the executor's SIGKILL after 5 s). */
+const TEARDOWN_LIMIT_MS = 4_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs the attempt the agent token is scoped to and resolves to the process exit code (see EXIT_CODES).
@@ -118,7 +134,12 @@ export async function runAttempt(config: AgentConfig, deps: RunAttemptDeps = {})
           ...(typeof deps.forwardLogs === "object" ? deps.forwardLogs : {}),
           onSendError: (error, lines) => log.warn({ error: describeError(error), lines }, "could not forward task log lines"),
         });
-  const heartbeat = new Heartbeat(() => client.agent.heartbeat.mutate(), {
+  const beat = new SessionBeat();
+  const heartbeat = new Heartbeat(async () => {
+    const answer = await client.agent.heartbeat.mutate(beat.input());
+    beat.answered(answer.session);
+    return answer;
+  }, {
     intervalMs: config.heartbeatMs,
     reconnectSeconds: config.reconnectSeconds,
     logger: log,
@@ -132,11 +153,14 @@ export async function runAttempt(config: AgentConfig, deps: RunAttemptDeps = {})
       if (stop.signal.aborted) resolve(stopCode);
       else stop.signal.addEventListener("abort", () => resolve(stopCode), { once: true });
     });
+    const teardowns = new Set<Promise<unknown>>();
     const code = await Promise.race([
-      perform({ config, client, assignment, call, log, forwarder, signal: stop.signal }),
+      perform({ config, client, assignment, call, log, forwarder, signal: stop.signal, beat, teardowns }),
       stopped,
     ]);
     if (stop.signal.aborted) {
+      // The task itself may never return, but what the agent started for it (code-server) must end first.
+      await Promise.race([Promise.allSettled(teardowns), sleep(TEARDOWN_LIMIT_MS)]);
       const reason = describeError(stop.signal.reason);
       log.warn({ reason }, "attempt stopped");
       forwarder?.system(`attempt stopped: ${reason}`);
@@ -200,20 +224,134 @@ async function perform(ctx: AttemptContext): Promise<number> {
   }
   if (signal.aborted) return EXIT_CODES.stopped;
 
-  let body: string;
+  if (spec.interactive?.enable) return performInteractive(ctx, { task, inputs, bundle, interactive: spec.interactive });
+
+  let output: JsonValue;
   try {
-    const output = await runTrapped(() => task.execute(inputs));
-    body = JSON.stringify(output ?? null);
+    output = await runTrapped(() => task.execute(inputs));
   } catch (error) {
-    printTaskError(error);
-    forwarder?.system(`task ${spec.name} failed: ${describeError(error)}`);
-    return reportFailure(ctx, errorInfo(error));
+    return taskFailed(ctx, error);
+  }
+  return storeOutput(ctx, output);
+}
+
+/**
+ * An interactive task (`vscode(...)`): preExecute; with runTaskFirst a first run, which ends the attempt if
+ * it succeeds; then the session, until it ends; postExecute once code-server stopped; and on resume the
+ * task for real, from the workspace's (edited) sources, with the same inputs.
+ */
+async function performInteractive(
+  ctx: AttemptContext,
+  run: { task: TaskEntity; inputs: Record<string, unknown>; bundle: CachedBundle; interactive: InteractiveConfig },
+): Promise<number> {
+  const { assignment, forwarder, log, signal } = ctx;
+  const { task, inputs, interactive } = run;
+  const name = assignment.task.name;
+  const system = (line: string) => forwarder?.system(line);
+  const hooks = task.interactive?.options ?? {};
+
+  try {
+    if (hooks.preExecute) await runHook("preExecute", hooks.preExecute, system);
+  } catch (error) {
+    return reportFailure(ctx, { ...errorInfo(error), code: AGENT_ERROR_CODES.hookFailed });
+  }
+  const postExecute = async () => {
+    if (hooks.postExecute) await runHook("postExecute", hooks.postExecute, system);
+  };
+
+  let firstRunError: ErrorInfo | undefined;
+  if (interactive.runTaskFirst) {
+    try {
+      const output = await runTrapped(() => task.execute(inputs));
+      system(`task ${name} succeeded on its first run: no IDE is needed (runTaskFirst)`);
+      await postExecute();
+      return storeOutput(ctx, output);
+    } catch (error) {
+      printTaskError(error);
+      firstRunError = errorInfo(error);
+      system(`task ${name} failed on its first run (${describeError(error)}): opening VS Code so it can be fixed (runTaskFirst)`);
+    }
   }
   if (signal.aborted) return EXIT_CODES.stopped;
 
+  let held;
+  try {
+    const holding = holdSession({
+      config: ctx.config,
+      client: ctx.client,
+      call: ctx.call,
+      log,
+      system,
+      assignment,
+      interactive,
+      bundle: run.bundle,
+      inputs,
+      beat: ctx.beat,
+      signal,
+      ...(firstRunError ? { firstRunError } : {}),
+      afterStop: postExecute,
+    });
+    ctx.teardowns.add(holding);
+    held = await holding;
+  } catch (error) {
+    const message = `the interactive session failed: ${describeError(error)}`;
+    log.error(message);
+    system(message);
+    await ctx.call("endSession", () => ctx.client.agent.endSession.mutate({ reason: "failed" })).catch(() => undefined);
+    return reportFailure(ctx, { message, name: errorName(error), code: AGENT_ERROR_CODES.sessionFailed }, EXIT_CODES.platformFailed);
+  }
+  try {
+    const { ending } = held;
+    if (ending.kind === "stopped") return EXIT_CODES.stopped;
+    if (ending.kind === "idle") {
+      const message = `the interactive session of task ${name} ended after ${interactive.maxIdleSeconds} s without activity (maxIdleSeconds); the task did not run to completion`;
+      system(message);
+      return reportFailure(ctx, { message, name: "SessionIdleError", code: AGENT_ERROR_CODES.sessionIdle });
+    }
+    system(`resuming task ${name} with the sources as edited in the IDE`);
+    let output: JsonValue;
+    try {
+      const edited = findTasks(await importEntry(join(ending.workspace, run.bundle.manifest.entry))).get(name);
+      if (!edited) throw new Error(`task "${name}" is no longer defined in ${run.bundle.manifest.entry} (edited in the IDE)`);
+      output = await runTrapped(() => edited.execute(inputs));
+    } catch (error) {
+      return taskFailed(ctx, error);
+    }
+    return await storeOutput(ctx, output);
+  } finally {
+    await held.dispose();
+  }
+}
+
+/** Runs a `vscode(...)` hook in the agent's process, saying so in the task log; its error propagates. */
+async function runHook(name: "preExecute" | "postExecute", hook: () => unknown, system: (line: string) => void): Promise<void> {
+  system(`running ${name}`);
+  try {
+    await runTrapped(async () => hook());
+  } catch (error) {
+    printTaskError(error);
+    system(`${name} failed: ${describeError(error)}`);
+    throw error;
+  }
+  system(`${name} done`);
+}
+
+function taskFailed(ctx: AttemptContext, error: unknown): Promise<number> {
+  printTaskError(error);
+  ctx.forwarder?.system(`task ${ctx.assignment.task.name} failed: ${describeError(error)}`);
+  return reportFailure(ctx, errorInfo(error));
+}
+
+/** Uploads the task's output and reports the attempt complete. */
+async function storeOutput(ctx: AttemptContext, output: JsonValue): Promise<number> {
+  const { config, call, log, forwarder, signal } = ctx;
+  const spec = ctx.assignment.task;
+  if (signal.aborted) return EXIT_CODES.stopped;
+  const http = new BlobHttp(config);
+  const body = JSON.stringify(output ?? null);
   const outputsSha256 = createHash("sha256").update(body).digest("hex");
   try {
-    await call("output upload", () => http.putJson(http.resolve(assignment.outputsUploadUrl), body));
+    await call("output upload", () => http.putJson(http.resolve(ctx.assignment.outputsUploadUrl), body));
   } catch (error) {
     const message = `could not store the task's output: ${describeError(error)}`;
     log.error(message);

@@ -11,6 +11,8 @@ export interface TaskEntity {
   kind: "task";
   spec: TaskSpec;
   execute(inputs: Record<string, unknown>): Promise<JsonValue>;
+  /** Set by `vscode(...)`: the hooks, which run in the agent's process (the spec carries the rest). */
+  interactive?: { options: { preExecute?: () => unknown; postExecute?: () => unknown } };
 }
 
 interface WorkflowEntity {

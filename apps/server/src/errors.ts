@@ -13,6 +13,10 @@ export const ServerErrors = {
     ),
   executionNotFound: (id: string) => new AppError("EXECUTION_NOT_FOUND", "NOT_FOUND", `execution "${id}" does not exist`),
   attemptNotFound: (id: string) => new AppError("ATTEMPT_NOT_FOUND", "NOT_FOUND", `attempt "${id}" does not exist`),
+  nodeNotFound: (executionId: string, nodeId: string) =>
+    new AppError("NODE_NOT_FOUND", "NOT_FOUND", `node "${nodeId}" of execution "${executionId}" does not exist`),
+  nodeNotDebuggable: (executionId: string, nodeId: string, why: string) =>
+    new AppError("NODE_NOT_DEBUGGABLE", "CONFLICT", `node "${nodeId}" of execution "${executionId}" cannot be debugged: ${why}`),
   invalidWorkflow: (name: string, problems: string[]) =>
     new AppError("INVALID_WORKFLOW", "BAD_REQUEST", `workflow "${name}" is invalid: ${problems.join("; ")}`),
   invalidInputs: (workflow: string, problems: string[]) =>
@@ -38,6 +42,12 @@ export const ServerErrors = {
     new AppError("ATTEMPT_NOT_RUNNING", "CONFLICT", `attempt "${id}" is ${status}, not RUNNING; only a running attempt can open an interactive session`),
   sessionNotFound: (id: string) => new AppError("SESSION_NOT_FOUND", "NOT_FOUND", `interactive session "${id}" does not exist`),
   sessionEnded: (id: string) => new AppError("SESSION_ENDED", "CONFLICT", `interactive session "${id}" has ended`),
+  attemptHasNoSession: (attemptId: string) =>
+    new AppError("SESSION_NOT_OPENED", "PRECONDITION_FAILED", `attempt "${attemptId}" has no interactive session; open one with agent.openSession first`),
+  noLiveSession: (executionId: string, nodeId: string, why: string) =>
+    new AppError("NO_LIVE_SESSION", "CONFLICT", `node "${nodeId}" of execution "${executionId}" has no live interactive session (${why})`),
+  noSession: (executionId: string, nodeId: string, why: string) =>
+    new AppError("NO_SESSION", "NOT_FOUND", `node "${nodeId}" of execution "${executionId}" never had an interactive session (${why})`),
   ticketUnknown: () => new AppError("RELAY_TICKET_UNKNOWN", "UNAUTHORIZED", "this IDE ticket is not one the control plane issued"),
   ticketWrongSession: (id: string) =>
     new AppError("RELAY_TICKET_WRONG_SESSION", "FORBIDDEN", `this IDE ticket was issued for another session, not "${id}"`),

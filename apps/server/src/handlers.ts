@@ -35,6 +35,7 @@ export function createHandlers(s: {
       list: (input) => s.executions.list(input),
       get: (input) => s.executions.detail(input.id),
       abort: (input) => s.executions.abort(input.id),
+      debug: (input) => s.executions.debug(input.executionId, input.nodeId),
       logs: (input) => s.executions.logs(input.attemptId, input.offset),
       watch: (input, _ctx, signal) => s.executions.watch(input.id, signal),
     },
@@ -44,7 +45,13 @@ export function createHandlers(s: {
         await s.scheduler.attemptStarted(ctx.principal.attemptId, input.pid);
         return ok;
       },
-      heartbeat: async (_input, ctx) => ({ proceed: await s.scheduler.heartbeat(ctx.principal.attemptId) }),
+      heartbeat: async (input, ctx) => {
+        const { attemptId } = ctx.principal;
+        const proceed = await s.scheduler.heartbeat(attemptId);
+        // An attempt that must stop has no session left to act on.
+        const session = proceed ? await s.sessions.heartbeat(attemptId, input?.sessionActive === true) : undefined;
+        return { proceed, ...(session ? { session } : {}) };
+      },
       log: async (input, ctx) => {
         await s.agent.log(ctx.principal.attemptId, input.lines);
         return ok;
@@ -61,7 +68,11 @@ export function createHandlers(s: {
         const next = await s.scheduler.handOver(ctx.principal.attemptId);
         return { next: next ? { token: next.token, assignment: await s.agent.assignment(next.attemptId) } : null };
       },
-      openSession: (_input, ctx) => s.sessions.openSession(ctx.principal.attemptId),
+      openSession: (input, ctx) => s.sessions.openSession(ctx.principal.attemptId, input ?? {}),
+      updateSession: async (input, ctx) => {
+        await s.sessions.updateSession(ctx.principal.attemptId, input);
+        return ok;
+      },
       endSession: async (input, ctx) => {
         await s.sessions.endSession(ctx.principal.attemptId, input.reason, input.error);
         return ok;
@@ -69,6 +80,9 @@ export function createHandlers(s: {
     },
     sessions: {
       ideTicket: (input, ctx) => s.sessions.ideTicket(input.sessionId, ctx.principal.userId),
+      resume: (input) => s.sessions.resume(input.executionId, input.nodeId),
+      keepAlive: (input) => s.sessions.keepAlive(input.executionId, input.nodeId),
+      changes: (input) => s.sessions.changes(input.executionId, input.nodeId),
     },
     relay: {
       authorizeTunnel: (input) => s.sessions.authorizeTunnel(input.sessionId, input.agentToken),

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 
 import type { AppRouter } from "@drydock/contracts/router";
 import { createTRPCClient, httpLink } from "@trpc/client";
+import { sql } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -147,6 +148,80 @@ describe("startServer", () => {
       expect(await sessionOnAttempt()).toMatchObject({ state: "READY", link: `http://${tunnel.host}/` });
       await agent.agent.endSession.mutate({ reason: "idle" });
       expect(await sessionOnAttempt()).toMatchObject({ state: "ENDED", endReason: "idle" });
+    } finally {
+      await db.destroy();
+      await server.close();
+    }
+  });
+
+  it("over tRPC, the agent and the user drive an interactive session: idle deadline, keep-alive, resume, edits; debug refuses unknown ids", async () => {
+    const admin = new pg.Client({ connectionString: external?.url });
+    await admin.connect();
+    await admin.query("CREATE DATABASE interactive_api");
+    await admin.end();
+    const databaseUrl = (external?.url ?? "").replace(/\/drydock$/, "/interactive_api");
+    const server = await startServer({
+      databaseUrl,
+      dataDir: join(dir, "interactive-data"),
+      port: 0,
+      logLevel: "silent",
+      relayUrl: "http://127.0.0.1:8081",
+      ideOrigin: "http://localhost:8081",
+    });
+    const db = createDatabase(databaseUrl);
+    try {
+      const agentToken = randomBytes(24).toString("base64url");
+      await db.insertInto("executions").values({ id: "xide", project: "default", workflow: "wf", version: "v1", status: "RUNNING", inputs: "{}" }).execute();
+      await db.insertInto("node_executions").values({ execution_id: "xide", node_id: "n0", task: "t", status: "RUNNING", inputs: "{}" }).execute();
+      await db
+        .insertInto("attempts")
+        .values({ id: "xide.n0.a1", execution_id: "xide", node_id: "n0", number: 1, status: "RUNNING", token_hash: hashToken(agentToken) })
+        .execute();
+      const client = (token: string) =>
+        createTRPCClient<AppRouter>({ links: [httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
+      const [user, agent] = [client(server.token), client(agentToken)];
+      const node = { executionId: "xide", nodeId: "n0" };
+      const setDeadline = (seconds: number) =>
+        db.updateTable("interactive_sessions").set({ idle_deadline: sql<Date>`now() + make_interval(secs => ${seconds})` }).execute();
+
+      expect(await agent.agent.heartbeat.mutate()).toEqual({ proceed: true });
+      const { sessionId } = await agent.agent.openSession.mutate({ maxIdleSeconds: 60 });
+      const beat = await agent.agent.heartbeat.mutate();
+      expect(beat.session).toMatchObject({ resumeRequested: false });
+      expect(beat.session?.idleRemainingMs).toBeGreaterThan(55_000);
+
+      // Activity moves the deadline to a full 60 s away; without it, it stays.
+      await setDeadline(5);
+      expect((await agent.agent.heartbeat.mutate({})).session?.idleRemainingMs).toBeLessThanOrEqual(5_000);
+      expect((await agent.agent.heartbeat.mutate({ sessionActive: true })).session?.idleRemainingMs).toBeGreaterThan(55_000);
+      await setDeadline(5);
+      const kept = await user.sessions.keepAlive.mutate(node);
+      expect(kept).toMatchObject({ id: sessionId, state: "STARTING", maxIdleSeconds: 60, hasChanges: false, extensionProblems: [] });
+      expect(Date.parse(kept.idleDeadline ?? "") - Date.now()).toBeGreaterThan(50_000);
+
+      await expect(agent.sessions.resume.mutate(node)).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+      const resumed = await user.sessions.resume.mutate(node);
+      expect(resumed.resumeRequestedAt).toBeDefined();
+      expect((await agent.agent.heartbeat.mutate()).session?.resumeRequested).toBe(true);
+
+      const problems = [{ extension: "vscodevim.vim", message: "404 Not Found" }];
+      await agent.agent.updateSession.mutate({ extensionProblems: problems, changes: "draft" });
+      await agent.agent.endSession.mutate({ reason: "resumed" });
+      await agent.agent.updateSession.mutate({ changes: "final edits" });
+      expect(await user.sessions.changes.query(node)).toMatchObject({ sessionId, patch: "final edits" });
+      expect((await user.executions.get.query({ id: "xide" })).nodes[0]?.attempts[0]?.session).toMatchObject({
+        state: "ENDED",
+        extensionProblems: problems,
+        hasChanges: true,
+      });
+      await expect(user.sessions.resume.mutate(node)).rejects.toMatchObject({
+        message: 'node "n0" of execution "xide" has no live interactive session (its latest attempt is RUNNING; its session ended: resumed)',
+        data: { code: "CONFLICT", httpStatus: 409, appCode: "NO_LIVE_SESSION" },
+      });
+      await expect(user.executions.debug.mutate({ executionId: "xide", nodeId: "n5" })).rejects.toMatchObject({
+        data: { code: "NOT_FOUND", appCode: "NODE_NOT_FOUND" },
+      });
+      await expect(user.executions.debug.mutate(node)).rejects.toMatchObject({ data: { code: "CONFLICT", appCode: "NODE_NOT_DEBUGGABLE" } });
     } finally {
       await db.destroy();
       await server.close();

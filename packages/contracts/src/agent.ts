@@ -17,9 +17,26 @@ export const AttemptAssignmentSchema = z.object({
 export type AttemptAssignment = z.infer<typeof AttemptAssignmentSchema>;
 
 export const AgentStartedInput = z.object({ pid: z.number().int().positive() });
+/** agent.heartbeat: the agent says whether its session saw activity since the last beat. */
+export const AgentHeartbeatInput = z
+  .object({
+    /** Traffic through the session's tunnel, the editor's heartbeat or a keep-alive from the IDE since the last beat. */
+    sessionActive: z.boolean().optional(),
+  })
+  .optional();
 export const AgentHeartbeatOutput = z.object({
   /** False once the attempt was aborted, timed out or otherwise ended: the agent stops. */
   proceed: z.boolean(),
+  /** While the attempt has a live interactive session: what the agent must act on. */
+  session: z
+    .object({
+      /** Milliseconds until the session ends idle (measured on the server's clock, so no clock skew matters). */
+      idleRemainingMs: z.number().int(),
+      idleDeadline: z.string(),
+      /** A user asked to resume (console or CLI). */
+      resumeRequested: z.boolean(),
+    })
+    .optional(),
 });
 export const LogLineSchema = z.object({
   stream: z.enum(["stdout", "stderr", "system"]),

@@ -27,6 +27,8 @@ export const ExecutionSchema = z.object({
   error: ErrorInfoSchema.optional(),
   createdAt: Timestamp,
   endedAt: Timestamp.optional(),
+  /** Set on a debug run (`drydock debug`): the node of a past execution it re-runs interactively. */
+  debugOf: z.object({ executionId: z.string(), nodeId: z.string() }).optional(),
 });
 export type Execution = z.infer<typeof ExecutionSchema>;
 

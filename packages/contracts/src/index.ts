@@ -49,14 +49,24 @@ export {
   TERMINAL_NODE_STATUSES,
 } from "./executions.js";
 export type { Attempt, Execution, ExecutionDetail, NodeExecution } from "./executions.js";
-export { InteractiveSessionSchema, SessionEndReason, SessionState } from "./sessions.js";
-export type { InteractiveSession } from "./sessions.js";
+export {
+  DEFAULT_MAX_IDLE_SECONDS,
+  ExtensionProblemSchema,
+  InteractiveSessionSchema,
+  NodeRefInput,
+  SESSION_IDLE_CODE,
+  SessionChangesOutput,
+  SessionEndReason,
+  SessionState,
+} from "./sessions.js";
+export type { ExtensionProblem, InteractiveSession } from "./sessions.js";
 export { ExecutionEventSchema } from "./events.js";
 export type { ExecutionEvent } from "./events.js";
 export {
   AckSchema,
   AgentCompleteInput,
   AgentFailInput,
+  AgentHeartbeatInput,
   AgentHeartbeatOutput,
   AgentLogInput,
   AgentNextOutput,
@@ -67,10 +77,13 @@ export {
 export type { AttemptAssignment } from "./agent.js";
 export {
   AgentEndSessionInput,
+  AgentOpenSessionInput,
   AgentOpenSessionOutput,
+  AgentUpdateSessionInput,
   AuthorizeTunnelInput,
   AuthorizeTunnelOutput,
   IdeTicketOutput,
+  MAX_CHANGES_BYTES,
   RedeemTicketInput,
   RedeemTicketOutput,
   SessionIdInput,

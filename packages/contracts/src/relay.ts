@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 import { ErrorInfoSchema, Timestamp } from "./common.js";
-import { SessionEndReason } from "./sessions.js";
+import { ExtensionProblemSchema, SessionEndReason } from "./sessions.js";
 
 /**
  * A session id is one DNS label (lower-case letters, digits, hyphens; ≤ 63), because the relay serves each
@@ -23,6 +23,14 @@ export const TunnelEndpointSchema = z.object({
 export type TunnelEndpoint = z.infer<typeof TunnelEndpointSchema>;
 
 /** agent.openSession: the attempt's interactive session (created once, then returned again). */
+export const AgentOpenSessionInput = z
+  .object({
+    /** From the task's `vscode({ maxIdleSeconds })`; DEFAULT_MAX_IDLE_SECONDS when absent. */
+    maxIdleSeconds: z.number().int().positive().optional(),
+    /** With runTaskFirst: the first run's error, shown on the session. */
+    firstRunError: ErrorInfoSchema.optional(),
+  })
+  .optional();
 export const AgentOpenSessionOutput = z.object({ sessionId: SessionIdSchema, tunnel: TunnelEndpointSchema });
 
 /** sessions.ideTicket: a short-lived, single-use link into the session's IDE for the calling user. */
@@ -42,6 +50,16 @@ export const RedeemTicketOutput = z.object({ sessionId: SessionIdSchema, userId:
 
 /** agent.endSession: the attempt's live session ended, and why (a first run's error, when it failed). */
 export const AgentEndSessionInput = z.object({ reason: SessionEndReason, error: ErrorInfoSchema.optional() });
+
+/** Largest patch of IDE edits the control plane keeps for one session. */
+export const MAX_CHANGES_BYTES = 5 * 1024 * 1024;
+
+/** agent.updateSession: what the agent learnt while the session runs. Absent fields are left as they are. */
+export const AgentUpdateSessionInput = z.object({
+  extensionProblems: z.array(ExtensionProblemSchema).optional(),
+  /** The IDE's edits so far, as a unified diff against the registered sources ("" once they are undone). */
+  changes: z.string().max(MAX_CHANGES_BYTES).optional(),
+});
 
 /**
  * What the relay asks of the control plane. Both calls throw an `AppError` (UNAUTHORIZED / FORBIDDEN /

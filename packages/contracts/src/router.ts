@@ -10,6 +10,7 @@ import {
   AckSchema,
   AgentCompleteInput,
   AgentFailInput,
+  AgentHeartbeatInput,
   AgentHeartbeatOutput,
   AgentLogInput,
   AgentNextOutput,
@@ -30,7 +31,9 @@ import {
 } from "./executions.js";
 import {
   AgentEndSessionInput,
+  AgentOpenSessionInput,
   AgentOpenSessionOutput,
+  AgentUpdateSessionInput,
   AuthorizeTunnelInput,
   AuthorizeTunnelOutput,
   IdeTicketOutput,
@@ -38,6 +41,7 @@ import {
   RedeemTicketOutput,
   SessionIdInput,
 } from "./relay.js";
+import { InteractiveSessionSchema, NodeRefInput, SessionChangesOutput } from "./sessions.js";
 import {
   CreateUploadInput,
   CreateUploadOutput,
@@ -80,22 +84,31 @@ export interface AppHandlers {
     list: Handler<typeof ListExecutionsInput, z.ZodArray<typeof ExecutionSchema>, UserContext>;
     get: Handler<typeof ExecutionIdInput, typeof ExecutionDetailSchema, UserContext>;
     abort: Handler<typeof ExecutionIdInput, typeof ExecutionSchema, UserContext>;
+    /** A new execution re-running one node of a past one interactively, with the inputs it had. */
+    debug: Handler<typeof NodeRefInput, typeof ExecutionSchema, UserContext>;
     logs: Handler<typeof AttemptLogsInput, typeof AttemptLogsOutput, UserContext>;
     watch: Subscription<typeof ExecutionIdInput, ExecutionEvent, UserContext>;
   };
   agent: {
     assignment: Handler<z.ZodVoid, typeof AttemptAssignmentSchema, AgentContext>;
     started: Handler<typeof AgentStartedInput, typeof AckSchema, AgentContext>;
-    heartbeat: Handler<z.ZodVoid, typeof AgentHeartbeatOutput, AgentContext>;
+    heartbeat: Handler<typeof AgentHeartbeatInput, typeof AgentHeartbeatOutput, AgentContext>;
     log: Handler<typeof AgentLogInput, typeof AckSchema, AgentContext>;
     complete: Handler<typeof AgentCompleteInput, typeof AckSchema, AgentContext>;
     fail: Handler<typeof AgentFailInput, typeof AckSchema, AgentContext>;
     next: Handler<z.ZodVoid, typeof AgentNextOutput, AgentContext>;
-    openSession: Handler<z.ZodVoid, typeof AgentOpenSessionOutput, AgentContext>;
+    openSession: Handler<typeof AgentOpenSessionInput, typeof AgentOpenSessionOutput, AgentContext>;
+    updateSession: Handler<typeof AgentUpdateSessionInput, typeof AckSchema, AgentContext>;
     endSession: Handler<typeof AgentEndSessionInput, typeof AckSchema, AgentContext>;
   };
   sessions: {
     ideTicket: Handler<typeof SessionIdInput, typeof IdeTicketOutput, UserContext>;
+    /** Ends the node's live session by resuming the task (as the IDE's Resume Task does). */
+    resume: Handler<typeof NodeRefInput, typeof InteractiveSessionSchema, UserContext>;
+    /** Postpones the node's live session's idle end by its full maxIdleSeconds from now. */
+    keepAlive: Handler<typeof NodeRefInput, typeof InteractiveSessionSchema, UserContext>;
+    /** The IDE's edits of the node's latest session, as a unified diff; also after it ended. */
+    changes: Handler<typeof NodeRefInput, typeof SessionChangesOutput, UserContext>;
   };
   relay: {
     authorizeTunnel: Handler<typeof AuthorizeTunnelInput, typeof AuthorizeTunnelOutput, RelayContext>;
@@ -192,6 +205,10 @@ export function createAppRouter(h: AppHandlers) {
         .input(ExecutionIdInput)
         .output(ExecutionSchema)
         .mutation(({ input, ctx }) => h.executions.abort(input, ctx)),
+      debug: userProcedure
+        .input(NodeRefInput)
+        .output(ExecutionSchema)
+        .mutation(({ input, ctx }) => h.executions.debug(input, ctx)),
       logs: userProcedure
         .input(AttemptLogsInput)
         .output(AttemptLogsOutput)
@@ -206,7 +223,10 @@ export function createAppRouter(h: AppHandlers) {
         .input(AgentStartedInput)
         .output(AckSchema)
         .mutation(({ input, ctx }) => h.agent.started(input, ctx)),
-      heartbeat: agentProcedure.output(AgentHeartbeatOutput).mutation(({ ctx }) => h.agent.heartbeat(undefined, ctx)),
+      heartbeat: agentProcedure
+        .input(AgentHeartbeatInput)
+        .output(AgentHeartbeatOutput)
+        .mutation(({ input, ctx }) => h.agent.heartbeat(input, ctx)),
       log: agentProcedure
         .input(AgentLogInput)
         .output(AckSchema)
@@ -220,7 +240,14 @@ export function createAppRouter(h: AppHandlers) {
         .output(AckSchema)
         .mutation(({ input, ctx }) => h.agent.fail(input, ctx)),
       next: agentProcedure.output(AgentNextOutput).mutation(({ ctx }) => h.agent.next(undefined, ctx)),
-      openSession: agentProcedure.output(AgentOpenSessionOutput).mutation(({ ctx }) => h.agent.openSession(undefined, ctx)),
+      openSession: agentProcedure
+        .input(AgentOpenSessionInput)
+        .output(AgentOpenSessionOutput)
+        .mutation(({ input, ctx }) => h.agent.openSession(input, ctx)),
+      updateSession: agentProcedure
+        .input(AgentUpdateSessionInput)
+        .output(AckSchema)
+        .mutation(({ input, ctx }) => h.agent.updateSession(input, ctx)),
       endSession: agentProcedure
         .input(AgentEndSessionInput)
         .output(AckSchema)
@@ -231,6 +258,18 @@ export function createAppRouter(h: AppHandlers) {
         .input(SessionIdInput)
         .output(IdeTicketOutput)
         .mutation(({ input, ctx }) => h.sessions.ideTicket(input, ctx)),
+      resume: userProcedure
+        .input(NodeRefInput)
+        .output(InteractiveSessionSchema)
+        .mutation(({ input, ctx }) => h.sessions.resume(input, ctx)),
+      keepAlive: userProcedure
+        .input(NodeRefInput)
+        .output(InteractiveSessionSchema)
+        .mutation(({ input, ctx }) => h.sessions.keepAlive(input, ctx)),
+      changes: userProcedure
+        .input(NodeRefInput)
+        .output(SessionChangesOutput)
+        .query(({ input, ctx }) => h.sessions.changes(input, ctx)),
     }),
     relay: t.router({
       authorizeTunnel: relayProcedure

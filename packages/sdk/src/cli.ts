@@ -14,6 +14,7 @@ import {
   upCommand,
 } from "./cli/commands.js";
 import { CliError } from "./cli/errors.js";
+import { changesCommand, debugCommand, keepAliveCommand, resumeCommand } from "./cli/interactive.js";
 
 const env = readCliEnv();
 let exitCode = 0;
@@ -67,6 +68,32 @@ connectionOptions(
 connectionOptions(program.command("abort").description("abort an execution and end its running tasks").argument("<id>").option("-o, --output <format>", "text or json", "text")).action(
   async (id: string, opts: Record<string, string>) => abortCommand(env, id, opts),
 );
+
+// A node's interactive session: <execution> <node> as `drydock executions get` lists them.
+const nodeCommand = (name: string, description: string) =>
+  connectionOptions(program.command(name).description(description).argument("<execution>").argument("<node>"));
+
+nodeCommand("resume", "resume a task waiting in its IDE: code-server stops and the task runs with the edited sources")
+  .option("-y, --yes", "resume without asking (required when stdin is not a terminal)")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(async (execution: string, node: string, opts: Record<string, string> & { yes?: boolean }) => {
+    exitCode = await resumeCommand(env, execution, node, opts);
+  });
+
+nodeCommand("keep-alive", "postpone the idle end of a task's IDE by its full maxIdleSeconds")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(async (execution: string, node: string, opts: Record<string, string>) => keepAliveCommand(env, execution, node, opts));
+
+nodeCommand("changes", "print the edits made in a task's IDE as a patch (drydock changes <execution> <node> | git apply)").action(
+  async (execution: string, node: string, opts: Record<string, string>) => changesCommand(env, execution, node, opts),
+);
+
+nodeCommand("debug", "re-run one node of a past execution in an IDE, with the inputs it had, without re-registering")
+  .option("--wait", "print the IDE link once it is ready and follow the run to its end")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(async (execution: string, node: string, opts: Record<string, string> & { wait?: boolean }) => {
+    exitCode = await debugCommand(env, execution, node, opts);
+  });
 
 program
   .command("up")

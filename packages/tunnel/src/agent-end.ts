@@ -84,6 +84,8 @@ export class TunnelClient extends EventEmitter<{
   private stateValue: TunnelState = "connecting";
   private readonly upstreamAgent = new HttpAgent({ keepAlive: true, maxFreeSockets: 64 });
   private readonly tuning: TunnelTuning;
+  private streamsOpened = 0;
+  private streamsOpen = 0;
 
   constructor(private readonly options: TunnelClientOptions) {
     super();
@@ -112,6 +114,14 @@ export class TunnelClient extends EventEmitter<{
       this.on("state", onState);
       this.on("refused", onRefused);
     });
+  }
+
+  /**
+   * How much the tunnel is used: streams (browser connections and requests) opened since the client started,
+   * and open now. An idle check compares `opened` between two looks and treats any open stream as activity.
+   */
+  activity(): { opened: number; open: number } {
+    return { opened: this.streamsOpened, open: this.streamsOpen };
   }
 
   /** Stops dialling and closes the tunnel; streams in flight are reset. */
@@ -265,6 +275,9 @@ export class TunnelClient extends EventEmitter<{
   }
 
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
+    this.streamsOpened++;
+    this.streamsOpen++;
+    stream.once("close", () => this.streamsOpen--);
     stream.on("error", () => stream.destroy());
     if (headers[":method"] === "CONNECT") this.forwardConnect(stream);
     else this.forwardRequest(stream, headers);

@@ -4,12 +4,12 @@
  * only door — and stopped with its whole process tree.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { access, constants, mkdir, rm } from "node:fs/promises";
+import { access, constants, mkdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
 
-import { groupAlive } from "../process-group.js";
+import { terminateTree } from "../process-group.js";
 
 /** The last code-server release that runs on Node 20. */
 export const CODE_SERVER_VERSION = "4.100.3";
@@ -18,11 +18,15 @@ export class CodeServerMissingError extends Error {
   override name = "CodeServerMissingError";
 }
 
-/** Where to look for code-server: `$PATH`, then `<cacheDir>/code-server-<version>/bin/code-server`. */
+/**
+ * Where to look for code-server: `$PATH`, then the cache's `<cacheDir>/code-server-<version>/`: the
+ * agent's own install there (`npm install --prefix`, see provision.ts) or a release unpacked there.
+ */
 export async function findCodeServer(options: { cacheDir: string; pathEnv: string | undefined; version?: string }): Promise<string> {
   const version = options.version ?? CODE_SERVER_VERSION;
   const candidates = [
     ...(options.pathEnv ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, "code-server")),
+    join(options.cacheDir, `code-server-${version}`, "node_modules", ".bin", "code-server"),
     join(options.cacheDir, `code-server-${version}`, "bin", "code-server"),
   ];
   const seen: string[] = [];
@@ -38,7 +42,20 @@ export async function findCodeServer(options: { cacheDir: string; pathEnv: strin
   );
 }
 
+/**
+ * The version of the code-server at `bin`: from its package.json (its bin links into the package), which
+ * costs a file read rather than the 0.5 s of starting it with `--version`.
+ */
 async function versionOf(bin: string): Promise<string | undefined> {
+  try {
+    let dir = dirname(await realpath(bin));
+    for (let depth = 0; depth < 4; depth++, dir = dirname(dir)) {
+      const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8").catch(() => "{}")) as { name?: string; version?: string };
+      if (pkg.name === "code-server" && pkg.version) return pkg.version;
+    }
+  } catch {
+    // not where a package would be: ask the binary
+  }
   try {
     const { stdout } = await promisify(execFile)(bin, ["--version"], { timeout: 30_000 });
     return stdout.split(/\s+/)[0];
@@ -47,10 +64,13 @@ async function versionOf(bin: string): Promise<string | undefined> {
   }
 }
 
+/** Where code-server listens: a Unix socket (the default), or 127.0.0.1 on a pinned port (`vscode({ port })`). */
+export type CodeServerListen = { socketPath: string } | { host: "127.0.0.1"; port: number };
+
 export interface CodeServerOptions {
   bin: string;
-  /** The Unix socket it listens on (in a directory only the agent can enter). */
-  socketPath: string;
+  /** A Unix socket in a directory only the agent can enter, or loopback with a pinned port. */
+  listen: CodeServerListen;
   /** The folder the workbench opens. */
   workspace: string;
   /** Profile, settings and extensions live here; removed by `stop()` unless kept. */
@@ -61,21 +81,23 @@ export interface CodeServerOptions {
   env: Record<string, string | undefined>;
   /** How long to wait for it to answer. */
   readyTimeoutMs?: number;
+  /** Written as the profile's User/settings.json before it starts. */
+  userSettings?: Record<string, unknown>;
 }
 
 export interface RunningCodeServer {
   pid: number;
-  socketPath: string;
+  listen: CodeServerListen;
   /** Ends its process group: SIGTERM, then SIGKILL after `graceMs`; resolves once no process of it is left. */
   stop(graceMs?: number): Promise<void>;
   /** Resolves when code-server's own process exits. */
   exited: Promise<number | null>;
 }
 
-/** GET `path` over a Unix socket: the status, or undefined if nothing answers. */
-export function getOverSocket(socketPath: string, path: string): Promise<number | undefined> {
+/** GET `path` from code-server: the status, or undefined if nothing answers. */
+export function getFrom(listen: CodeServerListen, path: string): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = request({ socketPath, path, method: "GET", headers: { host: "localhost" }, timeout: 2_000 }, (res) => {
+    const req = request({ ...listen, path, method: "GET", headers: { host: "localhost" }, timeout: 2_000 }, (res) => {
       res.resume();
       resolve(res.statusCode);
     });
@@ -87,22 +109,31 @@ export function getOverSocket(socketPath: string, path: string): Promise<number 
 
 /** Starts code-server and resolves once it answers on its socket. */
 export async function startCodeServer(options: CodeServerOptions): Promise<RunningCodeServer> {
+  const { listen } = options;
   await mkdir(options.profileDir, { recursive: true, mode: 0o700 });
-  await rm(options.socketPath, { force: true });
+  if (options.userSettings) {
+    await mkdir(join(options.profileDir, "data", "User"), { recursive: true });
+    await writeFile(join(options.profileDir, "data", "User", "settings.json"), `${JSON.stringify(options.userSettings, null, 2)}\n`);
+  }
+  if ("socketPath" in listen) await rm(listen.socketPath, { force: true });
+  const args = [
+    ...("socketPath" in listen ? ["--socket", listen.socketPath, "--socket-mode", "600"] : ["--bind-addr", `${listen.host}:${listen.port}`]),
+    ...["--auth", "none"],
+    "--disable-telemetry",
+    "--disable-update-check",
+    "--disable-workspace-trust",
+    "--disable-getting-started-override",
+    "--disable-proxy",
+    ...["--user-data-dir", join(options.profileDir, "data")],
+    ...["--extensions-dir", join(options.profileDir, "extensions")],
+    options.workspace,
+  ];
+  // If the agent dies without stopping it (SIGKILL, OOM), the kernel sends code-server SIGTERM, and it
+  // shuts down with its children: util-linux's setpriv sets the parent-death signal, then execs it.
+  const setpriv = await setprivBin();
   const child: ChildProcess = spawn(
-    options.bin,
-    [
-      ...["--socket", options.socketPath, "--socket-mode", "600"],
-      ...["--auth", "none"],
-      "--disable-telemetry",
-      "--disable-update-check",
-      "--disable-workspace-trust",
-      "--disable-getting-started-override",
-      "--disable-proxy",
-      ...["--user-data-dir", join(options.profileDir, "data")],
-      ...["--extensions-dir", join(options.profileDir, "extensions")],
-      options.workspace,
-    ],
+    setpriv ?? options.bin,
+    setpriv ? ["--pdeathsig", "TERM", "--", options.bin, ...args] : args,
     {
       // Its own process group: stop() ends code-server and everything it started (extension hosts, terminals).
       detached: true,
@@ -125,33 +156,37 @@ export async function startCodeServer(options: CodeServerOptions): Promise<Runni
   void exited.then((code) => (exitCode = code));
 
   const stop = async (graceMs = 5_000) => {
-    signalGroup(pid, "SIGTERM");
-    const deadline = Date.now() + graceMs;
-    while ((await groupAlive(pid)) && Date.now() < deadline) await sleep(50);
-    if (await groupAlive(pid)) signalGroup(pid, "SIGKILL");
-    while (await groupAlive(pid)) await sleep(50);
-    await rm(options.socketPath, { force: true });
+    await terminateTree(pid, graceMs);
+    if ("socketPath" in listen) await rm(listen.socketPath, { force: true });
   };
+
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   for (;;) {
     if (exitCode !== undefined) throw new Error(`code-server exited with ${exitCode} before it answered:\n${output}`);
-    if ((await getOverSocket(options.socketPath, "/healthz")) === 200) break;
+    if ((await getFrom(listen, "/healthz")) === 200) break;
     if (Date.now() > deadline) {
       await stop(0);
-      throw new Error(`code-server did not answer on ${options.socketPath} within ${options.readyTimeoutMs ?? 60_000} ms:\n${output}`);
+      throw new Error(`code-server did not answer on ${describeListen(listen)} within ${options.readyTimeoutMs ?? 60_000} ms:\n${output}`);
     }
     await sleep(50);
   }
-  return { pid, socketPath: options.socketPath, stop, exited };
+  return { pid, listen, stop, exited };
 }
 
-function signalGroup(pgid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // the group is gone
-  }
+let setprivFound: Promise<string | undefined> | undefined;
+
+/** util-linux's setpriv, where the system has it (Debian always does). */
+function setprivBin(): Promise<string | undefined> {
+  setprivFound ??= access("/usr/bin/setpriv", constants.X_OK).then(
+    () => "/usr/bin/setpriv",
+    () => undefined,
+  );
+  return setprivFound;
+}
+
+export function describeListen(listen: CodeServerListen): string {
+  return "socketPath" in listen ? listen.socketPath : `${listen.host}:${listen.port}`;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

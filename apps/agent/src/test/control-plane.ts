@@ -95,6 +95,7 @@ function handlers(state: ControlPlaneState): AppHandlers {
       return { next: { token: state.token, assignment: next } };
     },
     openSession: notServed,
+    updateSession: notServed,
     endSession: notServed,
   };
   return {
@@ -105,11 +106,12 @@ function handlers(state: ControlPlaneState): AppHandlers {
       list: notServed,
       get: notServed,
       abort: notServed,
+      debug: notServed,
       logs: notServed,
       watch: () => ({ [Symbol.asyncIterator]: () => ({ next: notServed }) }),
     },
     agent,
-    sessions: { ideTicket: notServed },
+    sessions: { ideTicket: notServed, resume: notServed, keepAlive: notServed, changes: notServed },
     relay: { authorizeTunnel: notServed, redeemTicket: notServed, sessionReady: notServed },
   };
 }

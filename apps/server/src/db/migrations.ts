@@ -122,6 +122,24 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0003_interactive": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable("interactive_sessions")
+        .addColumn("max_idle_seconds", "integer", (c) => c.notNull().defaultTo(36_000))
+        .addColumn("resume_requested_at", "timestamptz")
+        .addColumn("extension_problems", "jsonb", (c) => c.notNull().defaultTo(sql`'[]'::jsonb`))
+        .addColumn("changes", "text")
+        .addColumn("changes_at", "timestamptz")
+        .execute();
+      // Sessions opened before idle deadlines existed get the default one, so the agent's heartbeat can act on it.
+      await sql`UPDATE interactive_sessions SET idle_deadline = now() + make_interval(secs => max_idle_seconds) WHERE state <> 'ENDED' AND idle_deadline IS NULL`.execute(db);
+      // A node's latest session, of any state (sessions.changes, agent.updateSession).
+      await db.schema.createIndex("interactive_sessions_attempt_created").on("interactive_sessions").columns(["attempt_id", "created_at"]).execute();
+      // A debug run (`drydock debug`): the node of a past execution it re-runs, and that node's task.
+      await db.schema.alterTable("executions").addColumn("debug_of", "jsonb").execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

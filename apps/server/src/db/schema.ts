@@ -39,6 +39,14 @@ export interface ExecutionsTable {
   error: Json | null;
   created_at: CreatedAt;
   ended_at: Timestamp | null;
+  /** Set on a debug run: the node of a past execution it re-runs interactively, and that node's task. */
+  debug_of: Json<DebugOf> | null;
+}
+
+export interface DebugOf {
+  executionId: string;
+  nodeId: string;
+  task: string;
 }
 
 export interface NodeExecutionsTable {
@@ -85,9 +93,17 @@ export interface InteractiveSessionsTable {
   attempt_id: string;
   state: string;
   link: string | null;
+  max_idle_seconds: Generated<number>;
+  /** Set (on the database's clock) when the session opens, and moved on by activity and keep-alives. */
   idle_deadline: Timestamp | null;
+  /** A user asked to resume; the agent sees it at its next heartbeat. */
+  resume_requested_at: Timestamp | null;
+  extension_problems: ColumnType<unknown, string | undefined, string>;
   end_reason: string | null;
   first_run_error: Json | null;
+  /** The IDE's edits as a unified diff against the registered sources, as the agent last saved them. */
+  changes: string | null;
+  changes_at: Timestamp | null;
   created_at: CreatedAt;
   ended_at: Timestamp | null;
 }

@@ -43,12 +43,13 @@ export class AgentService {
       .selectFrom("attempts as a")
       .innerJoin("node_executions as n", (j) => j.onRef("n.execution_id", "=", "a.execution_id").onRef("n.node_id", "=", "a.node_id"))
       .innerJoin("executions as x", "x.id", "a.execution_id")
-      .select(["a.status", "a.number", "a.node_id", "n.task", "n.inputs", "x.id as execution_id", "x.project", "x.workflow", "x.version"])
+      .select(["a.status", "a.number", "a.node_id", "n.task", "n.inputs", "x.id as execution_id", "x.project", "x.workflow", "x.version", "x.debug_of"])
       .where("a.id", "=", attemptId)
       .executeTakeFirst();
     if (!row) throw ServerErrors.attemptNotFound(attemptId);
     if (row.status !== "QUEUED" && row.status !== "RUNNING") throw ServerErrors.attemptEnded(attemptId, row.status);
-    const version = await this.deps.scheduler.workflow(row.project, row.workflow, row.version);
+    // A debug run's task is the registered one made interactive.
+    const version = await this.deps.scheduler.workflowOf(row);
     const task = version.tasks.get(row.task);
     if (!task) throw ServerErrors.workflowNotFound(row.project, row.workflow, row.version);
     // The node's inputs as resolved from upstream, kept as a blob so an interactive session can reload them.

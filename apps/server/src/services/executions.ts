@@ -1,81 +1,18 @@
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { Attempt, ErrorInfo, Execution, ExecutionDetail, ExecutionEvent, InteractiveSession, JsonValue, NodeExecution } from "@drydock/contracts";
-import { TERMINAL_EXECUTION_STATUSES } from "@drydock/contracts";
+import type { Attempt, Execution, ExecutionDetail, ExecutionEvent, JsonValue, NodeStatus } from "@drydock/contracts";
+import { TERMINAL_EXECUTION_STATUSES, TERMINAL_NODE_STATUSES } from "@drydock/contracts";
 
 import type { Db } from "../db/database.js";
-import type { AttemptRow, ExecutionRow, NodeRow, SessionRow } from "../db/schema.js";
+import type { NodeRow } from "../db/schema.js";
 import { ServerErrors } from "../errors.js";
 import type { EventBus } from "./event-bus.js";
 import { newExecutionId } from "./ids.js";
 import { InputValidator } from "./input-validator.js";
 import type { Scheduler } from "./scheduler.js";
+import { SESSION_COLUMNS, toAttempt, toExecution, toNode } from "./views.js";
 import type { WorkflowService } from "./workflows.js";
-
-const iso = (d: Date | null | undefined) => (d ? d.toISOString() : undefined);
-const opt = <K extends string, V>(key: K, value: V | null | undefined) => (value === null || value === undefined ? {} : ({ [key]: value } as Record<K, V>));
-
-export function toExecution(row: ExecutionRow): Execution {
-  return {
-    id: row.id,
-    project: row.project,
-    workflow: row.workflow,
-    version: row.version,
-    status: row.status as Execution["status"],
-    inputs: row.inputs as Record<string, JsonValue>,
-    ...opt("result", row.result as JsonValue | null),
-    ...opt("error", row.error as ErrorInfo | null),
-    createdAt: row.created_at.toISOString(),
-    ...opt("endedAt", iso(row.ended_at)),
-  };
-}
-
-function toSession(row: SessionRow): InteractiveSession {
-  return {
-    id: row.id,
-    attemptId: row.attempt_id,
-    state: row.state as InteractiveSession["state"],
-    ...opt("link", row.link),
-    ...opt("idleDeadline", iso(row.idle_deadline)),
-    ...opt("endReason", row.end_reason as InteractiveSession["endReason"] | null),
-    ...opt("firstRunError", row.first_run_error as ErrorInfo | null),
-    createdAt: row.created_at.toISOString(),
-    ...opt("endedAt", iso(row.ended_at)),
-  };
-}
-
-function toAttempt(row: AttemptRow, session?: SessionRow): Attempt {
-  return {
-    id: row.id,
-    executionId: row.execution_id,
-    nodeId: row.node_id,
-    number: row.number,
-    status: row.status as Attempt["status"],
-    ...opt("error", row.error as ErrorInfo | null),
-    createdAt: row.created_at.toISOString(),
-    ...opt("startedAt", iso(row.started_at)),
-    ...opt("endedAt", iso(row.ended_at)),
-    ...(session ? { session: toSession(session) } : {}),
-  };
-}
-
-function toNode(row: NodeRow, attempts: Attempt[]): NodeExecution {
-  return {
-    executionId: row.execution_id,
-    nodeId: row.node_id,
-    task: row.task,
-    ...opt("parentNodeId", row.parent_node_id),
-    ...opt("mapIndex", row.map_index),
-    status: row.status as NodeExecution["status"],
-    ...opt("inputs", row.inputs as Record<string, JsonValue> | null),
-    ...opt("outputs", row.outputs as JsonValue | null),
-    ...opt("error", row.error as ErrorInfo | null),
-    attempts,
-    ...opt("startedAt", iso(row.started_at)),
-    ...opt("endedAt", iso(row.ended_at)),
-  };
-}
 
 /** Launching, inspecting, aborting and following executions. */
 export class ExecutionService {
@@ -117,7 +54,7 @@ export class ExecutionService {
       this.deps.db
         .selectFrom("interactive_sessions")
         .innerJoin("attempts", "attempts.id", "interactive_sessions.attempt_id")
-        .selectAll("interactive_sessions")
+        .select(SESSION_COLUMNS)
         .where("attempts.execution_id", "=", id)
         .orderBy("interactive_sessions.created_at")
         .execute(),
@@ -133,6 +70,44 @@ export class ExecutionService {
       return x1 - x2 || y1 - y2;
     });
     return { execution, nodes: nodes.map((n) => toNode(n, byNode.get(n.node_id) ?? [])) };
+  }
+
+  /**
+   * `drydock debug`: a new execution of the same workflow version (same bundle, nothing re-registered) that
+   * re-runs one node of a past execution interactively, with the inputs that node had, keeping its id.
+   * Any node that ran to an end with its inputs recorded qualifies, fan-out elements (`n1[0]`) included;
+   * a fan-out itself ran no task, so it names an element instead. See `debugWorkflow` for the run's shape.
+   */
+  async debug(executionId: string, nodeId: string): Promise<Execution> {
+    const node = await this.deps.db
+      .selectFrom("node_executions as n")
+      .innerJoin("executions as x", "x.id", "n.execution_id")
+      .select(["n.task", "n.status", "n.inputs", "n.children_total", "x.project", "x.workflow", "x.version"])
+      .where("n.execution_id", "=", executionId)
+      .where("n.node_id", "=", nodeId)
+      .executeTakeFirst();
+    if (!node) {
+      await this.execution(executionId);
+      throw ServerErrors.nodeNotFound(executionId, nodeId);
+    }
+    const refuse = (why: string) => ServerErrors.nodeNotDebuggable(executionId, nodeId, why);
+    if (!TERMINAL_NODE_STATUSES.includes(node.status as NodeStatus)) throw refuse(`it is ${node.status}; debug it once it has finished`);
+    if (node.children_total !== null) {
+      throw refuse(
+        node.children_total > 0 ? `it is a fan-out, which runs no task itself; debug one of its elements, e.g. "${nodeId}[0]"` : "it is a fan-out over an empty list",
+      );
+    }
+    if (node.inputs === null) throw refuse(`it ended ${node.status} before it ran, so it has no inputs to re-run with`);
+    const id = newExecutionId();
+    await this.deps.scheduler.startExecution({
+      id,
+      project: node.project,
+      workflow: node.workflow,
+      version: node.version,
+      inputs: node.inputs as Record<string, JsonValue>,
+      debugOf: { executionId, nodeId, task: node.task },
+    });
+    return this.execution(id);
   }
 
   async abort(id: string): Promise<Execution> {

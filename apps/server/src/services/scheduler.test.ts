@@ -1,55 +1,13 @@
 import type { ErrorInfo, ExecutionEvent, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import { SESSION_IDLE_CODE } from "@drydock/contracts";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { testDatabase } from "../__tests__/postgres.js";
+import { ScriptedExecutor } from "../__tests__/scripted-executor.js";
 import type { Db } from "../db/database.js";
-import type { AttemptExit, AttemptLaunch, Executor } from "../executor/executor.js";
 import { createLogger } from "../logger.js";
 import { EventBus } from "./event-bus.js";
 import { Scheduler } from "./scheduler.js";
-
-/**
- * Plays the agents: each launched attempt runs `behaviour`, which reports back through the scheduler;
- * like a real executor it then reports the agent's exit, and `terminate` ends an agent with SIGTERM.
- */
-class ScriptedExecutor implements Executor {
-  launched: string[] = [];
-  terminated: string[] = [];
-  private exited = new Set<string>();
-  private listeners: ((id: string, exit: AttemptExit) => void)[] = [];
-  behaviour: (attempt: AttemptLaunch) => Promise<void> = async () => undefined;
-  async launch(attempt: AttemptLaunch) {
-    this.launched.push(attempt.attemptId);
-    setImmediate(() =>
-      void this.behaviour(attempt)
-        .then(() => this.exit(attempt.attemptId, { code: 0, signal: null, tail: "" }))
-        // A late report for an attempt that ended meanwhile is refused; a real agent then just exits.
-        .catch((err: unknown) => {
-          if ((err as { code?: string }).code !== "ATTEMPT_ENDED") console.error("agent script failed", err);
-        }),
-    );
-    return { pid: 1 };
-  }
-  async adopt() {
-    return false;
-  }
-  handOver() {
-    return true;
-  }
-  async terminate(id: string) {
-    this.terminated.push(id);
-    this.exit(id, { code: null, signal: "SIGTERM", tail: "" });
-  }
-  onExit(listener: (id: string, exit: AttemptExit) => void) {
-    this.listeners.push(listener);
-  }
-  exit(id: string, exit: AttemptExit) {
-    if (this.exited.has(id)) return;
-    this.exited.add(id);
-    for (const l of this.listeners) l(id, exit);
-  }
-  async shutdown() {}
-}
 
 const task = (name: string, inputs: string[], extra: Partial<TaskSpec> = {}): TaskSpec => ({
   name,
@@ -272,6 +230,43 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
     await scheduler.abort(id);
     await done;
     expect(await reasonOf(opened)).toEqual({ state: "ENDED", end_reason: "aborted" });
+  });
+
+  it("never retries an attempt whose session ended idle (SESSION_IDLE), whatever its retries, while another failure is retried", async () => {
+    const spec: WorkflowSpec = { name: "idle", inputs: {}, required: [], nodes: [{ kind: "task", id: "n0", task: "t", inputs: {} }], output: { kind: "node", node: "n0" } };
+    const failingWith = (error: ErrorInfo) => {
+      executor.behaviour = async ({ attemptId }) => {
+        await scheduler.attemptStarted(attemptId, 4242);
+        // A live session the agent did not end itself: the error's code says why it ends.
+        await db.insertInto("interactive_sessions").values({ id: `s${++seq}`, attempt_id: attemptId, state: "READY" }).execute();
+        await scheduler.attemptFailed(attemptId, "FAILED", error);
+      };
+    };
+    const outcome = async (id: string) => ({
+      attempts: await db.selectFrom("attempts").select(["number", "status"]).where("execution_id", "=", id).orderBy("number").execute(),
+      sessions: (
+        await db
+          .selectFrom("interactive_sessions")
+          .innerJoin("attempts", "attempts.id", "interactive_sessions.attempt_id")
+          .select("interactive_sessions.end_reason")
+          .where("attempts.execution_id", "=", id)
+          .orderBy("attempts.number")
+          .execute()
+      ).map((s) => s.end_reason),
+    });
+
+    failingWith({ code: SESSION_IDLE_CODE, message: "the session was idle for 5s" });
+    const idle = await run(spec, [task("t", [], { retries: 2 })]);
+    expect(await idle.done).toMatchObject({ status: "FAILED", error: { code: SESSION_IDLE_CODE, message: "node n0 (t) failed: the session was idle for 5s" } });
+    expect(await outcome(idle.id)).toEqual({ attempts: [{ number: 1, status: "FAILED" }], sessions: ["idle"] });
+
+    failingWith({ code: "TASK_FAILED", message: "boom" });
+    const failing = await run(spec, [task("t", [], { retries: 2 })]);
+    expect(await failing.done).toMatchObject({ status: "FAILED", error: { code: "TASK_FAILED" } });
+    expect(await outcome(failing.id)).toEqual({
+      attempts: [1, 2, 3].map((number) => ({ number, status: "FAILED" })),
+      sessions: ["failed", "failed", "failed"],
+    });
   });
 
   it("a duplicate completion report is accepted once and changes nothing", async () => {

@@ -1,15 +1,16 @@
 import { createHash, randomBytes } from "node:crypto";
 
 import type { AttemptStatus, ErrorInfo, ExecutionEvent, JsonValue, NodeStatus, SessionEndReason, TaskSpec, WorkflowSpec } from "@drydock/contracts";
-import { BindingError, nodeUpstream, resolveBinding, resolveNodeInputs, TERMINAL_ATTEMPT_STATUSES } from "@drydock/contracts";
+import { BindingError, nodeUpstream, resolveBinding, resolveNodeInputs, SESSION_IDLE_CODE, TERMINAL_ATTEMPT_STATUSES } from "@drydock/contracts";
 import type { Kysely, Transaction } from "kysely";
 
 import type { Db } from "../db/database.js";
-import type { AttemptRow, Database, ExecutionRow, NodeRow } from "../db/schema.js";
+import type { AttemptRow, Database, DebugOf, ExecutionRow, NodeRow } from "../db/schema.js";
 import type { ServerConfig } from "../env.js";
 import { ServerErrors } from "../errors.js";
 import type { AttemptExit, Executor } from "../executor/executor.js";
 import type { Logger } from "../logger.js";
+import { debugWorkflow } from "./debug-run.js";
 import type { EventBus } from "./event-bus.js";
 import { attemptId, executionOfAttempt } from "./ids.js";
 
@@ -105,7 +106,21 @@ export class Scheduler {
 
   // ---- workflow specs --------------------------------------------------------------------------------
 
-  async workflow(project: string, name: string, version: string, q: Kysely<Database> = this.deps.db): Promise<LoadedWorkflow> {
+  /** The workflow an execution walks: its registered version, or for a debug run the one node it re-runs. */
+  async workflowOf(
+    exec: Pick<ExecutionRow, "project" | "workflow" | "version" | "debug_of">,
+    q: Kysely<Database> = this.deps.db,
+  ): Promise<LoadedWorkflow> {
+    const base = await this.workflow(exec.project, exec.workflow, exec.version, q);
+    const of = exec.debug_of;
+    if (!of) return base;
+    const key = `${exec.project}/${exec.workflow}/${exec.version}#debug/${of.task}/${of.nodeId}`;
+    let debug = this.workflows.get(key);
+    if (!debug) this.workflows.set(key, (debug = debugWorkflow(base, of, exec)));
+    return debug;
+  }
+
+  private async workflow(project: string, name: string, version: string, q: Kysely<Database>): Promise<LoadedWorkflow> {
     const key = `${project}/${name}/${version}`;
     const cached = this.workflows.get(key);
     if (cached) return cached;
@@ -144,13 +159,21 @@ export class Scheduler {
     return result;
   }
 
-  /** Creates the execution's nodes and starts the DAG. */
-  async startExecution(exec: { id: string; project: string; workflow: string; version: string; inputs: Record<string, JsonValue> }): Promise<void> {
-    const { spec } = await this.workflow(exec.project, exec.workflow, exec.version);
+  /** Creates the execution's nodes and starts the DAG; `debugOf` makes it a debug run of that node. */
+  async startExecution(exec: {
+    id: string;
+    project: string;
+    workflow: string;
+    version: string;
+    inputs: Record<string, JsonValue>;
+    debugOf?: DebugOf;
+  }): Promise<void> {
+    const { debugOf, ...row } = exec;
+    const { spec } = await this.workflowOf({ ...row, debug_of: debugOf ?? null });
     await this.deps.db.transaction().execute(async (tx) => {
       await tx
         .insertInto("executions")
-        .values({ ...exec, status: "RUNNING", inputs: JSON.stringify(exec.inputs) })
+        .values({ ...row, status: "RUNNING", inputs: JSON.stringify(exec.inputs), debug_of: debugOf ? JSON.stringify(debugOf) : null })
         .execute();
       if (spec.nodes.length > 0) {
         await tx
@@ -165,7 +188,7 @@ export class Scheduler {
   /** Decides what can run next, and whether the execution is over. Idempotent. */
   private async advance(tx: Tx, exec: ExecutionRow, fx: Effects): Promise<void> {
     if (exec.status !== "RUNNING") return;
-    const { spec } = await this.workflow(exec.project, exec.workflow, exec.version, tx);
+    const { spec } = await this.workflowOf(exec, tx);
     const rows = await tx
       .selectFrom("node_executions")
       .selectAll()
@@ -413,7 +436,7 @@ export class Scheduler {
         .where("node_id", "=", attempt.node_id)
         .returning("task")
         .executeTakeFirstOrThrow();
-      const task = (await this.workflow(exec.project, exec.workflow, exec.version, tx)).tasks.get(node.task);
+      const task = (await this.workflowOf(exec, tx)).tasks.get(node.task);
       await tx
         .updateTable("attempts")
         .set({
@@ -485,7 +508,8 @@ export class Scheduler {
         .set({ status, error: errorJson(error), ended_at: new Date() })
         .where("id", "=", id)
         .execute();
-      await this.endSessions(tx, [id], "failed");
+      const idle = error.code === SESSION_IDLE_CODE;
+      await this.endSessions(tx, [id], idle ? "idle" : "failed");
       if (exec.status !== "RUNNING") return;
       const node = await tx
         .selectFrom("node_executions")
@@ -493,7 +517,7 @@ export class Scheduler {
         .where("execution_id", "=", executionId)
         .where("node_id", "=", attempt.node_id)
         .executeTakeFirstOrThrow();
-      const task = (await this.workflow(exec.project, exec.workflow, exec.version, tx)).tasks.get(node.task);
+      const task = (await this.workflowOf(exec, tx)).tasks.get(node.task);
       const history = await tx
         .selectFrom("attempts")
         .select("status")
@@ -502,7 +526,8 @@ export class Scheduler {
         .execute();
       const lost = history.filter((a) => a.status === "LOST").length;
       const failures = history.length - lost;
-      const retry = status === "LOST" ? lost <= this.deps.config.lostAttemptRetries : failures <= (task?.retries ?? 0);
+      // A session that ended idle is never retried: its user walked away, and a retry would open an IDE for nobody.
+      const retry = status === "LOST" ? lost <= this.deps.config.lostAttemptRetries : !idle && failures <= (task?.retries ?? 0);
       if (retry) {
         this.deps.log.info({ attemptId: id, status, next: attempt.number + 1 }, "retrying node");
         return this.createAttempt(tx, fx, executionId, node, attempt.number + 1, { ...error, message: `attempt ${attempt.number} ${status === "LOST" ? "was lost" : "failed"}: ${error.message}` });

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 
+import { DEFAULT_MAX_IDLE_SECONDS, InteractiveSessionSchema } from "@drydock/contracts";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -35,6 +36,7 @@ async function attempt(status = "RUNNING"): Promise<{ attemptId: string; token: 
     .insertInto("executions")
     .values({ id: executionId, project: "default", workflow: "wf", version: "v1", status: "RUNNING", inputs: "{}" })
     .execute();
+  await db.insertInto("node_executions").values({ execution_id: executionId, node_id: "n0", task: "t", status: "RUNNING" }).execute();
   await db
     .insertInto("attempts")
     .values({ id: attemptId, execution_id: executionId, node_id: "n0", number: 1, status, token_hash: hashToken(token) })
@@ -285,5 +287,235 @@ describe("SessionService.markReady and endSession", () => {
     await sessions.endSession(attemptId, "resumed");
     const again = await db.selectFrom("interactive_sessions").select("end_reason").where("id", "=", sessionId).executeTakeFirstOrThrow();
     expect(again.end_reason).toBe("failed");
+  });
+});
+
+/** Seconds from the database's now() to the session's idle deadline. */
+async function idleSecondsLeft(sessionId: string): Promise<number> {
+  const row = await db
+    .selectFrom("interactive_sessions")
+    .select(sql<number>`extract(epoch from idle_deadline - now())::float8`.as("left"))
+    .where("id", "=", sessionId)
+    .executeTakeFirstOrThrow();
+  return row.left;
+}
+
+async function setIdleDeadline(sessionId: string, secondsFromNow: number) {
+  await db
+    .updateTable("interactive_sessions")
+    .set({ idle_deadline: sql<Date>`now() + make_interval(secs => ${secondsFromNow})` })
+    .where("id", "=", sessionId)
+    .execute();
+}
+
+/** Node n0 of a new execution, in `nodeStatus`, with one attempt per status given (numbered from 1). */
+async function nodeWithAttempts(attemptStatuses: string[], nodeStatus = "RUNNING"): Promise<{ executionId: string; attemptIds: string[] }> {
+  const executionId = `x${++seq}`;
+  await db
+    .insertInto("executions")
+    .values({ id: executionId, project: "default", workflow: "wf", version: "v1", status: "RUNNING", inputs: "{}" })
+    .execute();
+  await db.insertInto("node_executions").values({ execution_id: executionId, node_id: "n0", task: "t", status: nodeStatus }).execute();
+  const attemptIds = attemptStatuses.map((_, i) => `${executionId}.n0.a${i + 1}`);
+  if (attemptIds.length > 0) {
+    await db
+      .insertInto("attempts")
+      .values(attemptStatuses.map((status, i) => ({ id: `${executionId}.n0.a${i + 1}`, execution_id: executionId, node_id: "n0", number: i + 1, status })))
+      .execute();
+  }
+  return { executionId, attemptIds };
+}
+
+describe("SessionService idle deadline, resume and edits (interactive tasks)", () => {
+  it("openSession records maxIdleSeconds (36000 by default), an idle deadline that far away on the database's clock, and a first run's error", async () => {
+    const plain = await attempt();
+    const { sessionId: defaulted } = await sessions.openSession(plain.attemptId);
+    const row = await db.selectFrom("interactive_sessions").select(["max_idle_seconds", "first_run_error"]).where("id", "=", defaulted).executeTakeFirstOrThrow();
+    expect(row).toEqual({ max_idle_seconds: DEFAULT_MAX_IDLE_SECONDS, first_run_error: null });
+    expect(await idleSecondsLeft(defaulted)).toBeGreaterThan(DEFAULT_MAX_IDLE_SECONDS - 5);
+    expect(await idleSecondsLeft(defaulted)).toBeLessThanOrEqual(DEFAULT_MAX_IDLE_SECONDS);
+
+    const failedFirst = await attempt();
+    const firstRunError = { message: "x is not a number", stack: "Error: x is not a number\n    at task.ts:3", code: "TASK_FAILED" };
+    const opened = await sessions.openSession(failedFirst.attemptId, { maxIdleSeconds: 90, firstRunError });
+    // Asking again returns the same live session, options or not.
+    expect(await sessions.openSession(failedFirst.attemptId, { maxIdleSeconds: 5 })).toEqual(opened);
+    const custom = await db
+      .selectFrom("interactive_sessions")
+      .select(["max_idle_seconds", "first_run_error"])
+      .where("attempt_id", "=", failedFirst.attemptId)
+      .execute();
+    expect(custom).toEqual([{ max_idle_seconds: 90, first_run_error: firstRunError }]);
+    expect(await idleSecondsLeft(opened.sessionId)).toBeGreaterThan(85);
+    expect(await idleSecondsLeft(opened.sessionId)).toBeLessThanOrEqual(90);
+
+    // Ending it without an error keeps the first run's error on the record.
+    await sessions.endSession(failedFirst.attemptId, "resumed");
+    const ended = await db.selectFrom("interactive_sessions").select(["end_reason", "first_run_error"]).where("id", "=", opened.sessionId).executeTakeFirstOrThrow();
+    expect(ended).toEqual({ end_reason: "resumed", first_run_error: firstRunError });
+  });
+
+  it("heartbeat answers the idle time left from the database's clock (≤ 0 once passed), moves the deadline only while active, and shows a resume request", async () => {
+    const { attemptId } = await attempt();
+    expect(await sessions.heartbeat(attemptId, true)).toBeUndefined();
+    const { sessionId } = await sessions.openSession(attemptId, { maxIdleSeconds: 60 });
+    const executionId = attemptId.split(".")[0] ?? "";
+
+    await setIdleDeadline(sessionId, -3);
+    const expired = await sessions.heartbeat(attemptId, false);
+    expect(expired?.idleRemainingMs).toBeLessThanOrEqual(-2_900);
+    expect(expired?.resumeRequested).toBe(false);
+    expect(await idleSecondsLeft(sessionId)).toBeLessThan(0);
+
+    const active = await sessions.heartbeat(attemptId, true);
+    expect(active?.idleRemainingMs).toBeGreaterThan(59_000);
+    expect(active?.idleRemainingMs).toBeLessThanOrEqual(60_000);
+    const stored = await db.selectFrom("interactive_sessions").select("idle_deadline").where("id", "=", sessionId).executeTakeFirstOrThrow();
+    expect(active?.idleDeadline).toBe(stored.idle_deadline?.toISOString());
+
+    // Without activity the deadline stays where it was, and the time left runs down.
+    await setIdleDeadline(sessionId, 10);
+    const quiet = await sessions.heartbeat(attemptId, false);
+    expect(quiet?.idleRemainingMs).toBeGreaterThan(9_000);
+    expect(quiet?.idleRemainingMs).toBeLessThanOrEqual(10_000);
+
+    const resumed = await sessions.resume(executionId, "n0");
+    expect(resumed.resumeRequestedAt).toBeDefined();
+    expect((await sessions.heartbeat(attemptId, false))?.resumeRequested).toBe(true);
+
+    await sessions.endSession(attemptId, "resumed");
+    expect(await sessions.heartbeat(attemptId, true)).toBeUndefined();
+  });
+
+  it("resume flags the live session once (asking again keeps the first time) and returns it as users see it", async () => {
+    const { attemptId } = await attempt();
+    const { sessionId } = await sessions.openSession(attemptId, { maxIdleSeconds: 120 });
+    const executionId = attemptId.split(".")[0] ?? "";
+    await sessions.updateSession(attemptId, { extensionProblems: [{ extension: "https://x.test/a.vsix", message: "404 Not Found" }] });
+    const first = await sessions.resume(executionId, "n0");
+    const again = await sessions.resume(executionId, "n0");
+    expect(InteractiveSessionSchema.parse(first)).toEqual(first);
+    expect(first).toMatchObject({
+      id: sessionId,
+      attemptId,
+      state: "STARTING",
+      maxIdleSeconds: 120,
+      extensionProblems: [{ extension: "https://x.test/a.vsix", message: "404 Not Found" }],
+      hasChanges: false,
+    });
+    expect(again.resumeRequestedAt).toBe(first.resumeRequestedAt);
+  });
+
+  it("keepAlive moves the idle deadline to a full maxIdleSeconds from now, never earlier than it was", async () => {
+    const { attemptId } = await attempt();
+    const { sessionId } = await sessions.openSession(attemptId, { maxIdleSeconds: 300 });
+    const executionId = attemptId.split(".")[0] ?? "";
+    await setIdleDeadline(sessionId, 5);
+    const kept = await sessions.keepAlive(executionId, "n0");
+    expect(await idleSecondsLeft(sessionId)).toBeGreaterThan(295);
+    expect(kept.idleDeadline).toBe(
+      (await db.selectFrom("interactive_sessions").select("idle_deadline").where("id", "=", sessionId).executeTakeFirstOrThrow()).idle_deadline?.toISOString(),
+    );
+    await setIdleDeadline(sessionId, 1_000);
+    await sessions.keepAlive(executionId, "n0");
+    expect(await idleSecondsLeft(sessionId)).toBeGreaterThan(995);
+  });
+
+  it("resume and keepAlive refuse unknown executions and nodes (NOT_FOUND) and nodes without a live session (CONFLICT), saying why", async () => {
+    for (const call of [sessions.resume.bind(sessions), sessions.keepAlive.bind(sessions)]) {
+      await expect(call("xnosuch", "n0")).rejects.toMatchObject(refusal("EXECUTION_NOT_FOUND", "NOT_FOUND", 'execution "xnosuch" does not exist'));
+      const pending = await nodeWithAttempts([], "PENDING");
+      await expect(call(pending.executionId, "n7")).rejects.toMatchObject(
+        refusal("NODE_NOT_FOUND", "NOT_FOUND", `node "n7" of execution "${pending.executionId}" does not exist`),
+      );
+      await expect(call(pending.executionId, "n0")).rejects.toMatchObject(
+        refusal("NO_LIVE_SESSION", "CONFLICT", `node "n0" of execution "${pending.executionId}" has no live interactive session (it is PENDING and has not started)`),
+      );
+
+      const succeeded = await nodeWithAttempts(["SUCCEEDED"], "SUCCEEDED");
+      await expect(call(succeeded.executionId, "n0")).rejects.toMatchObject(
+        refusal("NO_LIVE_SESSION", "CONFLICT", `node "n0" of execution "${succeeded.executionId}" has no live interactive session (its latest attempt is SUCCEEDED)`),
+      );
+
+      const running = await nodeWithAttempts(["RUNNING"]);
+      await expect(call(running.executionId, "n0")).rejects.toMatchObject(
+        refusal("NO_LIVE_SESSION", "CONFLICT", "(its latest attempt is RUNNING and has not opened one)"),
+      );
+      await sessions.openSession(running.attemptIds[0] ?? "");
+      await sessions.endSession(running.attemptIds[0] ?? "", "resumed");
+      await expect(call(running.executionId, "n0")).rejects.toMatchObject(
+        refusal("NO_LIVE_SESSION", "CONFLICT", "(its latest attempt is RUNNING; its session ended: resumed)"),
+      );
+
+      // A retried node: the first attempt's session is not the node's live one.
+      const retried = await nodeWithAttempts(["RUNNING", "QUEUED"]);
+      await sessions.openSession(retried.attemptIds[0] ?? "");
+      await expect(call(retried.executionId, "n0")).rejects.toMatchObject(refusal("NO_LIVE_SESSION", "CONFLICT", "(its latest attempt is QUEUED and has not opened one)"));
+
+      const fanOut = await nodeWithAttempts([]);
+      await db.updateTable("node_executions").set({ children_total: 3 }).where("execution_id", "=", fanOut.executionId).execute();
+      await expect(call(fanOut.executionId, "n0")).rejects.toMatchObject(refusal("NO_LIVE_SESSION", "CONFLICT", '(it is a fan-out; name one of its elements, e.g. "n0[0]")'));
+    }
+  });
+
+  it("updateSession saves extension problems and edits on the attempt's latest session, also once it ended; changes returns them after the end", async () => {
+    const { attemptId } = await attempt();
+    const executionId = attemptId.split(".")[0] ?? "";
+    await expect(sessions.updateSession(attemptId, { changes: "x" })).rejects.toMatchObject(
+      refusal("SESSION_NOT_OPENED", "PRECONDITION_FAILED", `attempt "${attemptId}" has no interactive session; open one with agent.openSession first`),
+    );
+    await expect(sessions.changes(executionId, "n0")).rejects.toMatchObject(
+      refusal("NO_SESSION", "NOT_FOUND", `node "n0" of execution "${executionId}" never had an interactive session (its latest attempt is RUNNING and opened none)`),
+    );
+
+    const { sessionId: first } = await sessions.openSession(attemptId);
+    expect(await sessions.changes(executionId, "n0")).toEqual({ sessionId: first, patch: "" });
+    await sessions.endSession(attemptId, "failed");
+    const { sessionId: second } = await sessions.openSession(attemptId);
+
+    const problems = [{ extension: "vscodevim.vim", message: "could not download it: ENOTFOUND" }];
+    await sessions.updateSession(attemptId, { extensionProblems: problems });
+    const patch = "--- a/src/task.ts\n+++ b/src/task.ts\n@@ -1 +1 @@\n-return x;\n+return x + 1;\n";
+    await sessions.updateSession(attemptId, { changes: "draft" });
+    await sessions.endSession(attemptId, "resumed");
+    // The agent's final save comes right after it ended the session.
+    await sessions.updateSession(attemptId, { changes: patch });
+    await sessions.updateSession(attemptId, {});
+
+    const rows = await db
+      .selectFrom("interactive_sessions")
+      .select(["id", "state", "extension_problems", "changes"])
+      .where("attempt_id", "=", attemptId)
+      .orderBy("created_at")
+      .execute();
+    expect(rows).toEqual([
+      { id: first, state: "ENDED", extension_problems: [], changes: null },
+      { id: second, state: "ENDED", extension_problems: problems, changes: patch },
+    ]);
+    const saved = await sessions.changes(executionId, "n0");
+    expect(saved).toMatchObject({ sessionId: second, patch });
+    expect(Date.now() - Date.parse(saved.savedAt ?? "")).toBeLessThan(60_000);
+  });
+
+  it("changes reads the node's latest session across attempts, and refuses unknown nodes and nodes that never had one", async () => {
+    const { executionId, attemptIds } = await nodeWithAttempts(["RUNNING", "RUNNING"]);
+    const [a1, a2] = attemptIds as [string, string];
+    await sessions.openSession(a1);
+    await sessions.updateSession(a1, { changes: "first attempt's edits" });
+    await sessions.endSession(a1, "failed");
+    await setAttemptStatus(a1, "FAILED");
+    expect((await sessions.changes(executionId, "n0")).patch).toBe("first attempt's edits");
+    const { sessionId } = await sessions.openSession(a2);
+    await sessions.updateSession(a2, { changes: "" });
+    expect(await sessions.changes(executionId, "n0")).toMatchObject({ sessionId, patch: "" });
+
+    await expect(sessions.changes("xnosuch", "n0")).rejects.toMatchObject(refusal("EXECUTION_NOT_FOUND", "NOT_FOUND", 'execution "xnosuch" does not exist'));
+    await expect(sessions.changes(executionId, "n3")).rejects.toMatchObject(
+      refusal("NODE_NOT_FOUND", "NOT_FOUND", `node "n3" of execution "${executionId}" does not exist`),
+    );
+    const pending = await nodeWithAttempts([], "PENDING");
+    await expect(sessions.changes(pending.executionId, "n0")).rejects.toMatchObject(
+      refusal("NO_SESSION", "NOT_FOUND", "never had an interactive session (it is PENDING and has not run)"),
+    );
   });
 });

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 
 import { sql } from "kysely";
+import type { RawBuilder } from "kysely";
 
-import type { ErrorInfo, SessionEndReason } from "@drydock/contracts";
+import type { ErrorInfo, ExtensionProblem, InteractiveSession, SessionEndReason } from "@drydock/contracts";
+import { DEFAULT_MAX_IDLE_SECONDS } from "@drydock/contracts";
 
 import type { Db } from "../db/database.js";
 import type { ServerConfig } from "../env.js";
@@ -10,6 +12,7 @@ import { ServerErrors } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { newSessionId } from "./ids.js";
 import { hashToken } from "./scheduler.js";
+import { SESSION_COLUMNS, toSession } from "./views.js";
 
 /** How long an IDE link stays redeemable: long enough to open it, short enough that a leaked one is dead. */
 export const IDE_TICKET_TTL_SECONDS = 60;
@@ -33,8 +36,15 @@ export class SessionService {
     },
   ) {}
 
-  /** The attempt's live session (opened on the first call, returned again after) and where to dial its tunnel. */
-  async openSession(attemptId: string): Promise<{ sessionId: string; tunnel: { relayUrl: string; host: string } }> {
+  /**
+   * The attempt's live session (opened on the first call, returned again after) and where to dial its tunnel.
+   * It opens with its idle deadline `maxIdleSeconds` away on the database's clock, and with the first run's
+   * error when the task ran first and failed (runTaskFirst).
+   */
+  async openSession(
+    attemptId: string,
+    options: { maxIdleSeconds?: number | undefined; firstRunError?: ErrorInfo | undefined } = {},
+  ): Promise<{ sessionId: string; tunnel: { relayUrl: string; host: string } }> {
     const { relayUrl, ideOrigin } = this.relaySettings("relayUrl", "ideOrigin");
     const { sessionId, opened } = await this.deps.db.transaction().execute(async (tx) => {
       // The attempt's row lock orders racing calls, and keeps the attempt from ending mid-way.
@@ -49,7 +59,18 @@ export class SessionService {
         .executeTakeFirst();
       if (live) return { sessionId: live.id, opened: false };
       const id = newSessionId();
-      await tx.insertInto("interactive_sessions").values({ id, attempt_id: attemptId, state: "STARTING" }).execute();
+      const maxIdleSeconds = options.maxIdleSeconds ?? DEFAULT_MAX_IDLE_SECONDS;
+      await tx
+        .insertInto("interactive_sessions")
+        .values({
+          id,
+          attempt_id: attemptId,
+          state: "STARTING",
+          max_idle_seconds: maxIdleSeconds,
+          idle_deadline: sql<Date>`now() + make_interval(secs => ${maxIdleSeconds})`,
+          first_run_error: options.firstRunError ? JSON.stringify(options.firstRunError) : null,
+        })
+        .execute();
       return { sessionId: id, opened: true };
     });
     if (opened) this.deps.log.info({ sessionId, attemptId }, "opened an interactive session");
@@ -161,11 +182,14 @@ export class SessionService {
     if (session.state === "ENDED") throw ServerErrors.sessionEnded(sessionId);
   }
 
-  /** The attempt's live session ended, and why; its tunnel and tickets stop working. Nothing to end is fine. */
+  /**
+   * The attempt's live session ended, and why; its tunnel and tickets stop working. Nothing to end is fine.
+   * A first-run error given at opening stays unless this call brings one.
+   */
   async endSession(attemptId: string, reason: SessionEndReason, error?: ErrorInfo): Promise<void> {
     const ended = await this.deps.db
       .updateTable("interactive_sessions")
-      .set({ state: "ENDED", end_reason: reason, first_run_error: error ? JSON.stringify(error) : null, ended_at: sql`now()` })
+      .set({ state: "ENDED", end_reason: reason, ...(error ? { first_run_error: JSON.stringify(error) } : {}), ended_at: sql`now()` })
       .where("attempt_id", "=", attemptId)
       .where("state", "<>", "ENDED")
       .returning("id")
@@ -173,11 +197,172 @@ export class SessionService {
     if (ended) this.deps.log.info({ sessionId: ended.id, attemptId, reason }, "interactive session ended");
   }
 
+  /**
+   * The agent's heartbeat, for its attempt's live session: with `active` (traffic, the editor's heartbeat),
+   * the idle deadline moves to a full `max_idle_seconds` from now. Answers what the agent must act on: the
+   * time left (the database's clock, so the agent's clock does not matter; ≤ 0 once it passed) and whether a
+   * user asked to resume. Undefined when the attempt has no live session. One query: this runs every 2 s.
+   */
+  async heartbeat(attemptId: string, active: boolean): Promise<{ idleRemainingMs: number; idleDeadline: string; resumeRequested: boolean } | undefined> {
+    const { db } = this.deps;
+    const answer = [
+      "idle_deadline",
+      "resume_requested_at",
+      sql<number | null>`extract(epoch from idle_deadline - now())::float8 * 1000`.as("remaining_ms"),
+    ] as const;
+    const row = active
+      ? await db
+          .updateTable("interactive_sessions")
+          .set({ idle_deadline: sql<Date>`now() + make_interval(secs => max_idle_seconds)` })
+          .where("attempt_id", "=", attemptId)
+          .where("state", "<>", "ENDED")
+          .returning(answer)
+          .executeTakeFirst()
+      : await db.selectFrom("interactive_sessions").select(answer).where("attempt_id", "=", attemptId).where("state", "<>", "ENDED").executeTakeFirst();
+    if (!row?.idle_deadline || row.remaining_ms === null) return undefined;
+    return {
+      idleRemainingMs: Math.round(row.remaining_ms),
+      idleDeadline: row.idle_deadline.toISOString(),
+      resumeRequested: row.resume_requested_at !== null,
+    };
+  }
+
+  /**
+   * What the agent learnt: extension problems, the IDE's edits so far. Goes to the attempt's latest session,
+   * also once it ended (the agent saves its final edits right after ending it).
+   */
+  async updateSession(attemptId: string, update: { extensionProblems?: ExtensionProblem[] | undefined; changes?: string | undefined }): Promise<void> {
+    const { db } = this.deps;
+    const latest = db.selectFrom("interactive_sessions").select("id").where("attempt_id", "=", attemptId).orderBy("created_at", "desc").limit(1);
+    const set = {
+      ...(update.extensionProblems ? { extension_problems: JSON.stringify(update.extensionProblems) } : {}),
+      ...(update.changes !== undefined ? { changes: update.changes, changes_at: sql<Date>`now()` } : {}),
+    };
+    const row =
+      Object.keys(set).length > 0
+        ? await db.updateTable("interactive_sessions").set(set).where("id", "=", latest).returning("id").executeTakeFirst()
+        : await latest.executeTakeFirst();
+    if (!row) throw ServerErrors.attemptHasNoSession(attemptId);
+  }
+
+  /** A user asks the node's live session to resume; the agent sees it at its next heartbeat. Asking again changes nothing. */
+  async resume(executionId: string, nodeId: string): Promise<InteractiveSession> {
+    const session = await this.updateLiveSession(executionId, nodeId, { resume_requested_at: sql<Date>`coalesce(resume_requested_at, now())` });
+    this.deps.log.info({ sessionId: session.id, executionId, nodeId }, "a user asked the interactive session to resume");
+    return session;
+  }
+
+  /** Postpones the node's live session's idle end to a full `max_idle_seconds` from now (never earlier than it was). */
+  keepAlive(executionId: string, nodeId: string): Promise<InteractiveSession> {
+    return this.updateLiveSession(executionId, nodeId, {
+      idle_deadline: sql<Date>`greatest(idle_deadline, now() + make_interval(secs => max_idle_seconds))`,
+    });
+  }
+
+  /** The IDE's edits in the node's latest session (of any attempt, live or ended), as a unified diff. */
+  async changes(executionId: string, nodeId: string): Promise<{ sessionId: string; patch: string; savedAt?: string }> {
+    const row = await this.deps.db
+      .selectFrom("interactive_sessions as s")
+      .innerJoin("attempts as a", "a.id", "s.attempt_id")
+      .select(["s.id", "s.changes", "s.changes_at"])
+      .where("a.execution_id", "=", executionId)
+      .where("a.node_id", "=", nodeId)
+      .orderBy("a.number", "desc")
+      .orderBy("s.created_at", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    if (row) return { sessionId: row.id, patch: row.changes ?? "", ...(row.changes_at ? { savedAt: row.changes_at.toISOString() } : {}) };
+    const node = await this.nodeState(executionId, nodeId);
+    const why = node.fanOut ?? (node.attempt ? `its latest attempt is ${node.attempt.status} and opened none` : `it is ${node.status} and has not run`);
+    throw ServerErrors.noSession(executionId, nodeId, why);
+  }
+
+  /** One UPDATE of the live session of the node's latest attempt; when there is none, says why. */
+  private async updateLiveSession(
+    executionId: string,
+    nodeId: string,
+    set: { resume_requested_at?: RawBuilder<Date>; idle_deadline?: RawBuilder<Date> },
+  ): Promise<InteractiveSession> {
+    const row = await this.deps.db
+      .updateTable("interactive_sessions")
+      .set(set)
+      .where("state", "<>", "ENDED")
+      .where("attempt_id", "=", (eb) =>
+        eb
+          .selectFrom("attempts")
+          .select("attempts.id")
+          .where("attempts.execution_id", "=", executionId)
+          .where("attempts.node_id", "=", nodeId)
+          .orderBy("attempts.number", "desc")
+          .limit(1),
+      )
+      .returning(SESSION_COLUMNS)
+      .executeTakeFirst();
+    if (row) return toSession(row);
+    throw ServerErrors.noLiveSession(executionId, nodeId, whyNoLiveSession(await this.nodeState(executionId, nodeId)));
+  }
+
+  /**
+   * A node as far as its sessions go, for refusals: its status, its latest attempt and how that attempt's
+   * latest session ended; a fan-out says to name an element. Unknown executions and nodes are NOT_FOUND.
+   */
+  private async nodeState(executionId: string, nodeId: string): Promise<NodeSessionState> {
+    const { db } = this.deps;
+    const node = await db
+      .selectFrom("node_executions")
+      .select(["status", "children_total"])
+      .where("execution_id", "=", executionId)
+      .where("node_id", "=", nodeId)
+      .executeTakeFirst();
+    if (!node) {
+      const execution = await db.selectFrom("executions").select("id").where("id", "=", executionId).executeTakeFirst();
+      throw execution ? ServerErrors.nodeNotFound(executionId, nodeId) : ServerErrors.executionNotFound(executionId);
+    }
+    const attempt = await db
+      .selectFrom("attempts")
+      .select(["status", (eb) =>
+        eb
+          .selectFrom("interactive_sessions")
+          .select("end_reason")
+          .whereRef("interactive_sessions.attempt_id", "=", "attempts.id")
+          .where("interactive_sessions.state", "=", "ENDED")
+          .orderBy("interactive_sessions.created_at", "desc")
+          .limit(1)
+          .as("session_ended"),
+      ])
+      .where("execution_id", "=", executionId)
+      .where("node_id", "=", nodeId)
+      .orderBy("number", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return {
+      status: node.status,
+      fanOut: node.children_total === null ? undefined : `it is a fan-out; name one of its elements, e.g. "${nodeId}[0]"`,
+      attempt: attempt ? { status: attempt.status, sessionEnded: attempt.session_ended ?? undefined } : undefined,
+    };
+  }
+
   private relaySettings<K extends keyof typeof SETTING>(...keys: K[]): Record<K, string> {
     const missing = keys.filter((k) => !this.deps.relay[k]);
     if (missing.length > 0) throw ServerErrors.relayNotConfigured(missing.map((k) => SETTING[k]));
     return Object.fromEntries(keys.map((k) => [k, this.deps.relay[k]])) as Record<K, string>;
   }
+}
+
+interface NodeSessionState {
+  status: string;
+  /** Set on a fan-out: what to say instead (its elements have the sessions). */
+  fanOut: string | undefined;
+  attempt: { status: string; sessionEnded: string | undefined } | undefined;
+}
+
+function whyNoLiveSession(node: NodeSessionState): string {
+  if (node.fanOut) return node.fanOut;
+  if (!node.attempt) return `it is ${node.status} and has not started`;
+  const { status, sessionEnded } = node.attempt;
+  if (sessionEnded) return `its latest attempt is ${status}; its session ended: ${sessionEnded}`;
+  if (status === "QUEUED" || status === "RUNNING") return `its latest attempt is ${status} and has not opened one`;
+  return `its latest attempt is ${status}`;
 }
 
 /** `http://localhost:8081` + `s1` → `s1.localhost:8081`: the session's own host, port included. */

@@ -18,7 +18,7 @@ import type { OutputFormat } from "./output.js";
 import { Progress } from "./progress.js";
 import { launchWorkflow, registerFile } from "./register.js";
 
-interface ConnectionFlags {
+export interface ConnectionFlags {
   endpoint?: string;
   token?: string;
   project?: string;
@@ -30,7 +30,8 @@ export function outputFormat(value: unknown): OutputFormat {
   throw new CliError(`--output must be "text" or "json", not "${String(value)}"`);
 }
 
-async function withApi<T>(env: CliEnv, flags: ConnectionFlags, fn: (api: ApiClient, conn: Connection) => Promise<T>): Promise<T> {
+/** Resolves the connection, runs `fn` with a client, and turns API failures into one-line CLI errors. */
+export async function withApi<T>(env: CliEnv, flags: ConnectionFlags, fn: (api: ApiClient, conn: Connection) => Promise<T>): Promise<T> {
   const conn = await resolveConnection(env, flags);
   const { api, close } = createApiClient(conn);
   try {
@@ -42,7 +43,8 @@ async function withApi<T>(env: CliEnv, flags: ConnectionFlags, fn: (api: ApiClie
   }
 }
 
-const executionUrl = (conn: Connection, id: string) => `${conn.endpoint}/executions/${id}`;
+/** The console page of an execution. */
+export const executionUrl = (conn: Connection, id: string) => `${conn.endpoint}/executions/${id}`;
 
 const RUN_OPTIONS = { remote: false, wait: false, output: true, endpoint: true, token: true, project: true, help: false };
 
@@ -94,7 +96,7 @@ export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
 }
 
 /** Reports node status changes as they happen; prints the result (exit 0) or the failed node's error (exit 1). */
-async function followExecution(api: ApiClient, id: string, format: OutputFormat): Promise<number> {
+export async function followExecution(api: ApiClient, id: string, format: OutputFormat): Promise<number> {
   const tasks = new Map<string, string>();
   const final = await new Promise<ExecutionEvent & { type: "execution" }>((resolve, reject) => {
     const subscription = api.executions.watch.subscribe(

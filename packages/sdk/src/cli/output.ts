@@ -44,3 +44,11 @@ export function formatExecutionList(executions: { id: string; workflow: string; 
     ...executions.map((e) => [e.id, e.workflow, e.status, e.createdAt, duration(e.createdAt, e.endedAt)]),
   ]);
 }
+
+/** A span of seconds as people read it: `45s`, `12m 5s`, `10h 0m`. */
+export function formatSeconds(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3_600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3_600)}h ${Math.floor((s % 3_600) / 60)}m`;
+}

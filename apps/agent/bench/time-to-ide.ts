@@ -1,0 +1,115 @@
+/**
+ * Time to IDE (SPEC §7), with code-server already installed: for each of RUNS interactive executions of
+ * examples/interactive/basic, the time from the attempt's start to its session READY (the link shows), and
+ * from opening the link in Chromium to the workbench appearing through the relay, then to the explorer
+ * listing the task's source (usable). The stack is `drydock up` as a user starts it; the first run also
+ * pays for the bundle download and is reported apart.
+ * Run: pnpm --filter @drydock/agent bench   (RUNS=3 for a quicker look)
+ */
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+import type { AppRouter } from "@drydock/contracts/router";
+import { createTRPCClient, httpLink } from "@trpc/client";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const cli = join(root, "packages/sdk/dist/cli.js");
+const runs = Number(process.env.RUNS ?? 5);
+const POLL_MS = 10;
+
+const dataDir = await mkdtemp(join(tmpdir(), "drydock-bench-ide-"));
+const home = await mkdtemp(join(tmpdir(), "drydock-bench-home-"));
+const env = { ...process.env, DRYDOCK_HOME: home, DRYDOCK_LOG_LEVEL: "warn", CI: "true" };
+const up = spawn(process.execPath, [cli, "up", "--port", "0", "--data-dir", dataDir], { env, stdio: ["ignore", "pipe", "pipe"] });
+let upOutput = "";
+up.stdout.on("data", (d: Buffer) => (upOutput += d.toString()));
+up.stderr.on("data", (d: Buffer) => (upOutput += d.toString()));
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+
+try {
+  const url = await until("drydock up to print its URL", 60_000, async () => /api:\s+(http:\/\/\S+)\/trpc/.exec(upOutput)?.[1]);
+  const token = /token=([a-f0-9]+)/.exec(upOutput)?.[1] ?? "";
+  const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
+  const rows: { toReady: number; queuedToReady: number; toWorkbench: number; toUsable: number }[] = [];
+
+  for (let i = 0; i < runs; i++) {
+    const launched = await promisify(execFile)(
+      process.execPath,
+      [cli, "run", "--remote", join(root, "examples/interactive/basic/workflow.ts"), "interactive_basic", "--name", `bench-${i}`, "--endpoint", url, "--token", token, "--output", "json"],
+      { encoding: "utf8", env },
+    );
+    const { id } = JSON.parse(launched.stdout) as { id: string };
+    const ready = await until(`execution ${id} to have a READY session`, 120_000, async () => {
+      const { execution, nodes } = await api.executions.get.query({ id });
+      if (execution.status !== "RUNNING") throw new Error(`execution ${id} ended ${execution.status}: ${execution.error?.message}`);
+      const attempt = nodes[0]?.attempts.at(-1);
+      return attempt?.session?.state === "READY" && attempt.startedAt ? { seen: Date.now(), attempt, session: attempt.session } : undefined;
+    });
+    const toReady = ready.seen - Date.parse(ready.attempt.startedAt ?? "");
+    const queuedToReady = ready.seen - Date.parse(ready.attempt.createdAt);
+
+    const ticket = await api.sessions.ideTicket.mutate({ sessionId: ready.session.id });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const clicked = Date.now();
+    await page.goto(ticket.url);
+    await page.waitForSelector(".monaco-workbench", { timeout: 60_000 });
+    const toWorkbench = Date.now() - clicked;
+    await page.waitForSelector(".explorer-folders-view >> text=workflow.ts", { timeout: 60_000 });
+    const toUsable = Date.now() - clicked;
+    await context.close();
+    rows.push({ toReady, queuedToReady, toWorkbench, toUsable });
+    console.log(
+      `  run ${i + 1}: attempt start → READY ${ms(toReady)} (queued → READY ${ms(queuedToReady)}); ` +
+        `link → workbench ${ms(toWorkbench)}, → explorer shows the source ${ms(toUsable)}`,
+    );
+
+    await api.sessions.resume.mutate({ executionId: id, nodeId: "n0" });
+    await until(`execution ${id} to succeed`, 60_000, async () => {
+      const { execution } = await api.executions.get.query({ id });
+      if (execution.status === "RUNNING") return undefined;
+      if (execution.status !== "SUCCEEDED") throw new Error(`execution ${id} ended ${execution.status}: ${execution.error?.message}`);
+      return true;
+    });
+  }
+
+  const warm = rows.length > 1 ? rows.slice(1) : rows;
+  const median = (key: keyof (typeof rows)[number]) => {
+    const sorted = warm.map((r) => r[key]).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+  };
+  console.log(`time to IDE: ${runs} interactive executions, code-server installed, local-process executor, relay in \`drydock up\``);
+  console.log(`  attempt start → session READY: median ${ms(median("toReady"))} (goal ≤ 2 s)   [first run ${ms(rows[0]?.toReady ?? NaN)}]`);
+  console.log(`  attempt queued → session READY: median ${ms(median("queuedToReady"))} (includes starting the agent process)`);
+  console.log(`  link → workbench through the relay: median ${ms(median("toWorkbench"))} (goal ≤ 5 s)   [first run ${ms(rows[0]?.toWorkbench ?? NaN)}]`);
+  console.log(`  link → explorer lists the task's source: median ${ms(median("toUsable"))}`);
+} finally {
+  await browser.close();
+  const exited = new Promise((r) => up.once("exit", r));
+  if (up.exitCode === null) up.kill("SIGTERM");
+  await exited;
+  await rm(dataDir, { recursive: true, force: true });
+  await rm(home, { recursive: true, force: true });
+}
+
+function ms(value: number): string {
+  return `${(value / 1000).toFixed(2)} s`;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${upOutput}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * VS Code extensions for a session (J5): `.vsix` URLs are downloaded once per machine into the cache, local
+ * paths are used as they are, and all of them are installed by one code-server call. A bad extension becomes
+ * a reported problem, never an exception: the IDE opens without it.
+ */
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { access, mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import type { ReadableStream } from "node:stream/web";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+
+import type { ExtensionProblem } from "@drydock/contracts";
+
+export interface InstallExtensionsOptions {
+  /** The code-server binary. */
+  bin: string;
+  /** `.vsix` URLs (http, https) or local paths (a `file:` URL too). */
+  extensions: readonly string[];
+  /** The machine's shared cache; downloads go to `<cacheDir>/extensions/<sha256 of the URL>.vsix`. */
+  cacheDir: string;
+  extensionsDir: string;
+  userDataDir: string;
+  /** code-server's environment; HOME becomes the parent of `userDataDir` (the session's profile, as startCodeServer does). */
+  env: Record<string, string | undefined>;
+  /** One line per event, for the task log. */
+  onProgress?: (line: string) => void;
+  /** Aborting kills the download or the install and rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Limit for one download (default 60 s). */
+  downloadTimeoutMs?: number;
+  /** Limit for the code-server install call (default 5 min). */
+  installTimeoutMs?: number;
+}
+
+export interface InstalledExtensions {
+  /** Every extension in `extensionsDir` afterwards, as code-server lists them (`publisher.name`). */
+  installed: string[];
+  /** One per extension that is not installed, named as it was given (URL or path). */
+  problems: ExtensionProblem[];
+}
+
+/**
+ * Installs the extensions into `extensionsDir` in one code-server call; never throws for a bad extension.
+ * @example const { installed, problems } = await installExtensions({ bin, extensions: [url], cacheDir, extensionsDir, userDataDir, env });
+ */
+export async function installExtensions(options: InstallExtensionsOptions): Promise<InstalledExtensions> {
+  if (!options.bin) throw new TypeError("installExtensions: bin (the code-server binary) is required");
+  if (!Array.isArray(options.extensions) || options.extensions.some((e) => typeof e !== "string" || e.trim() === "")) {
+    throw new TypeError("installExtensions: extensions must be a list of .vsix URLs or paths");
+  }
+  const progress = options.onProgress ?? (() => {});
+  const env = { ...options.env, HOME: dirname(options.userDataDir) };
+  const problems: ExtensionProblem[] = [];
+  const extensions = [...new Set(options.extensions)];
+
+  // Resolved in parallel; each either yields a local .vsix file or a problem.
+  const resolved = await Promise.all(
+    extensions.map(async (extension) => {
+      try {
+        return { extension, ...(await resolveVsix(extension, options, progress)) };
+      } catch (error) {
+        options.signal?.throwIfAborted();
+        problems.push({ extension, message: (error as Error).message });
+        progress(`extension ${extension}: ${(error as Error).message}`);
+        return undefined;
+      }
+    }),
+  );
+  const ready = resolved.filter((r) => r !== undefined);
+
+  if (ready.length > 0) {
+    await mkdir(options.extensionsDir, { recursive: true });
+    await mkdir(options.userDataDir, { recursive: true });
+    const args = ["--extensions-dir", options.extensionsDir, "--user-data-dir", options.userDataDir];
+    for (const { file } of ready) args.push("--install-extension", file);
+    progress(`installing ${ready.length} extension${ready.length === 1 ? "" : "s"}`);
+    const result = await runCli(options.bin, args, env, options.installTimeoutMs ?? 300_000, options.signal, (line) => {
+      const success = /^Extension '(.+)' was successfully installed\.$/.exec(line);
+      if (success) progress(`installed ${ready.find((r) => basename(r.file) === success[1])?.extension ?? success[1]}`);
+    });
+    for (const { extension, file, cached } of ready) {
+      const cause = failureOf(file, result);
+      if (cause === undefined) continue;
+      problems.push({ extension, message: `code-server could not install it: ${cause}` });
+      progress(`extension ${extension}: code-server could not install it: ${cause}`);
+      // A download that code-server rejects is not worth keeping: the next session fetches it again.
+      if (cached) await rm(file, { force: true });
+    }
+  }
+
+  const installed = await listExtensions(options.bin, options.extensionsDir, env).catch((error: Error) => {
+    problems.push({ extension: options.extensionsDir, message: `code-server could not list the installed extensions: ${error.message}` });
+    return [];
+  });
+  return { installed, problems };
+}
+
+/** The ids (`publisher.name`) of the extensions in `extensionsDir`, as `code-server --list-extensions` prints them. */
+export async function listExtensions(bin: string, extensionsDir: string, env: Record<string, string | undefined>): Promise<string[]> {
+  const result = await runCli(bin, ["--extensions-dir", extensionsDir, "--list-extensions"], env, 60_000);
+  if (result.error || result.code !== 0) throw new Error(`\`${bin} --list-extensions\` ${result.error ?? `exited with ${result.code}`}: ${result.stderr.slice(-1_000)}`);
+  return result.stdout.split("\n").map((line) => line.trim()).filter((line) => /^[\w-]+\.[\w.-]+$/.test(line));
+}
+
+async function resolveVsix(extension: string, options: InstallExtensionsOptions, progress: (line: string) => void): Promise<{ file: string; cached: boolean }> {
+  if (/^https?:\/\//i.test(extension)) return { file: await download(extension, options, progress), cached: true };
+  if (/^[a-z][a-z0-9+.-]+:\/\//i.test(extension) && !extension.startsWith("file:")) {
+    throw new Error(`unsupported URL scheme (use http, https or a local path)`);
+  }
+  const file = extension.startsWith("file:") ? fileURLToPath(extension) : resolve(extension);
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) throw new Error(`no such file: ${file}`);
+  await assertZip(file);
+  return { file, cached: false };
+}
+
+/** The cached copy of `url`, downloading it first if no agent has yet. */
+async function download(url: string, options: InstallExtensionsOptions, progress: (line: string) => void): Promise<string> {
+  const dir = join(options.cacheDir, "extensions");
+  const file = join(dir, `${createHash("sha256").update(url).digest("hex")}.vsix`);
+  if (await access(file).then(() => true, () => false)) {
+    progress(`using cached ${url}`);
+    return file;
+  }
+  progress(`downloading ${url}`);
+  await mkdir(dir, { recursive: true });
+  const timeoutMs = options.downloadTimeoutMs ?? 60_000;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  // Written under a private name and renamed: other agents see no file or a complete one.
+  const partial = join(dir, `.${basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`);
+  try {
+    const response = await fetch(url, { signal, redirect: "follow" });
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw new Error(`${response.status} ${response.statusText}`.trim());
+    }
+    await pipeline(Readable.fromWeb(response.body as ReadableStream), createWriteStream(partial), { signal });
+    await assertZip(partial, response.headers.get("content-type"));
+    await rename(partial, file);
+    progress(`downloaded ${url}`);
+    return file;
+  } catch (error) {
+    options.signal?.throwIfAborted();
+    if (timeout.aborted) throw new Error(`download timed out after ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`, { cause: error });
+    throw new Error(`download failed: ${describeFetchError(error)}`, { cause: error });
+  } finally {
+    await rm(partial, { force: true });
+  }
+}
+
+function describeFetchError(error: unknown): string {
+  const err = error as Error & { cause?: { code?: string; message?: string } };
+  const cause = err.cause?.code ?? err.cause?.message;
+  return cause && !err.message.includes(cause) ? `${err.message} (${cause})` : err.message;
+}
+
+/** A .vsix is a zip: refuse anything else (an HTML error page served with 200, say) before code-server sees it. */
+async function assertZip(file: string, contentType?: string | null) {
+  const handle = await open(file, "r");
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    if (bytesRead === 4 && buffer.readUInt32LE(0) === 0x04034b50) return;
+    const what = bytesRead === 0 ? "an empty file" : `${contentType ? `${contentType}, ` : ""}starting ${JSON.stringify(buffer.subarray(0, bytesRead).toString("latin1"))}`;
+    throw new Error(`not a .vsix (zip) file: ${what}`);
+  } finally {
+    await handle.close();
+  }
+}
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  error?: string;
+}
+
+/**
+ * Why code-server failed to install `file`, or undefined if it did not. It ends a failed call with
+ * `Failed Installing Extensions: <file URIs>` after logging one error per failed .vsix, in that same order.
+ */
+function failureOf(file: string, result: CliResult): string | undefined {
+  if (result.error) return result.error;
+  const lines = result.stderr.split("\n");
+  const summary = lines.find((line) => line.startsWith("Failed Installing Extensions: "));
+  if (!summary) return result.code === 0 ? undefined : `it exited with ${result.code}: ${tailOf(result)}`;
+  const failed = summary.slice("Failed Installing Extensions: ".length).split(", ").map(toPath);
+  const index = failed.indexOf(file);
+  if (index < 0) return undefined;
+  const errors = lines.filter((line) => /^\w*Error: /.test(line) && !line.includes("Failed Installing Extensions"));
+  const own = errors.length === failed.length ? errors[index] : undefined;
+  return own ? own.replace(/^\w*Error: /, "") : errors.join("; ") || summary;
+}
+
+function toPath(uri: string): string {
+  try {
+    return fileURLToPath(uri.trim());
+  } catch {
+    return uri.trim();
+  }
+}
+
+const tailOf = (result: CliResult) => `${result.stdout}\n${result.stderr}`.trim().split("\n").slice(-10).join("\n");
+
+/** Runs a code-server CLI command in its own process group (killed on timeout or abort). */
+function runCli(
+  bin: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  onLine?: (line: string) => void,
+): Promise<CliResult> {
+  signal?.throwIfAborted();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(bin, args, { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let pending = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const lines = (pending + chunk.toString()).split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) onLine?.(line.trim());
+    });
+    child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
+    let error: string | undefined;
+    const kill = (why: string) => {
+      error = why;
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => kill(`took longer than ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
+    const onAbort = () => kill("aborted");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let done = false;
+    const finish = (code: number | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (pending) onLine?.(pending.trim());
+      if (signal?.aborted) return reject(signal.reason);
+      resolvePromise({ code, stdout, stderr, error });
+    };
+    child.once("error", (err) => {
+      error = `could not run ${bin}: ${err.message}`;
+      finish(null);
+    });
+    child.once("close", (code) => finish(code));
+  });
+}

@@ -1,0 +1,300 @@
+/**
+ * One interactive session, from opening to its end: the agent registers the session, lays out the
+ * workspace, starts code-server where only it can reach it, carries the relay tunnel, reports activity
+ * with its heartbeat, and waits for the session to end — resumed (the resume script, the console, the CLI),
+ * idle (the deadline on the session record passed), or stopped (the attempt was aborted). Whatever the end,
+ * code-server and its whole process tree are gone before `holdSession` returns.
+ */
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import type { AttemptAssignment, ErrorInfo, ExtensionProblem, InteractiveConfig } from "@drydock/contracts";
+import { openTunnel } from "@drydock/tunnel";
+import type { TunnelClient } from "@drydock/tunnel";
+import type { Logger } from "pino";
+
+import type { CachedBundle } from "../bundle-cache.js";
+import type { AgentClient } from "../client.js";
+import { describeError } from "../client.js";
+import type { AgentConfig } from "../env.js";
+import { describeListen, startCodeServer } from "./code-server.js";
+import type { CodeServerListen, RunningCodeServer } from "./code-server.js";
+import { startControlServer } from "./control.js";
+import type { ControlServer } from "./control.js";
+import { installExtensions } from "./extensions.js";
+import { ensureCodeServer } from "./provision.js";
+import { prepareWorkspace, USER_SETTINGS, workspaceChanges } from "./workspace.js";
+
+type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/** What the heartbeat answers about the session (see AgentHeartbeatOutput). */
+export interface SessionBeatAnswer {
+  idleRemainingMs: number;
+  idleDeadline: string;
+  resumeRequested: boolean;
+}
+
+/**
+ * The heartbeat's link to the session: before each beat it asks whether the session saw activity, after
+ * it hands over the server's answer. Attached while a session is held.
+ */
+export class SessionBeat {
+  private session: { active(): boolean; answered(answer: SessionBeatAnswer | undefined): void } | undefined;
+
+  attach(session: NonNullable<SessionBeat["session"]>): void {
+    this.session = session;
+  }
+
+  detach(): void {
+    this.session = undefined;
+  }
+
+  /** The heartbeat's input. */
+  input(): { sessionActive?: boolean } | undefined {
+    return this.session ? { sessionActive: this.session.active() } : undefined;
+  }
+
+  /** The heartbeat's answer. */
+  answered(answer: SessionBeatAnswer | undefined): void {
+    this.session?.answered(answer);
+  }
+}
+
+export interface HoldSessionOptions {
+  config: AgentConfig;
+  client: AgentClient;
+  call: Call;
+  log: Logger;
+  /** A line in the task's log. */
+  system: (line: string) => void;
+  assignment: AttemptAssignment;
+  interactive: InteractiveConfig;
+  bundle: CachedBundle;
+  inputs: Record<string, unknown>;
+  beat: SessionBeat;
+  signal: AbortSignal;
+  /** With runTaskFirst: why the first run failed. */
+  firstRunError?: ErrorInfo;
+  /** Extensions every session gets, before the task's own. */
+  defaultExtensions?: readonly string[];
+  /** Runs once code-server has stopped, before the session is reported ended (postExecute). */
+  afterStop?: (ending: SessionEnding["kind"]) => Promise<void>;
+  /** How often the edits are saved to the control plane while the session runs. */
+  changesEveryMs?: number;
+}
+
+export type SessionEnding =
+  | { kind: "resume"; workspace: string; sessionId: string }
+  | { kind: "idle"; sessionId: string }
+  | { kind: "stopped"; sessionId?: string };
+
+export interface HeldSession {
+  ending: SessionEnding;
+  /** Removes the session's private directory (workspace included): call once the resumed task ran. */
+  dispose(): Promise<void>;
+}
+
+/** Holds the attempt's session until it ends; code-server is stopped by then, whatever happened. */
+export async function holdSession(options: HoldSessionOptions): Promise<HeldSession> {
+  const { config, client, call, log, system, assignment, interactive } = options;
+  // The attempt's private directory: code-server's socket, the control socket, its profile, the workspace.
+  const privateDir = await mkdtemp(join(tmpdir(), "drydock-session-"));
+  const dispose = () => rm(privateDir, { recursive: true, force: true });
+  const resources: { ide?: RunningCodeServer; tunnel?: TunnelClient; control?: ControlServer; timer?: NodeJS.Timeout } = {};
+  let sessionId: string | undefined;
+  const ending = new Ending(options.signal);
+  try {
+    const opened = await call("openSession", () =>
+      client.agent.openSession.mutate({
+        maxIdleSeconds: interactive.maxIdleSeconds,
+        ...(options.firstRunError ? { firstRunError: options.firstRunError } : {}),
+      }),
+    );
+    sessionId = opened.sessionId;
+    log.info({ sessionId }, "interactive session opened");
+
+    const controlSocket = join(privateDir, "control.sock");
+    const workspace = await prepareWorkspace({
+      bundleDir: options.bundle.dir,
+      manifest: options.bundle.manifest,
+      dir: join(privateDir, "workspace"),
+      task: { name: assignment.task.name, executionId: assignment.executionId, nodeId: assignment.nodeId, attemptNumber: assignment.attemptNumber },
+      inputs: options.inputs,
+      controlSocket,
+      nodeBin: process.execPath,
+      ...(options.firstRunError ? { firstRunError: options.firstRunError } : {}),
+    });
+    system(`VS Code workspace: ${workspace}`);
+    if (ending.settled) return { ending: { kind: "stopped", sessionId }, dispose };
+
+    const bin = await ensureCodeServer({ cacheDir: config.cacheDir, pathEnv: config.childEnv.PATH, onProgress: system });
+    const profileDir = join(privateDir, "profile");
+    const env = { ...config.childEnv, DRYDOCK_SESSION_CONTROL: controlSocket };
+    const extensions = [...new Set([...(options.defaultExtensions ?? []), ...interactive.extensions])];
+    if (extensions.length > 0) {
+      const { installed, problems } = await installExtensions({
+        bin,
+        extensions,
+        cacheDir: config.cacheDir,
+        extensionsDir: join(profileDir, "extensions"),
+        userDataDir: join(profileDir, "data"),
+        env: { ...env, HOME: profileDir },
+        onProgress: system,
+        signal: options.signal,
+      });
+      log.info({ installed, problems }, "extensions installed");
+      if (problems.length > 0) await reportProblems(options, problems);
+    }
+    if (ending.settled) return { ending: { kind: "stopped", sessionId }, dispose };
+
+    const listen: CodeServerListen = interactive.port
+      ? { host: "127.0.0.1", port: interactive.port }
+      : { socketPath: join(privateDir, "code-server.sock") };
+    resources.ide = await startCodeServer({
+      bin,
+      listen,
+      workspace,
+      profileDir,
+      env,
+      userSettings: USER_SETTINGS,
+      onOutput: (line) => log.debug({ codeServer: line }),
+    });
+    log.info({ pid: resources.ide.pid, listen: describeListen(listen) }, "code-server started");
+    system(`code-server started (pid ${resources.ide.pid}); the VSCode (User) link appears in the console once it answers through the relay`);
+    void resources.ide.exited.then((code) => ending.settle({ kind: "crashed", code }));
+
+    let keepAlive = false;
+    let lastAnswer: Partial<SessionBeatAnswer> = {};
+    resources.control = await startControlServer(controlSocket, {
+      resume: () => ending.settle({ kind: "resume", by: "the resume script" }),
+      keepAlive: () => (keepAlive = true),
+      status: () => ({ sessionId, task: assignment.task.name, ...lastAnswer }),
+    });
+
+    resources.tunnel = openTunnel({ relayUrl: opened.tunnel.relayUrl, host: opened.tunnel.host, token: config.token, target: listen });
+    resources.tunnel.on("refused", (error) => {
+      log.error({ error: error.message }, "the relay refused the session's tunnel");
+      system(`the relay refused the session's tunnel: ${error.message}`);
+    });
+    resources.tunnel.on("disconnected", (reason) => log.warn({ reason }, "tunnel lost; reconnecting"));
+
+    // Activity since the last beat: streams through the tunnel, code-server's heartbeat file, a keep-alive.
+    const heartbeatFile = join(profileDir, "data", "heartbeat");
+    let seenStreams = 0;
+    let seenHeartbeat = 0;
+    let pendingActivity = false;
+    const sampleActivity = async () => {
+      const { opened: streams, open } = resources.tunnel?.activity() ?? { opened: 0, open: 0 };
+      const mtime = await stat(heartbeatFile).then((s) => s.mtimeMs, () => 0);
+      if (streams !== seenStreams || open > 0 || mtime !== seenHeartbeat || keepAlive) pendingActivity = true;
+      seenStreams = streams;
+      seenHeartbeat = mtime;
+      keepAlive = false;
+    };
+    const sampler = setInterval(() => void sampleActivity(), 500);
+    options.beat.attach({
+      active: () => {
+        const active = pendingActivity || keepAlive || (resources.tunnel?.activity().open ?? 0) > 0;
+        pendingActivity = false;
+        return active;
+      },
+      answered: (answer) => {
+        if (!answer) return;
+        lastAnswer = answer;
+        if (answer.resumeRequested) ending.settle({ kind: "resume", by: "a user (console or CLI)" });
+        else if (answer.idleRemainingMs <= 0) ending.settle({ kind: "idle" });
+      },
+    });
+
+    // The edits are saved as they are made, so `drydock changes` has them even if the agent is killed.
+    let savedChanges = "";
+    const saveChanges = async () => {
+      const patch = await workspaceChanges(options.bundle.dir, options.bundle.manifest, workspace);
+      if (patch === savedChanges) return;
+      await call("updateSession", () => client.agent.updateSession.mutate({ changes: patch }));
+      savedChanges = patch;
+    };
+    resources.timer = setInterval(
+      () => void saveChanges().catch((error: unknown) => log.warn({ error: describeError(error) }, "could not save the IDE's edits")),
+      options.changesEveryMs ?? 5_000,
+    );
+
+    const why = await ending.promise;
+    clearInterval(sampler);
+    clearInterval(resources.timer);
+    options.beat.detach();
+    await stopAll(resources);
+    log.info({ why }, "code-server stopped");
+    system(`code-server stopped (${describeWhy(why, interactive.maxIdleSeconds)})`);
+
+    const kind = why.kind === "resume" ? "resume" : why.kind === "idle" ? "idle" : "stopped";
+    if (kind !== "stopped") await options.afterStop?.(kind);
+    await saveChanges().catch((error: unknown) => log.warn({ error: describeError(error) }, "could not save the IDE's edits"));
+    if (why.kind === "stopped") return { ending: { kind: "stopped", sessionId }, dispose };
+    const reason = why.kind === "resume" ? "resumed" : why.kind === "idle" ? "idle" : "failed";
+    await call("endSession", () => client.agent.endSession.mutate({ reason }));
+    if (why.kind === "crashed") throw new Error(`code-server exited on its own (code ${String(why.code)}) before the session ended`);
+    return { ending: kind === "resume" ? { kind, workspace, sessionId } : { kind: "idle", sessionId }, dispose };
+  } catch (error) {
+    await stopAll(resources);
+    await dispose();
+    throw error;
+  } finally {
+    options.beat.detach();
+    ending.dispose();
+  }
+}
+
+async function reportProblems(options: HoldSessionOptions, problems: ExtensionProblem[]): Promise<void> {
+  for (const problem of problems) options.system(`extension ${problem.extension} was not installed: ${problem.message}`);
+  await options
+    .call("updateSession", () => options.client.agent.updateSession.mutate({ extensionProblems: problems }))
+    .catch((error: unknown) => options.log.warn({ error: describeError(error) }, "could not report the extension problems"));
+}
+
+async function stopAll(resources: { ide?: RunningCodeServer; tunnel?: TunnelClient; control?: ControlServer; timer?: NodeJS.Timeout }) {
+  clearInterval(resources.timer);
+  await Promise.all([resources.tunnel?.close(), resources.control?.close(), resources.ide?.stop(3_000)]);
+}
+
+type Why = { kind: "resume"; by: string } | { kind: "idle" } | { kind: "stopped" } | { kind: "crashed"; code: number | null };
+
+function describeWhy(why: Why, maxIdleSeconds: number): string {
+  switch (why.kind) {
+    case "resume":
+      return `resume asked for by ${why.by}`;
+    case "idle":
+      return `no activity for ${maxIdleSeconds} s`;
+    case "stopped":
+      return "the attempt was stopped";
+    case "crashed":
+      return `it exited on its own with code ${String(why.code)}`;
+  }
+}
+
+/** The first reason the session ends wins; the attempt's stop signal is one. */
+class Ending {
+  settled: Why | undefined;
+  readonly promise: Promise<Why>;
+  private resolve!: (why: Why) => void;
+  private readonly onAbort = () => this.settle({ kind: "stopped" });
+
+  constructor(private readonly signal: AbortSignal) {
+    this.promise = new Promise((resolve) => (this.resolve = resolve));
+    if (signal.aborted) this.onAbort();
+    else signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** True when this reason ended the session; false when it was already ending. */
+  settle(why: Why): boolean {
+    if (this.settled) return false;
+    this.settled = why;
+    this.resolve(why);
+    return true;
+  }
+
+  dispose(): void {
+    this.signal.removeEventListener("abort", this.onAbort);
+  }
+}

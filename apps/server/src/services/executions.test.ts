@@ -1,0 +1,228 @@
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+
+import type { AttemptAssignment, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
+import { testDatabase } from "../__tests__/postgres.js";
+import { ScriptedExecutor } from "../__tests__/scripted-executor.js";
+import { LocalBlobStore } from "../blobs/blob-store.js";
+import { BlobUrlSigner } from "../blobs/signing.js";
+import type { Db } from "../db/database.js";
+import { createLogger } from "../logger.js";
+import { AgentService } from "./agent-api.js";
+import { EventBus } from "./event-bus.js";
+import { ExecutionService } from "./executions.js";
+import { Scheduler } from "./scheduler.js";
+import { SessionService } from "./sessions.js";
+import { WorkflowService } from "./workflows.js";
+
+const BUNDLE = "b".repeat(64);
+const PATCH = "--- a/tasks.ts\n+++ b/tasks.ts\n@@ -1 +1 @@\n-const sum = 0;\n+const sum = 1;\n";
+
+let pg: Awaited<ReturnType<typeof testDatabase>>;
+let db: Db;
+let blobs: LocalBlobStore;
+let scheduler: Scheduler;
+let executions: ExecutionService;
+let agent: AgentService;
+let sessions: SessionService;
+const executor = new ScriptedExecutor();
+let seq = 0;
+
+beforeAll(async () => {
+  pg = await testDatabase();
+  db = pg.db;
+  blobs = new LocalBlobStore(join(pg.dir, "blobs"));
+  const signer = new BlobUrlSigner("test-secret", () => "http://127.0.0.1:1");
+  const bus = new EventBus();
+  const log = createLogger("silent");
+  scheduler = new Scheduler({ db, executor, bus, log, config: { maxParallel: 4, heartbeatTimeoutSeconds: 30, lostAttemptRetries: 0 } });
+  const workflows = new WorkflowService({ db, signer });
+  executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir: pg.dir });
+  agent = new AgentService({ db, blobs, signer, scheduler, logsDir: pg.dir });
+  sessions = new SessionService({ db, log, relay: { relayUrl: "http://127.0.0.1:8081", ideOrigin: "http://localhost:8081" } });
+  await db.insertInto("bundles").values({ sha256: BUNDLE, size: 1 }).execute();
+  await scheduler.start();
+});
+afterAll(async () => {
+  await scheduler.stop();
+  await pg.close();
+});
+
+const task = (name: string, inputs: string[], extra: Partial<TaskSpec> = {}): TaskSpec => ({
+  name,
+  inputs: Object.fromEntries(inputs.map((i) => [i, {}])),
+  required: inputs,
+  output: {},
+  retries: 0,
+  ...extra,
+});
+
+const pipeline: WorkflowSpec = {
+  name: "pipe",
+  inputs: { count: {} },
+  required: ["count"],
+  nodes: [
+    { kind: "task", id: "n0", task: "range", inputs: { n: { kind: "input", name: "count" } } },
+    { kind: "map", id: "n1", task: "square", over: { x: { kind: "node", node: "n0" } }, inputs: { k: { kind: "literal", value: 1 } } },
+    { kind: "task", id: "n2", task: "sum", inputs: { xs: { kind: "node", node: "n1" } } },
+  ],
+  output: { kind: "node", node: "n2" },
+};
+const compute = (t: string, i: Record<string, JsonValue>): JsonValue =>
+  t === "range"
+    ? Array.from({ length: i.n as number }, (_, k) => k + 1)
+    : t === "square"
+      ? (i.x as number) ** 2 * (i.k as number)
+      : (i.xs as number[]).reduce((a, b) => a + b, 0);
+
+/**
+ * Agents as the real one behaves towards the server: fetch the assignment, read the inputs blob, and, when
+ * the task is interactive, open a session, save the IDE's edits and end it (resumed) before completing
+ * with the outputs blob. `fail` makes a task fail instead; `hang` keeps it running.
+ */
+const assignments: AttemptAssignment[] = [];
+function agents(how: { fail?: string; hang?: string } = {}) {
+  executor.behaviour = async ({ attemptId }) => {
+    await scheduler.attemptStarted(attemptId, 4242);
+    const assignment = await agent.assignment(attemptId);
+    assignments.push(assignment);
+    const { executionId, nodeId, attemptNumber, task: spec } = assignment;
+    if (spec.name === how.hang) return new Promise(() => undefined);
+    if (spec.name === how.fail) return agent.fail(attemptId, { message: `${spec.name} failed`, code: "TASK_FAILED" });
+    const inputs = JSON.parse((await blobs.readBuffer(`executions/${executionId}/nodes/${nodeId}/inputs.json`)).toString("utf8")) as Record<string, JsonValue>;
+    if (spec.interactive?.enable) {
+      await sessions.openSession(attemptId, { maxIdleSeconds: spec.interactive.maxIdleSeconds });
+      await sessions.updateSession(attemptId, { changes: PATCH });
+      await sessions.endSession(attemptId, "resumed");
+    }
+    const bytes = Buffer.from(JSON.stringify(compute(spec.name, inputs)));
+    await blobs.write(agent.outputsKey(executionId, nodeId, attemptNumber), bytes, 1_000_000);
+    await agent.complete(attemptId, createHash("sha256").update(bytes).digest("hex"));
+  };
+}
+
+async function register(tasks: TaskSpec[]): Promise<string> {
+  const version = `v${++seq}`;
+  await db
+    .insertInto("workflow_versions")
+    .values({ project: "default", name: pipeline.name, version, bundle: BUNDLE, entry: "wf.ts", spec: JSON.stringify(pipeline), tasks: JSON.stringify(tasks) })
+    .execute();
+  return version;
+}
+
+async function run(tasks: TaskSpec[], count: number): Promise<{ id: string; version: string }> {
+  const version = await register(tasks);
+  const id = `x${++seq}`;
+  await scheduler.startExecution({ id, project: "default", workflow: pipeline.name, version, inputs: { count } });
+  return { id, version };
+}
+
+async function ended(id: string, status = "SUCCEEDED") {
+  await vi.waitFor(async () => expect((await executions.execution(id)).status).toBe(status), { timeout: 5_000, interval: 20 });
+  return executions.detail(id);
+}
+
+const assignmentOf = (executionId: string) => assignments.find((a) => a.executionId === executionId);
+
+/** An AppError with this code and transport kind, whose message says `says`. */
+const refusal = (code: string, kind: string, says: string) => ({ name: "AppError", code, kind, message: expect.stringContaining(says) });
+
+describe("ExecutionService.debug (drydock debug)", () => {
+  it("re-runs a finished node as a new interactive execution of the same version, with the node's inputs, whose result is the node's output", async () => {
+    agents();
+    const tasks = [task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"], { retries: 2, timeoutSeconds: 30 })];
+    const original = await run(tasks, 3);
+    await ended(original.id);
+
+    const debug = await executions.debug(original.id, "n2");
+    expect(debug).toMatchObject({
+      project: "default",
+      workflow: "pipe",
+      version: original.version,
+      status: "RUNNING",
+      inputs: { xs: [1, 4, 9] },
+      debugOf: { executionId: original.id, nodeId: "n2" },
+    });
+    expect(debug.id).not.toBe(original.id);
+
+    const detail = await ended(debug.id);
+    expect(detail.execution).toMatchObject({ status: "SUCCEEDED", result: 14, debugOf: { executionId: original.id, nodeId: "n2" } });
+    expect(detail.nodes.map((n) => ({ nodeId: n.nodeId, task: n.task, status: n.status, inputs: n.inputs, outputs: n.outputs }))).toEqual([
+      { nodeId: "n2", task: "sum", status: "SUCCEEDED", inputs: { xs: [1, 4, 9] }, outputs: 14 },
+    ]);
+
+    // Its attempt was interactive (the IDE always opens), on the same bundle, without the task's retries or timeout.
+    const assignment = assignmentOf(debug.id);
+    expect(assignment).toMatchObject({ nodeId: "n2", bundle: { sha256: BUNDLE, entry: "wf.ts" } });
+    expect(assignment?.task.interactive).toEqual({ enable: true, maxIdleSeconds: 36_000, runTaskFirst: false, extensions: [] });
+    expect(assignment?.task).toMatchObject({ name: "sum", retries: 0 });
+    expect(assignment?.task.timeoutSeconds).toBeUndefined();
+    expect(assignmentOf(original.id)?.task.interactive).toBeUndefined();
+
+    // The attempt's session as users see it, and its edits after it ended (drydock changes).
+    expect(detail.nodes[0]?.attempts[0]?.session).toMatchObject({
+      state: "ENDED",
+      endReason: "resumed",
+      maxIdleSeconds: 36_000,
+      extensionProblems: [],
+      hasChanges: true,
+    });
+    expect(await sessions.changes(debug.id, "n2")).toMatchObject({ patch: PATCH });
+
+    const listed = await executions.list({ project: "default", limit: 50 });
+    expect(listed.find((e) => e.id === debug.id)?.debugOf).toEqual({ executionId: original.id, nodeId: "n2" });
+    expect(listed.find((e) => e.id === original.id)).not.toHaveProperty("debugOf");
+  });
+
+  it("debugs a fan-out element under its own id, keeping the task's interactive options but always opening the IDE", async () => {
+    agents();
+    const interactive = { enable: false, maxIdleSeconds: 5, runTaskFirst: true, extensions: ["https://x.test/a.vsix"] };
+    const original = await run([task("range", ["n"]), task("square", ["x", "k"], { interactive }), task("sum", ["xs"])], 3);
+    await ended(original.id);
+
+    const debug = await executions.debug(original.id, "n1[1]");
+    expect(debug.inputs).toEqual({ x: 2, k: 1 });
+    const detail = await ended(debug.id);
+    expect(detail.execution.result).toBe(4);
+    expect(detail.nodes.map((n) => [n.nodeId, n.parentNodeId, n.status])).toEqual([["n1[1]", undefined, "SUCCEEDED"]]);
+    expect(assignmentOf(debug.id)?.task.interactive).toEqual({ ...interactive, enable: true, runTaskFirst: false });
+    expect(detail.nodes[0]?.attempts[0]?.session).toMatchObject({ maxIdleSeconds: 5 });
+  });
+
+  it("debugs a failed node; refuses unknown ids (NOT_FOUND), unfinished nodes, fan-outs and nodes that never ran (CONFLICT)", async () => {
+    agents({ fail: "sum" });
+    const tasks = [task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"])];
+    const failed = await run(tasks, 2);
+    expect((await ended(failed.id, "FAILED")).nodes.find((n) => n.nodeId === "n2")?.status).toBe("FAILED");
+    agents();
+    const debugged = await executions.debug(failed.id, "n2");
+    expect(debugged.inputs).toEqual({ xs: [1, 4] });
+    expect((await ended(debugged.id)).execution.result).toBe(5);
+
+    await expect(executions.debug("xnosuch", "n0")).rejects.toMatchObject(refusal("EXECUTION_NOT_FOUND", "NOT_FOUND", 'execution "xnosuch" does not exist'));
+    await expect(executions.debug(failed.id, "n9")).rejects.toMatchObject(
+      refusal("NODE_NOT_FOUND", "NOT_FOUND", `node "n9" of execution "${failed.id}" does not exist`),
+    );
+    await expect(executions.debug(failed.id, "n1")).rejects.toMatchObject(
+      refusal("NODE_NOT_DEBUGGABLE", "CONFLICT", `node "n1" of execution "${failed.id}" cannot be debugged: it is a fan-out, which runs no task itself; debug one of its elements, e.g. "n1[0]"`),
+    );
+
+    agents({ hang: "range" });
+    const hanging = await run(tasks, 2);
+    await vi.waitFor(async () => expect((await executions.detail(hanging.id)).nodes[0]?.status).toBe("RUNNING"), { timeout: 5_000, interval: 20 });
+    await expect(executions.debug(hanging.id, "n0")).rejects.toMatchObject(
+      refusal("NODE_NOT_DEBUGGABLE", "CONFLICT", `node "n0" of execution "${hanging.id}" cannot be debugged: it is RUNNING; debug it once it has finished`),
+    );
+    await expect(executions.debug(hanging.id, "n2")).rejects.toMatchObject(refusal("NODE_NOT_DEBUGGABLE", "CONFLICT", "it is PENDING; debug it once it has finished"));
+    await scheduler.abort(hanging.id);
+    await expect(executions.debug(hanging.id, "n2")).rejects.toMatchObject(
+      refusal("NODE_NOT_DEBUGGABLE", "CONFLICT", "it ended ABORTED before it ran, so it has no inputs to re-run with"),
+    );
+    // Aborted while running, it had its inputs: that one can be debugged.
+    const rerun = await executions.debug(hanging.id, "n0");
+    expect(rerun).toMatchObject({ inputs: { n: 2 }, debugOf: { executionId: hanging.id, nodeId: "n0" } });
+    await scheduler.abort(rerun.id);
+  });
+});
