@@ -60,7 +60,7 @@ describe("interactive", () => {
   it("basic: say_hello runs, with the default interactive settings", async () => {
     await expect(runWorkflow(basic.interactiveBasic, {})).resolves.toBe("Hello, world!");
     await expect(runWorkflow(basic.interactiveBasic, { name: "Ada" })).resolves.toBe("Hello, Ada!");
-    expect(basic.sayHello[ENTITY].spec.interactive).toEqual({ enable: true, maxIdleSeconds: 36_000, runTaskFirst: false, extensions: [] });
+    expect(basic.sayHello[ENTITY].spec.interactive).toEqual({ enable: true, maxIdleSeconds: 36_000, runTaskFirst: false, preExecute: false, extensions: [] });
   });
 
   it("extensions: say_hello runs, and its session installs Copilot and Vim", async () => {

@@ -272,7 +272,12 @@ describe("runTaskFirst", () => {
   });
 
   it("opens the IDE with the first run's error when it fails, and resume after a fix succeeds", async () => {
-    const id = await launch("interactive/hooks.ts", "run_task_first", ["--n", "-9"]);
+    // `run --remote --wait` follows the run and prints a sign-in link into the IDE once it is READY.
+    const waiting = drydock(["run", "--remote", fixture("interactive/hooks.ts"), "run_task_first", "--n", "-9", "--wait"], stack.env);
+    const id = await waitFor("the execution to start", async () => {
+      const [latest] = await stack.api.executions.list.query({ project: "default", workflow: "run_task_first", status: "RUNNING", limit: 1 });
+      return latest?.id;
+    });
     const session = await sessionIn(id, "n0", "READY");
     expect(session.firstRunError?.message).toBe("cannot take the square root of -9");
     expect(session.firstRunError?.stack).toMatch(/RangeError: cannot take the square root of -9\n\s+at .*hooks\.ts:\d+/);
@@ -287,5 +292,9 @@ describe("runTaskFirst", () => {
     expect(d.execution.status).toBe("SUCCEEDED");
     expect(d.execution.result).toBe(3);
     expect(await codeServers()).toEqual([]);
+    const followed = await waiting;
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stderr).toMatch(new RegExp(`IDE ready: http://${session.id}\\.localhost:\\d+/__drydock/redeem\\?ticket=`));
+    expect(followed.stdout.trim()).toBe("3");
   });
 });

@@ -17,6 +17,7 @@ import type { AgentClient } from "./client.js";
 import type { AgentConfig } from "./env.js";
 import { Heartbeat } from "./heartbeat.js";
 import { holdSession, SessionBeat } from "./ide/session.js";
+import type { HeldSession } from "./ide/session.js";
 import { LogForwarder } from "./log-forwarder.js";
 import type { LogForwarderOptions } from "./log-forwarder.js";
 import { createAgentLogger } from "./logger.js";
@@ -204,11 +205,17 @@ async function perform(ctx: AttemptContext): Promise<number> {
   }
   if (signal.aborted) return EXIT_CODES.stopped;
 
+  // Without a preExecute hook or a first run to wait for, code-server starts while the module loads.
+  const interactive = spec.interactive?.enable ? spec.interactive : undefined;
+  const hooks: { current?: TaskHooks } = {};
+  const early = interactive && !interactive.runTaskFirst && !interactive.preExecute ? startEarly(ctx, { bundle, inputs, interactive, hooks }) : undefined;
+
   const entry = bundle.manifest.entry;
   let moduleNamespace: Record<string, unknown>;
   try {
     moduleNamespace = await importEntry(join(bundle.dir, entry));
   } catch (error) {
+    await early?.abandon();
     printTaskError(error);
     const info = errorInfo(error);
     return reportFailure(ctx, { ...info, message: `importing ${entry} failed: ${info.message}`, code: AGENT_ERROR_CODES.importFailed });
@@ -217,14 +224,16 @@ async function perform(ctx: AttemptContext): Promise<number> {
   const tasks = findTasks(moduleNamespace);
   const task = tasks.get(spec.name);
   if (!task) {
+    await early?.abandon();
     const known = [...tasks.keys()].sort();
     const message = `task "${spec.name}" is not defined in ${entry} (${known.length > 0 ? `it defines ${known.join(", ")}` : "it defines no tasks"})`;
     forwarder?.system(message);
     return reportFailure(ctx, { message, name: "Error", code: AGENT_ERROR_CODES.taskNotFound });
   }
+  hooks.current = task.interactive?.options ?? {};
   if (signal.aborted) return EXIT_CODES.stopped;
 
-  if (spec.interactive?.enable) return performInteractive(ctx, { task, inputs, bundle, interactive: spec.interactive });
+  if (interactive) return performInteractive(ctx, { task, inputs, bundle, interactive, ...(early ? { early: early.held } : {}) });
 
   let output: JsonValue;
   try {
@@ -235,15 +244,57 @@ async function perform(ctx: AttemptContext): Promise<number> {
   return storeOutput(ctx, output);
 }
 
+type TaskHooks = NonNullable<TaskEntity["interactive"]>["options"];
+
+type SessionRun = { bundle: CachedBundle; inputs: Record<string, unknown>; interactive: InteractiveConfig };
+
+/** Holds the attempt's session; postExecute (from `hooks`, known once the module loaded) runs after code-server stopped. */
+function startSession(ctx: AttemptContext, run: SessionRun & { hooks: { current?: TaskHooks }; signal?: AbortSignal; firstRunError?: ErrorInfo }) {
+  const system = (line: string) => ctx.forwarder?.system(line);
+  const holding = holdSession({
+    config: ctx.config,
+    client: ctx.client,
+    call: ctx.call,
+    log: ctx.log,
+    system,
+    assignment: ctx.assignment,
+    interactive: run.interactive,
+    bundle: run.bundle,
+    inputs: run.inputs,
+    beat: ctx.beat,
+    signal: run.signal ?? ctx.signal,
+    ...(run.firstRunError ? { firstRunError: run.firstRunError } : {}),
+    afterStop: async () => {
+      const hook = run.hooks.current?.postExecute;
+      if (hook) await runHook("postExecute", hook, system);
+    },
+  });
+  ctx.teardowns.add(holding);
+  return holding;
+}
+
+/** A session started before the module loaded; `abandon` ends it when the task cannot run after all. */
+function startEarly(ctx: AttemptContext, run: SessionRun & { hooks: { current?: TaskHooks } }) {
+  const cancel = new AbortController();
+  const held = startSession(ctx, { ...run, signal: AbortSignal.any([ctx.signal, cancel.signal]) });
+  held.catch(() => undefined); // awaited by performInteractive, or by abandon
+  return {
+    held,
+    abandon: async () => {
+      cancel.abort();
+      const session = await held.catch(() => undefined);
+      await session?.dispose();
+      await ctx.call("endSession", () => ctx.client.agent.endSession.mutate({ reason: "failed" })).catch(() => undefined);
+    },
+  };
+}
+
 /**
  * An interactive task (`vscode(...)`): preExecute; with runTaskFirst a first run, which ends the attempt if
- * it succeeds; then the session, until it ends; postExecute once code-server stopped; and on resume the
- * task for real, from the workspace's (edited) sources, with the same inputs.
+ * it succeeds; then the session (perhaps started early), until it ends; postExecute once code-server
+ * stopped; and on resume the task for real, from the workspace's (edited) sources, with the same inputs.
  */
-async function performInteractive(
-  ctx: AttemptContext,
-  run: { task: TaskEntity; inputs: Record<string, unknown>; bundle: CachedBundle; interactive: InteractiveConfig },
-): Promise<number> {
+async function performInteractive(ctx: AttemptContext, run: SessionRun & { task: TaskEntity; early?: Promise<HeldSession> }): Promise<number> {
   const { assignment, forwarder, log, signal } = ctx;
   const { task, inputs, interactive } = run;
   const name = assignment.task.name;
@@ -276,23 +327,7 @@ async function performInteractive(
 
   let held;
   try {
-    const holding = holdSession({
-      config: ctx.config,
-      client: ctx.client,
-      call: ctx.call,
-      log,
-      system,
-      assignment,
-      interactive,
-      bundle: run.bundle,
-      inputs,
-      beat: ctx.beat,
-      signal,
-      ...(firstRunError ? { firstRunError } : {}),
-      afterStop: postExecute,
-    });
-    ctx.teardowns.add(holding);
-    held = await holding;
+    held = await (run.early ?? startSession(ctx, { ...run, hooks: { current: hooks }, ...(firstRunError ? { firstRunError } : {}) }));
   } catch (error) {
     const message = `the interactive session failed: ${describeError(error)}`;
     log.error(message);

@@ -16,6 +16,11 @@ export const InteractiveConfigSchema = z.object({
   enable: z.boolean().default(true),
   maxIdleSeconds: z.number().int().positive().default(36_000),
   runTaskFirst: z.boolean().default(false),
+  /**
+   * The task has a preExecute hook. It runs in the task's module before code-server starts; without one
+   * (and without runTaskFirst) the agent starts code-server while it still loads the task's module.
+   */
+  preExecute: z.boolean().default(false),
   port: z.number().int().min(1).max(65_535).optional(),
   extensions: z.array(z.string()).default([]),
 });

@@ -26,17 +26,19 @@ describe("vscode(...)", () => {
 
   it("puts the interactive settings, with defaults, into the task spec", () => {
     const bare = task({ name: "bare", inputs: {}, output: z.number() }, vscode(() => 1));
-    expect(bare[ENTITY].spec.interactive).toEqual({ enable: true, maxIdleSeconds: 36_000, runTaskFirst: false, extensions: [] });
+    expect(bare[ENTITY].spec.interactive).toEqual({ enable: true, maxIdleSeconds: 36_000, runTaskFirst: false, preExecute: false, extensions: [] });
 
     const config = new VscodeConfig().addExtensions([COPILOT_EXTENSION, VIM_EXTENSION]);
     const custom = task(
       { name: "custom", inputs: {}, output: z.number() },
-      vscode({ maxIdleSeconds: 600, runTaskFirst: true, enable: false, port: 9000, config }, () => 2),
+      vscode({ maxIdleSeconds: 600, runTaskFirst: true, enable: false, port: 9000, config, preExecute: () => undefined }, () => 2),
     );
     expect(custom[ENTITY].spec.interactive).toEqual({
       enable: false,
       maxIdleSeconds: 600,
       runTaskFirst: true,
+      // Whether there is a hook (it runs before code-server starts); the hook itself stays in the module.
+      preExecute: true,
       port: 9000,
       extensions: [COPILOT_EXTENSION, VIM_EXTENSION],
     });

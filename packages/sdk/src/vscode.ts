@@ -71,6 +71,7 @@ export function interactiveConfigOf(options: VscodeOptions): InteractiveConfig {
     enable: options.enable,
     maxIdleSeconds: options.maxIdleSeconds,
     runTaskFirst: options.runTaskFirst,
+    preExecute: options.preExecute !== undefined,
     port: options.port,
     extensions: options.config ? [...options.config.extensions] : [],
   });

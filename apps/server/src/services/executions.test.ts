@@ -156,7 +156,7 @@ describe("ExecutionService.debug (drydock debug)", () => {
     // Its attempt was interactive (the IDE always opens), on the same bundle, without the task's retries or timeout.
     const assignment = assignmentOf(debug.id);
     expect(assignment).toMatchObject({ nodeId: "n2", bundle: { sha256: BUNDLE, entry: "wf.ts" } });
-    expect(assignment?.task.interactive).toEqual({ enable: true, maxIdleSeconds: 36_000, runTaskFirst: false, extensions: [] });
+    expect(assignment?.task.interactive).toEqual({ enable: true, maxIdleSeconds: 36_000, runTaskFirst: false, preExecute: false, extensions: [] });
     expect(assignment?.task).toMatchObject({ name: "sum", retries: 0 });
     expect(assignment?.task.timeoutSeconds).toBeUndefined();
     expect(assignmentOf(original.id)?.task.interactive).toBeUndefined();
@@ -178,7 +178,7 @@ describe("ExecutionService.debug (drydock debug)", () => {
 
   it("debugs a fan-out element under its own id, keeping the task's interactive options but always opening the IDE", async () => {
     agents();
-    const interactive = { enable: false, maxIdleSeconds: 5, runTaskFirst: true, extensions: ["https://x.test/a.vsix"] };
+    const interactive = { enable: false, maxIdleSeconds: 5, runTaskFirst: true, preExecute: true, extensions: ["https://x.test/a.vsix"] };
     const original = await run([task("range", ["n"]), task("square", ["x", "k"], { interactive }), task("sum", ["xs"])], 3);
     await ended(original.id);
 

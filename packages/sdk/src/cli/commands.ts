@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 
-import type { ExecutionDetail, ExecutionEvent, JsonValue } from "@drydock/contracts";
+import type { JsonValue } from "@drydock/contracts";
 
 import { runWorkflow, validateWorkflowInputs } from "../local-runner.js";
 import type { CliEnv } from "../env.js";
@@ -15,6 +15,7 @@ import { parseInputFlags, splitRunArguments } from "./inputs.js";
 import { loadWorkflowFile, pickWorkflow } from "./load.js";
 import { formatExecutionDetail, formatExecutionList, printResult } from "./output.js";
 import type { OutputFormat } from "./output.js";
+import { followExecution } from "./follow.js";
 import { Progress } from "./progress.js";
 import { launchWorkflow, registerFile } from "./register.js";
 
@@ -91,54 +92,8 @@ export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
       if (format === "json") printResult({ id: execution.id, url: executionUrl(conn, execution.id) }, "json");
       return 0;
     }
-    return followExecution(api, execution.id, format);
+    return followExecution(api, execution.id, format, conn.endpoint);
   });
-}
-
-/** Reports node status changes as they happen; prints the result (exit 0) or the failed node's error (exit 1). */
-export async function followExecution(api: ApiClient, id: string, format: OutputFormat): Promise<number> {
-  const tasks = new Map<string, string>();
-  const final = await new Promise<ExecutionEvent & { type: "execution" }>((resolve, reject) => {
-    const subscription = api.executions.watch.subscribe(
-      { id },
-      {
-        onData: (event: ExecutionEvent) => {
-          if (event.type === "snapshot") {
-            for (const n of event.detail.nodes) tasks.set(n.nodeId, n.task);
-            const e = event.detail.execution;
-            if (e.status !== "RUNNING") resolve({ type: "execution", executionId: e.id, status: e.status, at: e.endedAt ?? e.createdAt, ...(e.result !== undefined ? { result: e.result } : {}), ...(e.error ? { error: e.error } : {}) });
-            return;
-          }
-          if (event.type === "node") {
-            const isElement = event.nodeId.includes("[");
-            if (isElement && event.status !== "FAILED") return;
-            const task = tasks.get(event.nodeId) ?? tasks.get(event.nodeId.replace(/\[\d+\]$/, "")) ?? "";
-            const attempt = event.attempt && event.attempt > 1 ? ` (attempt ${event.attempt})` : "";
-            const why = event.error ? `: ${event.error.message}` : "";
-            process.stderr.write(`  ${event.nodeId} ${task} ${event.status}${attempt}${why}\n`);
-            return;
-          }
-          subscription.unsubscribe();
-          resolve(event);
-        },
-        onError: (error) => reject(error),
-      },
-    );
-  });
-  process.stderr.write(`execution ${id} ${final.status}\n`);
-  if (final.status === "SUCCEEDED") {
-    printResult(final.result, format);
-    return 0;
-  }
-  const detail: ExecutionDetail = await api.executions.get.query({ id });
-  const failed = detail.nodes.filter((n) => n.status === "FAILED");
-  for (const node of failed) {
-    process.stderr.write(`\nnode ${node.nodeId} (${node.task}) failed after ${node.attempts.length} attempt(s): ${node.error?.message ?? "unknown error"}\n`);
-    if (node.error?.stack) process.stderr.write(`${node.error.stack}\n`);
-  }
-  if (failed.length === 0 && final.error) process.stderr.write(`${final.error.message}\n`);
-  if (format === "json") printResult({ status: final.status, error: final.error ?? null }, "json");
-  return 1;
 }
 
 export async function registerCommand(env: CliEnv, file: string, flags: ConnectionFlags): Promise<void> {

@@ -1,21 +1,15 @@
 /** The commands about a node's interactive (VS Code) session: resume, keep-alive, changes and debug. */
-import { setTimeout as sleep } from "node:timers/promises";
-
 import type { InteractiveSession } from "@drydock/contracts";
 
 import type { CliEnv } from "../env.js";
-import type { ApiClient } from "./client.js";
-import { explainApiError } from "./client.js";
 import type { ConnectionFlags } from "./commands.js";
-import { executionUrl, followExecution, outputFormat, withApi } from "./commands.js";
+import { executionUrl, outputFormat, withApi } from "./commands.js";
 import { canAsk, confirm } from "./confirm.js";
+import { followExecution } from "./follow.js";
 import { CliError } from "./errors.js";
 import { formatSeconds, printResult } from "./output.js";
 
 type NodeFlags = ConnectionFlags & { output?: string };
-
-/** How often `debug --wait` looks for the IDE link: sessions are not part of the execution's event stream. */
-const IDE_POLL_MS = 1_000;
 
 function nodeRef(execution: string, node: string): { executionId: string; nodeId: string } {
   if (execution.trim() === "") throw new CliError("the execution id is empty");
@@ -87,31 +81,6 @@ export async function changesCommand(env: CliEnv, execution: string, node: strin
   });
 }
 
-/** Looks for the debug run's IDE until it is ready (then prints a sign-in link) or `signal` says to stop. */
-async function announceIde(api: ApiClient, executionId: string, endpoint: string, signal: AbortSignal): Promise<void> {
-  try {
-    while (!signal.aborted) {
-      const detail = await api.executions.get.query({ id: executionId });
-      for (const node of detail.nodes) {
-        const session = node.attempts.at(-1)?.session;
-        if (session?.state !== "READY" || !session.link) continue;
-        const ticket = await api.sessions.ideTicket.mutate({ sessionId: session.id });
-        process.stderr.write(
-          `IDE ready: ${ticket.url}\n` +
-            `  (a single-use link, valid until ${ticket.expiresAt}; the console's VSCode (User) link opens the IDE again)\n` +
-            `  run "Interactive Debugging" there; when you are done, "Resume Task", or: drydock resume ${executionId} ${node.nodeId}\n`,
-        );
-        return;
-      }
-      if (detail.execution.status !== "RUNNING") return;
-      await sleep(IDE_POLL_MS, undefined, { signal });
-    }
-  } catch (error) {
-    if (signal.aborted) return;
-    process.stderr.write(`could not get the IDE link (open it from the console instead): ${explainApiError(error, endpoint).message}\n`);
-  }
-}
-
 /**
  * `drydock debug`: a new execution that re-runs one node of a past one in an IDE, with the inputs it had,
  * without re-registering anything. Prints like `run --remote`; `--wait` also prints the IDE link once it is
@@ -126,16 +95,7 @@ export async function debugCommand(env: CliEnv, execution: string, node: string,
     const say = (line: string) => (format === "json" || flags.wait ? process.stderr : process.stdout).write(`${line}\n`);
     say(`execution ${debug.id} started: ${taskOf(ref)} again, in an IDE, with the inputs it had`);
     say(`console: ${url}`);
-    if (flags.wait) {
-      const stop = new AbortController();
-      const announced = announceIde(api, debug.id, conn.endpoint, stop.signal);
-      try {
-        return await followExecution(api, debug.id, format);
-      } finally {
-        stop.abort();
-        await announced;
-      }
-    }
+    if (flags.wait) return followExecution(api, debug.id, format, conn.endpoint);
     // The debug run names its nodes itself; it keeps the original's id when it can.
     const { nodes } = await api.executions.get.query({ id: debug.id });
     const target = nodes.find((n) => n.nodeId === ref.nodeId)?.nodeId ?? (nodes.length === 1 ? nodes[0]?.nodeId : undefined) ?? ref.nodeId;
