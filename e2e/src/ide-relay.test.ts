@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import { readdir, readFile, readlink, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 
 import type { InteractiveSession } from "@drydock/contracts";
 import { chromium, type Browser } from "playwright-core";
@@ -99,7 +101,12 @@ describe("code-server through the relay", () => {
     expect((await stat(socket)).mode & 0o777).toBe(0o600);
   });
 
-  it("aborting the execution ends the session and leaves no code-server process", async () => {
+  it("aborting the execution ends the session and leaves no code-server process and no session directory", async () => {
+    const { nodes } = await stack.api.executions.get.query({ id: executionId });
+    const attemptId = nodes.find((n) => n.nodeId === "n1")?.attempts.at(-1)?.id ?? "";
+    const log = (await stack.api.executions.logs.query({ attemptId })).text;
+    const workspace = /VS Code workspace: (\S+)/.exec(log)?.[1] ?? "";
+    expect(existsSync(workspace)).toBe(true);
     await stack.api.executions.abort.mutate({ id: executionId });
     const node = await waitFor("the node to end", async () => {
       const { nodes } = await stack.api.executions.get.query({ id: executionId });
@@ -108,5 +115,7 @@ describe("code-server through the relay", () => {
     });
     expect(node.attempts.at(-1)?.session).toMatchObject({ state: "ENDED", endReason: "aborted" });
     await waitFor("code-server to be gone", async () => ((await processTable()).some((p) => p.cmdline.includes("code-server")) ? undefined : true), 15_000);
+    // The agent removed the session's private directory (workspace, sockets, profile) before it exited.
+    await waitFor("the session directory to be gone", async () => (existsSync(dirname(workspace)) ? undefined : true), 15_000);
   });
 });

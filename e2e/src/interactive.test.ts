@@ -5,10 +5,11 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import type { ExecutionDetail, InteractiveSession } from "@drydock/contracts";
 import { chromium, type Browser } from "playwright-core";
@@ -182,6 +183,7 @@ describe("an interactive task in the middle of a pipeline", () => {
     expect(d.execution.result).toBe("the answer is 63");
     expect(nodeOf(d, "n1")?.attempts.at(-1)?.session).toMatchObject({ state: "ENDED", endReason: "resumed" });
     expect(await codeServers()).toEqual([]);
+    expect(existsSync(dirname(workspace))).toBe(false);
   });
 
   it("drydock changes prints the edit as a unified diff against the registered source, after the session ended", async () => {

@@ -24,9 +24,19 @@ async function detail(id: string): Promise<ExecutionDetail> {
 }
 
 describe("drydock run --remote against drydock up", () => {
-  it("runs hello on the server and prints its result", async () => {
-    const r = await drydock(["run", "--remote", example("hello/workflow.ts"), "wf", "--wait", "--output", "json"], stack.env);
+  it("runs hello (the seed's interactive task) on the server: its IDE opens, and resuming prints its result", async () => {
+    const waiting = drydock(["run", "--remote", example("hello/workflow.ts"), "wf", "--wait", "--output", "json"], stack.env);
+    const running = await waitFor("hello's IDE to be ready", async () => {
+      const [latest] = await stack.api.executions.list.query({ project: "default", workflow: "wf", status: "RUNNING", limit: 1 });
+      if (!latest) return undefined;
+      const session = (await detail(latest.id)).nodes[0]?.attempts.at(-1)?.session;
+      return session?.state === "READY" ? latest.id : undefined;
+    }, 90_000);
+    const resumed = await drydock(["resume", running, "n0", "--yes"], stack.env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const r = await waiting;
     expect(r.stderr).toContain("say_hello RUNNING");
+    expect(r.stderr).toContain("IDE ready: http://");
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('"Hello, world!"\n');
     const id = executionId(r.stderr);

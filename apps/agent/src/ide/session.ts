@@ -104,6 +104,12 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
   const resources: { ide?: RunningCodeServer; tunnel?: TunnelClient; control?: ControlServer; timer?: NodeJS.Timeout } = {};
   let sessionId: string | undefined;
   const ending = new Ending(options.signal);
+  // A stopped attempt's agent exits as soon as this returns: nothing is left to clean up after.
+  const stoppedEarly = async (): Promise<HeldSession> => {
+    await stopAll(resources);
+    await dispose();
+    return { ending: { kind: "stopped", ...(sessionId ? { sessionId } : {}) }, dispose: async () => undefined };
+  };
   try {
     const opened = await call("openSession", () =>
       client.agent.openSession.mutate({
@@ -126,7 +132,7 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
       ...(options.firstRunError ? { firstRunError: options.firstRunError } : {}),
     });
     system(`VS Code workspace: ${workspace}`);
-    if (ending.settled) return { ending: { kind: "stopped", sessionId }, dispose };
+    if (ending.settled) return await stoppedEarly();
 
     const bin = await ensureCodeServer({ cacheDir: config.cacheDir, pathEnv: config.childEnv.PATH, onProgress: system });
     const profileDir = join(privateDir, "profile");
@@ -146,7 +152,7 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
       log.info({ installed, problems }, "extensions installed");
       if (problems.length > 0) await reportProblems(options, problems);
     }
-    if (ending.settled) return { ending: { kind: "stopped", sessionId }, dispose };
+    if (ending.settled) return await stoppedEarly();
 
     const listen: CodeServerListen = interactive.port
       ? { host: "127.0.0.1", port: interactive.port }
@@ -231,7 +237,7 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     const kind = why.kind === "resume" ? "resume" : why.kind === "idle" ? "idle" : "stopped";
     if (kind !== "stopped") await options.afterStop?.(kind);
     await saveChanges().catch((error: unknown) => log.warn({ error: describeError(error) }, "could not save the IDE's edits"));
-    if (why.kind === "stopped") return { ending: { kind: "stopped", sessionId }, dispose };
+    if (why.kind === "stopped") return await stoppedEarly();
     const reason = why.kind === "resume" ? "resumed" : why.kind === "idle" ? "idle" : "failed";
     await call("endSession", () => client.agent.endSession.mutate({ reason }));
     if (why.kind === "crashed") throw new Error(`code-server exited on its own (code ${String(why.code)}) before the session ended`);

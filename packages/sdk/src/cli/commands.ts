@@ -15,7 +15,7 @@ import { parseInputFlags, splitRunArguments } from "./inputs.js";
 import { loadWorkflowFile, pickWorkflow } from "./load.js";
 import { formatExecutionDetail, formatExecutionList, printResult } from "./output.js";
 import type { OutputFormat } from "./output.js";
-import { followExecution } from "./follow.js";
+import { announceIdes, followExecution } from "./follow.js";
 import { Progress } from "./progress.js";
 import { launchWorkflow, registerFile } from "./register.js";
 
@@ -221,6 +221,10 @@ export async function upCommand(
       await withApi(env, { endpoint: server.url, token: server.token }, async (api, conn) => {
         const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress);
         process.stdout.write(`launched ${name}: execution ${execution.id}\n  ${executionUrl(conn, execution.id)}\n`);
+        // An interactive example opens an IDE: say where, once it is ready (until Drydock stops).
+        const quiet = new AbortController();
+        void stopped.finally(() => quiet.abort());
+        void announceIdes(api, execution.id, conn.endpoint, quiet.signal);
       });
     } catch (error) {
       process.stderr.write(`could not launch ${flags.launch}: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -75,7 +75,7 @@ async function followEvents(api: ApiClient, id: string, format: OutputFormat): P
  * Prints a sign-in link for each interactive session of the execution once it is READY, until the execution
  * ends or `signal` says to stop.
  */
-async function announceIdes(api: ApiClient, executionId: string, endpoint: string, signal: AbortSignal): Promise<void> {
+export async function announceIdes(api: ApiClient, executionId: string, endpoint: string, signal: AbortSignal): Promise<void> {
   const announced = new Set<string>();
   try {
     while (!signal.aborted) {
