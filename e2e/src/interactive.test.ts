@@ -223,6 +223,7 @@ describe("idle sessions, hooks and extensions", () => {
 
     const id = await launch("interactive/hooks.ts", "idle_session", [], { DRYDOCK_E2E_IDE_PORT: String(port) });
     const ready = await sessionIn(id, "n0", "READY");
+    const workspace = await workspaceOf(id, "n0");
     expect(ready.maxIdleSeconds).toBe(5);
     // A broken extension is reported on the session, and the IDE opened regardless.
     expect(ready.extensionProblems).toEqual([expect.objectContaining({ extension: "http://127.0.0.1:9/missing.vsix" })]);
@@ -256,6 +257,7 @@ describe("idle sessions, hooks and extensions", () => {
     expect(endedAfterMs).toBeLessThan(6_000 + 5_000 + 8_000);
     expect(nodeOf(d, "n0")?.attempts).toHaveLength(1);
     expect(await codeServers()).toEqual([]);
+    await waitFor("the session directory to be removed", async () => (existsSync(dirname(workspace)) ? undefined : true), 10_000);
 
     const log = await attemptLog(id, "n0");
     const order = ["hook: preExecute", "code-server started", "code-server stopped", "hook: postExecute"].map((line) => log.indexOf(line));

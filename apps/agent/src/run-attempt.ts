@@ -335,13 +335,20 @@ async function performInteractive(ctx: AttemptContext, run: SessionRun & { task:
     await ctx.call("endSession", () => ctx.client.agent.endSession.mutate({ reason: "failed" })).catch(() => undefined);
     return reportFailure(ctx, { message, name: errorName(error), code: AGENT_ERROR_CODES.sessionFailed }, EXIT_CODES.platformFailed);
   }
+  // Stopped from here on (abort, or the server's answer once the attempt ended), the agent exits as soon as its
+  // teardowns are done: removing the session's directory must be one of them.
+  let disposal: Promise<void> | undefined;
+  const dispose = () => (disposal ??= held.dispose());
+  const onStop = () => ctx.teardowns.add(dispose());
+  signal.addEventListener("abort", onStop, { once: true });
   try {
     const { ending } = held;
     if (ending.kind === "stopped") return EXIT_CODES.stopped;
     if (ending.kind === "idle") {
       const message = `the interactive session of task ${name} ended after ${interactive.maxIdleSeconds} s without activity (maxIdleSeconds); the task did not run to completion`;
       system(message);
-      return reportFailure(ctx, { message, name: "SessionIdleError", code: AGENT_ERROR_CODES.sessionIdle });
+      await dispose(); // nothing needs the workspace any more
+      return await reportFailure(ctx, { message, name: "SessionIdleError", code: AGENT_ERROR_CODES.sessionIdle });
     }
     system(`resuming task ${name} with the sources as edited in the IDE`);
     let output: JsonValue;
@@ -354,7 +361,8 @@ async function performInteractive(ctx: AttemptContext, run: SessionRun & { task:
     }
     return await storeOutput(ctx, output);
   } finally {
-    await held.dispose();
+    signal.removeEventListener("abort", onStop);
+    await dispose();
   }
 }
 
