@@ -7,7 +7,9 @@
  * Run: pnpm --filter @drydock/agent bench   (RUNS=3 for a quicker look)
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +18,9 @@ import { promisify } from "node:util";
 import type { AppRouter } from "@drydock/contracts/router";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { chromium } from "playwright-core";
+
+import { findCodeServer, startCodeServer } from "../src/ide/code-server.js";
+import { USER_SETTINGS } from "../src/ide/workspace.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const cli = join(root, "packages/sdk/dist/cli.js");
@@ -81,6 +86,38 @@ try {
     });
   }
 
+  // The same workbench straight from a code-server on loopback, no relay: what the browser and code-server
+  // themselves cost here, so the relay's share of the figure above is visible.
+  const direct: number[] = [];
+  const scratch = await mkdtemp(join(tmpdir(), "drydock-bench-direct-"));
+  try {
+    await writeFile(join(scratch, "workflow.ts"), "export {};\n");
+    const port = await freePort();
+    const ide = await startCodeServer({
+      bin: await findCodeServer({ cacheDir: join(scratch, "cache"), pathEnv: process.env.PATH }),
+      listen: { host: "127.0.0.1", port },
+      workspace: scratch,
+      profileDir: join(scratch, "profile"),
+      env: { PATH: process.env.PATH },
+      userSettings: USER_SETTINGS,
+    });
+    try {
+      for (let i = 0; i < Math.max(2, runs - 1); i++) {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const clicked = Date.now();
+        await page.goto(`http://127.0.0.1:${port}/`);
+        await page.waitForSelector(".monaco-workbench", { timeout: 60_000 });
+        direct.push(Date.now() - clicked);
+        await context.close();
+      }
+    } finally {
+      await ide.stop();
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+
   const warm = rows.length > 1 ? rows.slice(1) : rows;
   const median = (key: keyof (typeof rows)[number]) => {
     const sorted = warm.map((r) => r[key]).sort((a, b) => a - b);
@@ -91,6 +128,8 @@ try {
   console.log(`  attempt queued → session READY: median ${ms(median("queuedToReady"))} (includes starting the agent process)`);
   console.log(`  link → workbench through the relay: median ${ms(median("toWorkbench"))} (goal ≤ 5 s)   [first run ${ms(rows[0]?.toWorkbench ?? NaN)}]`);
   console.log(`  link → explorer lists the task's source: median ${ms(median("toUsable"))}`);
+  const sortedDirect = [...direct].sort((a, b) => a - b);
+  console.log(`  for comparison, the workbench straight from code-server on loopback (no relay, no ticket): median ${ms(sortedDirect[Math.floor(sortedDirect.length / 2)] ?? NaN)}`);
 } finally {
   await browser.close();
   const exited = new Promise((r) => up.once("exit", r));
@@ -98,6 +137,17 @@ try {
   await exited;
   await rm(dataDir, { recursive: true, force: true });
   await rm(home, { recursive: true, force: true });
+}
+
+function freePort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  return new Promise((resolve, reject) => {
+    probe.once("error", reject);
+    probe.once("listening", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 function ms(value: number): string {

@@ -205,10 +205,13 @@ async function perform(ctx: AttemptContext): Promise<number> {
   }
   if (signal.aborted) return EXIT_CODES.stopped;
 
-  // Without a preExecute hook or a first run to wait for, code-server starts while the module loads.
+  // Without a preExecute hook or a first run to wait for, the IDE comes first: the module (needed only to
+  // check the task is there and for postExecute; resume imports the edited sources) loads once it is up,
+  // so the two do not compete for the CPU while the user waits for the link.
   const interactive = spec.interactive?.enable ? spec.interactive : undefined;
   const hooks: { current?: TaskHooks } = {};
   const early = interactive && !interactive.runTaskFirst && !interactive.preExecute ? startEarly(ctx, { bundle, inputs, interactive, hooks }) : undefined;
+  await early?.reachable;
 
   const entry = bundle.manifest.entry;
   let moduleNamespace: Record<string, unknown>;
@@ -249,7 +252,10 @@ type TaskHooks = NonNullable<TaskEntity["interactive"]>["options"];
 type SessionRun = { bundle: CachedBundle; inputs: Record<string, unknown>; interactive: InteractiveConfig };
 
 /** Holds the attempt's session; postExecute (from `hooks`, known once the module loaded) runs after code-server stopped. */
-function startSession(ctx: AttemptContext, run: SessionRun & { hooks: { current?: TaskHooks }; signal?: AbortSignal; firstRunError?: ErrorInfo }) {
+function startSession(
+  ctx: AttemptContext,
+  run: SessionRun & { hooks: { current?: TaskHooks }; signal?: AbortSignal; firstRunError?: ErrorInfo; onReachable?: () => void },
+) {
   const system = (line: string) => ctx.forwarder?.system(line);
   const holding = holdSession({
     config: ctx.config,
@@ -264,6 +270,7 @@ function startSession(ctx: AttemptContext, run: SessionRun & { hooks: { current?
     beat: ctx.beat,
     signal: run.signal ?? ctx.signal,
     ...(run.firstRunError ? { firstRunError: run.firstRunError } : {}),
+    ...(run.onReachable ? { onReachable: run.onReachable } : {}),
     afterStop: async () => {
       const hook = run.hooks.current?.postExecute;
       if (hook) await runHook("postExecute", hook, system);
@@ -273,13 +280,20 @@ function startSession(ctx: AttemptContext, run: SessionRun & { hooks: { current?
   return holding;
 }
 
-/** A session started before the module loaded; `abandon` ends it when the task cannot run after all. */
+/**
+ * A session started before the module loads; `reachable` resolves once its IDE is up (or the session ended),
+ * and `abandon` ends it when the task cannot run after all.
+ */
 function startEarly(ctx: AttemptContext, run: SessionRun & { hooks: { current?: TaskHooks } }) {
   const cancel = new AbortController();
-  const held = startSession(ctx, { ...run, signal: AbortSignal.any([ctx.signal, cancel.signal]) });
+  let onReachable!: () => void;
+  const reachable = new Promise<void>((resolve) => (onReachable = resolve));
+  const held = startSession(ctx, { ...run, signal: AbortSignal.any([ctx.signal, cancel.signal]), onReachable });
   held.catch(() => undefined); // awaited by performInteractive, or by abandon
+  void held.finally(onReachable);
   return {
     held,
+    reachable,
     abandon: async () => {
       cancel.abort();
       const session = await held.catch(() => undefined);

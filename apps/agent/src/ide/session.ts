@@ -80,6 +80,8 @@ export interface HoldSessionOptions {
   defaultExtensions?: readonly string[];
   /** Runs once code-server has stopped, before the session is reported ended (postExecute). */
   afterStop?: (ending: SessionEnding["kind"]) => Promise<void>;
+  /** Called once code-server answers and the tunnel to the relay is up (the session is about to be READY). */
+  onReachable?: () => void;
   /** How often the edits are saved to the control plane while the session runs. */
   changesEveryMs?: number;
 }
@@ -184,6 +186,10 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
       system(`the relay refused the session's tunnel: ${error.message}`);
     });
     resources.tunnel.on("disconnected", (reason) => log.warn({ reason }, "tunnel lost; reconnecting"));
+    if (options.onReachable) {
+      const reachable = options.onReachable;
+      void resources.tunnel.whenConnected().then(reachable, reachable);
+    }
 
     // Activity since the last beat: streams through the tunnel, code-server's heartbeat file, a keep-alive.
     const heartbeatFile = join(profileDir, "data", "heartbeat");
