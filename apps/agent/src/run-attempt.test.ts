@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -233,4 +235,43 @@ describe("runAttempts (a warm agent)", () => {
     expect(code).toBe(EXIT_CODES.platformFailed);
     expect(plane.state.calls.next).toBe(0);
   });
+});
+
+describe("an interactive task", () => {
+  const sessionDirs = async () => new Set((await readdir(tmpdir())).filter((name) => name.startsWith("drydock-session-")));
+  const codeServers = async () => {
+    const found: string[] = [];
+    for (const pid of (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry))) {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+      if (cmdline.includes("code-server") && cmdline.includes(cacheDir)) found.push(cmdline);
+    }
+    return found;
+  };
+
+  it("whose task is missing from the bundle ends the IDE it started early: failed, with no code-server or session directory left", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    // No preExecute and no runTaskFirst: code-server starts before the module is loaded and the task looked up.
+    plane.state.relayUrl = `http://127.0.0.1:${closed}`;
+    plane.state.assignment = {
+      ...assignmentFor("not_in_the_bundle"),
+      task: { ...assignmentFor("not_in_the_bundle").task, interactive: { enable: true, maxIdleSeconds: 600, runTaskFirst: false, preExecute: false, extensions: [] } },
+    };
+    const endpoint = await plane.listen();
+    const before = await sessionDirs();
+
+    const code = await runAttempt(configFor(endpoint, { heartbeatMs: 500 }), { logger: testLogger() });
+
+    expect(code).toBe(EXIT_CODES.taskFailed);
+    expect(plane.state.calls.openSession).toHaveLength(1);
+    expect(plane.state.calls.fail).toEqual([expect.objectContaining({ code: AGENT_ERROR_CODES.taskNotFound })]);
+    expect(plane.state.calls.endSession).toEqual([{ reason: "failed" }]);
+    expect(plane.state.calls.logs.some((line) => line.text.startsWith("code-server started"))).toBe(true);
+    expect(await codeServers()).toEqual([]);
+    expect([...(await sessionDirs())].filter((dir) => !before.has(dir))).toEqual([]);
+  }, 60_000);
 });

@@ -289,8 +289,8 @@ function startEarly(ctx: AttemptContext, run: SessionRun & { hooks: { current?: 
   let onReachable!: () => void;
   const reachable = new Promise<void>((resolve) => (onReachable = resolve));
   const held = startSession(ctx, { ...run, signal: AbortSignal.any([ctx.signal, cancel.signal]), onReachable });
-  held.catch(() => undefined); // awaited by performInteractive, or by abandon
-  void held.finally(onReachable);
+  // Its rejection is handled here (and seen again by performInteractive, or by abandon).
+  held.then(onReachable, onReachable);
   return {
     held,
     reachable,

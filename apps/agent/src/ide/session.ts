@@ -187,8 +187,14 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     });
     resources.tunnel.on("disconnected", (reason) => log.warn({ reason }, "tunnel lost; reconnecting"));
     if (options.onReachable) {
+      // Up once the relay has the tunnel; with the relay away, a few seconds after code-server answered.
       const reachable = options.onReachable;
-      void resources.tunnel.whenConnected().then(reachable, reachable);
+      const fallback = setTimeout(reachable, REACHABLE_FALLBACK_MS);
+      const settle = () => {
+        clearTimeout(fallback);
+        reachable();
+      };
+      void resources.tunnel.whenConnected().then(settle, settle);
     }
 
     // Activity since the last beat: streams through the tunnel, code-server's heartbeat file, a keep-alive.
@@ -240,10 +246,17 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     log.info({ why }, "code-server stopped");
     system(`code-server stopped (${describeWhy(why, interactive.maxIdleSeconds)})`);
 
-    const kind = why.kind === "resume" ? "resume" : why.kind === "idle" ? "idle" : "stopped";
-    if (kind !== "stopped") await options.afterStop?.(kind);
+    if (why.kind === "stopped") {
+      // The agent is on its way out: one quick try to save the last edits (no retries), then clean up.
+      const lastEdits = workspaceChanges(options.bundle.dir, options.bundle.manifest, workspace).then((patch) =>
+        patch === savedChanges ? undefined : client.agent.updateSession.mutate({ changes: patch }),
+      );
+      await Promise.race([lastEdits.catch(() => undefined), sleep(1_000)]);
+      return await stoppedEarly();
+    }
+    const kind = why.kind === "resume" ? "resume" : "idle";
+    if (why.kind !== "crashed") await options.afterStop?.(kind);
     await saveChanges().catch((error: unknown) => log.warn({ error: describeError(error) }, "could not save the IDE's edits"));
-    if (why.kind === "stopped") return await stoppedEarly();
     const reason = why.kind === "resume" ? "resumed" : why.kind === "idle" ? "idle" : "failed";
     await call("endSession", () => client.agent.endSession.mutate({ reason }));
     if (why.kind === "crashed") throw new Error(`code-server exited on its own (code ${String(why.code)}) before the session ended`);
@@ -269,6 +282,11 @@ async function stopAll(resources: { ide?: RunningCodeServer; tunnel?: TunnelClie
   clearInterval(resources.timer);
   await Promise.all([resources.tunnel?.close(), resources.control?.close(), resources.ide?.stop(3_000)]);
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How long `onReachable` waits for the tunnel after code-server answered, when the relay cannot be reached. */
+const REACHABLE_FALLBACK_MS = 3_000;
 
 type Why = { kind: "resume"; by: string } | { kind: "idle" } | { kind: "stopped" } | { kind: "crashed"; code: number | null };
 

@@ -28,6 +28,8 @@ export interface ControlPlaneState {
   startedError?: AppError;
   /** Attempts `agent.next` hands over, in order; each comes with a fresh token. */
   handOver: AttemptAssignment[];
+  /** Where `agent.openSession` tells the agent to dial the relay; unset, sessions are not served. */
+  relayUrl?: string;
   calls: {
     assignment: number;
     started: { pid: number }[];
@@ -37,6 +39,8 @@ export interface ControlPlaneState {
     fail: ErrorInfo[];
     bundleDownloads: number;
     next: number;
+    openSession: unknown[];
+    endSession: { reason: string }[];
   };
 }
 
@@ -50,7 +54,7 @@ export function newState(assignment: AttemptAssignment, bundles: Map<string, Buf
     heartbeatProceed: true,
     gatewayErrors: 0,
     handOver: [],
-    calls: { assignment: 0, started: [], heartbeats: 0, logs: [], complete: [], fail: [], bundleDownloads: 0, next: 0 },
+    calls: { assignment: 0, started: [], heartbeats: 0, logs: [], complete: [], fail: [], bundleDownloads: 0, next: 0, openSession: [], endSession: [] },
   };
 }
 
@@ -94,9 +98,16 @@ function handlers(state: ControlPlaneState): AppHandlers {
       state.token = `agent-token-${state.calls.next + 1}`;
       return { next: { token: state.token, assignment: next } };
     },
-    openSession: notServed,
-    updateSession: notServed,
-    endSession: notServed,
+    openSession: async (input) => {
+      if (!state.relayUrl) return notServed();
+      state.calls.openSession.push(input);
+      return { sessionId: "s1", tunnel: { relayUrl: state.relayUrl, host: "s1.localhost" } };
+    },
+    updateSession: async () => ack,
+    endSession: async ({ reason }) => {
+      state.calls.endSession.push({ reason });
+      return ack;
+    },
   };
   return {
     projects: { list: notServed },
