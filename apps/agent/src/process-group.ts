@@ -1,4 +1,26 @@
 import { readdir, readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** One live (not zombie) process, as /proc/<pid>/stat describes it. */
+interface ProcessStat {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+}
+
+/** Every live process: read from /proc, skipping zombies (they may never be reaped when they are not our children). */
+async function liveProcesses(): Promise<ProcessStat[]> {
+  const found: ProcessStat[] = [];
+  for (const entry of await readdir("/proc").catch(() => [])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    // After the command (which may hold spaces and parentheses): state, ppid, pgrp, …
+    const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (!stat || state === "Z") continue;
+    found.push({ pid: Number(entry), ppid: Number(ppid), pgrp: Number(pgrp) });
+  }
+  return found;
+}
 
 /**
  * Whether any process of the group still runs. Read from /proc rather than trusting `kill(-pgid, 0)`, which
@@ -11,26 +33,13 @@ export async function groupAlive(pgid: number): Promise<boolean> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
-  for (const entry of await readdir("/proc").catch(() => [])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] !== "Z" && Number(fields[2]) === pgid) return true;
-  }
-  return false;
+  return (await liveProcesses()).some((p) => p.pgrp === pgid);
 }
 
 /** The pids of every live descendant of `pid` (children, their children, …), read from /proc. */
 export async function descendantsOf(pid: number): Promise<number[]> {
   const children = new Map<number, number[]>();
-  for (const entry of await readdir("/proc").catch(() => [])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z" || fields[1] === undefined) continue;
-    const parent = Number(fields[1]);
-    children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-  }
+  for (const p of await liveProcesses()) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
   const found: number[] = [];
   const queue = [pid];
   while (queue.length > 0) {
@@ -58,20 +67,10 @@ export async function terminateTree(leader: number, graceMs: number): Promise<vo
       }
     }
   };
-  const alive = async () => (await groupAlive(leader)) || (await anyAlive(tree));
+  const alive = async () => (await liveProcesses()).some((p) => p.pgrp === leader || tree.includes(p.pid));
   signalAll("SIGTERM");
   const deadline = Date.now() + graceMs;
   while ((await alive()) && Date.now() < deadline) await sleep(50);
   signalAll("SIGKILL");
   while (await alive()) await sleep(50);
 }
-
-async function anyAlive(pids: readonly number[]): Promise<boolean> {
-  for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-    if (stat && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z") return true;
-  }
-  return false;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 
 import type { AttemptAssignment, ErrorInfo, InteractiveConfig, JsonValue } from "@drydock/contracts";
@@ -79,8 +80,6 @@ interface AttemptContext {
 
 /** How long a stopped attempt waits for its teardowns (main's hard exit comes later; the executor's SIGKILL after 5 s). */
 const TEARDOWN_LIMIT_MS = 4_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs the attempt the agent token is scoped to and resolves to the process exit code (see EXIT_CODES).

@@ -7,6 +7,7 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { access, constants, mkdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { delimiter, dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 
 import { terminateTree } from "../process-group.js";
@@ -189,4 +190,3 @@ export function describeListen(listen: CodeServerListen): string {
   return "socketPath" in listen ? listen.socketPath : `${listen.host}:${listen.port}`;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

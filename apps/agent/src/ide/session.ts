@@ -8,6 +8,7 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 
 import type { AttemptAssignment, ErrorInfo, ExtensionProblem, InteractiveConfig } from "@drydock/contracts";
 import { openTunnel } from "@drydock/tunnel";
@@ -282,8 +283,6 @@ async function stopAll(resources: { ide?: RunningCodeServer; tunnel?: TunnelClie
   clearInterval(resources.timer);
   await Promise.all([resources.tunnel?.close(), resources.control?.close(), resources.ide?.stop(3_000)]);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How long `onReachable` waits for the tunnel after code-server answered, when the relay cannot be reached. */
 const REACHABLE_FALLBACK_MS = 3_000;
