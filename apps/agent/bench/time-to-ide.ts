@@ -98,7 +98,7 @@ try {
       listen: { host: "127.0.0.1", port },
       workspace: scratch,
       profileDir: join(scratch, "profile"),
-      env: { PATH: process.env.PATH },
+      env: { PATH: process.env.PATH, TMPDIR: scratch },
       userSettings: USER_SETTINGS,
     });
     try {

@@ -5,7 +5,7 @@
  * idle (the deadline on the session record passed), or stopped (the attempt was aborted). Whatever the end,
  * code-server and its whole process tree are gone before `holdSession` returns.
  */
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -139,7 +139,10 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
 
     const bin = await ensureCodeServer({ cacheDir: config.cacheDir, pathEnv: config.childEnv.PATH, onProgress: system });
     const profileDir = join(privateDir, "profile");
-    const env = { ...config.childEnv, DRYDOCK_SESSION_CONTROL: controlSocket };
+    // Its temp files (the IDE's IPC sockets, the terminals' scratch) live and die with the session.
+    const tmp = join(privateDir, "tmp");
+    await mkdir(tmp, { mode: 0o700 });
+    const env = { ...config.childEnv, DRYDOCK_SESSION_CONTROL: controlSocket, TMPDIR: tmp };
     const extensions = [...new Set([...(options.defaultExtensions ?? []), ...interactive.extensions])];
     if (extensions.length > 0) {
       const { installed, problems } = await installExtensions({
