@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 
-import type { AttemptAssignment, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import type { AttemptAssignment, JsonValue, TaskSpec } from "@drydock/contracts";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { testDatabase } from "../__tests__/postgres.js";
+import { computePipeline as compute, pipelineSpec, testTask as task } from "../__tests__/pipeline.js";
 import { ScriptedExecutor } from "../__tests__/scripted-executor.js";
 import { LocalBlobStore } from "../blobs/blob-store.js";
 import { BlobUrlSigner } from "../blobs/signing.js";
@@ -50,32 +51,7 @@ afterAll(async () => {
   await pg.close();
 });
 
-const task = (name: string, inputs: string[], extra: Partial<TaskSpec> = {}): TaskSpec => ({
-  name,
-  inputs: Object.fromEntries(inputs.map((i) => [i, {}])),
-  required: inputs,
-  output: {},
-  retries: 0,
-  ...extra,
-});
-
-const pipeline: WorkflowSpec = {
-  name: "pipe",
-  inputs: { count: {} },
-  required: ["count"],
-  nodes: [
-    { kind: "task", id: "n0", task: "range", inputs: { n: { kind: "input", name: "count" } } },
-    { kind: "map", id: "n1", task: "square", over: { x: { kind: "node", node: "n0" } }, inputs: { k: { kind: "literal", value: 1 } } },
-    { kind: "task", id: "n2", task: "sum", inputs: { xs: { kind: "node", node: "n1" } } },
-  ],
-  output: { kind: "node", node: "n2" },
-};
-const compute = (t: string, i: Record<string, JsonValue>): JsonValue =>
-  t === "range"
-    ? Array.from({ length: i.n as number }, (_, k) => k + 1)
-    : t === "square"
-      ? (i.x as number) ** 2 * (i.k as number)
-      : (i.xs as number[]).reduce((a, b) => a + b, 0);
+const pipeline = pipelineSpec({ kind: "node", node: "n2" });
 
 /**
  * Agents as the real one behaves towards the server: fetch the assignment, read the inputs blob, and, when

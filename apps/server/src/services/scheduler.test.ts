@@ -3,20 +3,12 @@ import { SESSION_IDLE_CODE } from "@drydock/contracts";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { testDatabase } from "../__tests__/postgres.js";
+import { computePipeline as compute, pipelineSpec, testTask as task } from "../__tests__/pipeline.js";
 import { ScriptedExecutor } from "../__tests__/scripted-executor.js";
 import type { Db } from "../db/database.js";
 import { createLogger } from "../logger.js";
 import { EventBus } from "./event-bus.js";
 import { Scheduler } from "./scheduler.js";
-
-const task = (name: string, inputs: string[], extra: Partial<TaskSpec> = {}): TaskSpec => ({
-  name,
-  inputs: Object.fromEntries(inputs.map((i) => [i, {}])),
-  required: inputs,
-  output: {},
-  retries: 0,
-  ...extra,
-});
 
 let pg: Awaited<ReturnType<typeof testDatabase>>;
 let db: Db;
@@ -83,24 +75,8 @@ afterAll(async () => {
   await pg.close();
 });
 
-const pipeline: WorkflowSpec = {
-  name: "pipe",
-  inputs: { count: {} },
-  required: ["count"],
-  nodes: [
-    { kind: "task", id: "n0", task: "range", inputs: { n: { kind: "input", name: "count" } } },
-    { kind: "map", id: "n1", task: "square", over: { x: { kind: "node", node: "n0" } }, inputs: { k: { kind: "literal", value: 1 } } },
-    { kind: "task", id: "n2", task: "sum", inputs: { xs: { kind: "node", node: "n1" } } },
-  ],
-  output: { kind: "object", fields: { total: { kind: "node", node: "n2" }, first: { kind: "node", node: "n1", path: [0] } } },
-};
+const pipeline = pipelineSpec({ kind: "object", fields: { total: { kind: "node", node: "n2" }, first: { kind: "node", node: "n1", path: [0] } } });
 const pipelineTasks = [task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"])];
-const compute = (t: string, i: Record<string, JsonValue>): JsonValue =>
-  t === "range"
-    ? Array.from({ length: i.n as number }, (_, k) => k + 1)
-    : t === "square"
-      ? (i.x as number) ** 2 * (i.k as number)
-      : (i.xs as number[]).reduce((a, b) => a + b, 0);
 
 describe("Scheduler (real PostgreSQL, scripted agents)", () => {
   it("walks the DAG: passes outputs downstream, fans out, gathers in order, resolves the result", async () => {

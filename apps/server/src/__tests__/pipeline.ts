@@ -1,0 +1,33 @@
+/** The small range → square (fan-out) → sum workflow the scheduler's and the executions' tests run. */
+import type { Binding, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+
+/** A task spec with untyped inputs, all required. */
+export const testTask = (name: string, inputs: string[], extra: Partial<TaskSpec> = {}): TaskSpec => ({
+  name,
+  inputs: Object.fromEntries(inputs.map((i) => [i, {}])),
+  required: inputs,
+  output: {},
+  retries: 0,
+  ...extra,
+});
+
+/** `range(count)`, then `square` mapped over it, then `sum`; the workflow's output is `output`. */
+export const pipelineSpec = (output: Binding): WorkflowSpec => ({
+  name: "pipe",
+  inputs: { count: {} },
+  required: ["count"],
+  nodes: [
+    { kind: "task", id: "n0", task: "range", inputs: { n: { kind: "input", name: "count" } } },
+    { kind: "map", id: "n1", task: "square", over: { x: { kind: "node", node: "n0" } }, inputs: { k: { kind: "literal", value: 1 } } },
+    { kind: "task", id: "n2", task: "sum", inputs: { xs: { kind: "node", node: "n1" } } },
+  ],
+  output,
+});
+
+/** What each of the pipeline's tasks returns for its inputs. */
+export const computePipeline = (t: string, i: Record<string, JsonValue>): JsonValue =>
+  t === "range"
+    ? Array.from({ length: i.n as number }, (_, k) => k + 1)
+    : t === "square"
+      ? (i.x as number) ** 2 * (i.k as number)
+      : (i.xs as number[]).reduce((a, b) => a + b, 0);
