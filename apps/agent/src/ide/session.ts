@@ -176,11 +176,12 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     system(`code-server started (pid ${resources.ide.pid}); the VSCode (User) link appears in the console once it answers through the relay`);
     void resources.ide.exited.then((code) => ending.settle({ kind: "crashed", code }));
 
-    let keepAlive = false;
+    // Activity since the last beat: streams through the tunnel, code-server's heartbeat file, a keep-alive.
+    let pendingActivity = false;
     let lastAnswer: Partial<SessionBeatAnswer> = {};
     resources.control = await startControlServer(controlSocket, {
       resume: () => ending.settle({ kind: "resume", by: "the resume script" }),
-      keepAlive: () => (keepAlive = true),
+      keepAlive: () => (pendingActivity = true),
       status: () => ({ sessionId, task: assignment.task.name, ...lastAnswer }),
     });
 
@@ -201,23 +202,21 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
       void resources.tunnel.whenConnected().then(settle, settle);
     }
 
-    // Activity since the last beat: streams through the tunnel, code-server's heartbeat file, a keep-alive.
     const heartbeatFile = join(profileDir, "data", "heartbeat");
     let seenStreams = 0;
     let seenHeartbeat = 0;
-    let pendingActivity = false;
     const sampleActivity = async () => {
-      const { opened: streams, open } = resources.tunnel?.activity() ?? { opened: 0, open: 0 };
+      const { opened: streams } = resources.tunnel?.activity() ?? { opened: 0 };
       const mtime = await stat(heartbeatFile).then((s) => s.mtimeMs, () => 0);
-      if (streams !== seenStreams || open > 0 || mtime !== seenHeartbeat || keepAlive) pendingActivity = true;
+      if (streams !== seenStreams || mtime !== seenHeartbeat) pendingActivity = true;
       seenStreams = streams;
       seenHeartbeat = mtime;
-      keepAlive = false;
     };
     const sampler = setInterval(() => void sampleActivity(), 500);
     options.beat.attach({
+      // An open stream (a browser connected) is activity as long as it stays open.
       active: () => {
-        const active = pendingActivity || keepAlive || (resources.tunnel?.activity().open ?? 0) > 0;
+        const active = pendingActivity || (resources.tunnel?.activity().open ?? 0) > 0;
         pendingActivity = false;
         return active;
       },
@@ -244,7 +243,6 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
 
     const why = await ending.promise;
     clearInterval(sampler);
-    clearInterval(resources.timer);
     options.beat.detach();
     await stopAll(resources);
     log.info({ why }, "code-server stopped");
@@ -282,9 +280,12 @@ async function reportProblems(options: HoldSessionOptions, problems: ExtensionPr
     .catch((error: unknown) => options.log.warn({ error: describeError(error) }, "could not report the extension problems"));
 }
 
+/** Stops what the session started; what it stopped is forgotten, so calling it again does nothing. */
 async function stopAll(resources: { ide?: RunningCodeServer; tunnel?: TunnelClient; control?: ControlServer; timer?: NodeJS.Timeout }) {
-  clearInterval(resources.timer);
-  await Promise.all([resources.tunnel?.close(), resources.control?.close(), resources.ide?.stop(3_000)]);
+  const { ide, tunnel, control, timer } = resources;
+  clearInterval(timer);
+  for (const key of ["ide", "tunnel", "control", "timer"] as const) delete resources[key];
+  await Promise.all([tunnel?.close(), control?.close(), ide?.stop(3_000)]);
 }
 
 /** How long `onReachable` waits for the tunnel after code-server answered, when the relay cannot be reached. */
