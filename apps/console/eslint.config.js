@@ -1,3 +1,3 @@
-import { baseConfig, restrictEnvAccess } from "@drydock/eslint-config";
+import { baseConfig } from "@drydock/eslint-config";
 
-export default [...baseConfig, ...restrictEnvAccess];
+export default [...baseConfig];

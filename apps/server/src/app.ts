@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 
 import { createAppRouter } from "@drydock/contracts/router";
 import type { AppRouter } from "@drydock/contracts/router";
+import cookie from "@fastify/cookie";
 import websocket from "@fastify/websocket";
 import { fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
 import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
@@ -11,6 +12,8 @@ import { bearer } from "./auth.js";
 import type { Authenticator } from "./auth.js";
 import type { LocalBlobStore } from "./blobs/blob-store.js";
 import { blobRoutes } from "./blobs/routes.js";
+import { consoleRoutes } from "./console.js";
+import type { ConsoleSessions } from "./console.js";
 import type { BlobUrlSigner } from "./blobs/signing.js";
 import type { AppHandlers } from "@drydock/contracts/router";
 import type { Logger } from "./logger.js";
@@ -18,6 +21,8 @@ import type { Logger } from "./logger.js";
 export interface AppDeps {
   handlers: AppHandlers;
   auth: Authenticator;
+  /** The console: its sign-in cookies, and its build (absent: a page says to build it). */
+  console: { sessions: ConsoleSessions; dist: string | undefined };
   blobs: LocalBlobStore;
   signer: BlobUrlSigner;
   log: Logger;
@@ -28,7 +33,7 @@ export interface AppDeps {
 
 const BUNDLE_KEY = /^bundles\/([a-f0-9]{64})\.tgz$/;
 
-/** Builds the control plane's HTTP app (tRPC over HTTP and WebSocket, blobs, console); does not listen. */
+/** Builds the control plane's HTTP app (tRPC over HTTP and WebSocket, blobs, the console); does not listen. */
 export async function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
@@ -36,6 +41,7 @@ export async function buildApp(deps: AppDeps) {
     bodyLimit: 32 * 1024 * 1024,
     routerOptions: { maxParamLength: 5_000 },
   });
+  await app.register(cookie, { secret: deps.console.sessions.signer });
   await app.register(websocket);
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",
@@ -46,7 +52,10 @@ export async function buildApp(deps: AppDeps) {
       createContext: async ({ req, info }) => {
         const fromParams = info.connectionParams?.token;
         const token = bearer(req.headers.authorization) ?? (typeof fromParams === "string" ? fromParams : undefined);
-        return { principal: await deps.auth.principal(token), requestId: randomUUID() };
+        // A token names who calls (CLI, agent, relay); without one, the console's cookie may.
+        const viaCookie = token === undefined ? deps.console.sessions.userOfRequest(req.headers) : undefined;
+        const principal = viaCookie ? ({ kind: "user", userId: viaCookie } as const) : await deps.auth.principal(token);
+        return { principal, requestId: randomUUID() };
       },
       onError: ({ path, error }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error, path }, "tRPC procedure failed");
@@ -68,12 +77,6 @@ export async function buildApp(deps: AppDeps) {
     },
   });
   app.get("/healthz", async () => ({ ok: true }));
-  app.get("/", async (_request, reply) =>
-    reply
-      .type("text/html")
-      .send(
-        "<!doctype html><title>Drydock</title><h1>Drydock control plane</h1><p>The API is up at <code>/trpc</code>. The web console arrives with its own issue; until then use the <code>drydock</code> CLI.</p>",
-      ),
-  );
+  await app.register(consoleRoutes, deps.console);
   return app;
 }

@@ -29,6 +29,11 @@ export class Authenticator {
     this.relayDigest = digest(relayToken);
   }
 
+  /** Whether `token` is the local user's (what the console's sign-in checks). */
+  isUserToken(token: string): boolean {
+    return timingSafeEqual(digest(token), this.userDigest);
+  }
+
   async principal(token: string | undefined): Promise<Principal | null> {
     if (!token) return null;
     const presented = digest(token);

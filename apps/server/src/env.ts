@@ -45,6 +45,8 @@ export const ServerConfigSchema = z.object({
   ideOrigin: IdeOrigin.optional(),
   /** Base URL agents and browsers use to reach this server; defaults to the listening address. */
   publicUrl: z.string().url().optional(),
+  /** The built console to serve at `/` (its index.html and assets); defaults to @drydock/console's build. */
+  consoleDir: z.string().optional(),
   /** How many attempts the local executor runs at once. */
   maxParallel: z.coerce.number().int().min(1).max(1_000).default(8),
   /** An attempt with no heartbeat for this long is declared lost. */
@@ -71,6 +73,7 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
     relayUrl: env.DRYDOCK_RELAY_URL || undefined,
     ideOrigin: env.DRYDOCK_IDE_ORIGIN || undefined,
     publicUrl: env.DRYDOCK_PUBLIC_URL || undefined,
+    consoleDir: env.DRYDOCK_CONSOLE_DIR || undefined,
     maxParallel: env.DRYDOCK_MAX_PARALLEL,
     logLevel: env.DRYDOCK_LOG_LEVEL,
     agentEnv: Object.fromEntries(AGENT_ENV.flatMap((k) => (env[k] ? [[k, env[k]]] : []))),

@@ -34,10 +34,13 @@ export function createHandlers(s: {
       create: (input) => s.executions.create(input),
       list: (input) => s.executions.list(input),
       get: (input) => s.executions.detail(input.id),
+      node: (input) => s.executions.node(input.executionId, input.nodeId),
       abort: (input) => s.executions.abort(input.id),
       debug: (input) => s.executions.debug(input.executionId, input.nodeId),
       logs: (input) => s.executions.logs(input.attemptId, input.offset),
       watch: (input, _ctx, signal) => s.executions.watch(input.id, signal),
+      watchList: (input, _ctx, signal) => s.executions.watchList(input.project, signal),
+      tailLogs: (input, _ctx, signal) => s.executions.tailLogs(input.attemptId, input.offset, signal),
     },
     agent: {
       assignment: (_input, ctx) => s.agent.assignment(ctx.principal.attemptId),

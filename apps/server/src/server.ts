@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 
 import { Authenticator } from "./auth.js";
 import { buildApp } from "./app.js";
+import { ConsoleSessions, consoleDist } from "./console.js";
 import { LocalBlobStore } from "./blobs/blob-store.js";
 import { BlobUrlSigner } from "./blobs/signing.js";
 import { createDatabase } from "./db/database.js";
@@ -39,6 +40,15 @@ export interface RunningServer {
 /** The agent's built entry, which the local executor runs for every attempt. */
 export function agentEntry(): string {
   return join(dirname(fileURLToPath(import.meta.resolve("@drydock/agent"))), "main.js");
+}
+
+/** The console's build, where the workspace (or an install) put @drydock/console; undefined when it is not there. */
+function builtConsole(): string | undefined {
+  try {
+    return dirname(fileURLToPath(import.meta.resolve("@drydock/console/dist")));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -87,11 +97,16 @@ export async function startServer(options: ServerConfigInput, logger?: Logger): 
     const logsDir = join(dataDir, "logs");
     await mkdir(logsDir, { recursive: true });
     const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
-    const agent = new AgentService({ db, blobs, signer, scheduler, logsDir });
-    const sessions = new SessionService({ db, log: log.child({ component: "sessions" }), relay: config });
+    const agent = new AgentService({ db, blobs, signer, scheduler, logsDir, bus });
+    const sessions = new SessionService({ db, log: log.child({ component: "sessions" }), relay: config, bus });
+    const auth = new Authenticator(db, token, relayToken);
     const app = await buildApp({
       handlers: createHandlers({ db, workflows, executions, agent, scheduler, sessions }),
-      auth: new Authenticator(db, token, relayToken),
+      auth,
+      console: {
+        sessions: new ConsoleSessions(secrets.signingSecret, token, (t) => auth.isUserToken(t)),
+        dist: await consoleDist(config.consoleDir ?? builtConsole()),
+      },
       blobs,
       signer,
       log,

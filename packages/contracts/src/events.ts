@@ -1,7 +1,8 @@
 import { z } from "zod";
 
 import { ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
-import { ExecutionDetailSchema, ExecutionStatus, NodeStatus } from "./executions.js";
+import { ExecutionDetailSchema, ExecutionSchema, ExecutionStatus, NodeStatus } from "./executions.js";
+import { InteractiveSessionSchema } from "./sessions.js";
 
 /** What `executions.watch` streams: a snapshot first, then changes as they happen. */
 export const ExecutionEventSchema = z.discriminatedUnion("type", [
@@ -23,5 +24,24 @@ export const ExecutionEventSchema = z.discriminatedUnion("type", [
     error: ErrorInfoSchema.optional(),
     at: Timestamp,
   }),
+  /**
+   * A node's interactive session changed: opened, READY (its link appears), its idle deadline moved, a resume
+   * was asked for, edits were saved, it ended. Carries the whole session, to replace the attempt's.
+   */
+  z.object({
+    type: z.literal("session"),
+    executionId: z.string(),
+    nodeId: z.string(),
+    attemptId: z.string(),
+    session: InteractiveSessionSchema,
+  }),
 ]);
 export type ExecutionEvent = z.infer<typeof ExecutionEventSchema>;
+
+/** What `executions.watchList` streams: an execution of the project as it is now, whenever one starts or changes status. */
+export const ExecutionListEventSchema = z.object({ execution: ExecutionSchema });
+export type ExecutionListEvent = z.infer<typeof ExecutionListEventSchema>;
+
+/** What `executions.tailLogs` streams: the attempt's log from an offset, as it grows; `ended` once the attempt ended and all of it was sent. */
+export const LogChunkSchema = z.object({ text: z.string(), nextOffset: z.number().int(), ended: z.boolean() });
+export type LogChunk = z.infer<typeof LogChunkSchema>;

@@ -74,6 +74,7 @@ export const CreateExecutionInput = z.object({
   version: z.string().optional(),
   inputs: z.record(z.string(), JsonValueSchema).default({}),
 });
+export const WatchListInput = z.object({ project: z.string() });
 export const ListExecutionsInput = z.object({
   project: z.string(),
   status: ExecutionStatus.optional(),

@@ -47,6 +47,7 @@ export {
   TERMINAL_ATTEMPT_STATUSES,
   TERMINAL_EXECUTION_STATUSES,
   TERMINAL_NODE_STATUSES,
+  WatchListInput,
 } from "./executions.js";
 export type { Attempt, Execution, ExecutionDetail, NodeExecution } from "./executions.js";
 export {
@@ -60,8 +61,8 @@ export {
   SessionState,
 } from "./sessions.js";
 export type { ExtensionProblem, InteractiveSession } from "./sessions.js";
-export { ExecutionEventSchema } from "./events.js";
-export type { ExecutionEvent } from "./events.js";
+export { ExecutionEventSchema, ExecutionListEventSchema, LogChunkSchema } from "./events.js";
+export type { ExecutionEvent, ExecutionListEvent, LogChunk } from "./events.js";
 export {
   AckSchema,
   AgentCompleteInput,

@@ -19,7 +19,7 @@ import {
 } from "./agent.js";
 import { ProjectSchema } from "./common.js";
 import { AppError } from "./errors.js";
-import type { ExecutionEvent } from "./events.js";
+import type { ExecutionEvent, ExecutionListEvent, LogChunk } from "./events.js";
 import {
   AttemptLogsInput,
   AttemptLogsOutput,
@@ -28,6 +28,8 @@ import {
   ExecutionIdInput,
   ExecutionSchema,
   ListExecutionsInput,
+  NodeExecutionSchema,
+  WatchListInput,
 } from "./executions.js";
 import {
   AgentEndSessionInput,
@@ -83,11 +85,17 @@ export interface AppHandlers {
     create: Handler<typeof CreateExecutionInput, typeof ExecutionSchema, UserContext>;
     list: Handler<typeof ListExecutionsInput, z.ZodArray<typeof ExecutionSchema>, UserContext>;
     get: Handler<typeof ExecutionIdInput, typeof ExecutionDetailSchema, UserContext>;
+    /** One node with its attempts and sessions, for a task pane that follows it. */
+    node: Handler<typeof NodeRefInput, typeof NodeExecutionSchema, UserContext>;
     abort: Handler<typeof ExecutionIdInput, typeof ExecutionSchema, UserContext>;
     /** A new execution re-running one node of a past one interactively, with the inputs it had. */
     debug: Handler<typeof NodeRefInput, typeof ExecutionSchema, UserContext>;
     logs: Handler<typeof AttemptLogsInput, typeof AttemptLogsOutput, UserContext>;
     watch: Subscription<typeof ExecutionIdInput, ExecutionEvent, UserContext>;
+    /** The project's executions as they start and change status (the console's list). */
+    watchList: Subscription<typeof WatchListInput, ExecutionListEvent, UserContext>;
+    /** An attempt's log from an offset, then as it grows, until the attempt ends. */
+    tailLogs: Subscription<typeof AttemptLogsInput, LogChunk, UserContext>;
   };
   agent: {
     assignment: Handler<z.ZodVoid, typeof AttemptAssignmentSchema, AgentContext>;
@@ -201,6 +209,10 @@ export function createAppRouter(h: AppHandlers) {
         .input(ExecutionIdInput)
         .output(ExecutionDetailSchema)
         .query(({ input, ctx }) => h.executions.get(input, ctx)),
+      node: userProcedure
+        .input(NodeRefInput)
+        .output(NodeExecutionSchema)
+        .query(({ input, ctx }) => h.executions.node(input, ctx)),
       abort: userProcedure
         .input(ExecutionIdInput)
         .output(ExecutionSchema)
@@ -215,6 +227,12 @@ export function createAppRouter(h: AppHandlers) {
         .query(({ input, ctx }) => h.executions.logs(input, ctx)),
       watch: userProcedure.input(ExecutionIdInput).subscription(async function* ({ input, ctx, signal }) {
         yield* h.executions.watch(input, ctx, signal ?? new AbortController().signal);
+      }),
+      watchList: userProcedure.input(WatchListInput).subscription(async function* ({ input, ctx, signal }) {
+        yield* h.executions.watchList(input, ctx, signal ?? new AbortController().signal);
+      }),
+      tailLogs: userProcedure.input(AttemptLogsInput).subscription(async function* ({ input, ctx, signal }) {
+        yield* h.executions.tailLogs(input, ctx, signal ?? new AbortController().signal);
       }),
     }),
     agent: t.router({

@@ -8,6 +8,7 @@ import type { LocalBlobStore } from "../blobs/blob-store.js";
 import type { BlobUrlSigner } from "../blobs/signing.js";
 import type { Db } from "../db/database.js";
 import { ServerErrors } from "../errors.js";
+import type { EventBus } from "./event-bus.js";
 import type { Scheduler } from "./scheduler.js";
 import { bundleKey } from "./workflows.js";
 
@@ -24,6 +25,8 @@ export class AgentService {
       scheduler: Scheduler;
       /** Where attempt logs are appended; created at start-up. */
       logsDir: string;
+      /** Told when an attempt's log grows, for those following it. */
+      bus: EventBus;
     },
   ) {}
 
@@ -71,6 +74,7 @@ export class AgentService {
     if (lines.length === 0) return;
     const text = lines.map((l) => (l.text.endsWith("\n") ? l.text : `${l.text}\n`)).join("");
     await appendFile(join(this.deps.logsDir, `${attemptId}.log`), text);
+    this.deps.bus.publishLog(attemptId);
   }
 
   async complete(attemptId: string, outputsSha256: string): Promise<void> {

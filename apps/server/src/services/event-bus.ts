@@ -2,7 +2,11 @@ import { EventEmitter } from "node:events";
 
 import type { ExecutionEvent } from "@drydock/contracts";
 
-/** Fans execution events out to watchers, by execution id, after the change is committed. */
+/**
+ * Fans changes out to watchers, after they are committed: one execution's events (by execution id), the
+ * project's list of executions (which execution started or changed status), and an attempt's log growing.
+ * Channels are prefixed, so an id can never collide with another kind.
+ */
 export class EventBus {
   private readonly emitter = new EventEmitter({ captureRejections: false });
 
@@ -11,11 +15,66 @@ export class EventBus {
   }
 
   publish(executionId: string, event: ExecutionEvent): void {
-    this.emitter.emit(executionId, event);
+    this.emitter.emit(`execution:${executionId}`, event);
   }
 
   subscribe(executionId: string, listener: (event: ExecutionEvent) => void): () => void {
-    this.emitter.on(executionId, listener);
-    return () => this.emitter.off(executionId, listener);
+    return this.on(`execution:${executionId}`, listener);
+  }
+
+  /** An execution of `project` started or changed status. */
+  publishListChange(project: string, executionId: string): void {
+    this.emitter.emit(`list:${project}`, executionId);
+  }
+
+  subscribeList(project: string, listener: (executionId: string) => void): () => void {
+    return this.on(`list:${project}`, listener);
+  }
+
+  /** The attempt's log grew. */
+  publishLog(attemptId: string): void {
+    this.emitter.emit(`log:${attemptId}`);
+  }
+
+  subscribeLog(attemptId: string, listener: () => void): () => void {
+    return this.on(`log:${attemptId}`, listener);
+  }
+
+  private on<A extends unknown[]>(channel: string, listener: (...args: A) => void): () => void {
+    this.emitter.on(channel, listener as (...args: unknown[]) => void);
+    return () => this.emitter.off(channel, listener as (...args: unknown[]) => void);
+  }
+}
+
+/**
+ * What a subscription heard, kept until taken: a watcher subscribes first, then loads its snapshot, then
+ * takes what arrived meanwhile and after, so nothing falls between the two.
+ */
+export class Inbox<T> {
+  private readonly pending: T[] = [];
+  private wake: (() => void) | undefined;
+  private readonly unsubscribe: () => void;
+
+  constructor(subscribe: (push: (value: T) => void) => () => void) {
+    this.unsubscribe = subscribe((value) => {
+      this.pending.push(value);
+      this.wake?.();
+    });
+  }
+
+  /** Everything heard so far; waits for the next when nothing is pending. Empty once `signal` aborted. */
+  async take(signal: AbortSignal): Promise<T[]> {
+    if (this.pending.length === 0 && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      this.wake = undefined;
+    }
+    return this.pending.splice(0);
+  }
+
+  close(): void {
+    this.unsubscribe();
   }
 }

@@ -41,8 +41,8 @@ beforeAll(async () => {
   scheduler = new Scheduler({ db, executor, bus, log, config: { maxParallel: 4, heartbeatTimeoutSeconds: 30, lostAttemptRetries: 0 } });
   const workflows = new WorkflowService({ db, signer });
   executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir: pg.dir });
-  agent = new AgentService({ db, blobs, signer, scheduler, logsDir: pg.dir });
-  sessions = new SessionService({ db, log, relay: { relayUrl: "http://127.0.0.1:8081", ideOrigin: "http://localhost:8081" } });
+  agent = new AgentService({ db, blobs, signer, scheduler, logsDir: pg.dir, bus });
+  sessions = new SessionService({ db, log, relay: { relayUrl: "http://127.0.0.1:8081", ideOrigin: "http://localhost:8081" }, bus });
   await db.insertInto("bundles").values({ sha256: BUNDLE, size: 1 }).execute();
   await scheduler.start();
 });
@@ -200,5 +200,83 @@ describe("ExecutionService.debug (drydock debug)", () => {
     const rerun = await executions.debug(hanging.id, "n0");
     expect(rerun).toMatchObject({ inputs: { n: 2 }, debugOf: { executionId: hanging.id, nodeId: "n0" } });
     await scheduler.abort(rerun.id);
+  });
+});
+
+/** Collects a subscription's values until `until` says enough (or it ends), then leaves it. */
+async function collect<T>(stream: (signal: AbortSignal) => AsyncGenerator<T>, until: (seen: T[]) => boolean, during?: () => Promise<void>): Promise<T[]> {
+  const leave = new AbortController();
+  const seen: T[] = [];
+  const reading = (async () => {
+    for await (const value of stream(leave.signal)) {
+      seen.push(value);
+      if (until(seen)) break;
+    }
+  })();
+  await during?.();
+  await vi.waitFor(() => expect(until(seen)).toBe(true), { timeout: 5_000, interval: 20 });
+  leave.abort();
+  await reading;
+  return seen;
+}
+
+describe("ExecutionService: what the console follows", () => {
+  it("node returns one node as the detail shows it, and refuses unknown executions and nodes", async () => {
+    agents();
+    const { id } = await run([task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"])], 2);
+    const detail = await ended(id);
+    for (const nodeId of ["n0", "n1", "n1[1]", "n2"]) expect(await executions.node(id, nodeId)).toEqual(detail.nodes.find((n) => n.nodeId === nodeId));
+    await expect(executions.node(id, "n7")).rejects.toMatchObject(refusal("NODE_NOT_FOUND", "NOT_FOUND", `node "n7" of execution "${id}" does not exist`));
+    await expect(executions.node("xnosuch", "n0")).rejects.toMatchObject(refusal("EXECUTION_NOT_FOUND", "NOT_FOUND", "xnosuch"));
+  });
+
+  it("watchList yields the project's executions as they start and as they end", async () => {
+    agents();
+    const tasks = [task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"])];
+    let launched = "";
+    const seen = await collect(
+      (signal) => executions.watchList("default", signal),
+      (s) => s.some((e) => e.execution.id === launched && e.execution.status === "SUCCEEDED"),
+      async () => {
+        launched = (await run(tasks, 2)).id;
+      },
+    );
+    const mine = seen.filter((e) => e.execution.id === launched).map((e) => e.execution.status);
+    expect(mine[0]).toBe("RUNNING");
+    expect(mine.at(-1)).toBe("SUCCEEDED");
+    expect(seen.at(-1)?.execution).toMatchObject({ id: launched, result: 5, workflow: "pipe" });
+    const none = executions.watchList("nosuch", new AbortController().signal);
+    await expect(none.next()).rejects.toMatchObject({ code: "PROJECT_NOT_FOUND" });
+  });
+
+  it("tailLogs sends the log from an offset, then each line as it is written, and ends once the attempt ended", async () => {
+    agents({ hang: "range" });
+    const { id } = await run([task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"])], 2);
+    const attemptId = await vi.waitFor(
+      async () => {
+        const a = (await executions.node(id, "n0")).attempts[0];
+        expect(a?.status).toBe("RUNNING");
+        return a?.id ?? "";
+      },
+      { timeout: 5_000, interval: 20 },
+    );
+    await agent.log(attemptId, [{ stream: "stdout", text: "first" }]);
+    const chunks = await collect(
+      (signal) => executions.tailLogs(attemptId, 2, signal),
+      (s) => s.at(-1)?.ended === true,
+      async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        await agent.log(attemptId, [{ stream: "stderr", text: "second" }]);
+        await new Promise((r) => setTimeout(r, 50));
+        await scheduler.abort(id);
+      },
+    );
+    expect(chunks.map((c) => c.text).join("")).toBe("rst\nsecond\n");
+    expect(chunks[0]).toEqual({ text: "rst\n", nextOffset: 6, ended: false });
+    expect(chunks.at(-1)).toMatchObject({ nextOffset: 13, ended: true });
+    // Once ended, it sends what is left and ends at once.
+    const after = await collect((signal) => executions.tailLogs(attemptId, 0, signal), (s) => s.at(-1)?.ended === true);
+    expect(after).toEqual([{ text: "first\nsecond\n", nextOffset: 13, ended: true }]);
+    await expect(executions.tailLogs("xnosuch.n0.a1", 0, new AbortController().signal).next()).rejects.toMatchObject({ code: "ATTEMPT_NOT_FOUND" });
   });
 });

@@ -1,18 +1,22 @@
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { Attempt, Execution, ExecutionDetail, ExecutionEvent, JsonValue, NodeStatus } from "@drydock/contracts";
-import { TERMINAL_EXECUTION_STATUSES, TERMINAL_NODE_STATUSES } from "@drydock/contracts";
+import type { Attempt, AttemptStatus, Execution, ExecutionDetail, ExecutionEvent, JsonValue, NodeExecution, NodeStatus } from "@drydock/contracts";
+import { TERMINAL_ATTEMPT_STATUSES, TERMINAL_EXECUTION_STATUSES, TERMINAL_NODE_STATUSES } from "@drydock/contracts";
 
 import type { Db } from "../db/database.js";
 import type { NodeRow } from "../db/schema.js";
 import { ServerErrors } from "../errors.js";
+import { Inbox } from "./event-bus.js";
 import type { EventBus } from "./event-bus.js";
 import { newExecutionId } from "./ids.js";
 import { InputValidator } from "./input-validator.js";
 import type { Scheduler } from "./scheduler.js";
 import { SESSION_COLUMNS, toAttempt, toExecution, toNode } from "./views.js";
 import type { WorkflowService } from "./workflows.js";
+
+/** The most one read of a log returns. */
+const LOG_CHUNK_BYTES = 1_048_576;
 
 /** Launching, inspecting, aborting and following executions. */
 export class ExecutionService {
@@ -48,16 +52,36 @@ export class ExecutionService {
 
   async detail(id: string): Promise<ExecutionDetail> {
     const execution = await this.execution(id);
+    return { execution, nodes: await this.nodes(id) };
+  }
+
+  /** One node of an execution, with its attempts and their sessions. */
+  async node(executionId: string, nodeId: string): Promise<NodeExecution> {
+    const [node] = await this.nodes(executionId, nodeId);
+    if (node) return node;
+    await this.execution(executionId);
+    throw ServerErrors.nodeNotFound(executionId, nodeId);
+  }
+
+  /** The execution's nodes (or the one named) in DAG order, elements after their fan-out. */
+  private async nodes(executionId: string, onlyNode?: string): Promise<NodeExecution[]> {
+    const { db } = this.deps;
+    let nodeQuery = db.selectFrom("node_executions").selectAll().where("execution_id", "=", executionId);
+    let attemptQuery = db.selectFrom("attempts").selectAll().where("execution_id", "=", executionId);
+    let sessionQuery = db
+      .selectFrom("interactive_sessions")
+      .innerJoin("attempts", "attempts.id", "interactive_sessions.attempt_id")
+      .select(SESSION_COLUMNS)
+      .where("attempts.execution_id", "=", executionId);
+    if (onlyNode !== undefined) {
+      nodeQuery = nodeQuery.where("node_id", "=", onlyNode);
+      attemptQuery = attemptQuery.where("node_id", "=", onlyNode);
+      sessionQuery = sessionQuery.where("attempts.node_id", "=", onlyNode);
+    }
     const [nodes, attempts, sessions] = await Promise.all([
-      this.deps.db.selectFrom("node_executions").selectAll().where("execution_id", "=", id).execute(),
-      this.deps.db.selectFrom("attempts").selectAll().where("execution_id", "=", id).orderBy("number").execute(),
-      this.deps.db
-        .selectFrom("interactive_sessions")
-        .innerJoin("attempts", "attempts.id", "interactive_sessions.attempt_id")
-        .select(SESSION_COLUMNS)
-        .where("attempts.execution_id", "=", id)
-        .orderBy("interactive_sessions.created_at")
-        .execute(),
+      nodeQuery.execute(),
+      attemptQuery.orderBy("number").execute(),
+      sessionQuery.orderBy("interactive_sessions.created_at").execute(),
     ]);
     // The latest session of each attempt (sessions come oldest first).
     const sessionOf = new Map(sessions.map((s) => [s.attempt_id, s]));
@@ -69,7 +93,7 @@ export class ExecutionService {
       const [x2, y2] = order(b);
       return x1 - x2 || y1 - y2;
     });
-    return { execution, nodes: nodes.map((n) => toNode(n, byNode.get(n.node_id) ?? [])) };
+    return nodes.map((n) => toNode(n, byNode.get(n.node_id) ?? []));
   }
 
   /**
@@ -121,7 +145,7 @@ export class ExecutionService {
     const file = await open(join(this.deps.logsDir, `${attemptId}.log`), "r").catch(() => undefined);
     if (!file) return { text: "", nextOffset: offset };
     try {
-      const buffer = Buffer.alloc(1_048_576);
+      const buffer = Buffer.alloc(LOG_CHUNK_BYTES);
       const { bytesRead } = await file.read(buffer, 0, buffer.length, offset);
       return { text: buffer.subarray(0, bytesRead).toString("utf8"), nextOffset: offset + bytesRead };
     } finally {
@@ -131,29 +155,70 @@ export class ExecutionService {
 
   /** A snapshot, then every change, until the execution ends or the watcher leaves. */
   async *watch(id: string, signal: AbortSignal): AsyncGenerator<ExecutionEvent> {
-    const pending: ExecutionEvent[] = [];
-    let wake: (() => void) | undefined;
-    const unsubscribe = this.deps.bus.subscribe(id, (event) => {
-      pending.push(event);
-      wake?.();
-    });
+    const inbox = new Inbox<ExecutionEvent>((push) => this.deps.bus.subscribe(id, push));
     try {
       const detail = await this.detail(id);
       yield { type: "snapshot", detail };
       if (TERMINAL_EXECUTION_STATUSES.includes(detail.execution.status)) return;
       while (!signal.aborted) {
-        for (let event = pending.shift(); event; event = pending.shift()) {
+        for (const event of await inbox.take(signal)) {
           yield event;
           if (event.type === "execution" && TERMINAL_EXECUTION_STATUSES.includes(event.status)) return;
         }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          signal.addEventListener("abort", () => resolve(), { once: true });
-        });
-        wake = undefined;
       }
     } finally {
-      unsubscribe();
+      inbox.close();
+    }
+  }
+
+  /** The project's executions as they start and change status, until the watcher leaves. */
+  async *watchList(project: string, signal: AbortSignal): AsyncGenerator<{ execution: Execution }> {
+    await this.deps.workflows.requireProject(project);
+    const inbox = new Inbox<string>((push) => this.deps.bus.subscribeList(project, push));
+    try {
+      while (!signal.aborted) {
+        // A burst of changes to one execution is one row read.
+        for (const id of new Set(await inbox.take(signal))) yield { execution: await this.execution(id) };
+      }
+    } finally {
+      inbox.close();
+    }
+  }
+
+  /**
+   * The attempt's log from `offset`, then each time it grows, until the attempt has ended and all of it was
+   * sent (the last chunk says `ended`) or the watcher leaves.
+   */
+  async *tailLogs(attemptId: string, offset: number, signal: AbortSignal): AsyncGenerator<{ text: string; nextOffset: number; ended: boolean }> {
+    const attempt = await this.deps.db.selectFrom("attempts").select(["execution_id"]).where("id", "=", attemptId).executeTakeFirst();
+    if (!attempt) throw ServerErrors.attemptNotFound(attemptId);
+    // Woken by new lines, and by the execution's events, one of which says the attempt ended.
+    const inbox = new Inbox<unknown>((push) => {
+      const offLog = this.deps.bus.subscribeLog(attemptId, () => push(true));
+      const offExecution = this.deps.bus.subscribe(attempt.execution_id, push);
+      return () => {
+        offLog();
+        offExecution();
+      };
+    });
+    try {
+      let next = offset;
+      while (!signal.aborted) {
+        // Status before text: an agent writes its last lines before it reports the end.
+        const { status } = await this.deps.db.selectFrom("attempts").select("status").where("id", "=", attemptId).executeTakeFirstOrThrow();
+        const ended = TERMINAL_ATTEMPT_STATUSES.includes(status as AttemptStatus);
+        for (;;) {
+          const chunk = await this.logs(attemptId, next);
+          const full = chunk.nextOffset - next === LOG_CHUNK_BYTES;
+          next = chunk.nextOffset;
+          if (chunk.text || (ended && !full)) yield { ...chunk, ended: ended && !full };
+          if (!full) break;
+        }
+        if (ended) return;
+        await inbox.take(signal);
+      }
+    } finally {
+      inbox.close();
     }
   }
 }

@@ -146,12 +146,15 @@ export class Scheduler {
 
   private async transact<T>(executionId: string, fn: (tx: Tx, exec: ExecutionRow, fx: Effects) => Promise<T>): Promise<T> {
     const fx: Effects = { events: [], dispatch: [], terminate: [] };
+    let project = "";
     const result = await this.deps.db.transaction().execute(async (tx) => {
       const exec = await tx.selectFrom("executions").selectAll().where("id", "=", executionId).forUpdate().executeTakeFirst();
       if (!exec) throw ServerErrors.executionNotFound(executionId);
+      project = exec.project;
       return fn(tx, exec, fx);
     });
     for (const event of fx.events) this.deps.bus.publish(executionId, event);
+    if (fx.events.some((e) => e.type === "execution")) this.deps.bus.publishListChange(project, executionId);
     this.dropFromQueue(fx.terminate);
     await Promise.all(fx.terminate.map((id) => this.deps.executor.terminate(id)));
     this.queue.push(...fx.dispatch);
@@ -182,6 +185,7 @@ export class Scheduler {
           .execute();
       }
     });
+    this.deps.bus.publishListChange(exec.project, exec.id);
     await this.transact(exec.id, (tx, row, fx) => this.advance(tx, row, fx));
   }
 

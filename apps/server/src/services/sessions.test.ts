@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testDatabase } from "../__tests__/postgres.js";
 import type { Db } from "../db/database.js";
 import { createLogger } from "../logger.js";
+import { EventBus } from "./event-bus.js";
 import { hashToken } from "./scheduler.js";
 import { SessionService } from "./sessions.js";
 
@@ -17,11 +18,12 @@ let pg: Awaited<ReturnType<typeof testDatabase>>;
 let db: Db;
 let sessions: SessionService;
 let seq = 0;
+const bus = new EventBus();
 
 beforeAll(async () => {
   pg = await testDatabase();
   db = pg.db;
-  sessions = new SessionService({ db, log: createLogger("silent"), relay: { relayUrl: RELAY_URL, ideOrigin: IDE_ORIGIN } });
+  sessions = new SessionService({ db, log: createLogger("silent"), relay: { relayUrl: RELAY_URL, ideOrigin: IDE_ORIGIN }, bus });
 });
 afterAll(async () => {
   await pg.close();
@@ -111,14 +113,14 @@ describe("SessionService.openSession", () => {
   it("without a relay configured, refuses sessions and tickets, naming the missing settings", async () => {
     const { attemptId } = await attempt();
     const { sessionId } = await sessions.openSession(attemptId);
-    const unconfigured = new SessionService({ db, log: createLogger("silent"), relay: {} });
+    const unconfigured = new SessionService({ db, log: createLogger("silent"), relay: {}, bus });
     await expect(unconfigured.openSession(attemptId)).rejects.toMatchObject(
       refusal("RELAY_NOT_CONFIGURED", "PRECONDITION_FAILED", "no DRYDOCK_RELAY_URL (relayUrl) and no DRYDOCK_IDE_ORIGIN (ideOrigin) configured"),
     );
     await expect(unconfigured.ideTicket(sessionId, "local")).rejects.toMatchObject(
       refusal("RELAY_NOT_CONFIGURED", "PRECONDITION_FAILED", /has no DRYDOCK_IDE_ORIGIN \(ideOrigin\) configured$/),
     );
-    const noOrigin = new SessionService({ db, log: createLogger("silent"), relay: { relayUrl: RELAY_URL } });
+    const noOrigin = new SessionService({ db, log: createLogger("silent"), relay: { relayUrl: RELAY_URL }, bus });
     await expect(noOrigin.openSession(attemptId)).rejects.toMatchObject(
       refusal("RELAY_NOT_CONFIGURED", "PRECONDITION_FAILED", /has no DRYDOCK_IDE_ORIGIN \(ideOrigin\) configured$/),
     );
@@ -517,5 +519,44 @@ describe("SessionService idle deadline, resume and edits (interactive tasks)", (
     await expect(sessions.changes(pending.executionId, "n0")).rejects.toMatchObject(
       refusal("NO_SESSION", "NOT_FOUND", "never had an interactive session (it is PENDING and has not run)"),
     );
+  });
+});
+
+describe("SessionService tells the execution's watchers every change of a session", () => {
+  it("publishes the whole session on open, READY, an active heartbeat, keep-alive, resume, saved edits and the end, and nothing for an idle heartbeat", async () => {
+    const { attemptId } = await attempt();
+    const executionId = attemptId.split(".")[0] ?? "";
+    const seen: { state: string; deadline?: string; resume?: string; hasChanges: boolean; endReason?: string }[] = [];
+    const off = bus.subscribe(executionId, (event) => {
+      if (event.type !== "session") return;
+      expect(event).toMatchObject({ executionId, nodeId: "n0", attemptId });
+      const s = InteractiveSessionSchema.parse(event.session);
+      seen.push({ state: s.state, deadline: s.idleDeadline, resume: s.resumeRequestedAt, hasChanges: s.hasChanges, endReason: s.endReason });
+    });
+    try {
+      const { sessionId } = await sessions.openSession(attemptId, { maxIdleSeconds: 60 });
+      await sessions.openSession(attemptId, { maxIdleSeconds: 60 });
+      expect(seen.map((e) => e.state)).toEqual(["STARTING"]);
+      await sessions.markReady(sessionId);
+      expect(seen.at(-1)?.state).toBe("READY");
+      await sessions.heartbeat(attemptId, false);
+      expect(seen).toHaveLength(2);
+      await new Promise((r) => setTimeout(r, 20));
+      await sessions.heartbeat(attemptId, true);
+      expect(seen).toHaveLength(3);
+      expect(Date.parse(seen[2]?.deadline ?? "")).toBeGreaterThan(Date.parse(seen[1]?.deadline ?? ""));
+      await sessions.keepAlive(executionId, "n0");
+      expect(seen).toHaveLength(4);
+      await sessions.updateSession(attemptId, { changes: "--- a/x\n+++ b/x\n" });
+      expect(seen.at(-1)?.hasChanges).toBe(true);
+      await sessions.resume(executionId, "n0");
+      expect(seen.at(-1)?.resume).toBeDefined();
+      await sessions.endSession(attemptId, "resumed");
+      expect(seen.at(-1)).toMatchObject({ state: "ENDED", endReason: "resumed" });
+      await sessions.endSession(attemptId, "resumed");
+      expect(seen).toHaveLength(7);
+    } finally {
+      off();
+    }
   });
 });

@@ -10,6 +10,7 @@ import type { Db } from "../db/database.js";
 import type { ServerConfig } from "../env.js";
 import { ServerErrors } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { EventBus } from "./event-bus.js";
 import { newSessionId } from "./ids.js";
 import { hashToken } from "./scheduler.js";
 import { SESSION_COLUMNS, toSession } from "./views.js";
@@ -33,8 +34,28 @@ export class SessionService {
       db: Db;
       log: Logger;
       relay: Pick<ServerConfig, "relayUrl" | "ideOrigin">;
+      /** Where every change of a session is told, as a `session` event of its execution. */
+      bus: EventBus;
     },
   ) {}
+
+  /** Tells the session's execution's watchers what the session is now. */
+  private async announce(sessionId: string): Promise<void> {
+    const row = await this.deps.db
+      .selectFrom("interactive_sessions")
+      .innerJoin("attempts", "attempts.id", "interactive_sessions.attempt_id")
+      .select([...SESSION_COLUMNS, "attempts.execution_id", "attempts.node_id"])
+      .where("interactive_sessions.id", "=", sessionId)
+      .executeTakeFirst();
+    if (!row) return;
+    this.deps.bus.publish(row.execution_id, {
+      type: "session",
+      executionId: row.execution_id,
+      nodeId: row.node_id,
+      attemptId: row.attempt_id,
+      session: toSession(row),
+    });
+  }
 
   /**
    * The attempt's live session (opened on the first call, returned again after) and where to dial its tunnel.
@@ -73,7 +94,10 @@ export class SessionService {
         .execute();
       return { sessionId: id, opened: true };
     });
-    if (opened) this.deps.log.info({ sessionId, attemptId }, "opened an interactive session");
+    if (opened) {
+      this.deps.log.info({ sessionId, attemptId }, "opened an interactive session");
+      await this.announce(sessionId);
+    }
     return { sessionId, tunnel: { relayUrl, host: sessionHost(ideOrigin, sessionId) } };
   }
 
@@ -175,6 +199,7 @@ export class SessionService {
       .executeTakeFirst();
     if (updated) {
       this.deps.log.info({ sessionId }, "interactive session is ready");
+      await this.announce(sessionId);
       return;
     }
     const session = await this.deps.db.selectFrom("interactive_sessions").select("state").where("id", "=", sessionId).executeTakeFirst();
@@ -194,18 +219,22 @@ export class SessionService {
       .where("state", "<>", "ENDED")
       .returning("id")
       .executeTakeFirst();
-    if (ended) this.deps.log.info({ sessionId: ended.id, attemptId, reason }, "interactive session ended");
+    if (ended) {
+      this.deps.log.info({ sessionId: ended.id, attemptId, reason }, "interactive session ended");
+      await this.announce(ended.id);
+    }
   }
 
   /**
    * The agent's heartbeat, for its attempt's live session: with `active` (traffic, the editor's heartbeat),
    * the idle deadline moves to a full `max_idle_seconds` from now. Answers what the agent must act on: the
    * time left (the database's clock, so the agent's clock does not matter; ≤ 0 once it passed) and whether a
-   * user asked to resume. Undefined when the attempt has no live session. One query: this runs every 2 s.
+   * user asked to resume. Undefined when the attempt has no live session. One query, and one more to tell watchers when the deadline moved: this runs every 2 s.
    */
   async heartbeat(attemptId: string, active: boolean): Promise<{ idleRemainingMs: number; idleDeadline: string; resumeRequested: boolean } | undefined> {
     const { db } = this.deps;
     const answer = [
+      "id",
       "idle_deadline",
       "resume_requested_at",
       sql<number | null>`extract(epoch from idle_deadline - now())::float8 * 1000`.as("remaining_ms"),
@@ -220,6 +249,8 @@ export class SessionService {
           .executeTakeFirst()
       : await db.selectFrom("interactive_sessions").select(answer).where("attempt_id", "=", attemptId).where("state", "<>", "ENDED").executeTakeFirst();
     if (!row?.idle_deadline || row.remaining_ms === null) return undefined;
+    // The deadline moved: the console's countdown follows.
+    if (active) await this.announce(row.id);
     return {
       idleRemainingMs: Math.round(row.remaining_ms),
       idleDeadline: row.idle_deadline.toISOString(),
@@ -243,6 +274,7 @@ export class SessionService {
         ? await db.updateTable("interactive_sessions").set(set).where("id", "=", latest).returning("id").executeTakeFirst()
         : await latest.executeTakeFirst();
     if (!row) throw ServerErrors.attemptHasNoSession(attemptId);
+    await this.announce(row.id);
   }
 
   /** A user asks the node's live session to resume; the agent sees it at its next heartbeat. Asking again changes nothing. */
@@ -298,7 +330,11 @@ export class SessionService {
       )
       .returning(SESSION_COLUMNS)
       .executeTakeFirst();
-    if (row) return toSession(row);
+    if (row) {
+      const session = toSession(row);
+      this.deps.bus.publish(executionId, { type: "session", executionId, nodeId, attemptId: session.attemptId, session });
+      return session;
+    }
     throw ServerErrors.noLiveSession(executionId, nodeId, whyNoLiveSession(await this.nodeState(executionId, nodeId)));
   }
 

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 
 import type { JsonValue } from "@drydock/contracts";
 
+import type { WorkflowEntity } from "../entity.js";
 import { runWorkflow, validateWorkflowInputs } from "../local-runner.js";
 import type { CliEnv } from "../env.js";
 import { processEnv } from "../env.js";
@@ -42,6 +43,13 @@ export async function withApi<T>(env: CliEnv, flags: ConnectionFlags, fn: (api: 
   } finally {
     close();
   }
+}
+
+/** The first node of a workflow whose task opens an IDE, if any. */
+function firstInteractiveNode(workflow: WorkflowEntity): string | undefined {
+  const { workflow: spec, tasks } = workflow.build();
+  const interactive = new Set(tasks.filter((t) => t.interactive?.enable).map((t) => t.name));
+  return spec.nodes.find((n) => interactive.has(n.task))?.id;
 }
 
 /** The console page of an execution. */
@@ -217,10 +225,16 @@ export async function upCommand(
     const [file, name = "wf"] = flags.launch.split(":");
     try {
       const loaded = await loadWorkflowFile(file as string);
-      const inputs = validateWorkflowInputs(pickWorkflow(loaded, name), {}) as Record<string, JsonValue>;
+      const workflow = pickWorkflow(loaded, name);
+      const inputs = validateWorkflowInputs(workflow, {}) as Record<string, JsonValue>;
       await withApi(env, { endpoint: server.url, token: server.token }, async (api, conn) => {
         const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress);
-        process.stdout.write(`launched ${name}: execution ${execution.id}\n  ${executionUrl(conn, execution.id)}\n`);
+        // The printed page signs in and opens the first interactive task's pane, where its IDE link appears.
+        const page = new URL(executionUrl(conn, execution.id));
+        const interactive = firstInteractiveNode(workflow);
+        if (interactive) page.searchParams.set("node", interactive);
+        page.searchParams.set("token", server.token);
+        process.stdout.write(`launched ${name}: execution ${execution.id}\n  open it in the console: ${page.toString()}\n`);
         // An interactive example opens an IDE: say where, once it is ready (until Drydock stops).
         const quiet = new AbortController();
         void stopped.finally(() => quiet.abort());

@@ -1,15 +1,10 @@
 /** Following a server execution from the CLI (`run --remote --wait`, `debug --wait`). */
-import { setTimeout as sleep } from "node:timers/promises";
-
-import type { ExecutionDetail, ExecutionEvent } from "@drydock/contracts";
+import type { ExecutionDetail, ExecutionEvent, InteractiveSession } from "@drydock/contracts";
 
 import type { ApiClient } from "./client.js";
 import { explainApiError } from "./client.js";
 import { printResult } from "./output.js";
 import type { OutputFormat } from "./output.js";
-
-/** How often a waiting CLI looks for IDEs that became READY: sessions are not part of the event stream. */
-const IDE_POLL_MS = 1_000;
 
 /**
  * Reports node status changes as they happen, and a sign-in link for each interactive task's IDE once it is
@@ -48,6 +43,8 @@ async function followEvents(api: ApiClient, id: string, format: OutputFormat): P
             process.stderr.write(`  ${event.nodeId} ${task} ${event.status}${attempt}${why}\n`);
             return;
           }
+          // Sessions are announced by announceIdes.
+          if (event.type === "session") return;
           subscription.unsubscribe();
           resolve(event);
         },
@@ -72,31 +69,54 @@ async function followEvents(api: ApiClient, id: string, format: OutputFormat): P
 }
 
 /**
- * Prints a sign-in link for each interactive session of the execution once it is READY, until the execution
- * ends or `signal` says to stop.
+ * Prints a sign-in link for each interactive session of the execution once it is READY (sessions' changes
+ * are part of the execution's event stream), until the execution ends or `signal` says to stop.
  */
 export async function announceIdes(api: ApiClient, executionId: string, endpoint: string, signal: AbortSignal): Promise<void> {
   const announced = new Set<string>();
+  const announce = async (nodeId: string, session: InteractiveSession | undefined) => {
+    if (session?.state !== "READY" || !session.link || announced.has(session.id)) return;
+    announced.add(session.id);
+    const ticket = await api.sessions.ideTicket.mutate({ sessionId: session.id });
+    process.stderr.write(
+      `IDE ready: ${ticket.url}\n` +
+        `  (a single-use link, valid until ${ticket.expiresAt}; the console's VSCode (User) link opens the IDE again)\n` +
+        `  run "Interactive Debugging" there; when you are done, "Resume Task", or: drydock resume ${executionId} ${nodeId}\n`,
+    );
+  };
   try {
-    while (!signal.aborted) {
-      const detail = await api.executions.get.query({ id: executionId });
-      for (const node of detail.nodes) {
-        const session = node.attempts.at(-1)?.session;
-        if (session?.state !== "READY" || !session.link || announced.has(session.id)) continue;
-        announced.add(session.id);
-        const ticket = await api.sessions.ideTicket.mutate({ sessionId: session.id });
-        process.stderr.write(
-          `IDE ready: ${ticket.url}\n` +
-            `  (a single-use link, valid until ${ticket.expiresAt}; the console's VSCode (User) link opens the IDE again)\n` +
-            `  run "Interactive Debugging" there; when you are done, "Resume Task", or: drydock resume ${executionId} ${node.nodeId}\n`,
-        );
-      }
-      if (detail.execution.status !== "RUNNING") return;
-      await sleep(IDE_POLL_MS, undefined, { signal });
-    }
+    await new Promise<void>((resolve, reject) => {
+      let pending = Promise.resolve();
+      const subscription = api.executions.watch.subscribe(
+        { id: executionId },
+        {
+          onData: (event: ExecutionEvent) => {
+            // One announcement at a time, in order; a failure ends the watch with its reason.
+            pending = pending
+              .then(async () => {
+                if (event.type === "snapshot") for (const node of event.detail.nodes) await announce(node.nodeId, node.attempts.at(-1)?.session);
+                if (event.type === "session") await announce(event.nodeId, event.session);
+              })
+              .catch((error: unknown) => {
+                subscription.unsubscribe();
+                reject(error);
+              });
+          },
+          onComplete: () => void pending.then(() => resolve()),
+          onError: reject,
+        },
+      );
+      signal.addEventListener(
+        "abort",
+        () => {
+          subscription.unsubscribe();
+          resolve();
+        },
+        { once: true },
+      );
+    });
   } catch (error) {
     if (signal.aborted) return;
     process.stderr.write(`could not get the IDE link (open it from the console instead): ${explainApiError(error, endpoint).message}\n`);
   }
 }
-
