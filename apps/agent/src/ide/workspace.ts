@@ -133,6 +133,8 @@ const WORKSPACE_SETTINGS = {
   "typescript.disableAutomaticTypeAcquisition": true,
   "debug.javascript.autoAttachFilter": "disabled",
   "git.enabled": false,
+  // The DOM renderer: terminals work in browsers without a GPU, and their text is in the page (tests, screen readers).
+  "terminal.integrated.gpuAcceleration": "off",
 };
 
 /** The settings of the session's VS Code profile: what must hold before any workspace opens. */

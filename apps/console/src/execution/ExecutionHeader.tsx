@@ -1,0 +1,104 @@
+/** The execution's header: what ran, how it stands, what it got and gave, and Abort while it runs. */
+import { useMutation } from "@tanstack/react-query";
+import { useState } from "react";
+import { Link } from "wouter";
+
+import { api, errorMessage } from "../api.js";
+import { durationBetween, StatusBadge } from "../ui/status.js";
+import type { Execution } from "../ui/types.js";
+import { ErrorBlock, inlineJson, JsonBlock } from "./blocks.js";
+import { useNow } from "./clock.js";
+import { ConfirmDialog } from "./ConfirmDialog.js";
+
+export function ExecutionHeader({ execution }: { execution: Execution }) {
+  const running = execution.status === "RUNNING";
+  const now = useNow(running);
+  const [confirming, setConfirming] = useState(false);
+  const abort = useMutation({
+    mutationFn: () => api.executions.abort.mutate({ id: execution.id }),
+    onSettled: () => setConfirming(false),
+  });
+  const inputNames = Object.keys(execution.inputs);
+  const result = inlineJson(execution.result);
+  return (
+    <header className="execution-header">
+      <div className="execution-title">
+        <h1>
+          <Link href={`/workflows/${encodeURIComponent(execution.workflow)}`}>{execution.workflow}</Link>{" "}
+          <span className="execution-version">version {execution.version}</span>
+        </h1>
+        <span data-testid="execution-status" data-status={execution.status}>
+          <StatusBadge status={execution.status} />
+        </span>
+        {running && (
+          <button type="button" className="danger execution-abort" onClick={() => setConfirming(true)} disabled={abort.isPending}>
+            Abort
+          </button>
+        )}
+      </div>
+      <dl className="execution-facts">
+        <div>
+          <dt>Execution</dt>
+          <dd>
+            <code data-testid="execution-id">{execution.id}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Started</dt>
+          <dd>
+            <time dateTime={execution.createdAt}>{new Date(execution.createdAt).toLocaleString()}</time>
+          </dd>
+        </div>
+        <div>
+          <dt>Duration</dt>
+          <dd data-testid="execution-duration">{durationBetween(execution.createdAt, execution.endedAt, now)}</dd>
+        </div>
+        {execution.debugOf && (
+          <div>
+            <dt>Debug run</dt>
+            <dd>
+              <Link href={`/executions/${encodeURIComponent(execution.debugOf.executionId)}?node=${encodeURIComponent(execution.debugOf.nodeId)}`}>
+                debug of {execution.debugOf.executionId} {execution.debugOf.nodeId}
+              </Link>
+            </dd>
+          </div>
+        )}
+      </dl>
+      <div className="execution-io">
+        <details>
+          <summary>Inputs ({inputNames.length === 0 ? "none" : inputNames.join(", ")})</summary>
+          <JsonBlock value={execution.inputs} testId="execution-inputs" label="Execution inputs" />
+        </details>
+        {execution.status === "SUCCEEDED" &&
+          (result === undefined ? (
+            <details>
+              <summary>Result</summary>
+              <JsonBlock value={execution.result} testId="execution-result" label="Execution result" />
+            </details>
+          ) : (
+            <p className="execution-result">
+              Result <code data-testid="execution-result">{result}</code>
+            </p>
+          ))}
+      </div>
+      {execution.error && <ErrorBlock error={execution.error} title={execution.status === "ABORTED" ? "Aborted" : "Error"} testId="execution-error" foldStack />}
+      {abort.isError && (
+        <p className="inline-error" role="alert">
+          Could not abort: {errorMessage(abort.error)}
+        </p>
+      )}
+      {confirming && (
+        <ConfirmDialog
+          title="Abort this execution?"
+          confirmLabel="Abort execution"
+          danger
+          busy={abort.isPending}
+          onConfirm={() => abort.mutate()}
+          onCancel={() => setConfirming(false)}
+        >
+          <p>Running tasks are stopped, their VS Code sessions end, and nodes that have not run are skipped. This cannot be undone.</p>
+        </ConfirmDialog>
+      )}
+    </header>
+  );
+}

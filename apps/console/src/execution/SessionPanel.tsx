@@ -1,0 +1,136 @@
+/**
+ * An interactive node's session in the task pane: where it stands, the VSCode (User) link once the IDE is
+ * ready, the idle countdown with Keep alive, and Resume.
+ */
+import { useMutation } from "@tanstack/react-query";
+import type { MouseEvent } from "react";
+import { useState } from "react";
+
+import { api, errorMessage } from "../api.js";
+import { StatusBadge } from "../ui/status.js";
+import type { InteractiveSession } from "../ui/types.js";
+import { ErrorBlock } from "./blocks.js";
+import { useNow } from "./clock.js";
+import { ConfirmDialog } from "./ConfirmDialog.js";
+import { canOpenIde, idleCountdownText, isLiveSession, sessionEndExplanation, sessionHeadline } from "./session.js";
+
+function IdeLink({ session }: { session: InteractiveSession & { link: string } }) {
+  const [blockedUrl, setBlockedUrl] = useState<string>();
+  const ticket = useMutation({ mutationFn: () => api.sessions.ideTicket.mutate({ sessionId: session.id }) });
+  const open = (event: MouseEvent<HTMLAnchorElement>) => {
+    event.preventDefault();
+    setBlockedUrl(undefined);
+    // Opened now, in the click, so the browser allows it; it is pointed at the IDE once the ticket is issued.
+    const tab = window.open("", "_blank");
+    ticket.mutate(undefined, {
+      onSuccess: ({ url }) => {
+        if (!tab) {
+          setBlockedUrl(url);
+          return;
+        }
+        tab.opener = null;
+        tab.location.href = url;
+      },
+      onError: () => tab?.close(),
+    });
+  };
+  return (
+    <div className="ide-link">
+      <a className="button primary" href={session.link} target="_blank" rel="noopener noreferrer" onClick={open}>
+        VSCode (User)
+      </a>
+      {ticket.isPending && <span className="muted"> Signing you in to the IDE…</span>}
+      {ticket.isError && (
+        <p className="inline-error" role="alert">
+          Could not open VS Code: {errorMessage(ticket.error)}
+        </p>
+      )}
+      {blockedUrl && (
+        <p role="status">
+          The browser blocked the new tab. <a href={blockedUrl} target="_blank" rel="noopener noreferrer">Open VS Code in a new tab</a> (the
+          link works once, for a short time).
+        </p>
+      )}
+    </div>
+  );
+}
+
+function IdleCountdown({ executionId, nodeId, session }: { executionId: string; nodeId: string; session: InteractiveSession & { idleDeadline: string } }) {
+  const now = useNow(true);
+  const keepAlive = useMutation({ mutationFn: () => api.sessions.keepAlive.mutate({ executionId, nodeId }) });
+  return (
+    <div className="idle-countdown">
+      <span data-testid="idle-countdown" data-deadline={session.idleDeadline} aria-live="off">
+        {idleCountdownText(session.idleDeadline, now)}
+      </span>{" "}
+      <button type="button" onClick={() => keepAlive.mutate()} disabled={keepAlive.isPending}>
+        Keep alive
+      </button>
+      {keepAlive.isError && (
+        <p className="inline-error" role="alert">
+          Could not keep the session alive: {errorMessage(keepAlive.error)}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function SessionPanel({ executionId, nodeId, session }: { executionId: string; nodeId: string; session: InteractiveSession }) {
+  const [confirming, setConfirming] = useState(false);
+  const resume = useMutation({
+    mutationFn: () => api.sessions.resume.mutate({ executionId, nodeId }),
+    onSettled: () => setConfirming(false),
+  });
+  const live = isLiveSession(session);
+  const resumeRequested = live && Boolean(session.resumeRequestedAt);
+  const explanation = sessionEndExplanation(session);
+  return (
+    <section className="pane-section session-panel" aria-label="VS Code session">
+      <h3>
+        VS Code session <StatusBadge status={session.state} />
+      </h3>
+      <p data-testid="session-state" data-state={session.state}>
+        {sessionHeadline(session)}
+        {explanation ? ` — ${explanation}.` : ""}
+      </p>
+      {session.state === "STARTING" && <p className="muted">The VSCode (User) link appears here as soon as the IDE answers.</p>}
+      {session.firstRunError && <ErrorBlock error={session.firstRunError} title="The first run failed; the IDE opened to debug it" testId="first-run-error" />}
+      {canOpenIde(session) && <IdeLink session={session} />}
+      {live && session.idleDeadline && <IdleCountdown executionId={executionId} nodeId={nodeId} session={{ ...session, idleDeadline: session.idleDeadline }} />}
+      {live && (
+        <div className="pane-actions">
+          <button type="button" onClick={() => setConfirming(true)} disabled={resumeRequested || resume.isPending}>
+            Resume
+          </button>
+          {resumeRequested && <span role="status">Resume requested…</span>}
+        </div>
+      )}
+      {resume.isError && (
+        <p className="inline-error" role="alert">
+          Could not resume: {errorMessage(resume.error)}
+        </p>
+      )}
+      {session.extensionProblems.length > 0 && (
+        <div className="extension-problems">
+          <h4>Extensions that could not be installed (the IDE opened without them)</h4>
+          <ul>
+            {session.extensionProblems.map((p) => (
+              <li key={p.extension}>
+                <code>{p.extension}</code>: {p.message}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {confirming && (
+        <ConfirmDialog title="Resume the task?" confirmLabel="Resume task" busy={resume.isPending} onConfirm={() => resume.mutate()} onCancel={() => setConfirming(false)}>
+          <p>
+            code-server will stop, and the task then runs for real with the edited code and its original inputs: it writes its outputs and the
+            workflow continues downstream.
+          </p>
+          <p>Open editors close; use Download changes afterwards to keep your edits.</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}

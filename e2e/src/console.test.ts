@@ -1,0 +1,244 @@
+/**
+ * The web console in Chromium, as a new user meets it: the printed URL signs in, the launch form starts `wf`,
+ * the task pane shows the VSCode (User) link once the IDE is ready, and the IDE (code-server through the relay,
+ * on its own origin) debugs, edits and resumes the task, while the console follows live.
+ */
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+
+import { chromium } from "playwright-core";
+import type { Browser, BrowserContext, ConsoleMessage, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { drydock, example, fixture, processTable, removeStack, ROOT, startStack, waitFor } from "./harness.js";
+import type { Stack } from "./harness.js";
+import { openFile, replaceAndSave, startFromRunAndDebug, typeInTerminal, waitForTerminal } from "./ide.js";
+
+/** Where the screenshots go (the test prints it). */
+const SHOTS = join(ROOT, "e2e/artifacts/console");
+
+let stack: Stack;
+let browser: Browser;
+let context: BrowserContext;
+/** Errors the console's pages logged (the IDE's own pages are not ours to judge). */
+const consoleErrors: string[] = [];
+
+const consoleUrl = () => stack.output().match(/console:\s+(\S+)/)?.[1] ?? "";
+
+async function newConsolePage(): Promise<Page> {
+  const page = await context.newPage();
+  page.on("console", (message: ConsoleMessage) => {
+    if (message.type() === "error" && new URL(page.url()).origin === new URL(stack.url).origin) consoleErrors.push(`${page.url()}: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => consoleErrors.push(`${page.url()}: ${error.message}`));
+  return page;
+}
+
+const pane = (page: Page) => page.getByTestId("task-pane");
+const ideLink = (page: Page) => pane(page).getByRole("link", { name: "VSCode (User)" });
+
+async function openExecution(page: Page, id: string, node: string): Promise<void> {
+  await page.goto(`${stack.url}/executions/${id}?node=${node}`);
+  await pane(page).waitFor();
+}
+
+async function launchRemote(file: string, workflow: string, inputs: string[] = []): Promise<string> {
+  const launched = await drydock(["run", "--remote", file, workflow, ...inputs], stack.env);
+  expect(launched.code, launched.stderr).toBe(0);
+  return (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
+}
+
+async function noCodeServerLeft(): Promise<void> {
+  await waitFor("no code-server process", async () => ((await processTable()).some((p) => p.cmdline.includes("code-server")) ? undefined : true), 20_000);
+}
+
+beforeAll(async () => {
+  await rm(SHOTS, { recursive: true, force: true });
+  await mkdir(SHOTS, { recursive: true });
+  stack = await startStack();
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (stack) {
+    for (const e of await stack.api.executions.list.query({ project: "default", status: "RUNNING", limit: 50 }).catch(() => [])) {
+      await stack.api.executions.abort.mutate({ id: e.id }).catch(() => undefined);
+    }
+    await removeStack(stack);
+  }
+  process.stdout.write(`console screenshots: ${SHOTS}\n`);
+});
+
+describe("the console", () => {
+  it("takes a new user from the printed URL to VS Code and back: launch wf, debug, edit, resume, SUCCEEDED with the edit", async () => {
+    const registered = await drydock(["register", example("hello/workflow.ts")], stack.env);
+    expect(registered.code, registered.stderr).toBe(0);
+
+    // The URL `drydock up` printed signs in and lands on the (empty) executions list.
+    const page = await newConsolePage();
+    await page.goto(consoleUrl());
+    await page.getByRole("heading", { name: "No executions yet" }).waitFor();
+    expect(new URL(page.url()).search).not.toContain("token");
+
+    // Launch wf from its form, generated from the input schema: name defaults to world.
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Workflows" }).click();
+    await page.getByRole("link", { name: "wf", exact: true }).click();
+    const name = page.getByLabel("name", { exact: true });
+    await expect.poll(() => name.inputValue()).toBe("world");
+    await name.fill("world");
+    await page.getByRole("button", { name: "Launch" }).click();
+    await page.waitForURL(/\/executions\/x[a-z0-9]+/);
+    const id = new URL(page.url()).pathname.split("/").pop() ?? "";
+
+    // The node goes Running; its pane shows the VSCode (User) link once the IDE answers through the relay.
+    await page.getByTestId("dag-node-n0").click();
+    await pane(page).locator('[data-status="RUNNING"]').first().waitFor({ timeout: 60_000 });
+    await ideLink(page).waitFor({ timeout: 120_000 });
+    await page.screenshot({ path: join(SHOTS, "execution-running.png"), fullPage: true });
+
+    // A second page on the same execution, to follow it live without reloading.
+    const watcher = await newConsolePage();
+    await openExecution(watcher, id, "n0");
+    await watcher.evaluate(() => Object.assign(window, { notReloaded: true }));
+
+    // One click: the IDE opens in a new tab on the relay's own origin, on the task's workspace.
+    const [ide] = await Promise.all([context.waitForEvent("page"), ideLink(page).click()]);
+    await ide.waitForSelector(".monaco-workbench", { timeout: 90_000 });
+    const ideOrigin = new URL(ide.url());
+    expect(ideOrigin.hostname).toMatch(/^s[a-z0-9]+\.localhost$/);
+    expect(ideOrigin.origin).not.toBe(new URL(stack.url).origin);
+    await ide.locator(".explorer-folders-view").getByText("workflow.ts", { exact: true }).waitFor({ timeout: 30_000 });
+    await openFile(ide, "workflow.ts");
+
+    // Interactive Debugging from the Run and Debug view prints the task's result for its real input.
+    await startFromRunAndDebug(ide, "Interactive Debugging");
+    await waitForTerminal(ide, 'say_hello returned "Hello, world!"');
+    await ide.screenshot({ path: join(SHOTS, "ide-interactive-debugging.png") });
+
+    // Meanwhile the console still shows the node running, with no outputs.
+    await expect.poll(() => pane(page).locator("[data-status]").first().getAttribute("data-status")).toBe("RUNNING");
+    expect(await pane(page).getByText("No outputs yet").count()).toBe(1);
+    expect(await page.getByTestId("execution-status").getAttribute("data-status")).toBe("RUNNING");
+
+    // Edit the greeting, save, and Resume Task (confirming in its terminal).
+    await replaceAndSave(ide, "Hello,", "Howdy,");
+    await startFromRunAndDebug(ide, "Resume Task");
+    await waitForTerminal(ide, "[y/N]");
+    await typeInTerminal(ide, "y");
+
+    // The console shows the node and the execution SUCCEEDED with the edited greeting; the link is gone.
+    await page.getByTestId("execution-status").and(page.locator('[data-status="SUCCEEDED"]')).waitFor({ timeout: 60_000 });
+    await pane(page).getByTestId("node-outputs").getByText("Howdy, world!").waitFor({ timeout: 10_000 });
+    expect(await ideLink(page).count()).toBe(0);
+    await page.screenshot({ path: join(SHOTS, "execution-succeeded.png"), fullPage: true });
+
+    // The second page followed every change without reloading.
+    await watcher.getByTestId("execution-status").and(watcher.locator('[data-status="SUCCEEDED"]')).waitFor();
+    await pane(watcher).getByTestId("node-outputs").getByText("Howdy, world!").waitFor();
+    expect(await watcher.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    await noCodeServerLeft();
+
+    // Download changes: the edit as a patch (J10).
+    const [download] = await Promise.all([page.waitForEvent("download"), pane(page).getByRole("button", { name: "Download changes" }).click()]);
+    expect(download.suggestedFilename()).toBe(`${id}-n0.patch`);
+    const patch = await readFile((await download.path()) ?? "", "utf8");
+    expect(patch).toContain("-  vscode({ maxIdleSeconds: 60_000 }, async ({ name }) => `Hello, ${name}!`),");
+    expect(patch).toContain("+  vscode({ maxIdleSeconds: 60_000 }, async ({ name }) => `Howdy, ${name}!`),");
+
+    // Debug re-runs the finished node in a new execution with an IDE, from the registered (unedited) code (J10).
+    await pane(page).getByRole("button", { name: "Debug" }).click();
+    await page.waitForURL((url) => url.pathname !== `/executions/${id}` && url.pathname.startsWith("/executions/x"));
+    const debugId = new URL(page.url()).pathname.split("/").pop() ?? "";
+    expect((await stack.api.executions.get.query({ id: debugId })).execution.debugOf).toEqual({ executionId: id, nodeId: "n0" });
+    await ideLink(page).waitFor({ timeout: 120_000 });
+    // Abort it from the execution header, confirming.
+    await page.getByRole("button", { name: "Abort" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: /abort/i }).click();
+    await page.getByTestId("execution-status").and(page.locator('[data-status="ABORTED"]')).waitFor({ timeout: 30_000 });
+    await noCodeServerLeft();
+    await Promise.all([watcher.close(), ide.close()]);
+  });
+
+  it("shows an idle countdown that Keep alive moves, then the idle end with its reason", async () => {
+    const id = await launchRemote(fixture("console.ts"), "idle_console");
+    const page = await newConsolePage();
+    await openExecution(page, id, "n0");
+    const countdown = pane(page).getByTestId("idle-countdown");
+    await countdown.waitFor({ timeout: 60_000 });
+    await expect.poll(() => countdown.textContent()).toMatch(/\d+\s*s/);
+    const before = Date.parse((await countdown.getAttribute("data-deadline")) ?? "");
+    await page.waitForTimeout(2_000);
+    await pane(page).getByRole("button", { name: "Keep alive" }).click();
+    await expect.poll(async () => Date.parse((await countdown.getAttribute("data-deadline")) ?? ""), { timeout: 10_000 }).toBeGreaterThan(before + 1_500);
+    const session = (await stack.api.executions.get.query({ id })).nodes[0]?.attempts.at(-1)?.session;
+    expect(Date.parse(session?.idleDeadline ?? "")).toBeGreaterThan(before + 1_500);
+
+    // Nobody opens the IDE: it ends idle, and the pane says why.
+    await pane(page).locator('[data-status="FAILED"]').first().waitFor({ timeout: 60_000 });
+    await pane(page).getByTestId("node-error").getByText(/without activity/).waitFor();
+    await pane(page).getByText(/ended: idle|idle/i).first().waitFor();
+    expect(await countdown.count()).toBe(0);
+    await page.screenshot({ path: join(SHOTS, "execution-idle.png"), fullPage: true });
+    await noCodeServerLeft();
+  });
+
+  it("runTaskFirst: the failed first run's error and stack are in the pane, and the IDE link appears", async () => {
+    const id = await launchRemote(example("interactive/run-task-first/workflow.ts"), "interactive_run_task_first", ["--name", " "]);
+    const page = await newConsolePage();
+    await openExecution(page, id, "n0");
+    await ideLink(page).waitFor({ timeout: 120_000 });
+    const firstRun = pane(page).getByText("say_hello needs a name, not a blank").first();
+    await firstRun.waitFor();
+    expect(await pane(page).locator("pre", { hasText: /workflow\.ts:\d+/ }).count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, "execution-run-task-first.png"), fullPage: true });
+    await stack.api.executions.abort.mutate({ id });
+    await noCodeServerLeft();
+  });
+
+  it("refuses invalid launch input in the form, naming the field, and starts nothing", async () => {
+    const registered = await drydock(["register", example("pipeline/workflow.ts")], stack.env);
+    expect(registered.code, registered.stderr).toBe(0);
+    const before = await stack.api.executions.list.query({ project: "default", limit: 500 });
+    const page = await newConsolePage();
+    await page.goto(`${stack.url}/workflows/pipeline`);
+    const count = page.getByLabel("count", { exact: true });
+    await count.fill("-3");
+    await page.getByRole("button", { name: "Launch" }).click();
+    await page.locator(".field-error").first().waitFor();
+    expect(await page.locator(".field-error").first().textContent()).toMatch(/count/);
+    expect(page.url()).toBe(`${stack.url}/workflows/pipeline`);
+    expect(await stack.api.executions.list.query({ project: "default", limit: 500 })).toHaveLength(before.length);
+  });
+
+  it("is usable on a narrow window and from the keyboard: no sideways scrolling, nodes open their pane with Enter, Escape closes it", async () => {
+    const id = await launchRemote(example("pipeline/workflow.ts"), "pipeline", ["--count", "3", "--wait"]);
+    const page = await newConsolePage();
+    await page.setViewportSize({ width: 400, height: 800 });
+    for (const path of ["/executions", "/workflows", "/workflows/pipeline", `/executions/${id}`]) {
+      await page.goto(`${stack.url}${path}`);
+      await page.locator("main h1, main h2, [data-testid=execution-status]").first().waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow, `${path} scrolls sideways by ${overflow}px at 400 px`).toBeLessThanOrEqual(0);
+    }
+    await page.screenshot({ path: join(SHOTS, "execution-narrow.png"), fullPage: true });
+
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const node = page.getByTestId("dag-node-n0");
+    await node.focus();
+    await page.keyboard.press("Enter");
+    await pane(page).waitFor();
+    expect(new URL(page.url()).searchParams.get("node")).toBe("n0");
+    await expect.poll(() => pane(page).getByTestId("node-outputs").textContent()).toContain("1");
+    await page.keyboard.press("Escape");
+    await pane(page).waitFor({ state: "detached" });
+  });
+
+  it("logged no errors in the browser's console on any of its pages", () => {
+    expect(consoleErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,62 @@
+/** Driving the real VS Code workbench (code-server through the relay) as a user does: keys, views, terminal. */
+import type { Page } from "playwright-core";
+
+/** The text of every integrated terminal (the workspace turns the GPU renderer off, so it is in the page). */
+export function terminalText(ide: Page): Promise<string> {
+  return ide.evaluate(() => Array.from(document.querySelectorAll(".xterm-rows")).map((rows) => (rows as HTMLElement).innerText).join("\n"));
+}
+
+export async function waitForTerminal(ide: Page, text: string, timeoutMs = 90_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = await terminalText(ide);
+    if (seen.includes(text)) return seen;
+    if (Date.now() > deadline) throw new Error(`the IDE's terminal never showed ${JSON.stringify(text)}; it shows:\n${seen}`);
+    await ide.waitForTimeout(250);
+  }
+}
+
+/** Opens a workspace file in the editor with Quick Open (Ctrl+P). */
+export async function openFile(ide: Page, name: string): Promise<void> {
+  await ide.keyboard.press("Control+P");
+  const input = ide.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(name);
+  await ide.locator(".quick-input-list .monaco-list-row", { hasText: name }).first().waitFor();
+  await ide.keyboard.press("Enter");
+  await ide.locator(`.tab[data-resource-name="${name}"].active`).waitFor();
+}
+
+/** Find and replace in the open editor (Ctrl+H, replace all), then save (Ctrl+S). */
+export async function replaceAndSave(ide: Page, find: string, replace: string): Promise<void> {
+  await ide.locator(".monaco-editor .view-lines").first().click();
+  await ide.keyboard.press("Control+H");
+  await ide.locator(".find-widget .replace-part").waitFor();
+  await ide.keyboard.press("Control+A");
+  await ide.keyboard.type(find);
+  // Tab goes from the find field to the replace field.
+  await ide.keyboard.press("Tab");
+  await ide.keyboard.press("Control+A");
+  await ide.keyboard.type(replace);
+  await ide.keyboard.press("Control+Alt+Enter");
+  await ide.keyboard.press("Escape");
+  await ide.locator(".monaco-editor .view-lines").first().click();
+  await ide.keyboard.press("Control+S");
+  await ide.locator(".tab.active.dirty").waitFor({ state: "detached" });
+}
+
+/** Starts a launch configuration from the Run and Debug view: pick it in the view's list, press Start. */
+export async function startFromRunAndDebug(ide: Page, configuration: string): Promise<void> {
+  await ide.keyboard.press("Control+Shift+D");
+  const select = ide.locator('select[aria-label="Debug Launch Configurations"]');
+  await select.waitFor({ state: "attached" });
+  await select.selectOption(configuration);
+  await ide.locator('.debug-viewlet [aria-label^="Start Debugging"], .part.sidebar [aria-label^="Start Debugging"]').first().click();
+}
+
+/** Types into the active integrated terminal (e.g. answering a prompt). */
+export async function typeInTerminal(ide: Page, text: string): Promise<void> {
+  await ide.locator(".terminal-wrapper.active .xterm-screen").click();
+  await ide.keyboard.type(text);
+  await ide.keyboard.press("Enter");
+}
