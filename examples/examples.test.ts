@@ -1,5 +1,5 @@
 import type { RunEvent } from "@drydock/sdk";
-import { COPILOT_EXTENSION, ENTITY, runWorkflow, TaskFailedError, VIM_EXTENSION } from "@drydock/sdk";
+import { COPILOT_EXTENSION, ENTITY, entityOf, runWorkflow, TaskFailedError, VIM_EXTENSION } from "@drydock/sdk";
 import { describe, expect, it } from "vitest";
 
 import { failing, flakyAttempts } from "./failing/workflow.js";
@@ -52,6 +52,15 @@ describe("fanout", () => {
   it("counts every element of its fan-out", async () => {
     const { fanout } = await import("./fanout/workflow.js");
     await expect(runWorkflow(fanout, { count: 50 })).resolves.toBe(50);
+  });
+});
+
+describe("wide", () => {
+  it("builds 1,000 nodes (999 doubles feeding one sum) and sums the doubles of 0..998", async () => {
+    const { wide, WIDTH } = await import("./wide/workflow.js");
+    const entity = entityOf(wide);
+    expect(entity?.kind === "workflow" ? entity.build().workflow.nodes : []).toHaveLength(WIDTH + 1);
+    await expect(runWorkflow(wide, {})).resolves.toBe(WIDTH * (WIDTH - 1));
   });
 });
 

@@ -187,7 +187,7 @@ describe("the console", () => {
     await noCodeServerLeft();
   });
 
-  it("runTaskFirst: the failed first run's error and stack are in the pane, and the IDE link appears", async () => {
+  it("runTaskFirst: the failed first run's error and stack are in the pane, the IDE link appears, and Resume (confirmed) re-runs the task", async () => {
     const id = await launchRemote(example("interactive/run-task-first/workflow.ts"), "interactive_run_task_first", ["--name", " "]);
     const page = await newConsolePage();
     await openExecution(page, id, "n0");
@@ -196,7 +196,14 @@ describe("the console", () => {
     await firstRun.waitFor();
     expect(await pane(page).locator("pre", { hasText: /workflow\.ts:\d+/ }).count()).toBeGreaterThan(0);
     await page.screenshot({ path: join(SHOTS, "execution-run-task-first.png"), fullPage: true });
-    await stack.api.executions.abort.mutate({ id });
+
+    // Resume from the pane, confirming: the unedited task runs again on the same blank name and fails for real.
+    await pane(page).getByRole("button", { name: "Resume", exact: true }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Resume task" }).click();
+    await page.getByTestId("execution-status").and(page.locator('[data-status="FAILED"]')).waitFor({ timeout: 60_000 });
+    await pane(page).getByText("Session ended: resumed").waitFor();
+    await pane(page).getByTestId("node-error").getByText("say_hello needs a name, not a blank").waitFor();
+    expect(await ideLink(page).count()).toBe(0);
     await noCodeServerLeft();
   });
 

@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/router.ts"],
+  entry: ["src/index.ts", "src/router.ts", "src/dag.ts"],
   format: ["esm"],
   dts: true,
   clean: true,

@@ -358,8 +358,8 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
             onlyRenderVisibleElements={flowNodes.length > CULL_ABOVE}
             colorMode="system"
             aria-label="Workflow graph"
-            onMoveStart={(event) => {
-              // Programmatic moves carry no event; a person panned or zoomed.
+            onMove={(event) => {
+              // Programmatic moves carry no event; a person panned or zoomed (a click alone starts a gesture but moves nothing).
               if (event) moved.current = true;
             }}
           >

@@ -3,23 +3,14 @@ import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it, vi } from "vitest";
 
+import { T, testSession } from "../__tests__/fixtures.js";
 import type { InteractiveSession } from "../ui/types.js";
 
 // api.ts opens a WebSocket client against `location` when imported; the panel only needs the names.
 vi.mock("../api.js", () => ({ api: {}, errorMessage: String, appCode: () => undefined }));
 const { SessionPanel } = await import("./SessionPanel.js");
 
-const T = "2030-01-01T00:00:00.000Z";
-const session = (extra: Partial<InteractiveSession> = {}): InteractiveSession => ({
-  id: "s1abc",
-  attemptId: "x1.n0.a1",
-  state: "STARTING",
-  maxIdleSeconds: 300,
-  extensionProblems: [],
-  hasChanges: false,
-  createdAt: T,
-  ...extra,
-});
+const session = testSession;
 
 function render(s: InteractiveSession): string {
   const panel = createElement(SessionPanel, { executionId: "x1", nodeId: "n0", session: s });

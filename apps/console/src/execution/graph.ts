@@ -2,7 +2,9 @@
  * The DAG the execution page draws, from the workflow's spec: one node per task or map node, one edge per
  * node a node reads. Fan-out elements are not nodes here; their map node stands for them.
  */
-import type { Binding, NodeSpec, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import type { NodeSpec, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+// The zod-free entry: the walk over bindings without bundling the schemas.
+import { nodeUpstream } from "@drydock/contracts/dag";
 
 import type { ExecutionDetail } from "../ui/types.js";
 
@@ -24,38 +26,12 @@ export interface DagGraph {
   edges: DagEdge[];
 }
 
-// The contracts' `nodeUpstream` does the same walk, but importing @drydock/contracts at run time would bundle
-// zod and every schema into the console; this walk is all the page needs.
-function collectNodeRefs(binding: Binding, into: Set<string>): void {
-  switch (binding.kind) {
-    case "node":
-      into.add(binding.node);
-      break;
-    case "list":
-      for (const item of binding.items) collectNodeRefs(item, into);
-      break;
-    case "object":
-      for (const field of Object.values(binding.fields)) collectNodeRefs(field, into);
-      break;
-    default:
-      break;
-  }
-}
-
-/** The nodes a node reads, through its inputs and (for a map node) the lists it maps over. */
-export function upstreamOf(node: NodeSpec): Set<string> {
-  const refs = new Set<string>();
-  for (const binding of Object.values(node.inputs)) collectNodeRefs(binding, refs);
-  if (node.kind === "map") for (const binding of Object.values(node.over)) collectNodeRefs(binding, refs);
-  return refs;
-}
-
 /** One edge per (upstream, node) pair, in node order; references to nodes the spec lacks are dropped. */
 export function dagEdges(nodes: readonly NodeSpec[]): DagEdge[] {
   const ids = new Set(nodes.map((n) => n.id));
   const edges: DagEdge[] = [];
   for (const node of nodes) {
-    for (const source of upstreamOf(node)) if (ids.has(source) && source !== node.id) edges.push({ source, target: node.id });
+    for (const source of nodeUpstream(node)) if (ids.has(source) && source !== node.id) edges.push({ source, target: node.id });
   }
   return edges;
 }

@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
 
-import type { InteractiveSession, NodeExecution } from "../ui/types.js";
+import { T, testSession } from "../__tests__/fixtures.js";
+import type { NodeExecution } from "../ui/types.js";
 import { canDebug, canOpenIde, formatRemaining, hadSession, idleCountdownText, isLiveSession, latestSession, patchFileName, sessionEndExplanation, sessionHeadline } from "./session.js";
 
-const T = "2030-01-01T00:00:00.000Z";
-const session = (extra: Partial<InteractiveSession> = {}): InteractiveSession => ({
-  id: "s1",
-  attemptId: "a1",
-  state: "STARTING",
-  maxIdleSeconds: 300,
-  extensionProblems: [],
-  hasChanges: false,
-  createdAt: T,
-  ...extra,
-});
+const session = testSession;
 const node = (extra: Partial<NodeExecution> = {}): NodeExecution => ({ executionId: "x1", nodeId: "n0", task: "t", status: "RUNNING", attempts: [], ...extra });
 
 describe("idle countdown", () => {
