@@ -25,8 +25,8 @@ const consoleErrors: string[] = [];
 
 const consoleUrl = () => stack.output().match(/console:\s+(\S+)/)?.[1] ?? "";
 
-async function newConsolePage(): Promise<Page> {
-  const page = await context.newPage();
+async function newConsolePage(within: BrowserContext = context): Promise<Page> {
+  const page = await within.newPage();
   page.on("console", (message: ConsoleMessage) => {
     if (message.type() === "error" && new URL(page.url()).origin === new URL(stack.url).origin) consoleErrors.push(`${page.url()}: ${message.text()}`);
   });
@@ -61,6 +61,10 @@ beforeAll(async () => {
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  // Signed in once through the printed URL; the journey below starts from a browser that never was.
+  const signIn = await context.newPage();
+  await signIn.goto(consoleUrl());
+  await signIn.close();
 });
 
 afterAll(async () => {
@@ -80,7 +84,8 @@ describe("the console", () => {
     expect(registered.code, registered.stderr).toBe(0);
 
     // The URL `drydock up` printed signs in and lands on the (empty) executions list.
-    const page = await newConsolePage();
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    const page = await newConsolePage(fresh);
     await page.goto(consoleUrl());
     await page.getByRole("heading", { name: "No executions yet" }).waitFor();
     expect(new URL(page.url()).search).not.toContain("token");
@@ -102,12 +107,12 @@ describe("the console", () => {
     await page.screenshot({ path: join(SHOTS, "execution-running.png"), fullPage: true });
 
     // A second page on the same execution, to follow it live without reloading.
-    const watcher = await newConsolePage();
+    const watcher = await newConsolePage(fresh);
     await openExecution(watcher, id, "n0");
     await watcher.evaluate(() => Object.assign(window, { notReloaded: true }));
 
     // One click: the IDE opens in a new tab on the relay's own origin, on the task's workspace.
-    const [ide] = await Promise.all([context.waitForEvent("page"), ideLink(page).click()]);
+    const [ide] = await Promise.all([fresh.waitForEvent("page"), ideLink(page).click()]);
     await ide.waitForSelector(".monaco-workbench", { timeout: 90_000 });
     const ideOrigin = new URL(ide.url());
     expect(ideOrigin.hostname).toMatch(/^s[a-z0-9]+\.localhost$/);
@@ -161,7 +166,7 @@ describe("the console", () => {
     await page.getByRole("dialog").getByRole("button", { name: /abort/i }).click();
     await page.getByTestId("execution-status").and(page.locator('[data-status="ABORTED"]')).waitFor({ timeout: 30_000 });
     await noCodeServerLeft();
-    await Promise.all([watcher.close(), ide.close()]);
+    await fresh.close();
   });
 
   it("shows an idle countdown that Keep alive moves, then the idle end with its reason", async () => {
@@ -202,7 +207,7 @@ describe("the console", () => {
     await page.getByRole("dialog").getByRole("button", { name: "Resume task" }).click();
     await page.getByTestId("execution-status").and(page.locator('[data-status="FAILED"]')).waitFor({ timeout: 60_000 });
     await pane(page).getByText("Session ended: resumed").waitFor();
-    await pane(page).getByTestId("node-error").getByText("say_hello needs a name, not a blank").waitFor();
+    await pane(page).getByTestId("node-error").getByText("say_hello needs a name, not a blank", { exact: true }).waitFor();
     expect(await ideLink(page).count()).toBe(0);
     await noCodeServerLeft();
   });
@@ -245,7 +250,53 @@ describe("the console", () => {
     await pane(page).waitFor({ state: "detached" });
   });
 
+  it("lists executions filtered by status and workflow, and shows a new one as it starts and ends, without reloading", async () => {
+    const page = await newConsolePage();
+    await page.goto(`${stack.url}/executions?status=SUCCEEDED&workflow=pipeline`);
+    const rows = page.locator("table.list tbody tr");
+    await rows.first().waitFor();
+    const shown = await rows.count();
+    for (const status of await rows.locator("[data-status]").evaluateAll((els) => els.map((e) => e.getAttribute("data-status")))) expect(status).toBe("SUCCEEDED");
+    expect(await rows.filter({ hasText: "wf" }).count()).toBe(0);
+
+    await page.getByLabel("Status").selectOption({ label: "All" });
+    await page.getByLabel("Workflow").selectOption({ label: "All" });
+    await expect.poll(() => new URL(page.url()).search).toBe("");
+    const id = await launchRemote(example("pipeline/workflow.ts"), "pipeline", ["--count", "2"]);
+    await rows.filter({ hasText: id }).locator('[data-status="RUNNING"], [data-status="SUCCEEDED"]').first().waitFor({ timeout: 30_000 });
+    await rows.filter({ hasText: id }).locator('[data-status="SUCCEEDED"]').waitFor({ timeout: 60_000 });
+    await page.goto(`${stack.url}/executions?status=SUCCEEDED&workflow=pipeline`);
+    await expect.poll(() => rows.count()).toBe(shown + 1);
+  });
+
   it("logged no errors in the browser's console on any of its pages", () => {
     expect(consoleErrors).toEqual([]);
+  });
+});
+
+describe("pnpm start (drydock up --launch)", () => {
+  it("launches the seed's example and prints a console link that signs in on the interactive task's pane, where VSCode (User) appears", async () => {
+    const launched = await startStack({ args: ["--launch", `${example("hello/workflow.ts")}:wf`] });
+    const own = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const printed = await waitFor("the console link", async () => launched.output().match(/open it in the console: (\S+)/)?.[1], 60_000);
+      const link = new URL(printed);
+      expect(link.pathname).toMatch(/^\/executions\/x[a-z0-9]+$/);
+      expect(link.searchParams.get("node")).toBe("n0");
+      expect(link.searchParams.get("token")).toBe(launched.token);
+
+      const page = await own.newPage();
+      await page.goto(printed);
+      await page.getByTestId("task-pane").getByRole("link", { name: "VSCode (User)" }).waitFor({ timeout: 120_000 });
+      expect(new URL(page.url()).searchParams.get("token")).toBeNull();
+      const id = link.pathname.split("/").pop() ?? "";
+      await launched.api.sessions.resume.mutate({ executionId: id, nodeId: "n0" });
+      await page.getByTestId("execution-status").and(page.locator('[data-status="SUCCEEDED"]')).waitFor({ timeout: 60_000 });
+      await page.getByTestId("node-outputs").getByText("Hello, world!").waitFor();
+    } finally {
+      await own.close();
+      await removeStack(launched);
+    }
+    await noCodeServerLeft();
   });
 });

@@ -53,11 +53,11 @@ export interface Stack {
 }
 
 /** `drydock up` in a temp data dir, as a user would start it; resolves once it prints its URLs. */
-export async function startStack(options: { dataDir?: string; home?: string; port?: number; env?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(options: { dataDir?: string; home?: string; port?: number; env?: Record<string, string>; args?: string[] } = {}): Promise<Stack> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "drydock-e2e-data-")));
   const home = options.home ?? (await mkdtemp(join(tmpdir(), "drydock-e2e-home-")));
   const env = { DRYDOCK_HOME: home, DRYDOCK_LOG_LEVEL: "warn", CI: "true", ...options.env };
-  const child = spawn(process.execPath, [CLI, "up", "--port", String(options.port ?? 0), "--data-dir", dataDir], {
+  const child = spawn(process.execPath, [CLI, "up", "--port", String(options.port ?? 0), "--data-dir", dataDir, ...(options.args ?? [])], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -61,6 +61,7 @@ export function newState(assignment: AttemptAssignment, bundles: Map<string, Buf
 const notServed = async (): Promise<never> => {
   throw new AppError("NOT_SERVED", "NOT_FOUND", "not served by the test control plane");
 };
+const notStreamed = () => ({ [Symbol.asyncIterator]: () => ({ next: notServed }) });
 
 function handlers(state: ControlPlaneState): AppHandlers {
   const ack = { ok: true as const };
@@ -116,10 +117,13 @@ function handlers(state: ControlPlaneState): AppHandlers {
       create: notServed,
       list: notServed,
       get: notServed,
+      node: notServed,
       abort: notServed,
       debug: notServed,
       logs: notServed,
-      watch: () => ({ [Symbol.asyncIterator]: () => ({ next: notServed }) }),
+      watch: notStreamed,
+      watchList: notStreamed,
+      tailLogs: notStreamed,
     },
     agent,
     sessions: { ideTicket: notServed, resume: notServed, keepAlive: notServed, changes: notServed },
