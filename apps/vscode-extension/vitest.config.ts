@@ -1,3 +1,4 @@
 import { defineConfig } from "vitest/config";
 
-export default defineConfig({ test: { include: ["src/**/*.test.ts"] } });
+// The pure modules and the agent client only: nothing under test imports `vscode`.
+export default defineConfig({ test: { include: ["src/**/*.test.ts"], environment: "node" } });

@@ -118,6 +118,8 @@ describe("the console", () => {
     expect(ideOrigin.hostname).toMatch(/^s[a-z0-9]+\.localhost$/);
     expect(ideOrigin.origin).not.toBe(new URL(stack.url).origin);
     await ide.locator(".explorer-folders-view").getByText("workflow.ts", { exact: true }).waitFor({ timeout: 30_000 });
+    // The Drydock extension is installed by default and reaches the agent: its status bar item counts down.
+    await ide.locator(".statusbar-item", { hasText: /Idle in \d/ }).first().waitFor({ timeout: 30_000 });
     await openFile(ide, "workflow.ts");
 
     // Interactive Debugging from the Run and Debug view prints the task's result for its real input.

@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/router.ts", "src/dag.ts"],
+  entry: ["src/index.ts", "src/router.ts", "src/dag.ts", "src/ide.ts"],
   format: ["esm"],
   dts: true,
   clean: true,

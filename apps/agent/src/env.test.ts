@@ -17,8 +17,15 @@ describe("loadConfig", () => {
       logLevel: "info",
       heartbeatMs: 2_000,
       reconnectSeconds: 600,
+      defaultExtensions: [expect.stringMatching(/\/apps\/vscode-extension\/dist\/drydock\.vsix$/)],
       childEnv: { DRYDOCK_ENDPOINT: "http://127.0.0.1:8484/", DRYDOCK_CACHE_DIR: "/var/cache/drydock", DRYDOCK_LOG_LEVEL: "" },
     });
+  });
+
+  it("installs the Drydock extension into every session unless DRYDOCK_DEFAULT_EXTENSIONS says otherwise (J5)", () => {
+    const base = { DRYDOCK_ENDPOINT: "http://127.0.0.1:8484", DRYDOCK_AGENT_TOKEN: "t" };
+    expect(loadConfig({ ...base, DRYDOCK_DEFAULT_EXTENSIONS: "none" }).defaultExtensions).toEqual([]);
+    expect(loadConfig({ ...base, DRYDOCK_DEFAULT_EXTENSIONS: " /x/a.vsix, https://h/b.vsix " }).defaultExtensions).toEqual(["/x/a.vsix", "https://h/b.vsix"]);
   });
 
   it("keeps the attempt token out of the environment of what the agent starts for the user", () => {

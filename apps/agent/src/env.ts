@@ -1,6 +1,8 @@
 /** The agent's configuration, read from the environment once and validated (the only place touching process.env). */
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 import { z } from "zod";
 
@@ -17,6 +19,8 @@ const EnvSchema = z.object({
   DRYDOCK_HEARTBEAT_MS: z.coerce.number().int().min(10).default(2_000),
   /** How long the agent keeps retrying while the server is unreachable (a restart) before giving up. */
   DRYDOCK_RECONNECT_SECONDS: z.coerce.number().positive().default(600),
+  /** The extensions every session gets (comma-separated .vsix URLs or paths; "none" for none); default: the Drydock extension. */
+  DRYDOCK_DEFAULT_EXTENSIONS: z.string().optional(),
 });
 
 export interface AgentConfig {
@@ -26,6 +30,8 @@ export interface AgentConfig {
   logLevel: z.infer<typeof LogLevel>;
   heartbeatMs: number;
   reconnectSeconds: number;
+  /** Installed into every interactive session before the task's own (J5). */
+  defaultExtensions: string[];
   /**
    * The environment of what the agent starts for the user (code-server, its terminals, the debugged task):
    * the agent's own, less its attempt token, which nothing but the agent may hold.
@@ -50,8 +56,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.DRYDOCK_LOG_LEVEL,
     heartbeatMs: e.DRYDOCK_HEARTBEAT_MS,
     reconnectSeconds: e.DRYDOCK_RECONNECT_SECONDS,
+    defaultExtensions: e.DRYDOCK_DEFAULT_EXTENSIONS === undefined ? bundledExtensions() : listOf(e.DRYDOCK_DEFAULT_EXTENSIONS),
     childEnv: Object.fromEntries(
       Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[0] !== "DRYDOCK_AGENT_TOKEN"),
     ),
   };
+}
+
+const listOf = (value: string) => (value.trim() === "none" ? [] : value.split(",").map((v) => v.trim()).filter(Boolean));
+
+/** The Drydock extension's .vsix, as the workspace built it (`@drydock/vscode-extension`); none when it is not there. */
+function bundledExtensions(): string[] {
+  try {
+    const vsix = fileURLToPath(import.meta.resolve("@drydock/vscode-extension/vsix"));
+    return existsSync(vsix) ? [vsix] : [];
+  } catch {
+    return [];
+  }
 }

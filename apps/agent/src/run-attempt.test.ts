@@ -45,7 +45,7 @@ afterEach(async () => {
 });
 
 function configFor(endpoint: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return { endpoint, token: plane.state.token, cacheDir, logLevel: "warn", heartbeatMs: 50, reconnectSeconds: 30, childEnv: { PATH: process.env.PATH ?? "" }, ...overrides };
+  return { endpoint, token: plane.state.token, cacheDir, logLevel: "warn", heartbeatMs: 50, reconnectSeconds: 30, defaultExtensions: [], childEnv: { PATH: process.env.PATH ?? "" }, ...overrides };
 }
 
 /** An agent logger that keeps its warnings for the assertions. */

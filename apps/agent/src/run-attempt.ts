@@ -267,6 +267,7 @@ function startSession(
     bundle: run.bundle,
     inputs: run.inputs,
     beat: ctx.beat,
+    defaultExtensions: ctx.config.defaultExtensions,
     signal: run.signal ?? ctx.signal,
     ...(run.firstRunError ? { firstRunError: run.firstRunError } : {}),
     ...(run.onReachable ? { onReachable: run.onReachable } : {}),

@@ -97,7 +97,7 @@ export async function startServer(options: ServerConfigInput, logger?: Logger): 
     const logsDir = join(dataDir, "logs");
     await mkdir(logsDir, { recursive: true });
     const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
-    const agent = new AgentService({ db, blobs, signer, scheduler, logsDir, bus });
+    const agent = new AgentService({ db, blobs, signer, scheduler, logsDir, bus, publicUrl: () => baseUrl });
     const sessions = new SessionService({ db, log: log.child({ component: "sessions" }), relay: config, bus });
     const auth = new Authenticator(db, token, relayToken);
     const app = await buildApp({

@@ -13,6 +13,12 @@ export const AttemptAssignmentSchema = z.object({
   bundle: z.object({ sha256: Sha256, url: z.string(), entry: z.string() }),
   inputsUrl: z.string(),
   outputsUploadUrl: z.string(),
+  /** The execution's workflow and version (what the IDE's Drydock view shows). */
+  workflow: z.object({ name: z.string(), version: z.string() }).optional(),
+  /** The nodes whose outputs feed this one. */
+  upstream: z.array(z.object({ nodeId: z.string(), task: z.string() })).optional(),
+  /** This node's pane in the console. */
+  consoleUrl: z.string().url().optional(),
 });
 export type AttemptAssignment = z.infer<typeof AttemptAssignmentSchema>;
 

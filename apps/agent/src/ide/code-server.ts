@@ -76,6 +76,8 @@ export interface CodeServerOptions {
   workspace: string;
   /** Profile, settings and extensions live here; removed by `stop()` unless kept. */
   profileDir: string;
+  /** Installed extensions shared by sessions (see installExtensions), instead of the profile's own. */
+  extensionsDir?: string;
   /** Where its output goes (the task log, say). */
   onOutput?: (line: string) => void;
   /** Its environment (PATH and the like; HOME is set to the profile). */
@@ -126,7 +128,7 @@ export async function startCodeServer(options: CodeServerOptions): Promise<Runni
     "--disable-getting-started-override",
     "--disable-proxy",
     ...["--user-data-dir", join(options.profileDir, "data")],
-    ...["--extensions-dir", join(options.profileDir, "extensions")],
+    ...["--extensions-dir", options.extensionsDir ?? join(options.profileDir, "extensions")],
     options.workspace,
   ];
   // If the agent dies without stopping it (SIGKILL, OOM), the kernel sends code-server SIGTERM, and it

@@ -1,28 +1,35 @@
 /**
- * The agent's control socket for one session: a Unix socket in the attempt's private directory that the
- * session's own processes use — the generated resume script (`POST /resume`), and the Drydock extension
- * (`POST /keep-alive`, `GET /status`). Only processes of this user on this machine can reach it.
+ * The agent's control socket for one session: a Unix socket in the attempt's private directory (mode 0600)
+ * serving the IDE contract (`@drydock/contracts/ide`) over tRPC. Its clients are the session's own
+ * processes — the Drydock extension and the generated resume script — which find the socket and the
+ * session's control token in their environment (DRYDOCK_CONTROL_SOCKET, DRYDOCK_CONTROL_TOKEN).
  */
+import { timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Server } from "node:http";
 import { rm } from "node:fs/promises";
 
-export interface ControlHandlers {
-  /** A resume was asked for; false when the session is already ending (the answer is then 409). */
-  resume(): boolean;
-  keepAlive(): void;
-  status(): Record<string, unknown>;
-}
+import { createIdeRouter } from "@drydock/contracts/ide";
+import type { IdeHandlers } from "@drydock/contracts/ide";
+import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 
 export interface ControlServer {
   socketPath: string;
   close(): Promise<void>;
 }
 
-/** Listens on `socketPath` (mode 0600) until closed. */
-export async function startControlServer(socketPath: string, handlers: ControlHandlers): Promise<ControlServer> {
+/** Listens on `socketPath` (mode 0600) until closed; every call must carry `token` as a bearer token. */
+export async function startControlServer(socketPath: string, token: string, handlers: IdeHandlers): Promise<ControlServer> {
   await rm(socketPath, { force: true });
-  const server: Server = createServer((req, res) => route(handlers, req, res));
+  const expected = Buffer.from(`Bearer ${token}`);
+  const handler = createHTTPHandler({
+    router: createIdeRouter(handlers),
+    createContext: ({ req }) => {
+      const given = Buffer.from(req.headers.authorization ?? "");
+      return { authorized: given.length === expected.length && timingSafeEqual(given, expected) };
+    },
+  });
+  const server: Server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ path: socketPath, readableAll: false, writableAll: false }, () => resolve());
@@ -35,28 +42,4 @@ export async function startControlServer(socketPath: string, handlers: ControlHa
       await rm(socketPath, { force: true });
     },
   };
-}
-
-function route(handlers: ControlHandlers, req: IncomingMessage, res: ServerResponse): void {
-  req.resume();
-  const send = (status: number, body: unknown) => {
-    res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json" });
-    res.end(typeof body === "string" ? `${body}\n` : JSON.stringify(body));
-  };
-  const key = `${req.method ?? ""} ${new URL(req.url ?? "/", "http://control").pathname}`;
-  switch (key) {
-    case "POST /resume":
-      if (handlers.resume()) send(202, "resuming: code-server stops now and the task runs with the edited sources");
-      else send(409, "the session is already ending");
-      return;
-    case "POST /keep-alive":
-      handlers.keepAlive();
-      send(200, handlers.status());
-      return;
-    case "GET /status":
-      send(200, handlers.status());
-      return;
-    default:
-      send(404, `no such control endpoint: ${key}; there are POST /resume, POST /keep-alive and GET /status`);
-  }
 }

@@ -80,20 +80,24 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+let firstSet = "";
+
 const profile = async (name: string) => {
   await mkdir(join(dir, name), { recursive: true });
-  return { extensionsDir: join(dir, name, "extensions"), userDataDir: join(dir, name, "data") };
+  return { userDataDir: join(dir, name, "data") };
 };
 
 describe("extensions (J5)", () => {
   it("downloads a .vsix URL into the cache, installs it, and code-server lists it", async () => {
     const progress: string[] = [];
     const url = `${base}/hello.vsix`;
-    const { extensionsDir, userDataDir } = await profile("s1");
-    const result = await installExtensions({ bin, extensions: [url], cacheDir: join(dir, "cache"), extensionsDir, userDataDir, env, onProgress: (l) => progress.push(l) });
+    const { userDataDir } = await profile("s1");
+    const result = await installExtensions({ bin, extensions: [url], cacheDir: join(dir, "cache"), userDataDir, env, onProgress: (l) => progress.push(l) });
 
-    expect(result).toEqual({ installed: ["drydock-test.hello"], problems: [] });
-    expect(await listExtensions(bin, extensionsDir, { ...env, HOME: join(dir, "s1") })).toEqual(["drydock-test.hello"]);
+    expect(result).toMatchObject({ installed: ["drydock-test.hello"], problems: [] });
+    expect(result.extensionsDir).toMatch(new RegExp(`^${join(dir, "cache", "extension-sets")}/[0-9a-f]{32}$`));
+    expect(await listExtensions(bin, result.extensionsDir ?? "", { ...env, HOME: join(dir, "s1") })).toEqual(["drydock-test.hello"]);
+    firstSet = result.extensionsDir ?? "";
     expect(progress).toContain(`downloading ${url}`);
     expect(progress).toContain(`installed ${url}`);
     // Cached under the URL's sha256, complete (no partial file left beside it).
@@ -106,12 +110,16 @@ describe("extensions (J5)", () => {
     const before = requests.get("/hello.vsix");
     expect(before).toBe(1);
     const progress: string[] = [];
-    const { extensionsDir, userDataDir } = await profile("s2");
-    const result = await installExtensions({ bin, extensions: [url], cacheDir: join(dir, "cache"), extensionsDir, userDataDir, env, onProgress: (l) => progress.push(l) });
+    const { userDataDir } = await profile("s2");
+    const result = await installExtensions({ bin, extensions: [url], cacheDir: join(dir, "cache"), userDataDir, env, onProgress: (l) => progress.push(l) });
 
     expect(result.installed).toEqual(["drydock-test.hello"]);
     expect(requests.get("/hello.vsix")).toBe(1);
     expect(progress).toContain(`using cached ${url}`);
+    // The same set of files is installed once per machine: this session uses the first one's directory.
+    expect(result.extensionsDir).toBe(firstSet);
+    expect(progress).toContain("using installed extensions: drydock-test.hello");
+    expect(progress.some((l) => l.startsWith("installing"))).toBe(false);
   }, 60_000);
 
   it("reports a 404, a non-zip body, a corrupt .vsix and a missing path by name, and installs the good ones in one call", async () => {
@@ -124,14 +132,13 @@ describe("extensions (J5)", () => {
     await writeFile(local, await buildVsix("drydock-test", "local"));
     const missing = join(dir, "nowhere", "missing.vsix");
     const [notFound, html, corrupt, good] = ["/gone.vsix", "/login.vsix", "/corrupt.vsix", "/hello.vsix"].map((p) => `${base}${p}`);
-    const { extensionsDir, userDataDir } = await profile("s3");
+    const { userDataDir } = await profile("s3");
     const progress: string[] = [];
 
     const result = await installExtensions({
       bin: shim,
       extensions: [notFound!, html!, corrupt!, good!, local, missing],
       cacheDir: join(dir, "cache"),
-      extensionsDir,
       userDataDir,
       env,
       onProgress: (l) => progress.push(l),
@@ -151,20 +158,29 @@ describe("extensions (J5)", () => {
     expect(installCalls[0]!.match(/--install-extension/g)).toHaveLength(3);
     // Only the good download stays cached: the rejected ones will be fetched afresh next time.
     expect((await readdir(join(dir, "cache", "extensions"))).sort()).toEqual([`${createHash("sha256").update(good!).digest("hex")}.vsix`]);
+
+    // The same set again: no install call, and the corrupt file's failure is reported again, by its name here.
+    const again = await installExtensions({ bin: shim, extensions: [corrupt!, good!, local], cacheDir: join(dir, "cache"), userDataDir, env });
+    expect(again.extensionsDir).toBe(result.extensionsDir);
+    expect(again.installed.sort()).toEqual(["drydock-test.hello", "drydock-test.local"]);
+    expect(again.problems).toEqual([{ extension: corrupt, message: problems[corrupt!] }]);
+    expect((await readFile(calls, "utf8")).split("\n").filter((l) => l.includes("--install-extension"))).toHaveLength(1);
+    // No partial set is left behind.
+    expect((await readdir(join(dir, "cache", "extension-sets"))).filter((n) => n.endsWith(".partial"))).toEqual([]);
   }, 60_000);
 
   it("gives up on a download that does not answer in time", async () => {
     const url = `${base}/hang.vsix`;
-    const { extensionsDir, userDataDir } = await profile("s4");
+    const { userDataDir } = await profile("s4");
     const started = Date.now();
-    const result = await installExtensions({ bin, extensions: [url], cacheDir: join(dir, "cache"), extensionsDir, userDataDir, env, downloadTimeoutMs: 500 });
+    const result = await installExtensions({ bin, extensions: [url], cacheDir: join(dir, "cache"), userDataDir, env, downloadTimeoutMs: 500 });
     expect(result.problems).toEqual([{ extension: url, message: "download timed out after 500 ms" }]);
     expect(Date.now() - started).toBeLessThan(15_000);
   }, 30_000);
 
   it("throws only on misuse", async () => {
-    const { extensionsDir, userDataDir } = await profile("s5");
-    await expect(installExtensions({ bin: "", extensions: [], cacheDir: dir, extensionsDir, userDataDir, env })).rejects.toThrow(TypeError);
-    await expect(installExtensions({ bin, extensions: [""], cacheDir: dir, extensionsDir, userDataDir, env })).rejects.toThrow(TypeError);
+    const { userDataDir } = await profile("s5");
+    await expect(installExtensions({ bin: "", extensions: [], cacheDir: dir, userDataDir, env })).rejects.toThrow(TypeError);
+    await expect(installExtensions({ bin, extensions: [""], cacheDir: dir, userDataDir, env })).rejects.toThrow(TypeError);
   });
 });

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { access, mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream } from "node:stream/web";
@@ -20,9 +20,13 @@ export interface InstallExtensionsOptions {
   bin: string;
   /** `.vsix` URLs (http, https) or local paths (a `file:` URL too). */
   extensions: readonly string[];
-  /** The machine's shared cache; downloads go to `<cacheDir>/extensions/<sha256 of the URL>.vsix`. */
+  /**
+   * The machine's shared cache: downloads go to `<cacheDir>/extensions/<sha256 of the URL>.vsix`, and each set
+   * of .vsix files is installed once, into `<cacheDir>/extension-sets/<key>`, which every session with that
+   * set then uses as its extensions directory.
+   */
   cacheDir: string;
-  extensionsDir: string;
+  /** The session's user data directory (the install call needs one). */
   userDataDir: string;
   /** code-server's environment; HOME becomes the parent of `userDataDir` (the session's profile, as startCodeServer does). */
   env: Record<string, string | undefined>;
@@ -37,15 +41,24 @@ export interface InstallExtensionsOptions {
 }
 
 export interface InstalledExtensions {
-  /** Every extension in `extensionsDir` afterwards, as code-server lists them (`publisher.name`). */
+  /** Every extension in `extensionsDir`, as code-server lists them (`publisher.name`). */
   installed: string[];
   /** One per extension that is not installed, named as it was given (URL or path). */
   problems: ExtensionProblem[];
+  /** Where they are installed, for code-server's `--extensions-dir`; undefined when there was nothing to install. */
+  extensionsDir: string | undefined;
+}
+
+/** What a set's directory records once installed: the extensions in it, and why any of its files failed (by sha256). */
+const SET_RECORD = ".drydock-set.json";
+interface SetRecord {
+  installed: string[];
+  failures: Record<string, string>;
 }
 
 /**
- * Installs the extensions into `extensionsDir` in one code-server call; never throws for a bad extension.
- * @example const { installed, problems } = await installExtensions({ bin, extensions: [url], cacheDir, extensionsDir, userDataDir, env });
+ * Installs the extensions in one code-server call, once per set of files per machine; never throws for a bad extension.
+ * @example const { installed, problems, extensionsDir } = await installExtensions({ bin, extensions: [url], cacheDir, userDataDir, env });
  */
 export async function installExtensions(options: InstallExtensionsOptions): Promise<InstalledExtensions> {
   if (!options.bin) throw new TypeError("installExtensions: bin (the code-server binary) is required");
@@ -71,32 +84,73 @@ export async function installExtensions(options: InstallExtensionsOptions): Prom
     }),
   );
   const ready = resolved.filter((r) => r !== undefined);
+  if (ready.length === 0) return { installed: [], problems, extensionsDir: undefined };
 
-  if (ready.length > 0) {
-    await mkdir(options.extensionsDir, { recursive: true });
+  // A set is its files' contents: the same files, from any URL or path, are installed once per machine.
+  const hashes = await Promise.all(ready.map((r) => fileSha256(r.file)));
+  const setsDir = join(options.cacheDir, "extension-sets");
+  const setDir = join(setsDir, createHash("sha256").update([...hashes].sort().join("\n")).digest("hex").slice(0, 32));
+  const reported = (record: SetRecord) => {
+    ready.forEach(({ extension }, i) => {
+      const failure = record.failures[hashes[i] ?? ""];
+      if (failure === undefined) return;
+      problems.push({ extension, message: failure });
+      progress(`extension ${extension}: ${failure}`);
+    });
+    return { installed: record.installed, problems, extensionsDir: setDir };
+  };
+  const known = await readSetRecord(setDir);
+  if (known) {
+    progress(`using installed extensions: ${known.installed.join(", ") || "none"}`);
+    return reported(known);
+  }
+
+  // Installed into a private directory, then renamed into place: a session sees a complete set or none.
+  // (code-server's extensions.json locates each extension relative to its directory, so the rename is safe.)
+  const staging = join(setsDir, `.${basename(setDir)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`);
+  try {
+    await mkdir(staging, { recursive: true });
     await mkdir(options.userDataDir, { recursive: true });
-    const args = ["--extensions-dir", options.extensionsDir, "--user-data-dir", options.userDataDir];
+    const args = ["--extensions-dir", staging, "--user-data-dir", options.userDataDir];
     for (const { file } of ready) args.push("--install-extension", file);
     progress(`installing ${ready.length} extension${ready.length === 1 ? "" : "s"}`);
     const result = await runCli(options.bin, args, env, options.installTimeoutMs ?? 300_000, options.signal, (line) => {
       const success = /^Extension '(.+)' was successfully installed\.$/.exec(line);
       if (success) progress(`installed ${ready.find((r) => basename(r.file) === success[1])?.extension ?? success[1]}`);
     });
-    for (const { extension, file, cached } of ready) {
+    const failures: Record<string, string> = {};
+    for (const [i, { file, cached }] of ready.entries()) {
       const cause = failureOf(file, result);
       if (cause === undefined) continue;
-      problems.push({ extension, message: `code-server could not install it: ${cause}` });
-      progress(`extension ${extension}: code-server could not install it: ${cause}`);
+      failures[hashes[i] ?? ""] = `code-server could not install it: ${cause}`;
       // A download that code-server rejects is not worth keeping: the next session fetches it again.
       if (cached) await rm(file, { force: true });
     }
+    const installed = await listExtensions(options.bin, staging, env).catch((error: Error) => {
+      problems.push({ extension: staging, message: `code-server could not list the installed extensions: ${error.message}` });
+      return undefined;
+    });
+    // A set that could not be listed is not kept: the next session tries again.
+    if (!installed) return { installed: [], problems, extensionsDir: undefined };
+    const record: SetRecord = { installed, failures };
+    await writeFile(join(staging, SET_RECORD), JSON.stringify(record));
+    await rename(staging, setDir).catch(async (error: NodeJS.ErrnoException) => {
+      // Another agent installed the same set meanwhile: theirs is as good.
+      if (!(await readSetRecord(setDir))) throw error;
+    });
+    return reported(record);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
   }
+}
 
-  const installed = await listExtensions(options.bin, options.extensionsDir, env).catch((error: Error) => {
-    problems.push({ extension: options.extensionsDir, message: `code-server could not list the installed extensions: ${error.message}` });
-    return [];
-  });
-  return { installed, problems };
+async function readSetRecord(setDir: string): Promise<SetRecord | undefined> {
+  const text = await readFile(join(setDir, SET_RECORD), "utf8").catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as SetRecord);
+}
+
+async function fileSha256(file: string): Promise<string> {
+  return createHash("sha256").update(await readFile(file)).digest("hex");
 }
 
 /** The ids (`publisher.name`) of the extensions in `extensionsDir`, as `code-server --list-extensions` prints them. */

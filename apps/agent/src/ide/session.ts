@@ -5,12 +5,14 @@
  * idle (the deadline on the session record passed), or stopped (the attempt was aborted). Whatever the end,
  * code-server and its whole process tree are gone before `holdSession` returns.
  */
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import type { AttemptAssignment, ErrorInfo, ExtensionProblem, InteractiveConfig } from "@drydock/contracts";
+import type { AttemptAssignment, ErrorInfo, ExtensionProblem, InteractiveConfig, JsonValue } from "@drydock/contracts";
+import type { IdeContext, IdeStatus } from "@drydock/contracts/ide";
 import { openTunnel } from "@drydock/tunnel";
 import type { TunnelClient } from "@drydock/tunnel";
 import type { Logger } from "pino";
@@ -25,7 +27,7 @@ import { startControlServer } from "./control.js";
 import type { ControlServer } from "./control.js";
 import { installExtensions } from "./extensions.js";
 import { ensureCodeServer } from "./provision.js";
-import { prepareWorkspace, USER_SETTINGS, workspaceChanges } from "./workspace.js";
+import { prepareWorkspace, USER_SETTINGS, workspaceChanges, workspaceEdits } from "./workspace.js";
 
 type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
@@ -142,20 +144,23 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     // Its temp files (the IDE's IPC sockets, the terminals' scratch) live and die with the session.
     const tmp = join(privateDir, "tmp");
     await mkdir(tmp, { mode: 0o700 });
-    const env = { ...config.childEnv, DRYDOCK_SESSION_CONTROL: controlSocket, TMPDIR: tmp };
+    // The session's own processes (the Drydock extension, the resume script in a terminal) reach the agent with these.
+    const controlToken = randomBytes(24).toString("hex");
+    const env = { ...config.childEnv, DRYDOCK_CONTROL_SOCKET: controlSocket, DRYDOCK_CONTROL_TOKEN: controlToken, TMPDIR: tmp };
     const extensions = [...new Set([...(options.defaultExtensions ?? []), ...interactive.extensions])];
+    let extensionsDir: string | undefined;
     if (extensions.length > 0) {
-      const { installed, problems } = await installExtensions({
+      const { installed, problems, extensionsDir: setDir } = await installExtensions({
         bin,
         extensions,
         cacheDir: config.cacheDir,
-        extensionsDir: join(profileDir, "extensions"),
         userDataDir: join(profileDir, "data"),
         env: { ...env, HOME: profileDir },
         onProgress: system,
         signal: options.signal,
       });
-      log.info({ installed, problems }, "extensions installed");
+      log.info({ installed, problems, extensionsDir: setDir }, "extensions installed");
+      extensionsDir = setDir;
       if (problems.length > 0) await reportProblems(options, problems);
     }
     if (ending.settled) return await stoppedEarly();
@@ -168,6 +173,7 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
       listen,
       workspace,
       profileDir,
+      ...(extensionsDir ? { extensionsDir } : {}),
       env,
       userSettings: USER_SETTINGS,
       onOutput: (line) => log.debug({ codeServer: line }),
@@ -179,10 +185,34 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     // Activity since the last beat: streams through the tunnel, code-server's heartbeat file, a keep-alive.
     let pendingActivity = false;
     let lastAnswer: Partial<SessionBeatAnswer> = {};
-    resources.control = await startControlServer(controlSocket, {
-      resume: () => ending.settle({ kind: "resume", by: "the resume script" }),
-      keepAlive: () => (pendingActivity = true),
-      status: () => ({ sessionId, task: assignment.task.name, ...lastAnswer }),
+    const status = (): IdeStatus => ({
+      state: ending.settled ? "ending" : "open",
+      maxIdleSeconds: interactive.maxIdleSeconds,
+      ...(lastAnswer.idleDeadline ? { idleDeadline: lastAnswer.idleDeadline } : {}),
+      ...(lastAnswer.idleRemainingMs !== undefined ? { idleRemainingMs: lastAnswer.idleRemainingMs } : {}),
+      resumeRequested: lastAnswer.resumeRequested ?? false,
+    });
+    resources.control = await startControlServer(controlSocket, controlToken, {
+      context: async () => ideContext(options),
+      status: async () => status(),
+      keepAlive: async () => {
+        pendingActivity = true;
+        // A beat now rather than at the next tick, so the IDE shows the moved deadline at once.
+        const answer = await call("heartbeat", () => client.agent.heartbeat.mutate(options.beat.input()));
+        options.beat.answered(answer.session);
+        return status();
+      },
+      resume: async () =>
+        ending.settle({ kind: "resume", by: "the IDE" })
+          ? { accepted: true, message: "resuming: code-server stops now and the task runs with the edited sources" }
+          : { accepted: false, message: "the session is already ending" },
+      changes: async () => {
+        const edits = await workspaceEdits(options.bundle.dir, options.bundle.manifest, workspace);
+        return {
+          patch: edits.map((e) => e.patch).join(""),
+          files: edits.map((e) => ({ path: e.path, original: e.before ?? null, status: e.before === undefined ? "added" : e.after === undefined ? "deleted" : "modified" })),
+        };
+      },
     });
 
     resources.tunnel = openTunnel({ relayUrl: opened.tunnel.relayUrl, host: opened.tunnel.host, token: config.token, target: listen });
@@ -271,6 +301,21 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     options.beat.detach();
     ending.dispose();
   }
+}
+
+/** What the Drydock extension shows about the task (see IdeContext). */
+function ideContext(options: HoldSessionOptions): IdeContext {
+  const { assignment, firstRunError } = options;
+  return {
+    execution: { id: assignment.executionId, workflow: assignment.workflow?.name ?? "", version: assignment.workflow?.version ?? "" },
+    node: { id: assignment.nodeId, task: assignment.task.name },
+    attempt: { id: assignment.attemptId, number: assignment.attemptNumber },
+    inputs: options.inputs as Record<string, JsonValue>,
+    upstream: assignment.upstream ?? [],
+    ...(firstRunError ? { firstRunError } : {}),
+    ...(assignment.consoleUrl ? { consoleUrl: assignment.consoleUrl } : {}),
+    entry: options.bundle.manifest.entry,
+  };
 }
 
 async function reportProblems(options: HoldSessionOptions, problems: ExtensionProblem[]): Promise<void> {

@@ -18,6 +18,8 @@ export const RESUME_FILE = "drydock_resume_task.mjs";
 export const FIRST_RUN_ERROR_FILE = "DRYDOCK_FIRST_RUN_ERROR.txt";
 /** Names of the launch configurations, exactly as J2 and J3 name them. */
 export const LAUNCH_NAMES = { debug: "Interactive Debugging", resume: "Resume Task" } as const;
+/** Inputs that Interactive Debugging uses instead of the received ones when present (the extension writes it); Resume Task never reads it. */
+export const INPUT_OVERRIDE_FILE = ".drydock/inputs.override.json";
 /** Where the session's own data lives inside the workspace: the inputs and the task's description. */
 const DATA_DIR = ".drydock";
 const BUNDLE_MANIFEST_FILE = "drydock-bundle.json";
@@ -72,15 +74,23 @@ export function debugCommand(workspace: string, nodeBin: string): { command: str
   return { command: nodeBin, args: [join(workspace, ENTRYPOINT_FILE)], cwd: workspace };
 }
 
+/** One file the IDE changed: its registered text (absent for a new file), its text now (absent once deleted), the diff. */
+export interface WorkspaceEdit {
+  path: string;
+  before: string | undefined;
+  after: string | undefined;
+  patch: string;
+}
+
 /**
- * The IDE's edits as one unified diff against the registered sources: changed and deleted sources, and new
- * files the user created (Drydock's own files and node_modules aside). "" when nothing changed.
+ * The IDE's edits against the registered sources, file by file: changed and deleted sources, and new files the
+ * user created (Drydock's own files and node_modules aside).
  */
-export async function workspaceChanges(bundleDir: string, manifest: BundleManifest, workspace: string): Promise<string> {
+export async function workspaceEdits(bundleDir: string, manifest: BundleManifest, workspace: string): Promise<WorkspaceEdit[]> {
   const registered = new Set(manifest.sources);
   const current = new Set(await authorFiles(workspace));
   const paths = [...new Set([...registered, ...current])].sort();
-  const patches: string[] = [];
+  const edits: WorkspaceEdit[] = [];
   for (const path of paths) {
     const before = registered.has(path) ? await readFile(join(bundleDir, path), "utf8") : undefined;
     let after: string | undefined;
@@ -90,19 +100,23 @@ export async function workspaceChanges(bundleDir: string, manifest: BundleManife
       after = await readFile(join(workspace, path), "utf8");
     }
     if (before === after) continue;
-    patches.push(
-      createTwoFilesPatch(
-        before === undefined ? "/dev/null" : `a/${path}`,
-        after === undefined ? "/dev/null" : `b/${path}`,
-        before ?? "",
-        after ?? "",
-        undefined,
-        undefined,
-        { context: 3 },
-      ).replace(/^={67}\n/, ""),
-    );
+    const patch = createTwoFilesPatch(
+      before === undefined ? "/dev/null" : `a/${path}`,
+      after === undefined ? "/dev/null" : `b/${path}`,
+      before ?? "",
+      after ?? "",
+      undefined,
+      undefined,
+      { context: 3 },
+    ).replace(/^={67}\n/, "");
+    edits.push({ path, before, after, patch });
   }
-  return patches.join("");
+  return edits;
+}
+
+/** The IDE's edits as one unified diff against the registered sources; "" when nothing changed. */
+export async function workspaceChanges(bundleDir: string, manifest: BundleManifest, workspace: string): Promise<string> {
+  return (await workspaceEdits(bundleDir, manifest, workspace)).map((e) => e.patch).join("");
 }
 
 /** Files under `root` an author may have written, as posix paths relative to it. */
@@ -210,7 +224,10 @@ process.setSourceMapsEnabled(true);
 await import(${JSON.stringify(tsxLoaderUrl())});
 
 const here = dirname(fileURLToPath(import.meta.url));
-const inputs = JSON.parse(await readFile(join(here, ${JSON.stringify(`${DATA_DIR}/inputs.json`)}), "utf8"));
+// An override (the Drydock extension's "Edit Input Override") replaces the received inputs here only.
+const override = await readFile(join(here, ${JSON.stringify(INPUT_OVERRIDE_FILE)}), "utf8").catch(() => undefined);
+const inputs = JSON.parse(override ?? (await readFile(join(here, ${JSON.stringify(`${DATA_DIR}/inputs.json`)}), "utf8")));
+if (override !== undefined) console.log(\`using the input override in ${INPUT_OVERRIDE_FILE}, not the inputs the task received\`);
 const module = await import(pathToFileURL(join(here, ENTRY)).href);
 
 function findTask(namespace) {
@@ -244,7 +261,9 @@ import { request } from "node:http";
 import { createInterface } from "node:readline/promises";
 
 const TASK = ${JSON.stringify(options.task.name)};
-const CONTROL_SOCKET = ${JSON.stringify(options.controlSocket)};
+// The IDE's processes (its terminals included) get the agent's control socket and token from code-server.
+const CONTROL_SOCKET = process.env.DRYDOCK_CONTROL_SOCKET ?? ${JSON.stringify(options.controlSocket)};
+const CONTROL_TOKEN = process.env.DRYDOCK_CONTROL_TOKEN;
 
 async function confirmed() {
   if (process.argv.includes("--yes")) return true;
@@ -258,25 +277,35 @@ async function confirmed() {
   return /^y(es)?$/i.test(answer.trim());
 }
 
+if (!CONTROL_TOKEN) {
+  console.error("resume: DRYDOCK_CONTROL_TOKEN is not set; run this from a terminal of the task's VS Code");
+  process.exit(2);
+}
 if (!(await confirmed())) {
   console.log("not resumed");
   process.exit(1);
 }
+// The agent's "resume" procedure (tRPC over HTTP on its control socket).
 const answer = await new Promise((resolve, reject) => {
-  const req = request({ socketPath: CONTROL_SOCKET, path: "/resume", method: "POST" }, (res) => {
-    let body = "";
-    res.setEncoding("utf8");
-    res.on("data", (chunk) => (body += chunk));
-    res.on("end", () => resolve({ status: res.statusCode, body }));
-  });
+  const req = request(
+    { socketPath: CONTROL_SOCKET, path: "/resume", method: "POST", headers: { authorization: \`Bearer \${CONTROL_TOKEN}\`, "content-type": "application/json" } },
+    (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode, body }));
+    },
+  );
   req.on("error", reject);
-  req.end();
+  req.end("{}");
 }).catch((error) => {
   console.error(\`resume: the agent is not answering on \${CONTROL_SOCKET}: \${error.message}\`);
   process.exit(1);
 });
-console.log(answer.body.trim());
-process.exit(answer.status === 202 ? 0 : 1);
+const reply = JSON.parse(answer.body);
+const result = reply.result?.data;
+console.log(result?.message ?? \`resume: the agent refused: \${reply.error?.message ?? answer.body}\`);
+process.exit(result?.accepted ? 0 : 1);
 `;
 }
 

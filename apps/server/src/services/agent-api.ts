@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { AttemptAssignment, ErrorInfo, JsonValue } from "@drydock/contracts";
+import type { AttemptAssignment, ErrorInfo, JsonValue, WorkflowSpec } from "@drydock/contracts";
+import { nodeUpstream } from "@drydock/contracts";
 
 import type { LocalBlobStore } from "../blobs/blob-store.js";
 import type { BlobUrlSigner } from "../blobs/signing.js";
@@ -13,6 +14,17 @@ import type { Scheduler } from "./scheduler.js";
 import { bundleKey } from "./workflows.js";
 
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+/** The nodes (with their tasks) whose outputs feed `nodeId`; a fan-out element is fed as its fan-out is. */
+function upstreamOf(spec: WorkflowSpec, nodeId: string): { nodeId: string; task: string }[] {
+  const byId = new Map(spec.nodes.map((n) => [n.id, n]));
+  const node = byId.get(nodeId.replace(/\[\d+\]$/, ""));
+  if (!node) return [];
+  return [...nodeUpstream(node)].flatMap((id) => {
+    const upstream = byId.get(id);
+    return upstream ? [{ nodeId: id, task: upstream.task }] : [];
+  });
+}
+
 const nodeKey = (executionId: string, nodeId: string) => `executions/${executionId}/nodes/${nodeId}`;
 
 /** What an attempt's agent may do: fetch its assignment, report progress, logs and its result. */
@@ -27,6 +39,8 @@ export class AgentService {
       logsDir: string;
       /** Told when an attempt's log grows, for those following it. */
       bus: EventBus;
+      /** Where browsers reach this server (for the console links agents show). */
+      publicUrl: () => string;
     },
   ) {}
 
@@ -66,6 +80,9 @@ export class AgentService {
       task,
       bundle: { sha256: version.bundle, url: this.deps.signer.sign("get", bundleKey(version.bundle), 3_600), entry: version.entry },
       inputsUrl: this.deps.signer.sign("get", inputsKey, 3_600),
+      workflow: { name: row.workflow, version: row.version },
+      upstream: upstreamOf(version.spec, row.node_id),
+      consoleUrl: `${this.deps.publicUrl()}/executions/${row.execution_id}?node=${encodeURIComponent(row.node_id)}`,
       outputsUploadUrl: this.deps.signer.sign("put", this.outputsKey(row.execution_id, row.node_id, row.number), 7 * 24 * 3_600),
     };
   }

@@ -41,7 +41,7 @@ beforeAll(async () => {
   scheduler = new Scheduler({ db, executor, bus, log, config: { maxParallel: 4, heartbeatTimeoutSeconds: 30, lostAttemptRetries: 0 } });
   const workflows = new WorkflowService({ db, signer });
   executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir: pg.dir });
-  agent = new AgentService({ db, blobs, signer, scheduler, logsDir: pg.dir, bus });
+  agent = new AgentService({ db, blobs, signer, scheduler, logsDir: pg.dir, bus, publicUrl: () => "http://127.0.0.1:1" });
   sessions = new SessionService({ db, log, relay: { relayUrl: "http://127.0.0.1:8081", ideOrigin: "http://localhost:8081" }, bus });
   await db.insertInto("bundles").values({ sha256: BUNDLE, size: 1 }).execute();
   await scheduler.start();
@@ -136,6 +136,11 @@ describe("ExecutionService.debug (drydock debug)", () => {
     expect(assignment?.task).toMatchObject({ name: "sum", retries: 0 });
     expect(assignment?.task.timeoutSeconds).toBeUndefined();
     expect(assignmentOf(original.id)?.task.interactive).toBeUndefined();
+    // What the IDE's Drydock view shows: the workflow, the nodes feeding this one, the console's pane.
+    const sumOf = assignments.find((a) => a.executionId === original.id && a.nodeId === "n2");
+    expect(sumOf).toMatchObject({ workflow: { name: "pipe", version: original.version }, upstream: [{ nodeId: "n1", task: "square" }] });
+    expect(sumOf?.consoleUrl).toBe(`http://127.0.0.1:1/executions/${original.id}?node=n2`);
+    expect(assignments.find((a) => a.executionId === original.id && a.nodeId === "n1[0]")?.upstream).toEqual([{ nodeId: "n0", task: "range" }]);
 
     // The attempt's session as users see it, and its edits after it ended (drydock changes).
     expect(detail.nodes[0]?.attempts[0]?.session).toMatchObject({

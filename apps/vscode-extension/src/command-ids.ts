@@ -1,0 +1,17 @@
+/** The ids the extension registers and package.json contributes; `manifest.test.ts` keeps the two in step. */
+export const COMMANDS = {
+  interactiveDebugging: "drydock.interactiveDebugging",
+  resumeTask: "drydock.resumeTask",
+  showChanges: "drydock.showChanges",
+  openInConsole: "drydock.openInConsole",
+  keepAlive: "drydock.keepAlive",
+  refresh: "drydock.refresh",
+  editInputOverride: "drydock.editInputOverride",
+  clearInputOverride: "drydock.clearInputOverride",
+} as const;
+
+export const VIEW_CONTAINER_ID = "drydock";
+export const VIEW_ID = "drydock.task";
+
+/** The launch configurations of the generated `.vscode/launch.json`, named exactly as J2 and J3 name them. */
+export const LAUNCH_NAMES = { debug: "Interactive Debugging", resume: "Resume Task" } as const;

@@ -1,0 +1,83 @@
+/**
+ * The Drydock VS Code extension ↔ the agent holding its session: a tRPC router the agent serves on the
+ * session's control socket (a Unix socket in the attempt's private directory, mode 0600), each call carrying
+ * the session's control token (`Authorization: Bearer …`). The extension imports `type { IdeRouter }` only.
+ */
+import { initTRPC, TRPCError } from "@trpc/server";
+import { z } from "zod";
+
+import { ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
+
+/** What the extension shows about its task: where it runs, what it received, what failed first. */
+export const IdeContextSchema = z.object({
+  execution: z.object({ id: z.string(), workflow: z.string(), version: z.string() }),
+  node: z.object({ id: z.string(), task: z.string() }),
+  attempt: z.object({ id: z.string(), number: z.number().int().min(1) }),
+  /** The inputs the task received (from upstream outputs), as `Interactive Debugging` and `Resume Task` use them. */
+  inputs: z.record(z.string(), JsonValueSchema),
+  /** The nodes whose outputs fed this one. */
+  upstream: z.array(z.object({ nodeId: z.string(), task: z.string() })),
+  /** With runTaskFirst: the first run's error, which is why the IDE opened. */
+  firstRunError: ErrorInfoSchema.optional(),
+  /** The execution's page in the console, this node's pane open. */
+  consoleUrl: z.string().url().optional(),
+  /** The workspace's file holding the task, relative to the workspace root. */
+  entry: z.string(),
+});
+export type IdeContext = z.infer<typeof IdeContextSchema>;
+
+/** Where the session stands, for the status bar's countdown. */
+export const IdeStatusSchema = z.object({
+  /** "ending" once a resume was accepted or the session is shutting down. */
+  state: z.enum(["open", "ending"]),
+  maxIdleSeconds: z.number().int().positive(),
+  /** When the session ends idle unless there is activity first (the server's clock). */
+  idleDeadline: Timestamp.optional(),
+  /** Milliseconds left when the agent last heard from the server. */
+  idleRemainingMs: z.number().int().optional(),
+  resumeRequested: z.boolean(),
+});
+export type IdeStatus = z.infer<typeof IdeStatusSchema>;
+
+/** The IDE's edits against the registered sources: the patch, and each changed file's registered text (for a diff view). */
+export const IdeChangesSchema = z.object({
+  patch: z.string(),
+  files: z.array(z.object({ path: z.string(), original: z.string().nullable(), status: z.enum(["modified", "added", "deleted"]) })),
+});
+export type IdeChanges = z.infer<typeof IdeChangesSchema>;
+
+export const IdeResumeOutput = z.object({ accepted: z.boolean(), message: z.string() });
+
+export interface IdeHandlers {
+  context(): Promise<IdeContext>;
+  status(): Promise<IdeStatus>;
+  /** Activity from the person in the IDE (the status bar's click): the idle deadline moves a full maxIdleSeconds on. */
+  keepAlive(): Promise<IdeStatus>;
+  /** Stops code-server and runs the task for real with the edited sources; false once the session is already ending. */
+  resume(): Promise<z.infer<typeof IdeResumeOutput>>;
+  changes(): Promise<IdeChanges>;
+}
+
+/** Who may call: the holder of the session's control token; checked by the agent before any procedure. */
+export interface IdeRequestContext {
+  authorized: boolean;
+}
+
+const t = initTRPC.context<IdeRequestContext>().create();
+const authorized = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.authorized) throw new TRPCError({ code: "UNAUTHORIZED", message: "the session's control token is required (DRYDOCK_CONTROL_TOKEN)" });
+  return next();
+});
+
+/** Builds the agent-side router around its handlers. */
+export function createIdeRouter(h: IdeHandlers) {
+  return t.router({
+    context: authorized.output(IdeContextSchema).query(() => h.context()),
+    status: authorized.output(IdeStatusSchema).query(() => h.status()),
+    keepAlive: authorized.output(IdeStatusSchema).mutation(() => h.keepAlive()),
+    resume: authorized.output(IdeResumeOutput).mutation(() => h.resume()),
+    changes: authorized.output(IdeChangesSchema).query(() => h.changes()),
+  });
+}
+
+export type IdeRouter = ReturnType<typeof createIdeRouter>;
