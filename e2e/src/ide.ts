@@ -60,3 +60,13 @@ export async function typeInTerminal(ide: Page, text: string): Promise<void> {
   await ide.keyboard.type(text);
   await ide.keyboard.press("Enter");
 }
+
+/** Runs a command by its title from the command palette (F1). */
+export async function runCommand(ide: Page, title: string): Promise<void> {
+  await ide.keyboard.press("F1");
+  const input = ide.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(`>${title}`);
+  await ide.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor();
+  await ide.keyboard.press("Enter");
+}

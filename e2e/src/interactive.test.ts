@@ -190,6 +190,8 @@ describe("an interactive task in the middle of a pipeline", () => {
     const changes = await drydock(["changes", id, "n1"], stack.env);
     expect(changes.code, changes.stderr).toBe(0);
     expect(changes.stdout).toContain("--- a/pipeline.ts\n+++ b/pipeline.ts\n");
+    // Only the edit: the bundle's own files (its package.json) are no change.
+    expect(changes.stdout.match(/^\+\+\+ /gm)).toHaveLength(1);
     expect(changes.stdout).toContain("-    const result = x * 2; // EDIT ME\n+    const result = x * 3; // EDIT ME\n");
   });
 

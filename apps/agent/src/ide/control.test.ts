@@ -50,6 +50,8 @@ beforeAll(async () => {
     'export const echo = { [Symbol.for("drydock.entity")]: { kind: "task", spec: { name: "echo" }, execute: async (inputs: unknown) => inputs } };\n',
   );
   const socket = join(dir, "control.sock");
+  const tokenFile = join(dir, "control.token");
+  await writeFile(tokenFile, TOKEN, { mode: 0o600 });
   workspace = await prepareWorkspace({
     bundleDir: bundle,
     manifest: { formatVersion: 1, entry: "task.ts", sources: ["task.ts"], packages: {} },
@@ -57,6 +59,7 @@ beforeAll(async () => {
     task: { name: "echo", executionId: "x1", nodeId: "n0", attemptNumber: 1 },
     inputs: { x: 1 },
     controlSocket: socket,
+    controlTokenFile: tokenFile,
     nodeBin: process.execPath,
   });
   control = await startControlServer(socket, TOKEN, handlers);
@@ -109,9 +112,14 @@ describe("the session's control socket (the IDE contract over tRPC)", () => {
     const wrongToken = await resumeScript({ DRYDOCK_CONTROL_SOCKET: control.socketPath, DRYDOCK_CONTROL_TOKEN: "nope" });
     expect(wrongToken.code).toBe(1);
     expect(wrongToken.out).toContain("the agent refused: the session's control token is required");
+    // Run by hand from another shell of the same user: the socket and token come from the session's files.
+    accepting = true;
+    const byHand = await resumeScript({});
+    expect(byHand).toEqual({ code: 0, out: "resuming now\n" });
+    await rm(join(dir, "control.token"));
     const noToken = await resumeScript({});
     expect(noToken).toMatchObject({ code: 2, out: expect.stringContaining("DRYDOCK_CONTROL_TOKEN is not set") });
-    expect(calls).toHaveLength(2);
+    expect(calls).toHaveLength(3);
   });
 
   it("Interactive Debugging's entrypoint runs on an input override when one exists, leaving the received inputs as they were", async () => {

@@ -37,8 +37,12 @@ export async function startControlServer(socketPath: string, token: string, hand
   return {
     socketPath,
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // A call being answered (the resume that ends the session) gets its answer; idle connections go now.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), 1_000);
+      await closed;
+      clearTimeout(timer);
       await rm(socketPath, { force: true });
     },
   };

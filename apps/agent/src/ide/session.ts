@@ -6,7 +6,7 @@
  * code-server and its whole process tree are gone before `holdSession` returns.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -126,6 +126,10 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     log.info({ sessionId }, "interactive session opened");
 
     const controlSocket = join(privateDir, "control.sock");
+    // The session's own processes (the Drydock extension, the resume script) reach the agent with this.
+    const controlToken = randomBytes(24).toString("hex");
+    const controlTokenFile = join(privateDir, "control.token");
+    await writeFile(controlTokenFile, controlToken, { mode: 0o600 });
     const workspace = await prepareWorkspace({
       bundleDir: options.bundle.dir,
       manifest: options.bundle.manifest,
@@ -133,6 +137,7 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
       task: { name: assignment.task.name, executionId: assignment.executionId, nodeId: assignment.nodeId, attemptNumber: assignment.attemptNumber },
       inputs: options.inputs,
       controlSocket,
+      controlTokenFile,
       nodeBin: process.execPath,
       ...(options.firstRunError ? { firstRunError: options.firstRunError } : {}),
     });
@@ -144,8 +149,6 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     // Its temp files (the IDE's IPC sockets, the terminals' scratch) live and die with the session.
     const tmp = join(privateDir, "tmp");
     await mkdir(tmp, { mode: 0o700 });
-    // The session's own processes (the Drydock extension, the resume script in a terminal) reach the agent with these.
-    const controlToken = randomBytes(24).toString("hex");
     const env = { ...config.childEnv, DRYDOCK_CONTROL_SOCKET: controlSocket, DRYDOCK_CONTROL_TOKEN: controlToken, TMPDIR: tmp };
     const extensions = [...new Set([...(options.defaultExtensions ?? []), ...interactive.extensions])];
     let extensionsDir: string | undefined;
@@ -197,6 +200,7 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
       status: async () => status(),
       keepAlive: async () => {
         pendingActivity = true;
+        system("keep-alive from the IDE: the idle deadline moves a full maxIdleSeconds on");
         // A beat now rather than at the next tick, so the IDE shows the moved deadline at once.
         const answer = await call("heartbeat", () => client.agent.heartbeat.mutate(options.beat.input()));
         options.beat.answered(answer.session);

@@ -39,6 +39,8 @@ export interface WorkspaceOptions {
   inputs: Record<string, unknown>;
   /** The agent's control socket, where the resume script asks to resume. */
   controlSocket: string;
+  /** The file (0600, beside the socket) holding the session's control token, for the scripts run outside the IDE's terminals. */
+  controlTokenFile: string;
   /** The Node binary the launch configurations run (the agent's own). */
   nodeBin: string;
   /** With runTaskFirst: the first run's error, written into the workspace for the user to read. */
@@ -92,7 +94,8 @@ export async function workspaceEdits(bundleDir: string, manifest: BundleManifest
   const paths = [...new Set([...registered, ...current])].sort();
   const edits: WorkspaceEdit[] = [];
   for (const path of paths) {
-    const before = registered.has(path) ? await readFile(join(bundleDir, path), "utf8") : undefined;
+    // The bundle's own files beside the sources (its package.json) are the baseline too: unchanged, they are no edit.
+    const before = registered.has(path) || (await exists(join(bundleDir, path))) ? await readFile(join(bundleDir, path), "utf8") : undefined;
     let after: string | undefined;
     if (current.has(path)) {
       const size = (await stat(join(workspace, path))).size;
@@ -257,13 +260,23 @@ function resumeSource(options: WorkspaceOptions): string {
     "runs for real with the sources in this folder, edits included, and the inputs it received; its output",
     `goes downstream. Run it as "${LAUNCH_NAMES.resume}" or by hand: node ${RESUME_FILE} [--yes]`,
   ])}
+import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { createInterface } from "node:readline/promises";
 
 const TASK = ${JSON.stringify(options.task.name)};
-// The IDE's processes (its terminals included) get the agent's control socket and token from code-server.
+// The IDE's processes (its terminals included) get the agent's control socket and token from code-server;
+// another shell of the same user reads the token from its file, which only that user can read.
 const CONTROL_SOCKET = process.env.DRYDOCK_CONTROL_SOCKET ?? ${JSON.stringify(options.controlSocket)};
-const CONTROL_TOKEN = process.env.DRYDOCK_CONTROL_TOKEN;
+const CONTROL_TOKEN = process.env.DRYDOCK_CONTROL_TOKEN ?? readToken(${JSON.stringify(options.controlTokenFile)});
+
+function readToken(file) {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
 
 async function confirmed() {
   if (process.argv.includes("--yes")) return true;
@@ -278,7 +291,7 @@ async function confirmed() {
 }
 
 if (!CONTROL_TOKEN) {
-  console.error("resume: DRYDOCK_CONTROL_TOKEN is not set; run this from a terminal of the task's VS Code");
+  console.error("resume: DRYDOCK_CONTROL_TOKEN is not set and the session's token file is gone; run this from a terminal of the task's VS Code");
   process.exit(2);
 }
 if (!(await confirmed())) {

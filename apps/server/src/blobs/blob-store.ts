@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { link, mkdir, readFile, rm, stat } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { link, mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -64,11 +64,13 @@ export class LocalBlobStore {
     const temp = `${target}.${randomBytes(6).toString("hex")}.partial`;
     const hash = createHash("sha256");
     let bytes = 0;
+    // Opened here, not by the stream: a stream destroyed early may open its file after the clean-up removed it.
+    const file = await open(temp, "w");
     try {
       if (Buffer.isBuffer(body)) {
         if (body.length > maxBytes) throw new BlobTooLargeError(`blob is larger than ${maxBytes} bytes`);
         hash.update(body);
-        await pipeline([body], createWriteStream(temp));
+        await pipeline([body], file.createWriteStream());
       } else {
         await pipeline(
           body,
@@ -80,7 +82,7 @@ export class LocalBlobStore {
               yield chunk;
             }
           },
-          createWriteStream(temp),
+          file.createWriteStream(),
         );
       }
       const sha256 = hash.digest("hex");
@@ -94,6 +96,8 @@ export class LocalBlobStore {
         return { sha256, created: false };
       }
     } finally {
+      // The stream closed it already, unless it failed before writing.
+      await file.close().catch(() => undefined);
       await rm(temp, { force: true });
     }
   }
