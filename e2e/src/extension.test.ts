@@ -2,16 +2,19 @@
  * The Drydock VS Code extension in a real session (issue 6): installed by default, in headless Chromium
  * through the relay, talking to its agent over the session's control socket.
  */
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, fixture, processTable, removeStack, startStack, waitFor } from "./harness.js";
+import { drydock, fixture, processTable, removeStack, ROOT, startStack, waitFor } from "./harness.js";
 import type { Stack } from "./harness.js";
 import { openFile, replaceAndSave, runCommand, waitForTerminal } from "./ide.js";
+
+/** Where a failure's screenshot goes. */
+const SHOTS = join(ROOT, "e2e/artifacts/extension");
 
 let stack: Stack;
 let browser: Browser;
@@ -85,8 +88,17 @@ describe("the Drydock extension in a session", () => {
   it("Show Changes opens a diff of an edit against the registered source", async () => {
     await openFile(ide, "pipeline.ts");
     await replaceAndSave(ide, "x * 2; // EDIT ME", "x * 3; // EDIT ME");
+    await expect.poll(() => readFile(join(workspace, "pipeline.ts"), "utf8"), { timeout: 10_000 }).toContain("x * 3; // EDIT ME");
     await runCommand(ide, "Drydock: Show Changes");
-    await ide.locator(".monaco-diff-editor").first().waitFor({ timeout: 15_000 });
+    await ide
+      .locator(".monaco-diff-editor")
+      .first()
+      .waitFor({ timeout: 30_000 })
+      .catch(async (error: unknown) => {
+        await mkdir(SHOTS, { recursive: true });
+        await ide.screenshot({ path: join(SHOTS, "show-changes-failed.png") });
+        throw error;
+      });
     await ide.locator(".tab.active", { hasText: "pipeline.ts (registered ↔ edited)" }).waitFor();
   });
 

@@ -27,9 +27,12 @@ export async function openFile(ide: Page, name: string): Promise<void> {
   await ide.locator(`.tab[data-resource-name="${name}"].active`).waitFor();
 }
 
+/** The text of the editor area's editor (the panel's Debug Console has a monaco editor too). */
+const EDITOR_TEXT = ".part.editor .editor-group-container.active .monaco-editor .view-lines";
+
 /** Find and replace in the open editor (Ctrl+H, replace all), then save (Ctrl+S). */
 export async function replaceAndSave(ide: Page, find: string, replace: string): Promise<void> {
-  await ide.locator(".monaco-editor .view-lines").first().click();
+  await ide.locator(EDITOR_TEXT).first().click();
   await ide.keyboard.press("Control+H");
   await ide.locator(".find-widget .replace-part").waitFor();
   await ide.keyboard.press("Control+A");
@@ -40,7 +43,7 @@ export async function replaceAndSave(ide: Page, find: string, replace: string): 
   await ide.keyboard.type(replace);
   await ide.keyboard.press("Control+Alt+Enter");
   await ide.keyboard.press("Escape");
-  await ide.locator(".monaco-editor .view-lines").first().click();
+  await ide.locator(EDITOR_TEXT).first().click();
   await ide.keyboard.press("Control+S");
   await ide.locator(".tab.active.dirty").waitFor({ state: "detached" });
 }
@@ -67,6 +70,8 @@ export async function runCommand(ide: Page, title: string): Promise<void> {
   const input = ide.locator(".quick-input-widget input");
   await input.waitFor({ state: "visible" });
   await input.fill(`>${title}`);
-  await ide.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor();
-  await ide.keyboard.press("Enter");
+  // The row itself, not Enter: recently used commands may be listed above it.
+  const row = ide.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+  await row.waitFor();
+  await row.click();
 }
