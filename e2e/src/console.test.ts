@@ -6,11 +6,10 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 
-import { chromium } from "playwright-core";
 import type { Browser, BrowserContext, ConsoleMessage, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, example, fixture, processTable, removeStack, ROOT, startStack, waitFor } from "./harness.js";
+import { drydock, example, fixture, launchChromium, processTable, removeStack, ROOT, startStack, waitFor } from "./harness.js";
 import type { Stack } from "./harness.js";
 import { openFile, replaceAndSave, startFromRunAndDebug, typeInTerminal, waitForTerminal } from "./ide.js";
 
@@ -56,10 +55,7 @@ beforeAll(async () => {
   await rm(SHOTS, { recursive: true, force: true });
   await mkdir(SHOTS, { recursive: true });
   stack = await startStack();
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   // Signed in once through the printed URL; the journey below starts from a browser that never was.
   const signIn = await context.newPage();

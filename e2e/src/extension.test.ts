@@ -5,11 +5,10 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, fixture, processTable, removeStack, ROOT, startStack, waitFor } from "./harness.js";
+import { drydock, fixture, launchChromium, processTable, removeStack, ROOT, startStack, waitFor } from "./harness.js";
 import type { Stack } from "./harness.js";
 import { openFile, replaceAndSave, runCommand, waitForTerminal } from "./ide.js";
 
@@ -33,10 +32,7 @@ beforeAll(async () => {
   // Where the agent laid the workspace out, from the task's log.
   const attemptId = ready?.attemptId ?? "";
   workspace = await waitFor("the workspace path in the log", async () => (await stack.api.executions.logs.query({ attemptId })).text.match(/VS Code workspace: (\S+)/)?.[1]);
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
   ide = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   await ide.goto((await stack.api.sessions.ideTicket.mutate({ sessionId: ready?.id ?? "" })).url);
   await ide.waitForSelector(".monaco-workbench", { timeout: 90_000 });

@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 
 import type { AppRouter } from "@drydock/contracts/router";
 import { createTRPCClient, httpLink } from "@trpc/client";
+import { chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const CLI = join(ROOT, "packages/sdk/dist/cli.js");
@@ -124,4 +126,12 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Debian's Chromium, headless, with the flags this machine needs (SPEC §9). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
 }

@@ -3,10 +3,10 @@ import { readdir, readFile, readlink, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 
 import type { InteractiveSession } from "@drydock/contracts";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, fixture, processTable, removeStack, startStack, waitFor } from "./harness.js";
+import { drydock, fixture, launchChromium, processTable, removeStack, startStack, waitFor } from "./harness.js";
 import type { Stack } from "./harness.js";
 
 let stack: Stack;
@@ -27,10 +27,7 @@ beforeAll(async () => {
     const current = nodes.find((n) => n.nodeId === "n1")?.attempts.at(-1)?.session;
     return current?.state === "READY" ? current : undefined;
   }, 90_000);
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -12,10 +12,10 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 
 import type { ExecutionDetail, InteractiveSession } from "@drydock/contracts";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, fixture, processTable, removeStack, startStack, waitFor } from "./harness.js";
+import { drydock, fixture, launchChromium, processTable, removeStack, startStack, waitFor } from "./harness.js";
 import type { Stack } from "./harness.js";
 import { breakOnTsLine } from "./inspector.js";
 
@@ -24,10 +24,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   stack = await startStack();
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
