@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { drydock, example, fixture, launchChromium, processTable, removeStack, ROOT, startStack, waitFor } from "./harness.js";
 import type { Stack } from "./harness.js";
-import { openFile, replaceAndSave, startFromRunAndDebug, typeInTerminal, waitForTerminal } from "./ide.js";
+import { ideLink, pane, seedJourney } from "./journey.js";
 
 /** Where the screenshots go (the test prints it). */
 const SHOTS = join(ROOT, "e2e/artifacts/console");
@@ -33,8 +33,6 @@ async function newConsolePage(within: BrowserContext = context): Promise<Page> {
   return page;
 }
 
-const pane = (page: Page) => page.getByTestId("task-pane");
-const ideLink = (page: Page) => pane(page).getByRole("link", { name: "VSCode (User)" });
 
 async function openExecution(page: Page, id: string, node: string): Promise<void> {
   await page.goto(`${stack.url}/executions/${id}?node=${node}`);
@@ -86,59 +84,18 @@ describe("the console", () => {
     await page.getByRole("heading", { name: "No executions yet" }).waitFor();
     expect(new URL(page.url()).search).not.toContain("token");
 
-    // Launch wf from its form, generated from the input schema: name defaults to world.
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Workflows" }).click();
-    await page.getByRole("link", { name: "wf", exact: true }).click();
-    const name = page.getByLabel("name", { exact: true });
-    await expect.poll(() => name.inputValue()).toBe("world");
-    await name.fill("world");
-    await page.getByRole("button", { name: "Launch" }).click();
-    await page.waitForURL(/\/executions\/x[a-z0-9]+/);
-    const id = new URL(page.url()).pathname.split("/").pop() ?? "";
-
-    // The node goes Running; its pane shows the VSCode (User) link once the IDE answers through the relay.
-    await page.getByTestId("dag-node-n0").click();
-    await pane(page).locator('[data-status="RUNNING"]').first().waitFor({ timeout: 60_000 });
-    await ideLink(page).waitFor({ timeout: 120_000 });
-    await page.screenshot({ path: join(SHOTS, "execution-running.png"), fullPage: true });
-
-    // A second page on the same execution, to follow it live without reloading.
-    const watcher = await newConsolePage(fresh);
-    await openExecution(watcher, id, "n0");
-    await watcher.evaluate(() => Object.assign(window, { notReloaded: true }));
-
-    // One click: the IDE opens in a new tab on the relay's own origin, on the task's workspace.
-    const [ide] = await Promise.all([fresh.waitForEvent("page"), ideLink(page).click()]);
-    await ide.waitForSelector(".monaco-workbench", { timeout: 90_000 });
-    const ideOrigin = new URL(ide.url());
-    expect(ideOrigin.hostname).toMatch(/^s[a-z0-9]+\.localhost$/);
-    expect(ideOrigin.origin).not.toBe(new URL(stack.url).origin);
-    await ide.locator(".explorer-folders-view").getByText("workflow.ts", { exact: true }).waitFor({ timeout: 30_000 });
-    // The Drydock extension is installed by default and reaches the agent: its status bar item counts down.
-    await ide.locator(".statusbar-item", { hasText: /Idle in \d/ }).first().waitFor({ timeout: 30_000 });
-    await openFile(ide, "workflow.ts");
-
-    // Interactive Debugging from the Run and Debug view prints the task's result for its real input.
-    await startFromRunAndDebug(ide, "Interactive Debugging");
-    await waitForTerminal(ide, 'say_hello returned "Hello, world!"');
-    await ide.screenshot({ path: join(SHOTS, "ide-interactive-debugging.png") });
-
-    // Meanwhile the console still shows the node running, with no outputs.
-    await expect.poll(() => pane(page).locator("[data-status]").first().getAttribute("data-status")).toBe("RUNNING");
-    expect(await pane(page).getByText("No outputs yet").count()).toBe(1);
-    expect(await page.getByTestId("execution-status").getAttribute("data-status")).toBe("RUNNING");
-
-    // Edit the greeting, save, and Resume Task (confirming in its terminal).
-    await replaceAndSave(ide, "Hello,", "Howdy,");
-    await startFromRunAndDebug(ide, "Resume Task");
-    await waitForTerminal(ide, "[y/N]");
-    await typeInTerminal(ide, "y");
-
-    // The console shows the node and the execution SUCCEEDED with the edited greeting; the link is gone.
-    await page.getByTestId("execution-status").and(page.locator('[data-status="SUCCEEDED"]')).waitFor({ timeout: 60_000 });
-    await pane(page).getByTestId("node-outputs").getByText("Howdy, world!").waitFor({ timeout: 10_000 });
-    expect(await ideLink(page).count()).toBe(0);
-    await page.screenshot({ path: join(SHOTS, "execution-succeeded.png"), fullPage: true });
+    // The journey (journey.ts); a second page on the same execution, opened before the IDE, follows it live.
+    let watcher: Page | undefined;
+    const { id } = await seedJourney(fresh, page, {
+      consoleOrigin: new URL(stack.url).origin,
+      shots: SHOTS,
+      whileReady: async (executionId) => {
+        watcher = await newConsolePage(fresh);
+        await openExecution(watcher, executionId, "n0");
+        await watcher.evaluate(() => Object.assign(window, { notReloaded: true }));
+      },
+    });
+    if (!watcher) throw new Error("the journey never reached the IDE link");
 
     // The second page followed every change without reloading.
     await watcher.getByTestId("execution-status").and(watcher.locator('[data-status="SUCCEEDED"]')).waitFor();

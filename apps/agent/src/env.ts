@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 
 import { z } from "zod";
 
+const DEFAULT_CACHE_DIR = join(tmpdir(), "drydock-cache");
 const LogLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
 const EnvSchema = z.object({
@@ -14,7 +15,7 @@ const EnvSchema = z.object({
   /** Attempt-scoped bearer token. */
   DRYDOCK_AGENT_TOKEN: z.string().min(1),
   /** Cache shared by the agents of one machine (code bundles). */
-  DRYDOCK_CACHE_DIR: z.string().min(1).default(join(tmpdir(), "drydock-cache")),
+  DRYDOCK_CACHE_DIR: z.string().min(1).default(DEFAULT_CACHE_DIR),
   DRYDOCK_LOG_LEVEL: LogLevel.default("info"),
   DRYDOCK_HEARTBEAT_MS: z.coerce.number().int().min(10).default(2_000),
   /** How long the agent keeps retrying while the server is unreachable (a restart) before giving up. */
@@ -56,12 +57,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.DRYDOCK_LOG_LEVEL,
     heartbeatMs: e.DRYDOCK_HEARTBEAT_MS,
     reconnectSeconds: e.DRYDOCK_RECONNECT_SECONDS,
-    defaultExtensions: e.DRYDOCK_DEFAULT_EXTENSIONS === undefined ? bundledExtensions() : listOf(e.DRYDOCK_DEFAULT_EXTENSIONS),
+    defaultExtensions: defaultExtensions(e.DRYDOCK_DEFAULT_EXTENSIONS),
     childEnv: Object.fromEntries(
       Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[0] !== "DRYDOCK_AGENT_TOKEN"),
     ),
   };
 }
+
+/** The cache and default extensions as `loadConfig` reads them, for `prepare` (which runs no attempt, so has no endpoint or token). */
+export function loadPrepareConfig(env: Record<string, string | undefined> = process.env): Pick<AgentConfig, "cacheDir" | "defaultExtensions" | "childEnv"> {
+  return {
+    cacheDir: env.DRYDOCK_CACHE_DIR || DEFAULT_CACHE_DIR,
+    defaultExtensions: defaultExtensions(env.DRYDOCK_DEFAULT_EXTENSIONS || undefined),
+    childEnv: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+  };
+}
+
+const defaultExtensions = (value: string | undefined) => (value === undefined ? bundledExtensions() : listOf(value));
 
 const listOf = (value: string) => (value.trim() === "none" ? [] : value.split(",").map((v) => v.trim()).filter(Boolean));
 

@@ -47,7 +47,24 @@ export const ServerConfigSchema = z.object({
   publicUrl: z.string().url().optional(),
   /** The built console to serve at `/` (its index.html and assets); defaults to @drydock/console's build. */
   consoleDir: z.string().optional(),
-  /** How many attempts the local executor runs at once. */
+  /** Where attempts run: `local` child processes (the default), or `docker` containers of each task's image. */
+  executor: z.enum(["local", "docker"]).default("local"),
+  docker: z
+    .object({
+      /** The Docker engine's socket. */
+      socket: z.string().min(1).default("/var/run/docker.sock"),
+      /** The image of tasks without an ImageSpec (and the base ImageSpec images build on). */
+      taskImage: z.string().min(1).default("drydock/agent:latest"),
+      /** The Docker network task containers join; they must reach the server and the relay from it. */
+      network: z.string().min(1).default("bridge"),
+      /**
+       * The server's URL as task containers reach it, e.g. `http://server:8484` on a compose network;
+       * defaults to the public URL.
+       */
+      agentEndpoint: z.string().url().optional(),
+    })
+    .default({ socket: "/var/run/docker.sock", taskImage: "drydock/agent:latest", network: "bridge" }),
+  /** How many attempts run at once. */
   maxParallel: z.coerce.number().int().min(1).max(1_000).default(8),
   /** An attempt with no heartbeat for this long is declared lost. */
   heartbeatTimeoutSeconds: z.coerce.number().int().min(5).default(30),
@@ -75,6 +92,13 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
     publicUrl: env.DRYDOCK_PUBLIC_URL || undefined,
     consoleDir: env.DRYDOCK_CONSOLE_DIR || undefined,
     maxParallel: env.DRYDOCK_MAX_PARALLEL,
+    executor: env.DRYDOCK_EXECUTOR || undefined,
+    docker: {
+      socket: env.DRYDOCK_DOCKER_SOCKET || undefined,
+      taskImage: env.DRYDOCK_TASK_IMAGE || undefined,
+      network: env.DRYDOCK_DOCKER_NETWORK || undefined,
+      agentEndpoint: env.DRYDOCK_AGENT_ENDPOINT || undefined,
+    },
     logLevel: env.DRYDOCK_LOG_LEVEL,
     agentEnv: Object.fromEntries(AGENT_ENV.flatMap((k) => (env[k] ? [[k, env[k]]] : []))),
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),

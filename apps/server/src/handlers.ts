@@ -1,4 +1,4 @@
-import type { AppHandlers } from "@drydock/contracts/router";
+import type { AppHandlers, ExecutorKind } from "@drydock/contracts/router";
 
 import type { AgentService } from "./services/agent-api.js";
 import type { ExecutionService } from "./services/executions.js";
@@ -15,9 +15,11 @@ export function createHandlers(s: {
   agent: AgentService;
   scheduler: Scheduler;
   sessions: SessionService;
+  executor: ExecutorKind;
 }): AppHandlers {
   const ok = { ok: true as const };
   return {
+    health: () => ({ ok: true, executor: s.executor }),
     projects: {
       list: async () => {
         const rows = await s.db.selectFrom("projects").selectAll().orderBy("id").execute();

@@ -1,6 +1,9 @@
+import { createHash } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import Docker from "dockerode";
 
 import { Authenticator } from "./auth.js";
 import { buildApp } from "./app.js";
@@ -13,6 +16,7 @@ import { startEmbeddedPostgres } from "./db/postgres.js";
 import type { RunningPostgres } from "./db/postgres.js";
 import { ServerConfigSchema } from "./env.js";
 import type { ServerConfigInput } from "./env.js";
+import { DockerExecutor } from "./executor/docker.js";
 import { LocalProcessExecutor } from "./executor/local-process.js";
 import { createHandlers } from "./handlers.js";
 import { createLogger } from "./logger.js";
@@ -84,14 +88,29 @@ export async function startServer(options: ServerConfigInput, logger?: Logger): 
     const blobs = new LocalBlobStore(join(dataDir, "blobs"));
     const signer = new BlobUrlSigner(secrets.signingSecret, () => baseUrl);
     const bus = new EventBus();
-    const executor = new LocalProcessExecutor({
-      agentEntry: agentEntry(),
-      attemptsDir: join(dataDir, "attempts"),
-      cacheDir: join(dataDir, "cache"),
-      endpoint: () => baseUrl,
-      log: log.child({ component: "executor" }),
-      env: config.agentEnv,
-    });
+    const attemptsDir = join(dataDir, "attempts");
+    const executorLog = log.child({ component: "executor" });
+    const executor =
+      config.executor === "docker"
+        ? new DockerExecutor({
+            docker: new Docker({ socketPath: config.docker.socket }),
+            taskImage: config.docker.taskImage,
+            network: config.docker.network,
+            endpoint: () => config.docker.agentEndpoint ?? baseUrl,
+            instance: createHash("sha256").update(`drydock instance\n${secrets.signingSecret}`).digest("hex").slice(0, 16),
+            attemptsDir,
+            // The image has its own PATH, HOME and cache; agents get only Drydock's tuning variables.
+            env: Object.fromEntries(Object.entries(config.agentEnv).filter(([k]) => k.startsWith("DRYDOCK_"))),
+            log: executorLog,
+          })
+        : new LocalProcessExecutor({
+            agentEntry: agentEntry(),
+            attemptsDir,
+            cacheDir: join(dataDir, "cache"),
+            endpoint: () => baseUrl,
+            log: executorLog,
+            env: config.agentEnv,
+          });
     const scheduler = new Scheduler({ db, executor, bus, log: log.child({ component: "scheduler" }), config });
     const workflows = new WorkflowService({ db, signer });
     const logsDir = join(dataDir, "logs");
@@ -101,7 +120,7 @@ export async function startServer(options: ServerConfigInput, logger?: Logger): 
     const sessions = new SessionService({ db, log: log.child({ component: "sessions" }), relay: config, bus });
     const auth = new Authenticator(db, token, relayToken);
     const app = await buildApp({
-      handlers: createHandlers({ db, workflows, executions, agent, scheduler, sessions }),
+      handlers: createHandlers({ db, workflows, executions, agent, scheduler, sessions, executor: executor.kind }),
       auth,
       console: {
         sessions: new ConsoleSessions(secrets.signingSecret, token, (t) => auth.isUserToken(t)),

@@ -73,7 +73,13 @@ type Handler<I extends z.ZodType, O extends z.ZodType, C> = (input: z.output<I>,
 type Subscription<I extends z.ZodType, E, C> = (input: z.output<I>, ctx: C, signal: AbortSignal) => AsyncIterable<E>;
 
 /** What the server implements; business logic lives behind these, free of HTTP. */
+/** Where the server runs task attempts: `local` processes, or `docker` containers of each task's image. */
+export const ExecutorKindSchema = z.enum(["local", "docker"]);
+export type ExecutorKind = z.infer<typeof ExecutorKindSchema>;
+export const HealthSchema = z.object({ ok: z.literal(true), executor: ExecutorKindSchema });
+
 export interface AppHandlers {
+  health: () => z.infer<typeof HealthSchema>;
   projects: { list: Handler<z.ZodVoid, z.ZodArray<typeof ProjectSchema>, UserContext> };
   workflows: {
     createUpload: Handler<typeof CreateUploadInput, typeof CreateUploadOutput, UserContext>;
@@ -174,7 +180,8 @@ const relayProcedure = base.use(({ ctx, next }) => {
 /** Builds the router around the server's handlers. */
 export function createAppRouter(h: AppHandlers) {
   return t.router({
-    health: base.output(z.object({ ok: z.literal(true) })).query(() => ({ ok: true as const })),
+    /** Unauthenticated: the server is up, and where it runs tasks (the CLI builds task images for `docker`). */
+    health: base.output(HealthSchema).query(() => h.health()),
     projects: t.router({
       list: userProcedure.output(z.array(ProjectSchema)).query(({ ctx }) => h.projects.list(undefined, ctx)),
     }),

@@ -8,6 +8,11 @@ export const ImageSpecDataSchema = z.object({
   baseImage: z.string().optional(),
   packages: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string()).default({}),
+  /**
+   * The image built from this spec (`repository:tag`), recorded by `drydock register` when the server runs
+   * tasks on Docker; the Docker executor runs the task's attempts in it. Absent: the server's default task image.
+   */
+  ref: z.string().min(1).optional(),
 });
 export type ImageSpecData = z.infer<typeof ImageSpecDataSchema>;
 

@@ -11,6 +11,8 @@ const CliEnvSchema = z.object({
   /** Where `drydock up` saves the endpoint and token it serves with. */
   home: z.string(),
   isTTY: z.boolean(),
+  /** The base of task images whose ImageSpec names no baseImage (DRYDOCK_TASK_BASE_IMAGE); drydock/agent:latest when absent. */
+  taskBaseImage: z.string().min(1).optional(),
 });
 export type CliEnv = z.infer<typeof CliEnvSchema>;
 
@@ -21,6 +23,7 @@ export function readCliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
     project: env.DRYDOCK_PROJECT || undefined,
     home: env.DRYDOCK_HOME || join(homedir(), ".drydock"),
     isTTY: Boolean(process.stderr.isTTY) && env.CI !== "true",
+    taskBaseImage: env.DRYDOCK_TASK_BASE_IMAGE || undefined,
   });
 }
 

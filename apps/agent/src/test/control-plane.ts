@@ -111,6 +111,7 @@ function handlers(state: ControlPlaneState): AppHandlers {
     },
   };
   return {
+    health: () => ({ ok: true, executor: "local" }),
     projects: { list: notServed },
     workflows: { createUpload: notServed, register: notServed, list: notServed, get: notServed },
     executions: {

@@ -5,13 +5,18 @@ import type { AttemptExit, AttemptLaunch, Executor } from "../executor/executor.
  * like a real executor it then reports the agent's exit, and `terminate` ends an agent with SIGTERM.
  */
 export class ScriptedExecutor implements Executor {
+  readonly kind = "local";
+  /** False plays an executor whose agents never run a second attempt (Docker). */
+  warmAgents = true;
   launched: string[] = [];
+  launches: AttemptLaunch[] = [];
   terminated: string[] = [];
   private exited = new Set<string>();
   private listeners: ((id: string, exit: AttemptExit) => void)[] = [];
   behaviour: (attempt: AttemptLaunch) => Promise<void> = async () => undefined;
   async launch(attempt: AttemptLaunch) {
     this.launched.push(attempt.attemptId);
+    this.launches.push(attempt);
     setImmediate(() =>
       void this.behaviour(attempt)
         .then(() => this.exit(attempt.attemptId, { code: 0, signal: null, tail: "" }))

@@ -16,10 +16,19 @@ export class BlobUrlSigner {
     return createHmac("sha256", this.secret).update(`${op}\n${key}\n${expires}`).digest("hex");
   }
 
+  /** An absolute URL on the server's public base URL (for the CLI and browsers). */
   sign(op: BlobOperation, key: string, ttlSeconds: number, now = Date.now()): string {
+    return `${this.baseUrl()}${this.signPath(op, key, ttlSeconds, now)}`;
+  }
+
+  /**
+   * The same, as a path: agents resolve it against the endpoint they reach the server on, which for a
+   * container is not the public URL.
+   */
+  signPath(op: BlobOperation, key: string, ttlSeconds: number, now = Date.now()): string {
     const expires = Math.floor(now / 1000) + ttlSeconds;
     const query = new URLSearchParams({ op, exp: String(expires), sig: this.signature(op, key, expires) });
-    return `${this.baseUrl()}/blobs/${key}?${query.toString()}`;
+    return `/blobs/${key}?${query.toString()}`;
   }
 
   /** Why a request may not proceed, or undefined when the signature is good. */

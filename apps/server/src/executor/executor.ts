@@ -1,8 +1,13 @@
-/** What an executor is told to run: one attempt, whose agent authenticates with `token`. */
+import type { TaskSpec } from "@drydock/contracts";
+import type { ExecutorKind } from "@drydock/contracts/router";
+
+/** What an executor is told to run: one attempt of `task`, whose agent authenticates with `token`. */
 export interface AttemptLaunch {
   attemptId: string;
   executionId: string;
   token: string;
+  /** Where and with what the attempt runs: its image (`image.ref`) and resource limits. */
+  task: Pick<TaskSpec, "name" | "image" | "resources">;
 }
 
 export interface AttemptExit {
@@ -14,6 +19,12 @@ export interface AttemptExit {
 
 /** Runs agents somewhere (a local process group, a container, a pod) and tells when they end. */
 export interface Executor {
+  readonly kind: ExecutorKind;
+  /**
+   * Whether an agent that finished an attempt may run the next queued attempt of its execution (`handOver`).
+   * Processes may; containers do not, since the next task may need another image or other limits.
+   */
+  readonly warmAgents: boolean;
   launch(attempt: AttemptLaunch): Promise<{ pid: number }>;
   /**
    * Takes back an agent started before a server restart (launched as `agent`, now running `attemptId`);
@@ -25,6 +36,8 @@ export interface Executor {
    * False when this executor does not know the agent (a restart found it between attempts): adopt it then.
    */
   handOver(from: string, to: string): boolean;
+  /** After a restart's adoptions: ends what this executor started earlier that no attempt took back. */
+  forgetOthers?(): Promise<void>;
   /** Ends the attempt's whole process tree and resolves once nothing of it remains. */
   terminate(attemptId: string): Promise<void>;
   onExit(listener: (attemptId: string, exit: AttemptExit) => void): void;

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -8,6 +8,7 @@ import { groupAlive } from "@drydock/agent/process-group";
 
 import type { Logger } from "../logger.js";
 import type { AttemptExit, AttemptLaunch, Executor } from "./executor.js";
+import { tailFile } from "./tail.js";
 
 export interface LocalProcessExecutorOptions {
   /** The agent's built entry (`@drydock/agent`'s dist/main.js). */
@@ -30,6 +31,8 @@ export interface LocalProcessExecutorOptions {
  * the pid is still that agent.
  */
 export class LocalProcessExecutor implements Executor {
+  readonly kind = "local";
+  readonly warmAgents = true;
   /** Live agents by pid: the attempt each was launched for (its name in the process table) and the one it runs now. */
   private readonly agents = new Map<number, { agent: string; attempt: string }>();
   private readonly pidOf = new Map<string, number>();
@@ -114,23 +117,9 @@ export class LocalProcessExecutor implements Executor {
     if (!entry) return;
     this.agents.delete(pid);
     this.pidOf.delete(entry.attempt);
-    const tail = await this.tail(entry.agent);
+    const tail = await tailFile(join(this.dir(entry.agent), "agent.log"));
     await rm(join(this.dir(entry.agent), "work"), { recursive: true, force: true }).catch(() => undefined);
     for (const listener of this.listeners) listener(entry.attempt, { code, signal, tail });
-  }
-
-  private async tail(agent: string): Promise<string> {
-    const file = await open(join(this.dir(agent), "agent.log"), "r").catch(() => undefined);
-    if (!file) return "";
-    try {
-      const { size } = await file.stat();
-      const length = Math.min(size, 2_048);
-      const buffer = Buffer.alloc(length);
-      await file.read(buffer, 0, length, size - length);
-      return buffer.toString("utf8");
-    } finally {
-      await file.close();
-    }
   }
 
   private async killGroup(pgid: number): Promise<void> {

@@ -78,12 +78,12 @@ export class AgentService {
       nodeId: row.node_id,
       attemptNumber: row.number,
       task,
-      bundle: { sha256: version.bundle, url: this.deps.signer.sign("get", bundleKey(version.bundle), 3_600), entry: version.entry },
-      inputsUrl: this.deps.signer.sign("get", inputsKey, 3_600),
+      bundle: { sha256: version.bundle, url: this.deps.signer.signPath("get", bundleKey(version.bundle), 3_600), entry: version.entry },
+      inputsUrl: this.deps.signer.signPath("get", inputsKey, 3_600),
       workflow: { name: row.workflow, version: row.version },
       upstream: upstreamOf(version.spec, row.node_id),
       consoleUrl: `${this.deps.publicUrl()}/executions/${row.execution_id}?node=${encodeURIComponent(row.node_id)}`,
-      outputsUploadUrl: this.deps.signer.sign("put", this.outputsKey(row.execution_id, row.node_id, row.number), 7 * 24 * 3_600),
+      outputsUploadUrl: this.deps.signer.signPath("put", this.outputsKey(row.execution_id, row.node_id, row.number), 7 * 24 * 3_600),
     };
   }
 

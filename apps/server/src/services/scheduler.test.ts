@@ -262,6 +262,37 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
     expect(n0).toHaveLength(1);
   });
 
+  it("tells the executor each attempt's task (image, resources), and hands nothing over when its agents are not warm", async () => {
+    executor.behaviour = ({ attemptId }) => scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
+    executor.warmAgents = false;
+    try {
+      const spec: WorkflowSpec = {
+        name: "cold",
+        inputs: {},
+        required: [],
+        nodes: [{ kind: "map", id: "n0", task: "boxed", over: { x: { kind: "literal", value: [1, 2, 3, 4, 5] } }, inputs: {} }],
+        output: { kind: "node", node: "n0" },
+      };
+      const boxed: TaskSpec = {
+        ...task("boxed", ["x"]),
+        image: { name: "boxed", packages: ["is-number@7.0.0"], env: {}, ref: "drydock-task/boxed:0123456789abcdef" },
+        resources: { cpu: 0.5, memoryMiB: 256 },
+      };
+      const { id } = await run(spec, [boxed]);
+      await vi.waitFor(() => expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(4));
+      const launch = executor.launches.find((l) => l.attemptId.startsWith(id));
+      expect(launch?.task).toMatchObject({ name: "boxed", image: { ref: "drydock-task/boxed:0123456789abcdef" }, resources: { cpu: 0.5, memoryMiB: 256 } });
+      const first = executor.launched.find((a) => a.startsWith(id)) as string;
+      await scheduler.attemptSucceeded(first, "f".repeat(64), 1);
+      expect(await scheduler.handOver(first)).toBeNull();
+      // The queued element gets its own agent instead.
+      await vi.waitFor(() => expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(5));
+      await scheduler.abort(id);
+    } finally {
+      executor.warmAgents = true;
+    }
+  });
+
   it("hands a warm agent the same next attempt when it asks again after a lost answer", async () => {
     executor.behaviour = ({ attemptId }) => scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
     const spec: WorkflowSpec = {

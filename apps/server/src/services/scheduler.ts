@@ -85,6 +85,7 @@ export class Scheduler {
         this.queue.push(attempt.id);
       }
     }
+    await executor.forgetOthers?.();
     const running = await db.selectFrom("executions").select("id").where("status", "=", "RUNNING").execute();
     for (const { id } of running) await this.transact(id, (tx, exec, fx) => this.advance(tx, exec, fx));
     this.sweeper = setInterval(() => {
@@ -608,8 +609,23 @@ export class Scheduler {
       this.pump();
       return;
     }
-    const { pid } = await this.deps.executor.launch({ attemptId: id, executionId: this.executionOf(id), token });
+    const task = await this.taskOf(id);
+    const { pid } = await this.deps.executor.launch({ attemptId: id, executionId: this.executionOf(id), token, task });
     await this.deps.db.updateTable("attempts").set({ pid }).where("id", "=", id).execute();
+  }
+
+  /** The task an attempt runs, as registered (its image and resources tell the executor where to run it). */
+  private async taskOf(id: string): Promise<TaskSpec> {
+    const row = await this.deps.db
+      .selectFrom("attempts as a")
+      .innerJoin("node_executions as n", (join) => join.onRef("n.execution_id", "=", "a.execution_id").onRef("n.node_id", "=", "a.node_id"))
+      .innerJoin("executions as e", "e.id", "a.execution_id")
+      .select(["n.task", "e.project", "e.workflow", "e.version", "e.debug_of"])
+      .where("a.id", "=", id)
+      .executeTakeFirstOrThrow();
+    const task = (await this.workflowOf(row)).tasks.get(row.task);
+    if (!task) throw new Error(`attempt ${id}: task ${row.task} is not in its workflow version`);
+    return task;
   }
 
   /**
@@ -618,7 +634,7 @@ export class Scheduler {
    * Abort and timeout still end exactly the attempt the process runs: it runs one at a time.
    */
   async handOver(attemptId: string): Promise<{ attemptId: string; token: string } | null> {
-    if (this.stopping) return null;
+    if (this.stopping || !this.deps.executor.warmAgents) return null;
     const current = await this.deps.db
       .selectFrom("attempts")
       .select(["execution_id", "status", "pid", "agent", "handed_to"])

@@ -221,6 +221,66 @@ describe("packBundle", () => {
     expect(Object.keys(bundle.manifest.packages)).toEqual(expect.arrayContaining(["@drydock/sdk", "zod"]));
   });
 
+  describe("with ImageSpec packages", () => {
+    /** A task file importing fmt-lib (installed), is-number and @acme/tools/deep (neither installed here). */
+    async function makeImageProject(dir: string): Promise<string> {
+      await writeFiles(dir, {
+        "package.json": JSON.stringify({ name: "image-project", private: true, type: "module" }),
+        "wf.ts": [
+          'import isNumber from "is-number";',
+          'import { deep } from "@acme/tools/deep";',
+          'import fmt from "fmt-lib";',
+          "export const check = (x: unknown): string => `${isNumber(x)} ${deep}${fmt.suffix}`;",
+          "",
+        ].join("\n"),
+        "node_modules/fmt-lib/package.json": JSON.stringify({ name: "fmt-lib", version: "2.1.0", main: "index.js" }),
+        "node_modules/fmt-lib/index.js": 'module.exports = { suffix: " (fmt)" };\n',
+      });
+      return join(dir, "wf.ts");
+    }
+
+    it("leaves an image package that is not installed here to the image: imported, not packed", async () => {
+      const entry = await makeImageProject(join(scratch, "image"));
+      const progress: string[] = [];
+      const bundle = await packBundle(entry, { imagePackages: ["is-number", "@acme/tools", "fmt-lib"], onProgress: (m) => progress.push(m) });
+
+      // fmt-lib is installed, so it is packed as without an ImageSpec; the manifest says nothing of the others.
+      expect(bundle.manifest).toEqual({ formatVersion: 1, entry: "wf.ts", sources: ["wf.ts"], packages: { "fmt-lib": "2.1.0" } });
+      expect(progress).toContain("leaving @acme/tools, is-number to the task image (not installed here)");
+      const paths = (await listTarball(bundle)).map((e) => e.path);
+      expect(paths.filter((p) => p.startsWith("node_modules/"))).toEqual(["node_modules/fmt-lib/index.js", "node_modules/fmt-lib/package.json"]);
+
+      // Where the image provides them (a node_modules above the bundle, as /opt/drydock/node_modules is), the bundle runs.
+      await writeFiles(join(scratch, "image-extracted"), {
+        "node_modules/is-number/package.json": JSON.stringify({ name: "is-number", version: "7.0.0", main: "index.js" }),
+        "node_modules/is-number/index.js": "module.exports = (x) => typeof x === 'number';\n",
+        "node_modules/@acme/tools/package.json": JSON.stringify({ name: "@acme/tools", version: "1.0.0", type: "module", exports: { "./deep": "./deep.js" } }),
+        "node_modules/@acme/tools/deep.js": 'export const deep = "deep";\n',
+      });
+      const dest = await extractTo(bundle, "image-extracted/bundle");
+      await rm(join(scratch, "image"), { recursive: true, force: true });
+      const mod = (await tsImport(pathToFileURL(join(dest, "wf.ts")).href, import.meta.url)) as { check: (x: unknown) => string };
+      expect(mod.check(3)).toBe("true deep (fmt)");
+    });
+
+    it("packs an image package installed in a folder above the entry's", async () => {
+      await writeFiles(join(scratch, "above"), {
+        "node_modules/is-number/package.json": JSON.stringify({ name: "is-number", version: "7.0.0", main: "index.js" }),
+        "node_modules/is-number/index.js": "module.exports = (x) => typeof x === 'number';\n",
+        "app/package.json": JSON.stringify({ name: "app", type: "module" }),
+        "app/wf.ts": 'import isNumber from "is-number";\nexport const yes = isNumber(1);\n',
+      });
+      const bundle = await packBundle(join(scratch, "above/app/wf.ts"), { imagePackages: ["is-number"] });
+      expect(bundle.manifest.packages).toEqual({ "is-number": "7.0.0" });
+    });
+
+    it("still fails on a package that is neither installed nor named by an ImageSpec", async () => {
+      const entry = await makeImageProject(join(scratch, "unknown"));
+      await expect(packBundle(entry, { imagePackages: ["@acme/tools"] })).rejects.toThrow(/wf\.ts:1:\d+: Could not resolve "is-number"/);
+      await expect(packBundle(entry)).rejects.toThrow(/Could not resolve "is-number"/);
+    });
+  });
+
   it("quotes esbuild's first error with file and line", async () => {
     await writeFiles(join(scratch, "broken"), {
       "package.json": JSON.stringify({ type: "module" }),

@@ -6,7 +6,7 @@
  * esbuild is used only to discover the import graph (its metafile); nothing it generates is shipped.
  */
 import { createHash } from "node:crypto";
-import { access, chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises";
+import { access, chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
@@ -20,6 +20,11 @@ export const BUNDLE_MANIFEST_FILE = "drydock-bundle.json";
 export interface PackOptions {
   /** Called with a short human-readable line for each step (the CLI shows it as progress). */
   onProgress?: (message: string) => void;
+  /**
+   * Names of the packages the tasks' ImageSpecs install (`is-number`, `@scope/x`; no versions). Those not
+   * installed here are left to the image: imported but not packed. Installed ones are packed as usual.
+   */
+  imagePackages?: readonly string[];
 }
 
 export interface PackedBundle {
@@ -69,8 +74,10 @@ export async function packBundle(entryFile: string, options: PackOptions = {}): 
   const entry = await realEntryPath(entryFile);
   const packageJsons = new PackageJsonReader();
 
+  const leftToImage = await packagesNotInstalled(dirname(entry), options.imagePackages ?? []);
+  if (leftToImage.length > 0) progress(`leaving ${leftToImage.join(", ")} to the task image (not installed here)`);
   progress(`resolving the imports of ${entryFile}`);
-  const { files, edges } = await discoverImportGraph(entry);
+  const { files, edges } = await discoverImportGraph(entry, leftToImage);
 
   const entryPackage = await packageJsons.nearest(dirname(entry));
   const sources = await findSources(entry, files, edges, entryPackage, packageJsons);
@@ -126,8 +133,31 @@ async function realEntryPath(entryFile: string): Promise<string> {
   }
 }
 
-/** Runs esbuild (writing nothing) and returns every file it loaded and every import between them. */
-async function discoverImportGraph(entry: string): Promise<{ files: Set<string>; edges: ImportEdge[] }> {
+/**
+ * The packages among `names` with no `node_modules/<name>` directory in `startDir` or above it, sorted: the
+ * ImageSpec packages that only the task image will have.
+ */
+async function packagesNotInstalled(startDir: string, names: readonly string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const name of new Set(names)) {
+    let found = false;
+    for (let dir = startDir; !found; dir = dirname(dir)) {
+      found = await stat(join(dir, "node_modules", name)).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
+      if (dirname(dir) === dir) break;
+    }
+    if (!found) missing.push(name);
+  }
+  return missing.sort(compare);
+}
+
+/**
+ * Runs esbuild (writing nothing) and returns every file it loaded and every import between them. Imports of
+ * `external` packages (and their subpaths) are not followed.
+ */
+async function discoverImportGraph(entry: string, external: string[]): Promise<{ files: Set<string>; edges: ImportEdge[] }> {
   const workingDir = dirname(entry);
   let metafile: Metafile;
   try {
@@ -145,6 +175,7 @@ async function discoverImportGraph(entry: string): Promise<{ files: Set<string>;
       conditions: [],
       mainFields: ["main"],
       loader: { ".node": "file" },
+      external,
     });
     metafile = result.metafile;
   } catch (error) {

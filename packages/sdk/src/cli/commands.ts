@@ -92,7 +92,7 @@ export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
 
   const flags = { endpoint: args.options.endpoint, token: args.options.token, project: args.options.project } as ConnectionFlags;
   return withApi(env, flags, async (api, conn) => {
-    const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress);
+    const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress, { taskBaseImage: env.taskBaseImage });
     const say = (line: string) => (format === "json" || args.options.wait ? process.stderr : process.stdout).write(`${line}\n`);
     say(`execution ${execution.id} started`);
     say(`console: ${executionUrl(conn, execution.id)}`);
@@ -106,7 +106,7 @@ export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
 
 export async function registerCommand(env: CliEnv, file: string, flags: ConnectionFlags): Promise<void> {
   const loaded = await loadWorkflowFile(file);
-  await withApi(env, flags, (api, conn) => registerFile(api, conn.project, loaded, new Progress(env.isTTY)));
+  await withApi(env, flags, (api, conn) => registerFile(api, conn.project, loaded, new Progress(env.isTTY), { taskBaseImage: env.taskBaseImage }));
 }
 
 export async function listExecutionsCommand(env: CliEnv, flags: ConnectionFlags & { status?: string; workflow?: string; limit?: string; output?: string }): Promise<void> {
@@ -228,7 +228,7 @@ export async function upCommand(
       const workflow = pickWorkflow(loaded, name);
       const inputs = validateWorkflowInputs(workflow, {}) as Record<string, JsonValue>;
       await withApi(env, { endpoint: server.url, token: server.token }, async (api, conn) => {
-        const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress);
+        const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress, { taskBaseImage: env.taskBaseImage });
         // The printed page signs in and opens the first interactive task's pane, where its IDE link appears.
         const page = new URL(executionUrl(conn, execution.id));
         const interactive = firstInteractiveNode(workflow);

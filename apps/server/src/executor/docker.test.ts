@@ -1,0 +1,153 @@
+/**
+ * The Docker executor against the real engine, with a stand-in agent image: drydock/base whose entrypoint
+ * prints its arguments and environment, then sleeps until stopped (exiting 143 on SIGTERM, as an agent does).
+ * The whole stack on it (ImageSpec images, interactive sessions, compose) is tested in e2e/src/compose.test.ts.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { createLogger } from "../logger.js";
+import { containerName, DockerExecutor, LABELS } from "./docker.js";
+import type { AttemptExit } from "./executor.js";
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, "../../../..");
+const IMAGE = "drydock-test/fake-agent:latest";
+const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+const instance = `test-${process.pid}`;
+let work: string;
+
+function executor(id = instance): { executor: DockerExecutor; exits: Map<string, AttemptExit> } {
+  const exits = new Map<string, AttemptExit>();
+  const ex = new DockerExecutor({
+    docker,
+    taskImage: IMAGE,
+    network: "none",
+    endpoint: () => "http://server.invalid:8484",
+    instance: id,
+    attemptsDir: join(work, "attempts"),
+    env: { DRYDOCK_HEARTBEAT_MS: "500" },
+    log: createLogger("silent"),
+    terminateGraceSeconds: 2,
+  });
+  ex.onExit((attemptId, exit) => exits.set(attemptId, exit));
+  return { executor: ex, exits };
+}
+
+const launch = (ex: DockerExecutor, attemptId: string, task: Parameters<DockerExecutor["launch"]>[0]["task"] = { name: "t" }) =>
+  ex.launch({ attemptId, executionId: attemptId.split(".")[0] ?? attemptId, token: "secret-token", task });
+
+async function byAttempt(attemptId: string) {
+  return docker.listContainers({ all: true, filters: { label: [`${LABELS.attempt}=${attemptId}`] } });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "drydock-docker-test-"));
+  // The base image (built once per machine, offline; about 90 s the first time).
+  const { stdout } = await run("bash", [join(ROOT, "infra/images/base/build.sh")], { maxBuffer: 16 * 1024 * 1024 });
+  const base = stdout.match(/base image (\S+)/)?.[1] ?? "";
+  const context = join(work, "image");
+  await run("mkdir", ["-p", context]);
+  await writeFile(
+    join(context, "agent.sh"),
+    '#!/bin/sh\necho "args: $*"\necho "endpoint: $DRYDOCK_ENDPOINT token: $DRYDOCK_AGENT_TOKEN heartbeat: $DRYDOCK_HEARTBEAT_MS"\ntrap \'echo "stopping"; exit 143\' TERM\nwhile :; do sleep 0.2; done\n',
+    { mode: 0o755 },
+  );
+  await writeFile(join(context, "Dockerfile"), `FROM ${base}\nCOPY agent.sh /agent.sh\nENTRYPOINT ["/agent.sh"]\n`);
+  await run("docker", ["build", "--network", "none", "-q", "-t", IMAGE, context]);
+}, 10 * 60_000);
+
+afterAll(async () => {
+  for (const id of [instance, `${instance}-other`]) {
+    for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${id}`] } })) {
+      await docker.getContainer(c.Id).remove({ force: true });
+    }
+  }
+  await docker.getImage(IMAGE).remove({ force: true }).catch(() => undefined);
+  await rm(work, { recursive: true, force: true });
+});
+
+describe("containerName", () => {
+  it("keeps to Docker's characters, and keeps ids apart that sanitise alike", () => {
+    expect(containerName("x1.n0[4].a1")).toMatch(/^drydock-x1\.n0_4_\.a1-[0-9a-f]{8}$/);
+    expect(containerName("x1.n0[4].a1")).not.toBe(containerName("x1.n0_4_.a1"));
+  });
+});
+
+describe("DockerExecutor", () => {
+  it("runs an attempt as a labelled container with its arguments, environment and limits, and no published port", async () => {
+    const { executor: ex } = executor();
+    const { pid } = await launch(ex, "xa.n0.a1", { name: "limited", resources: { cpu: 0.25, memoryMiB: 64 } });
+    expect(pid).toBeGreaterThan(0);
+    const info = await docker.getContainer(containerName("xa.n0.a1")).inspect();
+    expect(info.Config.Labels).toMatchObject({ [LABELS.instance]: instance, [LABELS.attempt]: "xa.n0.a1", [LABELS.execution]: "xa", [LABELS.task]: "limited" });
+    expect(info.Config.Cmd).toEqual(["--attempt", "xa.n0.a1"]);
+    expect(info.HostConfig).toMatchObject({ NetworkMode: "none", NanoCpus: 250_000_000, Memory: 64 * 1024 * 1024, Init: true });
+    expect(info.HostConfig.PortBindings ?? {}).toEqual({});
+    await ex.terminate("xa.n0.a1");
+  });
+
+  it("ends an attempt with SIGTERM on terminate, keeps its output as the exit's tail, and removes the container", async () => {
+    const { executor: ex, exits } = executor();
+    await launch(ex, "xb.n0.a1");
+    await until("the agent's output", async () => {
+      const logs = (await docker.getContainer(containerName("xb.n0.a1")).logs({ stdout: true, stderr: true })).toString();
+      return logs.includes("token:") ? true : undefined;
+    });
+    await ex.terminate("xb.n0.a1");
+    const exit = exits.get("xb.n0.a1");
+    expect(exit).toMatchObject({ code: 143, signal: "SIGTERM" });
+    expect(exit?.tail).toContain("args: --attempt xb.n0.a1");
+    expect(exit?.tail).toContain("endpoint: http://server.invalid:8484 token: secret-token heartbeat: 500");
+    expect(exit?.tail).toContain("stopping");
+    expect(await byAttempt("xb.n0.a1")).toEqual([]);
+  });
+
+  it("names a missing task image in its error, and leaves no container", async () => {
+    const { executor: ex } = executor();
+    await expect(launch(ex, "xc.n0.a1", { name: "t", image: { name: "gone", packages: [], env: {}, ref: "drydock-test/missing:none" } })).rejects.toThrow(
+      "the task image drydock-test/missing:none is not there",
+    );
+    expect(await byAttempt("xc.n0.a1")).toEqual([]);
+  });
+
+  it("after a restart, adopts its running containers by name, removes the others of its own, and leaves other servers' alone", async () => {
+    const before = executor();
+    await launch(before.executor, "xd.n0.a1");
+    await launch(before.executor, "xe.n0.a1");
+    const other = executor(`${instance}-other`);
+    await launch(other.executor, "xf.n0.a1");
+
+    // A new executor, as after a crash: it takes back xd (under the attempt it runs now), not xe.
+    const after = executor();
+    expect(await after.executor.adopt("xd.n0.a2", 1, "xd.n0.a1")).toBe(true);
+    expect(await after.executor.adopt("xz.n0.a1", 1, "xz.n0.a1")).toBe(false);
+    expect(await after.executor.adopt("xf.n0.a1", 1, "xf.n0.a1")).toBe(false);
+    await after.executor.forgetOthers();
+    expect(await byAttempt("xe.n0.a1")).toEqual([]);
+    expect((await byAttempt("xf.n0.a1")).map((c) => c.State)).toEqual(["running"]);
+
+    await after.executor.terminate("xd.n0.a2");
+    expect(after.exits.get("xd.n0.a2")).toMatchObject({ code: 143 });
+    // (The first executor still watches it too, as a crashed server would not, and may be the one removing it.)
+    await until("xd's container to be removed", async () => ((await byAttempt("xd.n0.a1")).length === 0 ? true : undefined));
+    await other.executor.shutdown();
+    expect(await byAttempt("xf.n0.a1")).toEqual([]);
+  });
+});

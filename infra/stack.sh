@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The compose stack (infra/docker-compose.yml), one command each way:
+#   bash infra/stack.sh up      build the images if needed, write the env file once, start, wait until healthy,
+#                               print the console's sign-in URL
+#   bash infra/stack.sh down    stop and remove the containers; the named volumes (executions, PostgreSQL) stay
+#   bash infra/stack.sh purge   the same, and remove the volumes too
+#   bash infra/stack.sh <any docker-compose command…>   (ps, logs -f server, …)
+# Settings: the env file (DRYDOCK_STACK_ENV, default infra/.env; written with random secrets when missing) and
+# COMPOSE_PROJECT_NAME (default drydock). Needs `pnpm build` done (the images are built from it).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+env_file="${DRYDOCK_STACK_ENV:-$here/.env}"
+export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-drydock}"
+compose() { docker-compose --project-directory "$here" --file "$here/docker-compose.yml" --env-file "$env_file" "$@"; }
+
+command -v docker-compose >/dev/null || { echo "stack: docker-compose is missing (Debian: apt-get install docker-compose)" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "stack: cannot reach the Docker engine (is dockerd running?)" >&2; exit 1; }
+
+secret() { node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))'; }
+setting() { sed -n "s/^$1=//p" "$env_file" | tail -1; }
+
+wait_healthy() { # <service…>
+  local deadline=$((SECONDS + ${DRYDOCK_STACK_WAIT_SECONDS:-180})) service id status
+  for service in "$@"; do
+    while :; do
+      id="$(compose ps -q "$service")"
+      status="$( [ -n "$id" ] && docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id" || echo missing)"
+      [ "$status" = healthy ] && break
+      if [ "$status" = unhealthy ] || [ "$status" = exited ] || [ $SECONDS -ge "$deadline" ]; then
+        echo "stack: $service is $status; its last output:" >&2
+        compose logs --tail 40 "$service" >&2 || true
+        exit 1
+      fi
+      sleep 1
+    done
+    echo "stack: $service is healthy"
+  done
+}
+
+case "${1:-}" in
+  up)
+    if [ ! -f "$env_file" ]; then
+      umask 077
+      printf 'DRYDOCK_TOKEN=%s\nDRYDOCK_RELAY_TOKEN=%s\nPOSTGRES_PASSWORD=%s\n' "$(secret)" "$(secret)" "$(secret)" > "$env_file"
+      echo "stack: wrote $env_file with new secrets"
+    fi
+    bash "$here/images/build.sh"
+    compose up --detach --remove-orphans
+    wait_healthy postgres server relay
+    public="$(setting DRYDOCK_PUBLIC_URL)"
+    echo "console: ${public:-http://localhost:$(setting DRYDOCK_PUBLISHED_PORT | grep . || echo 8484)}/?token=$(setting DRYDOCK_TOKEN)"
+    ;;
+  down) compose down --remove-orphans ;;
+  purge) compose down --remove-orphans --volumes ;;
+  "") sed -n '2,10p' "$0" >&2; exit 2 ;;
+  *) compose "$@" ;;
+esac
