@@ -238,6 +238,9 @@ describe("the compose stack", () => {
       },
       180_000,
     );
+    // A figure, not a goal checked here: execution created → IDE ready, container start and agent boot included.
+    const created = Date.parse((await api.executions.get.query({ id })).execution.createdAt);
+    process.stdout.write(`compose: execution created → IDE ready in its container: ${((Date.now() - created) / 1000).toFixed(2)} s (polled every 100 ms)\n`);
     await api.sessions.resume.mutate({ executionId: id, nodeId: "n0" });
     const detail = await finished(id);
     expect(detail.execution.status, JSON.stringify(detail.execution.error)).toBe("SUCCEEDED");

@@ -285,11 +285,14 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
       const first = executor.launched.find((a) => a.startsWith(id)) as string;
       await scheduler.attemptSucceeded(first, "f".repeat(64), 1);
       expect(await scheduler.handOver(first)).toBeNull();
-      // The queued element gets its own agent instead.
+      // Its agent exits, and the queued element gets an agent of its own.
+      executor.exit(first, { code: 0, signal: null, tail: "" });
       await vi.waitFor(() => expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(5));
-      await scheduler.abort(id);
     } finally {
       executor.warmAgents = true;
+      for (const e of await db.selectFrom("executions").select("id").where("workflow", "=", "cold").where("status", "=", "RUNNING").execute()) {
+        await scheduler.abort(e.id);
+      }
     }
   });
 
