@@ -63,7 +63,7 @@ export const ServerConfigSchema = z.object({
        */
       agentEndpoint: z.string().url().optional(),
     })
-    .default({ socket: "/var/run/docker.sock", taskImage: "drydock/agent:latest", network: "bridge" }),
+    .prefault({}),
   /** How many attempts run at once. */
   maxParallel: z.coerce.number().int().min(1).max(1_000).default(8),
   /** An attempt with no heartbeat for this long is declared lost. */

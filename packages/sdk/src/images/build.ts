@@ -88,11 +88,8 @@ function imageJobs(tasks: TaskSpec[], defaultBase: string): ImageJob[] {
     if (!image) continue;
     checkImageSpec(image);
     const base = image.baseImage ?? defaultBase;
-    const content = JSON.stringify([
-      base,
-      [...new Set(image.packages)].sort(),
-      Object.entries(image.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    ]);
+    // What the image holds, keyed by the base's reference (its ID is known only once inspected).
+    const content = taskImageHash(image, base);
     const named = contentByName.get(image.name);
     if (named !== undefined && named !== content) {
       throw new TaskImageError(
