@@ -5,19 +5,30 @@
 #   bash infra/stack.sh down    stop and remove the containers; the named volumes (executions, PostgreSQL) stay
 #   bash infra/stack.sh purge   the same, and remove the volumes too
 #   bash infra/stack.sh <any docker-compose command…>   (ps, logs -f server, …)
-# Settings: the env file (DRYDOCK_STACK_ENV, default infra/.env; written with random secrets when missing) and
-# COMPOSE_PROJECT_NAME (default drydock). Needs `pnpm build` done (the images are built from it).
+# Settings: the env file (DRYDOCK_STACK_ENV, default infra/.env; written with random secrets when missing),
+# COMPOSE_PROJECT_NAME (default drydock) and DRYDOCK_IMAGE_PREFIX (default drydock: the images' names).
+# Needs `pnpm build` done (the images are built from it). Run as root on Debian, it installs and starts what it
+# needs (Docker, docker-compose, debootstrap: scripts/ensure-docker.sh); otherwise it names what is missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 env_file="${DRYDOCK_STACK_ENV:-$here/.env}"
 export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-drydock}"
+export DRYDOCK_IMAGE_PREFIX="${DRYDOCK_IMAGE_PREFIX:-drydock}"
+export DRYDOCK_TASK_IMAGE="${DRYDOCK_TASK_IMAGE:-$DRYDOCK_IMAGE_PREFIX/agent:latest}"
 compose() { docker-compose --project-directory "$here" --file "$here/docker-compose.yml" --env-file "$env_file" "$@"; }
 
-command -v docker-compose >/dev/null || { echo "stack: docker-compose is missing (Debian: apt-get install docker-compose)" >&2; exit 1; }
-docker info >/dev/null 2>&1 || { echo "stack: cannot reach the Docker engine (is dockerd running?)" >&2; exit 1; }
+bash "$here/scripts/ensure-docker.sh" || { echo "stack: the above is needed first" >&2; exit 1; }
 
 secret() { node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))'; }
 setting() { sed -n "s/^$1=//p" "$env_file" | tail -1; }
+
+answers() { # <url>: waits until it answers 200 from this machine
+  local deadline=$((SECONDS + 60))
+  until node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$1"; do
+    [ $SECONDS -lt $deadline ] || { echo "stack: $1 does not answer from this machine" >&2; exit 1; }
+    sleep 1
+  done
+}
 
 wait_healthy() { # <service…>
   local deadline=$((SECONDS + ${DRYDOCK_STACK_WAIT_SECONDS:-180})) service id status
@@ -40,15 +51,19 @@ wait_healthy() { # <service…>
 case "${1:-}" in
   up)
     if [ ! -f "$env_file" ]; then
-      umask 077
-      printf 'DRYDOCK_TOKEN=%s\nDRYDOCK_RELAY_TOKEN=%s\nPOSTGRES_PASSWORD=%s\n' "$(secret)" "$(secret)" "$(secret)" > "$env_file"
+      # Only the secrets file is private: the umask stays in this subshell, away from the image build below.
+      (umask 077 && printf 'DRYDOCK_TOKEN=%s\nDRYDOCK_RELAY_TOKEN=%s\nPOSTGRES_PASSWORD=%s\n' "$(secret)" "$(secret)" "$(secret)" > "$env_file")
       echo "stack: wrote $env_file with new secrets"
     fi
     bash "$here/images/build.sh"
     compose up --detach --remove-orphans
     wait_healthy postgres server relay
-    public="$(setting DRYDOCK_PUBLIC_URL)"
-    echo "console: ${public:-http://localhost:$(setting DRYDOCK_PUBLISHED_PORT | grep . || echo 8484)}/?token=$(setting DRYDOCK_TOKEN)"
+    console="${DRYDOCK_PUBLIC_URL:-$(setting DRYDOCK_PUBLIC_URL)}"
+    console="${console:-http://localhost:${DRYDOCK_PUBLISHED_PORT:-$(setting DRYDOCK_PUBLISHED_PORT | grep . || echo 8484)}}"
+    relay="http://localhost:${DRYDOCK_RELAY_PUBLISHED_PORT:-$(setting DRYDOCK_RELAY_PUBLISHED_PORT | grep . || echo 8485)}"
+    # Healthy inside the network is not enough: the URL printed below must answer from here.
+    answers "$console/healthz" && answers "$console/" && answers "$relay/healthz"
+    echo "console: $console/?token=$(setting DRYDOCK_TOKEN)"
     ;;
   down) compose down --remove-orphans ;;
   purge) compose down --remove-orphans --volumes ;;

@@ -48,13 +48,17 @@ export async function replaceAndSave(ide: Page, find: string, replace: string): 
   await ide.locator(".tab.active.dirty").waitFor({ state: "detached" });
 }
 
-/** Starts a launch configuration from the Run and Debug view: pick it in the view's list, press Start. */
+/** Starts a launch configuration from the Run and Debug view: pick it in the view's drop-down, press Start. */
 export async function startFromRunAndDebug(ide: Page, configuration: string): Promise<void> {
   await ide.keyboard.press("Control+Shift+D");
-  const select = ide.locator('select[aria-label="Debug Launch Configurations"]');
-  await select.waitFor({ state: "attached" });
-  await select.selectOption(configuration);
-  await ide.locator('.debug-viewlet [aria-label^="Start Debugging"], .part.sidebar [aria-label^="Start Debugging"]').first().click();
+  const dropdown = ide.locator('.part.sidebar [aria-label^="Debug Launch Configurations"]');
+  await dropdown.waitFor();
+  if ((await dropdown.getAttribute("title")) !== configuration) {
+    await dropdown.click();
+    await ide.locator(".context-view .monaco-list-row, .context-view .action-item", { hasText: configuration }).first().click();
+    await ide.locator(`.part.sidebar [aria-label^="Debug Launch Configurations"][title="${configuration}"]`).waitFor();
+  }
+  await ide.locator('.part.sidebar .start-debug-action-item [aria-label^="Start Debugging"]').click();
 }
 
 /** Types into the active integrated terminal (e.g. answering a prompt). */
@@ -74,4 +78,27 @@ export async function runCommand(ide: Page, title: string): Promise<void> {
   const row = ide.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
   await row.waitFor();
   await row.click();
+}
+
+/** Search in files (Ctrl+Shift+F, VS Code's ripgrep): the file names of the results once some are listed. */
+export async function searchInFiles(ide: Page, text: string): Promise<string[]> {
+  await ide.keyboard.press("Control+Shift+F");
+  const input = ide.locator(".search-view .search-widget textarea, .search-view .search-widget input").first();
+  await input.waitFor({ state: "visible" });
+  await input.fill(text);
+  await ide.keyboard.press("Enter");
+  const files = ide.locator(".search-view .results .filematch .label-name");
+  await files.first().waitFor({ timeout: 30_000 });
+  return files.allInnerTexts();
+}
+
+/** Help: About's dialog text (the versions of code-server and VS Code), the dialog closed again. */
+export async function aboutText(ide: Page): Promise<string> {
+  await runCommand(ide, "Help: About");
+  const dialog = ide.locator(".monaco-dialog-box");
+  await dialog.waitFor({ timeout: 15_000 });
+  const text = await dialog.innerText();
+  await ide.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  return text;
 }

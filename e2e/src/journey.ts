@@ -9,7 +9,9 @@ import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { expect } from "vitest";
 
-import { openFile, replaceAndSave, startFromRunAndDebug, typeInTerminal, waitForTerminal } from "./ide.js";
+import { IDE_RUNTIME } from "@drydock/agent";
+
+import { aboutText, openFile, replaceAndSave, searchInFiles, startFromRunAndDebug, typeInTerminal, waitForTerminal } from "./ide.js";
 
 export const pane = (page: Page) => page.getByTestId("task-pane");
 export const ideLink = (page: Page) => pane(page).getByRole("link", { name: "VSCode (User)" });
@@ -54,6 +56,10 @@ export async function seedJourney(context: BrowserContext, page: Page, options: 
   await ide.locator(".explorer-folders-view").getByText("workflow.ts", { exact: true }).waitFor({ timeout: 30_000 });
   // The Drydock extension is installed by default and reaches the agent: its status bar item counts down.
   await ide.locator(".statusbar-item", { hasText: /Idle in \d/ }).first().waitFor({ timeout: 30_000 });
+  await openFile(ide, "workflow.ts");
+  // The IDE is the pinned, current code-server, and its search in files (ripgrep) works.
+  expect(await aboutText(ide)).toContain(IDE_RUNTIME.codeServer);
+  expect(await searchInFiles(ide, "sayHello")).toContain("workflow.ts");
   await openFile(ide, "workflow.ts");
 
   // Interactive Debugging from the Run and Debug view prints the task's result for its real input.

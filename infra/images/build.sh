@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Builds Drydock's images from what the monorepo built (`pnpm build` first), with no network and no registry:
 #   drydock/base:bookworm-node<major>   Debian + Node (base/build.sh: debootstrap, docker import)
-#   drydock/agent:latest                the agent / task runtime, code-server and the default extensions baked in
+#   drydock/agent:latest                the agent / task runtime, the IDE runtime (code-server on its own Node)
+#                                       and the default extensions baked in
 #   drydock/server:latest               the server (with the console), the relay, and PostgreSQL for compose
 #
 #   bash infra/images/build.sh [agent|server ...]      (default: both)
+#
+# DRYDOCK_IMAGE_PREFIX (default drydock) names the images <prefix>/base, <prefix>/agent, <prefix>/server.
+# The IDE runtime is the one the agent installs on this machine (`drydock ide install`; done here if missing).
 #
 # BASE_IMAGE=node:20-bookworm-slim uses a registry's Node image instead of building drydock/base.
 # Idempotent: an image whose inputs (the built workspace packages it holds, the lockfile, its recipe under
 # infra/images, code-server, the base image) have not changed is kept as it is; DRYDOCK_REBUILD_IMAGES=1
 # rebuilds regardless.
 set -euo pipefail
+# What goes into the images must be readable by their non-root users (postgres, a task's user), whatever the
+# caller's umask: a umask of 077 here once made PostgreSQL unable to load its own libraries.
+umask 022
+prefix="${DRYDOCK_IMAGE_PREFIX:-drydock}"
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 targets=("$@")
@@ -18,7 +26,7 @@ targets=("$@")
 
 if [ -z "${BASE_IMAGE:-}" ]; then
   node_major="$(node --version | sed 's/^v\([0-9]*\).*/\1/')"
-  BASE_IMAGE="drydock/base:bookworm-node${node_major}"
+  BASE_IMAGE="${prefix}/base:bookworm-node${node_major}"
   bash "$here/base/build.sh" "$BASE_IMAGE"
 fi
 base_id="$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")"
@@ -44,11 +52,11 @@ inputs() { # <name> <path…>
 }
 
 up_to_date() { # <name> <recipe>
-  [ "${DRYDOCK_REBUILD_IMAGES:-}" != 1 ] && [ "$(docker image inspect -f '{{index .Config.Labels "drydock.recipe"}}' "drydock/$1:latest" 2>/dev/null)" = "$2" ]
+  [ "${DRYDOCK_REBUILD_IMAGES:-}" != 1 ] && [ "$(docker image inspect -f '{{index .Config.Labels "drydock.recipe"}}' "$prefix/$1:latest" 2>/dev/null)" = "$2" ]
 }
 
 build() { # <name> <context> <recipe>
-  local name="$1" context="$2" recipe="$3" tag="drydock/$1:latest"
+  local name="$1" context="$2" recipe="$3" tag="$prefix/$1:latest"
   echo "building $tag (offline, on $BASE_IMAGE)"
   local started=$SECONDS
   docker build --network none --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "drydock.recipe=$recipe" \
@@ -57,26 +65,33 @@ build() { # <name> <context> <recipe>
   echo "built $tag in $((SECONDS - started)) s ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 
-code_server="$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v code-server)")")")")"
-[ -f "$code_server/package.json" ] || { echo "images: code-server is not installed (infra/scripts/install-code-server.sh)" >&2; exit 1; }
+# The IDE runtime as the agent installed it on this machine (its launcher is <runtime>/bin/code-server).
+ide_runtime() {
+  local bin
+  bin="$(cd "$repo" && node apps/agent/dist/prepare.js --print-code-server)" || { echo "images: the IDE runtime is not installed and could not be (above)" >&2; exit 1; }
+  dirname "$(dirname "$bin")"
+}
 shared=(packages/contracts/dist packages/contracts/package.json packages/tunnel/dist packages/tunnel/package.json
   apps/agent/dist apps/agent/package.json apps/vscode-extension/dist/drydock.vsix apps/vscode-extension/package.json)
 
 for target in "${targets[@]}"; do
   case "$target" in
     agent)
-      recipe="$( { inputs agent "${shared[@]}"; cat "$code_server/package.json"; } | sha256sum | cut -c1-16)"
-      if up_to_date agent "$recipe"; then echo "image drydock/agent:latest is up to date"; continue; fi
-      mkdir -p "$stage/agent"
+      runtime="$(ide_runtime)"
+      recipe="$( { inputs agent "${shared[@]}"; basename "$runtime"; } | sha256sum | cut -c1-16)"
+      if up_to_date agent "$recipe"; then echo "image $prefix/agent:latest is up to date"; continue; fi
+      mkdir -p "$stage/agent/ide"
       cp "$here/agent/Dockerfile" "$stage/agent/"
       deploy @drydock/agent "$stage/agent/agent"
-      cp -al "$code_server" "$stage/agent/code-server" 2>/dev/null || cp -a "$code_server" "$stage/agent/code-server"
+      # A copy (not hard links): made readable by all here without touching the user's cache.
+      cp -a "$runtime" "$stage/agent/ide/"
+      chmod -R a+rX "$stage/agent/ide"
       build agent "$stage/agent" "$recipe"
       ;;
     server)
       recipe="$(inputs server "${shared[@]}" apps/server/dist apps/server/package.json apps/relay/dist apps/relay/package.json \
         apps/console/dist apps/console/package.json | sha256sum | cut -c1-16)"
-      if up_to_date server "$recipe"; then echo "image drydock/server:latest is up to date"; continue; fi
+      if up_to_date server "$recipe"; then echo "image $prefix/server:latest is up to date"; continue; fi
       mkdir -p "$stage/server"
       cp "$here/server/Dockerfile" "$stage/server/"
       cp -a "$here/server/bin" "$stage/server/bin"

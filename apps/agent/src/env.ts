@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 
 import { z } from "zod";
 
+import { defaultIdeDir } from "./ide/runtime.js";
+
 const DEFAULT_CACHE_DIR = join(tmpdir(), "drydock-cache");
 const LogLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
@@ -16,6 +18,8 @@ const EnvSchema = z.object({
   DRYDOCK_AGENT_TOKEN: z.string().min(1),
   /** Cache shared by the agents of one machine (code bundles). */
   DRYDOCK_CACHE_DIR: z.string().min(1).default(DEFAULT_CACHE_DIR),
+  /** The IDE runtime (code-server and its Node), installed here once per machine; default: the user's cache. */
+  DRYDOCK_IDE_DIR: z.string().min(1).optional(),
   DRYDOCK_LOG_LEVEL: LogLevel.default("info"),
   DRYDOCK_HEARTBEAT_MS: z.coerce.number().int().min(10).default(2_000),
   /** How long the agent keeps retrying while the server is unreachable (a restart) before giving up. */
@@ -28,6 +32,8 @@ export interface AgentConfig {
   endpoint: string;
   token: string;
   cacheDir: string;
+  /** Where the IDE runtime lives (ide/runtime.ts). */
+  ideDir: string;
   logLevel: z.infer<typeof LogLevel>;
   heartbeatMs: number;
   reconnectSeconds: number;
@@ -54,6 +60,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     endpoint: e.DRYDOCK_ENDPOINT.replace(/\/+$/, ""),
     token: e.DRYDOCK_AGENT_TOKEN,
     cacheDir: e.DRYDOCK_CACHE_DIR,
+    ideDir: defaultIdeDir(present),
     logLevel: e.DRYDOCK_LOG_LEVEL,
     heartbeatMs: e.DRYDOCK_HEARTBEAT_MS,
     reconnectSeconds: e.DRYDOCK_RECONNECT_SECONDS,
@@ -65,9 +72,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** The cache and default extensions as `loadConfig` reads them, for `prepare` (which runs no attempt, so has no endpoint or token). */
-export function loadPrepareConfig(env: Record<string, string | undefined> = process.env): Pick<AgentConfig, "cacheDir" | "defaultExtensions" | "childEnv"> {
+export function loadPrepareConfig(env: Record<string, string | undefined> = process.env): Pick<AgentConfig, "cacheDir" | "ideDir" | "defaultExtensions" | "childEnv"> {
   return {
     cacheDir: env.DRYDOCK_CACHE_DIR || DEFAULT_CACHE_DIR,
+    ideDir: defaultIdeDir(Object.fromEntries(Object.entries(env).filter(([, value]) => value))),
     defaultExtensions: defaultExtensions(env.DRYDOCK_DEFAULT_EXTENSIONS || undefined),
     childEnv: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
   };

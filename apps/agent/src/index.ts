@@ -8,6 +8,9 @@ export { BUNDLE_MANIFEST_FILE, ensureBundle, extractBundle } from "./bundle-cach
 export type { BundleRef, CachedBundle, EnsureBundleOptions } from "./bundle-cache.js";
 export { createAgentClient, isServerUnreachable, withRetry } from "./client.js";
 export type { AgentClient, RetryOptions } from "./client.js";
+export { CodeServerInstallError, ensureCodeServer } from "./ide/provision.js";
+export type { EnsureCodeServerOptions } from "./ide/provision.js";
+export { defaultIdeDir, IDE_RUNTIME, PROVISION_COMMAND } from "./ide/runtime.js";
 export { LogForwarder } from "./log-forwarder.js";
 export type { LogForwarderOptions, LogLine } from "./log-forwarder.js";
 

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 
 import type { AgentConfig } from "./env.js";
 import { AGENT_ERROR_CODES, EXIT_CODES, runAttempt, runAttempts } from "./run-attempt.js";
+import { defaultIdeDir } from "./ide/runtime.js";
 import { newState, TestControlPlane } from "./test/control-plane.js";
 import { assignmentFor as assignmentOf, packFixture } from "./test/fixture.js";
 import type { FixtureBundle } from "./test/fixture.js";
@@ -45,7 +46,7 @@ afterEach(async () => {
 });
 
 function configFor(endpoint: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return { endpoint, token: plane.state.token, cacheDir, logLevel: "warn", heartbeatMs: 50, reconnectSeconds: 30, defaultExtensions: [], childEnv: { PATH: process.env.PATH ?? "" }, ...overrides };
+  return { endpoint, token: plane.state.token, cacheDir, ideDir: defaultIdeDir(process.env), logLevel: "warn", heartbeatMs: 50, reconnectSeconds: 30, defaultExtensions: [], childEnv: { PATH: process.env.PATH ?? "" }, ...overrides };
 }
 
 /** An agent logger that keeps its warnings for the assertions. */

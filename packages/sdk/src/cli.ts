@@ -14,6 +14,7 @@ import {
   upCommand,
 } from "./cli/commands.js";
 import { CliError } from "./cli/errors.js";
+import { ideInstallCommand } from "./cli/ide.js";
 import { changesCommand, debugCommand, keepAliveCommand, resumeCommand } from "./cli/interactive.js";
 
 const env = readCliEnv();
@@ -105,6 +106,15 @@ program
   .option("--launch <file[:workflow]>", "once up, register this file and launch its workflow (default wf) with default inputs")
   .action(async (opts: { port?: string; relayPort?: string; dataDir?: string; host?: string; launch?: string }) => {
     exitCode = await upCommand(env, opts);
+  });
+
+program
+  .command("ide")
+  .description("the IDE runtime interactive tasks run (code-server on its own Node)")
+  .command("install")
+  .description("install it now, into the user's cache (DRYDOCK_IDE_DIR moves it), instead of on first use")
+  .action(async () => {
+    exitCode = await ideInstallCommand(env);
   });
 
 function report(error: unknown): number {

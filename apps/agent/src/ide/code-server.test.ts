@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, request, type IncomingMessage } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -11,6 +11,7 @@ import { openTunnel, RelayTunnel, TUNNEL_PATH } from "@drydock/tunnel";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { groupAlive } from "../process-group.js";
+import { defaultIdeDir, IDE_RUNTIME, runtimeName } from "./runtime.js";
 import { CodeServerMissingError, findCodeServer, getFrom, startCodeServer, type RunningCodeServer } from "./code-server.js";
 
 let dir: string;
@@ -20,7 +21,7 @@ const output: string[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "drydock-ide-"));
   await writeFile(join(dir, "task.ts"), "export const answer = 42;\n");
-  const bin = await findCodeServer({ cacheDir: join(dir, "cache"), pathEnv: process.env.PATH });
+  const bin = await findCodeServer({ ideDir: defaultIdeDir(process.env) });
   ide = await startCodeServer({ bin, listen: { socketPath: join(dir, "ide.sock") }, workspace: dir, profileDir: join(dir, "profile"), env: { PATH: process.env.PATH }, onOutput: (l) => output.push(l) });
 }, 90_000);
 
@@ -31,9 +32,15 @@ afterAll(async () => {
 
 describe("code-server in the task", () => {
   it("finds the pinned version, and names what is missing when it cannot", async () => {
-    await expect(findCodeServer({ cacheDir: join(dir, "empty"), pathEnv: "" })).rejects.toThrow(CodeServerMissingError);
-    await expect(findCodeServer({ cacheDir: join(dir, "empty"), pathEnv: process.env.PATH, version: "0.0.1" })).rejects.toThrow(
-      /code-server 0\.0\.1 is not installed .*code-server is 4\.100\.3/,
+    await expect(findCodeServer({ ideDir: join(dir, "empty") })).rejects.toThrow(CodeServerMissingError);
+    // A runtime directory holding another version (an interrupted upgrade, a hand-made copy) is not used.
+    const other = join(dir, "other", runtimeName());
+    await mkdir(join(other, "bin"), { recursive: true });
+    await mkdir(join(other, "node_modules", "code-server"), { recursive: true });
+    await writeFile(join(other, "bin", "code-server"), "#!/bin/sh\n", { mode: 0o755 });
+    await writeFile(join(other, "node_modules", "code-server", "package.json"), JSON.stringify({ name: "code-server", version: "4.100.3" }));
+    await expect(findCodeServer({ ideDir: join(dir, "other") })).rejects.toThrow(
+      new RegExp(`code-server ${IDE_RUNTIME.codeServer.replace(/\./g, "\\.")} is not installed in .* \\(it holds 4\\.100\\.3\\); .*drydock ide install`),
     );
   });
 
@@ -69,7 +76,7 @@ describe("code-server in the task", () => {
 
   it("stops with its whole process tree and removes its socket", async () => {
     const second = await startCodeServer({
-      bin: await findCodeServer({ cacheDir: join(dir, "cache"), pathEnv: process.env.PATH }),
+      bin: await findCodeServer({ ideDir: defaultIdeDir(process.env) }),
       listen: { socketPath: join(dir, "second.sock") },
       workspace: dir,
       profileDir: join(dir, "profile2"),
@@ -87,7 +94,7 @@ describe("code-server in the task", () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise((resolve) => probe.close(resolve));
     const pinned = await startCodeServer({
-      bin: await findCodeServer({ cacheDir: join(dir, "cache"), pathEnv: process.env.PATH }),
+      bin: await findCodeServer({ ideDir: defaultIdeDir(process.env) }),
       listen: { host: "127.0.0.1", port },
       workspace: dir,
       profileDir: join(dir, "profile3"),

@@ -1,68 +1,39 @@
 /**
- * code-server in the task: found (the pinned version, on PATH or in the agent's cache), started on a Unix
+ * code-server in the task: found (the pinned version, in the machine's IDE runtime directory), started on a Unix
  * socket in the attempt's private directory — so only this agent can reach it, and the relay tunnel is its
  * only door — and stopped with its whole process tree.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { access, constants, mkdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
+import { spawn, type ChildProcess } from "node:child_process";
+import { access, constants, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
-import { delimiter, dirname, join } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
 
 import { terminateTree } from "../process-group.js";
-
-/** The last code-server release that runs on Node 20. */
-export const CODE_SERVER_VERSION = "4.100.3";
+import { IDE_RUNTIME, PROVISION_COMMAND, runtimeDir } from "./runtime.js";
 
 export class CodeServerMissingError extends Error {
   override name = "CodeServerMissingError";
 }
 
 /**
- * Where to look for code-server: `$PATH`, then the cache's `<cacheDir>/code-server-<version>/`: the
- * agent's own install there (`npm install --prefix`, see provision.ts) or a release unpacked there.
+ * The pinned code-server in the IDE runtime directory (see runtime.ts), as `bin/code-server`: a launcher that
+ * runs it on the runtime's own Node, whatever Node the agent runs on. Only a file read or two: it sits on the
+ * path of every session's start.
  */
-export async function findCodeServer(options: { cacheDir: string; pathEnv: string | undefined; version?: string }): Promise<string> {
-  const version = options.version ?? CODE_SERVER_VERSION;
-  const candidates = [
-    ...(options.pathEnv ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, "code-server")),
-    join(options.cacheDir, `code-server-${version}`, "node_modules", ".bin", "code-server"),
-    join(options.cacheDir, `code-server-${version}`, "bin", "code-server"),
-  ];
-  const seen: string[] = [];
-  for (const candidate of candidates) {
-    if (!(await access(candidate, constants.X_OK).then(() => true, () => false))) continue;
-    const found = await versionOf(candidate);
-    if (found === version) return candidate;
-    seen.push(`${candidate} is ${found ?? "not runnable"}`);
-  }
+export async function findCodeServer(options: { ideDir: string }): Promise<string> {
+  const dir = runtimeDir(options.ideDir);
+  const bin = join(dir, "bin", "code-server");
+  const pkg = join(dir, "node_modules", "code-server", "package.json");
+  const [runnable, version] = await Promise.all([
+    access(bin, constants.X_OK).then(() => true, () => false),
+    readFile(pkg, "utf8").then((text) => (JSON.parse(text) as { version?: string }).version, () => undefined),
+  ]);
+  if (runnable && version === IDE_RUNTIME.codeServer) return bin;
   throw new CodeServerMissingError(
-    `code-server ${version} is not installed (looked on PATH and in ${join(options.cacheDir, `code-server-${version}`)}` +
-      `${seen.length > 0 ? `; ${seen.join("; ")}` : ""}); install it with infra/scripts/install-code-server.sh`,
+    `code-server ${IDE_RUNTIME.codeServer} is not installed in ${dir}` +
+      `${version ? ` (it holds ${version})` : ""}; the agent installs it on first use, or run \`${PROVISION_COMMAND}\``,
   );
-}
-
-/**
- * The version of the code-server at `bin`: from its package.json (its bin links into the package), which
- * costs a file read rather than the 0.5 s of starting it with `--version`.
- */
-async function versionOf(bin: string): Promise<string | undefined> {
-  try {
-    let dir = dirname(await realpath(bin));
-    for (let depth = 0; depth < 4; depth++, dir = dirname(dir)) {
-      const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8").catch(() => "{}")) as { name?: string; version?: string };
-      if (pkg.name === "code-server" && pkg.version) return pkg.version;
-    }
-  } catch {
-    // not where a package would be: ask the binary
-  }
-  try {
-    const { stdout } = await promisify(execFile)(bin, ["--version"], { timeout: 30_000 });
-    return stdout.split(/\s+/)[0];
-  } catch {
-    return undefined;
-  }
 }
 
 /** Where code-server listens: a Unix socket (the default), or 127.0.0.1 on a pinned port (`vscode({ port })`). */

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import yazl from "yazl";
 
 import { findCodeServer } from "./code-server.js";
+import { defaultIdeDir } from "./runtime.js";
 import { installExtensions, listExtensions } from "./extensions.js";
 
 /** A real, minimal .vsix: what `vsce package` writes for an extension with no code. */
@@ -71,7 +72,7 @@ beforeAll(async () => {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  bin = await findCodeServer({ cacheDir: join(dir, "cache"), pathEnv: process.env.PATH });
+  bin = await findCodeServer({ ideDir: defaultIdeDir(process.env) });
 }, 60_000);
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { hostname, tmpdir } from "node:os";
@@ -8,8 +8,9 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { CODE_SERVER_VERSION, findCodeServer } from "./code-server.js";
+import { findCodeServer } from "./code-server.js";
 import { CodeServerInstallError, ensureCodeServer } from "./provision.js";
+import { defaultIdeDir, IDE_RUNTIME, runtimeName } from "./runtime.js";
 
 let dir: string;
 let closedPort: number;
@@ -38,95 +39,123 @@ const unreachableRegistry = (name: string) => ({
   TMPDIR: join(dir, name, "tmp"),
 });
 
-async function freshCache(name: string) {
+async function freshIdeDir(name: string) {
   await mkdir(join(dir, name, "tmp"), { recursive: true });
-  return join(dir, name, "cache");
+  return join(dir, name, "ide");
 }
 
-const lockPath = (cacheDir: string) => join(cacheDir, `code-server-${CODE_SERVER_VERSION}.lock`);
+const lockPath = (ideDir: string) => join(ideDir, `${runtimeName()}.lock`);
+const VERSION = IDE_RUNTIME.codeServer;
 
-describe("code-server provisioning", () => {
-  it("uses the code-server on PATH and installs nothing", async () => {
-    const cacheDir = await freshCache("on-path");
+describe("IDE runtime provisioning", () => {
+  it("uses the runtime already installed and installs nothing", async () => {
+    const ideDir = defaultIdeDir(process.env);
     const progress: string[] = [];
-    const bin = await ensureCodeServer({ cacheDir, pathEnv: process.env.PATH, onProgress: (l) => progress.push(l) });
-    expect(bin).toBe(await findCodeServer({ cacheDir, pathEnv: process.env.PATH }));
+    const bin = await ensureCodeServer({ ideDir, env: process.env, onProgress: (l) => progress.push(l) });
+    expect(bin).toBe(await findCodeServer({ ideDir }));
     expect(progress).toEqual([]);
-    await expect(readdir(cacheDir)).rejects.toThrow(/ENOENT/);
   }, 30_000);
 
-  it("fails with the npm install step, its command and output, and leaves no half install or lock", async () => {
-    const cacheDir = await freshCache("unreachable");
+  it("fails at the Node runtime's download, naming its command and output, and leaves no half install or lock", async () => {
+    const ideDir = await freshIdeDir("unreachable");
     const progress: string[] = [];
     const started = Date.now();
-    const error = await ensureCodeServer({ cacheDir, pathEnv: "", env: unreachableRegistry("unreachable"), onProgress: (l) => progress.push(l) }).catch((e: unknown) => e);
+    const error = await ensureCodeServer({ ideDir, env: unreachableRegistry("unreachable"), systemPackages: false, onProgress: (l) => progress.push(l) }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(CodeServerInstallError);
     const { step, message } = error as CodeServerInstallError;
-    expect(step).toBe("npm install");
-    expect(message).toContain(`step "npm install" failed: \`npm install --prefix`);
-    expect(message).toContain(`code-server@${CODE_SERVER_VERSION}\` exited with 1`);
-    expect(message).toMatch(/ECONNREFUSED/);
-    expect(message).toContain("run infra/scripts/install-code-server.sh as root");
-    expect(message).toContain(`put code-server ${CODE_SERVER_VERSION} on PATH`);
+    expect(step).toBe("node runtime");
+    expect(message).toContain(`step "node runtime" failed: \`npm pack ${IDE_RUNTIME.node.packages[process.arch]?.name}@${IDE_RUNTIME.node.version}`);
+    expect(message).toMatch(/exited with 1; its output ended with:\n[^]*ECONNREFUSED/);
+    expect(message).toContain("run `drydock ide install` to try again");
     expect(Date.now() - started).toBeLessThan(60_000);
-    expect(progress[0]).toMatch(/is not on PATH or in the cache: installing it into/);
-    expect(await readdir(cacheDir)).toEqual([]);
+    expect(progress[0]).toMatch(new RegExp(`^installing code-server ${VERSION.replace(/\./g, "\\.")} on Node ${IDE_RUNTIME.node.version.replace(/\./g, "\\.")} into `));
+    expect(await readdir(ideDir)).toEqual([]);
   }, 90_000);
 
+  it("names the build tools a machine lacks and the command that installs them, before downloading anything", async () => {
+    const ideDir = await freshIdeDir("no-tools");
+    // A PATH with Node, npm and apt-get, but no compiler, make or python3.
+    const bin = join(dir, "no-tools", "bin");
+    await mkdir(bin, { recursive: true });
+    await symlink(process.execPath, join(bin, "node"));
+    await writeFile(join(bin, "apt-get"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    const error = await ensureCodeServer({ ideDir, env: { ...unreachableRegistry("no-tools"), PATH: bin }, systemPackages: false }).catch((e: unknown) => e);
+
+    expect((error as CodeServerInstallError).step).toBe("build tools");
+    expect((error as Error).message).toBe(
+      `cannot install code-server ${VERSION}: its native modules are built on this machine, which lacks a C compiler, a C++ compiler, make, python3 (node-gyp). ` +
+        "To fix it: sudo apt-get install -y gcc g++ make python3",
+    );
+    expect(await readdir(ideDir)).toEqual([]);
+  });
+
   it("takes over a stale lock left by a dead agent", async () => {
-    const cacheDir = await freshCache("stale");
+    const ideDir = await freshIdeDir("stale");
     const dead = spawn("true");
     await once(dead, "exit");
-    await mkdir(cacheDir, { recursive: true });
-    await writeFile(lockPath(cacheDir), JSON.stringify({ pid: dead.pid, host: hostname() }));
+    await mkdir(ideDir, { recursive: true });
+    await writeFile(lockPath(ideDir), JSON.stringify({ pid: dead.pid, host: hostname() }));
     const progress: string[] = [];
 
     // Past the lock, it reaches (and fails at) the install itself.
-    const error = await ensureCodeServer({ cacheDir, pathEnv: "", env: unreachableRegistry("stale"), onProgress: (l) => progress.push(l) }).catch((e: unknown) => e);
-    expect((error as CodeServerInstallError).step).toBe("npm install");
+    const error = await ensureCodeServer({ ideDir, env: unreachableRegistry("stale"), systemPackages: false, onProgress: (l) => progress.push(l) }).catch((e: unknown) => e);
+    expect((error as CodeServerInstallError).step).toBe("node runtime");
     expect(progress).toContain(`code-server install: taking over a stale install lock (pid ${dead.pid} on ${hostname()})`);
-    expect(await readdir(cacheDir)).toEqual([]);
+    expect(await readdir(ideDir)).toEqual([]);
   }, 90_000);
 
   it("waits while a live agent holds the lock, and goes on once it is gone", async () => {
-    const cacheDir = await freshCache("live");
+    const ideDir = await freshIdeDir("live");
     const holder = spawn("sleep", ["60"]);
-    await mkdir(cacheDir, { recursive: true });
-    await writeFile(lockPath(cacheDir), JSON.stringify({ pid: holder.pid, host: hostname() }));
+    await mkdir(ideDir, { recursive: true });
+    await writeFile(lockPath(ideDir), JSON.stringify({ pid: holder.pid, host: hostname() }));
     const progress: string[] = [];
-    const result = ensureCodeServer({ cacheDir, pathEnv: "", env: unreachableRegistry("live"), onProgress: (l) => progress.push(l) }).catch((e: unknown) => e);
+    const result = ensureCodeServer({ ideDir, env: unreachableRegistry("live"), systemPackages: false, onProgress: (l) => progress.push(l) }).catch((e: unknown) => e);
     try {
       await expect.poll(() => progress, { timeout: 10_000 }).toContain(
-        `code-server install: waiting for pid ${holder.pid} on ${hostname()}, which is installing code-server ${CODE_SERVER_VERSION}`,
+        `code-server install: waiting for pid ${holder.pid} on ${hostname()}, which is installing code-server ${VERSION}`,
       );
       await new Promise((resolve) => setTimeout(resolve, 1_000));
-      expect(await readdir(cacheDir)).toEqual([`code-server-${CODE_SERVER_VERSION}.lock`]);
+      expect(await readdir(ideDir)).toEqual([`${runtimeName()}.lock`]);
     } finally {
       holder.kill("SIGKILL");
       await once(holder, "exit");
     }
 
-    expect(((await result) as CodeServerInstallError).step).toBe("npm install");
-    expect(await readdir(cacheDir)).toEqual([]);
+    expect(((await result) as CodeServerInstallError).step).toBe("node runtime");
+    expect(await readdir(ideDir)).toEqual([]);
   }, 90_000);
 
   // A real install from the npm registry, as an agent on an unprepared machine does it (about 2 minutes here).
-  it("installs the pinned version into the cache once, where findCodeServer finds it", async () => {
-    const cacheDir = await freshCache("real");
+  it("installs the pinned code-server and its own Node into the IDE directory once, where findCodeServer finds it", async () => {
+    const ideDir = await freshIdeDir("real");
     const progress: string[] = [];
     const env = { ...process.env, TMPDIR: join(dir, "real", "tmp") };
-    const bin = await ensureCodeServer({ cacheDir, pathEnv: "", env, onProgress: (l) => progress.push(l) });
+    const bin = await ensureCodeServer({ ideDir, env, systemPackages: false, onProgress: (l) => progress.push(l) });
 
-    expect(bin).toBe(join(cacheDir, `code-server-${CODE_SERVER_VERSION}`, "node_modules", ".bin", "code-server"));
-    expect(await findCodeServer({ cacheDir, pathEnv: "" })).toBe(bin);
-    expect(progress.at(-1)).toMatch(new RegExp(`^code-server ${CODE_SERVER_VERSION.replace(/\./g, "\\.")} installed in \\d+ s: `));
-    // ripgrep came from the system, not GitHub.
-    expect(await readdir(join(dir, "real", "tmp"))).toEqual(expect.arrayContaining([expect.stringMatching(/^vscode-ripgrep-cache-/)]));
-    expect(await readdir(cacheDir)).toEqual([`code-server-${CODE_SERVER_VERSION}`]);
+    expect(bin).toBe(join(ideDir, runtimeName(), "bin", "code-server"));
+    expect(await findCodeServer({ ideDir })).toBe(bin);
+    expect(progress.at(-1)).toMatch(new RegExp(`^code-server ${VERSION.replace(/\./g, "\\.")} installed in \\d+ s: `));
+    expect(await readdir(ideDir)).toEqual([runtimeName()]);
+    // It runs on its own Node, whatever Node runs the agent, and its search has its ripgrep.
+    const version = await run(bin, ["--version"], { ...env, HOME: join(dir, "real", "tmp") });
+    expect(version).toMatch(new RegExp(`^${VERSION.replace(/\./g, "\\.")} [0-9a-f]+ with Code `, "m"));
+    expect(await run(join(ideDir, runtimeName(), "node", "bin", "node"), ["--version"], env)).toBe(`v${IDE_RUNTIME.node.version}\n`);
+    const rg = join(ideDir, runtimeName(), "node_modules", "code-server", "lib", "vscode", "node_modules", "@vscode", "ripgrep-universal", "bin", `linux-${process.arch}`, "rg");
+    expect(await run(rg, ["--version"], env)).toMatch(/^ripgrep \d+/);
 
     const again: string[] = [];
-    expect(await ensureCodeServer({ cacheDir, pathEnv: "", env, onProgress: (l) => again.push(l) })).toBe(bin);
+    expect(await ensureCodeServer({ ideDir, env, onProgress: (l) => again.push(l) })).toBe(bin);
     expect(again).toEqual([]);
-  }, 600_000);
+  }, 900_000);
 });
+
+async function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const [code] = (await once(child, "exit")) as [number];
+  expect(code).toBe(0);
+  return out;
+}

@@ -1,29 +1,30 @@
 /**
- * code-server provisioning: the pinned version from PATH or the machine's cache, else installed once into
- * `<cache>/code-server-<version>/` with npm. The steps are those of infra/scripts/install-code-server.sh
- * (which stays the root-level, global install CI and `pnpm test` use); this is the unprivileged fallback an
- * agent runs on a machine nobody prepared. Keep the two in step.
+ * The IDE runtime's provisioning: code-server and the Node it runs on (runtime.ts), installed once per machine
+ * into `<ideDir>/<runtime>/` from the npm registry, as the user the agent runs as. No root is needed where the
+ * machine can build native modules (a C/C++ compiler, make, python3); as root on Debian, what is missing is
+ * installed with apt-get first, as `pnpm test` does. Everything else comes from the registry: Node as the
+ * `node-linux-<arch>` package (checked against its pinned integrity), ripgrep inside code-server's own
+ * dependencies (`@vscode/ripgrep-universal`).
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { access, copyFile, mkdir, open, readdir, readFile, rename, rm, stat, utimes } from "node:fs/promises";
-import { homedir, hostname, tmpdir } from "node:os";
+import { createHash, randomBytes } from "node:crypto";
+import { constants, createReadStream } from "node:fs";
+import { access, chmod, mkdir, open, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { delimiter, dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
 
-import { create as createTar } from "tar";
+import { extract } from "tar";
 
-import { CODE_SERVER_VERSION, CodeServerMissingError, findCodeServer } from "./code-server.js";
+import { CodeServerMissingError, findCodeServer } from "./code-server.js";
+import { IDE_RUNTIME, PROVISION_COMMAND, runtimeDir, runtimeName } from "./runtime.js";
 
-/** What to do when the agent cannot install code-server itself. */
-const REMEDY =
-  `run infra/scripts/install-code-server.sh as root (it also installs Debian's ripgrep and libkrb5-dev), ` +
-  `or put code-server ${CODE_SERVER_VERSION} on PATH`;
+const VERSION = IDE_RUNTIME.codeServer;
 
 export class CodeServerInstallError extends Error {
   override name = "CodeServerInstallError";
   constructor(
-    /** The step that failed: `lock`, `ripgrep`, `npm install`, `ripgrep cache`, `argon2`, `postinstall`, `verify`, `move into place`. */
+    /** The step that failed: `lock`, `build tools`, `node runtime`, `npm install`, `argon2`, `vscode modules`, `native modules`, `extensions`, `verify`, `move into place`. */
     readonly step: string,
     message: string,
   ) {
@@ -32,169 +33,259 @@ export class CodeServerInstallError extends Error {
 }
 
 export interface EnsureCodeServerOptions {
-  /** The machine's cache; an install goes to `<cacheDir>/code-server-<version>/`. */
-  cacheDir: string;
-  pathEnv: string | undefined;
-  /** Progress for the task log (one line each). */
+  /** The machine's IDE directory (runtime.ts defaultIdeDir); the runtime goes to `<ideDir>/<runtime>/`. */
+  ideDir: string;
+  /** Progress, one line a step, and every 15 s while a step runs. */
   onProgress?: (line: string) => void;
-  /** The npm to install with (default `npm` on PATH). */
+  /** What the install's commands print, line by line (the task log keeps it; a terminal may not want it). */
+  onOutput?: (line: string) => void;
+  /** The npm to install with (default `npm` on PATH); it runs on the runtime's Node. */
   npmBin?: string;
-  /** Environment of the install's commands (default: PATH and HOME). npm_config_* variables here steer npm. */
-  env?: Record<string, string | undefined>;
+  /** Environment of the install's commands (PATH, HOME, …: the agent's). npm_config_* variables here steer npm. */
+  env: Record<string, string | undefined>;
   /** Per-step time limit (default 20 min). */
   stepTimeoutMs?: number;
+  /** May install missing build tools with apt-get when running as root (default true). */
+  systemPackages?: boolean;
 }
 
 /** How long a lock survives a holder that stopped refreshing it (another host or PID namespace, a frozen agent). */
 const LOCK_STALE_MS = 120_000;
 const LOCK_REFRESH_MS = 10_000;
 const LOCK_MAX_WAIT_MS = 45 * 60_000;
-/** The ripgrep release @vscode/ripgrep 1.15–1.17 fetch; its tarball holds a single `rg`. */
-const RIPGREP_RELEASE = "v13.0.0-10";
+const TICK_MS = 15_000;
 
 /**
- * The path of a runnable code-server of the pinned version: found on PATH or in the cache, else installed
- * into the cache first (once per machine: concurrent agents wait for the one that installs).
- * Throws CodeServerInstallError, naming the failed step, its command and output, when it cannot be installed.
+ * The path of a runnable code-server of the pinned version (its launcher), installed into the IDE directory
+ * first if it is not there (once per machine: concurrent agents wait for the one that installs).
+ * Throws CodeServerInstallError, naming the failed step, what it ran and printed, and the fix.
  */
 export async function ensureCodeServer(options: EnsureCodeServerOptions): Promise<string> {
-  const found = await findOrUndefined(options.cacheDir, options.pathEnv);
+  const found = await findOrUndefined(options.ideDir);
   if (found) return found;
 
   const progress = options.onProgress ?? (() => {});
-  const version = CODE_SERVER_VERSION;
-  const finalDir = join(options.cacheDir, `code-server-${version}`);
-  await mkdir(options.cacheDir, { recursive: true });
-  const lock = await acquireLock(join(options.cacheDir, `code-server-${version}.lock`), progress);
+  const finalDir = runtimeDir(options.ideDir);
+  await mkdir(options.ideDir, { recursive: true });
+  const lock = await acquireLock(join(options.ideDir, `${runtimeName()}.lock`), progress);
   try {
     // Whoever held the lock before us may have installed it.
-    const installedMeanwhile = await findOrUndefined(options.cacheDir, options.pathEnv);
+    const installedMeanwhile = await findOrUndefined(options.ideDir);
     if (installedMeanwhile) return installedMeanwhile;
-    await removeLeftovers(options.cacheDir, version);
+    await removeLeftovers(options.ideDir);
     const started = Date.now();
-    progress(`code-server ${version} is not on PATH or in the cache: installing it into ${finalDir} (once per machine, a few minutes)`);
+    progress(`installing code-server ${VERSION} on Node ${IDE_RUNTIME.node.version} into ${finalDir} (once per machine, about 2 minutes)`);
     await install(options, finalDir, progress);
-    const bin = await findOrUndefined(options.cacheDir, "");
-    if (!bin) throw new CodeServerInstallError("verify", `code-server ${version} was installed into ${finalDir} but is not runnable there; ${REMEDY}`);
-    progress(`code-server ${version} installed in ${Math.round((Date.now() - started) / 1000)} s: ${bin}`);
+    const bin = await findOrUndefined(options.ideDir);
+    if (!bin) throw new CodeServerInstallError("verify", `code-server ${VERSION} was installed into ${finalDir} but is not runnable there; ${retry()}`);
+    progress(`code-server ${VERSION} installed in ${Math.round((Date.now() - started) / 1000)} s: ${bin}`);
     return bin;
   } finally {
     await lock.release();
   }
 }
 
-async function findOrUndefined(cacheDir: string, pathEnv: string | undefined): Promise<string | undefined> {
+async function findOrUndefined(ideDir: string): Promise<string | undefined> {
   try {
-    return await findCodeServer({ cacheDir, pathEnv });
+    return await findCodeServer({ ideDir });
   } catch (error) {
     if (error instanceof CodeServerMissingError) return undefined;
     throw error;
   }
 }
 
+const retry = () => `run \`${PROVISION_COMMAND}\` to try again with its output on the terminal`;
+
 /** Partial installs of agents that died mid-way (we hold the lock, so none is in progress) and a broken final dir. */
-async function removeLeftovers(cacheDir: string, version: string) {
-  for (const entry of await readdir(cacheDir)) {
-    if (entry.startsWith(`.code-server-${version}.partial-`) || entry === `code-server-${version}`) {
-      await rm(join(cacheDir, entry), { recursive: true, force: true });
-    }
+async function removeLeftovers(ideDir: string) {
+  const name = runtimeName();
+  for (const entry of await readdir(ideDir)) {
+    if (entry.startsWith(`.${name}.partial-`) || entry === name) await rm(join(ideDir, entry), { recursive: true, force: true });
   }
 }
 
 async function install(options: EnsureCodeServerOptions, finalDir: string, progress: (line: string) => void) {
-  const version = CODE_SERVER_VERSION;
   const npm = options.npmBin ?? "npm";
-  const baseEnv = options.env ?? { PATH: options.pathEnv, HOME: homedir() };
-  const env: Record<string, string | undefined> = { ...baseEnv, PATH: baseEnv.PATH ?? options.pathEnv };
-  // node-gyp downloads Node's headers unless told where they are; the running Node's own are the right ones.
-  const nodeDir = dirname(dirname(process.execPath));
-  if (!env.npm_config_nodedir && (await exists(join(nodeDir, "include", "node", "common.gypi")))) env.npm_config_nodedir = nodeDir;
+  const baseEnv = options.env;
   const timeoutMs = options.stepTimeoutMs ?? 20 * 60_000;
-  const scratch = join(dirname(finalDir), `.code-server-${version}.partial-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const scratch = join(dirname(finalDir), `.${runtimeName()}.partial-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const nodeDir = join(scratch, "node");
   const pkgDir = join(scratch, "node_modules", "code-server");
+  const vscodeDir = join(pkgDir, "lib", "vscode");
+  // Everything below runs on the runtime's Node: npm, node-gyp (against its headers) and the packages' scripts.
+  const env: Record<string, string | undefined> = {
+    ...baseEnv,
+    PATH: [join(nodeDir, "bin"), baseEnv.PATH].filter(Boolean).join(delimiter),
+    npm_config_nodedir: nodeDir,
+    // node-gyp: compile on every core.
+    JOBS: "max",
+  };
   const run = (step: string, command: string, args: string[], cwd: string, stepEnv = env) => {
     progress(`code-server install: ${step}: ${[command, ...args].join(" ")}`);
-    return runStep({ step, command, args, cwd, env: stepEnv, timeoutMs, onLine: (line) => progress(`  ${line}`) });
+    return runStep({ step, command, args, cwd, env: stepEnv, timeoutMs, onLine: options.onOutput, onTick: (seconds) => progress(`  … ${step} (${seconds} s)`) });
   };
 
   try {
-    const rg = await findOnPath("rg", env.PATH);
-    if (!rg) throw new CodeServerInstallError("ripgrep", `cannot install code-server ${version}: step "ripgrep" failed: no \`rg\` on PATH (Debian's ripgrep; code-server's own download of it needs GitHub); ${REMEDY}`);
+    const kerberos = await ensureBuildTools(options, baseEnv, progress, timeoutMs);
     await mkdir(scratch, { recursive: true });
+    await installNode(run, npm, baseEnv, scratch, nodeDir);
 
-    await run("npm install", npm, ["install", "--prefix", scratch, "--ignore-scripts", "--no-fund", "--no-audit", `code-server@${version}`], scratch);
-
-    // @vscode/ripgrep downloads rg from GitHub unless its cache already holds the release tarball: put the system rg there.
-    const ripgrepVersions = await ripgrepVersionsOf(pkgDir);
-    const cacheRoot = (env.TMPDIR || env.TMP || env.TEMP || tmpdir()).replace(/(.)\/+$/, "$1");
-    progress(`code-server install: ripgrep cache: ${rg} as @vscode/ripgrep ${ripgrepVersions.join(", ") || "(none found)"} in ${cacheRoot}`);
-    try {
-      await seedRipgrepCache(rg, ripgrepVersions, cacheRoot, scratch);
-    } catch (error) {
-      throw new CodeServerInstallError("ripgrep cache", `cannot install code-server ${version}: step "ripgrep cache" failed: ${(error as Error).message}; ${REMEDY}`);
-    }
-
-    // Built from source: its prebuilt binary lives on GitHub.
+    await run("npm install", npm, ["install", "--prefix", scratch, "--ignore-scripts", "--no-fund", "--no-audit", `code-server@${VERSION}`], scratch);
     await run("argon2", npm, ["rebuild", "argon2", "--no-fund", "--no-audit"], scratch);
 
-    // Run by hand rather than by npm: nested installs inside npm's own lifecycle fail at random (see the script).
-    const npmVersion = (await runStep({ step: "postinstall", command: npm, args: ["--version"], cwd: scratch, env, timeoutMs: 60_000 })).trim();
-    await run("postinstall", "sh", ["./postinstall.sh"], pkgDir, {
-      ...env,
-      npm_config_user_agent: `npm/${npmVersion} node/${process.version} ${process.platform} ${process.arch}`,
-      npm_config_unsafe_perm: "true",
-      npm_config_yes: "true",
-    });
+    // code-server's postinstall.sh, step by step, so that an optional native module (kerberos: only for
+    // Kerberos proxy sign-in) can be left out on a machine without its headers instead of failing the install.
+    await run("vscode modules", npm, ["install", "--omit=dev", "--ignore-scripts", "--no-fund", "--no-audit"], vscodeDir);
+    const native = (await nativeModules(vscodeDir)).filter((name) => kerberos || name !== "kerberos");
+    await run("native modules", npm, ["rebuild", "--foreground-scripts", "--no-fund", "--no-audit", ...native], vscodeDir);
+    await run("extensions", npm, ["install", "--omit=dev", "--no-fund", "--no-audit"], join(vscodeDir, "extensions"));
+    await linkAnew("code-linux.sh", join(vscodeDir, "bin", "remote-cli", "code-server"));
+    await linkAnew("browser-linux.sh", join(vscodeDir, "bin", "helpers", "browser.sh"));
+    // Where code-server's own scripts (the terminal's `code-server` CLI) look for their Node.
+    await linkAnew(join("..", "..", "..", "node", "bin", "node"), join(pkgDir, "lib", "node"));
+    await writeLauncher(scratch);
 
-    const bin = join(scratch, "node_modules", ".bin", "code-server");
-    const printed = await run("verify", bin, ["--version"], scratch);
-    if (printed.split(/\s+/)[0] !== version) {
-      throw new CodeServerInstallError("verify", `cannot install code-server ${version}: step "verify" failed: \`${bin} --version\` printed ${JSON.stringify(printed.slice(0, 200))}; ${REMEDY}`);
-    }
-
+    await verify(run, scratch, vscodeDir, env);
     try {
       // Atomic: a finder sees no install or a complete one.
       await rename(scratch, finalDir);
     } catch (error) {
-      throw new CodeServerInstallError("move into place", `cannot install code-server ${version}: step "move into place" failed: ${(error as Error).message}; ${REMEDY}`);
+      throw new CodeServerInstallError("move into place", `cannot install code-server ${VERSION}: step "move into place" failed: ${(error as Error).message}; ${retry()}`);
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
 }
 
-/** Every @vscode/ripgrep version the package's lock files pin (the nested installs of its postinstall use them). */
-async function ripgrepVersionsOf(pkgDir: string): Promise<string[]> {
-  const versions = new Set<string>();
-  for (const dir of [join(pkgDir, "lib", "vscode"), join(pkgDir, "lib", "vscode", "extensions")]) {
-    for (const file of ["npm-shrinkwrap.json", "package-lock.json"]) {
-      const text = await readFile(join(dir, file), "utf8").catch(() => undefined);
-      if (!text) continue;
-      const lock = JSON.parse(text) as { packages?: Record<string, { version?: string }> };
-      for (const [path, entry] of Object.entries(lock.packages ?? {})) {
-        if (path.endsWith("node_modules/@vscode/ripgrep") && entry.version) versions.add(entry.version);
-      }
-    }
+type Run = (step: string, command: string, args: string[], cwd: string, stepEnv?: Record<string, string | undefined>) => Promise<string>;
+
+/** The pinned Node from the registry (`npm pack`, so the user's registry, proxy and CA settings apply), its integrity checked. */
+async function installNode(run: Run, npm: string, baseEnv: Record<string, string | undefined>, scratch: string, nodeDir: string) {
+  const { version, packages } = IDE_RUNTIME.node;
+  const pinned = packages[process.arch];
+  if (process.platform !== "linux" || !pinned) {
+    throw new CodeServerInstallError("node runtime", `cannot install code-server ${VERSION}: the registry's Node ${version} is pinned for Linux on ${Object.keys(packages).join(" and ")}, not ${process.platform} ${process.arch}`);
   }
-  return [...versions].sort();
+  await run("node runtime", npm, ["pack", `${pinned.name}@${version}`, "--pack-destination", scratch], scratch, baseEnv);
+  const tarball = join(scratch, `${pinned.name}-${version}.tgz`);
+  const hash = createHash("sha512");
+  await pipeline(createReadStream(tarball), hash);
+  const integrity = `sha512-${hash.digest("base64")}`;
+  if (integrity !== pinned.integrity) {
+    throw new CodeServerInstallError("node runtime", `cannot install code-server ${VERSION}: ${pinned.name}@${version} from the registry has integrity ${integrity}, not the pinned ${pinned.integrity}; nothing was installed`);
+  }
+  await mkdir(nodeDir);
+  await extract({ file: tarball, cwd: nodeDir, strip: 1 });
+  await rm(tarball);
+  const printed = (await run("node runtime", join(nodeDir, "bin", "node"), ["--version"], scratch)).trim();
+  if (printed !== `v${version}`) throw new CodeServerInstallError("node runtime", `cannot install code-server ${VERSION}: ${pinned.name}@${version} runs as ${JSON.stringify(printed)}`);
 }
 
-async function seedRipgrepCache(rg: string, versions: string[], cacheRoot: string, scratch: string) {
-  const target = process.arch === "arm64" ? "aarch64-unknown-linux-musl" : "x86_64-unknown-linux-musl";
-  const asset = `ripgrep-${RIPGREP_RELEASE}-${target}.tar.gz`;
-  const work = join(scratch, ".ripgrep");
-  await mkdir(work, { recursive: true });
-  await copyFile(rg, join(work, "rg"));
-  const tarball = join(work, asset);
-  await createTar({ gzip: true, cwd: work, file: tarball, portable: true }, ["rg"]);
-  for (const version of versions) {
-    const dir = join(cacheRoot, `vscode-ripgrep-cache-${version}`);
-    await mkdir(dir, { recursive: true });
-    if (await exists(join(dir, asset))) continue;
-    const partial = join(dir, `.${asset}.${process.pid}-${randomBytes(4).toString("hex")}`);
-    await copyFile(tarball, partial);
-    await rename(partial, join(dir, asset));
+/** The native modules VS Code's own manifest allows to build (`allowScripts`), of those npm installed here. */
+async function nativeModules(vscodeDir: string): Promise<string[]> {
+  const manifest = JSON.parse(await readFile(join(vscodeDir, "package.json"), "utf8")) as { allowScripts?: Record<string, boolean> };
+  const names = Object.entries(manifest.allowScripts ?? {})
+    .filter(([, allowed]) => allowed)
+    .map(([spec]) => (spec.lastIndexOf("@") > 0 ? spec.slice(0, spec.lastIndexOf("@")) : spec));
+  const present = await Promise.all(names.map((name) => exists(join(vscodeDir, "node_modules", name, "package.json"))));
+  return names.filter((_, i) => present[i]);
+}
+
+/** A symbolic link at `path` to `target`, replacing what is there (as code-server's postinstall.sh does). */
+async function linkAnew(target: string, path: string) {
+  await rm(path, { recursive: true, force: true });
+  await symlink(target, path);
+}
+
+/** `bin/code-server`: code-server on the runtime's Node, from wherever it is called. */
+async function writeLauncher(scratch: string) {
+  const launcher = join(scratch, "bin", "code-server");
+  await mkdir(dirname(launcher));
+  await writeFile(
+    launcher,
+    [
+      "#!/bin/sh",
+      `# code-server ${VERSION} on Node ${IDE_RUNTIME.node.version}, installed by the Drydock agent.`,
+      'dir="$(dirname "$(dirname "$(readlink -f "$0")")")"',
+      'exec "$dir/node/bin/node" "$dir/node_modules/code-server/out/node/entry.js" "$@"',
+      "",
+    ].join("\n"),
+  );
+  await chmod(launcher, 0o755);
+}
+
+/** It starts and says its version, and its search (ripgrep, from the registry) runs. */
+async function verify(run: Run, scratch: string, vscodeDir: string, env: Record<string, string | undefined>) {
+  // Its first start writes a config file into HOME: keep that out of the user's home.
+  const home = join(scratch, ".verify-home");
+  await mkdir(home);
+  const printed = await run("verify", join(scratch, "bin", "code-server"), ["--version"], scratch, { ...env, HOME: home, XDG_CONFIG_HOME: home, XDG_DATA_HOME: home });
+  // It may log a line first (its config file written): the version is a line of its own.
+  if (!printed.split("\n").some((line) => line.split(" ")[0] === VERSION)) {
+    throw new CodeServerInstallError("verify", `cannot install code-server ${VERSION}: step "verify" failed: its launcher printed ${JSON.stringify(printed.slice(0, 200))}; ${retry()}`);
   }
+  const rg = join(vscodeDir, "node_modules", "@vscode", "ripgrep-universal", "bin", `linux-${process.arch}`, "rg");
+  await run("verify", rg, ["--version"], scratch);
+  await rm(home, { recursive: true, force: true });
+}
+
+interface BuildTool {
+  what: string;
+  commands: string[];
+  /** Debian's package for it. */
+  debian: string;
+}
+
+const BUILD_TOOLS: BuildTool[] = [
+  { what: "a C compiler", commands: ["cc", "gcc"], debian: "gcc" },
+  { what: "a C++ compiler", commands: ["c++", "g++"], debian: "g++" },
+  { what: "make", commands: ["make"], debian: "make" },
+  { what: "python3 (node-gyp)", commands: ["python3"], debian: "python3" },
+];
+const KERBEROS_HEADERS = ["/usr/include/gssapi/gssapi.h", "/usr/include/gssapi.h"];
+
+/**
+ * code-server's native modules are built on this machine. Checks the tools; as root with apt-get, installs what
+ * is missing (and the Kerberos headers); otherwise names what is missing and the command that installs it.
+ * Resolves to whether the Kerberos headers are there (kerberos, an optional module, is built only then).
+ */
+async function ensureBuildTools(
+  options: EnsureCodeServerOptions,
+  env: Record<string, string | undefined>,
+  progress: (line: string) => void,
+  timeoutMs: number,
+): Promise<boolean> {
+  const missingTools = async () => {
+    const found = await Promise.all(BUILD_TOOLS.map(async (tool) => (await Promise.all(tool.commands.map((c) => findOnPath(c, env.PATH)))).some(Boolean)));
+    return BUILD_TOOLS.filter((_, i) => !found[i]);
+  };
+  const hasKerberos = async () => (await Promise.all(KERBEROS_HEADERS.map(exists))).some(Boolean);
+  let missing = await missingTools();
+  let kerberos = await hasKerberos();
+  const apt = await findOnPath("apt-get", env.PATH);
+  const canInstall = options.systemPackages !== false && process.getuid?.() === 0 && apt !== undefined;
+  const packages = [...missing.map((tool) => tool.debian), ...(kerberos ? [] : ["libkrb5-dev"])];
+  if (packages.length > 0 && canInstall) {
+    progress(`installing what code-server's native modules are built with, as root, with apt-get: ${packages.join(" ")}`);
+    const aptEnv = { ...env, DEBIAN_FRONTEND: "noninteractive" };
+    const step = (args: string[]) =>
+      runStep({ step: "build tools", command: apt, args, cwd: "/", env: aptEnv, timeoutMs, onLine: options.onOutput, onTick: (s) => progress(`  … apt-get (${s} s)`) });
+    await step(["update", "-qq"]);
+    await step(["install", "-y", "-qq", "--no-install-recommends", ...packages]);
+    missing = await missingTools();
+    kerberos = await hasKerberos();
+  }
+  if (missing.length > 0) {
+    const fix = apt
+      ? `sudo apt-get install -y ${missing.map((tool) => tool.debian).join(" ")}`
+      : `install ${missing.map((tool) => tool.what).join(", ")} with the system's package manager`;
+    throw new CodeServerInstallError(
+      "build tools",
+      `cannot install code-server ${VERSION}: its native modules are built on this machine, which lacks ${missing.map((tool) => tool.what).join(", ")}. To fix it: ${fix}`,
+    );
+  }
+  if (!kerberos) progress("no Kerberos (GSSAPI) headers here: code-server is built without its optional Kerberos proxy sign-in (libkrb5-dev adds it)");
+  return kerberos;
 }
 
 interface Step {
@@ -205,11 +296,15 @@ interface Step {
   env: Record<string, string | undefined>;
   timeoutMs: number;
   onLine?: (line: string) => void;
+  /** Called every TICK_MS while it runs, with the seconds it has taken. */
+  onTick?: (seconds: number) => void;
 }
 
 /** Runs one install step in its own process group; resolves to its stdout, or throws CodeServerInstallError with its output's tail. */
 function runStep(step: Step): Promise<string> {
   return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const ticker = setInterval(() => step.onTick?.(Math.round((Date.now() - started) / 1000)), TICK_MS);
     const commandLine = [step.command, ...step.args].join(" ");
     const child = spawn(step.command, step.args, { cwd: step.cwd, env: step.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -226,7 +321,8 @@ function runStep(step: Step): Promise<string> {
       if (!line.trim()) return;
       tail.push(line);
       if (tail.length > 25) tail.shift();
-      step.onLine?.(line);
+      // node-gyp's chatter ("gyp info spawn args …") would bury what matters in the task log.
+      if (!line.startsWith("gyp info")) step.onLine?.(line);
     };
     child.stdout.on("data", take("out"));
     child.stderr.on("data", take("err"));
@@ -240,8 +336,9 @@ function runStep(step: Step): Promise<string> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      const output = tail.length > 0 ? `; its output ended with:\n${tail.join("\n")}\n` : "; ";
-      reject(new CodeServerInstallError(step.step, `cannot install code-server ${CODE_SERVER_VERSION}: step "${step.step}" failed: \`${commandLine}\` ${cause}${output}To fix it: ${REMEDY}`));
+      clearInterval(ticker);
+      const output = tail.length > 0 ? `; its output ended with:\n${tail.join("\n")}\n` : ". ";
+      reject(new CodeServerInstallError(step.step, `cannot install code-server ${VERSION}: step "${step.step}" failed: \`${commandLine}\` ${cause}${output}Then ${retry()}.`));
     };
     child.once("error", (error) => fail(`could not run (${error.message})`));
     child.once("close", (code, signal) => {
@@ -252,6 +349,7 @@ function runStep(step: Step): Promise<string> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearInterval(ticker);
       resolve(stdout);
     });
   });
@@ -296,7 +394,7 @@ async function acquireLock(path: string, progress: (line: string) => void): Prom
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new CodeServerInstallError("lock", `cannot install code-server ${CODE_SERVER_VERSION}: cannot create the install lock ${path}: ${(error as Error).message}; ${REMEDY}`);
+        throw new CodeServerInstallError("lock", `cannot install code-server ${VERSION}: cannot create the install lock ${path}: ${(error as Error).message}; ${retry()}`);
       }
     }
     const held = await readFile(path, "utf8").catch(() => undefined);
@@ -313,11 +411,11 @@ async function acquireLock(path: string, progress: (line: string) => void): Prom
       continue;
     }
     if (holder && !announced) {
-      progress(`code-server install: waiting for pid ${holder.pid} on ${holder.host}, which is installing code-server ${CODE_SERVER_VERSION}`);
+      progress(`code-server install: waiting for pid ${holder.pid} on ${holder.host}, which is installing code-server ${VERSION}`);
       announced = true;
     }
     if (Date.now() > deadline) {
-      throw new CodeServerInstallError("lock", `cannot install code-server ${CODE_SERVER_VERSION}: ${held} has held ${path} for over ${LOCK_MAX_WAIT_MS / 60_000} min; ${REMEDY}`);
+      throw new CodeServerInstallError("lock", `cannot install code-server ${VERSION}: ${held} has held ${path} for over ${LOCK_MAX_WAIT_MS / 60_000} min; ${retry()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

@@ -144,7 +144,7 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     system(`VS Code workspace: ${workspace}`);
     if (ending.settled) return await stoppedEarly();
 
-    const bin = await ensureCodeServer({ cacheDir: config.cacheDir, pathEnv: config.childEnv.PATH, onProgress: system });
+    const bin = await ensureCodeServer({ ideDir: config.ideDir, env: config.childEnv, onProgress: system, onOutput: system });
     const profileDir = join(privateDir, "profile");
     // Its temp files (the IDE's IPC sockets, the terminals' scratch) live and die with the session.
     const tmp = join(privateDir, "tmp");

@@ -144,9 +144,6 @@ const WORKSPACE_SETTINGS = {
   "workbench.startupEditor": "none",
   "telemetry.telemetryLevel": "off",
   "remote.autoForwardPorts": false,
-  "extensions.autoCheckUpdates": false,
-  "extensions.autoUpdate": false,
-  "update.mode": "none",
   "typescript.disableAutomaticTypeAcquisition": true,
   "debug.javascript.autoAttachFilter": "disabled",
   "git.enabled": false,
@@ -157,9 +154,16 @@ const WORKSPACE_SETTINGS = {
 /** The settings of the session's VS Code profile: what must hold before any workspace opens. */
 export const USER_SETTINGS = {
   ...WORKSPACE_SETTINGS,
+  // Application-wide settings, which VS Code reads from the user's settings only (a workspace's are refused).
+  "extensions.autoCheckUpdates": false,
+  "extensions.autoUpdate": "off",
+  "update.mode": "none",
   "workbench.welcomePage.walkthroughs.openOnInstall": false,
   "workbench.tips.enabled": false,
+  // No AI chat beside the task: it needs an account and the network, and takes a third of the window.
+  "chat.disableAIFeatures": true,
   "chat.commandCenter.enabled": false,
+  "workbench.secondarySideBar.defaultVisibility": "hidden",
 };
 
 function launchJson(options: WorkspaceOptions) {

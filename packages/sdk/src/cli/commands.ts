@@ -17,6 +17,7 @@ import { loadWorkflowFile, pickWorkflow } from "./load.js";
 import { formatExecutionDetail, formatExecutionList, printResult } from "./output.js";
 import type { OutputFormat } from "./output.js";
 import { announceIdes, followExecution } from "./follow.js";
+import { provisionIde } from "./ide.js";
 import { Progress } from "./progress.js";
 import { launchWorkflow, registerFile } from "./register.js";
 
@@ -206,19 +207,27 @@ export async function upCommand(
     `Drydock is up.\n  console: ${server.consoleUrl}\n  api:     ${server.url}/trpc\n  relay:   ${listening.url} (IDE sessions on ${listening.ideOrigin.replace("//", "//<session>.")})\nPress Ctrl-C to stop.\n`,
   );
 
+  let stop: (why: string, code: number) => void = () => {};
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    stop = (why, code) => {
       if (stopping) return;
       stopping = true;
-      process.stderr.write(`\n${signal}: stopping Drydock…\n`);
+      process.stderr.write(`\n${why}: stopping Drydock…\n`);
       void relay
         .close()
         .then(() => server.close())
-        .then(() => resolve(0));
+        .then(() => resolve(code));
     };
-    process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT", 0));
+    process.on("SIGTERM", () => stop("SIGTERM", 0));
+  });
+
+  // The local executor's interactive tasks run the machine's IDE runtime: install it now (once per machine,
+  // with progress here) rather than in the first task, which would fail or wait in silence.
+  const ide = config.executor === "local" ? provisionIde(progress).then(() => undefined, (error: Error) => error) : Promise.resolve(undefined);
+  void ide.then((error) => {
+    if (error) process.stderr.write(`\nIDE runtime: ${error.message}\nInteractive tasks cannot open their IDE until this is fixed.\n`);
   });
 
   if (flags.launch) {
@@ -227,11 +236,15 @@ export async function upCommand(
       const loaded = await loadWorkflowFile(file as string);
       const workflow = pickWorkflow(loaded, name);
       const inputs = validateWorkflowInputs(workflow, {}) as Record<string, JsonValue>;
+      const interactive = firstInteractiveNode(workflow);
+      if (interactive && (await ide)) {
+        stop(`${name} has an interactive task and the IDE runtime could not be installed (above)`, 1);
+        return stopped;
+      }
       await withApi(env, { endpoint: server.url, token: server.token }, async (api, conn) => {
         const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress, { taskBaseImage: env.taskBaseImage });
         // The printed page signs in and opens the first interactive task's pane, where its IDE link appears.
         const page = new URL(executionUrl(conn, execution.id));
-        const interactive = firstInteractiveNode(workflow);
         if (interactive) page.searchParams.set("node", interactive);
         page.searchParams.set("token", server.token);
         process.stdout.write(`launched ${name}: execution ${execution.id}\n  open it in the console: ${page.toString()}\n`);
