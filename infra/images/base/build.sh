@@ -25,8 +25,9 @@ fi
 command -v debootstrap >/dev/null || { echo "base image: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
 
 # The Debian mirror apt already uses (deb822 sources or the classic list), so nothing here names a host.
-mirror="$(sed -n 's/^URIs:[[:space:]]*\([^ ]*\/debian\)[[:space:]]*$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)"
-[ -n "$mirror" ] || mirror="$(awk '$1=="deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)"
+# Either file may be missing (a debootstrapped machine has only the classic list): no match is not an error.
+mirror="$(sed -n 's/^URIs:[[:space:]]*\([^ ]*\/debian\)[[:space:]]*$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1 || true)"
+[ -n "$mirror" ] || mirror="$(awk '$1=="deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)"
 [ -n "$mirror" ] || { echo "base image: no Debian mirror found in /etc/apt sources" >&2; exit 1; }
 
 work="$(mktemp -d /var/tmp/drydock-base.XXXXXX)"

@@ -225,7 +225,7 @@ export async function upCommand(
 
   // The local executor's interactive tasks run the machine's IDE runtime: install it now (once per machine,
   // with progress here) rather than in the first task, which would fail or wait in silence.
-  const ide = config.executor === "local" ? provisionIde(progress).then(() => undefined, (error: Error) => error) : Promise.resolve(undefined);
+  const ide = config.executor === "local" ? provisionIde(progress, env.isTTY).then(() => undefined, (error: Error) => error) : Promise.resolve(undefined);
   void ide.then((error) => {
     if (error) process.stderr.write(`\nIDE runtime: ${error.message}\nInteractive tasks cannot open their IDE until this is fixed.\n`);
   });

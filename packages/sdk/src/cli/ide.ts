@@ -6,14 +6,17 @@ import type { CliEnv } from "../env.js";
 import { processEnv } from "../env.js";
 import { Progress } from "./progress.js";
 
-/** Installs the runtime unless it is there; progress on stderr (a ticking line on a terminal). Resolves to code-server's launcher. */
-export async function provisionIde(progress: Progress): Promise<string> {
+/**
+ * Installs the runtime unless it is there; progress on stderr: a line a step, and while one runs, a ticking
+ * line on a terminal (a line every 15 s elsewhere). Resolves to code-server's launcher.
+ */
+export async function provisionIde(progress: Progress, tty: boolean): Promise<string> {
   const { defaultIdeDir, ensureCodeServer } = await import("@drydock/agent");
   const env = processEnv();
   return ensureCodeServer({
     ideDir: defaultIdeDir(env),
     env,
-    onProgress: (line) => (line.startsWith("  … ") ? progress.update(`IDE runtime: ${line.trim()}`) : progress.step(line)),
+    onProgress: (line) => (tty && line.startsWith("  … ") ? progress.update(`IDE runtime: ${line.trim()}`) : progress.step(line)),
   });
 }
 
@@ -21,7 +24,7 @@ export async function provisionIde(progress: Progress): Promise<string> {
 export async function ideInstallCommand(env: CliEnv): Promise<number> {
   const progress = new Progress(env.isTTY);
   try {
-    const bin = await provisionIde(progress);
+    const bin = await provisionIde(progress, env.isTTY);
     progress.step(`IDE runtime ready: ${bin}`);
     return 0;
   } catch (error) {
