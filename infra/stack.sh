@@ -56,7 +56,11 @@ case "${1:-}" in
       echo "stack: wrote $env_file with new secrets"
     fi
     bash "$here/images/build.sh"
-    compose up --detach --remove-orphans
+    if ! compose up --detach --remove-orphans; then
+      echo "stack: the stack did not come up; the services' last output:" >&2
+      compose logs --tail 20 postgres server relay >&2 || true
+      exit 1
+    fi
     wait_healthy postgres server relay
     console="${DRYDOCK_PUBLIC_URL:-$(setting DRYDOCK_PUBLIC_URL)}"
     console="${console:-http://localhost:${DRYDOCK_PUBLISHED_PORT:-$(setting DRYDOCK_PUBLISHED_PORT | grep . || echo 8484)}}"

@@ -8,7 +8,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -18,7 +17,7 @@ import { createTRPCClient, httpLink } from "@trpc/client";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, example, fixture, launchChromium, ROOT, waitFor } from "./harness.js";
+import { drydock, example, fixture, freePort, launchChromium, ROOT, waitFor } from "./harness.js";
 import { seedJourney } from "./journey.js";
 
 const run = promisify(execFile);
@@ -34,17 +33,6 @@ let browser: Browser | undefined;
 let settings: { port: number; relayPort: number; token: string };
 let cli: Record<string, string>;
 let api: ReturnType<typeof createTRPCClient<AppRouter>>;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** `infra/stack.sh <args>` for the test's own project and env file. */
 async function stack(...args: string[]): Promise<string> {

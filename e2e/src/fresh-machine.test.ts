@@ -15,14 +15,13 @@ import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { launchChromium, ROOT, waitFor } from "./harness.js";
+import { freePort, launchChromium, ROOT, waitFor } from "./harness.js";
 import { ideLink, pane, seedJourney } from "./journey.js";
 
 const run = promisify(execFile);
@@ -44,17 +43,6 @@ let imagesBefore = new Set<string>();
 async function images(): Promise<string[]> {
   const { stdout } = await run("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}"]);
   return stdout.split("\n").filter((image) => image && !image.includes("<none>"));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** A shell command in the fresh machine, in the clone, as root with the machine's own environment. */
