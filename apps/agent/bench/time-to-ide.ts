@@ -142,13 +142,15 @@ try {
     const first = rows[0];
     console.log(`cold first use (empty IDE directory; npm's own download cache as this machine has it):`);
     console.log(`  drydock up start → IDE runtime installed: ${ms((installed?.at ?? NaN) - upStarted)}`);
-    // Each step lasts until the next step's line (the last until "installed").
+    // Each command lasts until the next one's line (the last until "installed"); a step may run several.
     const steps = upLines.filter((l) => l.line.startsWith("code-server install: ") || l.line.startsWith("installing what"));
+    const byStep = new Map<string, number>();
     steps.forEach((step, i) => {
       const end = steps[i + 1]?.at ?? installed?.at ?? NaN;
-      const name = step.line.startsWith("installing what") ? "build tools (apt-get)" : step.line.split(": ")[1];
-      console.log(`    ${name}: ${ms(end - step.at)}`);
+      const name = step.line.startsWith("installing what") ? "build tools (apt-get)" : (step.line.split(": ")[1] ?? "?");
+      byStep.set(name, (byStep.get(name) ?? 0) + end - step.at);
     });
+    for (const [name, spent] of byStep) console.log(`    ${name}: ${ms(spent)}`);
     console.log(`  first execution: attempt queued → session READY ${ms(first?.queuedToReady ?? NaN)} (it waited for the install), link → workbench ${ms(first?.toWorkbench ?? NaN)}`);
   }
   console.log(`time to IDE: ${runs} interactive executions, local-process executor, relay in \`drydock up\`; warm: the IDE runtime installed`);

@@ -77,7 +77,11 @@ export const ServerConfigSchema = z.object({
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 
-const AGENT_ENV = ["PATH", "HOME", "LANG", "TMPDIR", "TZ", "DRYDOCK_RECONNECT_SECONDS", "DRYDOCK_HEARTBEAT_MS"];
+const AGENT_ENV = [
+  ...["PATH", "HOME", "LANG", "TMPDIR", "TZ", "DRYDOCK_RECONNECT_SECONDS", "DRYDOCK_HEARTBEAT_MS"],
+  // Where the IDE runtime is (the one `drydock up` installs), and what reaching the registry takes if an agent installs it.
+  ...["DRYDOCK_IDE_DIR", "XDG_CACHE_HOME", "NODE_EXTRA_CA_CERTS", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"],
+];
 
 export function readServerConfig(env: NodeJS.ProcessEnv = process.env, overrides: ServerConfigInput = {}): ServerConfig {
   return ServerConfigSchema.parse({
