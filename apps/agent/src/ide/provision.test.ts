@@ -127,17 +127,23 @@ describe("IDE runtime provisioning", () => {
     expect(await readdir(ideDir)).toEqual([]);
   }, 90_000);
 
-  // A real install from the npm registry, as an agent on an unprepared machine does it (about 2 minutes here).
+  // A real install from the npm registry, as an agent on a user's laptop does it: no root, no system packages
+  // (a compiler, make and python3, but no Kerberos headers), about 2 minutes here.
   it("installs the pinned code-server and its own Node into the IDE directory once, where findCodeServer finds it", async () => {
     const ideDir = await freshIdeDir("real");
     const progress: string[] = [];
     const env = { ...process.env, TMPDIR: join(dir, "real", "tmp") };
-    const bin = await ensureCodeServer({ ideDir, env, systemPackages: false, onProgress: (l) => progress.push(l) });
+    const bin = await ensureCodeServer({ ideDir, env, systemPackages: false, kerberosHeaders: [], onProgress: (l) => progress.push(l) });
 
     expect(bin).toBe(join(ideDir, runtimeName(), "bin", "code-server"));
     expect(await findCodeServer({ ideDir })).toBe(bin);
     expect(progress.at(-1)).toMatch(new RegExp(`^code-server ${VERSION.replace(/\./g, "\\.")} installed in \\d+ s: `));
     expect(await readdir(ideDir)).toEqual([runtimeName()]);
+    // Without the Kerberos headers, the optional kerberos module was left out rather than failing the install.
+    expect(progress).toContain("no Kerberos (GSSAPI) headers here: code-server is built without its optional Kerberos proxy sign-in (libkrb5-dev adds it)");
+    const native = progress.find((l) => l.startsWith("code-server install: native modules: "));
+    expect(native).toContain("@vscode/spdlog");
+    expect(native).not.toContain("kerberos");
     // It runs on its own Node, whatever Node runs the agent, and its search has its ripgrep.
     const version = await run(bin, ["--version"], { ...env, HOME: join(dir, "real", "tmp") });
     expect(version).toMatch(new RegExp(`^${VERSION.replace(/\./g, "\\.")} [0-9a-f]+ with Code `, "m"));

@@ -47,6 +47,8 @@ export interface EnsureCodeServerOptions {
   stepTimeoutMs?: number;
   /** May install missing build tools with apt-get when running as root (default true). */
   systemPackages?: boolean;
+  /** Where the Kerberos (GSSAPI) headers may be; kerberos, an optional native module, is built only if one is there. */
+  kerberosHeaders?: string[];
 }
 
 /** How long a lock survives a holder that stopped refreshing it (another host or PID namespace, a frozen agent). */
@@ -259,7 +261,7 @@ async function ensureBuildTools(
     const found = await Promise.all(BUILD_TOOLS.map(async (tool) => (await Promise.all(tool.commands.map((c) => findOnPath(c, env.PATH)))).some(Boolean)));
     return BUILD_TOOLS.filter((_, i) => !found[i]);
   };
-  const hasKerberos = async () => (await Promise.all(KERBEROS_HEADERS.map(exists))).some(Boolean);
+  const hasKerberos = async () => (await Promise.all((options.kerberosHeaders ?? KERBEROS_HEADERS).map(exists))).some(Boolean);
   let missing = await missingTools();
   let kerberos = await hasKerberos();
   const apt = await findOnPath("apt-get", env.PATH);
