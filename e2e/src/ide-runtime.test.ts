@@ -3,14 +3,13 @@
  * is launched), and on a machine that cannot build it, says so there — what is missing, and how to fix it —
  * instead of failing the user's first interactive task. `drydock ide install` says the same.
  */
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { CLI, drydock, example, ROOT } from "./harness.js";
+import { drydock, example } from "./harness.js";
 
 let dir: string;
 /** Apart from `dir`: the embedded PostgreSQL's user must be able to enter it. */
@@ -45,17 +44,10 @@ const MISSING = "its native modules are built on this machine, which lacks a C c
 
 describe("the IDE runtime at start-up", () => {
   it("drydock up --launch of an interactive workflow exits 1 at start-up, naming what is missing, and launches nothing", async () => {
-    const up = spawn(process.execPath, [CLI, "up", "--port", "0", "--data-dir", dataDir, "--launch", `${example("hello/workflow.ts")}:wf`], {
-      cwd: ROOT,
-      env: { ...process.env, ...bare },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    up.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    up.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => up.once("exit", resolve));
+    const up = await drydock(["up", "--port", "0", "--data-dir", dataDir, "--launch", `${example("hello/workflow.ts")}:wf`], bare, 60_000);
+    const out = up.stdout + up.stderr;
 
-    expect(code, out).toBe(1);
+    expect(up.code, out).toBe(1);
     expect(out).toContain("Drydock is up.");
     expect(out).toContain(`IDE runtime: cannot install code-server`);
     expect(out).toContain(MISSING);

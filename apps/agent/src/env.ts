@@ -48,8 +48,7 @@ export interface AgentConfig {
 
 /** Reads and validates the agent's environment; throws an Error naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AgentConfig {
-  // An empty variable means "not set", so the default applies.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const present = setVariables(env);
   const parsed = EnvSchema.safeParse(present);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
@@ -75,11 +74,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 export function loadPrepareConfig(env: Record<string, string | undefined> = process.env): Pick<AgentConfig, "cacheDir" | "ideDir" | "defaultExtensions" | "childEnv"> {
   return {
     cacheDir: env.DRYDOCK_CACHE_DIR || DEFAULT_CACHE_DIR,
-    ideDir: defaultIdeDir(Object.fromEntries(Object.entries(env).filter(([, value]) => value))),
+    ideDir: defaultIdeDir(setVariables(env)),
     defaultExtensions: defaultExtensions(env.DRYDOCK_DEFAULT_EXTENSIONS || undefined),
     childEnv: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
   };
 }
+
+/** The variables that are set: an empty one means "not set", so its default applies. */
+const setVariables = (env: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ""));
 
 const defaultExtensions = (value: string | undefined) => (value === undefined ? bundledExtensions() : listOf(value));
 
