@@ -40,13 +40,19 @@ export interface TunnelClientOptions {
   /** First reconnect delay; doubles per failure up to `maxBackoffMs`, with full jitter. Reset once connected. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
-  /** With no frame (data or PING) from the relay for this long, the connection is presumed dead and re-dialled. */
+  /** With no word from the relay (its PINGs, its streams, answers to ours) for this long, the connection is presumed dead and re-dialled. */
   silenceTimeoutMs?: number;
   /**
    * The agent PINGs the relay this often too, and re-dials when a PING goes unanswered for as long: a tunnel
    * its own HTTP/2 layer gave up on (after sending GOAWAY) is noticed in seconds, not at the silence timeout.
    */
   pingIntervalMs?: number;
+  /**
+   * Asked when the relay says a newer connection for this session replaced ours: true if this client is still
+   * the one that should carry the session (the control plane says its attempt and session are live), and it
+   * dials again; false, or absent, and it stops. Whoever else holds the token cannot take the session away.
+   */
+  stillOurs?: () => Promise<boolean>;
   /** Extra TLS options for https relays (a private CA, say). */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
 }
@@ -86,6 +92,8 @@ export class TunnelClient extends EventEmitter<{
   private readonly tuning: TunnelTuning;
   private streamsOpened = 0;
   private streamsOpen = 0;
+  /** Since when no tunnel is up (undefined while one is). */
+  private downSince: number | undefined = Date.now();
 
   constructor(private readonly options: TunnelClientOptions) {
     super();
@@ -124,6 +132,11 @@ export class TunnelClient extends EventEmitter<{
     return { opened: this.streamsOpened, open: this.streamsOpen };
   }
 
+  /** How long no tunnel has been up: 0 while one is, else since the client started or the last one was lost. */
+  downForMs(): number {
+    return this.downSince === undefined ? 0 : Date.now() - this.downSince;
+  }
+
   /** Stops dialling and closes the tunnel; streams in flight are reset. */
   async close(): Promise<void> {
     this.setState("closed");
@@ -146,6 +159,8 @@ export class TunnelClient extends EventEmitter<{
 
   private setState(state: TunnelState) {
     if (this.stateValue === state || this.stateValue === "closed") return;
+    if (state === "connected") this.downSince = undefined;
+    else this.downSince ??= Date.now();
     this.stateValue = state;
     this.emit("state", state);
   }
@@ -214,32 +229,15 @@ export class TunnelClient extends EventEmitter<{
     });
     this.current = { session, socket };
     session.on("connect", () => session.setLocalWindowSize(this.tuning.connectionWindow));
-    const silence = this.options.silenceTimeoutMs ?? 45_000;
-    socket.setTimeout(silence, () => session.destroy(new Error(`no word from the relay for ${silence} ms`)));
     let lostReason = "relay closed the tunnel";
     session.on("error", (error) => (lostReason = `tunnel error: ${error.message}`));
     socket.on("error", (error) => (lostReason = `tunnel connection error: ${error.message}`));
     session.on("goaway", (_code: number, _lastStreamId: number, opaque?: Buffer) => {
-      if (opaque?.toString() === REPLACED_GOAWAY) {
-        this.refuse(new TunnelRefusedError(409, "a newer connection for this session replaced this one; this client stops"));
-      } else lostReason = "relay sent GOAWAY";
+      if (opaque?.toString() === REPLACED_GOAWAY) this.replaced();
+      else lostReason = "relay sent GOAWAY";
     });
     session.on("stream", (stream, headers) => this.onStream(stream, headers));
-    const pingEvery = this.options.pingIntervalMs ?? 15_000;
-    const pinger = setInterval(() => {
-      const timer = setTimeout(() => session.destroy(new Error(`the relay did not answer a PING within ${pingEvery} ms`)), pingEvery);
-      timer.unref();
-      try {
-        session.ping((error) => {
-          clearTimeout(timer);
-          if (error) session.destroy(error);
-        });
-      } catch (error) {
-        clearTimeout(timer);
-        session.destroy(error as Error);
-      }
-    }, pingEvery);
-    pinger.unref();
+    const pinger = this.watchLiveness(session);
     session.on("close", () => {
       clearInterval(pinger);
       socket.destroy();
@@ -248,6 +246,39 @@ export class TunnelClient extends EventEmitter<{
     this.failures = 0;
     this.setState("connected");
     this.emit("connected");
+  }
+
+  /**
+   * Liveness is judged on the HTTP/2 session, never on the raw socket: once HTTP/2 has taken the socket over,
+   * Node reads it natively and the socket's own idle timer never sees the traffic, so a socket timeout fires
+   * on a busy tunnel as surely as on a dead one. The agent PINGs the relay every `pingIntervalMs` and gives
+   * up on an unanswered PING after as long; the relay's own PINGs, its streams and our PING answers count as
+   * word from it, and `silenceTimeoutMs` without any ends the tunnel too.
+   */
+  private watchLiveness(session: ServerHttp2Session): NodeJS.Timeout {
+    const pingEvery = this.options.pingIntervalMs ?? 15_000;
+    const silence = this.options.silenceTimeoutMs ?? 45_000;
+    let lastHeard = Date.now();
+    const heard = () => (lastHeard = Date.now());
+    session.on("ping", heard);
+    session.on("stream", heard);
+    const pinger = setInterval(() => {
+      if (Date.now() - lastHeard > silence) return void session.destroy(new Error(`no word from the relay for ${silence} ms`));
+      const timer = setTimeout(() => session.destroy(new Error(`the relay did not answer a PING within ${pingEvery} ms`)), pingEvery);
+      timer.unref();
+      try {
+        session.ping((error) => {
+          clearTimeout(timer);
+          if (error) session.destroy(error);
+          else heard();
+        });
+      } catch (error) {
+        clearTimeout(timer);
+        session.destroy(error as Error);
+      }
+    }, pingEvery);
+    pinger.unref();
+    return pinger;
   }
 
   private lost(reason: string) {
@@ -265,6 +296,21 @@ export class TunnelClient extends EventEmitter<{
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.dial(), delay);
     this.emit("retrying", reason, delay);
+  }
+
+  /** A newer connection for the session took our place: dial again if we are still the session's, else stop. */
+  private replaced() {
+    const stop = () => this.refuse(new TunnelRefusedError(409, "a newer connection for this session replaced this one; this client stops"));
+    const ask = this.options.stillOurs;
+    if (!ask) return stop();
+    // Detached first, so the closing session does not count as an ordinary loss while the question is out.
+    this.current = {};
+    this.setState("reconnecting");
+    this.emit("disconnected", "another connection for this session replaced the tunnel");
+    ask().then(
+      (ours) => (ours ? this.lost("replaced by another connection, but this client still holds the session") : stop()),
+      (error: Error) => this.lost(`replaced by another connection; could not ask whether the session is still ours (${error.message})`),
+    );
   }
 
   private refuse(error: TunnelRefusedError) {

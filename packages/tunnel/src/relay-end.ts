@@ -130,7 +130,10 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
     });
     stream.on("close", () => {
       if (!res.headersSent) sendError(res, 502, "the task's tunnel closed the request");
-      else if (!res.writableFinished && stream.rstCode !== 0) res.destroy();
+      // A stream closed before its end (reset, or its tunnel gone: a session destroyed without an error leaves
+      // rstCode 0) can never finish this response: close the browser's connection, which it retries, rather
+      // than leave it waiting for bytes that will not come.
+      else if (!res.writableFinished && !stream.readableEnded) res.destroy();
     });
     res.on("close", () => {
       // Only a browser that left mid-response cancels its stream. A finished exchange closes by itself: a
@@ -261,7 +264,7 @@ export function spliceConnection(socket: Duplex, stream: ClientHttp2Stream): voi
   };
   stream.on("error", teardown);
   stream.on("close", () => {
-    if (stream.rstCode !== 0) socket.destroy();
+    if (!stream.readableEnded) socket.destroy();
   });
   socket.on("error", teardown);
   socket.on("close", () => {

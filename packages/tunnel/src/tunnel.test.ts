@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { Agent, createServer, request, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { connect as netConnect, createServer as netCreateServer, type AddressInfo, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
@@ -100,7 +100,7 @@ async function sha256Of(stream: Readable): Promise<{ bytes: number; sha256: stri
 }
 
 /** The least relay that uses the package: one tunnel, everything else forwarded through it. */
-function startMiniRelay(): Promise<{ server: Server; port: number; tunnels: RelayTunnel[] }> {
+function startMiniRelay(options: { pingIntervalMs?: number } = {}): Promise<{ server: Server; port: number; tunnels: RelayTunnel[] }> {
   const tunnels: RelayTunnel[] = [];
   const current = () => tunnels.findLast((t) => !t.closed);
   const server = createServer((req, res) => {
@@ -110,7 +110,7 @@ function startMiniRelay(): Promise<{ server: Server; port: number; tunnels: Rela
   });
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (req.url === TUNNEL_PATH && req.headers.upgrade === TUNNEL_PROTOCOL) {
-      void RelayTunnel.accept(socket, head, { rewriteRequestHeader: (name, value) => (name === "x-relay-secret" ? null : value) }).then((t) => tunnels.push(t));
+      void RelayTunnel.accept(socket, head, { ...options, rewriteRequestHeader: (name, value) => (name === "x-relay-secret" ? null : value) }).then((t) => tunnels.push(t));
       return;
     }
     const tunnel = current();
@@ -279,3 +279,150 @@ describe("a tunnel between a relay and an agent", () => {
     }
   });
 });
+
+/** A TCP relay between two ends that can go silent (reads nothing, forwards nothing), as a dead peer or a broken path does. */
+function startFreezableProxy(targetPort: number): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let frozen = false;
+  const server = netCreateServer((inbound) => {
+    const outbound = netConnect(targetPort, "127.0.0.1");
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on("error", () => undefined);
+      s.on("close", () => sockets.delete(s));
+    }
+    inbound.on("data", (d) => frozen || outbound.write(d));
+    outbound.on("data", (d) => frozen || inbound.write(d));
+    inbound.on("close", () => outbound.destroy());
+    outbound.on("close", () => inbound.destroy());
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        freeze: () => (frozen = true),
+        close: async () => {
+          for (const s of sockets) s.destroy();
+          await new Promise((r) => server.close(r));
+        },
+      }),
+    ),
+  );
+}
+
+describe("a tunnel's life", () => {
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let relay: Awaited<ReturnType<typeof startMiniRelay>>;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    relay = await startMiniRelay({ pingIntervalMs: 300 });
+  });
+
+  afterAll(async () => {
+    relay.tunnels.forEach((t) => t.close());
+    await new Promise((r) => relay.server.close(r));
+    upstream.server.closeAllConnections();
+    await new Promise((r) => upstream.server.close(r));
+  });
+
+  const open = (port: number, extra: Partial<Parameters<typeof openTunnel>[0]> = {}) =>
+    openTunnel({ relayUrl: `http://127.0.0.1:${port}`, host: "s1.localhost", token: "t", target: { host: "127.0.0.1", port: upstream.port }, ...extra });
+
+  it("stays up past its silence timeout while busy and while idle, as long as both ends answer", async () => {
+    const client = open(relay.port, { silenceTimeoutMs: 1_000, pingIntervalMs: 300 });
+    const drops: string[] = [];
+    client.on("disconnected", (reason) => drops.push(reason));
+    try {
+      await client.whenConnected();
+      const tunnel = relay.tunnels.at(-1) as RelayTunnel;
+      // Busy: a WebSocket echo every 50 ms for 3 s (three silence timeouts), all of it through the tunnel.
+      const ws = new WebSocket(`ws://127.0.0.1:${relay.port}/typing`);
+      await once(ws, "open");
+      const closed = once(ws, "close");
+      for (const started = Date.now(); Date.now() - started < 3_000 && drops.length === 0; ) {
+        ws.send("k");
+        await Promise.race([new Promise((r) => ws.once("message", r)), closed]);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      ws.close();
+      // Idle: nothing but PINGs for another three silence timeouts.
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(drops).toEqual([]);
+      expect(tunnel.closed).toBe(false);
+      expect(client.state).toBe("connected");
+    } finally {
+      await client.close();
+    }
+  }, 20_000);
+
+  it("notices a dead peer within two PING intervals at both ends, and the agent dials again", async () => {
+    const proxy = await startFreezableProxy(relay.port);
+    const client = open(proxy.port, { pingIntervalMs: 300, silenceTimeoutMs: 60_000, initialBackoffMs: 10_000 });
+    try {
+      await client.whenConnected();
+      const tunnel = relay.tunnels.at(-1) as RelayTunnel;
+      const relaySaw = once(tunnel, "close") as Promise<[string]>;
+      const frozenAt = Date.now();
+      proxy.freeze();
+      const [reason] = (await once(client, "disconnected")) as [string];
+      expect(Date.now() - frozenAt).toBeLessThan(1_500);
+      expect(reason).toMatch(/PING/);
+      const [relayReason] = await relaySaw;
+      expect(Date.now() - frozenAt).toBeLessThan(1_500);
+      expect(relayReason).toMatch(/PING/);
+      expect(client.state).toBe("reconnecting");
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  }, 10_000);
+
+  it("closes the browser's connection at once when the tunnel dies mid-download, and the next request succeeds", async () => {
+    const client = open(relay.port);
+    try {
+      await client.whenConnected();
+      const tunnel = relay.tunnels.at(-1) as RelayTunnel;
+      const res = await call(relay.port, "GET", `/source?bytes=${200 * 1024 * 1024}`);
+      expect(res.statusCode).toBe(200);
+      // Read slowly, so the download is in flight when the tunnel goes.
+      res.pause();
+      await new Promise((r) => setTimeout(r, 100));
+      const killedAt = Date.now();
+      const ended = new Promise<number>((resolve) => res.socket.once("close", () => resolve(Date.now() - killedAt)));
+      tunnel.close("killed by the test");
+      res.resume();
+      expect(await ended).toBeLessThan(1_000);
+      await client.whenConnected();
+      await waitUntil(() => relay.tunnels.some((t) => !t.closed));
+      const again = await call(relay.port, "GET", "/echo");
+      expect(again.statusCode).toBe(200);
+      await text(again);
+    } finally {
+      await client.close();
+    }
+  }, 20_000);
+
+  it("closes a WebSocket at once when the tunnel dies under it", async () => {
+    const client = open(relay.port);
+    try {
+      await client.whenConnected();
+      const tunnel = relay.tunnels.at(-1) as RelayTunnel;
+      const ws = new WebSocket(`ws://127.0.0.1:${relay.port}/socket`);
+      await once(ws, "open");
+      const killedAt = Date.now();
+      const closed = once(ws, "close").then(() => Date.now() - killedAt);
+      tunnel.close("killed by the test");
+      expect(await closed).toBeLessThan(1_000);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+async function waitUntil(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  for (const started = Date.now(); !check(); ) {
+    if (Date.now() - started > timeoutMs) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
