@@ -2,9 +2,11 @@
  * The relay: agents dial in and hold one tunnel per session; browsers reach a session's IDE on its own origin,
  * `<session>.<ide-host>`, through that tunnel. Building (`buildRelay`) is apart from listening (`listen`).
  *
- * Traffic for a session host goes straight to the proxy (no framework in the hot path); everything else —
- * the ticket redemption, health and metrics — is routed by fastify.
+ * Traffic for a session host goes straight to the proxy (no framework in the hot path), and so does a
+ * connection's first request when it redeems a ticket; everything else — health, metrics, agents' tunnels —
+ * is routed by fastify. Until a connection signs in it is pending: it must send its request head in time.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
@@ -12,17 +14,22 @@ import type { Duplex } from "node:stream";
 
 import { SessionIdSchema, type RelayAuthority } from "@drydock/contracts";
 import { RelayTunnel, TUNNEL_PATH, TUNNEL_PROTOCOL } from "@drydock/tunnel";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { pino } from "pino";
 
 import { asRefusal, Refusal } from "./authority.js";
 import { serveConnection, type ConnectionHooks } from "./connection.js";
 import { CookieSigner, SESSION_COOKIE, withoutSessionCookie } from "./cookies.js";
 import { readTls, type RelayConfig } from "./env.js";
-import { createMetrics, observeTunnels, type RelayMetrics } from "./metrics.js";
+import { createMetrics, observePending, observeTunnels, type RelayMetrics } from "./metrics.js";
+import { OWN_PAGE_HEADERS, rawAnswer, refusalAnswer, type OwnAnswer } from "./pages.js";
+import { PendingConnections, type PendingEnd } from "./pending.js";
+import { redirectTarget } from "./redirect.js";
 import { TunnelRegistry } from "./tunnels.js";
 
 export const REDEEM_PATH = "/__drydock/redeem";
+/** Largest request head, on the fast path and in the relay's HTTP server alike. */
+const MAX_HEAD_BYTES = 16 * 1024;
 
 export interface RelayDeps {
   authority: RelayAuthority;
@@ -50,6 +57,11 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const tunnels = new TunnelRegistry();
   const metrics = createMetrics();
   observeTunnels(metrics, tunnels);
+  const pending = new PendingConnections(
+    { headTimeoutMs: config.headTimeoutMs, max: config.maxPendingConnections, maxPerAddress: config.maxPendingPerAddress },
+    (socket, why) => endPending(socket, why),
+  );
+  observePending(metrics, pending);
   let origin = config.ideOrigin ? new URL(config.ideOrigin) : undefined;
   const secure = () => origin?.protocol === "https:";
 
@@ -110,6 +122,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const proxyRequest = (req: IncomingMessage, res: ServerResponse, sessionId: string) => {
     const refused = admit(sessionId, req.headers.cookie, req.headers.origin, false);
     if (refused) return refuse(res, refused, "http");
+    pending.signedIn(req.socket);
     withTunnel(
       sessionId,
       res,
@@ -124,6 +137,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const proxyUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, sessionId: string) => {
     const refused = admit(sessionId, req.headers.cookie, req.headers.origin, true);
     if (refused) return refuseSocket(socket, refused, "upgrade");
+    pending.signedIn(req.socket);
     withTunnel(
       sessionId,
       socket,
@@ -154,6 +168,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       return connectRefused(refusal, refusal.status === 503 ? "error" : refusal.status === 401 ? "unauthorized" : "forbidden");
     }
     if (socket.destroyed) return;
+    pending.signedIn(req.socket);
     let tunnel: RelayTunnel;
     try {
       tunnel = await RelayTunnel.accept(socket, head, { pingIntervalMs: config.pingIntervalMs, rewriteRequestHeader });
@@ -192,18 +207,69 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const refuse = (res: ServerResponse, refusal: Refusal, kind: "http") => {
     metrics.requests.inc({ kind, outcome: outcomeOf(refusal) });
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(refusal.status, {
-      "content-type": "text/html; charset=utf-8",
-      "cache-control": "no-store",
-      ...(refusal.status === 503 ? { "retry-after": "2" } : {}),
-    });
-    res.end(page(refusal));
+    const answer = refusalAnswer(refusal);
+    res.writeHead(answer.status, answer.headers);
+    res.end(answer.body);
   };
   const refuseSocket = (socket: Duplex, refusal: Refusal, kind: "http" | "upgrade") => {
     metrics.requests.inc({ kind, outcome: outcomeOf(refusal) });
     if (kind === "upgrade") writeStatus(socket, refusal.status, refusal.message);
-    else writeStatus(socket, refusal.status, page(refusal), { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", ...(refusal.status === 503 ? { "Retry-After": "2" } : {}) });
+    else if (!socket.destroyed) socket.end(rawAnswer(refusalAnswer(refusal), true));
   };
+
+  /**
+   * Ends a connection that did not sign in. One whose head is under way is told why (408, as Node's own
+   * server does); an idle or evicted one is closed without a word, as a browser expects of a spare connection.
+   */
+  const endPending = (socket: Socket, why: PendingEnd) => {
+    metrics.pendingClosed.inc({ reason: why });
+    const seconds = config.headTimeoutMs / 1000;
+    if (why === "slow" && socket.writable && !socket.writableEnded) {
+      const refusal = new Refusal(408, `no complete request head within ${seconds} s of connecting or of the last answer`);
+      socket.end(rawAnswer(refusalAnswer(refusal), true), () => socket.destroy());
+    } else {
+      socket.destroy();
+    }
+  };
+
+  const metricsTokens = [config.metricsToken, config.relayToken].filter((t): t is string => t !== undefined).map(digest);
+  /** Whether an Authorization header carries a token that may read `/metrics` (compared in constant time). */
+  const mayReadMetrics = (authorization: string | undefined) => {
+    const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
+    if (!given) return false;
+    const candidate = digest(given);
+    return metricsTokens.some((token) => timingSafeEqual(token, candidate));
+  };
+
+  /**
+   * Redeems a ticket for the session `host` names: sets the session cookie and redirects into the IDE. `next`
+   * is checked before the ticket is spent, so a bad link costs nothing. Answered on the fast path (a
+   * connection's first request) or by fastify (a connection already handed to it).
+   */
+  const redeem = async (host: string | undefined, query: URLSearchParams): Promise<OwnAnswer> => {
+    const refused = (refusal: Refusal) => {
+      metrics.requests.inc({ kind: "redeem", outcome: outcomeOf(refusal) });
+      return refusalAnswer(refusal);
+    };
+    const sessionId = sessionOf(host);
+    if (!sessionId) return refused(new Refusal(404, "open the link on the session's own host"));
+    const ticket = query.get("ticket");
+    if (!ticket) return refused(new Refusal(401, "the link has no ticket: open the IDE from the Drydock console"));
+    const target = redirectTarget(query.get("next"), sessionOrigin(sessionId));
+    if (target instanceof Refusal) return refused(target);
+    let userId: string;
+    try {
+      ({ userId } = await deps.authority.redeemTicket({ sessionId, ticket }));
+    } catch (error) {
+      return refused(asRefusal(error));
+    }
+    const expires = Math.floor(Date.now() / 1000) + config.cookieTtlSeconds;
+    const value = signer.sign({ sessionId, userId, expires });
+    const cookie = `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${config.cookieTtlSeconds}${secure() ? "; Secure" : ""}`;
+    metrics.requests.inc({ kind: "redeem", outcome: "forwarded" });
+    return { status: 303, headers: { "Set-Cookie": cookie, "Cache-Control": "no-store", Location: target, ...OWN_PAGE_HEADERS }, body: "" };
+  };
+  const queryOf = (url: string) => new URL(url, "http://relay.invalid").searchParams;
 
   const app = Fastify({
     loggerInstance: log,
@@ -211,11 +277,14 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     serverFactory: (handler) => {
       const dispatch = (req: IncomingMessage, res: ServerResponse) => {
         const sessionId = sessionOf(req.headers.host);
-        if (sessionId && !req.url?.startsWith("/__drydock/")) proxyRequest(req, res, sessionId);
-        else handler(req, res);
+        if (sessionId && !req.url?.startsWith("/__drydock/")) return proxyRequest(req, res, sessionId);
+        // The relay's own routes sign nobody in: the connection's next head is on the clock once this is answered.
+        pending.headArrived(req.socket);
+        res.once("close", () => pending.awaitHead(req.socket));
+        handler(req, res);
       };
       // TLS, when configured, is the listener's business; this server only ever gets connections handed to it.
-      return createHttpServer(dispatch);
+      return createHttpServer({ maxHeaderSize: MAX_HEAD_BYTES }, dispatch);
     },
   });
 
@@ -227,27 +296,25 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     proxyUpgrade(req, socket, head, sessionId);
   });
 
-  app.get<{ Querystring: { ticket?: string; next?: string } }>(REDEEM_PATH, async (request, reply) => {
-    const sessionId = sessionOf(request.headers.host);
-    if (!sessionId) return reply.code(404).type("text/plain").send("open the link on the session's own host");
-    const ticket = request.query.ticket;
-    if (!ticket) return sendRefusal(reply, new Refusal(401, "the link has no ticket: open the IDE from the Drydock console"), metrics);
-    try {
-      const grant = await deps.authority.redeemTicket({ sessionId, ticket });
-      const expires = Math.floor(Date.now() / 1000) + config.cookieTtlSeconds;
-      const value = signer.sign({ sessionId, userId: grant.userId, expires });
-      const cookie = `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${config.cookieTtlSeconds}${secure() ? "; Secure" : ""}`;
-      const next = request.query.next;
-      const target = next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
-      metrics.requests.inc({ kind: "redeem", outcome: "forwarded" });
-      // Connection: close, so the IDE's first request opens a new connection, which takes the fast path.
-      return reply.code(303).header("set-cookie", cookie).header("cache-control", "no-store").header("connection", "close").header("location", target).send();
-    } catch (error) {
-      return sendRefusal(reply, asRefusal(error), metrics);
-    }
+  // Everything fastify answers is the relay's own: never framed, no scripts, no Referer.
+  app.addHook("onSend", async (_request, reply) => {
+    reply.headers(OWN_PAGE_HEADERS);
+  });
+  app.get(REDEEM_PATH, async (request, reply) => {
+    const answer = await redeem(request.headers.host, queryOf(request.url));
+    return reply.code(answer.status).headers(answer.headers).send(answer.body);
   });
   app.get("/healthz", async () => ({ ok: true, tunnels: tunnels.size }));
-  app.get("/metrics", async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get("/metrics", async (request, reply) => {
+    if (!mayReadMetrics(request.headers.authorization)) {
+      return reply
+        .code(401)
+        .header("www-authenticate", 'Bearer realm="drydock-relay"')
+        .type("text/plain; charset=utf-8")
+        .send("/metrics needs Authorization: Bearer <DRYDOCK_RELAY_METRICS_TOKEN or the relay token>\n");
+    }
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
 
   // Bound once: the fast path counts every request, and label lookups per request add up.
   const forwardedHttp = metrics.requests.labels({ kind: "http", outcome: "forwarded" });
@@ -273,25 +340,29 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     forwarded: (kind) => (kind === "http" ? forwardedHttp : forwardedUpgrade).inc(),
     refuse: (socket, refusal, kind) => refuseSocket(socket, refusal, kind),
     handOff: (socket, bytes) => {
-      socket.setTimeout(0);
+      metrics.handOffs.inc();
       socket.unshift(bytes);
       app.server.emit("connection", socket);
       socket.resume();
     },
-    maxHeaderSize: 16 * 1024,
+    answer: (host, method, url) => (method === "GET" && url.split("?")[0] === REDEEM_PATH && sessionOf(host) ? redeem(host, queryOf(url)) : undefined),
+    signedIn: (socket) => pending.signedIn(socket),
+    headArrived: (socket) => pending.headArrived(socket),
+    awaitingHead: (socket) => pending.awaitHead(socket),
+    maxHeaderSize: MAX_HEAD_BYTES,
   };
   const sockets = new Set<Socket>();
   const onConnection = (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.setNoDelay(true);
-    // A connection that sends nothing for 30 s is dropped (a slow head is then the HTTP parsers' 16 KB limit).
-    socket.setTimeout(30_000, () => socket.destroy());
-    socket.once("data", () => socket.setTimeout(0));
+    pending.add(socket);
     serveConnection(socket, hooks);
   };
   // Half-open connections: a browser that has sent its last request still gets the answers in flight.
-  const listener = tls ? createTlsServer({ ...tls, allowHalfOpen: true }, onConnection) : createNetServer({ allowHalfOpen: true }, onConnection);
+  const listener = tls
+    ? createTlsServer({ ...tls, allowHalfOpen: true, handshakeTimeout: config.headTimeoutMs }, onConnection)
+    : createNetServer({ allowHalfOpen: true }, onConnection);
   listener.on("tlsClientError", (_error: Error, socket: Socket) => socket.destroy());
 
   const relay: Relay = {
@@ -331,8 +402,10 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
 }
 
 function outcomeOf(refusal: Refusal): string {
-  return { 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 503: "unavailable" }[refusal.status];
+  return { 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 408: "timeout", 431: "too_large", 503: "unavailable" }[refusal.status];
 }
+
+const digest = (token: string) => createHash("sha256").update(token).digest();
 
 function closeCause(reason: string): string {
   if (reason.startsWith("replaced")) return "replaced";
@@ -342,26 +415,9 @@ function closeCause(reason: string): string {
   return "agent_gone";
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable" };
-
-/** An answer written on a raw socket (upgrades, the fast path), then the socket is closed. */
-function writeStatus(socket: Duplex, status: number, message: string, headers: Record<string, string> = { "Content-Type": "text/plain; charset=utf-8" }) {
+/** A plain-text answer written on a raw socket (upgrades, tunnel dials), then the socket is closed. */
+function writeStatus(socket: Duplex, status: number, message: string) {
   if (socket.destroyed) return;
   const body = message.endsWith("\n") ? message : `${message}\n`;
-  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\n`;
-  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
-  socket.end(`${head}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
-
-function sendRefusal(reply: FastifyReply, refusal: Refusal, metrics: RelayMetrics) {
-  metrics.requests.inc({ kind: "redeem", outcome: outcomeOf(refusal) });
-  return reply.code(refusal.status).type("text/html; charset=utf-8").header("cache-control", "no-store").send(page(refusal));
-}
-
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function page(refusal: Refusal): string {
-  const title = refusal.status === 503 ? "Reconnecting…" : "Drydock IDE";
-  const refresh = refusal.status === 503 ? `<meta http-equiv="refresh" content="2">` : "";
-  return `<!doctype html><html><head><meta charset="utf-8">${refresh}<title>${title}</title></head><body><h1>${title}</h1><p>${escape(refusal.message)}</p></body></html>\n`;
+  socket.end(rawAnswer({ status, headers: { "Content-Type": "text/plain; charset=utf-8", ...OWN_PAGE_HEADERS }, body }, true));
 }

@@ -6,7 +6,7 @@ import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 export class Refusal extends Error {
   override name = "Refusal";
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 408 | 431 | 503,
     message: string,
   ) {
     super(message);

@@ -5,10 +5,11 @@
  * cookie is removed, and the request line, headers and body framing are written anew from what the parser
  * understood, so the relay and code-server cannot disagree about where a request ends (no smuggling).
  *
- * A connection whose first request is not for a session (the relay's own routes, the agents' tunnels, a
- * ticket's redemption) is handed, bytes and all, to the relay's ordinary HTTP server. So is one that later
- * asks for another host or a relay route (a load balancer pooling connections across sessions, say): from
- * that request on, the relay's server handles it request by request.
+ * A ticket's redemption, when it is a connection's first request, is answered here: its redirect keeps the
+ * connection, and the IDE's first page comes through on it. A connection whose first request is otherwise
+ * not for a session (the relay's own routes, the agents' tunnels) is handed, bytes and all, to the relay's
+ * ordinary HTTP server. So is one that later asks for another host or a relay route (a load balancer pooling
+ * connections across sessions, say): from that request on, the relay's server handles it request by request.
  */
 import type { ClientHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
@@ -17,6 +18,7 @@ import { copyCorked, NGHTTP2_CANCEL } from "@drydock/tunnel";
 import { HTTPParser, type HeaderInfo } from "http-parser-js";
 
 import { Refusal } from "./authority.js";
+import { rawAnswer, type OwnAnswer } from "./pages.js";
 
 /** What a connection needs from the relay. */
 export interface ConnectionHooks {
@@ -34,7 +36,17 @@ export interface ConnectionHooks {
   refuse(socket: Socket, refusal: Refusal, kind: "http" | "upgrade"): void;
   /** Gives the connection to the relay's HTTP server, replaying `bytes` first. */
   handOff(socket: Socket, bytes: Buffer): void;
-  /** Largest request head, in bytes. */
+  /**
+   * Answers a request for the relay's own route `url` on a session host here, the connection staying with
+   * the fast path (the ticket's redemption); undefined hands the connection to the relay's HTTP server.
+   */
+  answer(host: string | undefined, method: string, url: string): Promise<OwnAnswer> | undefined;
+  /** The connection's first request passed `admit`: it has signed in. */
+  signedIn(socket: Socket): void;
+  /** A complete head arrived that the relay answers itself; `awaitingHead` once that answer is written. */
+  headArrived(socket: Socket): void;
+  awaitingHead(socket: Socket): void;
+  /** Largest request head, in bytes: a larger one is refused with 431, however it was split into reads. */
   maxHeaderSize: number;
 }
 
@@ -42,7 +54,14 @@ const FRAMING = new Set(["content-length", "transfer-encoding"]);
 
 export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
   const parser = new HTTPParser(HTTPParser.REQUEST);
-  parser.maxHeaderSize = hooks.maxHeaderSize;
+  // The head's size is measured here: http-parser-js measures only a head that spans reads (one that arrives
+  // in a single read is never checked), and counts with it whatever else that read held (a body before it).
+  parser.maxHeaderSize = Number.POSITIVE_INFINITY;
+  const cursor = parser as unknown as { offset: number };
+  /** Bytes of the head being read that came in earlier reads, and where in the current read it starts. */
+  let headBefore = 0;
+  let headStart = 0;
+  let inHead = true;
   let sessionId: string | undefined;
   /** The byte stream through the tunnel, once open; `opening` while the relay finds the tunnel. */
   let stream: ClientHttp2Stream | undefined;
@@ -58,6 +77,8 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
   let upgraded = false;
   let waitingForDrain = false;
   let socketEnded = false;
+  /** An answer of the relay's own is being prepared: reading waits, and what followed its request is kept. */
+  let answering: { rest: Buffer } | undefined;
   let detach = () => {};
 
   const send = (bytes: Buffer) => {
@@ -89,8 +110,44 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
   };
   const refuse = (refusal: Refusal, kind: "http" | "upgrade") => afterResponses(() => hooks.refuse(socket, refusal, kind));
 
+  /**
+   * Writes an answer of the relay's own, then reads on: the next request is again a connection's first,
+   * so the IDE's first page after the redemption's redirect takes the fast path on this same connection.
+   */
+  const answerHere = (answer: Promise<OwnAnswer>, keepAlive: boolean) => {
+    answering = { rest: Buffer.alloc(0) };
+    socket.pause();
+    hooks.headArrived(socket);
+    answer.then(
+      (own) => {
+        const rest = answering?.rest ?? Buffer.alloc(0);
+        answering = undefined;
+        if (socket.destroyed) return;
+        const close = !keepAlive || socketEnded;
+        socket.write(rawAnswer(own, close));
+        // Until the connection signs in, its next head (or its closing, after `close`) is on the clock again.
+        hooks.awaitingHead(socket);
+        if (close) {
+          done = true;
+          socket.removeListener("data", onData);
+          return void socket.end();
+        }
+        firstBytes = [];
+        socket.resume();
+        if (rest.length > 0) onData(rest);
+      },
+      () => socket.destroy(),
+    );
+  };
+
   parser[HTTPParser.kOnHeadersComplete] = (info: HeaderInfo) => {
     if (done) return 1;
+    inHead = false;
+    const kind = info.upgrade ? "upgrade" : "http";
+    if (headBefore + cursor.offset - headStart > hooks.maxHeaderSize) {
+      refuse(tooLarge(hooks.maxHeaderSize), kind);
+      return 1;
+    }
     const raw = info.headers;
     let host: string | undefined;
     let cookie: string | undefined;
@@ -107,9 +164,16 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
       else if (name === "transfer-encoding") transferEncoding ??= value;
     }
     const relayOwn = info.url.startsWith("/__drydock/");
-    const kind = info.upgrade ? "upgrade" : "http";
+    const method = HTTPParser.methods[info.method] ?? "GET";
     if (firstBytes) {
       sessionId = relayOwn ? undefined : hooks.sessionOf(host);
+      const bodiless = !info.upgrade && contentLength === undefined && transferEncoding === undefined;
+      const own = relayOwn && bodiless ? hooks.answer(host, method, info.url) : undefined;
+      if (own) {
+        // 2: the request ends with its head, and the parser stops here; what follows waits for the answer.
+        answerHere(own, info.shouldKeepAlive);
+        return 2;
+      }
       if (!sessionId) {
         const bytes = Buffer.concat(firstBytes);
         firstBytes = undefined;
@@ -124,7 +188,7 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
       // whatever followed it in this read.
       const state = parser as unknown as { chunk: Buffer | null; offset: number };
       const rest = state.chunk ? state.chunk.subarray(state.offset) : Buffer.alloc(0);
-      let replay = `${HTTPParser.methods[info.method] ?? "GET"} ${info.url} HTTP/${info.versionMajor}.${info.versionMinor}\r\n`;
+      let replay = `${method} ${info.url} HTTP/${info.versionMajor}.${info.versionMinor}\r\n`;
       for (let i = 0; i + 1 < raw.length; i += 2) replay += `${raw[i] as string}: ${raw[i + 1] as string}\r\n`;
       const bytes = Buffer.concat([Buffer.from(`${replay}\r\n`, "latin1"), rest]);
       afterResponses(() => hooks.handOff(socket, bytes));
@@ -142,7 +206,7 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
       return 1;
     }
     chunked = !info.upgrade && transferEncoding !== undefined;
-    let head = `${HTTPParser.methods[info.method] ?? "GET"} ${info.url} HTTP/${info.versionMajor}.${info.versionMinor}\r\n`;
+    let head = `${method} ${info.url} HTTP/${info.versionMajor}.${info.versionMinor}\r\n`;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i] as string;
       const lower = name.toLowerCase();
@@ -157,6 +221,7 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
     hooks.forwarded(kind);
     if (firstBytes) {
       firstBytes = undefined;
+      hooks.signedIn(socket);
       opening = true;
       socket.pause();
       hooks.open(session, host ?? session, socket, attach, (why) => {
@@ -174,6 +239,9 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
     send(chunked ? Buffer.concat([Buffer.from(`${length.toString(16)}\r\n`), body, Buffer.from("\r\n")]) : body);
   };
   parser[HTTPParser.kOnMessageComplete] = () => {
+    inHead = true;
+    headBefore = 0;
+    headStart = cursor.offset;
     if (!done && chunked) send(Buffer.from("0\r\n\r\n"));
   };
 
@@ -233,15 +301,24 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
       return;
     }
     firstBytes?.push(chunk);
+    headStart = 0;
     const parsed = parser.execute(chunk);
     if (done) return;
     if (parsed instanceof Error) return refuse(new Refusal(400, `malformed request: ${parsed.message}`), "http");
+    if (answering) {
+      answering.rest = chunk.subarray(parsed);
+      return;
+    }
     if (upgraded && parsed < chunk.length) send(chunk.subarray(parsed));
+    if (!upgraded && inHead) {
+      headBefore += parsed - headStart;
+      if (headBefore > hooks.maxHeaderSize) refuse(tooLarge(hooks.maxHeaderSize), "http");
+    }
   }
   function onEnd() {
     socketEnded = true;
     if (stream && !stream.writableEnded) stream.end();
-    else if (!stream && !opening) socket.end();
+    else if (!stream && !opening && !answering) socket.end();
   }
   function onClose2() {
     if (stream && !stream.closed) stream.close(NGHTTP2_CANCEL);
@@ -251,6 +328,10 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
   socket.on("end", onEnd);
   socket.on("error", destroyOnError);
   socket.on("close", onClose2);
+}
+
+function tooLarge(limit: number): Refusal {
+  return new Refusal(431, `the request head is larger than the ${limit / 1024} KB the relay accepts`);
 }
 
 /** Kept outside `serveConnection`, so that a connection handed off keeps none of its state alive. */

@@ -38,6 +38,21 @@ export const RelayConfigSchema = z.object({
   maxTunnels: z.coerce.number().int().min(1).default(20_000),
   /** Browser requests and sockets one session may have open at once. */
   maxStreamsPerSession: z.coerce.number().int().min(1).default(512),
+  /**
+   * A connection must send a complete request head within this long of connecting (or of its last answer)
+   * until it has signed in (a request with a valid cookie, or an accepted tunnel); else it is closed (408 if a
+   * head was under way).
+   */
+  headTimeoutMs: z.coerce.number().int().min(100).default(10_000),
+  /**
+   * Connections not yet signed in, at most; past it the oldest of them is closed to make room (a browser sends
+   * its head at once, so it is the slow ones that go).
+   */
+  maxPendingConnections: z.coerce.number().int().min(1).default(1_024),
+  /** The same limit per client address. Behind a load balancer every client has the balancer's address: raise it there. */
+  maxPendingPerAddress: z.coerce.number().int().min(1).default(256),
+  /** Lets a scraper read `/metrics` (`Authorization: Bearer <token>`); the relay token always may. */
+  metricsToken: z.string().min(16).optional(),
   /** PEM files for serving TLS directly (otherwise terminate TLS at the load balancer). */
   tlsCertFile: z.string().optional(),
   tlsKeyFile: z.string().optional(),
@@ -54,6 +69,10 @@ export function readRelayConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     serverUrl: env.DRYDOCK_SERVER_URL,
     relayToken: env.DRYDOCK_RELAY_TOKEN,
     cookieSecret: env.DRYDOCK_RELAY_COOKIE_SECRET || undefined,
+    headTimeoutMs: env.DRYDOCK_RELAY_HEAD_TIMEOUT_MS || undefined,
+    maxPendingConnections: env.DRYDOCK_RELAY_MAX_PENDING || undefined,
+    maxPendingPerAddress: env.DRYDOCK_RELAY_MAX_PENDING_PER_ADDRESS || undefined,
+    metricsToken: env.DRYDOCK_RELAY_METRICS_TOKEN || undefined,
     tlsCertFile: env.DRYDOCK_RELAY_TLS_CERT || undefined,
     tlsKeyFile: env.DRYDOCK_RELAY_TLS_KEY || undefined,
     logLevel: env.DRYDOCK_LOG_LEVEL,

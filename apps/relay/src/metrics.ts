@@ -26,10 +26,33 @@ export function createMetrics() {
       labelNames: ["kind", "outcome"] as const,
       registers: [registry],
     }),
+    handOffs: new Counter({
+      name: "drydock_relay_handoffs_total",
+      help: "Connections the fast path handed to the relay's HTTP server (its own routes, tunnels, another host)",
+      registers: [registry],
+    }),
+    pendingClosed: new Counter({
+      name: "drydock_relay_pending_closed_total",
+      help: "Connections closed before signing in, by reason (slow: a head begun but not finished in time; idle: nothing in time; evicted: made room)",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
   };
   return metrics;
 }
 export type RelayMetrics = ReturnType<typeof createMetrics>;
+
+/** Connections that have not signed in yet, counted when scraped. */
+export function observePending(metrics: RelayMetrics, pending: { size: number }) {
+  new Gauge({
+    name: "drydock_relay_pending_connections",
+    help: "Connections open now that have not signed in yet (no request with a valid cookie, no accepted tunnel)",
+    registers: [metrics.registry],
+    collect() {
+      this.set(pending.size);
+    },
+  });
+}
 
 /** Gauges and byte counters read off the live tunnels when scraped. */
 export function observeTunnels(metrics: RelayMetrics, tunnels: TunnelRegistry) {

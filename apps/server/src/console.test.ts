@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 
-import { CONSOLE_COOKIE, ConsoleSessions } from "./console.js";
+import { CONSOLE_COOKIE, CONSOLE_SECURITY_HEADERS, ConsoleSessions } from "./console.js";
 import { readServerConfig } from "./env.js";
 import { startServer } from "./server.js";
 import type { RunningServer } from "./server.js";
@@ -63,6 +63,26 @@ describe("the console, served and signed in to by the server", () => {
     const missing = await get("/assets/nothing.js", { accept: "*/*" });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ message: "no route for GET /assets/nothing.js" });
+  });
+
+  it("sends its Content-Security-Policy, frame-ancestors 'none' and Referrer-Policy: no-referrer on every console answer", async () => {
+    const csp = CONSOLE_SECURITY_HEADERS["content-security-policy"] ?? "";
+    expect(csp).toMatch(/frame-ancestors 'none'/);
+    expect(csp).toMatch(/script-src 'self' 'unsafe-eval'(;|$)/);
+    expect(csp).not.toMatch(/unsafe-inline/);
+    const answers = [
+      await get("/"),
+      await get("/executions/x1"),
+      await get("/assets/index-abc123.js", { accept: "*/*" }),
+      await get(`/?token=${server.token}`),
+      await get("/assets/nothing.js", { accept: "*/*" }),
+      await fetch(`${server.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }),
+    ];
+    for (const answer of answers) {
+      expect(answer.headers.get("content-security-policy"), answer.url).toBe(csp);
+      expect(answer.headers.get("referrer-policy"), answer.url).toBe("no-referrer");
+      expect(answer.headers.get("x-frame-options"), answer.url).toBe("DENY");
+    }
   });
 
   it("signs in from a printed URL: sets an HttpOnly cookie and redirects to the same page without the token", async () => {

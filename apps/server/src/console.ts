@@ -71,6 +71,30 @@ function sameHost(origin: string, host: string | undefined): boolean {
   }
 }
 
+/**
+ * What the console's pages may do: load scripts, styles and images and connect (HTTP and its WebSocket) to
+ * their own origin only, with no inline script; nothing may frame them; and their URL, which can carry the
+ * user token, is never sent on as a Referer. `'unsafe-eval'` because the launch form checks inputs with ajv,
+ * which compiles each JSON Schema to a function.
+ */
+export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": [
+    "default-src 'self'",
+    "script-src 'self' 'unsafe-eval'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+};
+
 const LoginBody = z.object({ token: z.string().min(1, "the token is empty") });
 
 /** The built console's folder (its index.html), or undefined when it was not built. */
@@ -84,6 +108,9 @@ export async function consoleDist(dir: string | undefined): Promise<string | und
 
 export async function consoleRoutes(app: FastifyInstance, options: { sessions: ConsoleSessions; dist: string | undefined }) {
   const { sessions, dist } = options;
+  app.addHook("onSend", async (_request, reply) => {
+    reply.headers(CONSOLE_SECURITY_HEADERS);
+  });
   const setSession = (request: FastifyRequest, reply: FastifyReply, value: string) =>
     reply.setCookie(CONSOLE_COOKIE, value, {
       signed: true,

@@ -11,6 +11,7 @@ import { CookieSigner, SESSION_COOKIE } from "../cookies.js";
 import { RelayConfigSchema, type RelayConfigInput } from "../env.js";
 
 export const COOKIE_SECRET = "test-cookie-secret-0123456789";
+export const RELAY_TOKEN = "relay-token-0123456789abcdef";
 
 /**
  * The control plane's side of the contract, kept in memory with the same rules the server applies:
@@ -56,7 +57,7 @@ export async function startRelay(authority: RelayAuthority, overrides: Partial<R
   const config = RelayConfigSchema.parse({
     port: 0,
     serverUrl: "http://127.0.0.1:9",
-    relayToken: "relay-token-0123456789abcdef",
+    relayToken: RELAY_TOKEN,
     cookieSecret: COOKIE_SECRET,
     tunnelWaitMs: 300,
     logLevel: "silent",
@@ -168,6 +169,13 @@ export function browse(port: number, sessionId: string | null, path: string, hea
     req.on("error", reject);
     req.end(body);
   });
+}
+
+/** The relay's Prometheus metrics, read as a scraper with the relay token would. */
+export async function scrape(port: number): Promise<string> {
+  const answer = await browse(port, null, "/metrics", { authorization: `Bearer ${RELAY_TOKEN}` });
+  if (answer.status !== 200) throw new Error(`/metrics answered ${answer.status}: ${answer.body}`);
+  return answer.body;
 }
 
 export const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
