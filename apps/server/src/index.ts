@@ -6,4 +6,7 @@ export { createLogger } from "./logger.js";
 export type { Logger } from "./logger.js";
 export { agentEntry, startServer } from "./server.js";
 export { loadSecrets } from "./secrets.js";
+export { DataDirError, lockDataDir } from "./data-dir.js";
+export type { DataDirLock } from "./data-dir.js";
+export { assertPortFree } from "./ports.js";
 export type { RunningServer } from "./server.js";

@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 import { readServerConfig } from "./env.js";
 import { createLogger } from "./logger.js";
+import { DataDirError } from "./data-dir.js";
 import { startServer } from "./server.js";
 
 const config = readServerConfig();
 const log = createLogger(config.logLevel);
-const server = await startServer(config, log);
+const server = await startServer(config, log).catch((error: unknown) => {
+  // A data directory it cannot use, or one another server holds: one line, not a stack.
+  if (!(error instanceof DataDirError)) throw error;
+  process.stderr.write(`drydock server: ${error.message}\n`);
+  process.exit(1);
+});
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {

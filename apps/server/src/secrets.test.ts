@@ -23,12 +23,15 @@ describe("loadSecrets", () => {
     expect((await stat(join(dir, "secrets.json"))).mode & 0o777).toBe(0o600);
   });
 
-  it("adds a relay token to a data directory from before relays, keeping its other secrets", async () => {
+  it("adds a relay token and the database passwords to a data directory from before them, keeping its other secrets", async () => {
     const legacy = { token: "t".repeat(48), signingSecret: "s".repeat(64) };
     await writeFile(join(dir, "secrets.json"), JSON.stringify(legacy), { mode: 0o600 });
     const upgraded = await loadSecrets(dir);
     expect(upgraded).toMatchObject(legacy);
     expect(upgraded.relayToken).toMatch(/^[a-f0-9]{48}$/);
+    expect(upgraded.databasePassword).toMatch(/^[a-f0-9]{48}$/);
+    expect(upgraded.databaseAdminPassword).toMatch(/^[a-f0-9]{48}$/);
+    expect(upgraded.databaseAdminPassword).not.toBe(upgraded.databasePassword);
     expect(JSON.parse(await readFile(join(dir, "secrets.json"), "utf8"))).toEqual(upgraded);
     expect((await stat(join(dir, "secrets.json"))).mode & 0o777).toBe(0o600);
     expect(await loadSecrets(dir)).toEqual(upgraded);

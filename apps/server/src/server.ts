@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,6 +10,8 @@ import { buildApp } from "./app.js";
 import { ConsoleSessions, consoleDist } from "./console.js";
 import { LocalBlobStore } from "./blobs/blob-store.js";
 import { BlobUrlSigner } from "./blobs/signing.js";
+import { cannotUse, lockDataDir } from "./data-dir.js";
+import type { DataDirLock } from "./data-dir.js";
 import { createDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrations.js";
 import { startEmbeddedPostgres } from "./db/postgres.js";
@@ -21,6 +23,7 @@ import { LocalProcessExecutor } from "./executor/local-process.js";
 import { createHandlers } from "./handlers.js";
 import { createLogger } from "./logger.js";
 import type { Logger } from "./logger.js";
+import { assertPortFree } from "./ports.js";
 import { AgentService } from "./services/agent-api.js";
 import { EventBus } from "./services/event-bus.js";
 import { ExecutionService } from "./services/executions.js";
@@ -59,25 +62,36 @@ function builtConsole(): string | undefined {
  * Starts the whole control plane: PostgreSQL (embedded unless a URL is given), migrations, the HTTP app,
  * and the scheduler, which adopts agents that outlived a previous server before anything new runs.
  * `options` is validated here too, so a caller may build it by hand (`readServerConfig` is the usual way).
+ * The data directory is locked for the server's lifetime (`lockDataDir`), unless the caller already holds
+ * that lock (`dataDirLock`, which it then releases itself). Sets the process's umask to 077: nothing the
+ * server or its agents write (blobs, logs, attempts, caches) is for other users.
  */
-export async function startServer(options: ServerConfigInput, logger?: Logger): Promise<RunningServer> {
+export async function startServer(options: ServerConfigInput, logger?: Logger, dataDirLock?: DataDirLock): Promise<RunningServer> {
   const config = ServerConfigSchema.parse(options);
   const log = logger ?? createLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
-  await mkdir(dataDir, { recursive: true });
-  const secrets = await loadSecrets(dataDir);
-  const token = config.token ?? secrets.token;
-  const relayToken = config.relayToken ?? secrets.relayToken;
-  const cleanups: (() => Promise<void>)[] = [];
+  process.umask(0o077);
+  // Nothing in the data directory is touched before the port is known free and the directory is ours.
+  if (!dataDirLock) await assertPortFree(config.host, config.port);
+  const lock = dataDirLock ?? (await lockDataDir(dataDir));
+  const cleanups: (() => Promise<void>)[] = dataDirLock ? [] : [() => lock.release()];
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.error({ err }, "clean-up step failed"));
     cleanups.length = 0;
   };
 
   try {
+    // Older versions left it 0755. A directory another user owns is theirs to keep private.
+    await chmod(dataDir, 0o700).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPERM") throw cannotUse(dataDir, error);
+      log.warn({ dataDir }, "the data directory belongs to another user: its mode is left as it is");
+    });
+    const secrets = await loadSecrets(dataDir);
+    const token = config.token ?? secrets.token;
+    const relayToken = config.relayToken ?? secrets.relayToken;
     let postgres: RunningPostgres | undefined;
     if (!config.databaseUrl) {
-      postgres = await startEmbeddedPostgres(dataDir, log);
+      postgres = await startEmbeddedPostgres(dataDir, log, secrets);
       cleanups.push(() => (postgres as RunningPostgres).stop());
     }
     const db = createDatabase(config.databaseUrl ?? (postgres as RunningPostgres).url, log);
@@ -114,9 +128,9 @@ export async function startServer(options: ServerConfigInput, logger?: Logger): 
     const scheduler = new Scheduler({ db, executor, bus, log: log.child({ component: "scheduler" }), config });
     const workflows = new WorkflowService({ db, signer });
     const logsDir = join(dataDir, "logs");
-    await mkdir(logsDir, { recursive: true });
+    await mkdir(logsDir, { recursive: true, mode: 0o700 });
     const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
-    const agent = new AgentService({ db, blobs, signer, scheduler, logsDir, bus, publicUrl: () => baseUrl });
+    const agent = new AgentService({ db, blobs, signer, scheduler, logsDir, bus, publicUrl: () => baseUrl, log: log.child({ component: "agent-api" }) });
     const sessions = new SessionService({ db, log: log.child({ component: "sessions" }), relay: config, bus });
     const auth = new Authenticator(db, token, relayToken);
     const app = await buildApp({

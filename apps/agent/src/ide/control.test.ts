@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,6 +89,10 @@ const resumeScript = (env: Record<string, string>) =>
   );
 
 describe("the session's control socket (the IDE contract over tRPC)", () => {
+  it("is a socket only its owner may use (0600, whatever the umask)", async () => {
+    expect((await stat(control.socketPath)).mode & 0o777).toBe(0o600);
+  });
+
   it("answers the IDE's procedures to the holder of the control token only", async () => {
     const ok = await call("/context", `Bearer ${TOKEN}`);
     expect(ok.status).toBe(200);

