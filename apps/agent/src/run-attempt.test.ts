@@ -101,6 +101,44 @@ describe("runAttempt", () => {
     expect(calls.logs.some((l) => l.stream === "stderr" && l.text === "TypeError: kaboom")).toBe(true);
   });
 
+  it("delivers the task's log, its last line included, before it reports the end (an ended attempt takes no more)", async () => {
+    const endpoint = await plane.listen();
+    plane.state.inputs = { a: 1, b: 1 };
+    expect(await runAttempt(configFor(endpoint), { logger: testLogger() })).toBe(EXIT_CODES.succeeded);
+    expect(plane.state.calls.linesAtEnd).toEqual(expect.arrayContaining(["adding 1 and 1", "task add succeeded"]));
+
+    plane.state.calls.linesAtEnd = undefined;
+    plane.state.assignment = assignmentFor("boom");
+    expect(await runAttempt(configFor(endpoint), { logger: testLogger() })).toBe(EXIT_CODES.taskFailed);
+    expect(plane.state.calls.linesAtEnd).toEqual(expect.arrayContaining(["TypeError: kaboom", expect.stringMatching(/^task boom failed: kaboom/)]));
+  });
+
+  it("fails the attempt saying why when the server refuses its output, rather than exiting unexplained", async () => {
+    plane.state.inputs = { a: 1, b: 2 };
+    plane.state.completeError = new AppError("OUTPUTS_OVER_LIMIT", "BAD_REQUEST", "outputs nest deeper than 100 levels of arrays and objects (the limit is 100)");
+    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(code).toBe(EXIT_CODES.platformFailed);
+    expect(plane.state.calls.complete).toHaveLength(1);
+    expect(plane.state.calls.fail).toEqual([
+      expect.objectContaining({ code: AGENT_ERROR_CODES.outputRefused, message: expect.stringMatching(/^the server refused the task's output: .*the limit is 100/) }),
+    ]);
+  });
+
+  it("reports a failure the server refused once more, shortened and escaped, so the attempt still fails as itself", async () => {
+    plane.state.assignment = assignmentFor("boom");
+    plane.state.failErrors = [new AppError("VALUE_REFUSED", "BAD_REQUEST", "the store cannot keep a value of this request")];
+    const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(code).toBe(EXIT_CODES.taskFailed);
+    expect(plane.state.calls.fail).toEqual([
+      expect.objectContaining({ message: "kaboom" }),
+      expect.objectContaining({
+        code: AGENT_ERROR_CODES.reportRefused,
+        name: "TypeError",
+        message: 'the task failed, but the server refused its error report (the store cannot keep a value of this request); the error began: "kaboom"',
+      }),
+    ]);
+  });
+
   it("reports a thrown non-Error as a string", async () => {
     plane.state.assignment = assignmentFor("throws_string");
     const code = await runAttempt(configFor(await plane.listen()), { logger: testLogger() });

@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 
 import { ensureBundle } from "./bundle-cache.js";
 import type { CachedBundle } from "./bundle-cache.js";
-import { createAgentClient, describeError, fetchOrUnavailable, withRetry } from "./client.js";
+import { createAgentClient, describeError, fetchOrUnavailable, isServerUnreachable, withRetry } from "./client.js";
 import type { AgentClient } from "./client.js";
 import type { AgentConfig } from "./env.js";
 import { Heartbeat } from "./heartbeat.js";
@@ -44,6 +44,10 @@ export const AGENT_ERROR_CODES = {
   taskNotFound: "TASK_NOT_FOUND",
   importFailed: "TASK_IMPORT_FAILED",
   outputUploadFailed: "AGENT_OUTPUT_UPLOAD_FAILED",
+  /** The server refused `agent.complete` (outputs over a limit, …). */
+  outputRefused: "AGENT_OUTPUT_REFUSED",
+  /** The server refused the failure as reported; this one says so. */
+  reportRefused: "AGENT_REPORT_REFUSED",
   hookFailed: "INTERACTIVE_HOOK_FAILED",
   sessionFailed: "INTERACTIVE_SESSION_FAILED",
   sessionIdle: SESSION_IDLE_CODE,
@@ -414,14 +418,20 @@ async function storeOutput(ctx: AttemptContext, output: JsonValue): Promise<numb
     log.error(message);
     return reportFailure(ctx, { message, name: errorName(error), code: AGENT_ERROR_CODES.outputUploadFailed }, EXIT_CODES.platformFailed);
   }
+  // The log is complete before the end is reported: an ended attempt's token appends nothing more.
+  forwarder?.system(`task ${spec.name} succeeded`);
+  await forwarder?.flush();
   try {
     await call("complete", () => ctx.client.agent.complete.mutate({ outputsSha256 }));
   } catch (error) {
     log.error({ error: describeError(error) }, "the server refused agent.complete");
-    return EXIT_CODES.platformFailed;
+    if (isServerUnreachable(error)) return EXIT_CODES.platformFailed;
+    // Answered (outputs over a limit, say): the attempt fails saying why, rather than by the agent's exit.
+    const message = `the server refused the task's output: ${describeError(error)}`;
+    forwarder?.system(message);
+    return reportFailure(ctx, { message, name: "OutputRefused", code: AGENT_ERROR_CODES.outputRefused }, EXIT_CODES.platformFailed);
   }
   log.info({ outputsSha256 }, "task succeeded");
-  forwarder?.system(`task ${spec.name} succeeded`);
   return EXIT_CODES.succeeded;
 }
 
@@ -469,14 +479,32 @@ function setupFailed(ctx: AttemptContext, what: string, error: unknown): Promise
 
 async function reportFailure(ctx: AttemptContext, error: ErrorInfo, exitCode: number = EXIT_CODES.taskFailed): Promise<number> {
   if (ctx.signal.aborted) return EXIT_CODES.stopped;
+  // The log is complete before the end is reported: an ended attempt's token appends nothing more.
+  await ctx.forwarder?.flush();
   try {
     await ctx.call("fail", () => ctx.client.agent.fail.mutate({ error }));
   } catch (reportError) {
     ctx.log.error({ error: describeError(reportError), failure: error.message }, "could not report the failure");
-    return EXIT_CODES.platformFailed;
+    if (isServerUnreachable(reportError) || !(await reportRefusedFailure(ctx, error, reportError))) return EXIT_CODES.platformFailed;
   }
   ctx.log.info({ code: error.code, message: error.message }, "attempt failed");
   return exitCode;
+}
+
+/**
+ * The server answered a failure report with an error: report that, with the failure's message cut short and
+ * its control characters escaped, so the attempt still fails now, as itself, and its retries apply.
+ */
+async function reportRefusedFailure(ctx: AttemptContext, error: ErrorInfo, refusal: unknown): Promise<boolean> {
+  const printable = JSON.stringify(error.message.slice(0, 2_000));
+  const message = `the task failed, but the server refused its error report (${describeError(refusal)}); the error began: ${printable}`;
+  try {
+    await ctx.call("fail", () => ctx.client.agent.fail.mutate({ error: { message, name: error.name ?? "Error", code: AGENT_ERROR_CODES.reportRefused } }));
+    return true;
+  } catch (again) {
+    ctx.log.error({ error: describeError(again) }, "the server refused the failure report twice");
+    return false;
+  }
 }
 
 /** Runs the task, treating an error thrown from a callback it scheduled (uncaught) as the task's failure. */

@@ -13,7 +13,8 @@ export class Authenticator {
   private readonly relayDigest: Buffer;
   /**
    * Agent token hash → attempt. A token names one attempt forever, so a hit needs no query; whether the
-   * attempt may still act is the procedures' business. Bounded: the oldest entries go first.
+   * attempt may still act (it has not ended) is decided for every agent call by AgentAccess. Bounded: the
+   * oldest entries go first.
    */
   private readonly agents = new Map<string, string>();
   private static readonly MAX_CACHED_AGENTS = 10_000;

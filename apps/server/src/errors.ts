@@ -30,6 +30,11 @@ export const ServerErrors = {
     new AppError("OUTPUTS_NOT_UPLOADED", "PRECONDITION_FAILED", `attempt "${id}" completed without uploading its outputs`),
   outputsMismatch: (id: string) =>
     new AppError("OUTPUTS_MISMATCH", "BAD_REQUEST", `the outputs uploaded for attempt "${id}" do not match the given sha256`),
+  outputsOverLimit: (id: string, problem: string) => new AppError("OUTPUTS_OVER_LIMIT", "BAD_REQUEST", `the outputs of attempt "${id}" are refused: ${problem}`),
+  agentTokenEnded: (id: string, status: string, procedure: string) =>
+    new AppError("AGENT_TOKEN_ENDED", "FORBIDDEN", `attempt "${id}" ended ${status}: its agent token may no longer call agent.${procedure}`),
+  /** PostgreSQL refused a value (class 22, data exception; class 54, a limit): the caller's data, not a fault of ours. */
+  valueRefused: (detail: string) => new AppError("VALUE_REFUSED", "BAD_REQUEST", `the store cannot keep a value of this request: ${detail}`),
 
   // Interactive sessions and the relay's access model.
   relayNotConfigured: (missing: string[]) =>
@@ -63,3 +68,13 @@ export const ServerErrors = {
   tunnelSessionEnded: (id: string) =>
     new AppError("TUNNEL_SESSION_ENDED", "FORBIDDEN", `interactive session "${id}" has ended; its tunnel may not reconnect`),
 } as const;
+
+/**
+ * The AppError for a value PostgreSQL refused (SQLSTATE class 22, a data exception such as U+0000 in text;
+ * class 54, a limit such as nesting too deep), or undefined for any other failure, which stays a fault of ours.
+ */
+export function storeRefusal(error: unknown): AppError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !/^(22|54)[0-9A-Z]{3}$/.test(code) || !(error instanceof Error)) return undefined;
+  return ServerErrors.valueRefused(`${error.message} (SQLSTATE ${code})`);
+}

@@ -1,11 +1,41 @@
 import type { AppHandlers, ExecutorKind } from "@drydock/contracts/router";
 
+import { storeRefusal } from "./errors.js";
+import { AgentAccess } from "./services/agent-access.js";
 import type { AgentService } from "./services/agent-api.js";
 import type { ExecutionService } from "./services/executions.js";
 import type { WorkflowService } from "./services/workflows.js";
 import type { Db } from "./db/database.js";
 import type { Scheduler } from "./services/scheduler.js";
 import type { SessionService } from "./services/sessions.js";
+
+/** Rethrows a value the store refused as the caller's error (400), anything else as it was. */
+function rethrowRefusal(error: unknown): never {
+  throw storeRefusal(error) ?? error;
+}
+
+/** Every handler of `tree`, with store refusals turned into the caller's errors (subscriptions included). */
+function refusingBadValues<T extends object>(tree: T): T {
+  const wrap = (value: unknown): unknown => {
+    if (typeof value !== "function") return typeof value === "object" && value !== null ? refusingBadValues(value) : value;
+    const fn = value as (...args: unknown[]) => unknown;
+    return (...args: unknown[]) => {
+      const result = fn(...args);
+      if (result instanceof Promise) return result.catch(rethrowRefusal);
+      if (typeof result === "object" && result !== null && Symbol.asyncIterator in result) {
+        return (async function* () {
+          try {
+            yield* result as AsyncIterable<unknown>;
+          } catch (error) {
+            rethrowRefusal(error);
+          }
+        })();
+      }
+      return result;
+    };
+  };
+  return Object.fromEntries(Object.entries(tree).map(([key, value]) => [key, wrap(value)])) as T;
+}
 
 /** Binds the router contract to the services; nothing here knows about HTTP. */
 export function createHandlers(s: {
@@ -18,7 +48,8 @@ export function createHandlers(s: {
   executor: ExecutorKind;
 }): AppHandlers {
   const ok = { ok: true as const };
-  return {
+  const access = new AgentAccess(s.db);
+  return refusingBadValues<AppHandlers>({
     health: () => ({ ok: true, executor: s.executor }),
     projects: {
       list: async () => {
@@ -44,7 +75,8 @@ export function createHandlers(s: {
       watchList: (input, _ctx, signal) => s.executions.watchList(input.project, signal),
       tailLogs: (input, _ctx, signal) => s.executions.tailLogs(input.attemptId, input.offset, signal),
     },
-    agent: {
+    // An agent token acts for its attempt while it runs; after its end, only for what the end needs.
+    agent: access.guard({
       assignment: (_input, ctx) => s.agent.assignment(ctx.principal.attemptId),
       started: async (input, ctx) => {
         await s.scheduler.attemptStarted(ctx.principal.attemptId, input.pid);
@@ -54,7 +86,7 @@ export function createHandlers(s: {
         const { attemptId } = ctx.principal;
         const proceed = await s.scheduler.heartbeat(attemptId);
         // An attempt that must stop has no session left to act on.
-        const session = proceed ? await s.sessions.heartbeat(attemptId, input?.sessionActive === true) : undefined;
+        const session = proceed ? await s.sessions.heartbeat(attemptId, input?.sessionActive === true, input?.tunnelDownMs) : undefined;
         return { proceed, ...(session ? { session } : {}) };
       },
       log: async (input, ctx) => {
@@ -82,7 +114,7 @@ export function createHandlers(s: {
         await s.sessions.endSession(ctx.principal.attemptId, input.reason, input.error);
         return ok;
       },
-    },
+    }),
     sessions: {
       ideTicket: (input, ctx) => s.sessions.ideTicket(input.sessionId, ctx.principal.userId),
       resume: (input) => s.sessions.resume(input.executionId, input.nodeId),
@@ -97,5 +129,5 @@ export function createHandlers(s: {
         return ok;
       },
     },
-  };
+  });
 }

@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 import type { AppRouter } from "@drydock/contracts/router";
 import { createTRPCClient, httpLink } from "@trpc/client";
@@ -51,6 +51,20 @@ describe("startServer", () => {
     await second.close();
   });
 
+  it("holds its data directory: a second server on it is refused, naming the directory and the pid, and the first keeps answering", async () => {
+    const dataDir = join(dir, "locked");
+    const config = readServerConfig({ DRYDOCK_DATABASE_URL: external?.url, DRYDOCK_DATA_DIR: dataDir, DRYDOCK_PORT: "0", DRYDOCK_LOG_LEVEL: "silent" });
+    const first = await startServer(config);
+    try {
+      await expect(startServer(config)).rejects.toThrow(`the data directory ${dataDir} is in use by the Drydock server with pid ${process.pid}`);
+      const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${first.url}/trpc`, headers: { authorization: `Bearer ${first.token}` } })] });
+      expect((await api.projects.list.query()).map((p) => p.id)).toEqual(["default"]);
+    } finally {
+      await first.close();
+    }
+    expect(existsSync(join(dataDir, "server.pid"))).toBe(false);
+  });
+
   it("says which directory the embedded PostgreSQL cannot reach", async () => {
     const closed = join(dir, "closed");
     await mkdir(closed, { mode: 0o700 });
@@ -81,9 +95,9 @@ describe("startServer", () => {
 
   it("over tRPC, relay procedures take only the relay token and IDE tickets only a user token", async () => {
     // A database of its own in the shared cluster: this server's scheduler must not see other tests' rows.
-    const admin = new pg.Client({ connectionString: external?.url });
+    const admin = new pg.Client({ connectionString: external?.adminUrl });
     await admin.connect();
-    await admin.query("CREATE DATABASE relay_access");
+    await admin.query("CREATE DATABASE relay_access OWNER drydock");
     await admin.end();
     const databaseUrl = (external?.url ?? "").replace(/\/drydock$/, "/relay_access");
     const relayToken = randomBytes(24).toString("hex");
@@ -155,9 +169,9 @@ describe("startServer", () => {
   });
 
   it("over tRPC, the agent and the user drive an interactive session: idle deadline, keep-alive, resume, edits; debug refuses unknown ids", async () => {
-    const admin = new pg.Client({ connectionString: external?.url });
+    const admin = new pg.Client({ connectionString: external?.adminUrl });
     await admin.connect();
-    await admin.query("CREATE DATABASE interactive_api");
+    await admin.query("CREATE DATABASE interactive_api OWNER drydock");
     await admin.end();
     const databaseUrl = (external?.url ?? "").replace(/\/drydock$/, "/interactive_api");
     const server = await startServer({
@@ -222,6 +236,57 @@ describe("startServer", () => {
         data: { code: "NOT_FOUND", appCode: "NODE_NOT_FOUND" },
       });
       await expect(user.executions.debug.mutate(node)).rejects.toMatchObject({ data: { code: "CONFLICT", appCode: "NODE_NOT_DEBUGGABLE" } });
+    } finally {
+      await db.destroy();
+      await server.close();
+    }
+  });
+
+  it("over tRPC, an ended attempt's token only retries its report and hears it must stop; a value the store refuses answers 400", async () => {
+    const admin = new pg.Client({ connectionString: external?.adminUrl });
+    await admin.connect();
+    await admin.query("CREATE DATABASE agent_ended OWNER drydock");
+    await admin.end();
+    const databaseUrl = (external?.url ?? "").replace(/\/drydock$/, "/agent_ended");
+    const dataDir = join(dir, "ended-data");
+    const server = await startServer({ databaseUrl, dataDir, port: 0, logLevel: "silent" });
+    const db = createDatabase(databaseUrl);
+    try {
+      // An attempt that succeeded with these outputs, as the agent reported them.
+      const agentToken = randomBytes(24).toString("base64url");
+      const outputs = Buffer.from(JSON.stringify("done"));
+      const sha = createHash("sha256").update(outputs).digest("hex");
+      await mkdir(join(dataDir, "blobs/executions/xend/nodes/n0/attempts/1"), { recursive: true });
+      await writeFile(join(dataDir, "blobs/executions/xend/nodes/n0/attempts/1/outputs.json"), outputs);
+      await db.insertInto("executions").values({ id: "xend", project: "default", workflow: "wf", version: "v1", status: "SUCCEEDED", inputs: "{}" }).execute();
+      await db.insertInto("node_executions").values({ execution_id: "xend", node_id: "n0", task: "t", status: "SUCCEEDED", inputs: "{}", outputs: '"done"' }).execute();
+      await db
+        .insertInto("attempts")
+        .values({ id: "xend.n0.a1", execution_id: "xend", node_id: "n0", number: 1, status: "SUCCEEDED", token_hash: hashToken(agentToken), outputs_sha256: sha, ended_at: new Date() })
+        .execute();
+      const client = (token: string) =>
+        createTRPCClient<AppRouter>({ links: [httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
+      const [user, agent] = [client(server.token), client(agentToken)];
+      const ended = (procedure: string) => ({
+        message: `attempt "xend.n0.a1" ended SUCCEEDED: its agent token may no longer call agent.${procedure}`,
+        data: { code: "FORBIDDEN", httpStatus: 403, appCode: "AGENT_TOKEN_ENDED" },
+      });
+
+      await expect(agent.agent.log.mutate({ lines: [{ stream: "stdout", text: "late", at: new Date().toISOString() }] })).rejects.toMatchObject(ended("log"));
+      await expect(agent.agent.updateSession.mutate({ changes: "forged" })).rejects.toMatchObject(ended("updateSession"));
+      await expect(agent.agent.openSession.mutate()).rejects.toMatchObject(ended("openSession"));
+      await expect(agent.agent.started.mutate({ pid: 1 })).rejects.toMatchObject(ended("started"));
+      await expect(agent.agent.fail.mutate({ error: { message: "late" } })).rejects.toMatchObject(ended("fail"));
+      await expect(agent.agent.complete.mutate({ outputsSha256: "0".repeat(64) })).rejects.toMatchObject(ended("complete"));
+      expect(await agent.agent.complete.mutate({ outputsSha256: sha })).toEqual({ ok: true });
+      expect(await agent.agent.heartbeat.mutate()).toEqual({ proceed: false });
+      expect((await user.executions.get.query({ id: "xend" })).nodes[0]?.attempts[0]).toMatchObject({ status: "SUCCEEDED" });
+
+      // PostgreSQL refuses U+0000 in text: the caller's bad value, named, not a 500.
+      await expect(user.executions.create.mutate({ project: "default", workflow: "wf", version: "v\u0000", inputs: {} })).rejects.toMatchObject({
+        message: expect.stringContaining("the store cannot keep a value of this request"),
+        data: { code: "BAD_REQUEST", httpStatus: 400, appCode: "VALUE_REFUSED" },
+      });
     } finally {
       await db.destroy();
       await server.close();

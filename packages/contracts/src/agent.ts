@@ -28,6 +28,8 @@ export const AgentHeartbeatInput = z
   .object({
     /** Traffic through the session's tunnel, the editor's heartbeat or a keep-alive from the IDE since the last beat. */
     sessionActive: z.boolean().optional(),
+    /** How long the session's tunnel to the relay has been down (0 while it is up); long enough, the session leaves READY. */
+    tunnelDownMs: z.number().int().nonnegative().optional(),
   })
   .optional();
 export const AgentHeartbeatOutput = z.object({

@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 import { ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
-import { ExecutionDetailSchema, ExecutionSchema, ExecutionStatus, NodeStatus } from "./executions.js";
+import { ExecutionDetailSchema, ExecutionStatus, ExecutionSummarySchema, NodeStatus } from "./executions.js";
 import { InteractiveSessionSchema } from "./sessions.js";
 
 /** What `executions.watch` streams: a snapshot first, then changes as they happen. */
@@ -38,8 +38,8 @@ export const ExecutionEventSchema = z.discriminatedUnion("type", [
 ]);
 export type ExecutionEvent = z.infer<typeof ExecutionEventSchema>;
 
-/** What `executions.watchList` streams: an execution of the project as it is now, whenever one starts or changes status. */
-export const ExecutionListEventSchema = z.object({ execution: ExecutionSchema });
+/** What `executions.watchList` streams: an execution of the project as it is now (as lists show it), whenever one starts or changes status. */
+export const ExecutionListEventSchema = z.object({ execution: ExecutionSummarySchema });
 export type ExecutionListEvent = z.infer<typeof ExecutionListEventSchema>;
 
 /** What `executions.tailLogs` streams: the attempt's log from an offset, as it grows; `ended` once the attempt ended and all of it was sent. */

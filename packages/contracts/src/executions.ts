@@ -1,6 +1,7 @@
 import { z } from "zod";
 
 import { EntityName, ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
+import { jsonLimitProblem, MAX_INPUTS_BYTES } from "./json-limits.js";
 import { InteractiveSessionSchema } from "./sessions.js";
 
 export const ExecutionStatus = z.enum(["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]);
@@ -32,6 +33,24 @@ export const ExecutionSchema = z.object({
 });
 export type Execution = z.infer<typeof ExecutionSchema>;
 
+/** How many characters of an execution's inputs (as JSON) a list row shows. */
+export const PREVIEW_CHARS = 200;
+
+/**
+ * An execution as lists show it (`executions.list`, `watchList`): its inputs and result as a short preview of
+ * their JSON and its size in bytes, never the values themselves (`executions.get` has them).
+ */
+export const ExecutionSummarySchema = ExecutionSchema.omit({ inputs: true, result: true, error: true }).extend({
+  /** The inputs as JSON, cut to PREVIEW_CHARS characters (ending in "…" when cut). */
+  inputsPreview: z.string(),
+  inputsBytes: z.number().int().min(0),
+  resultPreview: z.string().optional(),
+  resultBytes: z.number().int().min(0).optional(),
+  /** Why it failed: the message cut to PREVIEW_CHARS characters, and the code; the stack is in `get`. */
+  error: ErrorInfoSchema.pick({ message: true, code: true }).optional(),
+});
+export type ExecutionSummary = z.infer<typeof ExecutionSummarySchema>;
+
 export const AttemptSchema = z.object({
   id: z.string(),
   executionId: z.string(),
@@ -42,6 +61,8 @@ export const AttemptSchema = z.object({
   createdAt: Timestamp,
   startedAt: Timestamp.optional(),
   endedAt: Timestamp.optional(),
+  /** Set when lines of the attempt's log could not be stored: how many, and why (the log is incomplete). */
+  logLost: z.object({ lines: z.number().int().min(0), reason: z.string() }).optional(),
   /** The attempt's interactive session, its latest if it had several: state, link once READY, why it ended. */
   session: InteractiveSessionSchema.optional(),
 });
@@ -67,12 +88,24 @@ export type NodeExecution = z.infer<typeof NodeExecutionSchema>;
 export const ExecutionDetailSchema = z.object({ execution: ExecutionSchema, nodes: z.array(NodeExecutionSchema) });
 export type ExecutionDetail = z.infer<typeof ExecutionDetailSchema>;
 
+/**
+ * Launch inputs: checked against the nesting and size limits before the recursive JSON schema walks them,
+ * so an over-deep or oversized value is refused naming the limit.
+ */
+const LaunchInputsSchema = z
+  .custom<Record<string, unknown>>(() => true)
+  .superRefine((value, ctx) => {
+    const problem = jsonLimitProblem("inputs", value, { maxBytes: MAX_INPUTS_BYTES });
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .pipe(z.record(z.string(), JsonValueSchema));
+
 export const CreateExecutionInput = z.object({
   project: z.string(),
   workflow: EntityName,
   /** Defaults to the latest registered version. */
   version: z.string().optional(),
-  inputs: z.record(z.string(), JsonValueSchema).default({}),
+  inputs: LaunchInputsSchema.default({}),
 });
 export const WatchListInput = z.object({ project: z.string() });
 export const ListExecutionsInput = z.object({

@@ -41,15 +41,18 @@ export {
   ExecutionIdInput,
   ExecutionSchema,
   ExecutionStatus,
+  ExecutionSummarySchema,
   ListExecutionsInput,
   NodeExecutionSchema,
   NodeStatus,
+  PREVIEW_CHARS,
   TERMINAL_ATTEMPT_STATUSES,
   TERMINAL_EXECUTION_STATUSES,
   TERMINAL_NODE_STATUSES,
   WatchListInput,
 } from "./executions.js";
-export type { Attempt, Execution, ExecutionDetail, NodeExecution } from "./executions.js";
+export type { Attempt, Execution, ExecutionDetail, ExecutionSummary, NodeExecution } from "./executions.js";
+export { jsonDepth, jsonLimitProblem, MAX_INPUTS_BYTES, MAX_JSON_DEPTH, utf8Length } from "./json-limits.js";
 export {
   DEFAULT_MAX_IDLE_SECONDS,
   ExtensionProblemSchema,

@@ -27,6 +27,7 @@ import {
   ExecutionDetailSchema,
   ExecutionIdInput,
   ExecutionSchema,
+  ExecutionSummarySchema,
   ListExecutionsInput,
   NodeExecutionSchema,
   WatchListInput,
@@ -89,7 +90,8 @@ export interface AppHandlers {
   };
   executions: {
     create: Handler<typeof CreateExecutionInput, typeof ExecutionSchema, UserContext>;
-    list: Handler<typeof ListExecutionsInput, z.ZodArray<typeof ExecutionSchema>, UserContext>;
+    /** Newest first, as summaries: inputs and result as a preview and a size (`get` has them whole). */
+    list: Handler<typeof ListExecutionsInput, z.ZodArray<typeof ExecutionSummarySchema>, UserContext>;
     get: Handler<typeof ExecutionIdInput, typeof ExecutionDetailSchema, UserContext>;
     /** One node with its attempts and sessions, for a task pane that follows it. */
     node: Handler<typeof NodeRefInput, typeof NodeExecutionSchema, UserContext>;
@@ -210,7 +212,7 @@ export function createAppRouter(h: AppHandlers) {
         .mutation(({ input, ctx }) => h.executions.create(input, ctx)),
       list: userProcedure
         .input(ListExecutionsInput)
-        .output(z.array(ExecutionSchema))
+        .output(z.array(ExecutionSummarySchema))
         .query(({ input, ctx }) => h.executions.list(input, ctx)),
       get: userProcedure
         .input(ExecutionIdInput)

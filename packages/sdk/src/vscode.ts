@@ -47,7 +47,11 @@ export interface VscodeOptions {
   config?: VscodeConfig;
   /** Set false to run the task normally without a session. Default true. */
   enable?: boolean;
-  /** Port code-server listens on inside the task; a free one when absent. */
+  /**
+   * Also serve the IDE on this loopback port of the task's machine (for a user there, or an SSH tunnel), behind
+   * the same checks as the relay: Host and Origin, and a sign-in link shown in the task's log. Absent, the IDE
+   * is reachable only through the relay.
+   */
   port?: number;
 }
 

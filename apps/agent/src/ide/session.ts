@@ -22,10 +22,12 @@ import type { AgentClient } from "../client.js";
 import { describeError } from "../client.js";
 import type { AgentConfig } from "../env.js";
 import { describeListen, startCodeServer } from "./code-server.js";
-import type { CodeServerListen, RunningCodeServer } from "./code-server.js";
+import type { RunningCodeServer } from "./code-server.js";
 import { startControlServer } from "./control.js";
 import type { ControlServer } from "./control.js";
 import { installExtensions } from "./extensions.js";
+import { openLocalPort } from "./local-port.js";
+import type { LocalPort } from "./local-port.js";
 import { ensureCodeServer } from "./provision.js";
 import { prepareWorkspace, USER_SETTINGS, workspaceChanges, workspaceEdits } from "./workspace.js";
 
@@ -43,7 +45,7 @@ export interface SessionBeatAnswer {
  * it hands over the server's answer. Attached while a session is held.
  */
 export class SessionBeat {
-  private session: { active(): boolean; answered(answer: SessionBeatAnswer | undefined): void } | undefined;
+  private session: { active(): boolean; tunnelDownMs(): number; answered(answer: SessionBeatAnswer | undefined): void } | undefined;
 
   attach(session: NonNullable<SessionBeat["session"]>): void {
     this.session = session;
@@ -54,8 +56,8 @@ export class SessionBeat {
   }
 
   /** The heartbeat's input. */
-  input(): { sessionActive?: boolean } | undefined {
-    return this.session ? { sessionActive: this.session.active() } : undefined;
+  input(): { sessionActive?: boolean; tunnelDownMs?: number } | undefined {
+    return this.session ? { sessionActive: this.session.active(), tunnelDownMs: Math.round(this.session.tunnelDownMs()) } : undefined;
   }
 
   /** The heartbeat's answer. */
@@ -106,7 +108,7 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
   // The attempt's private directory: code-server's socket, the control socket, its profile, the workspace.
   const privateDir = await mkdtemp(join(tmpdir(), "drydock-session-"));
   const dispose = () => rm(privateDir, { recursive: true, force: true });
-  const resources: { ide?: RunningCodeServer; tunnel?: TunnelClient; control?: ControlServer; timer?: NodeJS.Timeout } = {};
+  const resources: Resources = {};
   let sessionId: string | undefined;
   const ending = new Ending(options.signal);
   // A stopped attempt's agent exits as soon as this returns: nothing is left to clean up after.
@@ -168,9 +170,8 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     }
     if (ending.settled) return await stoppedEarly();
 
-    const listen: CodeServerListen = interactive.port
-      ? { host: "127.0.0.1", port: interactive.port }
-      : { socketPath: join(privateDir, "code-server.sock") };
+    // code-server answers only on its private socket; a pinned port gets a guard in front of it (local-port.ts).
+    const listen = { socketPath: join(privateDir, "code-server.sock") };
     resources.ide = await startCodeServer({
       bin,
       listen,
@@ -184,6 +185,11 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     log.info({ pid: resources.ide.pid, listen: describeListen(listen) }, "code-server started");
     system(`code-server started (pid ${resources.ide.pid}); the VSCode (User) link appears in the console once it answers through the relay`);
     void resources.ide.exited.then((code) => ending.settle({ kind: "crashed", code }));
+    if (interactive.port) {
+      resources.localPort = await openLocalPort({ port: interactive.port, socketPath: listen.socketPath });
+      log.info({ port: interactive.port }, "the IDE's local port is open");
+      system(`VS Code on this machine (vscode port ${interactive.port}), signed in by this link: ${resources.localPort.signInUrl}`);
+    }
 
     // Activity since the last beat: streams through the tunnel, code-server's heartbeat file, a keep-alive.
     let pendingActivity = false;
@@ -219,7 +225,21 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
       },
     });
 
-    resources.tunnel = openTunnel({ relayUrl: opened.tunnel.relayUrl, host: opened.tunnel.host, token: config.token, target: listen });
+    resources.tunnel = openTunnel({
+      relayUrl: opened.tunnel.relayUrl,
+      host: opened.tunnel.host,
+      token: config.token,
+      target: listen,
+      // Someone else with this attempt's token took the tunnel: take it back while the attempt and session live.
+      stillOurs: async () => {
+        const answer = await client.agent.heartbeat.mutate(options.beat.input());
+        options.beat.answered(answer.session);
+        const ours = answer.proceed && answer.session !== undefined && !ending.settled;
+        log.warn({ ours }, "another connection with this attempt's token replaced the session's tunnel");
+        if (ours) system("another connection replaced the IDE's tunnel to the relay; this agent still holds the session and reconnects");
+        return ours;
+      },
+    });
     resources.tunnel.on("refused", (error) => {
       log.error({ error: error.message }, "the relay refused the session's tunnel");
       system(`the relay refused the session's tunnel: ${error.message}`);
@@ -240,7 +260,7 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     let seenStreams = 0;
     let seenHeartbeat = 0;
     const sampleActivity = async () => {
-      const { opened: streams } = resources.tunnel?.activity() ?? { opened: 0 };
+      const streams = (resources.tunnel?.activity().opened ?? 0) + (resources.localPort?.activity().opened ?? 0);
       const mtime = await stat(heartbeatFile).then((s) => s.mtimeMs, () => 0);
       if (streams !== seenStreams || mtime !== seenHeartbeat) pendingActivity = true;
       seenStreams = streams;
@@ -250,10 +270,11 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     options.beat.attach({
       // An open stream (a browser connected) is activity as long as it stays open.
       active: () => {
-        const active = pendingActivity || (resources.tunnel?.activity().open ?? 0) > 0;
+        const active = pendingActivity || (resources.tunnel?.activity().open ?? 0) + (resources.localPort?.activity().open ?? 0) > 0;
         pendingActivity = false;
         return active;
       },
+      tunnelDownMs: () => resources.tunnel?.downForMs() ?? 0,
       answered: (answer) => {
         if (!answer) return;
         lastAnswer = answer;
@@ -330,11 +351,13 @@ async function reportProblems(options: HoldSessionOptions, problems: ExtensionPr
 }
 
 /** Stops what the session started; what it stopped is forgotten, so calling it again does nothing. */
-async function stopAll(resources: { ide?: RunningCodeServer; tunnel?: TunnelClient; control?: ControlServer; timer?: NodeJS.Timeout }) {
-  const { ide, tunnel, control, timer } = resources;
+type Resources = { ide?: RunningCodeServer; tunnel?: TunnelClient; control?: ControlServer; localPort?: LocalPort; timer?: NodeJS.Timeout };
+
+async function stopAll(resources: Resources) {
+  const { ide, tunnel, control, localPort, timer } = resources;
   clearInterval(timer);
-  for (const key of ["ide", "tunnel", "control", "timer"] as const) delete resources[key];
-  await Promise.all([tunnel?.close(), control?.close(), ide?.stop(3_000)]);
+  for (const key of ["ide", "tunnel", "control", "localPort", "timer"] as const) delete resources[key];
+  await Promise.all([tunnel?.close(), control?.close(), localPort?.close(), ide?.stop(3_000)]);
 }
 
 /** How long `onReachable` waits for the tunnel after code-server answered, when the relay cannot be reached. */

@@ -26,6 +26,10 @@ export interface ControlPlaneState {
   gatewayErrors: number;
   /** Thrown by agent.started after recording the call. */
   startedError?: AppError;
+  /** Thrown by agent.complete after recording the call. */
+  completeError?: AppError;
+  /** Thrown by the next agent.fail calls, one each, after recording them. */
+  failErrors: AppError[];
   /** Attempts `agent.next` hands over, in order; each comes with a fresh token. */
   handOver: AttemptAssignment[];
   /** Where `agent.openSession` tells the agent to dial the relay; unset, sessions are not served. */
@@ -41,6 +45,8 @@ export interface ControlPlaneState {
     next: number;
     openSession: unknown[];
     endSession: { reason: string }[];
+    /** The log lines the server had when the agent first reported the end (complete or fail). */
+    linesAtEnd?: string[];
   };
 }
 
@@ -54,6 +60,7 @@ export function newState(assignment: AttemptAssignment, bundles: Map<string, Buf
     heartbeatProceed: true,
     gatewayErrors: 0,
     handOver: [],
+    failErrors: [],
     calls: { assignment: 0, started: [], heartbeats: 0, logs: [], complete: [], fail: [], bundleDownloads: 0, next: 0, openSession: [], endSession: [] },
   };
 }
@@ -84,11 +91,16 @@ function handlers(state: ControlPlaneState): AppHandlers {
       return ack;
     },
     complete: async (input) => {
+      state.calls.linesAtEnd ??= state.calls.logs.map((l) => l.text);
       state.calls.complete.push(input);
+      if (state.completeError) throw state.completeError;
       return ack;
     },
     fail: async ({ error }) => {
+      state.calls.linesAtEnd ??= state.calls.logs.map((l) => l.text);
       state.calls.fail.push(error);
+      const refusal = state.failErrors.shift();
+      if (refusal) throw refusal;
       return ack;
     },
     next: async () => {

@@ -5,7 +5,8 @@ import { api, errorMessage } from "../api.js";
 import type { LogState } from "./logs.js";
 import { appendLogChunk, EMPTY_LOG } from "./logs.js";
 
-export function LogView({ attemptId }: { attemptId: string }) {
+/** `lost`: lines of this attempt's log the server could not store, and why (the log below is incomplete). */
+export function LogView({ attemptId, lost }: { attemptId: string; lost?: { lines: number; reason: string } | undefined }) {
   const [log, setLog] = useState<{ attemptId: string; state: LogState; error?: unknown }>({ attemptId, state: EMPTY_LOG });
   const pre = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
@@ -32,6 +33,11 @@ export function LogView({ attemptId }: { attemptId: string }) {
   const empty = state.text.length === 0;
   return (
     <div className="log-view">
+      {lost && (
+        <p className="inline-error" role="alert" data-testid="log-lost">
+          This log is incomplete: {lost.lines} line(s) could not be stored ({lost.reason}).
+        </p>
+      )}
       {state.trimmed && <p className="muted">Earlier output is not shown (the pane keeps the last 1 MB).</p>}
       <pre
         ref={pre}

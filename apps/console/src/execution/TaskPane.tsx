@@ -283,7 +283,7 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
           {!isMap && shownAttempt && (
             <section className="pane-section" aria-label="Logs">
               <h3>Logs{node.attempts.length > 1 ? ` of attempt ${shownAttempt.number}` : ""}</h3>
-              <LogView key={shownAttempt.id} attemptId={shownAttempt.id} />
+              <LogView key={shownAttempt.id} attemptId={shownAttempt.id} lost={shownAttempt.logLost} />
             </section>
           )}
         </>

@@ -11,7 +11,7 @@ import { Link, useSearchParams } from "wouter";
 import { api, errorMessage, PROJECT } from "../api.js";
 import { EmptyState, ErrorState, Loading } from "../ui/states.js";
 import { durationBetween, StatusBadge, statusLabel } from "../ui/status.js";
-import type { Execution } from "../ui/types.js";
+import type { ExecutionSummary } from "../ui/types.js";
 import type { ExecutionFilters } from "./execution-list.js";
 import {
   EXECUTION_LISTS_KEY,
@@ -39,9 +39,9 @@ export const executionListQuery = (project: string, filters: ExecutionFilters) =
   });
 
 /** Applies one live update to every cached list, each by the filters it was fetched with. */
-function applyToLists(queryClient: QueryClient, execution: Execution) {
+function applyToLists(queryClient: QueryClient, execution: ExecutionSummary) {
   for (const query of queryClient.getQueryCache().findAll({ queryKey: EXECUTION_LISTS_KEY })) {
-    queryClient.setQueryData<readonly Execution[]>(query.queryKey, (list) =>
+    queryClient.setQueryData<readonly ExecutionSummary[]>(query.queryKey, (list) =>
       list ? mergeListedExecution(list, execution, filtersOfKey(query.queryKey)) : list,
     );
   }
@@ -140,7 +140,7 @@ function Filters({ filters, workflows, offerClear, onChange }: FiltersProps) {
   );
 }
 
-function ExecutionRow({ execution, now }: { execution: Execution; now: number }) {
+function ExecutionRow({ execution, now }: { execution: ExecutionSummary; now: number }) {
   const e = execution;
   return (
     <tr>

@@ -1,22 +1,23 @@
 import { describe, expect, it } from "vitest";
 
-import type { Execution } from "../ui/types.js";
+import type { ExecutionSummary } from "../ui/types.js";
 import { executionListKey, filtersOfKey, filtersSearch, mergeListedExecution, readFilters } from "./execution-list.js";
 
-function execution(id: string, minute: number, patch: Partial<Execution> = {}): Execution {
+function execution(id: string, minute: number, patch: Partial<ExecutionSummary> = {}): ExecutionSummary {
   return {
     id,
     project: "default",
     workflow: "wf",
     version: "v1",
     status: "RUNNING",
-    inputs: {},
+    inputsPreview: "{}",
+    inputsBytes: 2,
     createdAt: new Date(Date.UTC(2025, 0, 1, 12, minute)).toISOString(),
     ...patch,
   };
 }
 
-const ids = (list: readonly Execution[]) => list.map((e) => e.id);
+const ids = (list: readonly ExecutionSummary[]) => list.map((e) => e.id);
 
 describe("filters in the URL", () => {
   it("reads known statuses and a workflow, and drops what the server would refuse", () => {

@@ -2,7 +2,7 @@
  * The executions list's model: its filters (kept in the URL, so a filtered list survives reload and can be
  * shared), its react-query key, and how one live update from `executions.watchList` changes a cached list.
  */
-import type { Execution, ExecutionStatus } from "../ui/types.js";
+import type { ExecutionStatus, ExecutionSummary } from "../ui/types.js";
 
 export const EXECUTION_STATUSES = ["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"] as const satisfies readonly ExecutionStatus[];
 
@@ -36,7 +36,7 @@ export function hasFilters(filters: ExecutionFilters): boolean {
   return Boolean(filters.status ?? filters.workflow);
 }
 
-export function matchesFilters(execution: Execution, filters: ExecutionFilters): boolean {
+export function matchesFilters(execution: ExecutionSummary, filters: ExecutionFilters): boolean {
   return (!filters.status || execution.status === filters.status) && (!filters.workflow || execution.workflow === filters.workflow);
 }
 
@@ -61,7 +61,12 @@ export function filtersOfKey(key: readonly unknown[]): ExecutionFilters {
  * matches the filters is replaced, one that no longer does leaves, a newly matching one takes its place by
  * start time. The same array comes back when nothing changed.
  */
-export function mergeListedExecution(list: readonly Execution[], execution: Execution, filters: ExecutionFilters, limit = LIST_LIMIT): readonly Execution[] {
+export function mergeListedExecution(
+  list: readonly ExecutionSummary[],
+  execution: ExecutionSummary,
+  filters: ExecutionFilters,
+  limit = LIST_LIMIT,
+): readonly ExecutionSummary[] {
   const index = list.findIndex((e) => e.id === execution.id);
   const matches = matchesFilters(execution, filters);
   if (index >= 0) {

@@ -9,6 +9,7 @@ export type {
   ExecutionEvent,
   ExecutionListEvent,
   ExecutionStatus,
+  ExecutionSummary,
   InteractiveSession,
   LogChunk,
   NodeExecution,

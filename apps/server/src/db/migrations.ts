@@ -1,3 +1,4 @@
+import { PREVIEW_CHARS } from "@drydock/contracts";
 import { sql } from "kysely";
 import type { Kysely, Migration, MigrationProvider } from "kysely";
 import { Migrator } from "kysely";
@@ -138,6 +139,41 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("interactive_sessions_attempt_created").on("interactive_sessions").columns(["attempt_id", "created_at"]).execute();
       // A debug run (`drydock debug`): the node of a past execution it re-runs, and that node's task.
       await db.schema.alterTable("executions").addColumn("debug_of", "jsonb").execute();
+    },
+  },
+  "0004_lossless_values": {
+    async up(db: Kysely<unknown>) {
+      // Values users and tasks hand in (inputs, outputs, errors, schemas) are kept as `json`, which stores the
+      // text as given: `jsonb` refuses U+0000 ("\u0000") in any string. Nothing queries inside these columns.
+      const valueColumns: Record<string, string[]> = {
+        executions: ["inputs", "result", "error"],
+        node_executions: ["inputs", "outputs", "error"],
+        attempts: ["error"],
+        interactive_sessions: ["first_run_error"],
+        workflow_versions: ["spec", "tasks"],
+      };
+      for (const [table, columns] of Object.entries(valueColumns)) {
+        const changes = columns.map((c) => sql`ALTER COLUMN ${sql.ref(c)} TYPE json USING ${sql.ref(c)}::json`);
+        await sql`ALTER TABLE ${sql.table(table)} ${sql.join(changes)}`.execute(db);
+      }
+      // Lists show an execution's inputs and result by size and preview, kept when they are written.
+      await db.schema
+        .alterTable("executions")
+        .addColumn("inputs_bytes", "integer")
+        .addColumn("inputs_preview", "text")
+        .addColumn("result_bytes", "integer")
+        .addColumn("result_preview", "text")
+        .execute();
+      const preview = (column: string) =>
+        sql`CASE WHEN char_length(${sql.ref(column)}::text) > ${sql.lit(PREVIEW_CHARS)} THEN left(${sql.ref(column)}::text, ${sql.lit(PREVIEW_CHARS - 1)}) || '…' ELSE ${sql.ref(column)}::text END`;
+      await sql`UPDATE executions SET inputs_bytes = octet_length(inputs::text), inputs_preview = ${preview("inputs")},
+        result_bytes = octet_length(result::text), result_preview = ${preview("result")}`.execute(db);
+      // Task log lines the server could not store: how many, and the first reason.
+      await db.schema
+        .alterTable("attempts")
+        .addColumn("log_lost_lines", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("log_lost_reason", "text")
+        .execute();
     },
   },
 };

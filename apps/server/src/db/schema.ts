@@ -41,6 +41,11 @@ export interface ExecutionsTable {
   ended_at: Timestamp | null;
   /** Set on a debug run: the node of a past execution it re-runs interactively, and that node's task. */
   debug_of: Json<DebugOf> | null;
+  /** The size of `inputs` and `result` as JSON text, and their first characters, for lists (null before 0004). */
+  inputs_bytes: number | null;
+  inputs_preview: string | null;
+  result_bytes: number | null;
+  result_preview: string | null;
 }
 
 export interface DebugOf {
@@ -86,6 +91,9 @@ export interface AttemptsTable {
   created_at: CreatedAt;
   started_at: Timestamp | null;
   ended_at: Timestamp | null;
+  /** Log lines of the attempt the server could not store, and why the first ones could not. */
+  log_lost_lines: Generated<number>;
+  log_lost_reason: string | null;
 }
 
 export interface InteractiveSessionsTable {

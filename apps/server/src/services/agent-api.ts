@@ -3,12 +3,13 @@ import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import type { AttemptAssignment, ErrorInfo, JsonValue, WorkflowSpec } from "@drydock/contracts";
-import { nodeUpstream } from "@drydock/contracts";
+import { jsonLimitProblem, nodeUpstream } from "@drydock/contracts";
 
 import type { LocalBlobStore } from "../blobs/blob-store.js";
 import type { BlobUrlSigner } from "../blobs/signing.js";
 import type { Db } from "../db/database.js";
 import { ServerErrors } from "../errors.js";
+import type { Logger } from "../logger.js";
 import type { EventBus } from "./event-bus.js";
 import type { Scheduler } from "./scheduler.js";
 import { bundleKey } from "./workflows.js";
@@ -41,6 +42,8 @@ export class AgentService {
       bus: EventBus;
       /** Where browsers reach this server (for the console links agents show). */
       publicUrl: () => string;
+      /** Where a failure to store log lines is reported (it is recorded on the attempt regardless). */
+      log?: Logger;
     },
   ) {}
 
@@ -90,8 +93,25 @@ export class AgentService {
   async log(attemptId: string, lines: { stream: string; text: string }[]): Promise<void> {
     if (lines.length === 0) return;
     const text = lines.map((l) => (l.text.endsWith("\n") ? l.text : `${l.text}\n`)).join("");
-    await appendFile(join(this.deps.logsDir, `${attemptId}.log`), text);
+    try {
+      await appendFile(join(this.deps.logsDir, `${attemptId}.log`), text);
+    } catch (error) {
+      // The lines are gone either way; what must not be lost is that they were (`drydock logs` says so).
+      await this.logLost(attemptId, lines.length, error);
+      return;
+    }
     this.deps.bus.publishLog(attemptId);
+  }
+
+  /** Records on the attempt that `count` of its log lines could not be stored; the first reason is kept. */
+  private async logLost(attemptId: string, count: number, error: unknown): Promise<void> {
+    const reason = `the server could not write ${join(this.deps.logsDir, `${attemptId}.log`)}: ${error instanceof Error ? error.message : String(error)}`;
+    await this.deps.db
+      .updateTable("attempts")
+      .set((eb) => ({ log_lost_lines: eb("log_lost_lines", "+", count), log_lost_reason: eb.fn.coalesce("log_lost_reason", eb.val(reason)) }))
+      .where("id", "=", attemptId)
+      .execute();
+    this.deps.log?.error({ attemptId, lines: count, err: error }, "task log lines could not be stored");
   }
 
   async complete(attemptId: string, outputsSha256: string): Promise<void> {
@@ -101,6 +121,8 @@ export class AgentService {
     if (!bytes) throw ServerErrors.outputsMissing(attemptId);
     if (createHash("sha256").update(bytes).digest("hex") !== outputsSha256) throw ServerErrors.outputsMismatch(attemptId);
     const outputs = JSON.parse(bytes.toString("utf8")) as JsonValue;
+    const problem = jsonLimitProblem("outputs", outputs);
+    if (problem) throw ServerErrors.outputsOverLimit(attemptId, problem);
     await this.deps.scheduler.attemptSucceeded(attemptId, outputsSha256, outputs);
   }
 

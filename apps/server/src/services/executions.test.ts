@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 
 import type { AttemptAssignment, JsonValue, TaskSpec } from "@drydock/contracts";
@@ -249,9 +250,62 @@ describe("ExecutionService: what the console follows", () => {
     const mine = seen.filter((e) => e.execution.id === launched).map((e) => e.execution.status);
     expect(mine[0]).toBe("RUNNING");
     expect(mine.at(-1)).toBe("SUCCEEDED");
-    expect(seen.at(-1)?.execution).toMatchObject({ id: launched, result: 5, workflow: "pipe" });
+    expect(seen.at(-1)?.execution).toMatchObject({ id: launched, resultPreview: "5", resultBytes: 1, inputsPreview: '{"count":2}', workflow: "pipe" });
+    expect(seen.at(-1)?.execution).not.toHaveProperty("inputs");
     const none = executions.watchList("nosuch", new AbortController().signal);
     await expect(none.next()).rejects.toMatchObject({ code: "PROJECT_NOT_FOUND" });
+  });
+
+  it("list pages carry each execution's inputs and result as a size and a preview, never whole", async () => {
+    agents();
+    const version = await register([task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"])]);
+    const id = `x${++seq}`;
+    const note = "é".repeat(300);
+    await scheduler.startExecution({ id, project: "default", workflow: pipeline.name, version, inputs: { count: 2, note } });
+    await ended(id);
+    const [summary] = (await executions.list({ project: "default", limit: 50 })).filter((e) => e.id === id);
+    const json = JSON.stringify({ count: 2, note });
+    expect(summary).toMatchObject({ status: "SUCCEEDED", inputsBytes: Buffer.byteLength(json), resultPreview: "5", resultBytes: 1 });
+    expect(summary?.inputsPreview).toBe(`${json.slice(0, 199)}…`);
+    expect(summary).not.toHaveProperty("inputs");
+    expect(summary).not.toHaveProperty("result");
+    expect((await executions.execution(id)).inputs).toEqual({ count: 2, note });
+  });
+
+  it("keeps values with U+0000 exactly: an execution's inputs, a failed attempt's error", async () => {
+    executor.behaviour = async ({ attemptId }) => {
+      await scheduler.attemptStarted(attemptId, 4242);
+      await agent.fail(attemptId, { message: "boom\u0000after", code: "TASK_FAILED" });
+    };
+    const version = await register([task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"])]);
+    const id = `x${++seq}`;
+    await scheduler.startExecution({ id, project: "default", workflow: pipeline.name, version, inputs: { count: 2, note: "a\u0000b" } });
+    const detail = await ended(id, "FAILED");
+    expect(detail.execution.inputs).toEqual({ count: 2, note: "a\u0000b" });
+    expect(detail.nodes[0]?.error?.message).toBe("boom\u0000after");
+    expect(detail.nodes[0]?.attempts.map((a) => [a.status, a.error?.message])).toEqual([["FAILED", "boom\u0000after"]]);
+    expect(detail.execution.error?.message).toBe("node n0 (range) failed: boom\u0000after");
+  });
+
+  it("records log lines it cannot store on the attempt, and reading that log answers nothing rather than failing", async () => {
+    agents({ hang: "range" });
+    const { id } = await run([task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"])], 2);
+    const attemptId = await vi.waitFor(
+      async () => {
+        const a = (await executions.node(id, "n0")).attempts[0];
+        expect(a?.status).toBe("RUNNING");
+        return a?.id ?? "";
+      },
+      { timeout: 5_000, interval: 20 },
+    );
+    // A directory where the log file should be: appending fails (EISDIR), even for root.
+    await mkdir(join(pg.dir, `${attemptId}.log`));
+    await agent.log(attemptId, [{ stream: "stdout", text: "one" }, { stream: "stdout", text: "two" }]);
+    await agent.log(attemptId, [{ stream: "stderr", text: "three" }]);
+    const attempt = (await executions.node(id, "n0")).attempts[0];
+    expect(attempt?.logLost).toEqual({ lines: 3, reason: expect.stringMatching(new RegExp(`could not write .*${attemptId}\\.log: EISDIR`)) });
+    expect(await executions.logs(attemptId, 0)).toEqual({ text: "", nextOffset: 0 });
+    await scheduler.abort(id);
   });
 
   it("tailLogs sends the log from an offset, then each line as it is written, and ends once the attempt ended", async () => {

@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { Attempt, AttemptStatus, Execution, ExecutionDetail, ExecutionEvent, JsonValue, NodeExecution, NodeStatus } from "@drydock/contracts";
+import type { Attempt, AttemptStatus, Execution, ExecutionDetail, ExecutionEvent, ExecutionSummary, JsonValue, NodeExecution, NodeStatus } from "@drydock/contracts";
 import { TERMINAL_ATTEMPT_STATUSES, TERMINAL_EXECUTION_STATUSES, TERMINAL_NODE_STATUSES } from "@drydock/contracts";
 
 import type { Db } from "../db/database.js";
@@ -12,7 +12,7 @@ import type { EventBus } from "./event-bus.js";
 import { newExecutionId } from "./ids.js";
 import { InputValidator } from "./input-validator.js";
 import type { Scheduler } from "./scheduler.js";
-import { SESSION_COLUMNS, toAttempt, toExecution, toNode } from "./views.js";
+import { SESSION_COLUMNS, SUMMARY_COLUMNS, toAttempt, toExecution, toExecutionSummary, toNode } from "./views.js";
 import type { WorkflowService } from "./workflows.js";
 
 /** The most one read of a log returns. */
@@ -41,13 +41,20 @@ export class ExecutionService {
     return toExecution(row);
   }
 
-  async list(input: { project: string; status?: string; workflow?: string; limit: number }): Promise<Execution[]> {
+  /** Newest first, as summaries: a page of executions never carries their inputs or results whole. */
+  async list(input: { project: string; status?: string; workflow?: string; limit: number }): Promise<ExecutionSummary[]> {
     await this.deps.workflows.requireProject(input.project);
-    let query = this.deps.db.selectFrom("executions").selectAll().where("project", "=", input.project);
+    let query = this.deps.db.selectFrom("executions").select(SUMMARY_COLUMNS).where("project", "=", input.project);
     if (input.status) query = query.where("status", "=", input.status);
     if (input.workflow) query = query.where("workflow", "=", input.workflow);
     const rows = await query.orderBy("created_at", "desc").limit(input.limit).execute();
-    return rows.map(toExecution);
+    return rows.map(toExecutionSummary);
+  }
+
+  async summary(id: string): Promise<ExecutionSummary> {
+    const row = await this.deps.db.selectFrom("executions").select(SUMMARY_COLUMNS).where("id", "=", id).executeTakeFirst();
+    if (!row) throw ServerErrors.executionNotFound(id);
+    return toExecutionSummary(row);
   }
 
   async detail(id: string): Promise<ExecutionDetail> {
@@ -142,11 +149,12 @@ export class ExecutionService {
   async logs(attemptId: string, offset: number): Promise<{ text: string; nextOffset: number }> {
     const attempt = await this.deps.db.selectFrom("attempts").select("id").where("id", "=", attemptId).executeTakeFirst();
     if (!attempt) throw ServerErrors.attemptNotFound(attemptId);
+    // No log yet, or one that cannot be read (the attempt records why its lines were lost): nothing to show.
     const file = await open(join(this.deps.logsDir, `${attemptId}.log`), "r").catch(() => undefined);
     if (!file) return { text: "", nextOffset: offset };
     try {
       const buffer = Buffer.alloc(LOG_CHUNK_BYTES);
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, offset);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, offset).catch(() => ({ bytesRead: 0 }));
       return { text: buffer.subarray(0, bytesRead).toString("utf8"), nextOffset: offset + bytesRead };
     } finally {
       await file.close();
@@ -172,13 +180,13 @@ export class ExecutionService {
   }
 
   /** The project's executions as they start and change status, until the watcher leaves. */
-  async *watchList(project: string, signal: AbortSignal): AsyncGenerator<{ execution: Execution }> {
+  async *watchList(project: string, signal: AbortSignal): AsyncGenerator<{ execution: ExecutionSummary }> {
     await this.deps.workflows.requireProject(project);
     const inbox = new Inbox<string>((push) => this.deps.bus.subscribeList(project, push));
     try {
       while (!signal.aborted) {
         // A burst of changes to one execution is one row read.
-        for (const id of new Set(await inbox.take(signal))) yield { execution: await this.execution(id) };
+        for (const id of new Set(await inbox.take(signal))) yield { execution: await this.summary(id) };
       }
     } finally {
       inbox.close();

@@ -13,6 +13,7 @@ import type { Logger } from "../logger.js";
 import { debugWorkflow } from "./debug-run.js";
 import type { EventBus } from "./event-bus.js";
 import { attemptId, executionOfAttempt } from "./ids.js";
+import { jsonColumns } from "./json-text.js";
 
 type Tx = Transaction<Database>;
 type FailureStatus = "FAILED" | "TIMED_OUT" | "LOST";
@@ -174,10 +175,18 @@ export class Scheduler {
   }): Promise<void> {
     const { debugOf, ...row } = exec;
     const { spec } = await this.workflowOf({ ...row, debug_of: debugOf ?? null });
+    const inputs = jsonColumns(exec.inputs);
     await this.deps.db.transaction().execute(async (tx) => {
       await tx
         .insertInto("executions")
-        .values({ ...row, status: "RUNNING", inputs: JSON.stringify(exec.inputs), debug_of: debugOf ? JSON.stringify(debugOf) : null })
+        .values({
+          ...row,
+          status: "RUNNING",
+          inputs: inputs.text,
+          inputs_bytes: inputs.bytes,
+          inputs_preview: inputs.preview,
+          debug_of: debugOf ? JSON.stringify(debugOf) : null,
+        })
         .execute();
       if (spec.nodes.length > 0) {
         await tx
@@ -371,12 +380,13 @@ export class Scheduler {
     status: "SUCCEEDED" | "FAILED" | "ABORTED",
     values: { result?: JsonValue; error?: ErrorInfo },
   ): Promise<void> {
+    const result = values.result !== undefined ? jsonColumns(values.result) : undefined;
     await tx
       .updateTable("executions")
       .set({
         status,
         ended_at: new Date(),
-        ...(values.result !== undefined ? { result: JSON.stringify(values.result) } : {}),
+        ...(result ? { result: result.text, result_bytes: result.bytes, result_preview: result.preview } : {}),
         ...(values.error ? { error: errorJson(values.error) } : {}),
       })
       .where("id", "=", exec.id)
@@ -673,10 +683,17 @@ export class Scheduler {
     this.pump();
     if (this.stopping) return;
     const how = exit.signal ? `was killed by ${exit.signal}` : exit.code === null ? "stopped" : `exited with code ${exit.code}`;
-    await this.attemptFailed(id, "FAILED", {
-      code: "AGENT_EXITED",
-      message: `the agent ${how} before reporting a result${exit.tail ? `; its last output:\n${exit.tail.trim()}` : ""}`,
-    }).catch((err: unknown) => this.deps.log.error({ err, attemptId: id }, "could not record the agent's exit"));
+    const message = `the agent ${how} before reporting a result`;
+    const record = (withTail: boolean) =>
+      this.attemptFailed(id, "FAILED", { code: "AGENT_EXITED", message: withTail && exit.tail ? `${message}; its last output:\n${exit.tail.trim()}` : message });
+    // Unrecorded, the attempt would wait for the heartbeat timeout and be re-run as lost, its retries ignored:
+    // if the agent's last output is what the store refuses, the exit is recorded without it.
+    await record(true)
+      .catch(async (err: unknown) => {
+        this.deps.log.warn({ err, attemptId: id }, "could not record the agent's exit with its last output; recording it without");
+        await record(false);
+      })
+      .catch((err: unknown) => this.deps.log.error({ err, attemptId: id }, "could not record the agent's exit"));
   }
 
   /** Timeouts and lost agents (no heartbeat), checked every second. */

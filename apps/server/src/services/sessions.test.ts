@@ -9,7 +9,7 @@ import type { Db } from "../db/database.js";
 import { createLogger } from "../logger.js";
 import { EventBus } from "./event-bus.js";
 import { hashToken } from "./scheduler.js";
-import { SessionService } from "./sessions.js";
+import { SessionService, TUNNEL_DOWN_UNREADY_MS } from "./sessions.js";
 
 const RELAY_URL = "http://127.0.0.1:8081";
 const IDE_ORIGIN = "http://localhost:8081";
@@ -270,6 +270,20 @@ describe("SessionService.markReady and endSession", () => {
     const after = await db.selectFrom("interactive_sessions").select(["state", "link"]).where("id", "=", sessionId).executeTakeFirstOrThrow();
     expect(after).toEqual({ state: "READY", link: `http://${sessionId}.localhost:8081/` });
     await expect(sessions.markReady("nosuchsession")).rejects.toMatchObject({ code: "SESSION_NOT_FOUND", kind: "NOT_FOUND" });
+  });
+
+  it("takes READY away when the agent says its tunnel has been down too long, and gives it back when the relay has it again", async () => {
+    const { attemptId } = await attempt();
+    const { sessionId } = await sessions.openSession(attemptId);
+    await sessions.markReady(sessionId);
+    const state = async () => (await db.selectFrom("interactive_sessions").select("state").where("id", "=", sessionId).executeTakeFirstOrThrow()).state;
+    // A reconnect's blip leaves it READY.
+    await sessions.heartbeat(attemptId, false, TUNNEL_DOWN_UNREADY_MS - 1);
+    expect(await state()).toBe("READY");
+    await sessions.heartbeat(attemptId, false, TUNNEL_DOWN_UNREADY_MS);
+    expect(await state()).toBe("STARTING");
+    await sessions.markReady(sessionId);
+    expect(await state()).toBe("READY");
   });
 
   it("ends the attempt's live session with its reason and first-run error, after which nothing reopens or readies it", async () => {

@@ -18,6 +18,13 @@ import { SESSION_COLUMNS, toSession } from "./views.js";
 /** How long an IDE link stays redeemable: long enough to open it, short enough that a leaked one is dead. */
 export const IDE_TICKET_TTL_SECONDS = 60;
 
+/**
+ * A READY session whose agent says its tunnel has been down this long is READY no more (back to STARTING: no
+ * link), until the relay has it again and says so. Long enough for an agent's reconnect, short enough that
+ * nobody is sent to a dead link.
+ */
+export const TUNNEL_DOWN_UNREADY_MS = 10_000;
+
 const SETTING = {
   relayUrl: "DRYDOCK_RELAY_URL (relayUrl)",
   ideOrigin: "DRYDOCK_IDE_ORIGIN (ideOrigin)",
@@ -231,7 +238,11 @@ export class SessionService {
    * time left (the database's clock, so the agent's clock does not matter; ≤ 0 once it passed) and whether a
    * user asked to resume. Undefined when the attempt has no live session. One query, and one more to tell watchers when the deadline moved: this runs every 2 s.
    */
-  async heartbeat(attemptId: string, active: boolean): Promise<{ idleRemainingMs: number; idleDeadline: string; resumeRequested: boolean } | undefined> {
+  async heartbeat(
+    attemptId: string,
+    active: boolean,
+    tunnelDownMs = 0,
+  ): Promise<{ idleRemainingMs: number; idleDeadline: string; resumeRequested: boolean } | undefined> {
     const { db } = this.deps;
     const answer = [
       "id",
@@ -249,13 +260,27 @@ export class SessionService {
           .executeTakeFirst()
       : await db.selectFrom("interactive_sessions").select(answer).where("attempt_id", "=", attemptId).where("state", "<>", "ENDED").executeTakeFirst();
     if (!row?.idle_deadline || row.remaining_ms === null) return undefined;
-    // The deadline moved: the console's countdown follows.
-    if (active) await this.announce(row.id);
+    const unready = tunnelDownMs >= TUNNEL_DOWN_UNREADY_MS && (await this.unready(row.id, tunnelDownMs));
+    // The deadline moved, or the link went: the console follows.
+    if (active || unready) await this.announce(row.id);
     return {
       idleRemainingMs: Math.round(row.remaining_ms),
       idleDeadline: row.idle_deadline.toISOString(),
       resumeRequested: row.resume_requested_at !== null,
     };
+  }
+
+  /** READY → STARTING: the session's tunnel is gone (the relay's `sessionReady` brings it back). True if it changed. */
+  private async unready(sessionId: string, tunnelDownMs: number): Promise<boolean> {
+    const changed = await this.deps.db
+      .updateTable("interactive_sessions")
+      .set({ state: "STARTING" })
+      .where("id", "=", sessionId)
+      .where("state", "=", "READY")
+      .returning("id")
+      .executeTakeFirst();
+    if (changed) this.deps.log.warn({ sessionId, tunnelDownMs }, "the session's tunnel is down: it is not READY until the relay has it again");
+    return changed !== undefined;
   }
 
   /**

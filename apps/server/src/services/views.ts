@@ -1,5 +1,6 @@
 /** How stored rows are shown through the API, in the contracts' shapes. */
-import type { Attempt, ErrorInfo, Execution, ExtensionProblem, InteractiveSession, JsonValue, NodeExecution } from "@drydock/contracts";
+import type { Attempt, ErrorInfo, Execution, ExecutionSummary, ExtensionProblem, InteractiveSession, JsonValue, NodeExecution } from "@drydock/contracts";
+import { PREVIEW_CHARS } from "@drydock/contracts";
 import { sql } from "kysely";
 
 import type { AttemptRow, ExecutionRow, NodeRow, SessionRow } from "../db/schema.js";
@@ -18,6 +19,54 @@ export function toExecution(row: ExecutionRow): Execution {
     inputs: row.inputs as Record<string, JsonValue>,
     ...opt("result", row.result as JsonValue | null),
     ...opt("error", row.error as ErrorInfo | null),
+    createdAt: row.created_at.toISOString(),
+    ...opt("endedAt", iso(row.ended_at)),
+    ...(debugOf ? { debugOf: { executionId: debugOf.executionId, nodeId: debugOf.nodeId } } : {}),
+  };
+}
+
+/**
+ * An execution's columns as lists show it: everything but the values themselves, which can weigh megabytes
+ * each (the inputs and result come as their size and preview; of the error, its message cut short and code).
+ */
+export const SUMMARY_COLUMNS = [
+  "executions.id",
+  "executions.project",
+  "executions.workflow",
+  "executions.version",
+  "executions.status",
+  "executions.created_at",
+  "executions.ended_at",
+  "executions.debug_of",
+  // Rows from before the sizes were kept measure their stored text (`json` is kept as text: no parsing).
+  sql<number>`coalesce(executions.inputs_bytes, octet_length(executions.inputs::text))`.as("inputs_bytes"),
+  sql<string>`coalesce(executions.inputs_preview, left(executions.inputs::text, ${sql.lit(PREVIEW_CHARS)}))`.as("inputs_preview"),
+  sql<number | null>`coalesce(executions.result_bytes, octet_length(executions.result::text))`.as("result_bytes"),
+  sql<string | null>`coalesce(executions.result_preview, left(executions.result::text, ${sql.lit(PREVIEW_CHARS)}))`.as("result_preview"),
+  sql<string | null>`left(executions.error->>'message', ${sql.lit(PREVIEW_CHARS)})`.as("error_message"),
+  sql<string | null>`executions.error->>'code'`.as("error_code"),
+] as const;
+export type SummaryView = Pick<ExecutionRow, "id" | "project" | "workflow" | "version" | "status" | "created_at" | "ended_at" | "debug_of"> & {
+  inputs_bytes: number;
+  inputs_preview: string;
+  result_bytes: number | null;
+  result_preview: string | null;
+  error_message: string | null;
+  error_code: string | null;
+};
+
+export function toExecutionSummary(row: SummaryView): ExecutionSummary {
+  const debugOf = row.debug_of;
+  return {
+    id: row.id,
+    project: row.project,
+    workflow: row.workflow,
+    version: row.version,
+    status: row.status as Execution["status"],
+    inputsPreview: row.inputs_preview,
+    inputsBytes: row.inputs_bytes,
+    ...(row.result_preview !== null ? { resultPreview: row.result_preview, resultBytes: row.result_bytes ?? 0 } : {}),
+    ...(row.error_message !== null ? { error: { message: row.error_message, ...opt("code", row.error_code) } } : {}),
     createdAt: row.created_at.toISOString(),
     ...opt("endedAt", iso(row.ended_at)),
     ...(debugOf ? { debugOf: { executionId: debugOf.executionId, nodeId: debugOf.nodeId } } : {}),
@@ -75,6 +124,7 @@ export function toAttempt(row: AttemptRow, session?: SessionView): Attempt {
     createdAt: row.created_at.toISOString(),
     ...opt("startedAt", iso(row.started_at)),
     ...opt("endedAt", iso(row.ended_at)),
+    ...(row.log_lost_lines > 0 ? { logLost: { lines: row.log_lost_lines, reason: row.log_lost_reason ?? "unknown" } } : {}),
     ...(session ? { session: toSession(session) } : {}),
   };
 }

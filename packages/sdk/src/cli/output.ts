@@ -1,4 +1,6 @@
-import type { ExecutionDetail, JsonValue } from "@drydock/contracts";
+import type { ExecutionDetail, ExecutionSummary, JsonValue } from "@drydock/contracts";
+
+import { formatBytes } from "./progress.js";
 
 export type OutputFormat = "text" | "json";
 
@@ -37,12 +39,18 @@ export function formatExecutionDetail(detail: ExecutionDetail): string {
   return lines.join("\n");
 }
 
-export function formatExecutionList(executions: { id: string; workflow: string; status: string; createdAt: string; endedAt?: string }[]): string {
+/** The list page's rows (summaries: inputs by size; `drydock executions get` shows them whole). */
+export function formatExecutionList(executions: Pick<ExecutionSummary, "id" | "workflow" | "status" | "createdAt" | "endedAt" | "inputsBytes">[]): string {
   if (executions.length === 0) return "no executions yet (start one with `drydock run --remote <file> <workflow>`)";
   return table([
-    ["ID", "WORKFLOW", "STATUS", "CREATED", "DURATION"],
-    ...executions.map((e) => [e.id, e.workflow, e.status, e.createdAt, duration(e.createdAt, e.endedAt)]),
+    ["ID", "WORKFLOW", "STATUS", "CREATED", "DURATION", "INPUTS"],
+    ...executions.map((e) => [e.id, e.workflow, e.status, e.createdAt, duration(e.createdAt, e.endedAt), formatBytes(e.inputsBytes)]),
   ]);
+}
+
+/** One line saying that part of an attempt's log was lost, and why. */
+export function describeLogLoss(attempt: string, lost: { lines: number; reason: string }): string {
+  return `drydock: the log of ${attempt} is incomplete: ${lost.lines} line(s) could not be stored (${lost.reason})`;
 }
 
 /** A span of seconds as people read it: `45s`, `12m 5s`, `10h 0m`. */
