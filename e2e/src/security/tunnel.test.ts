@@ -116,6 +116,10 @@ describe("the tunnel under a real IDE", () => {
     }
     // The last keystrokes made the round trip through the tunnel to the shell and back.
     await waitFor("the last tick in the terminal", async () => ((await terminalText(page)).includes(`tick-${ticks - 1}`) ? true : undefined), 15_000);
+    console.log(
+      `tunnel soak: ${ticks} commands typed over ${Math.round((Date.now() - started) / 1000)} s; tunnel closes ${tunnelLines("closed").length - closedBefore}, ` +
+        `WebSockets opened ${openedSockets.length}, closed ${closedSockets.length}`,
+    );
     expect(tunnelLines("closed").slice(closedBefore)).toEqual([]);
     expect(tunnelLines("connected").length).toBe(connectedBefore);
     expect(closedSockets).toEqual([]);
@@ -158,6 +162,7 @@ describe("the tunnel under a real IDE", () => {
         return { ended: `error: ${(error as Error).message}`, ms: performance.now() - t0, bytes };
       }
     });
+    console.log(`tunnel killed mid-download: the browser's read ended (${outcome.ended}) ${Math.round(outcome.ms)} ms later, after ${outcome.bytes} more bytes`);
     expect(outcome.ended).toMatch(/^error/);
     expect(outcome.ms).toBeLessThan(1_000);
     await waitFor("the relay to log the tunnel's end", async () => (tunnelLines("closed").length > closedBefore ? true : undefined), 5_000);
