@@ -53,10 +53,18 @@ export async function startFromRunAndDebug(ide: Page, configuration: string): Pr
   await ide.keyboard.press("Control+Shift+D");
   const dropdown = ide.locator('.part.sidebar [aria-label^="Debug Launch Configurations"]');
   await dropdown.waitFor();
-  if ((await dropdown.getAttribute("title")) !== configuration) {
-    await dropdown.click();
-    await ide.locator(".context-view .monaco-list-row, .context-view .action-item", { hasText: configuration }).first().click();
-    await ide.locator(`.part.sidebar [aria-label^="Debug Launch Configurations"][title="${configuration}"]`).waitFor();
+  // The drop-down closes itself when VS Code rebuilds its list (the launch configurations were just read, say):
+  // pick again, a few times, until the view shows the configuration.
+  for (let attempt = 1; (await dropdown.getAttribute("title")) !== configuration; attempt++) {
+    try {
+      await dropdown.click();
+      await ide.locator(".context-view .monaco-list-row, .context-view .action-item", { hasText: configuration }).first().click({ timeout: 10_000 });
+      await ide.locator(`.part.sidebar [aria-label^="Debug Launch Configurations"][title="${configuration}"]`).waitFor({ timeout: 10_000 });
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await ide.keyboard.press("Escape");
+      await ide.waitForTimeout(1_000);
+    }
   }
   await ide.locator('.part.sidebar .start-debug-action-item [aria-label^="Start Debugging"]').click();
 }
