@@ -1,5 +1,12 @@
 import type { RunEvent } from "@drydock/sdk";
-import { COPILOT_EXTENSION, ENTITY, entityOf, runWorkflow, TaskFailedError, VIM_EXTENSION } from "@drydock/sdk";
+import {
+  COPILOT_EXTENSION,
+  ENTITY,
+  entityOf,
+  runWorkflow,
+  TaskFailedError,
+  VIM_EXTENSION,
+} from "@drydock/sdk";
 import { describe, expect, it } from "vitest";
 
 import { failing, flakyAttempts } from "./failing/workflow.js";
@@ -30,7 +37,9 @@ describe("pipeline", () => {
   it("fans square out once per number", async () => {
     const events: RunEvent[] = [];
     await runWorkflow(pipeline, { count: 3 }, { onEvent: (e) => events.push(e) });
-    const squares = events.filter((e) => e.task === "square" && e.status === "SUCCEEDED").map((e) => e.nodeId);
+    const squares = events
+      .filter((e) => e.task === "square" && e.status === "SUCCEEDED")
+      .map((e) => e.nodeId);
     expect(squares.sort()).toEqual(["n1[0]", "n1[1]", "n1[2]"]);
   });
 });
@@ -39,9 +48,13 @@ describe("failing", () => {
   it("runs flaky three times (retries: 2) and then fails the run", async () => {
     const before = flakyAttempts();
     const events: RunEvent[] = [];
-    const error = await runWorkflow(failing, {}, { onEvent: (e) => events.push(e) }).catch((e: unknown) => e);
+    const error = await runWorkflow(failing, {}, { onEvent: (e) => events.push(e) }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(TaskFailedError);
-    expect((error as TaskFailedError).message).toBe("task flaky (n0) failed: the flaky task failed on purpose");
+    expect((error as TaskFailedError).message).toBe(
+      "task flaky (n0) failed: the flaky task failed on purpose",
+    );
     expect((error as TaskFailedError).nodeId).toBe("n0");
     expect(flakyAttempts() - before).toBe(3);
     expect(events.filter((e) => e.status === "FAILED").map((e) => e.attempt)).toEqual([1, 2, 3]);
@@ -59,7 +72,9 @@ describe("wide", () => {
   it("builds 1,000 nodes (999 doubles feeding one sum) and sums the doubles of 0..998", async () => {
     const { wide, WIDTH } = await import("./wide/workflow.js");
     const entity = entityOf(wide);
-    expect(entity?.kind === "workflow" ? entity.build().workflow.nodes : []).toHaveLength(WIDTH + 1);
+    expect(entity?.kind === "workflow" ? entity.build().workflow.nodes : []).toHaveLength(
+      WIDTH + 1,
+    );
     await expect(runWorkflow(wide, {})).resolves.toBe(WIDTH * (WIDTH - 1));
   });
 });
@@ -69,16 +84,29 @@ describe("interactive", () => {
   it("basic: say_hello runs, with the default interactive settings", async () => {
     await expect(runWorkflow(basic.interactiveBasic, {})).resolves.toBe("Hello, world!");
     await expect(runWorkflow(basic.interactiveBasic, { name: "Ada" })).resolves.toBe("Hello, Ada!");
-    expect(basic.sayHello[ENTITY].spec.interactive).toEqual({ enable: true, maxIdleSeconds: 36_000, runTaskFirst: false, preExecute: false, extensions: [] });
+    expect(basic.sayHello[ENTITY].spec.interactive).toEqual({
+      enable: true,
+      maxIdleSeconds: 36_000,
+      runTaskFirst: false,
+      preExecute: false,
+      extensions: [],
+    });
   });
 
   it("extensions: say_hello runs, and its session installs Copilot and Vim", async () => {
-    await expect(runWorkflow(extensions.interactiveExtensions, { name: "Ada" })).resolves.toBe("Hello, Ada!");
-    expect(extensions.sayHello[ENTITY].spec.interactive?.extensions).toEqual([COPILOT_EXTENSION, VIM_EXTENSION]);
+    await expect(runWorkflow(extensions.interactiveExtensions, { name: "Ada" })).resolves.toBe(
+      "Hello, Ada!",
+    );
+    expect(extensions.sayHello[ENTITY].spec.interactive?.extensions).toEqual([
+      COPILOT_EXTENSION,
+      VIM_EXTENSION,
+    ]);
   });
 
   it("manage resources: say_hello runs, idles out after 60 000 s and asks for 1 CPU and 512 MiB", async () => {
-    await expect(runWorkflow(resources.interactiveResources, { name: "Ada" })).resolves.toBe("Hello, Ada!");
+    await expect(runWorkflow(resources.interactiveResources, { name: "Ada" })).resolves.toBe(
+      "Hello, Ada!",
+    );
     const spec = resources.sayHello[ENTITY].spec;
     expect(spec.interactive?.maxIdleSeconds).toBe(60_000);
     expect(spec.resources).toEqual({ cpu: 1, memoryMiB: 512 });
@@ -94,9 +122,15 @@ describe("interactive", () => {
 
   it("run task first: say_hello succeeds on a name and fails on a blank, without an IDE either way", async () => {
     expect(runTaskFirst.sayHello[ENTITY].spec.interactive?.runTaskFirst).toBe(true);
-    await expect(runWorkflow(runTaskFirst.interactiveRunTaskFirst, {})).resolves.toBe("Hello, world!");
-    const error = await runWorkflow(runTaskFirst.interactiveRunTaskFirst, { name: " " }).catch((e: unknown) => e);
+    await expect(runWorkflow(runTaskFirst.interactiveRunTaskFirst, {})).resolves.toBe(
+      "Hello, world!",
+    );
+    const error = await runWorkflow(runTaskFirst.interactiveRunTaskFirst, { name: " " }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(TaskFailedError);
-    expect((error as TaskFailedError).message).toBe("task say_hello (n0) failed: say_hello needs a name, not a blank");
+    expect((error as TaskFailedError).message).toBe(
+      "task say_hello (n0) failed: say_hello needs a name, not a blank",
+    );
   });
 });

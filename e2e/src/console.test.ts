@@ -9,9 +9,19 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, ConsoleMessage, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, example, fixture, launchChromium, processTable, removeStack, ROOT, startStack, waitFor } from "./harness.js";
+import {
+  drydock,
+  example,
+  fixture,
+  launchChromium,
+  processTable,
+  removeStack,
+  ROOT,
+  startStack,
+  waitFor,
+} from "./harness.js";
 import type { Stack } from "./harness.js";
-import { ideLink, pane, seedJourney } from "./journey.js";
+import { ideLink, launchDebugAndResume, pane } from "./debug-and-resume.js";
 
 /** Where the screenshots go (the test prints it). */
 const SHOTS = join(ROOT, "e2e/artifacts/console");
@@ -27,26 +37,35 @@ const consoleUrl = () => stack.output().match(/console:\s+(\S+)/)?.[1] ?? "";
 async function newConsolePage(within: BrowserContext = context): Promise<Page> {
   const page = await within.newPage();
   page.on("console", (message: ConsoleMessage) => {
-    if (message.type() === "error" && new URL(page.url()).origin === new URL(stack.url).origin) consoleErrors.push(`${page.url()}: ${message.text()}`);
+    if (message.type() === "error" && new URL(page.url()).origin === new URL(stack.url).origin)
+      consoleErrors.push(`${page.url()}: ${message.text()}`);
   });
   page.on("pageerror", (error) => consoleErrors.push(`${page.url()}: ${error.message}`));
   return page;
 }
-
 
 async function openExecution(page: Page, id: string, node: string): Promise<void> {
   await page.goto(`${stack.url}/executions/${id}?node=${node}`);
   await pane(page).waitFor();
 }
 
-async function launchRemote(file: string, workflow: string, inputs: string[] = []): Promise<string> {
+async function launchRemote(
+  file: string,
+  workflow: string,
+  inputs: string[] = [],
+): Promise<string> {
   const launched = await drydock(["run", "--remote", file, workflow, ...inputs], stack.env);
   expect(launched.code, launched.stderr).toBe(0);
   return (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
 }
 
 async function noCodeServerLeft(): Promise<void> {
-  await waitFor("no code-server process", async () => ((await processTable()).some((p) => p.cmdline.includes("code-server")) ? undefined : true), 20_000);
+  await waitFor(
+    "no code-server process",
+    async () =>
+      (await processTable()).some((p) => p.cmdline.includes("code-server")) ? undefined : true,
+    20_000,
+  );
 }
 
 beforeAll(async () => {
@@ -54,8 +73,11 @@ beforeAll(async () => {
   await mkdir(SHOTS, { recursive: true });
   stack = await startStack();
   browser = await launchChromium();
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-  // Signed in once through the printed URL; the journey below starts from a browser that never was.
+  context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    acceptDownloads: true,
+  });
+  // Signed in once through the printed URL; the first test starts from a browser that never was.
   const signIn = await context.newPage();
   await signIn.goto(consoleUrl());
   await signIn.close();
@@ -64,7 +86,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   if (stack) {
-    for (const e of await stack.api.executions.list.query({ project: "default", status: "RUNNING", limit: 50 }).catch(() => [])) {
+    for (const e of await stack.api.executions.list
+      .query({ project: "default", status: "RUNNING", limit: 50 })
+      .catch(() => [])) {
       await stack.api.executions.abort.mutate({ id: e.id }).catch(() => undefined);
     }
     await removeStack(stack);
@@ -78,15 +102,18 @@ describe("the console", () => {
     expect(registered.code, registered.stderr).toBe(0);
 
     // The URL `drydock up` printed signs in and lands on the (empty) executions list.
-    const fresh = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    const fresh = await browser.newContext({
+      viewport: { width: 1280, height: 800 },
+      acceptDownloads: true,
+    });
     const page = await newConsolePage(fresh);
     await page.goto(consoleUrl());
     await page.getByRole("heading", { name: "No executions yet" }).waitFor();
     expect(new URL(page.url()).search).not.toContain("token");
 
-    // The journey (journey.ts); a second page on the same execution, opened before the IDE, follows it live.
+    // Launch, debug, edit and resume (debug-and-resume.ts); a second page on the same execution, opened before the IDE, follows it live.
     let watcher: Page | undefined;
-    const { id } = await seedJourney(fresh, page, {
+    const { id } = await launchDebugAndResume(fresh, page, {
       consoleOrigin: new URL(stack.url).origin,
       shots: SHOTS,
       whileReady: async (executionId) => {
@@ -95,31 +122,51 @@ describe("the console", () => {
         await watcher.evaluate(() => Object.assign(window, { notReloaded: true }));
       },
     });
-    if (!watcher) throw new Error("the journey never reached the IDE link");
+    if (!watcher) throw new Error("the IDE link never appeared");
 
     // The second page followed every change without reloading.
-    await watcher.getByTestId("execution-status").and(watcher.locator('[data-status="SUCCEEDED"]')).waitFor();
+    await watcher
+      .getByTestId("execution-status")
+      .and(watcher.locator('[data-status="SUCCEEDED"]'))
+      .waitFor();
     await pane(watcher).getByTestId("node-outputs").getByText("Howdy, world!").waitFor();
-    expect(await watcher.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(
+      await watcher.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded),
+    ).toBe(true);
     await noCodeServerLeft();
 
-    // Download changes: the edit as a patch (J10).
-    const [download] = await Promise.all([page.waitForEvent("download"), pane(page).getByRole("button", { name: "Download changes" }).click()]);
+    // Download changes: the edit as a patch.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      pane(page).getByRole("button", { name: "Download changes" }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe(`${id}-n0.patch`);
     const patch = await readFile((await download.path()) ?? "", "utf8");
-    expect(patch).toContain("-  vscode({ maxIdleSeconds: 60_000 }, async ({ name }) => `Hello, ${name}!`),");
-    expect(patch).toContain("+  vscode({ maxIdleSeconds: 60_000 }, async ({ name }) => `Howdy, ${name}!`),");
+    expect(patch).toContain(
+      "-  vscode({ maxIdleSeconds: 60_000 }, async ({ name }) => `Hello, ${name}!`),",
+    );
+    expect(patch).toContain(
+      "+  vscode({ maxIdleSeconds: 60_000 }, async ({ name }) => `Howdy, ${name}!`),",
+    );
 
-    // Debug re-runs the finished node in a new execution with an IDE, from the registered (unedited) code (J10).
+    // Debug re-runs the finished node in a new execution with an IDE, from the registered (unedited) code.
     await pane(page).getByRole("button", { name: "Debug" }).click();
-    await page.waitForURL((url) => url.pathname !== `/executions/${id}` && url.pathname.startsWith("/executions/x"));
+    await page.waitForURL(
+      (url) => url.pathname !== `/executions/${id}` && url.pathname.startsWith("/executions/x"),
+    );
     const debugId = new URL(page.url()).pathname.split("/").pop() ?? "";
-    expect((await stack.api.executions.get.query({ id: debugId })).execution.debugOf).toEqual({ executionId: id, nodeId: "n0" });
+    expect((await stack.api.executions.get.query({ id: debugId })).execution.debugOf).toEqual({
+      executionId: id,
+      nodeId: "n0",
+    });
     await ideLink(page).waitFor({ timeout: 120_000 });
     // Abort it from the execution header, confirming.
     await page.getByRole("button", { name: "Abort" }).click();
     await page.getByRole("dialog").getByRole("button", { name: /abort/i }).click();
-    await page.getByTestId("execution-status").and(page.locator('[data-status="ABORTED"]')).waitFor({ timeout: 30_000 });
+    await page
+      .getByTestId("execution-status")
+      .and(page.locator('[data-status="ABORTED"]'))
+      .waitFor({ timeout: 30_000 });
     await noCodeServerLeft();
     await fresh.close();
   });
@@ -134,35 +181,61 @@ describe("the console", () => {
     const before = Date.parse((await countdown.getAttribute("data-deadline")) ?? "");
     await page.waitForTimeout(2_000);
     await pane(page).getByRole("button", { name: "Keep alive" }).click();
-    await expect.poll(async () => Date.parse((await countdown.getAttribute("data-deadline")) ?? ""), { timeout: 10_000 }).toBeGreaterThan(before + 1_500);
-    const session = (await stack.api.executions.get.query({ id })).nodes[0]?.attempts.at(-1)?.session;
+    await expect
+      .poll(async () => Date.parse((await countdown.getAttribute("data-deadline")) ?? ""), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThan(before + 1_500);
+    const session = (await stack.api.executions.get.query({ id })).nodes[0]?.attempts.at(
+      -1,
+    )?.session;
     expect(Date.parse(session?.idleDeadline ?? "")).toBeGreaterThan(before + 1_500);
 
     // Nobody opens the IDE: it ends idle, and the pane says why.
     await pane(page).locator('[data-status="FAILED"]').first().waitFor({ timeout: 60_000 });
-    await pane(page).getByTestId("node-error").getByText(/without activity/).waitFor();
-    await pane(page).getByText(/ended: idle|idle/i).first().waitFor();
+    await pane(page)
+      .getByTestId("node-error")
+      .getByText(/without activity/)
+      .waitFor();
+    await pane(page)
+      .getByText(/ended: idle|idle/i)
+      .first()
+      .waitFor();
     expect(await countdown.count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, "execution-idle.png"), fullPage: true });
     await noCodeServerLeft();
   });
 
   it("runTaskFirst: the failed first run's error and stack are in the pane, the IDE link appears, and Resume (confirmed) re-runs the task", async () => {
-    const id = await launchRemote(example("interactive/run-task-first/workflow.ts"), "interactive_run_task_first", ["--name", " "]);
+    const id = await launchRemote(
+      example("interactive/run-task-first/workflow.ts"),
+      "interactive_run_task_first",
+      ["--name", " "],
+    );
     const page = await newConsolePage();
     await openExecution(page, id, "n0");
     await ideLink(page).waitFor({ timeout: 120_000 });
     const firstRun = pane(page).getByText("say_hello needs a name, not a blank").first();
     await firstRun.waitFor();
-    expect(await pane(page).locator("pre", { hasText: /workflow\.ts:\d+/ }).count()).toBeGreaterThan(0);
+    expect(
+      await pane(page)
+        .locator("pre", { hasText: /workflow\.ts:\d+/ })
+        .count(),
+    ).toBeGreaterThan(0);
     await page.screenshot({ path: join(SHOTS, "execution-run-task-first.png"), fullPage: true });
 
     // Resume from the pane, confirming: the unedited task runs again on the same blank name and fails for real.
     await pane(page).getByRole("button", { name: "Resume", exact: true }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Resume task" }).click();
-    await page.getByTestId("execution-status").and(page.locator('[data-status="FAILED"]')).waitFor({ timeout: 60_000 });
+    await page
+      .getByTestId("execution-status")
+      .and(page.locator('[data-status="FAILED"]'))
+      .waitFor({ timeout: 60_000 });
     await pane(page).getByText("Session ended: resumed").waitFor();
-    await pane(page).getByTestId("node-error").getByText("say_hello needs a name, not a blank", { exact: true }).waitFor();
+    await pane(page)
+      .getByTestId("node-error")
+      .getByText("say_hello needs a name, not a blank", { exact: true })
+      .waitFor();
     expect(await ideLink(page).count()).toBe(0);
     await noCodeServerLeft();
   });
@@ -179,18 +252,28 @@ describe("the console", () => {
     await page.locator(".field-error").first().waitFor();
     expect(await page.locator(".field-error").first().textContent()).toMatch(/count/);
     expect(page.url()).toBe(`${stack.url}/workflows/pipeline`);
-    expect(await stack.api.executions.list.query({ project: "default", limit: 500 })).toHaveLength(before.length);
+    expect(await stack.api.executions.list.query({ project: "default", limit: 500 })).toHaveLength(
+      before.length,
+    );
   });
 
   it("is usable on a narrow window and from the keyboard: no sideways scrolling, nodes open their pane with Enter, Escape closes it", async () => {
-    const id = await launchRemote(example("pipeline/workflow.ts"), "pipeline", ["--count", "3", "--wait"]);
+    const id = await launchRemote(example("pipeline/workflow.ts"), "pipeline", [
+      "--count",
+      "3",
+      "--wait",
+    ]);
     const page = await newConsolePage();
     await page.setViewportSize({ width: 400, height: 800 });
     for (const path of ["/executions", "/workflows", "/workflows/pipeline", `/executions/${id}`]) {
       await page.goto(`${stack.url}${path}`);
       await page.locator("main h1, main h2, [data-testid=execution-status]").first().waitFor();
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      expect(overflow, `${path} scrolls sideways by ${overflow}px at 400 px`).toBeLessThanOrEqual(0);
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - window.innerWidth,
+      );
+      expect(overflow, `${path} scrolls sideways by ${overflow}px at 400 px`).toBeLessThanOrEqual(
+        0,
+      );
     }
     await page.screenshot({ path: join(SHOTS, "execution-narrow.png"), fullPage: true });
 
@@ -211,15 +294,25 @@ describe("the console", () => {
     const rows = page.locator("table.list tbody tr");
     await rows.first().waitFor();
     const shown = await rows.count();
-    for (const status of await rows.locator("[data-status]").evaluateAll((els) => els.map((e) => e.getAttribute("data-status")))) expect(status).toBe("SUCCEEDED");
+    for (const status of await rows
+      .locator("[data-status]")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-status"))))
+      expect(status).toBe("SUCCEEDED");
     expect(await rows.filter({ hasText: "wf" }).count()).toBe(0);
 
     await page.getByLabel("Status").selectOption({ label: "All" });
     await page.getByLabel("Workflow").selectOption({ label: "All" });
     await expect.poll(() => new URL(page.url()).search).toBe("");
     const id = await launchRemote(example("pipeline/workflow.ts"), "pipeline", ["--count", "2"]);
-    await rows.filter({ hasText: id }).locator('[data-status="RUNNING"], [data-status="SUCCEEDED"]').first().waitFor({ timeout: 30_000 });
-    await rows.filter({ hasText: id }).locator('[data-status="SUCCEEDED"]').waitFor({ timeout: 60_000 });
+    await rows
+      .filter({ hasText: id })
+      .locator('[data-status="RUNNING"], [data-status="SUCCEEDED"]')
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await rows
+      .filter({ hasText: id })
+      .locator('[data-status="SUCCEEDED"]')
+      .waitFor({ timeout: 60_000 });
     await page.goto(`${stack.url}/executions?status=SUCCEEDED&workflow=pipeline`);
     await expect.poll(() => rows.count()).toBe(shown + 1);
   });
@@ -230,11 +323,15 @@ describe("the console", () => {
 });
 
 describe("pnpm start (drydock up --launch)", () => {
-  it("launches the seed's example and prints a console link that signs in on the interactive task's pane, where VSCode (User) appears", async () => {
+  it("launches the hello example and prints a console link that signs in on the interactive task's pane, where VSCode (User) appears", async () => {
     const launched = await startStack({ args: ["--launch", `${example("hello/workflow.ts")}:wf`] });
     const own = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     try {
-      const printed = await waitFor("the console link", async () => launched.output().match(/open it in the console: (\S+)/)?.[1], 60_000);
+      const printed = await waitFor(
+        "the console link",
+        async () => launched.output().match(/open it in the console: (\S+)/)?.[1],
+        60_000,
+      );
       const link = new URL(printed);
       expect(link.pathname).toMatch(/^\/executions\/x[a-z0-9]+$/);
       expect(link.searchParams.get("node")).toBe("n0");
@@ -242,11 +339,17 @@ describe("pnpm start (drydock up --launch)", () => {
 
       const page = await own.newPage();
       await page.goto(printed);
-      await page.getByTestId("task-pane").getByRole("link", { name: "VSCode (User)" }).waitFor({ timeout: 120_000 });
+      await page
+        .getByTestId("task-pane")
+        .getByRole("link", { name: "VSCode (User)" })
+        .waitFor({ timeout: 120_000 });
       expect(new URL(page.url()).searchParams.get("token")).toBeNull();
       const id = link.pathname.split("/").pop() ?? "";
       await launched.api.sessions.resume.mutate({ executionId: id, nodeId: "n0" });
-      await page.getByTestId("execution-status").and(page.locator('[data-status="SUCCEEDED"]')).waitFor({ timeout: 60_000 });
+      await page
+        .getByTestId("execution-status")
+        .and(page.locator('[data-status="SUCCEEDED"]'))
+        .waitFor({ timeout: 60_000 });
       await page.getByTestId("node-outputs").getByText("Hello, world!").waitFor();
     } finally {
       await own.close();

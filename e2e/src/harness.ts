@@ -12,7 +12,7 @@ import { chromium } from "playwright-core";
 import type { Browser } from "playwright-core";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const CLI = join(ROOT, "packages/sdk/dist/cli.js");
+export const CLI = join(ROOT, "apps/cli/dist/cli.js");
 export const example = (path: string) => join(ROOT, "examples", path);
 export const fixture = (path: string) => join(ROOT, "e2e/fixtures", path);
 
@@ -23,9 +23,17 @@ export interface CliResult {
 }
 
 /** Runs the real `drydock` CLI as a separate process. */
-export function drydock(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
+export function drydock(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, CI: "true", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CI: "true", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -56,15 +64,35 @@ export interface Stack {
 }
 
 /** `drydock up` in a temp data dir, as a user would start it; resolves once it prints its URLs. */
-export async function startStack(options: { dataDir?: string; home?: string; port?: number; env?: Record<string, string>; args?: string[] } = {}): Promise<Stack> {
+export async function startStack(
+  options: {
+    dataDir?: string;
+    home?: string;
+    port?: number;
+    env?: Record<string, string>;
+    args?: string[];
+  } = {},
+): Promise<Stack> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "drydock-e2e-data-")));
   const home = options.home ?? (await mkdtemp(join(tmpdir(), "drydock-e2e-home-")));
   const env = { DRYDOCK_HOME: home, DRYDOCK_LOG_LEVEL: "warn", CI: "true", ...options.env };
-  const child = spawn(process.execPath, [CLI, "up", "--port", String(options.port ?? 0), "--data-dir", dataDir, ...(options.args ?? [])], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      "up",
+      "--port",
+      String(options.port ?? 0),
+      "--data-dir",
+      dataDir,
+      ...(options.args ?? []),
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
@@ -90,7 +118,9 @@ export async function startStack(options: { dataDir?: string; home?: string; por
     env,
     process: child,
     output: () => out,
-    api: createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${token}` } })] }),
+    api: createTRPCClient<AppRouter>({
+      links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${token}` } })],
+    }),
     stop: async () => {
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;
@@ -108,6 +138,23 @@ export async function removeStack(stack: Stack): Promise<void> {
   await rm(stack.home, { recursive: true, force: true });
 }
 
+/**
+ * A test file's afterAll: closes its browser, aborts its execution (which may have ended already) and removes its
+ * stack, each only if beforeAll got as far as starting it.
+ */
+export async function tearDown(started: {
+  browser?: Browser;
+  executionId?: string;
+  stack?: Stack;
+}): Promise<void> {
+  await started.browser?.close();
+  if (started.executionId)
+    await started.stack?.api.executions.abort
+      .mutate({ id: started.executionId })
+      .catch(() => undefined);
+  if (started.stack) await removeStack(started.stack);
+}
+
 /** Command lines of every live process, from /proc. */
 export async function processTable(): Promise<{ pid: number; cmdline: string }[]> {
   const rows: { pid: number; cmdline: string }[] = [];
@@ -119,7 +166,11 @@ export async function processTable(): Promise<{ pid: number; cmdline: string }[]
   return rows;
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
@@ -136,15 +187,27 @@ export function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      );
     });
   });
 }
 
-/** Debian's Chromium, headless, with the flags this machine needs (SPEC §9). */
+/** Debian's Chromium, headless, with the flags this machine needs (no sandbox, no GPU, no background traffic). */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }

@@ -6,8 +6,9 @@ import type { InteractiveSession } from "@drydock/contracts";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, fixture, launchChromium, processTable, removeStack, startStack, waitFor } from "./harness.js";
+import { launchChromium, processTable, startStack, tearDown, waitFor } from "./harness.js";
 import type { Stack } from "./harness.js";
+import { launchInteractivePipeline, readySession } from "./interactive-pipeline.js";
 
 let stack: Stack;
 let executionId: string;
@@ -16,25 +17,12 @@ let browser: Browser;
 
 beforeAll(async () => {
   stack = await startStack();
-  // A real interactive task: its agent opens the session, starts code-server on a Unix socket in its private
-  // directory and carries the relay tunnel; the session is READY once the IDE answers through the relay.
-  const launched = await drydock(["run", "--remote", fixture("interactive/pipeline.ts"), "interactive_pipeline"], stack.env);
-  expect(launched.code, launched.stderr).toBe(0);
-  executionId = (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
-  session = await waitFor("the interactive session to be READY", async () => {
-    const { execution, nodes } = await stack.api.executions.get.query({ id: executionId });
-    if (execution.status !== "RUNNING") throw new Error(`the execution ended ${execution.status}: ${JSON.stringify(execution.error)}`);
-    const current = nodes.find((n) => n.nodeId === "n1")?.attempts.at(-1)?.session;
-    return current?.state === "READY" ? current : undefined;
-  }, 90_000);
+  executionId = await launchInteractivePipeline(stack);
+  session = await readySession(stack, executionId);
   browser = await launchChromium();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  if (executionId) await stack?.api.executions.abort.mutate({ id: executionId }).catch(() => undefined);
-  if (stack) await removeStack(stack);
-});
+afterAll(() => tearDown({ browser, executionId, stack }));
 
 describe("code-server through the relay", () => {
   it("loads the workbench in Chromium from a one-time ticket, on the session's own origin", async () => {
@@ -51,7 +39,10 @@ describe("code-server through the relay", () => {
     // The sign-in cookie is HttpOnly: the IDE's own JavaScript cannot read it.
     expect(await page.evaluate<string>("document.cookie")).not.toContain("drydock_ide");
     const cookies = await context.cookies(sessionOrigin);
-    expect(cookies.find((c) => c.name === "drydock_ide")).toMatchObject({ httpOnly: true, sameSite: "Lax" });
+    expect(cookies.find((c) => c.name === "drydock_ide")).toMatchObject({
+      httpOnly: true,
+      sameSite: "Lax",
+    });
     // code-server's WebSocket came up through the tunnel: the workbench shows no connection error.
     await page.waitForSelector(".statusbar", { timeout: 30_000 });
     expect(await page.locator("text=/Cannot reconnect|connection.*lost/i").count()).toBe(0);
@@ -77,7 +68,10 @@ describe("code-server through the relay", () => {
     // Every listening TCP socket on the machine, by inode…
     const listening = new Set<string>();
     for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-      for (const f of (await readFile(table, "utf8").catch(() => "")).split("\n").slice(1).map((line) => line.trim().split(/\s+/))) {
+      for (const f of (await readFile(table, "utf8").catch(() => ""))
+        .split("\n")
+        .slice(1)
+        .map((line) => line.trim().split(/\s+/))) {
         if (f[3] === "0A" && f[9]) listening.add(f[9]);
       }
     }
@@ -111,8 +105,17 @@ describe("code-server through the relay", () => {
       return n1?.status === "ABORTED" ? n1 : undefined;
     });
     expect(node.attempts.at(-1)?.session).toMatchObject({ state: "ENDED", endReason: "aborted" });
-    await waitFor("code-server to be gone", async () => ((await processTable()).some((p) => p.cmdline.includes("code-server")) ? undefined : true), 15_000);
+    await waitFor(
+      "code-server to be gone",
+      async () =>
+        (await processTable()).some((p) => p.cmdline.includes("code-server")) ? undefined : true,
+      15_000,
+    );
     // The agent removed the session's private directory (workspace, sockets, profile) before it exited.
-    await waitFor("the session directory to be gone", async () => (existsSync(dirname(workspace)) ? undefined : true), 15_000);
+    await waitFor(
+      "the session directory to be gone",
+      async () => (existsSync(dirname(workspace)) ? undefined : true),
+      15_000,
+    );
   });
 });

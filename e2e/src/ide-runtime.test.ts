@@ -25,14 +25,26 @@ beforeAll(async () => {
   await mkdir(bin);
   await symlink(process.execPath, join(bin, "node"));
   const left = new Set(["node", "cc", "gcc", "c++", "g++", "make", "python3", "apt-get"]);
-  for (const from of ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
+  for (const from of [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+  ]) {
     for (const name of await readdir(from).catch(() => [])) {
       if (left.has(name)) continue;
       left.add(name);
       await symlink(join(from, name), join(bin, name));
     }
   }
-  bare = { PATH: bin, DRYDOCK_IDE_DIR: join(dir, "ide"), DRYDOCK_HOME: join(dir, "home"), CI: "true" };
+  bare = {
+    PATH: bin,
+    DRYDOCK_IDE_DIR: join(dir, "ide"),
+    DRYDOCK_HOME: join(dir, "home"),
+    CI: "true",
+  };
 });
 
 afterAll(async () => {
@@ -40,19 +52,36 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-const MISSING = "its native modules are built on this machine, which lacks a C compiler, a C++ compiler, make, python3 (node-gyp)";
+const MISSING =
+  "its native modules are built on this machine, which lacks a C compiler, a C++ compiler, make, python3 (node-gyp)";
 
 describe("the IDE runtime at start-up", () => {
   it("drydock up --launch of an interactive workflow exits 1 at start-up, naming what is missing, and launches nothing", async () => {
-    const up = await drydock(["up", "--port", "0", "--data-dir", dataDir, "--launch", `${example("hello/workflow.ts")}:wf`], bare, 60_000);
+    const up = await drydock(
+      [
+        "up",
+        "--port",
+        "0",
+        "--data-dir",
+        dataDir,
+        "--launch",
+        `${example("hello/workflow.ts")}:wf`,
+      ],
+      bare,
+      60_000,
+    );
     const out = up.stdout + up.stderr;
 
     expect(up.code, out).toBe(1);
     expect(out).toContain("Drydock is up.");
     expect(out).toContain(`IDE runtime: cannot install code-server`);
     expect(out).toContain(MISSING);
-    expect(out).toContain("To fix it: install a C compiler, a C++ compiler, make, python3 (node-gyp) with the system's package manager");
-    expect(out).toContain("wf has an interactive task and the IDE runtime could not be installed (above): stopping Drydock");
+    expect(out).toContain(
+      "To fix it: install a C compiler, a C++ compiler, make, python3 (node-gyp) with the system's package manager",
+    );
+    expect(out).toContain(
+      "wf has an interactive task and the IDE runtime could not be installed (above): stopping Drydock",
+    );
     expect(out).not.toContain("launched wf");
     // Nothing half-installed is left behind.
     expect(await readdir(join(dir, "ide"))).toEqual([]);

@@ -3,15 +3,26 @@ import type { Page } from "playwright-core";
 
 /** The text of every integrated terminal (the workspace turns the GPU renderer off, so it is in the page). */
 export function terminalText(ide: Page): Promise<string> {
-  return ide.evaluate(() => Array.from(document.querySelectorAll(".xterm-rows")).map((rows) => (rows as HTMLElement).innerText).join("\n"));
+  return ide.evaluate(() =>
+    Array.from(document.querySelectorAll(".xterm-rows"))
+      .map((rows) => (rows as HTMLElement).innerText)
+      .join("\n"),
+  );
 }
 
-export async function waitForTerminal(ide: Page, text: string, timeoutMs = 90_000): Promise<string> {
+export async function waitForTerminal(
+  ide: Page,
+  text: string,
+  timeoutMs = 90_000,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const seen = await terminalText(ide);
     if (seen.includes(text)) return seen;
-    if (Date.now() > deadline) throw new Error(`the IDE's terminal never showed ${JSON.stringify(text)}; it shows:\n${seen}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `the IDE's terminal never showed ${JSON.stringify(text)}; it shows:\n${seen}`,
+      );
     await ide.waitForTimeout(250);
   }
 }
@@ -58,15 +69,26 @@ export async function startFromRunAndDebug(ide: Page, configuration: string): Pr
   for (let attempt = 1; (await dropdown.getAttribute("title")) !== configuration; attempt++) {
     try {
       await dropdown.click();
-      await ide.locator(".context-view .monaco-list-row, .context-view .action-item", { hasText: configuration }).first().click({ timeout: 10_000 });
-      await ide.locator(`.part.sidebar [aria-label^="Debug Launch Configurations"][title="${configuration}"]`).waitFor({ timeout: 10_000 });
+      await ide
+        .locator(".context-view .monaco-list-row, .context-view .action-item", {
+          hasText: configuration,
+        })
+        .first()
+        .click({ timeout: 10_000 });
+      await ide
+        .locator(
+          `.part.sidebar [aria-label^="Debug Launch Configurations"][title="${configuration}"]`,
+        )
+        .waitFor({ timeout: 10_000 });
     } catch (error) {
       if (attempt === 3) throw error;
       await ide.keyboard.press("Escape");
       await ide.waitForTimeout(1_000);
     }
   }
-  await ide.locator('.part.sidebar .start-debug-action-item [aria-label^="Start Debugging"]').click();
+  await ide
+    .locator('.part.sidebar .start-debug-action-item [aria-label^="Start Debugging"]')
+    .click();
 }
 
 /** Types into the active integrated terminal (e.g. answering a prompt). */
@@ -91,7 +113,9 @@ export async function runCommand(ide: Page, title: string): Promise<void> {
 /** Search in files (Ctrl+Shift+F, VS Code's ripgrep): the file names of the results once some are listed. */
 export async function searchInFiles(ide: Page, text: string): Promise<string[]> {
   await ide.keyboard.press("Control+Shift+F");
-  const input = ide.locator(".search-view .search-widget textarea, .search-view .search-widget input").first();
+  const input = ide
+    .locator(".search-view .search-widget textarea, .search-view .search-widget input")
+    .first();
   await input.waitFor({ state: "visible" });
   await input.fill(text);
   await ide.keyboard.press("Enter");

@@ -5,7 +5,12 @@
  */
 import { once } from "node:events";
 
-import { generatedPositionFor, LEAST_UPPER_BOUND, originalPositionFor, TraceMap } from "@jridgewell/trace-mapping";
+import {
+  generatedPositionFor,
+  LEAST_UPPER_BOUND,
+  originalPositionFor,
+  TraceMap,
+} from "@jridgewell/trace-mapping";
 import WebSocket from "ws";
 
 interface Pending {
@@ -20,7 +25,13 @@ export class Inspector {
 
   private constructor(private readonly socket: WebSocket) {
     socket.on("message", (data: Buffer) => {
-      const message = JSON.parse(data.toString()) as { id?: number; result?: Record<string, unknown>; error?: { message: string }; method?: string; params?: Record<string, unknown> };
+      const message = JSON.parse(data.toString()) as {
+        id?: number;
+        result?: Record<string, unknown>;
+        error?: { message: string };
+        method?: string;
+        params?: Record<string, unknown>;
+      };
       if (message.id !== undefined) {
         const waiter = this.pending.get(message.id);
         this.pending.delete(message.id);
@@ -66,7 +77,12 @@ export interface BreakpointHit {
  * Attaches to a process started with `--inspect-brk`, sets a breakpoint on `line` (1-based) of the source
  * whose path ends with `sourceSuffix`, lets it run, and resolves with the first hit.
  */
-export async function breakOnTsLine(wsUrl: string, sourceSuffix: string, line: number, expression: string): Promise<BreakpointHit> {
+export async function breakOnTsLine(
+  wsUrl: string,
+  sourceSuffix: string,
+  line: number,
+  expression: string,
+): Promise<BreakpointHit> {
   const inspector = await Inspector.connect(wsUrl);
   const maps = new Map<string, TraceMap>();
   try {
@@ -76,23 +92,39 @@ export async function breakOnTsLine(wsUrl: string, sourceSuffix: string, line: n
           if (method === "Debugger.scriptParsed") {
             const mapUrl = params.sourceMapURL as string | undefined;
             if (mapUrl?.startsWith("data:")) {
-              const json = Buffer.from(mapUrl.slice(mapUrl.indexOf(",") + 1), "base64").toString("utf8");
+              const json = Buffer.from(mapUrl.slice(mapUrl.indexOf(",") + 1), "base64").toString(
+                "utf8",
+              );
               maps.set(params.scriptId as string, new TraceMap(json));
             }
             return;
           }
           if (method !== "Debugger.paused") return;
-          const frame = (params.callFrames as { callFrameId: string; location: { scriptId: string; lineNumber: number; columnNumber: number } }[])[0];
+          const frame = (
+            params.callFrames as {
+              callFrameId: string;
+              location: { scriptId: string; lineNumber: number; columnNumber: number };
+            }[]
+          )[0];
           if (!frame) return;
           const map = maps.get(frame.location.scriptId);
           const source = map?.sources.find((s) => s?.endsWith(sourceSuffix));
           if (params.reason === "instrumentation") {
             // Before a script with a source map runs: if it is ours, bind the breakpoint in it.
             if (map && source) {
-              const at = generatedPositionFor(map, { source, line, column: 0, bias: LEAST_UPPER_BOUND });
+              const at = generatedPositionFor(map, {
+                source,
+                line,
+                column: 0,
+                bias: LEAST_UPPER_BOUND,
+              });
               if (at.line === null) throw new Error(`line ${line} of ${source} maps to no code`);
               await inspector.send("Debugger.setBreakpoint", {
-                location: { scriptId: frame.location.scriptId, lineNumber: at.line - 1, columnNumber: at.column },
+                location: {
+                  scriptId: frame.location.scriptId,
+                  lineNumber: at.line - 1,
+                  columnNumber: at.column,
+                },
               });
             }
             await inspector.send("Debugger.resume");
@@ -102,15 +134,27 @@ export async function breakOnTsLine(wsUrl: string, sourceSuffix: string, line: n
             await inspector.send("Debugger.resume");
             return;
           }
-          const original = originalPositionFor(map, { line: frame.location.lineNumber + 1, column: frame.location.columnNumber });
-          const evaluated = await inspector.send("Debugger.evaluateOnCallFrame", { callFrameId: frame.callFrameId, expression, returnByValue: true });
-          resolve({ line: original.line ?? -1, value: (evaluated.result as { value?: unknown }).value });
+          const original = originalPositionFor(map, {
+            line: frame.location.lineNumber + 1,
+            column: frame.location.columnNumber,
+          });
+          const evaluated = await inspector.send("Debugger.evaluateOnCallFrame", {
+            callFrameId: frame.callFrameId,
+            expression,
+            returnByValue: true,
+          });
+          resolve({
+            line: original.line ?? -1,
+            value: (evaluated.result as { value?: unknown }).value,
+          });
           await inspector.send("Debugger.resume");
         })().catch(reject);
       });
       void (async () => {
         await inspector.send("Debugger.enable");
-        await inspector.send("Debugger.setInstrumentationBreakpoint", { instrumentation: "beforeScriptWithSourceMapExecution" });
+        await inspector.send("Debugger.setInstrumentationBreakpoint", {
+          instrumentation: "beforeScriptWithSourceMapExecution",
+        });
         await inspector.send("Runtime.runIfWaitingForDebugger");
       })().catch(reject);
     });

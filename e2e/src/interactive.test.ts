@@ -1,5 +1,5 @@
 /**
- * Interactive tasks end to end (J1–J8, J10): `drydock up`, real agents, a real code-server reached through
+ * Interactive tasks end to end: `drydock up`, real agents, a real code-server reached through
  * the relay by Chromium, the generated entrypoint under the Node inspector, edits, resume, idle, hooks,
  * runTaskFirst, `drydock debug` and `drydock changes`.
  */
@@ -15,7 +15,15 @@ import type { ExecutionDetail, InteractiveSession } from "@drydock/contracts";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, fixture, launchChromium, processTable, removeStack, startStack, waitFor } from "./harness.js";
+import {
+  drydock,
+  fixture,
+  launchChromium,
+  processTable,
+  removeStack,
+  startStack,
+  waitFor,
+} from "./harness.js";
 import type { Stack } from "./harness.js";
 import { breakOnTsLine } from "./inspector.js";
 
@@ -32,8 +40,16 @@ afterAll(async () => {
   if (stack) await removeStack(stack);
 });
 
-async function launch(file: string, workflow: string, inputs: string[] = [], env: Record<string, string> = {}): Promise<string> {
-  const result = await drydock(["run", "--remote", fixture(file), workflow, ...inputs], { ...stack.env, ...env });
+async function launch(
+  file: string,
+  workflow: string,
+  inputs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const result = await drydock(["run", "--remote", fixture(file), workflow, ...inputs], {
+    ...stack.env,
+    ...env,
+  });
   expect(result.code, result.stderr).toBe(0);
   const id = (result.stdout + result.stderr).match(/execution (x[a-z0-9]+) started/)?.[1];
   if (!id) throw new Error(`no execution id in:\n${result.stdout}\n${result.stderr}`);
@@ -44,14 +60,22 @@ const detail = (id: string) => stack.api.executions.get.query({ id });
 const nodeOf = (d: ExecutionDetail, nodeId: string) => d.nodes.find((n) => n.nodeId === nodeId);
 
 /** The node's latest attempt's session once it is in `state`. */
-function sessionIn(id: string, nodeId: string, state: InteractiveSession["state"], timeoutMs = 90_000): Promise<InteractiveSession> {
+function sessionIn(
+  id: string,
+  nodeId: string,
+  state: InteractiveSession["state"],
+  timeoutMs = 90_000,
+): Promise<InteractiveSession> {
   return waitFor(
     `node ${nodeId} of ${id} to have a ${state} session`,
     async () => {
       const d = await detail(id);
       const session = nodeOf(d, nodeId)?.attempts.at(-1)?.session;
       if (session?.state === state) return session;
-      if (d.execution.status !== "RUNNING") throw new Error(`execution ${id} ended ${d.execution.status}: ${JSON.stringify(d.execution.error)}`);
+      if (d.execution.status !== "RUNNING")
+        throw new Error(
+          `execution ${id} ended ${d.execution.status}: ${JSON.stringify(d.execution.error)}`,
+        );
       return undefined;
     },
     timeoutMs,
@@ -77,22 +101,38 @@ async function attemptLog(id: string, nodeId: string): Promise<string> {
 
 /** The workspace the agent laid out, as it says in the task log. */
 function workspaceOf(id: string, nodeId: string): Promise<string> {
-  return waitFor(`the workspace of ${nodeId}`, async () => (await attemptLog(id, nodeId)).match(/VS Code workspace: (\S+)/)?.[1]);
+  return waitFor(
+    `the workspace of ${nodeId}`,
+    async () => (await attemptLog(id, nodeId)).match(/VS Code workspace: (\S+)/)?.[1],
+  );
 }
 
-const codeServers = async () => (await processTable()).filter((p) => p.cmdline.includes("code-server"));
+const codeServers = async () =>
+  (await processTable()).filter((p) => p.cmdline.includes("code-server"));
 
 /** Runs the command `Interactive Debugging` runs, as launch.json says. */
-async function launchConfig(workspace: string, name: string): Promise<{ runtimeExecutable: string; program: string }> {
-  const launchJson = JSON.parse(await readFile(join(workspace, ".vscode", "launch.json"), "utf8")) as {
+async function launchConfig(
+  workspace: string,
+  name: string,
+): Promise<{ runtimeExecutable: string; program: string }> {
+  const launchJson = JSON.parse(
+    await readFile(join(workspace, ".vscode", "launch.json"), "utf8"),
+  ) as {
     configurations: { name: string; runtimeExecutable: string; program: string }[];
   };
   const config = launchJson.configurations.find((c) => c.name === name);
   if (!config) throw new Error(`no launch configuration "${name}"`);
-  return { runtimeExecutable: config.runtimeExecutable, program: config.program.replace("${workspaceFolder}", workspace) };
+  return {
+    runtimeExecutable: config.runtimeExecutable,
+    program: config.program.replace("${workspaceFolder}", workspace),
+  };
 }
 
-function run(command: string, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -130,12 +170,29 @@ describe("an interactive task in the middle of a pipeline", () => {
   it("lays out the sources, the two generated scripts and launch.json with the two exact names", async () => {
     workspace = await workspaceOf(id, "n1");
     expect(await readFile(join(workspace, "pipeline.ts"), "utf8")).toContain("x * 2; // EDIT ME");
-    expect(await readFile(join(workspace, "drydock_interactive_entrypoint.mjs"), "utf8")).toContain('const TASK = "double"');
+    expect(await readFile(join(workspace, "drydock_interactive_entrypoint.mjs"), "utf8")).toContain(
+      'Generated by Drydock for task "double"',
+    );
+    const values = JSON.parse(
+      await readFile(join(workspace, ".drydock", "session.json"), "utf8"),
+    ) as { task: string };
+    expect(values.task).toBe("double");
     expect(await readFile(join(workspace, "drydock_resume_task.mjs"), "utf8")).toContain("[y/N]");
-    const launchJson = JSON.parse(await readFile(join(workspace, ".vscode", "launch.json"), "utf8")) as { configurations: { name: string }[] };
-    expect(launchJson.configurations.map((c) => c.name)).toEqual(["Interactive Debugging", "Resume Task"]);
-    const settings = JSON.parse(await readFile(join(workspace, ".vscode", "settings.json"), "utf8")) as Record<string, unknown>;
-    expect(settings).toMatchObject({ "security.workspace.trust.enabled": false, "remote.autoForwardPorts": false, "workbench.startupEditor": "none" });
+    const launchJson = JSON.parse(
+      await readFile(join(workspace, ".vscode", "launch.json"), "utf8"),
+    ) as { configurations: { name: string }[] };
+    expect(launchJson.configurations.map((c) => c.name)).toEqual([
+      "Interactive Debugging",
+      "Resume Task",
+    ]);
+    const settings = JSON.parse(
+      await readFile(join(workspace, ".vscode", "settings.json"), "utf8"),
+    ) as Record<string, unknown>;
+    expect(settings).toMatchObject({
+      "security.workspace.trust.enabled": false,
+      "remote.autoForwardPorts": false,
+      "workbench.startupEditor": "none",
+    });
   });
 
   it("Interactive Debugging prints the result from the upstream's real output, writes nothing, and can run again", async () => {
@@ -153,13 +210,21 @@ describe("an interactive task in the middle of a pipeline", () => {
   it("stops on a breakpoint on a line of the task's .ts file, with the real input in scope", async () => {
     const { runtimeExecutable, program } = await launchConfig(workspace, "Interactive Debugging");
     const source = await readFile(join(workspace, "pipeline.ts"), "utf8");
-    const line = source.split("\n").findIndex((l) => l.includes("const result = x * 2; // EDIT ME")) + 1;
-    const child = spawn(runtimeExecutable, ["--inspect-brk=127.0.0.1:0", program], { cwd: workspace, stdio: ["ignore", "pipe", "pipe"] });
+    const line =
+      source.split("\n").findIndex((l) => l.includes("const result = x * 2; // EDIT ME")) + 1;
+    const child = spawn(runtimeExecutable, ["--inspect-brk=127.0.0.1:0", program], {
+      cwd: workspace,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    const wsUrl = await waitFor("the inspector URL", async () => stderr.match(/Debugger listening on (ws:\/\/\S+)/)?.[1], 30_000);
+    const wsUrl = await waitFor(
+      "the inspector URL",
+      async () => stderr.match(/Debugger listening on (ws:\/\/\S+)/)?.[1],
+      30_000,
+    );
     const hit = await breakOnTsLine(wsUrl, "pipeline.ts", line, "x");
     expect(hit).toEqual({ line, value: 21 });
     await once(child, "close");
@@ -168,7 +233,10 @@ describe("an interactive task in the middle of a pipeline", () => {
 
   it("resumes with the edited source: its result goes downstream, the execution SUCCEEDS, no code-server remains", async () => {
     const path = join(workspace, "pipeline.ts");
-    await writeFile(path, (await readFile(path, "utf8")).replace("x * 2; // EDIT ME", "x * 3; // EDIT ME"));
+    await writeFile(
+      path,
+      (await readFile(path, "utf8")).replace("x * 2; // EDIT ME", "x * 3; // EDIT ME"),
+    );
     const { runtimeExecutable, program } = await launchConfig(workspace, "Resume Task");
     const resumed = await run(runtimeExecutable, [program, "--yes"], workspace);
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -178,7 +246,10 @@ describe("an interactive task in the middle of a pipeline", () => {
     expect(d.execution.status).toBe("SUCCEEDED");
     expect(nodeOf(d, "n1")?.outputs).toBe(63);
     expect(d.execution.result).toBe("the answer is 63");
-    expect(nodeOf(d, "n1")?.attempts.at(-1)?.session).toMatchObject({ state: "ENDED", endReason: "resumed" });
+    expect(nodeOf(d, "n1")?.attempts.at(-1)?.session).toMatchObject({
+      state: "ENDED",
+      endReason: "resumed",
+    });
     expect(await codeServers()).toEqual([]);
     expect(existsSync(dirname(workspace))).toBe(false);
   });
@@ -189,20 +260,28 @@ describe("an interactive task in the middle of a pipeline", () => {
     expect(changes.stdout).toContain("--- a/pipeline.ts\n+++ b/pipeline.ts\n");
     // Only the edit: the bundle's own files (its package.json) are no change.
     expect(changes.stdout.match(/^\+\+\+ /gm)).toHaveLength(1);
-    expect(changes.stdout).toContain("-    const result = x * 2; // EDIT ME\n+    const result = x * 3; // EDIT ME\n");
+    expect(changes.stdout).toContain(
+      "-    const result = x * 2; // EDIT ME\n+    const result = x * 3; // EDIT ME\n",
+    );
   });
 
   it("drydock debug re-runs the finished node interactively with the inputs it had, without re-registering", async () => {
     const debug = await drydock(["debug", id, "n1"], stack.env);
     expect(debug.code, debug.stderr).toBe(0);
-    const debugId = (debug.stdout + debug.stderr).match(/\b(x[a-z0-9]{6,})\b/g)?.find((x) => x !== id);
+    const debugId = (debug.stdout + debug.stderr)
+      .match(/\b(x[a-z0-9]{6,})\b/g)
+      ?.find((x) => x !== id);
     if (!debugId) throw new Error(`no new execution id in:\n${debug.stdout}\n${debug.stderr}`);
     expect((await detail(debugId)).execution.debugOf).toEqual({ executionId: id, nodeId: "n1" });
     await sessionIn(debugId, "n1", "READY");
     const debugWorkspace = await workspaceOf(debugId, "n1");
-    expect(JSON.parse(await readFile(join(debugWorkspace, ".drydock", "inputs.json"), "utf8"))).toEqual({ x: 21 });
+    expect(
+      JSON.parse(await readFile(join(debugWorkspace, ".drydock", "inputs.json"), "utf8")),
+    ).toEqual({ x: 21 });
     // The registered sources, not the edits of the earlier session.
-    expect(await readFile(join(debugWorkspace, "pipeline.ts"), "utf8")).toContain("x * 2; // EDIT ME");
+    expect(await readFile(join(debugWorkspace, "pipeline.ts"), "utf8")).toContain(
+      "x * 2; // EDIT ME",
+    );
 
     const resume = await drydock(["resume", debugId, "n1", "--yes"], stack.env);
     expect(resume.code, resume.stderr).toBe(0);
@@ -220,12 +299,16 @@ describe("idle sessions, hooks and extensions", () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise((resolve) => probe.close(resolve));
 
-    const id = await launch("interactive/hooks.ts", "idle_session", [], { DRYDOCK_E2E_IDE_PORT: String(port) });
+    const id = await launch("interactive/hooks.ts", "idle_session", [], {
+      DRYDOCK_E2E_IDE_PORT: String(port),
+    });
     const ready = await sessionIn(id, "n0", "READY");
     const workspace = await workspaceOf(id, "n0");
     expect(ready.maxIdleSeconds).toBe(5);
     // A broken extension is reported on the session, and the IDE opened regardless.
-    expect(ready.extensionProblems).toEqual([expect.objectContaining({ extension: "http://127.0.0.1:9/missing.vsix" })]);
+    expect(ready.extensionProblems).toEqual([
+      expect.objectContaining({ extension: "http://127.0.0.1:9/missing.vsix" }),
+    ]);
     // With `port`, code-server listens on 127.0.0.1 at that port, and nowhere else.
     const listening = (await readFile("/proc/net/tcp", "utf8"))
       .split("\n")
@@ -256,11 +339,23 @@ describe("idle sessions, hooks and extensions", () => {
     expect(endedAfterMs).toBeLessThan(6_000 + 5_000 + 8_000);
     expect(nodeOf(d, "n0")?.attempts).toHaveLength(1);
     expect(await codeServers()).toEqual([]);
-    await waitFor("the session directory to be removed", async () => (existsSync(dirname(workspace)) ? undefined : true), 10_000);
+    await waitFor(
+      "the session directory to be removed",
+      async () => (existsSync(dirname(workspace)) ? undefined : true),
+      10_000,
+    );
 
     const log = await attemptLog(id, "n0");
-    const order = ["hook: preExecute", "code-server started", "code-server stopped", "hook: postExecute"].map((line) => log.indexOf(line));
-    expect(order.every((at) => at >= 0), log).toBe(true);
+    const order = [
+      "hook: preExecute",
+      "code-server started",
+      "code-server stopped",
+      "hook: postExecute",
+    ].map((line) => log.indexOf(line));
+    expect(
+      order.every((at) => at >= 0),
+      log,
+    ).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
 });
@@ -276,19 +371,37 @@ describe("runTaskFirst", () => {
 
   it("opens the IDE with the first run's error when it fails, and resume after a fix succeeds", async () => {
     // `run --remote --wait` follows the run and prints a sign-in link into the IDE once it is READY.
-    const waiting = drydock(["run", "--remote", fixture("interactive/hooks.ts"), "run_task_first", "--n", "-9", "--wait"], stack.env);
+    const waiting = drydock(
+      ["run", "--remote", fixture("interactive/hooks.ts"), "run_task_first", "--n", "-9", "--wait"],
+      stack.env,
+    );
     const id = await waitFor("the execution to start", async () => {
-      const [latest] = await stack.api.executions.list.query({ project: "default", workflow: "run_task_first", status: "RUNNING", limit: 1 });
+      const [latest] = await stack.api.executions.list.query({
+        project: "default",
+        workflow: "run_task_first",
+        status: "RUNNING",
+        limit: 1,
+      });
       return latest?.id;
     });
     const session = await sessionIn(id, "n0", "READY");
     expect(session.firstRunError?.message).toBe("cannot take the square root of -9");
-    expect(session.firstRunError?.stack).toMatch(/RangeError: cannot take the square root of -9\n\s+at .*hooks\.ts:\d+/);
+    expect(session.firstRunError?.stack).toMatch(
+      /RangeError: cannot take the square root of -9\n\s+at .*hooks\.ts:\d+/,
+    );
     const workspace = await workspaceOf(id, "n0");
-    expect(await readFile(join(workspace, "DRYDOCK_FIRST_RUN_ERROR.txt"), "utf8")).toContain("cannot take the square root of -9");
+    expect(await readFile(join(workspace, "DRYDOCK_FIRST_RUN_ERROR.txt"), "utf8")).toContain(
+      "cannot take the square root of -9",
+    );
 
     const path = join(workspace, "hooks.ts");
-    await writeFile(path, (await readFile(path, "utf8")).replace("if (n < 0) throw", "if (n < 0) return Math.sqrt(-n); if (n < 0) throw"));
+    await writeFile(
+      path,
+      (await readFile(path, "utf8")).replace(
+        "if (n < 0) throw",
+        "if (n < 0) return Math.sqrt(-n); if (n < 0) throw",
+      ),
+    );
     const resume = await drydock(["resume", id, "n0", "--yes"], stack.env);
     expect(resume.code, resume.stderr).toBe(0);
     const d = await ended(id);
@@ -297,7 +410,9 @@ describe("runTaskFirst", () => {
     expect(await codeServers()).toEqual([]);
     const followed = await waiting;
     expect(followed.code, followed.stderr).toBe(0);
-    expect(followed.stderr).toMatch(new RegExp(`IDE ready: http://${session.id}\\.localhost:\\d+/__drydock/redeem\\?ticket=`));
+    expect(followed.stderr).toMatch(
+      new RegExp(`IDE ready: http://${session.id}\\.localhost:\\d+/__drydock/redeem\\?ticket=`),
+    );
     expect(followed.stdout.trim()).toBe("3");
   });
 });

@@ -10,13 +10,29 @@ describe("drydock run (local, in process)", () => {
   });
 
   it("takes inputs as --<input> <value>", async () => {
-    const r = await drydock(["run", example("hello/workflow.ts"), "wf", "--name", "Ada", "--output", "json"]);
+    const r = await drydock([
+      "run",
+      example("hello/workflow.ts"),
+      "wf",
+      "--name",
+      "Ada",
+      "--output",
+      "json",
+    ]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toBe("Hello, Ada!");
   });
 
   it("rejects a misspelt input, naming it, before anything runs", async () => {
-    const r = await drydock(["run", example("hello/workflow.ts"), "wf", "--nmae", "Ada", "--output", "json"]);
+    const r = await drydock([
+      "run",
+      example("hello/workflow.ts"),
+      "wf",
+      "--nmae",
+      "Ada",
+      "--output",
+      "json",
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("nmae");
     expect(r.stdout).toBe("");
@@ -24,13 +40,27 @@ describe("drydock run (local, in process)", () => {
   });
 
   it("rejects a mistyped input, naming it", async () => {
-    const r = await drydock(["run", example("pipeline/workflow.ts"), "pipeline", "--count", "many"]);
+    const r = await drydock([
+      "run",
+      example("pipeline/workflow.ts"),
+      "pipeline",
+      "--count",
+      "many",
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("count");
   });
 
   it("runs the pipeline example with its fan-out", async () => {
-    const r = await drydock(["run", example("pipeline/workflow.ts"), "pipeline", "--count", "4", "--output", "json"]);
+    const r = await drydock([
+      "run",
+      example("pipeline/workflow.ts"),
+      "pipeline",
+      "--count",
+      "4",
+      "--output",
+      "json",
+    ]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toBe("sum of squares of 1..4 is 30");
   });

@@ -4,7 +4,15 @@ import type { ExecutionDetail } from "@drydock/contracts";
 import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, example, fixture, processTable, removeStack, startStack, waitFor } from "./harness.js";
+import {
+  drydock,
+  example,
+  fixture,
+  processTable,
+  removeStack,
+  startStack,
+  waitFor,
+} from "./harness.js";
 import type { Stack } from "./harness.js";
 
 let stack: Stack;
@@ -24,14 +32,26 @@ async function detail(id: string): Promise<ExecutionDetail> {
 }
 
 describe("drydock run --remote against drydock up", () => {
-  it("runs hello (the seed's interactive task) on the server: its IDE opens, and resuming prints its result", async () => {
-    const waiting = drydock(["run", "--remote", example("hello/workflow.ts"), "wf", "--wait", "--output", "json"], stack.env);
-    const running = await waitFor("hello's IDE to be ready", async () => {
-      const [latest] = await stack.api.executions.list.query({ project: "default", workflow: "wf", status: "RUNNING", limit: 1 });
-      if (!latest) return undefined;
-      const session = (await detail(latest.id)).nodes[0]?.attempts.at(-1)?.session;
-      return session?.state === "READY" ? latest.id : undefined;
-    }, 90_000);
+  it("runs hello (an interactive task) on the server: its IDE opens, and resuming prints its result", async () => {
+    const waiting = drydock(
+      ["run", "--remote", example("hello/workflow.ts"), "wf", "--wait", "--output", "json"],
+      stack.env,
+    );
+    const running = await waitFor(
+      "hello's IDE to be ready",
+      async () => {
+        const [latest] = await stack.api.executions.list.query({
+          project: "default",
+          workflow: "wf",
+          status: "RUNNING",
+          limit: 1,
+        });
+        if (!latest) return undefined;
+        const session = (await detail(latest.id)).nodes[0]?.attempts.at(-1)?.session;
+        return session?.state === "READY" ? latest.id : undefined;
+      },
+      90_000,
+    );
     const resumed = await drydock(["resume", running, "n0", "--yes"], stack.env);
     expect(resumed.code, resumed.stderr).toBe(0);
     const r = await waiting;
@@ -43,7 +63,9 @@ describe("drydock run --remote against drydock up", () => {
     const d = await detail(id);
     expect(d.execution.status).toBe("SUCCEEDED");
     expect(d.execution.result).toBe("Hello, world!");
-    expect(d.nodes.map((n) => [n.nodeId, n.task, n.status])).toEqual([["n0", "say_hello", "SUCCEEDED"]]);
+    expect(d.nodes.map((n) => [n.nodeId, n.task, n.status])).toEqual([
+      ["n0", "say_hello", "SUCCEEDED"],
+    ]);
 
     const text = await drydock(["executions", "get", id], stack.env);
     expect(text.stdout).toMatch(/n0\s+say_hello\s+SUCCEEDED\s+1/);
@@ -60,7 +82,20 @@ describe("drydock run --remote against drydock up", () => {
   });
 
   it("runs the pipeline, fan-out included, to the right result", async () => {
-    const r = await drydock(["run", "--remote", example("pipeline/workflow.ts"), "pipeline", "--count", "5", "--wait", "--output", "json"], stack.env);
+    const r = await drydock(
+      [
+        "run",
+        "--remote",
+        example("pipeline/workflow.ts"),
+        "pipeline",
+        "--count",
+        "5",
+        "--wait",
+        "--output",
+        "json",
+      ],
+      stack.env,
+    );
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toBe("sum of squares of 1..5 is 55");
     const d = await detail(executionId(r.stderr));
@@ -69,7 +104,10 @@ describe("drydock run --remote against drydock up", () => {
   });
 
   it("fails a throwing task with its message and stack, after retries: 2 gives three attempts", async () => {
-    const r = await drydock(["run", "--remote", example("failing/workflow.ts"), "failing", "--wait"], stack.env);
+    const r = await drydock(
+      ["run", "--remote", example("failing/workflow.ts"), "failing", "--wait"],
+      stack.env,
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("the flaky task failed on purpose");
     expect(r.stderr).toMatch(/\n\s+at /);
@@ -97,11 +135,19 @@ describe("drydock run --remote against drydock up", () => {
 
   it("aborts an execution and leaves no agent or task process behind", async () => {
     const seconds = `${600 + randomInt(1_000)}.${randomInt(1_000_000)}`;
-    const r = await drydock(["run", "--remote", fixture("slow.ts"), "slow", "--seconds", seconds], stack.env);
+    const r = await drydock(
+      ["run", "--remote", fixture("slow.ts"), "slow", "--seconds", seconds],
+      stack.env,
+    );
     expect(r.code).toBe(0);
     const id = executionId(r.stdout);
-    const sleeping = () => processTable().then((t) => t.filter((p) => p.cmdline.includes(id) || p.cmdline.includes(seconds)));
-    await waitFor("the task's sleep to start", async () => ((await sleeping()).some((p) => p.cmdline === `sleep ${seconds}`) ? true : undefined));
+    const sleeping = () =>
+      processTable().then((t) =>
+        t.filter((p) => p.cmdline.includes(id) || p.cmdline.includes(seconds)),
+      );
+    await waitFor("the task's sleep to start", async () =>
+      (await sleeping()).some((p) => p.cmdline === `sleep ${seconds}`) ? true : undefined,
+    );
     expect((await sleeping()).some((p) => p.cmdline.includes(`--attempt ${id}`))).toBe(true);
 
     const abort = await drydock(["abort", id], stack.env);
@@ -121,7 +167,10 @@ describe("drydock run --remote against drydock up", () => {
 describe("timeoutSeconds", () => {
   it("ends an attempt that runs too long, with its process tree, and fails the execution saying why", async () => {
     const seconds = `${700 + randomInt(1_000)}.${randomInt(1_000_000)}`;
-    const r = await drydock(["run", "--remote", fixture("timeout.ts"), "late", "--seconds", seconds, "--wait"], stack.env);
+    const r = await drydock(
+      ["run", "--remote", fixture("timeout.ts"), "late", "--seconds", seconds, "--wait"],
+      stack.env,
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("the task timed out after 1s");
     const d = await detail(executionId(r.stderr));
@@ -133,7 +182,9 @@ describe("timeoutSeconds", () => {
 });
 
 describe("bad requests get clear errors, not 500s", () => {
-  async function rejection(promise: Promise<unknown>): Promise<{ message: string; code?: string; status?: number }> {
+  async function rejection(
+    promise: Promise<unknown>,
+  ): Promise<{ message: string; code?: string; status?: number }> {
     try {
       await promise;
     } catch (error) {
@@ -148,7 +199,9 @@ describe("bad requests get clear errors, not 500s", () => {
     const e = await rejection(stack.api.executions.get.query({ id: "xnope" }));
     expect(e).toMatchObject({ status: 404, code: "NOT_FOUND" });
     expect(e.message).toContain('"xnope"');
-    const w = await rejection(stack.api.executions.create.mutate({ project: "default", workflow: "ghost", inputs: {} }));
+    const w = await rejection(
+      stack.api.executions.create.mutate({ project: "default", workflow: "ghost", inputs: {} }),
+    );
     expect(w).toMatchObject({ status: 404 });
     expect(w.message).toContain('"ghost"');
     const cli = await drydock(["executions", "get", "xnope"], stack.env);
@@ -159,10 +212,22 @@ describe("bad requests get clear errors, not 500s", () => {
   it("invalid inputs are 400s that name the input", async () => {
     const r = await drydock(["register", example("hello/workflow.ts")], stack.env);
     expect(r.code).toBe(0);
-    const unknown = await rejection(stack.api.executions.create.mutate({ project: "default", workflow: "wf", inputs: { nmae: "Ada" } }));
+    const unknown = await rejection(
+      stack.api.executions.create.mutate({
+        project: "default",
+        workflow: "wf",
+        inputs: { nmae: "Ada" },
+      }),
+    );
     expect(unknown).toMatchObject({ status: 400 });
     expect(unknown.message).toContain('unknown input "nmae"');
-    const typed = await rejection(stack.api.executions.create.mutate({ project: "default", workflow: "wf", inputs: { name: 42 } }));
+    const typed = await rejection(
+      stack.api.executions.create.mutate({
+        project: "default",
+        workflow: "wf",
+        inputs: { name: 42 },
+      }),
+    );
     expect(typed).toMatchObject({ status: 400 });
     expect(typed.message).toContain('input "name"');
   });
@@ -175,19 +240,35 @@ describe("bad requests get clear errors, not 500s", () => {
         bundle: sha,
         entry: "wf.ts",
         tasks: [{ name: "t", inputs: {}, required: [], output: {}, retries: 0 }],
-        workflows: [{ name: "w", inputs: {}, required: [], nodes: [{ kind: "task", id: "n0", task: "t", inputs: {} }], output: { kind: "node", node: "n0" } }],
+        workflows: [
+          {
+            name: "w",
+            inputs: {},
+            required: [],
+            nodes: [{ kind: "task", id: "n0", task: "t", inputs: {} }],
+            output: { kind: "node", node: "n0" },
+          },
+        ],
       }),
     );
     expect(missingBundle).toMatchObject({ status: 412 });
     const malformed = await rejection(
-      stack.api.workflows.register.mutate({ project: "default", bundle: "not-a-sha", entry: "", tasks: [], workflows: [] } as never),
+      stack.api.workflows.register.mutate({
+        project: "default",
+        bundle: "not-a-sha",
+        entry: "",
+        tasks: [],
+        workflows: [],
+      }),
     );
     expect(malformed).toMatchObject({ status: 400, code: "BAD_REQUEST" });
     expect(malformed.message).toContain("bundle");
   });
 
   it("rejects calls without the token", async () => {
-    const response = await fetch(`${stack.url}/trpc/executions.list?input=${encodeURIComponent(JSON.stringify({ project: "default" }))}`);
+    const response = await fetch(
+      `${stack.url}/trpc/executions.list?input=${encodeURIComponent(JSON.stringify({ project: "default" }))}`,
+    );
     expect(response.status).toBe(401);
   });
 });

@@ -20,7 +20,8 @@ afterAll(async () => {
 
 async function countFiles(dir: string, name: string): Promise<number> {
   let count = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) if (entry.isFile() && entry.name === name) count++;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }))
+    if (entry.isFile() && entry.name === name) count++;
   return count;
 }
 
@@ -32,14 +33,19 @@ describe("a server killed with SIGKILL mid-pipeline", () => {
     const first = await startStack({ env });
     stacks.push(first);
     const port = Number(new URL(first.url).port);
-    const r = await drydock(["run", "--remote", fixture("restart.ts"), "restart", "--dir", markers, "--count", "6"], first.env);
+    const r = await drydock(
+      ["run", "--remote", fixture("restart.ts"), "restart", "--dir", markers, "--count", "6"],
+      first.env,
+    );
     expect(r.code).toBe(0);
     const id = r.stdout.match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
 
     // Kill it mid-fan-out, once agents run squares handed over to them: three done, the rest queued or running.
     await waitFor("three squares to succeed", async () => {
       const d = await first.api.executions.get.query({ id });
-      return d.nodes.filter((n) => n.parentNodeId && n.status === "SUCCEEDED").length >= 3 ? true : undefined;
+      return d.nodes.filter((n) => n.parentNodeId && n.status === "SUCCEEDED").length >= 3
+        ? true
+        : undefined;
     });
     await first.kill();
 
@@ -53,16 +59,38 @@ describe("a server killed with SIGKILL mid-pipeline", () => {
       },
       90_000,
     );
-    const why = JSON.stringify({ error: done.execution.error, attempts: done.nodes.flatMap((n) => n.attempts.filter((a) => a.error)) }, null, 2);
+    const why = JSON.stringify(
+      {
+        error: done.execution.error,
+        attempts: done.nodes.flatMap((n) => n.attempts.filter((a) => a.error)),
+      },
+      null,
+      2,
+    );
     expect(done.execution.status, why).toBe("SUCCEEDED");
     expect(done.execution.result).toBe(1 + 4 + 9 + 16 + 25 + 36);
 
     const runs = (await readFile(join(markers, "runs.log"), "utf8")).trim().split("\n").sort();
-    expect(runs).toEqual(["numbers", "square 1", "square 2", "square 3", "square 4", "square 5", "square 6", "sum"]);
+    expect(runs).toEqual([
+      "numbers",
+      "square 1",
+      "square 2",
+      "square 3",
+      "square 4",
+      "square 5",
+      "square 6",
+      "sum",
+    ]);
     // n1 is the fan-out itself: its elements n1[0..5] ran, it has no attempt of its own.
-    for (const node of done.nodes) expect(node.attempts.map((a) => a.status), node.nodeId).toEqual(node.nodeId === "n1" ? [] : ["SUCCEEDED"]);
+    for (const node of done.nodes)
+      expect(
+        node.attempts.map((a) => a.status),
+        node.nodeId,
+      ).toEqual(node.nodeId === "n1" ? [] : ["SUCCEEDED"]);
     // One outputs blob per node that ran a task: numbers, six squares, sum.
-    expect(await countFiles(join(first.dataDir, "blobs", "executions", id), "outputs.json")).toBe(8);
+    expect(await countFiles(join(first.dataDir, "blobs", "executions", id), "outputs.json")).toBe(
+      8,
+    );
     expect((await processTable()).filter((p) => p.cmdline.includes(id))).toEqual([]);
   });
 });
@@ -72,11 +100,21 @@ describe("drydock up on SIGTERM", () => {
     const stack = await startStack();
     stacks.push(stack);
     const seconds = `${800 + randomInt(1_000)}.${randomInt(1_000_000)}`;
-    const r = await drydock(["run", "--remote", fixture("slow.ts"), "slow", "--seconds", seconds], stack.env);
+    const r = await drydock(
+      ["run", "--remote", fixture("slow.ts"), "slow", "--seconds", seconds],
+      stack.env,
+    );
     expect(r.code).toBe(0);
-    await waitFor("the task to run", async () => ((await processTable()).some((p) => p.cmdline === `sleep ${seconds}`) ? true : undefined));
+    await waitFor("the task to run", async () =>
+      (await processTable()).some((p) => p.cmdline === `sleep ${seconds}`) ? true : undefined,
+    );
     const ours = async () =>
-      (await processTable()).filter((p) => p.cmdline.includes(stack.dataDir) || p.cmdline.includes(seconds) || p.pid === stack.process.pid);
+      (await processTable()).filter(
+        (p) =>
+          p.cmdline.includes(stack.dataDir) ||
+          p.cmdline.includes(seconds) ||
+          p.pid === stack.process.pid,
+      );
     expect((await ours()).some((p) => p.cmdline.includes("postgres"))).toBe(true);
 
     await stack.stop();

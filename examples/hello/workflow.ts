@@ -10,4 +10,7 @@ export const sayHello = task(
   vscode({ maxIdleSeconds: 60_000 }, async ({ name }) => `Hello, ${name}!`),
 );
 
-export const wf = workflow({ name: "wf", inputs: { name: z.string().default("world") } }, ({ name }) => sayHello({ name }));
+export const wf = workflow(
+  { name: "wf", inputs: { name: z.string().default("world") } },
+  ({ name }) => sayHello({ name }),
+);

@@ -9,10 +9,16 @@ import { z } from "zod";
 /** How many `double` nodes feed `sum`. */
 export const WIDTH = 999;
 
-export const double = task({ name: "double", inputs: { x: z.number() }, output: z.number() }, ({ x }) => x * 2);
-
-export const sum = task({ name: "sum", inputs: { values: z.array(z.number()) }, output: z.number() }, ({ values }) =>
-  values.reduce((total, value) => total + value, 0),
+export const double = task(
+  { name: "double", inputs: { x: z.number() }, output: z.number() },
+  ({ x }) => x * 2,
 );
 
-export const wide = workflow({ name: "wide" }, () => sum({ values: Array.from({ length: WIDTH }, (_, i) => double({ x: i })) }));
+export const sum = task(
+  { name: "sum", inputs: { values: z.array(z.number()) }, output: z.number() },
+  ({ values }) => values.reduce((total, value) => total + value, 0),
+);
+
+export const wide = workflow({ name: "wide" }, () =>
+  sum({ values: Array.from({ length: WIDTH }, (_, i) => double({ x: i })) }),
+);

@@ -72,6 +72,7 @@ ide_runtime() {
   dirname "$(dirname "$bin")"
 }
 shared=(packages/contracts/dist packages/contracts/package.json packages/tunnel/dist packages/tunnel/package.json
+  packages/sdk/dist packages/sdk/package.json
   apps/agent/dist apps/agent/package.json apps/vscode-extension/dist/drydock.vsix apps/vscode-extension/package.json)
 
 for target in "${targets[@]}"; do

@@ -1,7 +1,13 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/router.ts", "src/dag.ts", "src/ide.ts"],
+  entry: {
+    index: "src/index.ts",
+    router: "src/router/index.ts",
+    dag: "src/dag.ts",
+    ide: "src/ide.ts",
+    constants: "src/constants.ts",
+  },
   format: ["esm"],
   dts: true,
   clean: true,

@@ -1,3 +1,4 @@
-import { baseConfig, restrictEnvAccess } from "@drydock/eslint-config";
+import { baseConfig, packageBoundaries, restrictEnvAccess } from "@drydock/eslint-config";
 
-export default [...baseConfig, ...restrictEnvAccess];
+// A package: it never imports an app (apps import packages).
+export default [...baseConfig, ...restrictEnvAccess, ...packageBoundaries];

@@ -1,5 +1,5 @@
 /**
- * Time to IDE (SPEC §7): for each of RUNS interactive executions of examples/interactive/basic, the time from
+ * Time to IDE: for each of RUNS interactive executions of examples/interactive/basic, the time from
  * the attempt's start to its session READY (the link shows), and from opening the link in Chromium to the
  * workbench appearing through the relay, then to the explorer listing the task's source (usable). The stack
  * is `drydock up` as a user starts it.
@@ -27,7 +27,7 @@ import { defaultIdeDir } from "../src/ide/runtime.js";
 import { USER_SETTINGS } from "../src/ide/workspace.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const cli = join(root, "packages/sdk/dist/cli.js");
+const cli = join(root, "apps/cli/dist/cli.js");
 const runs = Number(process.env.RUNS ?? 5);
 const POLL_MS = 10;
 
@@ -36,42 +36,88 @@ const cold = process.env.COLD !== "0";
 const dataDir = await mkdtemp(join(tmpdir(), "drydock-bench-ide-"));
 const home = await mkdtemp(join(tmpdir(), "drydock-bench-home-"));
 const ideDir = cold ? join(dataDir, "ide") : defaultIdeDir(process.env);
-const env = { ...process.env, DRYDOCK_HOME: home, DRYDOCK_LOG_LEVEL: "warn", CI: "true", DRYDOCK_IDE_DIR: ideDir };
+const env = {
+  ...process.env,
+  DRYDOCK_HOME: home,
+  DRYDOCK_LOG_LEVEL: "warn",
+  CI: "true",
+  DRYDOCK_IDE_DIR: ideDir,
+};
 const upStarted = Date.now();
-const up = spawn(process.execPath, [cli, "up", "--port", "0", "--data-dir", dataDir], { env, stdio: ["ignore", "pipe", "pipe"] });
+const up = spawn(process.execPath, [cli, "up", "--port", "0", "--data-dir", dataDir], {
+  env,
+  stdio: ["ignore", "pipe", "pipe"],
+});
 let upOutput = "";
 /** When each line of `drydock up`'s output arrived: the install's steps are timed from them. */
 const upLines: { at: number; line: string }[] = [];
 const take = (d: Buffer) => {
   upOutput += d.toString();
-  for (const line of d.toString().split("\n")) if (line.trim()) upLines.push({ at: Date.now(), line });
+  for (const line of d.toString().split("\n"))
+    if (line.trim()) upLines.push({ at: Date.now(), line });
 };
 up.stdout.on("data", take);
 up.stderr.on("data", take);
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
 });
 
 try {
-  const url = await until("drydock up to print its URL", 60_000, async () => /api:\s+(http:\/\/\S+)\/trpc/.exec(upOutput)?.[1]);
+  const url = await until(
+    "drydock up to print its URL",
+    60_000,
+    async () => /api:\s+(http:\/\/\S+)\/trpc/.exec(upOutput)?.[1],
+  );
   const token = /token=([a-f0-9]+)/.exec(upOutput)?.[1] ?? "";
-  const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
-  const rows: { toReady: number; queuedToReady: number; toWorkbench: number; toUsable: number }[] = [];
+  const api = createTRPCClient<AppRouter>({
+    links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${token}` } })],
+  });
+  const rows: { toReady: number; queuedToReady: number; toWorkbench: number; toUsable: number }[] =
+    [];
 
   for (let i = 0; i < runs; i++) {
     const launched = await promisify(execFile)(
       process.execPath,
-      [cli, "run", "--remote", join(root, "examples/interactive/basic/workflow.ts"), "interactive_basic", "--name", `bench-${i}`, "--endpoint", url, "--token", token, "--output", "json"],
+      [
+        cli,
+        "run",
+        "--remote",
+        join(root, "examples/interactive/basic/workflow.ts"),
+        "interactive_basic",
+        "--name",
+        `bench-${i}`,
+        "--endpoint",
+        url,
+        "--token",
+        token,
+        "--output",
+        "json",
+      ],
       { encoding: "utf8", env },
     );
     const { id } = JSON.parse(launched.stdout) as { id: string };
-    const ready = await until(`execution ${id} to have a READY session`, i === 0 && cold ? 20 * 60_000 : 120_000, async () => {
-      const { execution, nodes } = await api.executions.get.query({ id });
-      if (execution.status !== "RUNNING") throw new Error(`execution ${id} ended ${execution.status}: ${execution.error?.message}`);
-      const attempt = nodes[0]?.attempts.at(-1);
-      return attempt?.session?.state === "READY" && attempt.startedAt ? { seen: Date.now(), attempt, session: attempt.session } : undefined;
-    });
+    const ready = await until(
+      `execution ${id} to have a READY session`,
+      i === 0 && cold ? 20 * 60_000 : 120_000,
+      async () => {
+        const { execution, nodes } = await api.executions.get.query({ id });
+        if (execution.status !== "RUNNING")
+          throw new Error(`execution ${id} ended ${execution.status}: ${execution.error?.message}`);
+        const attempt = nodes[0]?.attempts.at(-1);
+        return attempt?.session?.state === "READY" && attempt.startedAt
+          ? { seen: Date.now(), attempt, session: attempt.session }
+          : undefined;
+      },
+    );
     const toReady = ready.seen - Date.parse(ready.attempt.startedAt ?? "");
     const queuedToReady = ready.seen - Date.parse(ready.attempt.createdAt);
 
@@ -95,7 +141,8 @@ try {
     await until(`execution ${id} to succeed`, 60_000, async () => {
       const { execution } = await api.executions.get.query({ id });
       if (execution.status === "RUNNING") return undefined;
-      if (execution.status !== "SUCCEEDED") throw new Error(`execution ${id} ended ${execution.status}: ${execution.error?.message}`);
+      if (execution.status !== "SUCCEEDED")
+        throw new Error(`execution ${id} ended ${execution.status}: ${execution.error?.message}`);
       return true;
     });
   }
@@ -140,26 +187,46 @@ try {
   if (cold) {
     const installed = upLines.find((l) => /^code-server [\d.]+ installed in \d+ s/.test(l.line));
     const first = rows[0];
-    console.log(`cold first use (empty IDE directory; npm's own download cache as this machine has it):`);
-    console.log(`  drydock up start → IDE runtime installed: ${ms((installed?.at ?? NaN) - upStarted)}`);
+    console.log(
+      `cold first use (empty IDE directory; npm's own download cache as this machine has it):`,
+    );
+    console.log(
+      `  drydock up start → IDE runtime installed: ${ms((installed?.at ?? NaN) - upStarted)}`,
+    );
     // Each command lasts until the next one's line (the last until "installed"); a step may run several.
-    const steps = upLines.filter((l) => l.line.startsWith("code-server install: ") || l.line.startsWith("installing what"));
+    const steps = upLines.filter(
+      (l) => l.line.startsWith("code-server install: ") || l.line.startsWith("installing what"),
+    );
     const byStep = new Map<string, number>();
     steps.forEach((step, i) => {
       const end = steps[i + 1]?.at ?? installed?.at ?? NaN;
-      const name = step.line.startsWith("installing what") ? "build tools (apt-get)" : (step.line.split(": ")[1] ?? "?");
+      const name = step.line.startsWith("installing what")
+        ? "build tools (apt-get)"
+        : (step.line.split(": ")[1] ?? "?");
       byStep.set(name, (byStep.get(name) ?? 0) + end - step.at);
     });
     for (const [name, spent] of byStep) console.log(`    ${name}: ${ms(spent)}`);
-    console.log(`  first execution: attempt queued → session READY ${ms(first?.queuedToReady ?? NaN)} (it waited for the install), link → workbench ${ms(first?.toWorkbench ?? NaN)}`);
+    console.log(
+      `  first execution: attempt queued → session READY ${ms(first?.queuedToReady ?? NaN)} (it waited for the install), link → workbench ${ms(first?.toWorkbench ?? NaN)}`,
+    );
   }
-  console.log(`time to IDE: ${runs} interactive executions, local-process executor, relay in \`drydock up\`; warm: the IDE runtime installed`);
-  console.log(`  attempt start → session READY (warm): median ${ms(median("toReady"))} (goal ≤ 2 s)   [first run ${ms(rows[0]?.toReady ?? NaN)}]`);
-  console.log(`  attempt queued → session READY: median ${ms(median("queuedToReady"))} (includes starting the agent process)`);
-  console.log(`  link → workbench through the relay (warm): median ${ms(median("toWorkbench"))} (goal ≤ 5 s)   [first run ${ms(rows[0]?.toWorkbench ?? NaN)}]`);
+  console.log(
+    `time to IDE: ${runs} interactive executions, local-process executor, relay in \`drydock up\`; warm: the IDE runtime installed`,
+  );
+  console.log(
+    `  attempt start → session READY (warm): median ${ms(median("toReady"))} (goal ≤ 2 s)   [first run ${ms(rows[0]?.toReady ?? NaN)}]`,
+  );
+  console.log(
+    `  attempt queued → session READY: median ${ms(median("queuedToReady"))} (includes starting the agent process)`,
+  );
+  console.log(
+    `  link → workbench through the relay (warm): median ${ms(median("toWorkbench"))} (goal ≤ 5 s)   [first run ${ms(rows[0]?.toWorkbench ?? NaN)}]`,
+  );
   console.log(`  link → explorer lists the task's source: median ${ms(median("toUsable"))}`);
   const sortedDirect = [...direct].sort((a, b) => a - b);
-  console.log(`  for comparison, the workbench straight from code-server on loopback (no relay, no ticket): median ${ms(sortedDirect[Math.floor(sortedDirect.length / 2)] ?? NaN)}`);
+  console.log(
+    `  for comparison, the workbench straight from code-server on loopback (no relay, no ticket): median ${ms(sortedDirect[Math.floor(sortedDirect.length / 2)] ?? NaN)}`,
+  );
 } finally {
   await browser.close();
   const exited = new Promise((r) => up.once("exit", r));
@@ -184,7 +251,11 @@ function ms(value: number): string {
   return `${(value / 1000).toFixed(2)} s`;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

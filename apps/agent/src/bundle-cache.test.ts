@@ -32,7 +32,10 @@ describe("ensureBundle", () => {
     const first = await ensureBundle(cacheDir, ref, { download });
     const second = await ensureBundle(cacheDir, ref, { download });
 
-    expect(first).toMatchObject({ dir: join(cacheDir, "bundles", bundle.sha256), downloaded: true });
+    expect(first).toMatchObject({
+      dir: join(cacheDir, "bundles", bundle.sha256),
+      downloaded: true,
+    });
     expect(second).toMatchObject({ dir: first.dir, downloaded: false, manifest: first.manifest });
     expect(downloads).toEqual(["http://server/blobs/b"]);
     expect(first.manifest.entry).toBe("tasks.ts");
@@ -46,7 +49,9 @@ describe("ensureBundle", () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       return bundle.tarball;
     };
-    const results = await Promise.all(Array.from({ length: 5 }, () => ensureBundle(cacheDir, ref, { download: slowDownload })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => ensureBundle(cacheDir, ref, { download: slowDownload })),
+    );
 
     expect(new Set(results.map((r) => r.dir)).size).toBe(1);
     expect(await readdir(join(cacheDir, "bundles"))).toEqual([bundle.sha256]);
@@ -55,9 +60,9 @@ describe("ensureBundle", () => {
   it("refuses a download whose sha256 does not match and caches nothing", async () => {
     const cacheDir = await mkdtemp(join(scratch, "cache-"));
     const ref = { sha256: bundle.sha256, url: "http://server/blobs/b" };
-    await expect(ensureBundle(cacheDir, ref, { download: async () => Buffer.from("tampered") })).rejects.toThrow(
-      new RegExp(`expected ${bundle.sha256}`),
-    );
+    await expect(
+      ensureBundle(cacheDir, ref, { download: async () => Buffer.from("tampered") }),
+    ).rejects.toThrow(new RegExp(`expected ${bundle.sha256}`));
     await expect(readdir(join(cacheDir, "bundles"))).rejects.toThrow(/ENOENT/);
   });
 });
@@ -67,11 +72,23 @@ describe("extractBundle", () => {
     const file = join(scratch, "bundle.tgz");
     await writeFile(file, bundle.tarball);
     const manifest = await extractBundle(file, join(scratch, "from-file"));
-    expect(manifest).toEqual({ formatVersion: 1, entry: "tasks.ts", sources: ["lib/math.ts", "tasks.ts"], packages: {} });
-    expect((await readdir(join(scratch, "from-file"))).sort()).toEqual(["drydock-bundle.json", "lib", "package.json", "tasks.ts"]);
+    expect(manifest).toEqual({
+      formatVersion: 1,
+      entry: "tasks.ts",
+      sources: ["lib/math.ts", "tasks.ts"],
+      packages: {},
+    });
+    expect((await readdir(join(scratch, "from-file"))).sort()).toEqual([
+      "drydock-bundle.json",
+      "lib",
+      "package.json",
+      "tasks.ts",
+    ]);
   });
 
   it("rejects an archive that is not a bundle", async () => {
-    await expect(extractBundle(Buffer.from("not a tarball at all"), join(scratch, "garbage"))).rejects.toThrow();
+    await expect(
+      extractBundle(Buffer.from("not a tarball at all"), join(scratch, "garbage")),
+    ).rejects.toThrow();
   });
 });

@@ -6,11 +6,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import { BundleManifestSchema } from "@drydock/contracts";
+import { BUNDLE_MANIFEST_FILE, BundleManifestSchema } from "@drydock/contracts";
 import type { BundleManifest } from "@drydock/contracts";
 import { extract } from "tar";
-
-export const BUNDLE_MANIFEST_FILE = "drydock-bundle.json";
 
 export interface BundleRef {
   sha256: string;
@@ -31,8 +29,13 @@ export interface EnsureBundleOptions {
 }
 
 /** Returns the extracted bundle from the cache, downloading, verifying and extracting it first if needed. */
-export async function ensureBundle(cacheDir: string, bundle: BundleRef, options: EnsureBundleOptions = {}): Promise<CachedBundle> {
-  if (!/^[a-f0-9]{64}$/.test(bundle.sha256)) throw new Error(`not a bundle sha256: ${bundle.sha256}`);
+export async function ensureBundle(
+  cacheDir: string,
+  bundle: BundleRef,
+  options: EnsureBundleOptions = {},
+): Promise<CachedBundle> {
+  if (!/^[a-f0-9]{64}$/.test(bundle.sha256))
+    throw new Error(`not a bundle sha256: ${bundle.sha256}`);
   const bundlesDir = join(cacheDir, "bundles");
   const dir = join(bundlesDir, bundle.sha256);
   const cached = await readManifest(dir);
@@ -41,11 +44,16 @@ export async function ensureBundle(cacheDir: string, bundle: BundleRef, options:
   const tarball = await (options.download ?? downloadBytes)(bundle.url);
   const actual = createHash("sha256").update(tarball).digest("hex");
   if (actual !== bundle.sha256) {
-    throw new Error(`the downloaded bundle has sha256 ${actual}, expected ${bundle.sha256} (corrupted or wrong upload)`);
+    throw new Error(
+      `the downloaded bundle has sha256 ${actual}, expected ${bundle.sha256} (corrupted or wrong upload)`,
+    );
   }
 
   await mkdir(bundlesDir, { recursive: true });
-  const scratch = join(bundlesDir, `.tmp-${bundle.sha256.slice(0, 12)}-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const scratch = join(
+    bundlesDir,
+    `.tmp-${bundle.sha256.slice(0, 12)}-${process.pid}-${randomBytes(4).toString("hex")}`,
+  );
   try {
     const manifest = await extractBundle(tarball, scratch);
     try {
@@ -63,7 +71,10 @@ export async function ensureBundle(cacheDir: string, bundle: BundleRef, options:
 }
 
 /** Extracts a bundle tarball (bytes or a file path) into `destDir` and returns its validated manifest. */
-export async function extractBundle(tarball: Buffer | string, destDir: string): Promise<BundleManifest> {
+export async function extractBundle(
+  tarball: Buffer | string,
+  destDir: string,
+): Promise<BundleManifest> {
   await mkdir(destDir, { recursive: true });
   let file = tarball;
   if (typeof file !== "string") {

@@ -2,12 +2,19 @@ import { AppError } from "@drydock/contracts";
 import { TRPCClientError } from "@trpc/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
-import { createAgentClient, isServerUnreachable, ServerUnavailableError, withRetry } from "./client.js";
+import {
+  createAgentClient,
+  isServerUnreachable,
+  ServerUnavailableError,
+  withRetry,
+} from "./client.js";
 import { newState, TestControlPlane } from "./test/control-plane.js";
 import type { ControlPlaneState } from "./test/control-plane.js";
 
 function connectionRefused(): Error {
-  return new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }) });
+  return new TypeError("fetch failed", {
+    cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }),
+  });
 }
 
 describe("isServerUnreachable", () => {
@@ -15,13 +22,21 @@ describe("isServerUnreachable", () => {
     expect(isServerUnreachable(connectionRefused())).toBe(true);
     expect(isServerUnreachable(TRPCClientError.from(connectionRefused()))).toBe(true);
     expect(isServerUnreachable(new ServerUnavailableError(503, "http://x/trpc"))).toBe(true);
-    expect(isServerUnreachable(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }))).toBe(true);
+    expect(
+      isServerUnreachable(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })),
+    ).toBe(true);
   });
 
   it("does not treat an answered error as unreachable", () => {
     expect(isServerUnreachable(new Error("boom"))).toBe(false);
     expect(isServerUnreachable("fetch failed")).toBe(false);
-    const answered = TRPCClientError.from({ error: { message: "nope", code: -32603, data: { code: "INTERNAL_SERVER_ERROR", httpStatus: 500 } } });
+    const answered = TRPCClientError.from({
+      error: {
+        message: "nope",
+        code: -32603,
+        data: { code: "INTERNAL_SERVER_ERROR", httpStatus: 500 },
+      },
+    });
     expect(isServerUnreachable(answered)).toBe(false);
   });
 });
@@ -55,9 +70,12 @@ describe("withRetry", () => {
 
   it("gives up once the server has been unreachable for reconnectSeconds", async () => {
     const started = Date.now();
-    await expect(withRetry(() => Promise.reject(connectionRefused()), { reconnectSeconds: 0.3, maxDelayMs: 50 })).rejects.toThrow(
-      /the server stayed unreachable for 0 s: fetch failed: connect ECONNREFUSED/,
-    );
+    await expect(
+      withRetry(() => Promise.reject(connectionRefused()), {
+        reconnectSeconds: 0.3,
+        maxDelayMs: 50,
+      }),
+    ).rejects.toThrow(/the server stayed unreachable for 0 s: fetch failed: connect ECONNREFUSED/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(Date.now() - started).toBeLessThan(2_000);
   });
@@ -93,7 +111,9 @@ describe("the agent client against a real server", () => {
     state.gatewayErrors = 2;
     const client = createAgentClient({ endpoint, token: state.token });
     const retries: number[] = [];
-    const assignment = await withRetry(() => client.agent.assignment.query(), { onRetry: (_e, attempt) => retries.push(attempt) });
+    const assignment = await withRetry(() => client.agent.assignment.query(), {
+      onRetry: (_e, attempt) => retries.push(attempt),
+    });
     expect(assignment.attemptId).toBe("att-1");
     expect(retries).toEqual([1, 2]);
   });
@@ -101,10 +121,14 @@ describe("the agent client against a real server", () => {
   it("does not retry a 500 or a 401 the server answered", async () => {
     state.startedError = new AppError("BROKEN", "INTERNAL_SERVER_ERROR", "handler broke");
     const client = createAgentClient({ endpoint, token: state.token });
-    await expect(withRetry(() => client.agent.started.mutate({ pid: 1 }))).rejects.toThrow("handler broke");
+    await expect(withRetry(() => client.agent.started.mutate({ pid: 1 }))).rejects.toThrow(
+      "handler broke",
+    );
     expect(state.calls.started).toHaveLength(1);
 
     const stranger = createAgentClient({ endpoint, token: "wrong" });
-    await expect(withRetry(() => stranger.agent.assignment.query())).rejects.toThrow(/attempt-scoped agent token is required/);
+    await expect(withRetry(() => stranger.agent.assignment.query())).rejects.toThrow(
+      /attempt-scoped agent token is required/,
+    );
   });
 });

@@ -5,6 +5,7 @@
 import type { AppRouter } from "@drydock/contracts/router";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import type { TRPCClient } from "@trpc/client";
+import type { Logger } from "pino";
 
 export type AgentClient = TRPCClient<AppRouter>;
 
@@ -37,7 +38,10 @@ export class ServerUnavailableError extends Error {
 }
 
 /** Fetch that turns gateway statuses into ServerUnavailableError, so every caller classifies them alike. */
-export async function fetchOrUnavailable(input: string | URL, init?: RequestInit): Promise<Response> {
+export async function fetchOrUnavailable(
+  input: string | URL,
+  init?: RequestInit,
+): Promise<Response> {
   const response = await fetch(input, init);
   if (GATEWAY_STATUSES.has(response.status)) {
     await response.body?.cancel();
@@ -52,7 +56,7 @@ export function createAgentClient(options: { endpoint: string; token: string }):
       httpLink({
         url: `${options.endpoint.replace(/\/+$/, "")}/trpc`,
         headers: { authorization: `Bearer ${options.token}` },
-        fetch: (url, init) => fetchOrUnavailable(url, init as RequestInit),
+        fetch: (url: string | URL, init) => fetchOrUnavailable(url, init as RequestInit),
       }),
     ],
   });
@@ -103,9 +107,12 @@ export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions =
       if (!isServerUnreachable(error) || options.signal?.aborted) throw error;
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        throw new Error(`the server stayed unreachable for ${Math.round(reconnectMs / 1_000)} s: ${describeError(error)}`, {
-          cause: error,
-        });
+        throw new Error(
+          `the server stayed unreachable for ${Math.round(reconnectMs / 1_000)} s: ${describeError(error)}`,
+          {
+            cause: error,
+          },
+        );
       }
       const ceiling = Math.min(maxDelayMs, 100 * 2 ** (attempt - 1));
       const delayMs = Math.min(remaining, Math.round(ceiling / 2 + (Math.random() * ceiling) / 2));
@@ -127,14 +134,40 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** A thrown value that is not an Error: a primitive as itself, an object as JSON (not "[object Object]"). */
+function describeNonError(value: unknown): string {
+  if (typeof value !== "object" || value === null) return String(value);
+  try {
+    return JSON.stringify(value) ?? Object.prototype.toString.call(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 /** A one-line description of an error, following its causes ("fetch failed: connect ECONNREFUSED …"). */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current !== undefined; depth++) {
-    const message = current instanceof Error ? current.message : String(current);
+    const message = current instanceof Error ? current.message : describeNonError(current);
     if (message && !parts.includes(message)) parts.push(message);
     current = current instanceof Error ? current.cause : undefined;
   }
   return parts.join(": ");
+}
+
+/** A call to the server, named for the logs, retried while the server is unreachable (see withRetry). */
+export type ServerCall = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/** The ServerCall of one attempt: it rides out an unreachable server for `reconnectSeconds`, saying so at each retry. */
+export function createServerCall(reconnectSeconds: number, logger: Logger): ServerCall {
+  return (what, fn) =>
+    withRetry(fn, {
+      reconnectSeconds,
+      onRetry: (error, attempt, delayMs) =>
+        logger.warn(
+          { attempt, delayMs, error: describeError(error) },
+          `${what}: the server is unreachable, retrying`,
+        ),
+    });
 }

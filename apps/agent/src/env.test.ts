@@ -22,26 +22,51 @@ describe("loadConfig", () => {
       heartbeatMs: 2_000,
       reconnectSeconds: 600,
       defaultExtensions: [expect.stringMatching(/\/apps\/vscode-extension\/dist\/drydock\.vsix$/)],
-      childEnv: { DRYDOCK_ENDPOINT: "http://127.0.0.1:8484/", DRYDOCK_CACHE_DIR: "/var/cache/drydock", DRYDOCK_LOG_LEVEL: "" },
+      childEnv: {
+        DRYDOCK_ENDPOINT: "http://127.0.0.1:8484/",
+        DRYDOCK_CACHE_DIR: "/var/cache/drydock",
+        DRYDOCK_LOG_LEVEL: "",
+      },
     });
   });
 
   it("keeps the IDE runtime in the user's cache (XDG), unless DRYDOCK_IDE_DIR names another place", () => {
     const base = { DRYDOCK_ENDPOINT: "http://127.0.0.1:8484", DRYDOCK_AGENT_TOKEN: "t" };
     expect(loadConfig({ ...base, HOME: "/home/ada" }).ideDir).toBe("/home/ada/.cache/drydock/ide");
-    expect(loadConfig({ ...base, HOME: "/home/ada", XDG_CACHE_HOME: "/xdg" }).ideDir).toBe("/xdg/drydock/ide");
-    expect(loadConfig({ ...base, HOME: "/home/ada", XDG_CACHE_HOME: "", DRYDOCK_IDE_DIR: "/opt/drydock/ide" }).ideDir).toBe("/opt/drydock/ide");
+    expect(loadConfig({ ...base, HOME: "/home/ada", XDG_CACHE_HOME: "/xdg" }).ideDir).toBe(
+      "/xdg/drydock/ide",
+    );
+    expect(
+      loadConfig({
+        ...base,
+        HOME: "/home/ada",
+        XDG_CACHE_HOME: "",
+        DRYDOCK_IDE_DIR: "/opt/drydock/ide",
+      }).ideDir,
+    ).toBe("/opt/drydock/ide");
   });
 
-  it("installs the Drydock extension into every session unless DRYDOCK_DEFAULT_EXTENSIONS says otherwise (J5)", () => {
+  it("installs the Drydock extension into every session unless DRYDOCK_DEFAULT_EXTENSIONS says otherwise", () => {
     const base = { DRYDOCK_ENDPOINT: "http://127.0.0.1:8484", DRYDOCK_AGENT_TOKEN: "t" };
-    expect(loadConfig({ ...base, DRYDOCK_DEFAULT_EXTENSIONS: "none" }).defaultExtensions).toEqual([]);
-    expect(loadConfig({ ...base, DRYDOCK_DEFAULT_EXTENSIONS: " /x/a.vsix, https://h/b.vsix " }).defaultExtensions).toEqual(["/x/a.vsix", "https://h/b.vsix"]);
+    expect(loadConfig({ ...base, DRYDOCK_DEFAULT_EXTENSIONS: "none" }).defaultExtensions).toEqual(
+      [],
+    );
+    expect(
+      loadConfig({ ...base, DRYDOCK_DEFAULT_EXTENSIONS: " /x/a.vsix, https://h/b.vsix " })
+        .defaultExtensions,
+    ).toEqual(["/x/a.vsix", "https://h/b.vsix"]);
   });
 
   it("keeps the attempt token out of the environment of what the agent starts for the user", () => {
-    const config = loadConfig({ DRYDOCK_ENDPOINT: "http://127.0.0.1:8484", DRYDOCK_AGENT_TOKEN: "secret", PATH: "/usr/bin" });
-    expect(config.childEnv).toEqual({ DRYDOCK_ENDPOINT: "http://127.0.0.1:8484", PATH: "/usr/bin" });
+    const config = loadConfig({
+      DRYDOCK_ENDPOINT: "http://127.0.0.1:8484",
+      DRYDOCK_AGENT_TOKEN: "secret",
+      PATH: "/usr/bin",
+    });
+    expect(config.childEnv).toEqual({
+      DRYDOCK_ENDPOINT: "http://127.0.0.1:8484",
+      PATH: "/usr/bin",
+    });
   });
 
   it("names every bad variable", () => {

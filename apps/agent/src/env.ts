@@ -37,7 +37,7 @@ export interface AgentConfig {
   logLevel: z.infer<typeof LogLevel>;
   heartbeatMs: number;
   reconnectSeconds: number;
-  /** Installed into every interactive session before the task's own (J5). */
+  /** Installed into every interactive session before the task's own. */
   defaultExtensions: string[];
   /**
    * The environment of what the agent starts for the user (code-server, its terminals, the debugged task):
@@ -51,7 +51,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const present = setVariables(env);
   const parsed = EnvSchema.safeParse(present);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
+      .join("; ");
     throw new Error(`invalid agent environment: ${problems}`);
   }
   const e = parsed.data;
@@ -65,28 +67,46 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reconnectSeconds: e.DRYDOCK_RECONNECT_SECONDS,
     defaultExtensions: defaultExtensions(e.DRYDOCK_DEFAULT_EXTENSIONS),
     childEnv: Object.fromEntries(
-      Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[0] !== "DRYDOCK_AGENT_TOKEN"),
+      Object.entries(env).filter(
+        (entry): entry is [string, string] =>
+          entry[1] !== undefined && entry[0] !== "DRYDOCK_AGENT_TOKEN",
+      ),
     ),
   };
 }
 
 /** The cache and default extensions as `loadConfig` reads them, for `prepare` (which runs no attempt, so has no endpoint or token). */
-export function loadPrepareConfig(env: Record<string, string | undefined> = process.env): Pick<AgentConfig, "cacheDir" | "ideDir" | "defaultExtensions" | "childEnv"> {
+export function loadPrepareConfig(
+  env: Record<string, string | undefined> = process.env,
+): Pick<AgentConfig, "cacheDir" | "ideDir" | "defaultExtensions" | "childEnv"> {
   return {
     cacheDir: env.DRYDOCK_CACHE_DIR || DEFAULT_CACHE_DIR,
     ideDir: defaultIdeDir(setVariables(env)),
     defaultExtensions: defaultExtensions(env.DRYDOCK_DEFAULT_EXTENSIONS || undefined),
-    childEnv: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+    childEnv: Object.fromEntries(
+      Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    ),
   };
 }
 
 /** The variables that are set: an empty one means "not set", so its default applies. */
 const setVariables = (env: Record<string, string | undefined>) =>
-  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ""));
+  Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== "",
+    ),
+  );
 
-const defaultExtensions = (value: string | undefined) => (value === undefined ? bundledExtensions() : listOf(value));
+const defaultExtensions = (value: string | undefined) =>
+  value === undefined ? bundledExtensions() : listOf(value);
 
-const listOf = (value: string) => (value.trim() === "none" ? [] : value.split(",").map((v) => v.trim()).filter(Boolean));
+const listOf = (value: string) =>
+  value.trim() === "none"
+    ? []
+    : value
+        .split(",")
+        .map((v) => v.trim())
+        .filter(Boolean);
 
 /** The Drydock extension's .vsix, as the workspace built it (`@drydock/vscode-extension`); none when it is not there. */
 function bundledExtensions(): string[] {

@@ -47,16 +47,30 @@ export class Heartbeat {
     try {
       const { proceed } = await this.beat();
       this.lastAnswer = Date.now();
-      if (!proceed) return this.halt("the server asked the agent to stop (the attempt was aborted, timed out or already ended)");
+      if (!proceed)
+        return this.halt(
+          "the server asked the agent to stop (the attempt was aborted, timed out or already ended)",
+        );
     } catch (error) {
       const status = answeredStatus(error);
       if (isServerUnreachable(error)) {
         const silentFor = Date.now() - this.lastAnswer;
         if (silentFor > this.options.reconnectSeconds * 1_000) {
-          return this.halt(`the server has been unreachable for ${Math.round(silentFor / 1_000)} s`);
+          return this.halt(
+            `the server has been unreachable for ${Math.round(silentFor / 1_000)} s`,
+          );
         }
-        logger.warn({ error: describeError(error) }, "heartbeat: the server is unreachable, will retry");
-      } else if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        logger.warn(
+          { error: describeError(error) },
+          "heartbeat: the server is unreachable, will retry",
+        );
+      } else if (
+        status !== undefined &&
+        status >= 400 &&
+        status < 500 &&
+        status !== 408 &&
+        status !== 429
+      ) {
         // The server answered that this attempt is not (or no longer) the agent's to run.
         return this.halt(`the server rejected the heartbeat (${status}): ${describeError(error)}`);
       } else {

@@ -1,10 +1,13 @@
 import { fileURLToPath } from "node:url";
 
-export { AGENT_ERROR_CODES, EXIT_CODES, runAttempt, runAttempts } from "./run-attempt.js";
-export type { RunAttemptDeps } from "./run-attempt.js";
+export { AGENT_ERROR_CODES, EXIT_CODES } from "./attempt/exit-codes.js";
+export { runOneAttempt } from "./attempt/run-one-attempt.js";
+export type { AttemptDeps } from "./attempt/run-one-attempt.js";
+export { serveAttempts } from "./attempt/attempt-loop.js";
 export { loadConfig } from "./env.js";
 export type { AgentConfig } from "./env.js";
-export { BUNDLE_MANIFEST_FILE, ensureBundle, extractBundle } from "./bundle-cache.js";
+export { BUNDLE_MANIFEST_FILE } from "@drydock/contracts";
+export { ensureBundle, extractBundle } from "./bundle-cache.js";
 export type { BundleRef, CachedBundle, EnsureBundleOptions } from "./bundle-cache.js";
 export { createAgentClient, isServerUnreachable, withRetry } from "./client.js";
 export type { AgentClient, RetryOptions } from "./client.js";

@@ -20,7 +20,11 @@ class RecordingStream extends Writable {
 function streams() {
   const stdout = new RecordingStream();
   const stderr = new RecordingStream();
-  return { stdout, stderr, asStreams: { stdout, stderr } as unknown as Record<"stdout" | "stderr", NodeJS.WritableStream> };
+  return {
+    stdout,
+    stderr,
+    asStreams: { stdout, stderr } as unknown as Record<"stdout" | "stderr", NodeJS.WritableStream>,
+  };
 }
 
 const texts = (lines: LogLine[]) => lines.map((l) => `${l.stream}:${l.text}`);
@@ -87,14 +91,22 @@ describe("LogForwarder", () => {
         await blocked;
         delivered.push(...lines);
       },
-      { streams: asStreams, batchLines: 5, maxBufferedLines: 10, flushIntervalMs: 60_000, replaceConsole: false },
+      {
+        streams: asStreams,
+        batchLines: 5,
+        maxBufferedLines: 10,
+        flushIntervalMs: 60_000,
+        replaceConsole: false,
+      },
     );
     forwarder.start();
     for (let i = 0; i < 105; i++) asStreams.stdout.write(`l${i}\n`);
     release();
     await forwarder.stop();
 
-    const expected = [0, 1, 2, 3, 4, ...Array.from({ length: 10 }, (_, i) => 95 + i)].map((i) => `stdout:l${i}`);
+    const expected = [0, 1, 2, 3, 4, ...Array.from({ length: 10 }, (_, i) => 95 + i)].map(
+      (i) => `stdout:l${i}`,
+    );
     expect(texts(delivered.filter((l) => l.stream !== "system"))).toEqual(expected);
     expect(delivered.filter((l) => l.stream === "system").map((l) => l.text)).toEqual([
       "90 log line(s) dropped: the server did not take them in time",
@@ -127,7 +139,12 @@ describe("LogForwarder", () => {
         if (++calls === 1) throw new Error("413 payload too large");
         sent.push(...lines);
       },
-      { streams: asStreams, batchLines: 2, replaceConsole: false, onSendError: (_e, n) => errors.push(n) },
+      {
+        streams: asStreams,
+        batchLines: 2,
+        replaceConsole: false,
+        onSendError: (_e, n) => errors.push(n),
+      },
     );
     forwarder.start();
     asStreams.stdout.write("a\nb\nc\n");

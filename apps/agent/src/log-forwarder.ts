@@ -72,7 +72,10 @@ export class LogForwarder {
     for (const name of ["stdout", "stderr"] as const) this.patch(name, this.streams[name]);
     if (this.replaceConsole) {
       const previous = globalThis.console;
-      globalThis.console = new Console({ stdout: this.streams.stdout, stderr: this.streams.stderr });
+      globalThis.console = new Console({
+        stdout: this.streams.stdout,
+        stderr: this.streams.stderr,
+      });
       this.undo.push(() => {
         globalThis.console = previous;
       });
@@ -114,11 +117,16 @@ export class LogForwarder {
   }
 
   private patch(name: CapturedStream, stream: NodeJS.WritableStream): void {
-    const hadOwnWrite = Object.prototype.hasOwnProperty.call(stream, "write");
-    const original = stream.write;
+    // An own `write` (another patch's) is put back exactly as it was; without one, the prototype's shows again.
+    const ownWrite = Object.getOwnPropertyDescriptor(stream, "write");
+    const original = stream.write.bind(stream);
     const capture = (chunk: unknown, encoding: unknown) => {
       try {
-        this.capture(name, chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : undefined);
+        this.capture(
+          name,
+          chunk,
+          typeof encoding === "string" ? (encoding as BufferEncoding) : undefined,
+        );
       } catch {
         // Forwarding must never break the task's own writes.
       }
@@ -126,19 +134,28 @@ export class LogForwarder {
     stream.write = function (this: unknown, ...args: unknown[]): boolean {
       capture(args[0], args[1]);
       return Reflect.apply(original, stream, args) as boolean;
-    } as Write;
+    };
     this.undo.push(() => {
-      if (hadOwnWrite) stream.write = original;
+      if (ownWrite) Object.defineProperty(stream, "write", ownWrite);
       else delete (stream as { write?: Write }).write;
     });
   }
 
-  private capture(name: CapturedStream, chunk: unknown, encoding: BufferEncoding | undefined): void {
+  private capture(
+    name: CapturedStream,
+    chunk: unknown,
+    encoding: BufferEncoding | undefined,
+  ): void {
     let text: string;
     if (typeof chunk === "string") {
-      text = encoding && encoding !== "utf8" && encoding !== "utf-8" ? this.decoders[name].write(Buffer.from(chunk, encoding)) : chunk;
+      text =
+        encoding && encoding !== "utf8" && encoding !== "utf-8"
+          ? this.decoders[name].write(Buffer.from(chunk, encoding))
+          : chunk;
     } else if (chunk instanceof Uint8Array) {
-      text = this.decoders[name].write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      text = this.decoders[name].write(
+        Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
     } else {
       return;
     }
@@ -152,11 +169,17 @@ export class LogForwarder {
   }
 
   private line(stream: CapturedStream, text: string): void {
-    this.push({ stream, text: this.cut(text.endsWith("\r") ? text.slice(0, -1) : text), at: this.now().toISOString() });
+    this.push({
+      stream,
+      text: this.cut(text.endsWith("\r") ? text.slice(0, -1) : text),
+      at: this.now().toISOString(),
+    });
   }
 
   private cut(text: string): string {
-    return text.length <= this.maxLineLength ? text : `${text.slice(0, this.maxLineLength)}… [${text.length - this.maxLineLength} characters cut]`;
+    return text.length <= this.maxLineLength
+      ? text
+      : `${text.slice(0, this.maxLineLength)}… [${text.length - this.maxLineLength} characters cut]`;
   }
 
   private push(line: LogLine): void {

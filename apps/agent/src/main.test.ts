@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { EXIT_CODES } from "./run-attempt.js";
+import { EXIT_CODES } from "./attempt/exit-codes.js";
 import { newState, TestControlPlane } from "./test/control-plane.js";
 import { assignmentFor, fixtureLine, packFixture } from "./test/fixture.js";
 import type { FixtureBundle } from "./test/fixture.js";
@@ -29,7 +29,9 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 beforeEach(async () => {
-  plane = new TestControlPlane(newState(assignmentFor(bundle, "add"), new Map([[bundle.sha256, bundle.tarball]])));
+  plane = new TestControlPlane(
+    newState(assignmentFor(bundle, "add"), new Map([[bundle.sha256, bundle.tarball]])),
+  );
   endpoint = await plane.listen();
 });
 afterEach(async () => {
@@ -44,7 +46,9 @@ interface AgentProcess {
 /** Starts the agent the way the local-process executor does: its own cwd, configured by the environment. */
 async function startAgent(env: Record<string, string> = {}): Promise<AgentProcess> {
   const cwd = await mkdtemp(join(scratch, "attempt-"));
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("DRYDOCK_")));
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith("DRYDOCK_")),
+  );
   const child = spawn(process.execPath, ["--import", tsxLoader, mainSource, "--attempt", "att-1"], {
     cwd,
     env: {
@@ -80,7 +84,9 @@ describe("the agent process", () => {
       .map((line) => JSON.parse(line) as { msg: string; attempt?: string });
     expect(agentLogs.some((l) => l.msg === "task succeeded" && l.attempt === "att-1")).toBe(true);
     expect(plane.state.calls.complete).toHaveLength(1);
-    expect(plane.state.calls.logs.some((l) => l.stream === "stdout" && l.text === "adding 2 and 3")).toBe(true);
+    expect(
+      plane.state.calls.logs.some((l) => l.stream === "stdout" && l.text === "adding 2 and 3"),
+    ).toBe(true);
   });
 
   it("exits 1 for a failing task, with a stack that points at the task's TypeScript line", async () => {
@@ -88,13 +94,18 @@ describe("the agent process", () => {
     const { code } = await (await startAgent()).exited;
 
     expect(code).toBe(EXIT_CODES.taskFailed);
-    expect(plane.state.calls.fail[0]?.stack).toContain(`tasks.ts:${fixtureLine('throw new TypeError("kaboom")')}:`);
+    expect(plane.state.calls.fail[0]?.stack).toContain(
+      `tasks.ts:${fixtureLine('throw new TypeError("kaboom")')}:`,
+    );
   });
 
   it("exits 143 promptly on SIGTERM", async () => {
     plane.state.assignment = assignmentFor(bundle, "sleepy");
     const agent = await startAgent();
-    await vi.waitFor(() => expect(plane.state.calls.logs.some((l) => l.text === "sleeping")).toBe(true), { timeout: 15_000 });
+    await vi.waitFor(
+      () => expect(plane.state.calls.logs.some((l) => l.text === "sleeping")).toBe(true),
+      { timeout: 15_000 },
+    );
     const sentAt = Date.now();
     agent.kill("SIGTERM");
 

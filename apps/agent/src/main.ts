@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
  * The agent process: `node dist/main.js --attempt <attemptId>`, started by an executor as the entrypoint of
- * one task attempt, configured by the environment (see env.ts). Exits with runAttempt's code.
+ * one task attempt, configured by the environment (see env.ts). Serves that attempt and any the server hands
+ * over next (attempt/attempt-loop.ts), and exits with the last one's code.
  */
 import { parseArgs } from "node:util";
 
+import { serveAttempts } from "./attempt/attempt-loop.js";
+import { EXIT_CODES } from "./attempt/exit-codes.js";
 import { loadConfig } from "./env.js";
 import type { AgentConfig } from "./env.js";
 import { createAgentLogger } from "./logger.js";
-import { EXIT_CODES, runAttempts } from "./run-attempt.js";
 
 // Stack traces of the task then point at its TypeScript source lines (tsx emits inline source maps).
 process.setSourceMapsEnabled(true);
@@ -20,7 +22,9 @@ try {
   attempt = parseArgs({ options: { attempt: { type: "string" } }, strict: true }).values.attempt;
   config = loadConfig();
 } catch (error) {
-  process.stderr.write(`drydock-agent: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `drydock-agent: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(EXIT_CODES.platformFailed);
 }
 
@@ -30,12 +34,12 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {
     logger.warn({ signal }, "terminating");
     terminate.abort();
-    // runAttempt stops at once (an interactive session's code-server within 4 s); this bounds the final log flush.
+    // The attempt stops at once (an interactive session's code-server within 4 s); this bounds the final log flush.
     setTimeout(() => process.exit(EXIT_CODES.terminated), 4_800).unref();
   });
 }
 
 logger.info({ endpoint: config.endpoint, cacheDir: config.cacheDir }, "agent starting");
-const code = await runAttempts(config, { logger, signal: terminate.signal });
+const code = await serveAttempts(config, { logger, signal: terminate.signal });
 logger.info({ code }, "agent exiting");
 process.exit(code);

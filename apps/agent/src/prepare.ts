@@ -20,7 +20,11 @@ const printOnly = process.argv.includes("--print-code-server");
 const say = (line: string) => (printOnly ? process.stderr : process.stdout).write(`${line}\n`);
 const scratch = await mkdtemp(join(tmpdir(), "drydock-prepare-"));
 try {
-  const bin = await ensureCodeServer({ ideDir: config.ideDir, env: config.childEnv, onProgress: say });
+  const bin = await ensureCodeServer({
+    ideDir: config.ideDir,
+    env: config.childEnv,
+    onProgress: say,
+  });
   process.stdout.write(printOnly ? `${bin}\n` : `code-server: ${bin}\n`);
   if (!printOnly && config.defaultExtensions.length > 0) {
     const { installed, problems, extensionsDir } = await installExtensions({
@@ -31,11 +35,16 @@ try {
       env: { ...config.childEnv, TMPDIR: scratch },
       onProgress: say,
     });
-    if (problems.length > 0) throw new Error(`could not install ${problems.map((p) => `${p.extension}: ${p.message}`).join("; ")}`);
+    if (problems.length > 0)
+      throw new Error(
+        `could not install ${problems.map((p) => `${p.extension}: ${p.message}`).join("; ")}`,
+      );
     say(`default extensions installed in ${extensionsDir ?? "(none)"}: ${installed.join(", ")}`);
   }
 } catch (error) {
-  process.stderr.write(`drydock-agent prepare: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `drydock-agent prepare: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exitCode = 1;
 } finally {
   await rm(scratch, { recursive: true, force: true });

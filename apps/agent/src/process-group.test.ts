@@ -11,12 +11,17 @@ const running = async (pid: number) => {
 };
 
 /** The session id: the fourth field after the command in /proc/<pid>/stat (state, ppid, pgrp, session). */
-const sessionOf = async (pid: number) => Number((await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ")[3]);
+const sessionOf = async (pid: number) =>
+  Number((await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ")[3]);
 
 describe("process trees", () => {
   it("ends a group leader and its descendants, also one that left for a session of its own (a terminal)", async () => {
     // A leader whose child escapes its group the way an integrated terminal does (setsid), and ignores SIGTERM.
-    const leader = spawn("/bin/sh", ["-c", "setsid sh -c 'trap \"\" TERM; sleep 600' & sleep 600; wait"], { detached: true, stdio: "ignore" });
+    const leader = spawn(
+      "/bin/sh",
+      ["-c", "setsid sh -c 'trap \"\" TERM; sleep 600' & sleep 600; wait"],
+      { detached: true, stdio: "ignore" },
+    );
     const pid = leader.pid as number;
     let tree: number[] = [];
     for (let i = 0; i < 100 && tree.length < 3; i++) {

@@ -39,7 +39,8 @@ export async function groupAlive(pgid: number): Promise<boolean> {
 /** The pids of every live descendant of `pid` (children, their children, …), read from /proc. */
 export async function descendantsOf(pid: number): Promise<number[]> {
   const children = new Map<number, number[]>();
-  for (const p of await liveProcesses()) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  for (const p of await liveProcesses())
+    children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
   const found: number[] = [];
   const queue = [pid];
   while (queue.length > 0) {
@@ -67,7 +68,8 @@ export async function terminateTree(leader: number, graceMs: number): Promise<vo
       }
     }
   };
-  const alive = async () => (await liveProcesses()).some((p) => p.pgrp === leader || tree.includes(p.pid));
+  const alive = async () =>
+    (await liveProcesses()).some((p) => p.pgrp === leader || tree.includes(p.pid));
   signalAll("SIGTERM");
   const deadline = Date.now() + graceMs;
   while ((await alive()) && Date.now() < deadline) await sleep(50);

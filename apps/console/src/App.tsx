@@ -19,7 +19,13 @@ export function App() {
   if (me.isPending) return <Loading what="Drydock" />;
   if (me.isError) {
     if (isUnauthorized(me.error)) return <SignInPage />;
-    return <ErrorState title="The console cannot reach the Drydock server" message={errorMessage(me.error)} retry={() => void me.refetch()} />;
+    return (
+      <ErrorState
+        title="The console cannot reach the Drydock server"
+        message={errorMessage(me.error)}
+        retry={() => void me.refetch()}
+      />
+    );
   }
   return (
     <div className="shell">
@@ -47,7 +53,9 @@ export function App() {
             <Redirect to="/executions" replace />
           </Route>
           <Route path="/workflows" component={WorkflowsPage} />
-          <Route path="/workflows/:name">{(params) => <WorkflowPage name={decodeURIComponent(params.name)} />}</Route>
+          <Route path="/workflows/:name">
+            {(params) => <WorkflowPage name={decodeURIComponent(params.name)} />}
+          </Route>
           <Route path="/executions" component={ExecutionsPage} />
           <Route path="/executions/:id">{(params) => <ExecutionPage id={params.id} />}</Route>
           <Route>

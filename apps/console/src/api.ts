@@ -4,7 +4,14 @@
  * Both are same-origin and carry the session cookie the server set at sign-in.
  */
 import type { AppRouter } from "@drydock/contracts/router";
-import { createTRPCClient, createWSClient, httpBatchLink, splitLink, TRPCClientError, wsLink } from "@trpc/client";
+import {
+  createTRPCClient,
+  createWSClient,
+  httpBatchLink,
+  splitLink,
+  TRPCClientError,
+  wsLink,
+} from "@trpc/client";
 
 /** Every action is scoped to a project; local mode has one. */
 export const PROJECT = "default";
@@ -32,18 +39,25 @@ export type Api = typeof api;
 
 /** The server's answer when the session cookie is missing, expired or forged. */
 export function isUnauthorized(error: unknown): boolean {
-  return error instanceof TRPCClientError && (error.data as { code?: string } | undefined)?.code === "UNAUTHORIZED";
+  return (
+    error instanceof TRPCClientError &&
+    (error.data as { code?: string } | undefined)?.code === "UNAUTHORIZED"
+  );
 }
 
 /** The server's machine-readable reason (`appCode`), e.g. INVALID_INPUT, when it gave one. */
 export function appCode(error: unknown): string | undefined {
-  return error instanceof TRPCClientError ? ((error.data as { appCode?: string } | undefined)?.appCode ?? undefined) : undefined;
+  return error instanceof TRPCClientError
+    ? ((error.data as { appCode?: string } | undefined)?.appCode ?? undefined)
+    : undefined;
 }
 
 /** A sentence for the user: the server's message, or what went wrong on the way. */
 export function errorMessage(error: unknown): string {
   if (error instanceof TRPCClientError) {
-    return error.message === "Failed to fetch" ? "The Drydock server cannot be reached. Is `drydock up` still running?" : error.message;
+    return error.message === "Failed to fetch"
+      ? "The Drydock server cannot be reached. Is `drydock up` still running?"
+      : error.message;
   }
   return error instanceof Error ? error.message : String(error);
 }

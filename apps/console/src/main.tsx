@@ -10,12 +10,17 @@ const queryClient: QueryClient = new QueryClient({
   // A sign-in that expires mid-way shows the sign-in page: App's own query learns it is unauthorized.
   queryCache: new QueryCache({
     onError: (error, query) => {
-      if (isUnauthorized(error) && query.queryKey[0] !== "projects") void queryClient.invalidateQueries({ queryKey: ["projects"] });
+      if (isUnauthorized(error) && query.queryKey[0] !== "projects")
+        void queryClient.invalidateQueries({ queryKey: ["projects"] });
     },
   }),
   defaultOptions: {
     // Live data arrives over subscriptions; nothing is refetched on a timer or on focus.
-    queries: { retry: (count, error) => !isUnauthorized(error) && count < 2, refetchOnWindowFocus: false, staleTime: 30_000 },
+    queries: {
+      retry: (count, error) => !isUnauthorized(error) && count < 2,
+      refetchOnWindowFocus: false,
+      staleTime: 30_000,
+    },
   },
 });
 

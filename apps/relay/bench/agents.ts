@@ -20,7 +20,9 @@ async function connect(args: AgentsConnectArgs): Promise<number> {
         token: BENCH_AGENT_TOKEN,
         target: { host: "127.0.0.1", port: args.upstreamPort },
       });
-      client.on("disconnected", (reason) => process.stderr.write(`agent end of ${sessionId}: tunnel lost: ${reason}\n`));
+      client.on("disconnected", (reason) =>
+        process.stderr.write(`agent end of ${sessionId}: tunnel lost: ${reason}\n`),
+      );
       clients.push(client);
       return client.whenConnected();
     });

@@ -29,7 +29,10 @@ export interface ChildOptions {
 /** One forked benchmark process, as the main process sees it. */
 export class Child {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: Error) => void }
+  >();
   private exitError: Error | undefined;
   readonly exited: Promise<void>;
 
@@ -58,11 +61,21 @@ export class Child {
   }
 
   /** Forks `bench/<script>` and resolves with the child and what it announced once ready. */
-  static start<Ready>(name: string, script: string, args: string[], options: ChildOptions = {}): Promise<{ child: Child; ready: Ready }> {
+  static start<Ready>(
+    name: string,
+    script: string,
+    args: string[],
+    options: ChildOptions = {},
+  ): Promise<{ child: Child; ready: Ready }> {
     const execArgv = ["--import", "tsx", ...(options.nodeFlags ?? [])];
     // One directory per child: node writes a profile per thread (tsx's loader thread too), named CPU.<date>.<pid>.<tid>….
-    if (options.cpuProfDir) execArgv.push("--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfDir, name)}`);
-    const proc = fork(join(benchDir, script), args, { cwd: packageDir, execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    if (options.cpuProfDir)
+      execArgv.push("--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfDir, name)}`);
+    const proc = fork(join(benchDir, script), args, {
+      cwd: packageDir,
+      execArgv,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     const child = new Child(name, proc);
     live.add(child);
     void child.exited.then(() => live.delete(child));
@@ -132,7 +145,10 @@ export function killAll(): void {
  * A handler's result must be serializable; a thrown error is sent back as its message. Every child also
  * answers `usage` (CPU time and wake-ups so far, see `Usage`) and `exit`.
  */
-export function serveParent(ready: unknown, handlers: Record<string, (arg: unknown) => unknown>): void {
+export function serveParent(
+  ready: unknown,
+  handlers: Record<string, (arg: unknown) => unknown>,
+): void {
   const send = process.send?.bind(process);
   if (!send) throw new Error("this benchmark script runs as a child of bench/relay.ts");
   process.on("disconnect", () => process.exit(0));
@@ -155,7 +171,13 @@ export function serveParent(ready: unknown, handlers: Record<string, (arg: unkno
       })
       .then(
         (value) => send({ type: "reply", id, ok: true, value: value ?? null } satisfies Message),
-        (error: unknown) => send({ type: "reply", id, ok: false, error: error instanceof Error ? error.message : String(error) } satisfies Message),
+        (error: unknown) =>
+          send({
+            type: "reply",
+            id,
+            ok: false,
+            error: error instanceof Error ? error.message : String(error),
+          } satisfies Message),
       );
   });
   send({ type: "ready", value: ready } satisfies Message);

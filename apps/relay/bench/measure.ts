@@ -17,8 +17,21 @@ export interface Target {
   wsHeaders: Record<string, string>;
 }
 
-function send(target: Target, agent: Agent, method: string, path: string, extra: Record<string, string> = {}) {
-  return request({ host: "127.0.0.1", port: target.port, agent, method, path, headers: { ...target.headers, ...extra } });
+function send(
+  target: Target,
+  agent: Agent,
+  method: string,
+  path: string,
+  extra: Record<string, string> = {},
+) {
+  return request({
+    host: "127.0.0.1",
+    port: target.port,
+    agent,
+    method,
+    path,
+    headers: { ...target.headers, ...extra },
+  });
 }
 
 /** An error for a non-200 answer, with the start of its body (the relay says why it refused). */
@@ -28,7 +41,11 @@ function answerError(res: IncomingMessage, what: string): Promise<Error> {
     res.setEncoding("utf8");
     res.on("data", (text: string) => (body += text.slice(0, 500 - body.length)));
     const done = () => {
-      const text = body.replace(/<[^>]*>/g, " ").replace(/&#39;/g, "'").replace(/\s+/g, " ").trim();
+      const text = body
+        .replace(/<[^>]*>/g, " ")
+        .replace(/&#39;/g, "'")
+        .replace(/\s+/g, " ")
+        .trim();
       resolve(new Error(`${what} answered ${res.statusCode}: ${text}`));
     };
     res.on("end", done);
@@ -49,7 +66,8 @@ export function download(target: Target, agent: Agent, bytes: number): Promise<n
       let received = 0;
       res.on("data", (chunk: Buffer) => (received += chunk.length));
       res.on("end", () => {
-        if (received !== bytes) reject(new Error(`${target.name} download: got ${received} of ${bytes} bytes`));
+        if (received !== bytes)
+          reject(new Error(`${target.name} download: got ${received} of ${bytes} bytes`));
         else resolve(bytes / 1e6 / ((performance.now() - start) / 1000));
       });
       res.on("error", reject);
@@ -60,10 +78,18 @@ export function download(target: Target, agent: Agent, bytes: number): Promise<n
 }
 
 /** POSTs `bytes` bytes (one reused buffer, with backpressure) once; resolves with MB/s. */
-export function upload(target: Target, agent: Agent, bytes: number, chunk: Buffer): Promise<number> {
+export function upload(
+  target: Target,
+  agent: Agent,
+  bytes: number,
+  chunk: Buffer,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const req = send(target, agent, "POST", "/upload", { "content-type": "application/octet-stream", "content-length": String(bytes) });
+    const req = send(target, agent, "POST", "/upload", {
+      "content-type": "application/octet-stream",
+      "content-length": String(bytes),
+    });
     req.on("response", (res) => {
       if (res.statusCode !== 200) {
         void answerError(res, `${target.name} upload`).then(reject);
@@ -73,7 +99,8 @@ export function upload(target: Target, agent: Agent, bytes: number, chunk: Buffe
       res.setEncoding("utf8");
       res.on("data", (text: string) => (body += text));
       res.on("end", () => {
-        if (Number(body) !== bytes) reject(new Error(`${target.name} upload: upstream got ${body} of ${bytes} bytes`));
+        if (Number(body) !== bytes)
+          reject(new Error(`${target.name} upload: upstream got ${body} of ${bytes} bytes`));
         else resolve(bytes / 1e6 / ((performance.now() - start) / 1000));
       });
       res.on("error", reject);
@@ -115,7 +142,11 @@ function tinyGet(target: Target, agent: Agent): Promise<number> {
 }
 
 /** Sequential tiny GETs over one kept-alive connection; resolves with the measured round trips (ms). */
-export async function requestLatency(target: Target, warmup: number, measured: number): Promise<number[]> {
+export async function requestLatency(
+  target: Target,
+  warmup: number,
+  measured: number,
+): Promise<number[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     for (let i = 0; i < warmup; i++) await tinyGet(target, agent);
@@ -138,22 +169,42 @@ export interface Throughput {
  * first use: with it (and its dependencies) loaded, this process's heap grows enough that bulk downloads
  * here cost several times the CPU (old-space collections, page faults), which would cap the direct path.
  */
-export async function requestsPerSecond(target: Target, connections: number, seconds: number): Promise<Throughput> {
+export async function requestsPerSecond(
+  target: Target,
+  connections: number,
+  seconds: number,
+): Promise<Throughput> {
   const { default: autocannon } = await import("autocannon");
-  const result = await autocannon({ url: `http://127.0.0.1:${target.port}/tiny`, connections, duration: seconds, headers: target.headers });
+  const result = await autocannon({
+    url: `http://127.0.0.1:${target.port}/tiny`,
+    connections,
+    duration: seconds,
+    headers: target.headers,
+  });
   if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0) {
-    throw new Error(`${target.name} autocannon: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers`);
+    throw new Error(
+      `${target.name} autocannon: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers`,
+    );
   }
   return { requestsPerSecond: result.requests.average, total: result.requests.total };
 }
 
 /** Sequential echoes of a small message over one WebSocket; resolves with the measured round trips (ms). */
-export async function websocketEcho(target: Target, warmup: number, measured: number): Promise<number[]> {
-  const ws = new WebSocket(`ws://127.0.0.1:${target.port}/ws`, { headers: target.wsHeaders, perMessageDeflate: false });
+export async function websocketEcho(
+  target: Target,
+  warmup: number,
+  measured: number,
+): Promise<number[]> {
+  const ws = new WebSocket(`ws://127.0.0.1:${target.port}/ws`, {
+    headers: target.wsHeaders,
+    perMessageDeflate: false,
+  });
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
     ws.once("error", reject);
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`${target.name} WebSocket upgrade answered ${res.statusCode}`)));
+    ws.once("unexpected-response", (_req, res) =>
+      reject(new Error(`${target.name} WebSocket upgrade answered ${res.statusCode}`)),
+    );
   });
   const message = Buffer.from("0123456789abcdef0123456789abcdef");
   const echo = () =>
@@ -161,7 +212,8 @@ export async function websocketEcho(target: Target, warmup: number, measured: nu
       const start = performance.now();
       const onMessage = (data: WebSocket.RawData) => {
         ws.off("close", onClose);
-        if ((data as Buffer).length !== message.length) reject(new Error(`${target.name} WebSocket echoed ${(data as Buffer).length} bytes`));
+        if ((data as Buffer).length !== message.length)
+          reject(new Error(`${target.name} WebSocket echoed ${(data as Buffer).length} bytes`));
         else resolve(performance.now() - start);
       };
       const onClose = () => {

@@ -1,8 +1,9 @@
 /**
  * Child process: the relay under test, built from `src` with an authority that accepts every agent token.
+ * Listens on the port given as its argument (a free one if none: a restarted relay takes its predecessor's).
  * Announces `{ url, ideOrigin }`; answers `tunnels` (how many it holds), `watch` / `losses` (records why a
- * session's tunnel closes) and `memory` (`process.memoryUsage()` after full garbage collections; run with
- * `--expose-gc`).
+ * session's tunnel closes), `rss` (resident memory now) and `memory` (`process.memoryUsage()` after full
+ * garbage collections; run with `--expose-gc`).
  */
 import type { RelayAuthority } from "@drydock/contracts";
 
@@ -20,7 +21,7 @@ const authority: RelayAuthority = {
 
 const config = RelayConfigSchema.parse({
   host: "127.0.0.1",
-  port: 0,
+  port: Number(process.argv[2] ?? 0),
   serverUrl: "http://127.0.0.1:9",
   relayToken: "bench-relay-token-0123456789abcdef",
   cookieSecret: BENCH_COOKIE_SECRET,
@@ -48,9 +49,16 @@ serveParent({ url, ideOrigin } satisfies RelayReady, {
     tunnel.once("close", (reason) => losses.push(`${String(sessionId)}: ${reason}`));
   },
   losses: () => losses,
+  rss: () => process.memoryUsage().rss,
   memory: async (): Promise<MemorySample> => {
     await collect();
     const usage = process.memoryUsage();
-    return { tunnels: relay.tunnels.size, rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers };
+    return {
+      tunnels: relay.tunnels.size,
+      rss: usage.rss,
+      heapUsed: usage.heapUsed,
+      external: usage.external,
+      arrayBuffers: usage.arrayBuffers,
+    };
   },
 });

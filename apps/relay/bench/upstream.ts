@@ -24,7 +24,10 @@ const server = createServer((req, res) => {
   }
   if (url.pathname === "/bytes") {
     let left = Number(url.searchParams.get("n") ?? 0);
-    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(left) });
+    res.writeHead(200, {
+      "content-type": "application/octet-stream",
+      "content-length": String(left),
+    });
     const pump = () => {
       while (left > 0) {
         const chunk = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);

@@ -14,15 +14,21 @@ export class Refusal extends Error {
 }
 
 /** Asks the control plane over its tRPC API, with the relay token. `serverUrl` may be resolved late (in `drydock up`). */
-export function serverAuthority(options: { serverUrl: string | (() => string); relayToken: string }): RelayAuthority {
-  const url = () => `${typeof options.serverUrl === "function" ? options.serverUrl() : options.serverUrl}/trpc`;
+export function serverAuthority(options: {
+  serverUrl: string | (() => string);
+  relayToken: string;
+}): RelayAuthority {
+  const url = () =>
+    `${typeof options.serverUrl === "function" ? options.serverUrl() : options.serverUrl}/trpc`;
   let client: ReturnType<typeof createTRPCClient<AppRouter>> | undefined;
   let clientUrl = "";
   const trpc = () => {
     if (!client || clientUrl !== url()) {
       clientUrl = url();
       client = createTRPCClient<AppRouter>({
-        links: [httpLink({ url: clientUrl, headers: { authorization: `Bearer ${options.relayToken}` } })],
+        links: [
+          httpLink({ url: clientUrl, headers: { authorization: `Bearer ${options.relayToken}` } }),
+        ],
       });
     }
     return client;
@@ -39,14 +45,21 @@ export function asRefusal(error: unknown): Refusal {
   if (error instanceof Refusal) return error;
   if (error instanceof TRPCClientError) {
     const status = (error.data as { httpStatus?: number } | undefined)?.httpStatus;
-    if (status === 401 || status === 403 || status === 404) return new Refusal(status, error.message);
+    if (status === 401 || status === 403 || status === 404)
+      return new Refusal(status, error.message);
     if (status === 400) return new Refusal(403, error.message);
     return new Refusal(503, `the control plane could not decide: ${error.message}`);
   }
   const kind = (error as { kind?: string } | undefined)?.kind;
   const message = error instanceof Error ? error.message : String(error);
   if (kind === "UNAUTHORIZED") return new Refusal(401, message);
-  if (kind === "FORBIDDEN" || kind === "CONFLICT" || kind === "PRECONDITION_FAILED" || kind === "BAD_REQUEST") return new Refusal(403, message);
+  if (
+    kind === "FORBIDDEN" ||
+    kind === "CONFLICT" ||
+    kind === "PRECONDITION_FAILED" ||
+    kind === "BAD_REQUEST"
+  )
+    return new Refusal(403, message);
   if (kind === "NOT_FOUND") return new Refusal(404, message);
   return new Refusal(503, `the control plane could not decide: ${message}`);
 }

@@ -25,9 +25,20 @@ export interface ConnectionHooks {
   /** The session a Host header names, if any. */
   sessionOf(host: string | undefined): string | undefined;
   /** Checks one request of the session; a refusal ends the connection with its status. */
-  admit(sessionId: string, cookie: string | undefined, origin: string | undefined, upgrade: boolean): Refusal | undefined;
+  admit(
+    sessionId: string,
+    cookie: string | undefined,
+    origin: string | undefined,
+    upgrade: boolean,
+  ): Refusal | undefined;
   /** Finds the session's tunnel (waiting a little for a reconnecting agent) and opens a byte stream through it. */
-  open(sessionId: string, authority: string, socket: Socket, ready: (stream: ClientHttp2Stream) => void, refuse: (refusal: Refusal) => void): void;
+  open(
+    sessionId: string,
+    authority: string,
+    socket: Socket,
+    ready: (stream: ClientHttp2Stream) => void,
+    refuse: (refusal: Refusal) => void,
+  ): void;
   /** A header's value as it may cross, or null to drop it (the relay's cookie). */
   rewrite(name: string, value: string): string | null;
   /** Counts a request that crossed. */
@@ -49,6 +60,9 @@ export interface ConnectionHooks {
   /** Largest request head, in bytes: a larger one is refused with 431, however it was split into reads. */
   maxHeaderSize: number;
 }
+
+/** Largest request head, on the fast path and in the relay's HTTP server alike. */
+export const MAX_HEAD_BYTES = 16 * 1024;
 
 const FRAMING = new Set(["content-length", "transfer-encoding"]);
 
@@ -108,7 +122,8 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
     finish = action;
     if (stream && !stream.writableEnded) stream.end();
   };
-  const refuse = (refusal: Refusal, kind: "http" | "upgrade") => afterResponses(() => hooks.refuse(socket, refusal, kind));
+  const refuse = (refusal: Refusal, kind: "http" | "upgrade") =>
+    afterResponses(() => hooks.refuse(socket, refusal, kind));
 
   /**
    * Writes an answer of the relay's own, then reads on: the next request is again a connection's first,
@@ -167,7 +182,8 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
     const method = HTTPParser.methods[info.method] ?? "GET";
     if (firstBytes) {
       sessionId = relayOwn ? undefined : hooks.sessionOf(host);
-      const bodiless = !info.upgrade && contentLength === undefined && transferEncoding === undefined;
+      const bodiless =
+        !info.upgrade && contentLength === undefined && transferEncoding === undefined;
       const own = relayOwn && bodiless ? hooks.answer(host, method, info.url) : undefined;
       if (own) {
         // 2: the request ends with its head, and the parser stops here; what follows waits for the answer.
@@ -189,7 +205,8 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
       const state = parser as unknown as { chunk: Buffer | null; offset: number };
       const rest = state.chunk ? state.chunk.subarray(state.offset) : Buffer.alloc(0);
       let replay = `${method} ${info.url} HTTP/${info.versionMajor}.${info.versionMinor}\r\n`;
-      for (let i = 0; i + 1 < raw.length; i += 2) replay += `${raw[i] as string}: ${raw[i + 1] as string}\r\n`;
+      for (let i = 0; i + 1 < raw.length; i += 2)
+        replay += `${raw[i] as string}: ${raw[i + 1] as string}\r\n`;
       const bytes = Buffer.concat([Buffer.from(`${replay}\r\n`, "latin1"), rest]);
       afterResponses(() => hooks.handOff(socket, bytes));
       return 1;
@@ -199,7 +216,10 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
       contentLength !== undefined && transferEncoding !== undefined
         ? new Refusal(400, "a request with both Content-Length and Transfer-Encoding is refused")
         : transferEncoding !== undefined && transferEncoding.trim().toLowerCase() !== "chunked"
-          ? new Refusal(400, `Transfer-Encoding "${transferEncoding}" is refused: only "chunked" is understood`)
+          ? new Refusal(
+              400,
+              `Transfer-Encoding "${transferEncoding}" is refused: only "chunked" is understood`,
+            )
           : hooks.admit(session, cookie, origin, info.upgrade);
     if (refusal) {
       refuse(refusal, kind);
@@ -236,7 +256,11 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
   parser[HTTPParser.kOnBody] = (chunk: Buffer, offset: number, length: number) => {
     if (done) return;
     const body = chunk.subarray(offset, offset + length);
-    send(chunked ? Buffer.concat([Buffer.from(`${length.toString(16)}\r\n`), body, Buffer.from("\r\n")]) : body);
+    send(
+      chunked
+        ? Buffer.concat([Buffer.from(`${length.toString(16)}\r\n`), body, Buffer.from("\r\n")])
+        : body,
+    );
   };
   parser[HTTPParser.kOnMessageComplete] = () => {
     inHead = true;
@@ -304,7 +328,8 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
     headStart = 0;
     const parsed = parser.execute(chunk);
     if (done) return;
-    if (parsed instanceof Error) return refuse(new Refusal(400, `malformed request: ${parsed.message}`), "http");
+    if (parsed instanceof Error)
+      return refuse(new Refusal(400, `malformed request: ${parsed.message}`), "http");
     if (answering) {
       answering.rest = chunk.subarray(parsed);
       return;
@@ -331,7 +356,10 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
 }
 
 function tooLarge(limit: number): Refusal {
-  return new Refusal(431, `the request head is larger than the ${limit / 1024} KB the relay accepts`);
+  return new Refusal(
+    431,
+    `the request head is larger than the ${limit / 1024} KB the relay accepts`,
+  );
 }
 
 /** Kept outside `serveConnection`, so that a connection handed off keeps none of its state alive. */

@@ -23,13 +23,17 @@ describe("the session cookie", () => {
   it("refuses a value changed by a single character, another key's value, and no cookie", () => {
     const tampered = value.replace("v1.s1.", "v1.s2.");
     expect(signer.read(`${SESSION_COOKIE}=${tampered}`, 1_000)).toEqual({ problem: "invalid" });
-    expect(new CookieSigner("another-secret-0123456789").read(header, 1_000)).toEqual({ problem: "invalid" });
+    expect(new CookieSigner("another-secret-0123456789").read(header, 1_000)).toEqual({
+      problem: "invalid",
+    });
     expect(signer.read("other=1", 1_000)).toEqual({ problem: "missing" });
     expect(signer.read(undefined, 1_000)).toEqual({ problem: "missing" });
   });
 
   it("refuses to sign an expiry that is not whole seconds", () => {
-    expect(() => signer.sign({ sessionId: "s1", userId: "u", expires: 1.5 })).toThrow(/whole seconds/);
+    expect(() => signer.sign({ sessionId: "s1", userId: "u", expires: 1.5 })).toThrow(
+      /whole seconds/,
+    );
   });
 
   it("is removed from what crosses to the IDE, the rest kept", () => {

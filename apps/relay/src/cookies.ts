@@ -26,24 +26,36 @@ export class CookieSigner {
   }
 
   sign(grant: SessionGrant): string {
-    if (!Number.isSafeInteger(grant.expires)) throw new Error(`a cookie's expiry is whole seconds since the epoch, not ${grant.expires}`);
+    if (!Number.isSafeInteger(grant.expires))
+      throw new Error(`a cookie's expiry is whole seconds since the epoch, not ${grant.expires}`);
     const body = `v1.${grant.sessionId}.${Buffer.from(grant.userId).toString("base64url")}.${grant.expires}`;
     return `${body}.${this.mac(body)}`;
   }
 
   /** The grant in a Cookie header, or why there is none that counts. */
-  read(cookieHeader: string | undefined, nowSeconds: number): SessionGrant | { problem: "missing" | "invalid" | "expired" } {
+  read(
+    cookieHeader: string | undefined,
+    nowSeconds: number,
+  ): SessionGrant | { problem: "missing" | "invalid" | "expired" } {
     const value = cookieHeader ? this.sessionValue(cookieHeader) : undefined;
     if (!value) return { problem: "missing" };
     const known = this.verified.get(value);
     if (known) return known.expires > nowSeconds ? known : { problem: "expired" };
     const [version, sessionId, user, expiresText, mac, ...rest] = value.split(".");
-    if (version !== "v1" || sessionId === undefined || user === undefined || expiresText === undefined || mac === undefined || rest.length > 0) {
+    if (
+      version !== "v1" ||
+      sessionId === undefined ||
+      user === undefined ||
+      expiresText === undefined ||
+      mac === undefined ||
+      rest.length > 0
+    ) {
       return { problem: "invalid" };
     }
     const given = Buffer.from(mac);
     const wanted = Buffer.from(this.mac(`v1.${sessionId}.${user}.${expiresText}`));
-    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return { problem: "invalid" };
+    if (given.length !== wanted.length || !timingSafeEqual(given, wanted))
+      return { problem: "invalid" };
     const expires = Number(expiresText);
     if (!(expires > nowSeconds)) return { problem: "expired" };
     const grant = { sessionId, userId: Buffer.from(user, "base64url").toString(), expires };
@@ -76,4 +88,9 @@ export function withoutSessionCookie(header: string): string | null {
     .map((pair) => pair.trim())
     .filter((pair) => pair.length > 0 && !pair.startsWith(`${SESSION_COOKIE}=`));
   return kept.length > 0 ? kept.join("; ") : null;
+}
+
+/** A request header's value as it may cross to the IDE: the Cookie header loses the relay's cookie; null drops the header. */
+export function requestHeaderForIde(name: string, value: string): string | null {
+  return name === "cookie" ? withoutSessionCookie(value) : value;
 }

@@ -11,7 +11,12 @@ export const IdeOriginSchema = z
   .url()
   .refine((v) => {
     const url = new URL(v);
-    return (url.protocol === "http:" || url.protocol === "https:") && url.pathname === "/" && !url.search && !/^[\d.:[\]]+$/.test(url.hostname);
+    return (
+      (url.protocol === "http:" || url.protocol === "https:") &&
+      url.pathname === "/" &&
+      !url.search &&
+      !/^[\d.:[\]]+$/.test(url.hostname)
+    );
   }, "the IDE origin must be http(s)://<host name>[:port], with no path and not an IP address (sessions live on <session>.<host>)")
   .transform((v) => new URL(v).origin);
 
@@ -29,7 +34,11 @@ export const RelayConfigSchema = z.object({
   /** Signs the relay's session cookies; every relay behind one load balancer needs the same one. Defaults to a hash of the relay token. */
   cookieSecret: z.string().min(16).optional(),
   /** How long a signed-in browser stays signed in to one session's IDE. */
-  cookieTtlSeconds: z.coerce.number().int().min(60).default(12 * 3600),
+  cookieTtlSeconds: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(12 * 3600),
   /** How long a browser request waits for its session's agent to (re)connect before a "reconnecting" answer. */
   tunnelWaitMs: z.coerce.number().int().min(0).default(5_000),
   /** The relay PINGs every tunnel this often; an unanswered PING closes it. */
@@ -61,7 +70,10 @@ export const RelayConfigSchema = z.object({
 export type RelayConfig = z.infer<typeof RelayConfigSchema>;
 export type RelayConfigInput = z.input<typeof RelayConfigSchema>;
 
-export function readRelayConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<RelayConfigInput> = {}): RelayConfig {
+export function readRelayConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<RelayConfigInput> = {},
+): RelayConfig {
   return RelayConfigSchema.parse({
     host: env.DRYDOCK_RELAY_HOST,
     port: env.DRYDOCK_RELAY_PORT,
@@ -82,6 +94,7 @@ export function readRelayConfig(env: NodeJS.ProcessEnv = process.env, overrides:
 
 export function readTls(config: RelayConfig): { cert: Buffer; key: Buffer } | undefined {
   if (!config.tlsCertFile && !config.tlsKeyFile) return undefined;
-  if (!config.tlsCertFile || !config.tlsKeyFile) throw new Error("TLS needs both DRYDOCK_RELAY_TLS_CERT and DRYDOCK_RELAY_TLS_KEY");
+  if (!config.tlsCertFile || !config.tlsKeyFile)
+    throw new Error("TLS needs both DRYDOCK_RELAY_TLS_CERT and DRYDOCK_RELAY_TLS_KEY");
   return { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) };
 }

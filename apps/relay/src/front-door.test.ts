@@ -7,9 +7,18 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 
 import { openTunnel, TUNNEL_PATH, TUNNEL_PROTOCOL, type TunnelClient } from "@drydock/tunnel";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
-import { browse, cookieFor, MemoryAuthority, RELAY_TOKEN, scrape, startRelay, startUpstream, type Upstream } from "./__tests__/fixtures.js";
+import {
+  browse,
+  cookieFor,
+  MemoryAuthority,
+  RELAY_TOKEN,
+  scrape,
+  startRelay,
+  startUpstream,
+  type Upstream,
+} from "./__tests__/fixtures.js";
 import type { Relay } from "./app.js";
 import { readRelayConfig, type RelayConfigInput } from "./env.js";
 
@@ -30,7 +39,9 @@ afterAll(async () => {
 });
 
 /** A relay with session s1's tunnel connected. */
-async function relayWithSession(overrides: Partial<RelayConfigInput> = {}): Promise<Relay & { port: number }> {
+async function relayWithSession(
+  overrides: Partial<RelayConfigInput> = {},
+): Promise<Relay & { port: number }> {
   const relay = await startRelay(authority, overrides);
   relays.push(relay);
   const client = openTunnel({
@@ -58,7 +69,10 @@ async function rawConnection(port: number) {
     received: () => text,
     until: (done: (text: string) => boolean) =>
       new Promise<string>((resolve, reject) => {
-        const stuck = setTimeout(() => reject(new Error(`still waiting after:\n${text.slice(0, 2_000)}`)), 4_000);
+        const stuck = setTimeout(
+          () => reject(new Error(`still waiting after:\n${text.slice(0, 2_000)}`)),
+          4_000,
+        );
         const check = () => {
           if (!done(text)) return;
           clearTimeout(stuck);
@@ -66,16 +80,24 @@ async function rawConnection(port: number) {
           resolve(text);
         };
         socket.on("data", check);
-        void closed.then(() => (done(text) ? resolve(text) : reject(new Error(`the connection closed after:\n${text}`))));
+        void closed.then(() =>
+          done(text) ? resolve(text) : reject(new Error(`the connection closed after:\n${text}`)),
+        );
         check();
       }),
   };
 }
 
-const bodies = (text: string) => [...text.matchAll(/\{"url":"[^"]*","cookie":[^}]*\}/g)].map((m) => JSON.parse(m[0]) as { url: string; cookie: string | null });
-const answers = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
-const handOffs = (metrics: string) => Number(/^drydock_relay_handoffs_total (\d+)$/m.exec(metrics)?.[1]);
-const seenBeyondProbes = (from: number) => upstream.seen.slice(from).filter((r) => r.url !== "/healthz");
+const bodies = (text: string) =>
+  [...text.matchAll(/\{"url":"[^"]*","cookie":[^}]*\}/g)].map(
+    (m) => JSON.parse(m[0]) as { url: string; cookie: string | null },
+  );
+const answers = (text: string) =>
+  [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+const handOffs = (metrics: string) =>
+  Number(/^drydock_relay_handoffs_total (\d+)$/m.exec(metrics)?.[1]);
+const seenBeyondProbes = (from: number) =>
+  upstream.seen.slice(from).filter((r) => r.url !== "/healthz");
 
 describe("the ticket's redemption", () => {
   it("keeps its connection: the redirect and the IDE's first page share it, and that page takes the fast path", async () => {
@@ -84,7 +106,9 @@ describe("the ticket's redemption", () => {
     authority.issue("keep-ticket", "s1");
     const before = handOffs(await scrape(relay.port));
     const conn = await rawConnection(relay.port);
-    conn.socket.write(`GET /__drydock/redeem?ticket=keep-ticket&next=/start HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+    conn.socket.write(
+      `GET /__drydock/redeem?ticket=keep-ticket&next=/start HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+    );
     const redirect = await conn.until((t) => t.includes("\r\n\r\n"));
     expect(redirect).toMatch(/^HTTP\/1.1 303 See Other\r\n/);
     expect(redirect).toMatch(/\r\nLocation: \/start\r\n/);
@@ -106,7 +130,8 @@ describe("the ticket's redemption", () => {
     authority.issue("pipelined-ticket", "s1");
     const conn = await rawConnection(relay.port);
     conn.socket.write(
-      `GET /__drydock/redeem?ticket=pipelined-ticket HTTP/1.1\r\nHost: ${host}\r\n\r\n` + `GET /behind HTTP/1.1\r\nHost: ${host}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`,
+      `GET /__drydock/redeem?ticket=pipelined-ticket HTTP/1.1\r\nHost: ${host}\r\n\r\n` +
+        `GET /behind HTTP/1.1\r\nHost: ${host}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`,
     );
     const text = await conn.until((t) => bodies(t).length === 1);
     expect(answers(text)).toEqual([303, 200]);
@@ -118,7 +143,9 @@ describe("the ticket's redemption", () => {
     const relay = await relayWithSession();
     authority.issue("close-ticket", "s1");
     const conn = await rawConnection(relay.port);
-    conn.socket.write(`GET /__drydock/redeem?ticket=close-ticket HTTP/1.1\r\nHost: s1.localhost:${relay.port}\r\nConnection: close\r\n\r\n`);
+    conn.socket.write(
+      `GET /__drydock/redeem?ticket=close-ticket HTTP/1.1\r\nHost: s1.localhost:${relay.port}\r\nConnection: close\r\n\r\n`,
+    );
     conn.socket.end();
     await conn.closed;
     expect(conn.received()).toMatch(/^HTTP\/1.1 303 [\s\S]*\r\nConnection: close\r\n/);
@@ -143,7 +170,9 @@ describe("request heads", () => {
       if (piece !== 1) await new Promise((resolve) => setImmediate(resolve));
     }
     const text = await conn.until((t) => t.includes("\r\n\r\n"));
-    expect(text).toMatch(/^HTTP\/1.1 431 Request Header Fields Too Large\r\n[\s\S]*larger than the 16 KB the relay accepts/);
+    expect(text).toMatch(
+      /^HTTP\/1.1 431 Request Header Fields Too Large\r\n[\s\S]*larger than the 16 KB the relay accepts/,
+    );
     expect(seenBeyondProbes(from)).toEqual([]);
     conn.socket.destroy();
   });
@@ -174,8 +203,12 @@ describe("connections that have not signed in", () => {
     const trickle = setInterval(() => conn.socket.write(head[sent++] ?? "a"), 20);
     await conn.closed;
     clearInterval(trickle);
-    expect(conn.received()).toMatch(/^HTTP\/1.1 408 Request Timeout\r\n[\s\S]*no complete request head within 0.3 s/);
-    expect(await scrape(relay.port)).toMatch(/^drydock_relay_pending_closed_total\{reason="slow"\} 1$/m);
+    expect(conn.received()).toMatch(
+      /^HTTP\/1.1 408 Request Timeout\r\n[\s\S]*no complete request head within 0.3 s/,
+    );
+    expect(await scrape(relay.port)).toMatch(
+      /^drydock_relay_pending_closed_total\{reason="slow"\} 1$/m,
+    );
   });
 
   it("are closed without a word when nothing at all arrives within the deadline (a browser's spare connection)", async () => {
@@ -183,44 +216,66 @@ describe("connections that have not signed in", () => {
     const conn = await rawConnection(relay.port);
     await conn.closed;
     expect(conn.received()).toBe("");
-    expect(await scrape(relay.port)).toMatch(/^drydock_relay_pending_closed_total\{reason="idle"\} 1$/m);
+    expect(await scrape(relay.port)).toMatch(
+      /^drydock_relay_pending_closed_total\{reason="idle"\} 1$/m,
+    );
   });
 
   it("are not on the clock once signed in: an IDE's kept-alive connection outlives the deadline", async () => {
     const relay = await relayWithSession({ headTimeoutMs: 300 });
     const host = `s1.localhost:${relay.port}`;
-    const conn = await rawConnection(relay.port);
-    conn.socket.write(`GET /one HTTP/1.1\r\nHost: ${host}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`);
-    await conn.until((t) => bodies(t).length === 1);
-    // Wall-clock on purpose: three deadlines pass with the connection idle.
-    await new Promise((resolve) => setTimeout(resolve, 900));
-    conn.socket.write(`GET /two HTTP/1.1\r\nHost: ${host}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`);
-    const text = await conn.until((t) => bodies(t).length === 2);
-    expect(bodies(text).map((b) => b.url)).toEqual(["/one", "/two"]);
-    conn.socket.destroy();
+    // The deadline is a timer the connection's arrival sets: faked from before it connects, so that three
+    // deadlines can pass with the connection idle without waiting for them.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const conn = await rawConnection(relay.port);
+      conn.socket.write(`GET /one HTTP/1.1\r\nHost: ${host}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`);
+      await conn.until((t) => bodies(t).length === 1);
+      vi.advanceTimersByTime(900);
+      conn.socket.write(`GET /two HTTP/1.1\r\nHost: ${host}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`);
+      const text = await conn.until((t) => bodies(t).length === 2);
+      expect(bodies(text).map((b) => b.url)).toEqual(["/one", "/two"]);
+      conn.socket.destroy();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it.each<[string, Partial<RelayConfigInput>]>([
     ["from one address", { maxPendingPerAddress: 3 }],
     ["in all", { maxPendingConnections: 3 }],
-  ])("are held at most to the limit %s: the oldest makes room, and the others are still served", async (_name, limit) => {
-    const relay = await relayWithSession(limit);
-    const waiting = [];
-    for (let i = 0; i < 4; i++) waiting.push(await rawConnection(relay.port));
-    const [oldest, ...rest] = waiting;
-    await oldest?.closed;
-    expect(oldest?.received()).toBe("");
-    for (const [i, conn] of rest.entries()) {
-      conn.socket.write(`GET /still-${i} HTTP/1.1\r\nHost: s1.localhost:${relay.port}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`);
-      expect(bodies(await conn.until((t) => bodies(t).length === 1))[0]?.url).toBe(`/still-${i}`);
-      conn.socket.destroy();
-    }
-    expect(await scrape(relay.port)).toMatch(/^drydock_relay_pending_closed_total\{reason="evicted"\} [1-9]/m);
-  });
+  ])(
+    "are held at most to the limit %s: the oldest makes room, and the others are still served",
+    async (_name, limit) => {
+      const relay = await relayWithSession(limit);
+      const waiting = [];
+      for (let i = 0; i < 4; i++) waiting.push(await rawConnection(relay.port));
+      const [oldest, ...rest] = waiting;
+      await oldest?.closed;
+      expect(oldest?.received()).toBe("");
+      for (const [i, conn] of rest.entries()) {
+        conn.socket.write(
+          `GET /still-${i} HTTP/1.1\r\nHost: s1.localhost:${relay.port}\r\nCookie: ${cookieFor("s1")}\r\n\r\n`,
+        );
+        expect(bodies(await conn.until((t) => bodies(t).length === 1))[0]?.url).toBe(`/still-${i}`);
+        conn.socket.destroy();
+      }
+      expect(await scrape(relay.port)).toMatch(
+        /^drydock_relay_pending_closed_total\{reason="evicted"\} [1-9]/m,
+      );
+    },
+  );
 
   it("have a 10 s deadline, and hundreds of them per address, unless configured otherwise", async () => {
-    const config = readRelayConfig({ DRYDOCK_SERVER_URL: "http://127.0.0.1:9", DRYDOCK_RELAY_TOKEN: RELAY_TOKEN });
-    expect(config).toMatchObject({ headTimeoutMs: 10_000, maxPendingConnections: 1_024, maxPendingPerAddress: 256 });
+    const config = readRelayConfig({
+      DRYDOCK_SERVER_URL: "http://127.0.0.1:9",
+      DRYDOCK_RELAY_TOKEN: RELAY_TOKEN,
+    });
+    expect(config).toMatchObject({
+      headTimeoutMs: 10_000,
+      maxPendingConnections: 1_024,
+      maxPendingPerAddress: 256,
+    });
     const tuned = readRelayConfig({
       DRYDOCK_SERVER_URL: "http://127.0.0.1:9",
       DRYDOCK_RELAY_TOKEN: RELAY_TOKEN,
@@ -228,13 +283,19 @@ describe("connections that have not signed in", () => {
       DRYDOCK_RELAY_MAX_PENDING: "50",
       DRYDOCK_RELAY_MAX_PENDING_PER_ADDRESS: "5",
     });
-    expect(tuned).toMatchObject({ headTimeoutMs: 2_500, maxPendingConnections: 50, maxPendingPerAddress: 5 });
+    expect(tuned).toMatchObject({
+      headTimeoutMs: 2_500,
+      maxPendingConnections: 50,
+      maxPendingPerAddress: 5,
+    });
   });
 });
 
 describe("the relay's own pages", () => {
   const guarded = (headers: Record<string, string | string[] | undefined>) => {
-    expect(headers["content-security-policy"]).toMatch(/default-src 'none'.*frame-ancestors 'none'/);
+    expect(headers["content-security-policy"]).toMatch(
+      /default-src 'none'.*frame-ancestors 'none'/,
+    );
     expect(headers["referrer-policy"]).toBe("no-referrer");
   };
   const rawHeaders = (text: string) =>
@@ -243,7 +304,10 @@ describe("the relay's own pages", () => {
         .split("\r\n\r\n")[0]!
         .split("\r\n")
         .slice(1)
-        .map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
+        .map((line) => [
+          line.slice(0, line.indexOf(":")).toLowerCase(),
+          line.slice(line.indexOf(":") + 1).trim(),
+        ]),
     );
 
   it("forbid framing, scripts and the Referer: refusals, the redirect, health, on the fast path and through fastify", async () => {
@@ -257,7 +321,8 @@ describe("the relay's own pages", () => {
     // A redemption on a connection already handed to fastify (it first asked for the relay's health).
     const conn = await rawConnection(relay.port);
     conn.socket.write(
-      `GET /healthz HTTP/1.1\r\nHost: localhost:${relay.port}\r\n\r\n` + `GET /__drydock/redeem?ticket=handed-off-ticket HTTP/1.1\r\nHost: s1.localhost:${relay.port}\r\n\r\n`,
+      `GET /healthz HTTP/1.1\r\nHost: localhost:${relay.port}\r\n\r\n` +
+        `GET /__drydock/redeem?ticket=handed-off-ticket HTTP/1.1\r\nHost: s1.localhost:${relay.port}\r\n\r\n`,
     );
     const text = await conn.until((t) => answers(t).length === 2 && t.endsWith("\r\n\r\n"));
     const redirect = text.slice(text.lastIndexOf("HTTP/1.1 303"));
@@ -266,7 +331,9 @@ describe("the relay's own pages", () => {
     conn.socket.destroy();
     // A tunnel dial refused.
     const dial = await rawConnection(relay.port);
-    dial.socket.write(`GET ${TUNNEL_PATH} HTTP/1.1\r\nHost: s1.localhost:${relay.port}\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\n\r\n`);
+    dial.socket.write(
+      `GET ${TUNNEL_PATH} HTTP/1.1\r\nHost: s1.localhost:${relay.port}\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\n\r\n`,
+    );
     guarded(rawHeaders(await dial.until((t) => t.includes("\r\n\r\n"))));
     dial.socket.destroy();
   });
@@ -275,14 +342,17 @@ describe("the relay's own pages", () => {
 describe("/metrics", () => {
   it("needs the metrics token or the relay token; /healthz needs nothing", async () => {
     const relay = await relayWithSession({ metricsToken: "scraper-token-0123456789" });
-    const metrics = (authorization?: string) => browse(relay.port, null, "/metrics", authorization ? { authorization } : {});
+    const metrics = (authorization?: string) =>
+      browse(relay.port, null, "/metrics", authorization ? { authorization } : {});
     const bare = await metrics();
     expect(bare.status).toBe(401);
     expect(bare.headers["www-authenticate"]).toMatch(/^Bearer/);
     expect(bare.body).toMatch(/Authorization: Bearer/);
     expect((await metrics("Bearer not-the-token-0123456789")).status).toBe(401);
     expect((await metrics("Basic c2NyYXBlcg==")).status).toBe(401);
-    expect((await metrics("Bearer scraper-token-0123456789")).body).toMatch(/^drydock_relay_tunnels 1$/m);
+    expect((await metrics("Bearer scraper-token-0123456789")).body).toMatch(
+      /^drydock_relay_tunnels 1$/m,
+    );
     expect((await metrics(`Bearer ${RELAY_TOKEN}`)).status).toBe(200);
     expect((await browse(relay.port, null, "/healthz")).status).toBe(200);
   });

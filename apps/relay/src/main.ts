@@ -8,10 +8,14 @@ let config;
 try {
   config = readRelayConfig();
 } catch (error) {
-  process.stderr.write(`drydock-relay: bad configuration: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `drydock-relay: bad configuration: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(2);
 }
-const relay = buildRelay(config, { authority: serverAuthority({ serverUrl: config.serverUrl, relayToken: config.relayToken }) });
+const relay = buildRelay(config, {
+  authority: serverAuthority({ serverUrl: config.serverUrl, relayToken: config.relayToken }),
+});
 const { url, ideOrigin } = await relay.listen();
 relay.app.log.info({ url, ideOrigin }, "relay listening");
 

@@ -44,7 +44,8 @@ export class PendingConnections {
   add(socket: Socket): void {
     const address = socket.remoteAddress ?? "unknown";
     const sameAddress = this.byAddress.get(address);
-    if (sameAddress && sameAddress.size >= this.limits.maxPerAddress) this.evict(sameAddress.values().next().value);
+    if (sameAddress && sameAddress.size >= this.limits.maxPerAddress)
+      this.evict(sameAddress.values().next().value);
     if (this.pending.size >= this.limits.max) this.evict(this.pending.keys().next().value);
     const fromAddress = this.byAddress.get(address) ?? new Set<Socket>();
     this.byAddress.set(address, fromAddress.add(socket));

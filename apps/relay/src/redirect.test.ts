@@ -26,6 +26,9 @@ describe("redirectTarget", () => {
   ])("refuses %s with a 400 that names the link", (_name, next) => {
     const refusal = redirectTarget(next, ORIGIN);
     expect(refusal).toBeInstanceOf(Refusal);
-    expect(refusal).toMatchObject({ status: 400, message: expect.stringContaining("is refused") });
+    expect(refusal).toMatchObject({
+      status: 400,
+      message: expect.stringContaining("is refused") as string,
+    });
   });
 });

@@ -9,9 +9,15 @@ import { Refusal } from "./authority.js";
  */
 export function redirectTarget(next: string | null, sessionOrigin: string): string | Refusal {
   if (next === null || next === "") return "/";
-  const refuse = (why: string) => new Refusal(400, `this link's next=${JSON.stringify(next)} is refused: ${why}; open the IDE from the Drydock console`);
-  if ([...next].some((c) => c < " " || c === "\u007f" || c === "\\")) return refuse("it holds a control character or a backslash");
-  if (!next.startsWith("/") || next.startsWith("//")) return refuse("it must be a path on the IDE's own origin, starting with a single /");
+  const refuse = (why: string) =>
+    new Refusal(
+      400,
+      `this link's next=${JSON.stringify(next)} is refused: ${why}; open the IDE from the Drydock console`,
+    );
+  if ([...next].some((c) => c < " " || c === "\u007f" || c === "\\"))
+    return refuse("it holds a control character or a backslash");
+  if (!next.startsWith("/") || next.startsWith("//"))
+    return refuse("it must be a path on the IDE's own origin, starting with a single /");
   let url: URL;
   try {
     url = new URL(next, sessionOrigin);

@@ -9,10 +9,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { openTunnel, TUNNEL_PATH, TUNNEL_PROTOCOL, type TunnelClient } from "@drydock/tunnel";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { WebSocket } from "ws";
 
-import { browse, cookieFor, MemoryAuthority, scrape, startRelay, startUpstream, type Upstream } from "./__tests__/fixtures.js";
+import {
+  browse,
+  cookieFor,
+  MemoryAuthority,
+  scrape,
+  startRelay,
+  startUpstream,
+  type Upstream,
+} from "./__tests__/fixtures.js";
 import type { Relay } from "./app.js";
 
 let upstream: Upstream;
@@ -20,8 +28,20 @@ let relay: Relay & { port: number };
 const authority = new MemoryAuthority();
 const clients: TunnelClient[] = [];
 
-function tunnel(sessionId: string, token: string, port = relay.port, target = { host: "127.0.0.1", port: upstream.port }) {
-  const client = openTunnel({ relayUrl: `http://127.0.0.1:${port}`, host: `${sessionId}.localhost:${port}`, token, target, initialBackoffMs: 50, maxBackoffMs: 400 });
+function tunnel(
+  sessionId: string,
+  token: string,
+  port = relay.port,
+  target = { host: "127.0.0.1", port: upstream.port },
+) {
+  const client = openTunnel({
+    relayUrl: `http://127.0.0.1:${port}`,
+    host: `${sessionId}.localhost:${port}`,
+    token,
+    target,
+    initialBackoffMs: 50,
+    maxBackoffMs: 400,
+  });
   client.on("refused", () => undefined);
   clients.push(client);
   return client;
@@ -48,6 +68,24 @@ async function upstreamSawDuring(fn: () => Promise<void>): Promise<number> {
   return upstream.seen.slice(before).filter((r) => r.url !== "/healthz").length;
 }
 
+/**
+ * Waits until `read()` gives the same figure twice in a row, 200 ms apart, and returns it: a stalled stream
+ * has filled every window and buffer on its way and stopped.
+ */
+async function steady(read: () => number): Promise<number> {
+  let last = Number.NaN;
+  return vi.waitFor(
+    () => {
+      const now = read();
+      const moved = now !== last;
+      last = now;
+      if (moved) throw new Error(`still moving: ${now}`);
+      return now;
+    },
+    { timeout: 10_000, interval: 200 },
+  );
+}
+
 function wsRefusal(url: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
@@ -66,7 +104,11 @@ function wsRefusal(url: string, headers: Record<string, string>): Promise<number
 describe("access: the ticket flow", () => {
   it("redeems a ticket once for an HttpOnly, SameSite, host-only cookie and redirects into the IDE", async () => {
     authority.issue("good-ticket", "s1");
-    const answer = await browse(relay.port, "s1", "/__drydock/redeem?ticket=good-ticket&next=/%3Ffolder%3D/work");
+    const answer = await browse(
+      relay.port,
+      "s1",
+      "/__drydock/redeem?ticket=good-ticket&next=/%3Ffolder%3D/work",
+    );
     expect(answer.status).toBe(303);
     expect(answer.headers.location).toBe("/?folder=/work");
     const setCookie = answer.headers["set-cookie"]?.[0] ?? "";
@@ -129,47 +171,96 @@ describe("access: the ticket flow", () => {
       },
       403,
     ],
-    ["another session's cookie", () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s2") }), 403],
-    ["a cookie signed with another key", () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s1", 3600, "some-other-secret-0123456789") }), 401],
-    ["an expired cookie", () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s1", -10) }), 401],
-    ["a tampered cookie", () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s1").replace("v1.s1.", "v1.s2.") }), 401],
+    [
+      "another session's cookie",
+      () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s2") }),
+      403,
+    ],
+    [
+      "a cookie signed with another key",
+      () =>
+        browse(relay.port, "s1", "/secret", {
+          cookie: cookieFor("s1", 3600, "some-other-secret-0123456789"),
+        }),
+      401,
+    ],
+    [
+      "an expired cookie",
+      () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s1", -10) }),
+      401,
+    ],
+    [
+      "a tampered cookie",
+      () =>
+        browse(relay.port, "s1", "/secret", {
+          cookie: cookieFor("s1").replace("v1.s1.", "v1.s2."),
+        }),
+      401,
+    ],
     [
       "a cross-origin POST",
-      () => browse(relay.port, "s1", "/secret", { cookie: cookieFor("s1"), origin: `http://localhost:8080` }, "POST", "x"),
+      () =>
+        browse(
+          relay.port,
+          "s1",
+          "/secret",
+          { cookie: cookieFor("s1"), origin: `http://localhost:8080` },
+          "POST",
+          "x",
+        ),
       403,
     ],
     [
       "a cross-origin WebSocket upgrade",
       async () => ({
-        status: await wsRefusal(`ws://127.0.0.1:${relay.port}/socket`, { host: `s1.localhost:${relay.port}`, cookie: cookieFor("s1"), origin: "http://localhost:8080" }),
+        status: await wsRefusal(`ws://127.0.0.1:${relay.port}/socket`, {
+          host: `s1.localhost:${relay.port}`,
+          cookie: cookieFor("s1"),
+          origin: "http://localhost:8080",
+        }),
       }),
       403,
     ],
     [
       "a WebSocket upgrade with no Origin",
-      async () => ({ status: await wsRefusal(`ws://127.0.0.1:${relay.port}/socket`, { host: `s1.localhost:${relay.port}`, cookie: cookieFor("s1") }) }),
+      async () => ({
+        status: await wsRefusal(`ws://127.0.0.1:${relay.port}/socket`, {
+          host: `s1.localhost:${relay.port}`,
+          cookie: cookieFor("s1"),
+        }),
+      }),
       403,
     ],
     [
       "a WebSocket upgrade with no cookie",
       async () => ({
-        status: await wsRefusal(`ws://127.0.0.1:${relay.port}/socket`, { host: `s1.localhost:${relay.port}`, origin: `http://s1.localhost:${relay.port}` }),
+        status: await wsRefusal(`ws://127.0.0.1:${relay.port}/socket`, {
+          host: `s1.localhost:${relay.port}`,
+          origin: `http://s1.localhost:${relay.port}`,
+        }),
       }),
       401,
     ],
   ];
-  it.each(refusals)("answers %s with its status and proxies nothing", async (_name, attempt, status) => {
-    let answer: { status: number } | undefined;
-    const seen = await upstreamSawDuring(async () => {
-      answer = await attempt();
-    });
-    expect(answer?.status).toBe(status);
-    expect(seen).toBe(0);
-  });
+  it.each(refusals)(
+    "answers %s with its status and proxies nothing",
+    async (_name, attempt, status) => {
+      let answer: { status: number } | undefined;
+      const seen = await upstreamSawDuring(async () => {
+        answer = await attempt();
+      });
+      expect(answer?.status).toBe(status);
+      expect(seen).toBe(0);
+    },
+  );
 
   it("lets a signed-in, same-origin WebSocket through", async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${relay.port}/socket`, {
-      headers: { host: `s1.localhost:${relay.port}`, cookie: cookieFor("s1"), origin: `http://s1.localhost:${relay.port}` },
+      headers: {
+        host: `s1.localhost:${relay.port}`,
+        cookie: cookieFor("s1"),
+        origin: `http://s1.localhost:${relay.port}`,
+      },
     });
     await once(ws, "open");
     ws.send("ping?");
@@ -187,7 +278,12 @@ describe("access: agent tokens", () => {
         host: "127.0.0.1",
         port: relay.port,
         path: TUNNEL_PATH,
-        headers: { host: `${sessionId}.localhost:${relay.port}`, connection: "Upgrade", upgrade: TUNNEL_PROTOCOL, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        headers: {
+          host: `${sessionId}.localhost:${relay.port}`,
+          connection: "Upgrade",
+          upgrade: TUNNEL_PROTOCOL,
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
       });
       req.on("upgrade", (res: IncomingMessage, socket: Socket) => {
         socket.destroy();
@@ -205,21 +301,35 @@ describe("access: agent tokens", () => {
     ["no token", "s2", undefined, 401],
     ["an unknown token", "s2", "token-nobody", 401],
     ["another attempt's token", "s2", "token-s1", 403],
-  ] as const)("refuses a tunnel with %s and keeps the session's own tunnel serving", async (_name, sessionId, token, status) => {
-    expect(await dial(sessionId, token)).toBe(status);
-    expect(relay.tunnels.get("s2")).toBeUndefined();
-    expect(relay.tunnels.get("s1")?.closed).toBe(false);
-    expect((await browse(relay.port, "s1", "/still", { cookie: cookieFor("s1") })).status).toBe(200);
-  });
+  ] as const)(
+    "refuses a tunnel with %s and keeps the session's own tunnel serving",
+    async (_name, sessionId, token, status) => {
+      expect(await dial(sessionId, token)).toBe(status);
+      expect(relay.tunnels.get("s2")).toBeUndefined();
+      expect(relay.tunnels.get("s1")?.closed).toBe(false);
+      expect((await browse(relay.port, "s1", "/still", { cookie: cookieFor("s1") })).status).toBe(
+        200,
+      );
+    },
+  );
 
   it("a refused agent stops dialling instead of hammering the relay", async () => {
-    const client = tunnel("s2", "token-s1");
-    const [error] = (await once(client, "refused")) as [Error & { status: number }];
-    expect(error.status).toBe(403);
-    const calls = authority.calls;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(authority.calls).toBe(calls);
-    expect(client.state).toBe("refused");
+    // The client's backoff runs on these timers: once refused, however long passes, it must not dial again.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const client = tunnel("s2", "token-s1");
+      const retries: string[] = [];
+      client.on("retrying", (reason) => retries.push(reason));
+      const [error] = (await once(client, "refused")) as [Error & { status: number }];
+      expect(error.status).toBe(403);
+      const calls = authority.calls;
+      vi.advanceTimersByTime(60_000);
+      expect(retries).toEqual([]);
+      expect(authority.calls).toBe(calls);
+      expect(client.state).toBe("refused");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
@@ -239,7 +349,7 @@ describe("resilience", () => {
     const client = tunnel("s3", "token-s3");
     const served = await pending;
     expect(served.status).toBe(200);
-    expect(JSON.parse(served.body).url).toBe("/waited");
+    expect((JSON.parse(served.body) as { url: string }).url).toBe("/waited");
     await client.close();
   });
 
@@ -250,13 +360,14 @@ describe("resilience", () => {
     const firstTunnel = relay.tunnels.get("s3");
     const second = tunnel("s3", "token-s3");
     await second.whenConnected();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(firstTunnel?.closed).toBe(true);
+    await vi.waitFor(() => expect(firstTunnel?.closed).toBe(true));
     expect(relay.tunnels.get("s3")).not.toBe(firstTunnel);
     // The replaced client was told so and stops, instead of replacing the newer one in turn.
-    expect(first.state).toBe("refused");
+    await vi.waitFor(() => expect(first.state).toBe("refused"));
     expect(second.state).toBe("connected");
-    expect((await browse(relay.port, "s3", "/again", { cookie: cookieFor("s3") })).status).toBe(200);
+    expect((await browse(relay.port, "s3", "/again", { cookie: cookieFor("s3") })).status).toBe(
+      200,
+    );
     await first.close();
     await second.close();
   });
@@ -282,9 +393,18 @@ describe("resilience", () => {
       const cases: [string, Buffer[]][] = [
         ["random bytes", [random(512)]],
         ["random bytes after a valid preface", [settings, random(2048)]],
-        ["a frame larger than the maximum frame size", [settings, Buffer.from([0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1]), random(1024)]],
-        ["a DATA frame on a stream that was never opened", [settings, Buffer.from([0, 0, 4, 0, 0, 0, 0, 0, 99]), Buffer.from("oops")]],
-        ["a truncated frame, then silence", [settings, Buffer.from([0, 0, 100, 0, 0, 0, 0, 0, 0]), random(10)]],
+        [
+          "a frame larger than the maximum frame size",
+          [settings, Buffer.from([0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1]), random(1024)],
+        ],
+        [
+          "a DATA frame on a stream that was never opened",
+          [settings, Buffer.from([0, 0, 4, 0, 0, 0, 0, 0, 99]), Buffer.from("oops")],
+        ],
+        [
+          "a truncated frame, then silence",
+          [settings, Buffer.from([0, 0, 100, 0, 0, 0, 0, 0, 0]), random(10)],
+        ],
         ["a truncated frame header, then silence", [settings, Buffer.from([0, 0, 8])]],
       ];
       for (const [name, chunks] of cases) {
@@ -297,10 +417,15 @@ describe("resilience", () => {
         for (const chunk of chunks) socket.write(chunk);
         socket.on("error", () => undefined);
         socket.resume();
-        const closedBy = await Promise.race([once(socket, "close").then(() => "relay"), new Promise((r) => setTimeout(() => r("nobody"), 3_000))]);
+        const closedBy = await Promise.race([
+          once(socket, "close").then(() => "relay"),
+          new Promise((r) => setTimeout(() => r("nobody"), 3_000)),
+        ]);
         expect(closedBy, name).toBe("relay");
         expect(fuzzRelay.tunnels.get("s4"), name).toBeUndefined();
-        const other = await browse(fuzzRelay.port, "s1", "/after-fuzz", { cookie: cookieFor("s1") });
+        const other = await browse(fuzzRelay.port, "s1", "/after-fuzz", {
+          cookie: cookieFor("s1"),
+        });
         expect(other.status, name).toBe(200);
       }
       const metrics = await scrape(fuzzRelay.port);
@@ -311,7 +436,8 @@ describe("resilience", () => {
     }
   });
 
-  it("an agent is connected again within 2 s of its relay restarting, and requests flow", async () => {
+  // How soon it is back is a figure of the relay bench ("agent back after a relay restart").
+  it("an agent connects again when its relay restarts on the same port, and requests flow", async () => {
     authority.tokens.set("token-s5", "s5");
     const first = await startRelay(authority);
     const port = first.port;
@@ -321,13 +447,11 @@ describe("resilience", () => {
     await once(client, "disconnected");
     const second = await startRelay(authority, { port });
     try {
-      const restartedAt = performance.now();
       await client.whenConnected();
-      const reconnectMs = performance.now() - restartedAt;
-      expect(reconnectMs).toBeLessThan(2_000);
+      expect(second.tunnels.get("s5")?.closed).toBe(false);
       const answer = await browse(port, "s5", "/after-restart", { cookie: cookieFor("s5") });
       expect(answer.status).toBe(200);
-      expect(JSON.parse(answer.body).url).toBe("/after-restart");
+      expect((JSON.parse(answer.body) as { url: string }).url).toBe("/after-restart");
     } finally {
       await client.close();
       await second.close();
@@ -337,7 +461,11 @@ describe("resilience", () => {
 
 describe("the connection path", () => {
   /** Writes raw bytes on one connection and collects what comes back until the relay has answered `count` times. */
-  async function exchange(port: number, requests: string, until: (text: string) => boolean): Promise<string> {
+  async function exchange(
+    port: number,
+    requests: string,
+    until: (text: string) => boolean,
+  ): Promise<string> {
     const socket = connect(port, "127.0.0.1");
     await once(socket, "connect");
     socket.write(requests);
@@ -346,24 +474,38 @@ describe("the connection path", () => {
     await new Promise<void>((resolve, reject) => {
       const check = () => (until(text) ? resolve() : undefined);
       socket.on("data", check);
-      socket.on("close", () => (until(text) ? resolve() : reject(new Error(`connection closed after:\n${text}`))));
+      socket.on("close", () =>
+        until(text) ? resolve() : reject(new Error(`connection closed after:\n${text}`)),
+      );
     });
     socket.destroy();
     return text;
   }
-  const host = (session: string | null) => (session ? `${session}.localhost:${relay.port}` : `localhost:${relay.port}`);
-  const bodies = (text: string) => [...text.matchAll(/\{"url":"[^"]*","cookie":[^}]*\}/g)].map((m) => JSON.parse(m[0]) as { url: string; cookie: string | null });
+  const host = (session: string | null) =>
+    session ? `${session}.localhost:${relay.port}` : `localhost:${relay.port}`;
+  const bodies = (text: string) =>
+    [...text.matchAll(/\{"url":"[^"]*","cookie":[^}]*\}/g)].map(
+      (m) => JSON.parse(m[0]) as { url: string; cookie: string | null },
+    );
 
   it("streams 100 MB up and 100 MB down through the relay with matching checksums", async () => {
     const size = 100 * 1024 * 1024;
     const block = Buffer.alloc(64 * 1024, 7);
     const expected = createHash("sha256");
-    for (let left = size; left > 0; left -= block.length) expected.update(left >= block.length ? block : block.subarray(0, left));
+    for (let left = size; left > 0; left -= block.length)
+      expected.update(left >= block.length ? block : block.subarray(0, left));
     const digest = expected.digest("hex");
     const cookie = cookieFor("s1");
     const up = await new Promise<string>((resolve, reject) => {
       const req = request(
-        { host: "127.0.0.1", port: relay.port, method: "POST", path: "/sink", agent: false, headers: { host: host("s1"), cookie, "content-length": String(size) } },
+        {
+          host: "127.0.0.1",
+          port: relay.port,
+          method: "POST",
+          path: "/sink",
+          agent: false,
+          headers: { host: host("s1"), cookie, "content-length": String(size) },
+        },
         (res) => {
           let text = "";
           res.on("data", (c: Buffer) => (text += c.toString()));
@@ -376,7 +518,8 @@ describe("the connection path", () => {
         while (left > 0) {
           const n = Math.min(left, block.length);
           left -= n;
-          if (!req.write(n === block.length ? block : block.subarray(0, n))) return void req.once("drain", pump);
+          if (!req.write(n === block.length ? block : block.subarray(0, n)))
+            return void req.once("drain", pump);
         }
         req.end();
       };
@@ -384,15 +527,24 @@ describe("the connection path", () => {
     });
     expect(JSON.parse(up)).toEqual({ bytes: size, sha256: digest });
     const down = await new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
-      request({ host: "127.0.0.1", port: relay.port, path: `/bytes?n=${size}`, agent: false, headers: { host: host("s1"), cookie } }, (res) => {
-        const hash = createHash("sha256");
-        let bytes = 0;
-        res.on("data", (c: Buffer) => {
-          hash.update(c);
-          bytes += c.length;
-        });
-        res.on("end", () => resolve({ bytes, sha256: hash.digest("hex") }));
-      })
+      request(
+        {
+          host: "127.0.0.1",
+          port: relay.port,
+          path: `/bytes?n=${size}`,
+          agent: false,
+          headers: { host: host("s1"), cookie },
+        },
+        (res) => {
+          const hash = createHash("sha256");
+          let bytes = 0;
+          res.on("data", (c: Buffer) => {
+            hash.update(c);
+            bytes += c.length;
+          });
+          res.on("end", () => resolve({ bytes, sha256: hash.digest("hex") }));
+        },
+      )
         .on("error", reject)
         .end();
     });
@@ -407,11 +559,20 @@ describe("the connection path", () => {
         { length: 200 },
         (_, i) =>
           new Promise<string>((resolve, reject) => {
-            request({ host: "127.0.0.1", port: relay.port, path: `/slow?i=${i}`, agent: false, headers: { host: host("s1"), cookie } }, (res) => {
-              let text = "";
-              res.on("data", (c: Buffer) => (text += c.toString()));
-              res.on("end", () => resolve(text));
-            })
+            request(
+              {
+                host: "127.0.0.1",
+                port: relay.port,
+                path: `/slow?i=${i}`,
+                agent: false,
+                headers: { host: host("s1"), cookie },
+              },
+              (res) => {
+                let text = "";
+                res.on("data", (c: Buffer) => (text += c.toString()));
+                res.on("end", () => resolve(text));
+              },
+            )
               .on("error", reject)
               .end();
           }),
@@ -435,7 +596,12 @@ describe("the connection path", () => {
     const cookie = cookieFor("s1");
     const text = await exchange(
       relay.port,
-      [1, 2, 3].map((i) => `GET /p${i} HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookie}; mine=${i}\r\n\r\n`).join(""),
+      [1, 2, 3]
+        .map(
+          (i) =>
+            `GET /p${i} HTTP/1.1\r\nHost: ${host("s1")}\r\nCookie: ${cookie}; mine=${i}\r\n\r\n`,
+        )
+        .join(""),
       (t) => bodies(t).length === 3,
     );
     expect(bodies(text)).toEqual([1, 2, 3].map((i) => ({ url: `/p${i}`, cookie: `mine=${i}` })));
@@ -450,10 +616,12 @@ describe("the connection path", () => {
       (t) => bodies(t).length === 2,
     );
     expect(bodies(text).map((b) => b.url)).toEqual(["/chunked", "/after"]);
-    expect(upstream.seen.slice(seenBefore).filter((r) => r.url !== "/healthz").map((r) => `${r.method} ${r.url} ${r.headers["transfer-encoding"] ?? ""}`)).toEqual([
-      "POST /chunked chunked",
-      "GET /after ",
-    ]);
+    expect(
+      upstream.seen
+        .slice(seenBefore)
+        .filter((r) => r.url !== "/healthz")
+        .map((r) => `${r.method} ${r.url} ${r.headers["transfer-encoding"] ?? ""}`),
+    ).toEqual(["POST /chunked chunked", "GET /after "]);
   });
 
   it("refuses a request with both Content-Length and Transfer-Encoding, and proxies nothing", async () => {
@@ -511,13 +679,30 @@ describe("TLS", () => {
   it("carries the tunnel and the browser over TLS, with a Secure cookie", async () => {
     const dir = mkdtempSync(join(tmpdir(), "drydock-relay-tls-"));
     try {
-      execFileSync("openssl", [
-        ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"],
-        ...["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
-        ...["-addext", "subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1"],
-      ], { stdio: "ignore" });
+      execFileSync(
+        "openssl",
+        [
+          ...[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+          ],
+          ...["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
+          ...["-addext", "subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1"],
+        ],
+        { stdio: "ignore" },
+      );
       const ca = readFileSync(join(dir, "cert.pem"));
-      const secure = await startRelay(authority, { tlsCertFile: join(dir, "cert.pem"), tlsKeyFile: join(dir, "key.pem") });
+      const secure = await startRelay(authority, {
+        tlsCertFile: join(dir, "cert.pem"),
+        tlsKeyFile: join(dir, "key.pem"),
+      });
       expect(secure.ideOrigin()).toBe(`https://localhost:${secure.port}`);
       const client = openTunnel({
         relayUrl: `https://127.0.0.1:${secure.port}`,
@@ -531,7 +716,17 @@ describe("TLS", () => {
         authority.issue("tls-ticket", "s1");
         const get = (path: string, headers: Record<string, string> = {}) =>
           new Promise<IncomingMessage>((resolve, reject) => {
-            const req = httpsRequest({ host: "127.0.0.1", port: secure.port, path, ca, servername: "localhost", headers: { host: `s1.localhost:${secure.port}`, ...headers } }, resolve);
+            const req = httpsRequest(
+              {
+                host: "127.0.0.1",
+                port: secure.port,
+                path,
+                ca,
+                servername: "localhost",
+                headers: { host: `s1.localhost:${secure.port}`, ...headers },
+              },
+              resolve,
+            );
             req.on("error", reject);
             req.end();
           });
@@ -542,7 +737,7 @@ describe("TLS", () => {
         const through = await get("/over-tls", { cookie: setCookie.split(";")[0] ?? "" });
         let body = "";
         for await (const chunk of through) body += (chunk as Buffer).toString();
-        expect(JSON.parse(body).url).toBe("/over-tls");
+        expect((JSON.parse(body) as { url: string }).url).toBe("/over-tls");
       } finally {
         await client.close();
         await secure.close();
@@ -554,40 +749,51 @@ describe("TLS", () => {
 });
 
 describe("flow control", () => {
+  // The other stream's time and the relay's memory meanwhile are figures of the relay bench ("stalled stream").
   it("a stalled browser does not hold up another stream, and nothing buffers without bound meanwhile", async () => {
     const cookie = cookieFor("s1");
     // Stream A: an endless download its reader never reads.
     const stalled = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request({ host: "127.0.0.1", port: relay.port, path: "/infinite", headers: { host: `s1.localhost:${relay.port}`, cookie } }, resolve);
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: relay.port,
+          path: "/infinite",
+          headers: { host: `s1.localhost:${relay.port}`, cookie },
+        },
+        resolve,
+      );
       req.on("error", reject);
       req.end();
     });
     stalled.pause();
-    await new Promise((r) => setTimeout(r, 500));
-    const sentWhenStalled = upstream.infiniteSent();
-    const rssBefore = process.memoryUsage().rss;
+    const sentWhenStalled = await steady(() => upstream.infiniteSent());
 
     // Stream B: 32 MB through the same tunnel meanwhile.
-    const startedAt = performance.now();
     const other = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: "127.0.0.1", port: relay.port, path: `/bytes?n=${32 * 1024 * 1024}`, headers: { host: `s1.localhost:${relay.port}`, cookie } }, (res) => {
-        let n = 0;
-        res.on("data", (c: Buffer) => (n += c.length));
-        res.on("end", () => resolve(n));
-      });
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: relay.port,
+          path: `/bytes?n=${32 * 1024 * 1024}`,
+          headers: { host: `s1.localhost:${relay.port}`, cookie },
+        },
+        (res) => {
+          let n = 0;
+          res.on("data", (c: Buffer) => (n += c.length));
+          res.on("end", () => resolve(n));
+        },
+      );
       req.on("error", reject);
       req.end();
     });
-    const otherMs = performance.now() - startedAt;
-    await new Promise((r) => setTimeout(r, 500));
+    const sentAfterOther = await steady(() => upstream.infiniteSent());
 
     expect(other).toBe(32 * 1024 * 1024);
-    expect(otherMs).toBeLessThan(5_000);
     // The stalled stream is held back by flow control all the way to the upstream: it could send only what
     // the windows and socket buffers along the way hold, and it sends nothing more while stalled.
     expect(sentWhenStalled).toBeLessThan(48 * 1024 * 1024);
-    expect(upstream.infiniteSent() - sentWhenStalled).toBeLessThan(4 * 1024 * 1024);
-    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
+    expect(sentAfterOther - sentWhenStalled).toBeLessThan(4 * 1024 * 1024);
     stalled.destroy();
   });
 });
@@ -599,16 +805,23 @@ describe("readiness", () => {
     const port = down.port;
     await down.close();
     // An agent whose IDE is not answering yet: connected, but not ready.
-    const early = openTunnel({ relayUrl: `http://127.0.0.1:${relay.port}`, host: `s6.localhost:${relay.port}`, token: "token-s6", target: { host: "127.0.0.1", port } });
+    const early = openTunnel({
+      relayUrl: `http://127.0.0.1:${relay.port}`,
+      host: `s6.localhost:${relay.port}`,
+      token: "token-s6",
+      target: { host: "127.0.0.1", port },
+    });
     clients.push(early);
     await early.whenConnected();
-    await new Promise((r) => setTimeout(r, 700));
+    // Each probe is a stream the agent opens; a second one means the first was answered (502) and did not count.
+    await vi.waitFor(() => expect(early.activity().opened).toBeGreaterThanOrEqual(2), {
+      timeout: 5_000,
+    });
     expect(authority.ready).not.toContain("s6");
     await early.close();
     const ready = tunnel("s6", "token-s6");
     await ready.whenConnected();
-    for (let i = 0; i < 50 && !authority.ready.includes("s6"); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(authority.ready).toContain("s6");
+    await vi.waitFor(() => expect(authority.ready).toContain("s6"), { timeout: 5_000 });
     expect(upstream.seen.some((r) => r.url === "/healthz")).toBe(true);
     await ready.close();
   });
@@ -621,11 +834,13 @@ describe("operations", () => {
     const metrics = await scrape(relay.port);
     expect(metrics).toMatch(/^drydock_relay_tunnels \d+$/m);
     expect(metrics).toMatch(/drydock_relay_tunnel_bytes_total\{direction="from_agent"\} [1-9]/);
-    expect(metrics).toMatch(/drydock_relay_requests_total\{kind="http",outcome="forwarded"\} [1-9]/);
+    expect(metrics).toMatch(
+      /drydock_relay_requests_total\{kind="http",outcome="forwarded"\} [1-9]/,
+    );
     expect(metrics).toMatch(/drydock_relay_tunnel_connects_total\{result="forbidden"\} [1-9]/);
     expect(metrics).toMatch(/^drydock_relay_pending_connections \d+$/m);
     const onSession = await browse(relay.port, "s1", "/metrics", { cookie: cookieFor("s1") });
-    expect(JSON.parse(onSession.body).url).toBe("/metrics");
+    expect((JSON.parse(onSession.body) as { url: string }).url).toBe("/metrics");
   });
 
   it("limits how many connections one session holds", async () => {
@@ -635,7 +850,15 @@ describe("operations", () => {
     try {
       const cookie = cookieFor("s1");
       const hog = await new Promise<IncomingMessage>((resolve) => {
-        request({ host: "127.0.0.1", port: tight.port, path: "/infinite", headers: { host: `s1.localhost:${tight.port}`, cookie } }, resolve).end();
+        request(
+          {
+            host: "127.0.0.1",
+            port: tight.port,
+            path: "/infinite",
+            headers: { host: `s1.localhost:${tight.port}`, cookie },
+          },
+          resolve,
+        ).end();
       });
       hog.pause();
       const refused = await browse(tight.port, "s1", "/one-more", { cookie });

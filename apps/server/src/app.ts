@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 
 import { createAppRouter } from "@drydock/contracts/router";
-import type { AppRouter } from "@drydock/contracts/router";
+import type { AppHandlers, AppRouter } from "@drydock/contracts/router";
 import cookie from "@fastify/cookie";
 import websocket from "@fastify/websocket";
 import { fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
@@ -15,7 +15,6 @@ import { blobRoutes } from "./blobs/routes.js";
 import { consoleRoutes } from "./console.js";
 import type { ConsoleSessions } from "./console.js";
 import type { BlobUrlSigner } from "./blobs/signing.js";
-import type { AppHandlers } from "@drydock/contracts/router";
 import type { Logger } from "./logger.js";
 
 export interface AppDeps {
@@ -51,14 +50,20 @@ export async function buildApp(deps: AppDeps) {
       router: createAppRouter(deps.handlers),
       createContext: async ({ req, info }) => {
         const fromParams = info.connectionParams?.token;
-        const token = bearer(req.headers.authorization) ?? (typeof fromParams === "string" ? fromParams : undefined);
+        const token =
+          bearer(req.headers.authorization) ??
+          (typeof fromParams === "string" ? fromParams : undefined);
         // A token names who calls (CLI, agent, relay); without one, the console's cookie may.
-        const viaCookie = token === undefined ? deps.console.sessions.userOfRequest(req.headers) : undefined;
-        const principal = viaCookie ? ({ kind: "user", userId: viaCookie } as const) : await deps.auth.principal(token);
+        const viaCookie =
+          token === undefined ? deps.console.sessions.userOfRequest(req.headers) : undefined;
+        const principal = viaCookie
+          ? ({ kind: "user", userId: viaCookie } as const)
+          : await deps.auth.principal(token);
         return { principal, requestId: randomUUID() };
       },
       onError: ({ path, error }) => {
-        if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error, path }, "tRPC procedure failed");
+        if (error.code === "INTERNAL_SERVER_ERROR")
+          deps.log.error({ err: error, path }, "tRPC procedure failed");
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
   });
@@ -71,12 +76,15 @@ export async function buildApp(deps: AppDeps) {
       if (!bundle) return;
       if (bundle[1] !== sha256) {
         await deps.blobs.remove(key);
-        throw Object.assign(new Error(`the uploaded bundle's sha256 is ${sha256}, not ${bundle[1]}`), { statusCode: 400 });
+        throw Object.assign(
+          new Error(`the uploaded bundle's sha256 is ${sha256}, not ${bundle[1]}`),
+          { statusCode: 400 },
+        );
       }
       await deps.onBundleUploaded(sha256, size);
     },
   });
-  app.get("/healthz", async () => ({ ok: true }));
+  app.get("/healthz", () => ({ ok: true }));
   await app.register(consoleRoutes, deps.console);
   return app;
 }

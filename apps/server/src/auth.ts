@@ -3,7 +3,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { Principal } from "@drydock/contracts/router";
 
 import type { Db } from "./db/database.js";
-import { hashToken } from "./services/scheduler.js";
+import { hashToken } from "./services/agent-token.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
@@ -25,7 +25,10 @@ export class Authenticator {
     relayToken: string,
   ) {
     // Equal tokens would make every relay a user (the user is matched first); refuse to start that way.
-    if (userToken === relayToken) throw new Error("the relay token (DRYDOCK_RELAY_TOKEN) must differ from the user token (DRYDOCK_TOKEN)");
+    if (userToken === relayToken)
+      throw new Error(
+        "the relay token (DRYDOCK_RELAY_TOKEN) must differ from the user token (DRYDOCK_TOKEN)",
+      );
     this.userDigest = digest(userToken);
     this.relayDigest = digest(relayToken);
   }
@@ -43,9 +46,16 @@ export class Authenticator {
     const hash = hashToken(token);
     let attemptId = this.agents.get(hash);
     if (attemptId === undefined) {
-      attemptId = (await this.db.selectFrom("attempts").select("id").where("token_hash", "=", hash).executeTakeFirst())?.id;
+      attemptId = (
+        await this.db
+          .selectFrom("attempts")
+          .select("id")
+          .where("token_hash", "=", hash)
+          .executeTakeFirst()
+      )?.id;
       if (attemptId === undefined) return null;
-      if (this.agents.size >= Authenticator.MAX_CACHED_AGENTS) this.agents.delete(this.agents.keys().next().value as string);
+      if (this.agents.size >= Authenticator.MAX_CACHED_AGENTS)
+        this.agents.delete(this.agents.keys().next().value as string);
       this.agents.set(hash, attemptId);
     }
     return { kind: "agent", attemptId };

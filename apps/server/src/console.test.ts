@@ -21,28 +21,49 @@ beforeAll(async () => {
   await mkdir(join(dist, "assets"), { recursive: true });
   await writeFile(join(dist, "index.html"), INDEX);
   await writeFile(join(dist, "assets", "index-abc123.js"), "console.log('drydock')");
-  server = await startServer(readServerConfig({ DRYDOCK_DATA_DIR: join(dir, "data"), DRYDOCK_PORT: "0", DRYDOCK_LOG_LEVEL: "silent", DRYDOCK_CONSOLE_DIR: dist }));
+  server = await startServer(
+    readServerConfig({
+      DRYDOCK_DATA_DIR: join(dir, "data"),
+      DRYDOCK_PORT: "0",
+      DRYDOCK_LOG_LEVEL: "silent",
+      DRYDOCK_CONSOLE_DIR: dist,
+    }),
+  );
 });
 afterAll(async () => {
   await server?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-const get = (path: string, headers: Record<string, string> = {}) => fetch(`${server.url}${path}`, { redirect: "manual", headers: { accept: "text/html", ...headers } });
-const sessionCookie = (response: Response) => response.headers.getSetCookie().find((c) => c.startsWith(`${CONSOLE_COOKIE}=`));
+const get = (path: string, headers: Record<string, string> = {}) =>
+  fetch(`${server.url}${path}`, {
+    redirect: "manual",
+    headers: { accept: "text/html", ...headers },
+  });
+const sessionCookie = (response: Response) =>
+  response.headers.getSetCookie().find((c) => c.startsWith(`${CONSOLE_COOKIE}=`));
 const cookieHeader = (setCookie: string | undefined) => setCookie?.split(";")[0] ?? "";
-const projects = (headers: Record<string, string>) => fetch(`${server.url}/trpc/projects.list`, { headers });
+const projects = (headers: Record<string, string>) =>
+  fetch(`${server.url}/trpc/projects.list`, { headers });
 
 /** One query over the tRPC WebSocket, as the console's subscriptions travel: its result, or its error code. */
 function overWebSocket(headers: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${server.url.replace("http", "ws")}/trpc`, { headers });
-    ws.on("open", () => ws.send(JSON.stringify({ id: 1, method: "query", params: { path: "projects.list" } })));
+    ws.on("open", () =>
+      ws.send(JSON.stringify({ id: 1, method: "query", params: { path: "projects.list" } })),
+    );
     ws.on("message", (data: Buffer) => {
-      const reply = JSON.parse(data.toString()) as { id?: number; result?: { data: { id: string }[] }; error?: { data: { code: string } } };
+      const reply = JSON.parse(data.toString()) as {
+        id?: number;
+        result?: { data: { id: string }[] };
+        error?: { data: { code: string } };
+      };
       if (reply.id !== 1) return;
       ws.close();
-      resolve(reply.error ? reply.error.data.code : (reply.result?.data.map((p) => p.id).join(",") ?? ""));
+      resolve(
+        reply.error ? reply.error.data.code : (reply.result?.data.map((p) => p.id).join(",") ?? ""),
+      );
     });
     ws.on("error", reject);
   });
@@ -76,7 +97,11 @@ describe("the console, served and signed in to by the server", () => {
       await get("/assets/index-abc123.js", { accept: "*/*" }),
       await get(`/?token=${server.token}`),
       await get("/assets/nothing.js", { accept: "*/*" }),
-      await fetch(`${server.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }),
+      await fetch(`${server.url}/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      }),
     ];
     for (const answer of answers) {
       expect(answer.headers.get("content-security-policy"), answer.url).toBe(csp);
@@ -93,7 +118,9 @@ describe("the console, served and signed in to by the server", () => {
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
     expect(cookie).toMatch(/Max-Age=604800/);
-    expect(await (await projects({ cookie: cookieHeader(cookie) })).json()).toMatchObject({ result: { data: [{ id: "default" }] } });
+    expect(await (await projects({ cookie: cookieHeader(cookie) })).json()).toMatchObject({
+      result: { data: [{ id: "default" }] },
+    });
 
     // A wrong token signs nobody in, and still takes the token out of the address bar.
     const wrong = await get("/?token=not-the-token");
@@ -103,10 +130,17 @@ describe("the console, served and signed in to by the server", () => {
   });
 
   it("signs in with POST /login, refusing a wrong or missing token by name; the cookie then works over HTTP and the WebSocket", async () => {
-    const post = (body: unknown) => fetch(`${server.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${server.url}/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     const wrong = await post({ token: "nope" });
     expect(wrong.status).toBe(401);
-    expect(((await wrong.json()) as { message: string }).message).toMatch(/not this server's token/);
+    expect(((await wrong.json()) as { message: string }).message).toMatch(
+      /not this server's token/,
+    );
     expect(sessionCookie(wrong)).toBeUndefined();
     const empty = await post({});
     expect(empty.status).toBe(400);
@@ -120,12 +154,18 @@ describe("the console, served and signed in to by the server", () => {
     // Nothing else counts: no cookie, a forged one, or the right one sent by another site's page.
     expect((await projects({})).status).toBe(401);
     expect((await projects({ cookie: `${CONSOLE_COOKIE}=local.99999999999` })).status).toBe(401);
-    expect((await projects({ cookie: cookie.replace(/.$/, (c) => (c === "A" ? "B" : "A")) })).status).toBe(401);
+    expect(
+      (await projects({ cookie: cookie.replace(/.$/, (c) => (c === "A" ? "B" : "A")) })).status,
+    ).toBe(401);
     expect((await projects({ cookie, origin: "http://evil.example" })).status).toBe(401);
     expect(await overWebSocket({ cookie, origin: "http://evil.example" })).toBe("UNAUTHORIZED");
     expect(await overWebSocket({ origin: server.url })).toBe("UNAUTHORIZED");
 
-    const out = await fetch(`${server.url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
+    const out = await fetch(`${server.url}/logout`, {
+      method: "POST",
+      headers: { cookie },
+      redirect: "manual",
+    });
     expect(out.status).toBe(303);
     expect(sessionCookie(out)).toMatch(/Expires=Thu, 01 Jan 1970/);
   });
@@ -146,7 +186,9 @@ describe("ConsoleSessions", () => {
     const a = new ConsoleSessions("s".repeat(64), "token-a", () => true);
     const b = new ConsoleSessions("s".repeat(64), "token-b", () => true);
     const value = a.signIn("token-a") ?? "";
-    const header = (s: ConsoleSessions) => ({ cookie: `${CONSOLE_COOKIE}=${encodeURIComponent(s.signer.sign(value))}` });
+    const header = (s: ConsoleSessions) => ({
+      cookie: `${CONSOLE_COOKIE}=${encodeURIComponent(s.signer.sign(value))}`,
+    });
     expect(a.userOfRequest(header(a))).toBe("local");
     expect(b.userOfRequest(header(a))).toBeUndefined();
   });

@@ -32,7 +32,11 @@ export class ConsoleSessions {
     userToken: string,
     private readonly isUserToken: (token: string) => boolean,
   ) {
-    this.signer = new Signer(createHash("sha256").update(`drydock-console-cookie:${signingSecret}:${userToken}`).digest("hex"));
+    this.signer = new Signer(
+      createHash("sha256")
+        .update(`drydock-console-cookie:${signingSecret}:${userToken}`)
+        .digest("hex"),
+    );
   }
 
   /** Whether `token` is the user token; if so, the cookie value to set. */
@@ -53,7 +57,11 @@ export class ConsoleSessions {
    * page's request (its Origin names another host) gets nothing, so it can neither act nor open the
    * WebSocket as the user. Reads the headers itself: tRPC's WebSocket requests are not decorated by plugins.
    */
-  userOfRequest(headers: { cookie?: string | undefined; origin?: string | undefined; host?: string | undefined }): string | undefined {
+  userOfRequest(headers: {
+    cookie?: string | undefined;
+    origin?: string | undefined;
+    host?: string | undefined;
+  }): string | undefined {
     if (!headers.cookie?.includes(CONSOLE_COOKIE)) return undefined;
     const raw = parse(headers.cookie)[CONSOLE_COOKIE];
     if (!raw) return undefined;
@@ -106,7 +114,10 @@ export async function consoleDist(dir: string | undefined): Promise<string | und
   );
 }
 
-export async function consoleRoutes(app: FastifyInstance, options: { sessions: ConsoleSessions; dist: string | undefined }) {
+export async function consoleRoutes(
+  app: FastifyInstance,
+  options: { sessions: ConsoleSessions; dist: string | undefined },
+) {
   const { sessions, dist } = options;
   app.addHook("onSend", async (_request, reply) => {
     reply.headers(CONSOLE_SECURITY_HEADERS);
@@ -123,18 +134,32 @@ export async function consoleRoutes(app: FastifyInstance, options: { sessions: C
 
   app.post("/login", async (request, reply) => {
     const body = LoginBody.safeParse(request.body);
-    if (!body.success) return reply.code(400).send({ message: `send {"token": "…"}: ${body.error.issues[0]?.message ?? "no token"}` });
+    if (!body.success)
+      return reply
+        .code(400)
+        .send({ message: `send {"token": "…"}: ${body.error.issues[0]?.message ?? "no token"}` });
     const value = sessions.signIn(body.data.token.trim());
-    if (!value) return reply.code(401).send({ message: "That is not this server's token. Use the one `drydock up` printed (also in ~/.drydock/context.json)." });
+    if (!value)
+      return reply.code(401).send({
+        message:
+          "That is not this server's token. Use the one `drydock up` printed (also in ~/.drydock/context.json).",
+      });
     setSession(request, reply, value);
     return reply.code(204).send();
   });
 
-  app.post("/logout", async (_request, reply) => reply.clearCookie(CONSOLE_COOKIE, { path: "/" }).redirect("/", 303));
+  app.post("/logout", async (_request, reply) =>
+    reply.clearCookie(CONSOLE_COOKIE, { path: "/" }).redirect("/", 303),
+  );
 
   // `?token=` on any console page: sign in, then show the same page without the token in the address bar.
   app.addHook("onRequest", async (request, reply) => {
-    if (request.method !== "GET" || request.url.startsWith("/trpc") || request.url.startsWith("/blobs")) return;
+    if (
+      request.method !== "GET" ||
+      request.url.startsWith("/trpc") ||
+      request.url.startsWith("/blobs")
+    )
+      return;
     const url = new URL(request.url, "http://console.invalid");
     const token = url.searchParams.get("token");
     if (token === null) return;
@@ -160,14 +185,23 @@ export async function consoleRoutes(app: FastifyInstance, options: { sessions: C
     wildcard: false,
     index: false,
     setHeaders: (reply, path) => {
-      reply.header("cache-control", path.includes("/assets/") ? "public, max-age=31536000, immutable" : "no-cache");
+      reply.header(
+        "cache-control",
+        path.includes("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",
+      );
     },
   });
-  const page = (_request: FastifyRequest, reply: FastifyReply) => reply.header("cache-control", "no-cache").sendFile("index.html", dist);
+  const page = (_request: FastifyRequest, reply: FastifyReply) =>
+    reply.header("cache-control", "no-cache").sendFile("index.html", dist);
   app.get("/", page);
   app.setNotFoundHandler((request, reply) => {
-    const wantsPage = request.method === "GET" && (request.headers.accept ?? "").includes("text/html") && !request.url.startsWith("/trpc");
+    const wantsPage =
+      request.method === "GET" &&
+      (request.headers.accept ?? "").includes("text/html") &&
+      !request.url.startsWith("/trpc");
     if (wantsPage) return page(request, reply);
-    return reply.code(404).send({ message: `no route for ${request.method} ${request.url.split("?")[0]}` });
+    return reply
+      .code(404)
+      .send({ message: `no route for ${request.method} ${request.url.split("?")[0]}` });
   });
 }

@@ -22,7 +22,9 @@ describe("lockDataDir", () => {
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     expect((await stat(join(dir, "server.pid"))).mode & 0o777).toBe(0o600);
     await expect(lockDataDir(dir)).rejects.toThrow(
-      new DataDirError(`the data directory ${dir} is in use by the Drydock server with pid ${process.pid}: stop it first, or use another data directory`),
+      new DataDirError(
+        `the data directory ${dir} is in use by the Drydock server with pid ${process.pid}: stop it first, or use another data directory`,
+      ),
     );
     await lock.release();
     expect(await readdir(dir)).toEqual([]);
@@ -34,16 +36,24 @@ describe("lockDataDir", () => {
     for (const stale of [`${gone}\n1234\n`, `1\n${"9".repeat(12)}\n`, "", "not a lock"]) {
       await writeFile(join(root, "server.pid"), stale);
       const lock = await lockDataDir(root);
-      expect((await readFile(join(root, "server.pid"), "utf8")).split("\n")[0]).toBe(String(process.pid));
+      expect((await readFile(join(root, "server.pid"), "utf8")).split("\n")[0]).toBe(
+        String(process.pid),
+      );
       await lock.release();
     }
   });
 
   it("takes over a lock whose server was killed but not yet reaped by its parent (a zombie)", async () => {
     // The child exits once `sleep 30` has taken the shell's place, and `sleep` never reaps it.
-    const parent = spawn("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    const parent = spawn("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     try {
-      const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once("data", (d: Buffer) => resolve(d.toString()))));
+      const zombie = Number(
+        await new Promise<string>((resolve) =>
+          parent.stdout.once("data", (d: Buffer) => resolve(d.toString())),
+        ),
+      );
       const stat = await vi.waitFor(async () => {
         const text = await readFile(`/proc/${zombie}/stat`, "utf8");
         if (!text.includes(") Z ")) throw new Error("not a zombie yet");

@@ -21,7 +21,9 @@ export function cannotUse(dir: string, error: unknown): DataDirError {
   const e = error as NodeJS.ErrnoException;
   const cause = (e.code && CAUSES[e.code]) ?? e.message;
   const where = e.syscall && e.path ? ` (${e.syscall} ${e.path}: ${e.code})` : "";
-  return new DataDirError(`cannot use ${dir} as the data directory: ${cause}${where}`, { cause: error });
+  return new DataDirError(`cannot use ${dir} as the data directory: ${cause}${where}`, {
+    cause: error,
+  });
 }
 
 export interface DataDirLock {
@@ -87,7 +89,8 @@ async function removeStale(file: string, stale: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
     throw error;
   }
-  if ((await readFile(aside, "utf8").catch(() => stale)) !== stale) await link(aside, file).catch(() => undefined);
+  if ((await readFile(aside, "utf8").catch(() => stale)) !== stale)
+    await link(aside, file).catch(() => undefined);
   await rm(aside, { force: true });
 }
 
@@ -106,19 +109,24 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
         return {
           dir,
           release: async () => {
-            if ((await readFile(file, "utf8").catch(() => "")) === mine) await rm(file, { force: true });
+            if ((await readFile(file, "utf8").catch(() => "")) === mine)
+              await rm(file, { force: true });
           },
         };
       }
       const text = await readFile(file, "utf8").catch(() => "");
       const holder = await runningHolder(text);
       if (holder !== undefined) {
-        throw new DataDirError(`the data directory ${dir} is in use by the Drydock server with pid ${holder}: stop it first, or use another data directory`);
+        throw new DataDirError(
+          `the data directory ${dir} is in use by the Drydock server with pid ${holder}: stop it first, or use another data directory`,
+        );
       }
       await removeStale(file, text);
     }
   } catch (error) {
     throw error instanceof DataDirError ? error : cannotUse(dir, error);
   }
-  throw new DataDirError(`could not lock the data directory ${dir}: ${file} keeps changing (another server starting?)`);
+  throw new DataDirError(
+    `could not lock the data directory ${dir}: ${file} keeps changing (another server starting?)`,
+  );
 }

@@ -19,7 +19,8 @@ const IdeOrigin = z
   .url()
   .refine((v) => {
     const url = new URL(v);
-    const originOnly = url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
+    const originOnly =
+      url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
     return isHttp(url) && originOnly && isIP(url.hostname.replace(/^\[|\]$/g, "")) === 0;
   }, "the IDE origin must be http(s)://<host name>[:port] with no path, and a name, not an IP address (sessions are served on <session>.<host>)")
   .transform((v) => new URL(v).origin);
@@ -80,10 +81,23 @@ export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 const AGENT_ENV = [
   ...["PATH", "HOME", "LANG", "TMPDIR", "TZ", "DRYDOCK_RECONNECT_SECONDS", "DRYDOCK_HEARTBEAT_MS"],
   // Where the IDE runtime is (the one `drydock up` installs), and what reaching the registry takes if an agent installs it.
-  ...["DRYDOCK_IDE_DIR", "XDG_CACHE_HOME", "NODE_EXTRA_CA_CERTS", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"],
+  ...[
+    "DRYDOCK_IDE_DIR",
+    "XDG_CACHE_HOME",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+  ],
 ];
 
-export function readServerConfig(env: NodeJS.ProcessEnv = process.env, overrides: ServerConfigInput = {}): ServerConfig {
+export function readServerConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: ServerConfigInput = {},
+): ServerConfig {
   return ServerConfigSchema.parse({
     host: env.DRYDOCK_HOST,
     port: env.DRYDOCK_PORT,

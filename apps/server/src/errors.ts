@@ -2,7 +2,8 @@ import { AppError } from "@drydock/contracts";
 
 /** The control plane's error catalogue: one stable code per failure, mapped to a transport code once. */
 export const ServerErrors = {
-  projectNotFound: (id: string) => new AppError("PROJECT_NOT_FOUND", "NOT_FOUND", `project "${id}" does not exist`),
+  projectNotFound: (id: string) =>
+    new AppError("PROJECT_NOT_FOUND", "NOT_FOUND", `project "${id}" does not exist`),
   workflowNotFound: (project: string, name: string, version?: string) =>
     new AppError(
       "WORKFLOW_NOT_FOUND",
@@ -11,30 +12,75 @@ export const ServerErrors = {
         ? `workflow "${name}" has no version "${version}" in project "${project}"`
         : `workflow "${name}" is not registered in project "${project}"`,
     ),
-  executionNotFound: (id: string) => new AppError("EXECUTION_NOT_FOUND", "NOT_FOUND", `execution "${id}" does not exist`),
-  attemptNotFound: (id: string) => new AppError("ATTEMPT_NOT_FOUND", "NOT_FOUND", `attempt "${id}" does not exist`),
+  executionNotFound: (id: string) =>
+    new AppError("EXECUTION_NOT_FOUND", "NOT_FOUND", `execution "${id}" does not exist`),
+  attemptNotFound: (id: string) =>
+    new AppError("ATTEMPT_NOT_FOUND", "NOT_FOUND", `attempt "${id}" does not exist`),
   nodeNotFound: (executionId: string, nodeId: string) =>
-    new AppError("NODE_NOT_FOUND", "NOT_FOUND", `node "${nodeId}" of execution "${executionId}" does not exist`),
+    new AppError(
+      "NODE_NOT_FOUND",
+      "NOT_FOUND",
+      `node "${nodeId}" of execution "${executionId}" does not exist`,
+    ),
   nodeNotDebuggable: (executionId: string, nodeId: string, why: string) =>
-    new AppError("NODE_NOT_DEBUGGABLE", "CONFLICT", `node "${nodeId}" of execution "${executionId}" cannot be debugged: ${why}`),
+    new AppError(
+      "NODE_NOT_DEBUGGABLE",
+      "CONFLICT",
+      `node "${nodeId}" of execution "${executionId}" cannot be debugged: ${why}`,
+    ),
   invalidWorkflow: (name: string, problems: string[]) =>
-    new AppError("INVALID_WORKFLOW", "BAD_REQUEST", `workflow "${name}" is invalid: ${problems.join("; ")}`),
+    new AppError(
+      "INVALID_WORKFLOW",
+      "BAD_REQUEST",
+      `workflow "${name}" is invalid: ${problems.join("; ")}`,
+    ),
   invalidInputs: (workflow: string, problems: string[]) =>
-    new AppError("INVALID_INPUTS", "BAD_REQUEST", `invalid inputs for workflow "${workflow}": ${problems.join("; ")}`),
+    new AppError(
+      "INVALID_INPUTS",
+      "BAD_REQUEST",
+      `invalid inputs for workflow "${workflow}": ${problems.join("; ")}`,
+    ),
   bundleMissing: (sha256: string) =>
-    new AppError("BUNDLE_NOT_UPLOADED", "PRECONDITION_FAILED", `bundle ${sha256} has not been uploaded (call workflows.createUpload and PUT it first)`),
+    new AppError(
+      "BUNDLE_NOT_UPLOADED",
+      "PRECONDITION_FAILED",
+      `bundle ${sha256} has not been uploaded (call workflows.createUpload and PUT it first)`,
+    ),
   executionFinished: (id: string, status: string) =>
     new AppError("EXECUTION_FINISHED", "CONFLICT", `execution "${id}" already ended ${status}`),
-  attemptEnded: (id: string, status: string) => new AppError("ATTEMPT_ENDED", "CONFLICT", `attempt "${id}" already ended ${status}`),
+  attemptEnded: (id: string, status: string) =>
+    new AppError("ATTEMPT_ENDED", "CONFLICT", `attempt "${id}" already ended ${status}`),
   outputsMissing: (id: string) =>
-    new AppError("OUTPUTS_NOT_UPLOADED", "PRECONDITION_FAILED", `attempt "${id}" completed without uploading its outputs`),
+    new AppError(
+      "OUTPUTS_NOT_UPLOADED",
+      "PRECONDITION_FAILED",
+      `attempt "${id}" completed without uploading its outputs`,
+    ),
   outputsMismatch: (id: string) =>
-    new AppError("OUTPUTS_MISMATCH", "BAD_REQUEST", `the outputs uploaded for attempt "${id}" do not match the given sha256`),
-  outputsOverLimit: (id: string, problem: string) => new AppError("OUTPUTS_OVER_LIMIT", "BAD_REQUEST", `the outputs of attempt "${id}" are refused: ${problem}`),
+    new AppError(
+      "OUTPUTS_MISMATCH",
+      "BAD_REQUEST",
+      `the outputs uploaded for attempt "${id}" do not match the given sha256`,
+    ),
+  outputsOverLimit: (id: string, problem: string) =>
+    new AppError(
+      "OUTPUTS_OVER_LIMIT",
+      "BAD_REQUEST",
+      `the outputs of attempt "${id}" are refused: ${problem}`,
+    ),
   agentTokenEnded: (id: string, status: string, procedure: string) =>
-    new AppError("AGENT_TOKEN_ENDED", "FORBIDDEN", `attempt "${id}" ended ${status}: its agent token may no longer call agent.${procedure}`),
+    new AppError(
+      "AGENT_TOKEN_ENDED",
+      "FORBIDDEN",
+      `attempt "${id}" ended ${status}: its agent token may no longer call agent.${procedure}`,
+    ),
   /** PostgreSQL refused a value (class 22, data exception; class 54, a limit): the caller's data, not a fault of ours. */
-  valueRefused: (detail: string) => new AppError("VALUE_REFUSED", "BAD_REQUEST", `the store cannot keep a value of this request: ${detail}`),
+  valueRefused: (detail: string) =>
+    new AppError(
+      "VALUE_REFUSED",
+      "BAD_REQUEST",
+      `the store cannot keep a value of this request: ${detail}`,
+    ),
 
   // Interactive sessions and the relay's access model.
   relayNotConfigured: (missing: string[]) =>
@@ -44,29 +90,83 @@ export const ServerErrors = {
       `interactive sessions need the relay, but this server has no ${missing.join(" and no ")} configured`,
     ),
   attemptNotRunning: (id: string, status: string) =>
-    new AppError("ATTEMPT_NOT_RUNNING", "CONFLICT", `attempt "${id}" is ${status}, not RUNNING; only a running attempt can open an interactive session`),
-  sessionNotFound: (id: string) => new AppError("SESSION_NOT_FOUND", "NOT_FOUND", `interactive session "${id}" does not exist`),
-  sessionEnded: (id: string) => new AppError("SESSION_ENDED", "CONFLICT", `interactive session "${id}" has ended`),
+    new AppError(
+      "ATTEMPT_NOT_RUNNING",
+      "CONFLICT",
+      `attempt "${id}" is ${status}, not RUNNING; only a running attempt can open an interactive session`,
+    ),
+  sessionNotFound: (id: string) =>
+    new AppError("SESSION_NOT_FOUND", "NOT_FOUND", `interactive session "${id}" does not exist`),
+  sessionEnded: (id: string) =>
+    new AppError("SESSION_ENDED", "CONFLICT", `interactive session "${id}" has ended`),
   attemptHasNoSession: (attemptId: string) =>
-    new AppError("SESSION_NOT_OPENED", "PRECONDITION_FAILED", `attempt "${attemptId}" has no interactive session; open one with agent.openSession first`),
+    new AppError(
+      "SESSION_NOT_OPENED",
+      "PRECONDITION_FAILED",
+      `attempt "${attemptId}" has no interactive session; open one with agent.openSession first`,
+    ),
   noLiveSession: (executionId: string, nodeId: string, why: string) =>
-    new AppError("NO_LIVE_SESSION", "CONFLICT", `node "${nodeId}" of execution "${executionId}" has no live interactive session (${why})`),
+    new AppError(
+      "NO_LIVE_SESSION",
+      "CONFLICT",
+      `node "${nodeId}" of execution "${executionId}" has no live interactive session (${why})`,
+    ),
   noSession: (executionId: string, nodeId: string, why: string) =>
-    new AppError("NO_SESSION", "NOT_FOUND", `node "${nodeId}" of execution "${executionId}" never had an interactive session (${why})`),
-  ticketUnknown: () => new AppError("RELAY_TICKET_UNKNOWN", "UNAUTHORIZED", "this IDE ticket is not one the control plane issued"),
+    new AppError(
+      "NO_SESSION",
+      "NOT_FOUND",
+      `node "${nodeId}" of execution "${executionId}" never had an interactive session (${why})`,
+    ),
+  ticketUnknown: () =>
+    new AppError(
+      "RELAY_TICKET_UNKNOWN",
+      "UNAUTHORIZED",
+      "this IDE ticket is not one the control plane issued",
+    ),
   ticketWrongSession: (id: string) =>
-    new AppError("RELAY_TICKET_WRONG_SESSION", "FORBIDDEN", `this IDE ticket was issued for another session, not "${id}"`),
-  ticketUsed: () => new AppError("RELAY_TICKET_USED", "FORBIDDEN", "this IDE ticket has already been used; ask for a new link"),
-  ticketExpired: () => new AppError("RELAY_TICKET_EXPIRED", "UNAUTHORIZED", "this IDE ticket has expired; ask for a new link"),
+    new AppError(
+      "RELAY_TICKET_WRONG_SESSION",
+      "FORBIDDEN",
+      `this IDE ticket was issued for another session, not "${id}"`,
+    ),
+  ticketUsed: () =>
+    new AppError(
+      "RELAY_TICKET_USED",
+      "FORBIDDEN",
+      "this IDE ticket has already been used; ask for a new link",
+    ),
+  ticketExpired: () =>
+    new AppError(
+      "RELAY_TICKET_EXPIRED",
+      "UNAUTHORIZED",
+      "this IDE ticket has expired; ask for a new link",
+    ),
   ticketSessionEnded: (id: string) =>
-    new AppError("RELAY_TICKET_SESSION_ENDED", "FORBIDDEN", `interactive session "${id}" has ended; its IDE tickets no longer open it`),
-  tunnelTokenUnknown: () => new AppError("TUNNEL_TOKEN_UNKNOWN", "UNAUTHORIZED", "this agent token belongs to no attempt"),
+    new AppError(
+      "RELAY_TICKET_SESSION_ENDED",
+      "FORBIDDEN",
+      `interactive session "${id}" has ended; its IDE tickets no longer open it`,
+    ),
+  tunnelTokenUnknown: () =>
+    new AppError("TUNNEL_TOKEN_UNKNOWN", "UNAUTHORIZED", "this agent token belongs to no attempt"),
   tunnelWrongAttempt: (id: string) =>
-    new AppError("TUNNEL_WRONG_ATTEMPT", "FORBIDDEN", `this agent token belongs to another attempt, not the one of session "${id}"`),
+    new AppError(
+      "TUNNEL_WRONG_ATTEMPT",
+      "FORBIDDEN",
+      `this agent token belongs to another attempt, not the one of session "${id}"`,
+    ),
   tunnelAttemptNotRunning: (id: string, status: string) =>
-    new AppError("TUNNEL_ATTEMPT_NOT_RUNNING", "FORBIDDEN", `attempt "${id}" is ${status}, not RUNNING; it may no longer carry a tunnel`),
+    new AppError(
+      "TUNNEL_ATTEMPT_NOT_RUNNING",
+      "FORBIDDEN",
+      `attempt "${id}" is ${status}, not RUNNING; it may no longer carry a tunnel`,
+    ),
   tunnelSessionEnded: (id: string) =>
-    new AppError("TUNNEL_SESSION_ENDED", "FORBIDDEN", `interactive session "${id}" has ended; its tunnel may not reconnect`),
+    new AppError(
+      "TUNNEL_SESSION_ENDED",
+      "FORBIDDEN",
+      `interactive session "${id}" has ended; its tunnel may not reconnect`,
+    ),
 } as const;
 
 /**
@@ -75,6 +175,7 @@ export const ServerErrors = {
  */
 export function storeRefusal(error: unknown): AppError | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== "string" || !/^(22|54)[0-9A-Z]{3}$/.test(code) || !(error instanceof Error)) return undefined;
+  if (typeof code !== "string" || !/^(22|54)[0-9A-Z]{3}$/.test(code) || !(error instanceof Error))
+    return undefined;
   return ServerErrors.valueRefused(`${error.message} (SQLSTATE ${code})`);
 }

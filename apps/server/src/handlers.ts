@@ -2,7 +2,7 @@ import type { AppHandlers, ExecutorKind } from "@drydock/contracts/router";
 
 import { storeRefusal } from "./errors.js";
 import { AgentAccess } from "./services/agent-access.js";
-import type { AgentService } from "./services/agent-api.js";
+import type { AttemptAgentService } from "./services/attempt-agent.js";
 import type { ExecutionService } from "./services/executions.js";
 import type { WorkflowService } from "./services/workflows.js";
 import type { Db } from "./db/database.js";
@@ -17,7 +17,8 @@ function rethrowRefusal(error: unknown): never {
 /** Every handler of `tree`, with store refusals turned into the caller's errors (subscriptions included). */
 function refusingBadValues<T extends object>(tree: T): T {
   const wrap = (value: unknown): unknown => {
-    if (typeof value !== "function") return typeof value === "object" && value !== null ? refusingBadValues(value) : value;
+    if (typeof value !== "function")
+      return typeof value === "object" && value !== null ? refusingBadValues(value) : value;
     const fn = value as (...args: unknown[]) => unknown;
     return (...args: unknown[]) => {
       const result = fn(...args);
@@ -42,7 +43,7 @@ export function createHandlers(s: {
   db: Db;
   workflows: WorkflowService;
   executions: ExecutionService;
-  agent: AgentService;
+  agent: AttemptAgentService;
   scheduler: Scheduler;
   sessions: SessionService;
   executor: ExecutorKind;
@@ -73,7 +74,8 @@ export function createHandlers(s: {
       logs: (input) => s.executions.logs(input.attemptId, input.offset),
       watch: (input, _ctx, signal) => s.executions.watch(input.id, signal),
       watchList: (input, _ctx, signal) => s.executions.watchList(input.project, signal),
-      tailLogs: (input, _ctx, signal) => s.executions.tailLogs(input.attemptId, input.offset, signal),
+      tailLogs: (input, _ctx, signal) =>
+        s.executions.tailLogs(input.attemptId, input.offset, signal),
     },
     // An agent token acts for its attempt while it runs; after its end, only for what the end needs.
     agent: access.guard({
@@ -86,7 +88,13 @@ export function createHandlers(s: {
         const { attemptId } = ctx.principal;
         const proceed = await s.scheduler.heartbeat(attemptId);
         // An attempt that must stop has no session left to act on.
-        const session = proceed ? await s.sessions.heartbeat(attemptId, input?.sessionActive === true, input?.tunnelDownMs) : undefined;
+        const session = proceed
+          ? await s.sessions.heartbeat(
+              attemptId,
+              input?.sessionActive === true,
+              input?.tunnelDownMs,
+            )
+          : undefined;
         return { proceed, ...(session ? { session } : {}) };
       },
       log: async (input, ctx) => {
@@ -103,7 +111,11 @@ export function createHandlers(s: {
       },
       next: async (_input, ctx) => {
         const next = await s.scheduler.handOver(ctx.principal.attemptId);
-        return { next: next ? { token: next.token, assignment: await s.agent.assignment(next.attemptId) } : null };
+        return {
+          next: next
+            ? { token: next.token, assignment: await s.agent.assignment(next.attemptId) }
+            : null,
+        };
       },
       openSession: (input, ctx) => s.sessions.openSession(ctx.principal.attemptId, input ?? {}),
       updateSession: async (input, ctx) => {

@@ -15,7 +15,11 @@ const SecretsSchema = z.object({
 });
 export type Secrets = z.infer<typeof SecretsSchema>;
 /** Data directories from older versions lack the secrets added since: the relay token, the database passwords. */
-const StoredSecretsSchema = SecretsSchema.partial({ relayToken: true, databasePassword: true, databaseAdminPassword: true });
+const StoredSecretsSchema = SecretsSchema.partial({
+  relayToken: true,
+  databasePassword: true,
+  databaseAdminPassword: true,
+});
 type StoredSecrets = z.infer<typeof StoredSecretsSchema>;
 
 const newToken = () => randomBytes(24).toString("hex");
@@ -35,9 +39,11 @@ export async function loadSecrets(dataDir: string): Promise<Secrets> {
   const file = join(dataDir, "secrets.json");
   const existing = await readFile(file, "utf8").catch(() => undefined);
   if (existing) return withNewSecrets(file, StoredSecretsSchema.parse(JSON.parse(existing)));
-  await writeFile(file, JSON.stringify(generate(), null, 2), { mode: 0o600, flag: "wx" }).catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EEXIST") throw error;
-  });
+  await writeFile(file, JSON.stringify(generate(), null, 2), { mode: 0o600, flag: "wx" }).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    },
+  );
   return withNewSecrets(file, StoredSecretsSchema.parse(JSON.parse(await readFile(file, "utf8"))));
 }
 

@@ -18,7 +18,7 @@ import type { RunningPostgres } from "./db/postgres.js";
 import { readServerConfig } from "./env.js";
 import { createLogger } from "./logger.js";
 import { startServer } from "./server.js";
-import { hashToken } from "./services/scheduler.js";
+import { hashToken } from "./services/agent-token.js";
 
 let dir: string;
 let external: RunningPostgres | undefined;
@@ -36,9 +36,18 @@ describe("startServer", () => {
   it("uses DRYDOCK_DATABASE_URL instead of an embedded PostgreSQL, and keeps its token across restarts", async () => {
     const dataDir = join(dir, "data");
     const url = external?.url ?? "";
-    const config = readServerConfig({ DRYDOCK_DATABASE_URL: url, DRYDOCK_DATA_DIR: dataDir, DRYDOCK_PORT: "0", DRYDOCK_LOG_LEVEL: "silent" });
+    const config = readServerConfig({
+      DRYDOCK_DATABASE_URL: url,
+      DRYDOCK_DATA_DIR: dataDir,
+      DRYDOCK_PORT: "0",
+      DRYDOCK_LOG_LEVEL: "silent",
+    });
     const first = await startServer(config);
-    const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${first.url}/trpc`, headers: { authorization: `Bearer ${first.token}` } })] });
+    const api = createTRPCClient<AppRouter>({
+      links: [
+        httpLink({ url: `${first.url}/trpc`, headers: { authorization: `Bearer ${first.token}` } }),
+      ],
+    });
     expect((await api.projects.list.query()).map((p) => p.id)).toEqual(["default"]);
     await first.close();
     expect(existsSync(join(dataDir, "pg"))).toBe(false);
@@ -53,11 +62,25 @@ describe("startServer", () => {
 
   it("holds its data directory: a second server on it is refused, naming the directory and the pid, and the first keeps answering", async () => {
     const dataDir = join(dir, "locked");
-    const config = readServerConfig({ DRYDOCK_DATABASE_URL: external?.url, DRYDOCK_DATA_DIR: dataDir, DRYDOCK_PORT: "0", DRYDOCK_LOG_LEVEL: "silent" });
+    const config = readServerConfig({
+      DRYDOCK_DATABASE_URL: external?.url,
+      DRYDOCK_DATA_DIR: dataDir,
+      DRYDOCK_PORT: "0",
+      DRYDOCK_LOG_LEVEL: "silent",
+    });
     const first = await startServer(config);
     try {
-      await expect(startServer(config)).rejects.toThrow(`the data directory ${dataDir} is in use by the Drydock server with pid ${process.pid}`);
-      const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${first.url}/trpc`, headers: { authorization: `Bearer ${first.token}` } })] });
+      await expect(startServer(config)).rejects.toThrow(
+        `the data directory ${dataDir} is in use by the Drydock server with pid ${process.pid}`,
+      );
+      const api = createTRPCClient<AppRouter>({
+        links: [
+          httpLink({
+            url: `${first.url}/trpc`,
+            headers: { authorization: `Bearer ${first.token}` },
+          }),
+        ],
+      });
       expect((await api.projects.list.query()).map((p) => p.id)).toEqual(["default"]);
     } finally {
       await first.close();
@@ -69,18 +92,31 @@ describe("startServer", () => {
     const closed = join(dir, "closed");
     await mkdir(closed, { mode: 0o700 });
     await chmod(closed, 0o700);
-    const config = readServerConfig({ DRYDOCK_DATA_DIR: join(closed, "data"), DRYDOCK_PORT: "0", DRYDOCK_LOG_LEVEL: "silent" });
+    const config = readServerConfig({
+      DRYDOCK_DATA_DIR: join(closed, "data"),
+      DRYDOCK_PORT: "0",
+      DRYDOCK_LOG_LEVEL: "silent",
+    });
     await expect(startServer(config)).rejects.toThrow(`cannot enter ${closed} (mode 700)`);
   });
 
   it("refuses configuration it cannot use, naming the setting", () => {
     expect(() => readServerConfig({ DRYDOCK_PORT: "eighty" })).toThrow(/port/);
     expect(() => readServerConfig({ DRYDOCK_DATABASE_URL: "not a url" })).toThrow(/databaseUrl/);
-    expect(() => readServerConfig({ DRYDOCK_RELAY_URL: "ftp://relay.example" })).toThrow(/relayUrl/);
-    for (const origin of ["http://localhost:8081/ide", "http://127.0.0.1:8081", "ws://localhost:8081", "http://localhost:8081/?x=1"]) {
+    expect(() => readServerConfig({ DRYDOCK_RELAY_URL: "ftp://relay.example" })).toThrow(
+      /relayUrl/,
+    );
+    for (const origin of [
+      "http://localhost:8081/ide",
+      "http://127.0.0.1:8081",
+      "ws://localhost:8081",
+      "http://localhost:8081/?x=1",
+    ]) {
       expect(() => readServerConfig({ DRYDOCK_IDE_ORIGIN: origin }), origin).toThrow(/ideOrigin/);
     }
-    expect(() => new Authenticator({} as never, "same-token-for-both", "same-token-for-both")).toThrow(/relay token .* must differ/);
+    expect(
+      () => new Authenticator({} as never, "same-token-for-both", "same-token-for-both"),
+    ).toThrow(/relay token .* must differ/);
   });
 
   it("reads the relay's settings from the environment, normalising the IDE origin", () => {
@@ -89,8 +125,16 @@ describe("startServer", () => {
       DRYDOCK_RELAY_URL: "http://127.0.0.1:8081",
       DRYDOCK_IDE_ORIGIN: "HTTP://LocalHost:8081/",
     });
-    expect(config).toMatchObject({ relayToken: "relay-token-0123456789", relayUrl: "http://127.0.0.1:8081", ideOrigin: "http://localhost:8081" });
-    expect(readServerConfig({})).toMatchObject({ relayToken: undefined, relayUrl: undefined, ideOrigin: undefined });
+    expect(config).toMatchObject({
+      relayToken: "relay-token-0123456789",
+      relayUrl: "http://127.0.0.1:8081",
+      ideOrigin: "http://localhost:8081",
+    });
+    expect(readServerConfig({})).toMatchObject({
+      relayToken: undefined,
+      relayUrl: undefined,
+      ideOrigin: undefined,
+    });
   });
 
   it("over tRPC, relay procedures take only the relay token and IDE tickets only a user token", async () => {
@@ -115,51 +159,114 @@ describe("startServer", () => {
       expect(server.relayToken).toBe(relayToken);
       // A running attempt and its agent token, as the scheduler hands them out.
       const agentToken = randomBytes(24).toString("base64url");
-      await db.insertInto("executions").values({ id: "xrelay", project: "default", workflow: "wf", version: "v1", status: "RUNNING", inputs: "{}" }).execute();
+      await db
+        .insertInto("executions")
+        .values({
+          id: "xrelay",
+          project: "default",
+          workflow: "wf",
+          version: "v1",
+          status: "RUNNING",
+          inputs: "{}",
+        })
+        .execute();
       await db
         .insertInto("node_executions")
-        .values({ execution_id: "xrelay", node_id: "n0", task: "t", parent_node_id: null, map_index: null, status: "RUNNING", inputs: "{}", outputs: null, error: null, children_total: null, started_at: null, ended_at: null })
+        .values({
+          execution_id: "xrelay",
+          node_id: "n0",
+          task: "t",
+          parent_node_id: null,
+          map_index: null,
+          status: "RUNNING",
+          inputs: "{}",
+          outputs: null,
+          error: null,
+          children_total: null,
+          started_at: null,
+          ended_at: null,
+        })
         .execute();
       await db
         .insertInto("attempts")
-        .values({ id: "xrelay.n0.a1", execution_id: "xrelay", node_id: "n0", number: 1, status: "RUNNING", token_hash: hashToken(agentToken) })
+        .values({
+          id: "xrelay.n0.a1",
+          execution_id: "xrelay",
+          node_id: "n0",
+          number: 1,
+          status: "RUNNING",
+          token_hash: hashToken(agentToken),
+        })
         .execute();
       const client = (token: string) =>
-        createTRPCClient<AppRouter>({ links: [httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
-      const [user, agent, relay] = [client(server.token), client(agentToken), client(server.relayToken)];
+        createTRPCClient<AppRouter>({
+          links: [
+            httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Bearer ${token}` } }),
+          ],
+        });
+      const [user, agent, relay] = [
+        client(server.token),
+        client(agentToken),
+        client(server.relayToken),
+      ];
       const unauthorized = { data: { code: "UNAUTHORIZED", httpStatus: 401 } };
 
       const { sessionId, tunnel } = await agent.agent.openSession.mutate();
-      expect(tunnel).toEqual({ relayUrl: "http://127.0.0.1:8081", host: `${sessionId}.localhost:8081` });
+      expect(tunnel).toEqual({
+        relayUrl: "http://127.0.0.1:8081",
+        host: `${sessionId}.localhost:8081`,
+      });
       await expect(user.agent.openSession.mutate()).rejects.toMatchObject(unauthorized);
 
-      await expect(agent.sessions.ideTicket.mutate({ sessionId })).rejects.toMatchObject(unauthorized);
-      await expect(relay.sessions.ideTicket.mutate({ sessionId })).rejects.toMatchObject(unauthorized);
+      await expect(agent.sessions.ideTicket.mutate({ sessionId })).rejects.toMatchObject(
+        unauthorized,
+      );
+      await expect(relay.sessions.ideTicket.mutate({ sessionId })).rejects.toMatchObject(
+        unauthorized,
+      );
       const { url } = await user.sessions.ideTicket.mutate({ sessionId });
       const ticket = new URL(url).searchParams.get("ticket") ?? "";
 
       for (const caller of [user, agent]) {
-        await expect(caller.relay.redeemTicket.mutate({ sessionId, ticket })).rejects.toMatchObject(unauthorized);
-        await expect(caller.relay.authorizeTunnel.mutate({ sessionId, agentToken })).rejects.toMatchObject(unauthorized);
+        await expect(caller.relay.redeemTicket.mutate({ sessionId, ticket })).rejects.toMatchObject(
+          unauthorized,
+        );
+        await expect(
+          caller.relay.authorizeTunnel.mutate({ sessionId, agentToken }),
+        ).rejects.toMatchObject(unauthorized);
       }
       // Refused at the door, the ticket was not spent: the relay can still redeem it, once.
-      expect(await relay.relay.redeemTicket.mutate({ sessionId, ticket })).toEqual({ sessionId, userId: "local" });
+      expect(await relay.relay.redeemTicket.mutate({ sessionId, ticket })).toEqual({
+        sessionId,
+        userId: "local",
+      });
       await expect(relay.relay.redeemTicket.mutate({ sessionId, ticket })).rejects.toMatchObject({
         data: { code: "FORBIDDEN", httpStatus: 403, appCode: "RELAY_TICKET_USED" },
       });
-      expect(await relay.relay.authorizeTunnel.mutate({ sessionId, agentToken })).toEqual({ sessionId, attemptId: "xrelay.n0.a1" });
-      await expect(relay.relay.authorizeTunnel.mutate({ sessionId, agentToken: server.token })).rejects.toMatchObject({
+      expect(await relay.relay.authorizeTunnel.mutate({ sessionId, agentToken })).toEqual({
+        sessionId,
+        attemptId: "xrelay.n0.a1",
+      });
+      await expect(
+        relay.relay.authorizeTunnel.mutate({ sessionId, agentToken: server.token }),
+      ).rejects.toMatchObject({
         data: { code: "UNAUTHORIZED", appCode: "TUNNEL_TOKEN_UNKNOWN" },
       });
 
       // The session as users see it on the execution: STARTING without a link, READY with one once the relay
       // says the IDE answers (a user may not say so), ENDED with the agent's reason.
-      const sessionOnAttempt = async () => (await user.executions.get.query({ id: "xrelay" })).nodes[0]?.attempts[0]?.session;
+      const sessionOnAttempt = async () =>
+        (await user.executions.get.query({ id: "xrelay" })).nodes[0]?.attempts[0]?.session;
       expect(await sessionOnAttempt()).toMatchObject({ id: sessionId, state: "STARTING" });
       expect((await sessionOnAttempt())?.link).toBeUndefined();
-      await expect(user.relay.sessionReady.mutate({ sessionId })).rejects.toMatchObject(unauthorized);
+      await expect(user.relay.sessionReady.mutate({ sessionId })).rejects.toMatchObject(
+        unauthorized,
+      );
       await relay.relay.sessionReady.mutate({ sessionId });
-      expect(await sessionOnAttempt()).toMatchObject({ state: "READY", link: `http://${tunnel.host}/` });
+      expect(await sessionOnAttempt()).toMatchObject({
+        state: "READY",
+        link: `http://${tunnel.host}/`,
+      });
       await agent.agent.endSession.mutate({ reason: "idle" });
       expect(await sessionOnAttempt()).toMatchObject({ state: "ENDED", endReason: "idle" });
     } finally {
@@ -185,18 +292,45 @@ describe("startServer", () => {
     const db = createDatabase(databaseUrl);
     try {
       const agentToken = randomBytes(24).toString("base64url");
-      await db.insertInto("executions").values({ id: "xide", project: "default", workflow: "wf", version: "v1", status: "RUNNING", inputs: "{}" }).execute();
-      await db.insertInto("node_executions").values({ execution_id: "xide", node_id: "n0", task: "t", status: "RUNNING", inputs: "{}" }).execute();
+      await db
+        .insertInto("executions")
+        .values({
+          id: "xide",
+          project: "default",
+          workflow: "wf",
+          version: "v1",
+          status: "RUNNING",
+          inputs: "{}",
+        })
+        .execute();
+      await db
+        .insertInto("node_executions")
+        .values({ execution_id: "xide", node_id: "n0", task: "t", status: "RUNNING", inputs: "{}" })
+        .execute();
       await db
         .insertInto("attempts")
-        .values({ id: "xide.n0.a1", execution_id: "xide", node_id: "n0", number: 1, status: "RUNNING", token_hash: hashToken(agentToken) })
+        .values({
+          id: "xide.n0.a1",
+          execution_id: "xide",
+          node_id: "n0",
+          number: 1,
+          status: "RUNNING",
+          token_hash: hashToken(agentToken),
+        })
         .execute();
       const client = (token: string) =>
-        createTRPCClient<AppRouter>({ links: [httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
+        createTRPCClient<AppRouter>({
+          links: [
+            httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Bearer ${token}` } }),
+          ],
+        });
       const [user, agent] = [client(server.token), client(agentToken)];
       const node = { executionId: "xide", nodeId: "n0" };
       const setDeadline = (seconds: number) =>
-        db.updateTable("interactive_sessions").set({ idle_deadline: sql<Date>`now() + make_interval(secs => ${seconds})` }).execute();
+        db
+          .updateTable("interactive_sessions")
+          .set({ idle_deadline: sql<Date>`now() + make_interval(secs => ${seconds})` })
+          .execute();
 
       expect(await agent.agent.heartbeat.mutate()).toEqual({ proceed: true });
       const { sessionId } = await agent.agent.openSession.mutate({ maxIdleSeconds: 60 });
@@ -206,14 +340,26 @@ describe("startServer", () => {
 
       // Activity moves the deadline to a full 60 s away; without it, it stays.
       await setDeadline(5);
-      expect((await agent.agent.heartbeat.mutate({})).session?.idleRemainingMs).toBeLessThanOrEqual(5_000);
-      expect((await agent.agent.heartbeat.mutate({ sessionActive: true })).session?.idleRemainingMs).toBeGreaterThan(55_000);
+      expect((await agent.agent.heartbeat.mutate({})).session?.idleRemainingMs).toBeLessThanOrEqual(
+        5_000,
+      );
+      expect(
+        (await agent.agent.heartbeat.mutate({ sessionActive: true })).session?.idleRemainingMs,
+      ).toBeGreaterThan(55_000);
       await setDeadline(5);
       const kept = await user.sessions.keepAlive.mutate(node);
-      expect(kept).toMatchObject({ id: sessionId, state: "STARTING", maxIdleSeconds: 60, hasChanges: false, extensionProblems: [] });
+      expect(kept).toMatchObject({
+        id: sessionId,
+        state: "STARTING",
+        maxIdleSeconds: 60,
+        hasChanges: false,
+        extensionProblems: [],
+      });
       expect(Date.parse(kept.idleDeadline ?? "") - Date.now()).toBeGreaterThan(50_000);
 
-      await expect(agent.sessions.resume.mutate(node)).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+      await expect(agent.sessions.resume.mutate(node)).rejects.toMatchObject({
+        data: { code: "UNAUTHORIZED" },
+      });
       const resumed = await user.sessions.resume.mutate(node);
       expect(resumed.resumeRequestedAt).toBeDefined();
       expect((await agent.agent.heartbeat.mutate()).session?.resumeRequested).toBe(true);
@@ -222,20 +368,30 @@ describe("startServer", () => {
       await agent.agent.updateSession.mutate({ extensionProblems: problems, changes: "draft" });
       await agent.agent.endSession.mutate({ reason: "resumed" });
       await agent.agent.updateSession.mutate({ changes: "final edits" });
-      expect(await user.sessions.changes.query(node)).toMatchObject({ sessionId, patch: "final edits" });
-      expect((await user.executions.get.query({ id: "xide" })).nodes[0]?.attempts[0]?.session).toMatchObject({
+      expect(await user.sessions.changes.query(node)).toMatchObject({
+        sessionId,
+        patch: "final edits",
+      });
+      expect(
+        (await user.executions.get.query({ id: "xide" })).nodes[0]?.attempts[0]?.session,
+      ).toMatchObject({
         state: "ENDED",
         extensionProblems: problems,
         hasChanges: true,
       });
       await expect(user.sessions.resume.mutate(node)).rejects.toMatchObject({
-        message: 'node "n0" of execution "xide" has no live interactive session (its latest attempt is RUNNING; its session ended: resumed)',
+        message:
+          'node "n0" of execution "xide" has no live interactive session (its latest attempt is RUNNING; its session ended: resumed)',
         data: { code: "CONFLICT", httpStatus: 409, appCode: "NO_LIVE_SESSION" },
       });
-      await expect(user.executions.debug.mutate({ executionId: "xide", nodeId: "n5" })).rejects.toMatchObject({
+      await expect(
+        user.executions.debug.mutate({ executionId: "xide", nodeId: "n5" }),
+      ).rejects.toMatchObject({
         data: { code: "NOT_FOUND", appCode: "NODE_NOT_FOUND" },
       });
-      await expect(user.executions.debug.mutate(node)).rejects.toMatchObject({ data: { code: "CONFLICT", appCode: "NODE_NOT_DEBUGGABLE" } });
+      await expect(user.executions.debug.mutate(node)).rejects.toMatchObject({
+        data: { code: "CONFLICT", appCode: "NODE_NOT_DEBUGGABLE" },
+      });
     } finally {
       await db.destroy();
       await server.close();
@@ -257,34 +413,89 @@ describe("startServer", () => {
       const outputs = Buffer.from(JSON.stringify("done"));
       const sha = createHash("sha256").update(outputs).digest("hex");
       await mkdir(join(dataDir, "blobs/executions/xend/nodes/n0/attempts/1"), { recursive: true });
-      await writeFile(join(dataDir, "blobs/executions/xend/nodes/n0/attempts/1/outputs.json"), outputs);
-      await db.insertInto("executions").values({ id: "xend", project: "default", workflow: "wf", version: "v1", status: "SUCCEEDED", inputs: "{}" }).execute();
-      await db.insertInto("node_executions").values({ execution_id: "xend", node_id: "n0", task: "t", status: "SUCCEEDED", inputs: "{}", outputs: '"done"' }).execute();
+      await writeFile(
+        join(dataDir, "blobs/executions/xend/nodes/n0/attempts/1/outputs.json"),
+        outputs,
+      );
+      await db
+        .insertInto("executions")
+        .values({
+          id: "xend",
+          project: "default",
+          workflow: "wf",
+          version: "v1",
+          status: "SUCCEEDED",
+          inputs: "{}",
+        })
+        .execute();
+      await db
+        .insertInto("node_executions")
+        .values({
+          execution_id: "xend",
+          node_id: "n0",
+          task: "t",
+          status: "SUCCEEDED",
+          inputs: "{}",
+          outputs: '"done"',
+        })
+        .execute();
       await db
         .insertInto("attempts")
-        .values({ id: "xend.n0.a1", execution_id: "xend", node_id: "n0", number: 1, status: "SUCCEEDED", token_hash: hashToken(agentToken), outputs_sha256: sha, ended_at: new Date() })
+        .values({
+          id: "xend.n0.a1",
+          execution_id: "xend",
+          node_id: "n0",
+          number: 1,
+          status: "SUCCEEDED",
+          token_hash: hashToken(agentToken),
+          outputs_sha256: sha,
+          ended_at: new Date(),
+        })
         .execute();
       const client = (token: string) =>
-        createTRPCClient<AppRouter>({ links: [httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
+        createTRPCClient<AppRouter>({
+          links: [
+            httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Bearer ${token}` } }),
+          ],
+        });
       const [user, agent] = [client(server.token), client(agentToken)];
       const ended = (procedure: string) => ({
         message: `attempt "xend.n0.a1" ended SUCCEEDED: its agent token may no longer call agent.${procedure}`,
         data: { code: "FORBIDDEN", httpStatus: 403, appCode: "AGENT_TOKEN_ENDED" },
       });
 
-      await expect(agent.agent.log.mutate({ lines: [{ stream: "stdout", text: "late", at: new Date().toISOString() }] })).rejects.toMatchObject(ended("log"));
-      await expect(agent.agent.updateSession.mutate({ changes: "forged" })).rejects.toMatchObject(ended("updateSession"));
+      await expect(
+        agent.agent.log.mutate({
+          lines: [{ stream: "stdout", text: "late", at: new Date().toISOString() }],
+        }),
+      ).rejects.toMatchObject(ended("log"));
+      await expect(agent.agent.updateSession.mutate({ changes: "forged" })).rejects.toMatchObject(
+        ended("updateSession"),
+      );
       await expect(agent.agent.openSession.mutate()).rejects.toMatchObject(ended("openSession"));
       await expect(agent.agent.started.mutate({ pid: 1 })).rejects.toMatchObject(ended("started"));
-      await expect(agent.agent.fail.mutate({ error: { message: "late" } })).rejects.toMatchObject(ended("fail"));
-      await expect(agent.agent.complete.mutate({ outputsSha256: "0".repeat(64) })).rejects.toMatchObject(ended("complete"));
+      await expect(agent.agent.fail.mutate({ error: { message: "late" } })).rejects.toMatchObject(
+        ended("fail"),
+      );
+      await expect(
+        agent.agent.complete.mutate({ outputsSha256: "0".repeat(64) }),
+      ).rejects.toMatchObject(ended("complete"));
       expect(await agent.agent.complete.mutate({ outputsSha256: sha })).toEqual({ ok: true });
       expect(await agent.agent.heartbeat.mutate()).toEqual({ proceed: false });
-      expect((await user.executions.get.query({ id: "xend" })).nodes[0]?.attempts[0]).toMatchObject({ status: "SUCCEEDED" });
+      expect((await user.executions.get.query({ id: "xend" })).nodes[0]?.attempts[0]).toMatchObject(
+        { status: "SUCCEEDED" },
+      );
 
       // PostgreSQL refuses U+0000 in text: the caller's bad value, named, not a 500.
-      await expect(user.executions.create.mutate({ project: "default", workflow: "wf", version: "v\u0000", inputs: {} })).rejects.toMatchObject({
-        message: expect.stringContaining("the store cannot keep a value of this request"),
+      await expect(
+        user.executions.create.mutate({
+          project: "default",
+          workflow: "wf",
+          version: "v\u0000",
+          inputs: {},
+        }),
+      ).rejects.toMatchObject({
+        message: expect.stringContaining("the store cannot keep a value of this request") as string,
         data: { code: "BAD_REQUEST", httpStatus: 400, appCode: "VALUE_REFUSED" },
       });
     } finally {

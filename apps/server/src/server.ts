@@ -24,7 +24,7 @@ import { createHandlers } from "./handlers.js";
 import { createLogger } from "./logger.js";
 import type { Logger } from "./logger.js";
 import { assertPortFree } from "./ports.js";
-import { AgentService } from "./services/agent-api.js";
+import { AttemptAgentService } from "./services/attempt-agent.js";
 import { EventBus } from "./services/event-bus.js";
 import { ExecutionService } from "./services/executions.js";
 import { Scheduler } from "./services/scheduler.js";
@@ -66,7 +66,11 @@ function builtConsole(): string | undefined {
  * that lock (`dataDirLock`, which it then releases itself). Sets the process's umask to 077: nothing the
  * server or its agents write (blobs, logs, attempts, caches) is for other users.
  */
-export async function startServer(options: ServerConfigInput, logger?: Logger, dataDirLock?: DataDirLock): Promise<RunningServer> {
+export async function startServer(
+  options: ServerConfigInput,
+  logger?: Logger,
+  dataDirLock?: DataDirLock,
+): Promise<RunningServer> {
   const config = ServerConfigSchema.parse(options);
   const log = logger ?? createLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
@@ -76,7 +80,8 @@ export async function startServer(options: ServerConfigInput, logger?: Logger, d
   const lock = dataDirLock ?? (await lockDataDir(dataDir));
   const cleanups: (() => Promise<void>)[] = dataDirLock ? [] : [() => lock.release()];
   const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.error({ err }, "clean-up step failed"));
+    for (const fn of cleanups.reverse())
+      await fn().catch((err: unknown) => log.error({ err }, "clean-up step failed"));
     cleanups.length = 0;
   };
 
@@ -84,7 +89,10 @@ export async function startServer(options: ServerConfigInput, logger?: Logger, d
     // Older versions left it 0755. A directory another user owns is theirs to keep private.
     await chmod(dataDir, 0o700).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "EPERM") throw cannotUse(dataDir, error);
-      log.warn({ dataDir }, "the data directory belongs to another user: its mode is left as it is");
+      log.warn(
+        { dataDir },
+        "the data directory belongs to another user: its mode is left as it is",
+      );
     });
     const secrets = await loadSecrets(dataDir);
     const token = config.token ?? secrets.token;
@@ -111,10 +119,15 @@ export async function startServer(options: ServerConfigInput, logger?: Logger, d
             taskImage: config.docker.taskImage,
             network: config.docker.network,
             endpoint: () => config.docker.agentEndpoint ?? baseUrl,
-            instance: createHash("sha256").update(`drydock instance\n${secrets.signingSecret}`).digest("hex").slice(0, 16),
+            instance: createHash("sha256")
+              .update(`drydock instance\n${secrets.signingSecret}`)
+              .digest("hex")
+              .slice(0, 16),
             attemptsDir,
             // The image has its own PATH, HOME and cache; agents get only Drydock's tuning variables.
-            env: Object.fromEntries(Object.entries(config.agentEnv).filter(([k]) => k.startsWith("DRYDOCK_"))),
+            env: Object.fromEntries(
+              Object.entries(config.agentEnv).filter(([k]) => k.startsWith("DRYDOCK_")),
+            ),
             log: executorLog,
           })
         : new LocalProcessExecutor({
@@ -125,16 +138,44 @@ export async function startServer(options: ServerConfigInput, logger?: Logger, d
             log: executorLog,
             env: config.agentEnv,
           });
-    const scheduler = new Scheduler({ db, executor, bus, log: log.child({ component: "scheduler" }), config });
+    const scheduler = new Scheduler({
+      db,
+      executor,
+      bus,
+      log: log.child({ component: "scheduler" }),
+      config,
+    });
     const workflows = new WorkflowService({ db, signer });
     const logsDir = join(dataDir, "logs");
     await mkdir(logsDir, { recursive: true, mode: 0o700 });
     const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
-    const agent = new AgentService({ db, blobs, signer, scheduler, logsDir, bus, publicUrl: () => baseUrl, log: log.child({ component: "agent-api" }) });
-    const sessions = new SessionService({ db, log: log.child({ component: "sessions" }), relay: config, bus });
+    const agent = new AttemptAgentService({
+      db,
+      blobs,
+      signer,
+      scheduler,
+      logsDir,
+      bus,
+      publicUrl: () => baseUrl,
+      log: log.child({ component: "agent-api" }),
+    });
+    const sessions = new SessionService({
+      db,
+      log: log.child({ component: "sessions" }),
+      relay: config,
+      bus,
+    });
     const auth = new Authenticator(db, token, relayToken);
     const app = await buildApp({
-      handlers: createHandlers({ db, workflows, executions, agent, scheduler, sessions, executor: executor.kind }),
+      handlers: createHandlers({
+        db,
+        workflows,
+        executions,
+        agent,
+        scheduler,
+        sessions,
+        executor: executor.kind,
+      }),
       auth,
       console: {
         sessions: new ConsoleSessions(secrets.signingSecret, token, (t) => auth.isUserToken(t)),
@@ -155,7 +196,14 @@ export async function startServer(options: ServerConfigInput, logger?: Logger, d
     await scheduler.start();
     cleanups.push(() => scheduler.stop());
     log.info({ url, dataDir }, "drydock control plane is up");
-    return { url, consoleUrl: `${baseUrl}/?token=${token}`, token, relayToken, dataDir, close: cleanup };
+    return {
+      url,
+      consoleUrl: `${baseUrl}/?token=${token}`,
+      token,
+      relayToken,
+      dataDir,
+      close: cleanup,
+    };
   } catch (error) {
     await cleanup();
     throw error;

@@ -23,7 +23,17 @@ import { build, context } from "esbuild";
 
 const EXTENSION_NAME = "drydock";
 /** What VS Code reads from an extension's manifest; the rest of package.json is the workspace's. */
-const MANIFEST_FIELDS = ["version", "publisher", "displayName", "description", "engines", "categories", "main", "activationEvents", "contributes"];
+const MANIFEST_FIELDS = [
+  "version",
+  "publisher",
+  "displayName",
+  "description",
+  "engines",
+  "categories",
+  "main",
+  "activationEvents",
+  "contributes",
+];
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dist = join(root, "dist");
@@ -61,7 +71,9 @@ async function packageVsix() {
   const pkg = JSON.parse(await readFile(join(root, "package.json"), "utf8"));
   const manifest = {
     name: EXTENSION_NAME,
-    ...Object.fromEntries(MANIFEST_FIELDS.filter((key) => key in pkg).map((key) => [key, pkg[key]])),
+    ...Object.fromEntries(
+      MANIFEST_FIELDS.filter((key) => key in pkg).map((key) => [key, pkg[key]]),
+    ),
     // vsce's allow-list (package.json and the README always go in): the bundle, nothing else.
     files: ["dist/extension.cjs"],
   };
@@ -73,9 +85,20 @@ async function packageVsix() {
     await cp(bundle, join(stage, "dist", "extension.cjs"));
     const vsce = createRequire(import.meta.url).resolve("@vscode/vsce/vsce");
     // No repository and no LICENSE: the extension is private to Drydock and never published to a marketplace.
-    const args = ["package", "--no-dependencies", "--allow-missing-repository", "--skip-license", "--no-rewrite-relative-links", "--out", vsix];
+    const args = [
+      "package",
+      "--no-dependencies",
+      "--allow-missing-repository",
+      "--skip-license",
+      "--no-rewrite-relative-links",
+      "--out",
+      vsix,
+    ];
     // No standard input: were vsce to ask a question (it does on manifest warnings), the build fails instead of hanging.
-    const child = spawn(process.execPath, [vsce, ...args], { cwd: stage, stdio: ["ignore", "inherit", "inherit"] });
+    const child = spawn(process.execPath, [vsce, ...args], {
+      cwd: stage,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
     const [code] = await once(child, "exit");
     if (code !== 0) throw new Error(`vsce package exited with ${code}`);
   } finally {

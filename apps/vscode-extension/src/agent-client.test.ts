@@ -9,7 +9,7 @@ import type { IdeHandlers } from "@drydock/contracts/ide";
 import { createHTTPServer } from "@trpc/server/adapters/standalone";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { AgentError, createAgentClient, unixSocketFetch } from "./agent-client.js";
+import { AgentError, createIdeControlClient, unixSocketFetch } from "./agent-client.js";
 import { sampleChanges, sampleContext, sampleStatus } from "./test/fixtures.js";
 
 const TOKEN = "s3cret-token";
@@ -26,7 +26,10 @@ const handlers: IdeHandlers = {
     keepAliveDeadline = "2030-01-01T00:10:00.000Z";
     return sampleStatus({ idleDeadline: keepAliveDeadline });
   },
-  resume: async () => (calls.push("resume"), { accepted: true, message: "resuming: code-server stops now" }),
+  resume: async () => (
+    calls.push("resume"),
+    { accepted: true, message: "resuming: code-server stops now" }
+  ),
   changes: async () => (calls.push("changes"), sampleChanges()),
 };
 
@@ -62,24 +65,27 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("createAgentClient over a real Unix socket and a real tRPC server", () => {
+describe("createIdeControlClient over a real Unix socket and a real tRPC server", () => {
   it("queries the context and the status", async () => {
-    const client = createAgentClient({ socketPath, token: TOKEN });
+    const client = createIdeControlClient({ socketPath, token: TOKEN });
     expect(await client.context()).toEqual(sampleContext());
     expect(await client.status()).toEqual(sampleStatus());
   });
 
   it("sends mutations: keepAlive returns the moved deadline, resume its answer", async () => {
-    const client = createAgentClient({ socketPath, token: TOKEN });
+    const client = createIdeControlClient({ socketPath, token: TOKEN });
     calls.length = 0;
     const status = await client.keepAlive();
     expect(status.idleDeadline).toBe("2030-01-01T00:10:00.000Z");
-    expect(await client.resume()).toEqual({ accepted: true, message: "resuming: code-server stops now" });
+    expect(await client.resume()).toEqual({
+      accepted: true,
+      message: "resuming: code-server stops now",
+    });
     expect(calls).toEqual(["keepAlive", "resume"]);
   });
 
   it("queries the changes with each file's registered text", async () => {
-    const changes = await createAgentClient({ socketPath, token: TOKEN }).changes();
+    const changes = await createIdeControlClient({ socketPath, token: TOKEN }).changes();
     expect(changes.files.map((f) => [f.path, f.status, f.original])).toEqual([
       ["workflow.ts", "modified", "old\n"],
       ["lib/new.ts", "added", null],
@@ -89,30 +95,37 @@ describe("createAgentClient over a real Unix socket and a real tRPC server", () 
 
   it("maps a wrong token to an 'unauthorized' AgentError that names the variable, and the handler never runs", async () => {
     calls.length = 0;
-    const error = await createAgentClient({ socketPath, token: "wrong" })
+    const error = await createIdeControlClient({ socketPath, token: "wrong" })
       .status()
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AgentError);
     expect((error as AgentError).reason).toBe("unauthorized");
-    expect((error as AgentError).message).toMatch(/refused this window's control token \(DRYDOCK_CONTROL_TOKEN\)/);
+    expect((error as AgentError).message).toMatch(
+      /refused this window's control token \(DRYDOCK_CONTROL_TOKEN\)/,
+    );
     expect(calls).toEqual([]);
   });
 
   it("maps a socket nobody listens on to an 'unreachable' AgentError naming the socket", async () => {
     const gone = join(dir, "gone.sock");
-    const error = (await createAgentClient({ socketPath: gone, token: TOKEN })
+    const error = (await createIdeControlClient({ socketPath: gone, token: TOKEN })
       .context()
       .catch((e: unknown) => e)) as AgentError;
     expect(error).toBeInstanceOf(AgentError);
     expect(error.reason).toBe("unreachable");
-    expect(error.message).toBe(`The Drydock agent is not answering on ${gone} (ENOENT): the session has probably ended.`);
+    expect(error.message).toBe(
+      `The Drydock agent is not answering on ${gone} (ENOENT): the session has probably ended.`,
+    );
   });
 
   it("maps a socket whose server stopped to 'unreachable' too", async () => {
     const path = join(dir, "stopped.sock");
-    const stopped = createHTTPServer({ router: createIdeRouter(handlers), createContext: () => ({ authorized: true }) });
+    const stopped = createHTTPServer({
+      router: createIdeRouter(handlers),
+      createContext: () => ({ authorized: true }),
+    });
     await listen(stopped, path);
-    const client = createAgentClient({ socketPath: path, token: TOKEN });
+    const client = createIdeControlClient({ socketPath: path, token: TOKEN });
     expect((await client.status()).state).toBe("open");
     await close(stopped);
     const error = (await client.status().catch((e: unknown) => e)) as AgentError;
@@ -126,7 +139,11 @@ describe("createAgentClient over a real Unix socket and a real tRPC server", () 
     await listen(hanging, path);
     try {
       const started = Date.now();
-      const error = (await createAgentClient({ socketPath: path, token: TOKEN, timeoutMs: 300 })
+      const error = (await createIdeControlClient({
+        socketPath: path,
+        token: TOKEN,
+        timeoutMs: 300,
+      })
         .status()
         .catch((e: unknown) => e)) as AgentError;
       expect(error.reason).toBe("timeout");
@@ -145,7 +162,7 @@ describe("createAgentClient over a real Unix socket and a real tRPC server", () 
     });
     await listen(old, path);
     try {
-      const error = (await createAgentClient({ socketPath: path, token: TOKEN })
+      const error = (await createIdeControlClient({ socketPath: path, token: TOKEN })
         .status()
         .catch((e: unknown) => e)) as AgentError;
       expect(error.reason).toBe("protocol");
@@ -167,7 +184,15 @@ describe("unixSocketFetch", () => {
       req.on("data", (chunk: string) => (body += chunk));
       req.on("end", () => {
         res.writeHead(201, { "content-type": "application/json", "x-seen": "yes" });
-        res.end(JSON.stringify({ method: req.method, url: req.url, auth: req.headers.authorization, host: req.headers.host, body }));
+        res.end(
+          JSON.stringify({
+            method: req.method,
+            url: req.url,
+            auth: req.headers.authorization,
+            host: req.headers.host,
+            body,
+          }),
+        );
       });
     });
     await listen(echo, path);
@@ -180,7 +205,13 @@ describe("unixSocketFetch", () => {
       expect(res.ok).toBe(true);
       expect(res.status).toBe(201);
       expect(res.headers.get("X-Seen")).toBe("yes");
-      expect(await res.json()).toEqual({ method: "POST", url: "/keepAlive?batch=0", auth: "Bearer t", host: "drydock-agent", body: '{"a":1}' });
+      expect(await res.json()).toEqual({
+        method: "POST",
+        url: "/keepAlive?batch=0",
+        auth: "Bearer t",
+        host: "drydock-agent",
+        body: '{"a":1}',
+      });
     } finally {
       await close(echo);
     }

@@ -4,7 +4,7 @@
  * control token. Nothing here imports `vscode`: the extension wraps it, the tests drive it over a real socket.
  */
 import { request } from "node:http";
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, OutgoingHttpHeader } from "node:http";
 
 import type { IdeChanges, IdeContext, IdeRouter, IdeStatus } from "@drydock/contracts/ide";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
@@ -15,7 +15,7 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 /** Enough of an unexpected body to recognise it in the log, not enough to flood it. */
 const SNIPPET_CHARS = 200;
 
-export interface AgentClientOptions {
+export interface IdeControlClientOptions {
   socketPath: string;
   token: string;
   /** A call not answered within this is abandoned with a clear error (the UI must not wait forever). */
@@ -23,7 +23,7 @@ export interface AgentClientOptions {
 }
 
 /** What the extension asks of the agent; each call throws an `AgentError` whose message can be shown as is. */
-export interface AgentClient {
+export interface IdeControlClient {
   context(): Promise<IdeContext>;
   status(): Promise<IdeStatus>;
   keepAlive(): Promise<IdeStatus>;
@@ -45,8 +45,8 @@ export class AgentError extends Error {
   }
 }
 
-/** Creates the client. Nothing connects until the first call; every call opens its own connection. */
-export function createAgentClient(options: AgentClientOptions): AgentClient {
+/** The client of the agent's IDE control socket. Nothing connects until the first call; every call opens its own connection. */
+export function createIdeControlClient(options: IdeControlClientOptions): IdeControlClient {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const trpc = createTRPCClient<IdeRouter>({
     links: [
@@ -108,9 +108,18 @@ export class NotJsonResponseError extends Error {
 export function unixSocketFetch(socketPath: string) {
   return (input: unknown, init: SocketRequestInit = {}): Promise<SocketResponse> =>
     new Promise((resolve, reject) => {
-      const url = new URL(typeof input === "string" || input instanceof URL ? input : String((input as { url?: unknown }).url));
+      const url = new URL(
+        typeof input === "string" || input instanceof URL
+          ? input
+          : String((input as { url?: unknown }).url),
+      );
       const body = init.body ?? undefined;
-      if (body !== undefined && body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
+      if (
+        body !== undefined &&
+        body !== null &&
+        typeof body !== "string" &&
+        !(body instanceof Uint8Array)
+      ) {
         reject(new TypeError("unixSocketFetch sends string or byte bodies only"));
         return;
       }
@@ -126,7 +135,15 @@ export function unixSocketFetch(socketPath: string) {
           const chunks: Buffer[] = [];
           res.on("data", (chunk: Buffer) => chunks.push(chunk));
           res.on("error", reject);
-          res.on("end", () => resolve(socketResponse(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString("utf8"))));
+          res.on("end", () =>
+            resolve(
+              socketResponse(
+                res.statusCode ?? 0,
+                res.headers,
+                Buffer.concat(chunks).toString("utf8"),
+              ),
+            ),
+          );
         },
       );
       req.on("error", reject);
@@ -134,7 +151,11 @@ export function unixSocketFetch(socketPath: string) {
     });
 }
 
-function socketResponse(status: number, headers: IncomingHttpHeaders, text: string): SocketResponse {
+function socketResponse(
+  status: number,
+  headers: IncomingHttpHeaders,
+  text: string,
+): SocketResponse {
   return {
     ok: status >= 200 && status < 300,
     status,
@@ -144,12 +165,15 @@ function socketResponse(status: number, headers: IncomingHttpHeaders, text: stri
         return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
       },
     },
-    text: async () => text,
-    json: async () => {
+    text: () => Promise.resolve(text),
+    // A body that is not JSON rejects (as fetch's json() does), it never throws at the call.
+    json: () => {
       try {
-        return JSON.parse(text) as unknown;
+        return Promise.resolve(JSON.parse(text) as unknown);
       } catch {
-        throw new NotJsonResponseError(status, text.trim().slice(0, SNIPPET_CHARS));
+        return Promise.reject(
+          new NotJsonResponseError(status, text.trim().slice(0, SNIPPET_CHARS)),
+        );
       }
     },
   };
@@ -163,7 +187,8 @@ function headerRecord(headers: unknown): Record<string, string> {
       : Object.entries(headers as Record<string, unknown>);
   const record: Record<string, string> = {};
   for (const entry of entries) {
-    const [name, value] = entry as [string, unknown];
+    // An HTTP header's value: text, a number, or a list (Node's form of a repeated header).
+    const [name, value] = entry as [string, OutgoingHttpHeader | undefined];
     if (value === undefined) continue;
     record[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value);
   }
@@ -171,10 +196,21 @@ function headerRecord(headers: unknown): Record<string, string> {
 }
 
 /** System error codes meaning nobody is listening at the socket path (any more). */
-const UNREACHABLE_CODES = new Set(["ENOENT", "ECONNREFUSED", "ECONNRESET", "EPIPE", "EACCES", "ENOTSOCK", "ENOTDIR"]);
+const UNREACHABLE_CODES = new Set([
+  "ENOENT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "EACCES",
+  "ENOTSOCK",
+  "ENOTDIR",
+]);
 
 /** Turns whatever a call threw into an `AgentError` with a message a person can act on. */
-export function toAgentError(error: unknown, where: { socketPath: string; timeoutMs: number }): AgentError {
+export function toAgentError(
+  error: unknown,
+  where: { socketPath: string; timeoutMs: number },
+): AgentError {
   if (error instanceof AgentError) return error;
   if (error instanceof TRPCClientError) {
     const code = (error.data as { code?: unknown } | undefined)?.code;
@@ -185,13 +221,22 @@ export function toAgentError(error: unknown, where: { socketPath: string; timeou
         { cause: error },
       );
     }
-    if (typeof code === "string") return new AgentError(`The Drydock agent failed (${code}): ${error.message}`, "agent", { cause: error });
+    if (typeof code === "string")
+      return new AgentError(`The Drydock agent failed (${code}): ${error.message}`, "agent", {
+        cause: error,
+      });
   }
   const causes = causeChain(error);
   if (causes.some((cause) => cause.name === "TimeoutError" || cause.name === "AbortError")) {
-    return new AgentError(`The Drydock agent did not answer within ${where.timeoutMs >= 1000 ? `${Math.round(where.timeoutMs / 1000)} s` : `${where.timeoutMs} ms`} (socket ${where.socketPath}).`, "timeout", { cause: error });
+    return new AgentError(
+      `The Drydock agent did not answer within ${where.timeoutMs >= 1000 ? `${Math.round(where.timeoutMs / 1000)} s` : `${where.timeoutMs} ms`} (socket ${where.socketPath}).`,
+      "timeout",
+      { cause: error },
+    );
   }
-  const systemCode = causes.map((cause) => (cause as { code?: unknown }).code).find((code): code is string => typeof code === "string" && UNREACHABLE_CODES.has(code));
+  const systemCode = causes
+    .map((cause) => (cause as { code?: unknown }).code)
+    .find((code): code is string => typeof code === "string" && UNREACHABLE_CODES.has(code));
   if (systemCode) {
     return new AgentError(
       `The Drydock agent is not answering on ${where.socketPath} (${systemCode}): the session has probably ended.`,
@@ -199,7 +244,9 @@ export function toAgentError(error: unknown, where: { socketPath: string; timeou
       { cause: error },
     );
   }
-  const notJson = causes.find((cause): cause is NotJsonResponseError => cause instanceof NotJsonResponseError);
+  const notJson = causes.find(
+    (cause): cause is NotJsonResponseError => cause instanceof NotJsonResponseError,
+  );
   if (notJson) {
     return new AgentError(
       `The Drydock agent answered HTTP ${notJson.status} without tRPC (${notJson.snippet || "empty body"}): the agent and this extension do not speak the same contract.`,
@@ -208,11 +255,18 @@ export function toAgentError(error: unknown, where: { socketPath: string; timeou
     );
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new AgentError(`The Drydock agent's answer could not be used: ${message}`, "protocol", { cause: error });
+  return new AgentError(`The Drydock agent's answer could not be used: ${message}`, "protocol", {
+    cause: error,
+  });
 }
 
 function causeChain(error: unknown): Error[] {
   const chain: Error[] = [];
-  for (let current: unknown = error; current instanceof Error && !chain.includes(current); current = current.cause) chain.push(current);
+  for (
+    let current: unknown = error;
+    current instanceof Error && !chain.includes(current);
+    current = current.cause
+  )
+    chain.push(current);
   return chain;
 }

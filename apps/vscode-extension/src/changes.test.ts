@@ -1,16 +1,30 @@
 import { describe, expect, it } from "vitest";
 
-import { ALL_CHANGES_LABEL, documentKey, NO_CHANGES_MESSAGE, originalDocuments, pickLabel, planShowChanges } from "./changes.js";
+import {
+  ALL_CHANGES_LABEL,
+  documentKey,
+  NO_CHANGES_MESSAGE,
+  originalDocuments,
+  pickLabel,
+  planShowChanges,
+} from "./changes.js";
 import { sampleChanges, WORKSPACE } from "./test/fixtures.js";
 
 describe("planShowChanges", () => {
   it("says there is nothing to show without changed files", () => {
-    expect(planShowChanges({ patch: "", files: [] }, WORKSPACE, 1)).toEqual({ kind: "none", message: NO_CHANGES_MESSAGE });
+    expect(planShowChanges({ patch: "", files: [] }, WORKSPACE, 1)).toEqual({
+      kind: "none",
+      message: NO_CHANGES_MESSAGE,
+    });
     expect(NO_CHANGES_MESSAGE).toBe("No changes against the registered sources");
   });
 
   it("opens one changed file directly: the registered text on the left, the workspace file on the right", () => {
-    const plan = planShowChanges({ patch: "p", files: [{ path: "workflow.ts", original: "old\n", status: "modified" }] }, WORKSPACE, 3);
+    const plan = planShowChanges(
+      { patch: "p", files: [{ path: "workflow.ts", original: "old\n", status: "modified" }] },
+      WORKSPACE,
+      3,
+    );
     expect(plan).toEqual({
       kind: "single",
       entry: {
@@ -40,7 +54,11 @@ describe("planShowChanges", () => {
     const plan = planShowChanges(sampleChanges(), WORKSPACE, 2);
     if (plan.kind !== "pick") throw new Error(`expected a pick, got ${plan.kind}`);
     const [, added, deleted] = plan.entries;
-    expect(added).toMatchObject({ originalText: "", edited: { scheme: "file", path: `${WORKSPACE}/lib/new.ts` }, title: "lib/new.ts (registered ↔ edited)" });
+    expect(added).toMatchObject({
+      originalText: "",
+      edited: { scheme: "file", path: `${WORKSPACE}/lib/new.ts` },
+      title: "lib/new.ts (registered ↔ edited)",
+    });
     expect(deleted).toMatchObject({
       originalText: "gone\n",
       edited: { scheme: "drydock-original", path: "/lib/gone.ts", query: "v=2&deleted" },
@@ -52,7 +70,9 @@ describe("planShowChanges", () => {
     const first = planShowChanges(sampleChanges(), WORKSPACE, 1);
     const second = planShowChanges(sampleChanges(), WORKSPACE, 2);
     if (first.kind !== "pick" || second.kind !== "pick") throw new Error("expected picks");
-    expect(documentKey(first.entries[0]!.original)).not.toBe(documentKey(second.entries[0]!.original));
+    expect(documentKey(first.entries[0]!.original)).not.toBe(
+      documentKey(second.entries[0]!.original),
+    );
   });
 });
 

@@ -40,7 +40,11 @@ export const ALL_CHANGES_LABEL = "All changes (patch)";
  * Plans Show Changes. `generation` goes into the virtual documents' URIs: VS Code caches a document by its
  * URI, and a later Show Changes (after `drydock-original` texts changed) must not show the old text.
  */
-export function planShowChanges(changes: IdeChanges, workspaceRoot: string, generation: number): ShowChangesPlan {
+export function planShowChanges(
+  changes: IdeChanges,
+  workspaceRoot: string,
+  generation: number,
+): ShowChangesPlan {
   const entries = changes.files.map((file) => changeEntry(file, workspaceRoot, generation));
   const [only] = entries;
   if (!only) return { kind: "none", message: NO_CHANGES_MESSAGE };
@@ -48,9 +52,17 @@ export function planShowChanges(changes: IdeChanges, workspaceRoot: string, gene
   return { kind: "pick", entries, patch: changes.patch };
 }
 
-export function changeEntry(file: IdeChanges["files"][number], workspaceRoot: string, generation: number): ChangeEntry {
+export function changeEntry(
+  file: IdeChanges["files"][number],
+  workspaceRoot: string,
+  generation: number,
+): ChangeEntry {
   const path = file.path.replace(/^\/+/, "");
-  const original: UriParts = { scheme: ORIGINAL_SCHEME, path: `/${path}`, query: `v=${generation}` };
+  const original: UriParts = {
+    scheme: ORIGINAL_SCHEME,
+    path: `/${path}`,
+    query: `v=${generation}`,
+  };
   const edited: UriParts =
     file.status === "deleted"
       ? { scheme: ORIGINAL_SCHEME, path: `/${path}`, query: `v=${generation}&deleted` }
@@ -61,7 +73,10 @@ export function changeEntry(file: IdeChanges["files"][number], workspaceRoot: st
     original,
     originalText: file.original ?? "",
     edited,
-    title: file.status === "deleted" ? `${path} (registered ↔ deleted)` : `${path} (registered ↔ edited)`,
+    title:
+      file.status === "deleted"
+        ? `${path} (registered ↔ deleted)`
+        : `${path} (registered ↔ edited)`,
   };
 }
 

@@ -12,6 +12,3 @@ export const COMMANDS = {
 
 export const VIEW_CONTAINER_ID = "drydock";
 export const VIEW_ID = "drydock.task";
-
-/** The launch configurations of the generated `.vscode/launch.json`, named exactly as J2 and J3 name them. */
-export const LAUNCH_NAMES = { debug: "Interactive Debugging", resume: "Resume Task" } as const;

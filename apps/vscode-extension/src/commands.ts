@@ -2,18 +2,26 @@
  * The Drydock commands of a task session. Each one's failure is logged to the Drydock output channel and
  * shown to the user once, with the message the agent client already made readable.
  */
+import { LAUNCH_NAMES } from "@drydock/contracts/constants";
 import * as vscode from "vscode";
 
-import type { AgentClient } from "./agent-client.js";
-import { ALL_CHANGES_LABEL, documentKey, ORIGINAL_SCHEME, originalDocuments, pickLabel, planShowChanges } from "./changes.js";
+import type { IdeControlClient } from "./agent-client.js";
+import {
+  ALL_CHANGES_LABEL,
+  documentKey,
+  ORIGINAL_SCHEME,
+  originalDocuments,
+  pickLabel,
+  planShowChanges,
+} from "./changes.js";
 import type { ChangeEntry, UriParts } from "./changes.js";
-import { COMMANDS, LAUNCH_NAMES } from "./command-ids.js";
+import { COMMANDS } from "./command-ids.js";
 import { initialOverrideText, ORIGINAL_INPUTS_FILE, OVERRIDE_FILE } from "./override.js";
 import type { IdleStatusBar } from "./status-bar.js";
 import type { TaskViewProvider } from "./view.js";
 
 export interface CommandDeps {
-  client: AgentClient;
+  client: IdeControlClient;
   view: TaskViewProvider;
   statusBar: IdleStatusBar;
   log: vscode.LogOutputChannel;
@@ -33,12 +41,16 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     });
   return [
     vscode.workspace.registerTextDocumentContentProvider(ORIGINAL_SCHEME, originals),
-    register(COMMANDS.interactiveDebugging, "Interactive Debugging", () => interactiveDebugging(deps)),
+    register(COMMANDS.interactiveDebugging, "Interactive Debugging", () =>
+      interactiveDebugging(deps),
+    ),
     register(COMMANDS.resumeTask, "Resume Task", () => resumeTask(deps)),
     register(COMMANDS.showChanges, "Show Changes", () => showChanges(deps, originals)),
     register(COMMANDS.openInConsole, "Open in Console", () => openInConsole(deps)),
     register(COMMANDS.keepAlive, "Keep Alive", () => deps.statusBar.keepAlive()),
-    register(COMMANDS.refresh, "Refresh", () => Promise.all([deps.view.refresh(), deps.statusBar.fetch()])),
+    register(COMMANDS.refresh, "Refresh", () =>
+      Promise.all([deps.view.refresh(), deps.statusBar.fetch()]),
+    ),
     register(COMMANDS.editInputOverride, "Edit Input Override", () => editInputOverride(deps)),
     register(COMMANDS.clearInputOverride, "Clear Input Override", () => clearInputOverride(deps)),
   ];
@@ -64,9 +76,13 @@ async function interactiveDebugging({ view, log }: CommandDeps): Promise<void> {
     else if (choice) await vscode.commands.executeCommand(COMMANDS.clearInputOverride);
     return;
   }
-  log.info(`starting "${LAUNCH_NAMES.debug}"${override.kind === "active" ? ` with the input override (${OVERRIDE_FILE})` : ""}`);
+  log.info(
+    `starting "${LAUNCH_NAMES.debug}"${override.kind === "active" ? ` with the input override (${OVERRIDE_FILE})` : ""}`,
+  );
   if (!(await vscode.debug.startDebugging(folder, LAUNCH_NAMES.debug))) {
-    throw new Error(`The launch configuration "${LAUNCH_NAMES.debug}" did not start: is .vscode/launch.json still there?`);
+    throw new Error(
+      `The launch configuration "${LAUNCH_NAMES.debug}" did not start: is .vscode/launch.json still there?`,
+    );
   }
 }
 
@@ -75,7 +91,9 @@ async function resumeTask({ client, view, statusBar, log }: CommandDeps): Promis
     (context) => context.node.task,
     () => "this task",
   );
-  const unsaved = vscode.workspace.textDocuments.filter((document) => document.isDirty && document.uri.scheme === "file").length;
+  const unsaved = vscode.workspace.textDocuments.filter(
+    (document) => document.isDirty && document.uri.scheme === "file",
+  ).length;
   const resume = "Resume Task";
   // The same question the generated resume script asks in the terminal.
   const choice = await vscode.window.showWarningMessage(
@@ -92,7 +110,8 @@ async function resumeTask({ client, view, statusBar, log }: CommandDeps): Promis
     resume,
   );
   if (choice !== resume) return;
-  if (unsaved > 0 && !(await vscode.workspace.saveAll(false))) throw new Error("Not resumed: some files could not be saved.");
+  if (unsaved > 0 && !(await vscode.workspace.saveAll(false)))
+    throw new Error("Not resumed: some files could not be saved.");
   const answer = await client.resume();
   log.info(`resume: ${answer.accepted ? "accepted" : "refused"}: ${answer.message}`);
   await statusBar.fetch();
@@ -100,42 +119,67 @@ async function resumeTask({ client, view, statusBar, log }: CommandDeps): Promis
   else void vscode.window.showWarningMessage(`Drydock: ${answer.message}`);
 }
 
-async function showChanges({ client, log }: CommandDeps, originals: OriginalTextProvider): Promise<void> {
+async function showChanges(
+  { client, log }: CommandDeps,
+  originals: OriginalTextProvider,
+): Promise<void> {
   const root = workspaceFolder().uri;
   const changes = await client.changes();
   const plan = planShowChanges(changes, root.fsPath, originals.nextGeneration());
   log.info(`changes: ${changes.files.length} file(s) changed against the registered sources`);
   if (plan.kind === "none") {
-    const unsaved = vscode.workspace.textDocuments.some((document) => document.isDirty && document.uri.scheme === "file");
-    void vscode.window.showInformationMessage(unsaved ? `${plan.message} (unsaved edits are not included: save them first)` : plan.message);
+    const unsaved = vscode.workspace.textDocuments.some(
+      (document) => document.isDirty && document.uri.scheme === "file",
+    );
+    void vscode.window.showInformationMessage(
+      unsaved ? `${plan.message} (unsaved edits are not included: save them first)` : plan.message,
+    );
     return;
   }
   originals.add(plan.kind === "single" ? [plan.entry] : plan.entries);
   if (plan.kind === "single") return openDiff(plan.entry);
-  const patchItem: vscode.QuickPickItem = { label: ALL_CHANGES_LABEL, description: "every change as one unified diff" };
+  const patchItem: vscode.QuickPickItem = {
+    label: ALL_CHANGES_LABEL,
+    description: "every change as one unified diff",
+  };
   const items = plan.entries.map((entry) => ({ ...pickLabel(entry), entry }));
-  const picked = await vscode.window.showQuickPick<vscode.QuickPickItem & { entry?: ChangeEntry }>([...items, { label: "", kind: vscode.QuickPickItemKind.Separator }, patchItem], {
-    title: "Drydock: Show Changes",
-    placeHolder: `${plan.entries.length} files changed against the registered sources`,
-  });
+  const picked = await vscode.window.showQuickPick<vscode.QuickPickItem & { entry?: ChangeEntry }>(
+    [...items, { label: "", kind: vscode.QuickPickItemKind.Separator }, patchItem],
+    {
+      title: "Drydock: Show Changes",
+      placeHolder: `${plan.entries.length} files changed against the registered sources`,
+    },
+  );
   if (!picked) return;
   if (picked.entry) return openDiff(picked.entry);
-  const document = await vscode.workspace.openTextDocument({ language: "diff", content: plan.patch });
+  const document = await vscode.workspace.openTextDocument({
+    language: "diff",
+    content: plan.patch,
+  });
   await vscode.window.showTextDocument(document, { preview: false });
 }
 
 async function openDiff(entry: ChangeEntry): Promise<void> {
-  await vscode.commands.executeCommand("vscode.diff", toUri(entry.original), toUri(entry.edited), entry.title);
+  await vscode.commands.executeCommand(
+    "vscode.diff",
+    toUri(entry.original),
+    toUri(entry.edited),
+    entry.title,
+  );
 }
 
 function toUri(parts: UriParts): vscode.Uri {
-  return parts.scheme === "file" ? vscode.Uri.file(parts.path).with({ query: parts.query }) : vscode.Uri.from(parts);
+  return parts.scheme === "file"
+    ? vscode.Uri.file(parts.path).with({ query: parts.query })
+    : vscode.Uri.from(parts);
 }
 
 async function openInConsole({ view }: CommandDeps): Promise<void> {
   const url = (await view.taskContext()).consoleUrl;
   if (!url) {
-    void vscode.window.showInformationMessage("Drydock: this session does not know the console's address.");
+    void vscode.window.showInformationMessage(
+      "Drydock: this session does not know the console's address.",
+    );
     return;
   }
   await vscode.env.openExternal(vscode.Uri.parse(url));
@@ -157,11 +201,16 @@ async function editInputOverride({ view, log }: CommandDeps): Promise<void> {
 }
 
 /** The task's inputs: from the agent, or, when it does not answer, from the copy it wrote into the workspace. */
-async function originalInputs(view: TaskViewProvider, root: vscode.Uri): Promise<Record<string, unknown>> {
+async function originalInputs(
+  view: TaskViewProvider,
+  root: vscode.Uri,
+): Promise<Record<string, unknown>> {
   try {
     return (await view.taskContext()).inputs;
   } catch (error) {
-    const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(root, ORIGINAL_INPUTS_FILE)));
+    const text = new TextDecoder().decode(
+      await vscode.workspace.fs.readFile(vscode.Uri.joinPath(root, ORIGINAL_INPUTS_FILE)),
+    );
     const inputs: unknown = JSON.parse(text);
     if (inputs === null || typeof inputs !== "object" || Array.isArray(inputs)) throw error;
     return inputs as Record<string, unknown>;
@@ -177,7 +226,9 @@ async function clearInputOverride({ view, log }: CommandDeps): Promise<void> {
   await vscode.workspace.fs.delete(uri, { useTrash: false });
   log.info(`deleted ${OVERRIDE_FILE}`);
   await view.reloadOverride();
-  void vscode.window.showInformationMessage("Drydock: input override cleared; Interactive Debugging uses the inputs the task received.");
+  void vscode.window.showInformationMessage(
+    "Drydock: input override cleared; Interactive Debugging uses the inputs the task received.",
+  );
 }
 
 async function exists(uri: vscode.Uri): Promise<boolean> {

@@ -30,23 +30,47 @@ describe("localDeadline", () => {
 
   it("counts from the local fetch time with the agent's remaining time, whatever the server clock says", () => {
     // The server's clock is 42 s ahead of ours: its deadline would be 42 s late on our clock.
-    const status = sampleStatus({ idleDeadline: "2030-01-01T00:05:42.000Z", idleRemainingMs: 300_000 });
+    const status = sampleStatus({
+      idleDeadline: "2030-01-01T00:05:42.000Z",
+      idleRemainingMs: 300_000,
+    });
     expect(localDeadline(status, fetchedAt)).toBe(fetchedAt + 300_000);
   });
 
   it("keeps the local deadline while the server's deadline stands, so a repeated remaining time does not push it back", () => {
-    const status = sampleStatus({ idleDeadline: "2030-01-01T00:05:00.000Z", idleRemainingMs: 300_000 });
+    const status = sampleStatus({
+      idleDeadline: "2030-01-01T00:05:00.000Z",
+      idleRemainingMs: 300_000,
+    });
     const first = { status, deadline: localDeadline(status, fetchedAt) };
     // 15 s later the agent repeats what the server told it last: the countdown must not jump back to 5:00.
     expect(localDeadline(status, fetchedAt + 15_000, first)).toBe(fetchedAt + 300_000);
-    const moved = sampleStatus({ idleDeadline: "2030-01-01T00:05:15.000Z", idleRemainingMs: 300_000 });
+    const moved = sampleStatus({
+      idleDeadline: "2030-01-01T00:05:15.000Z",
+      idleRemainingMs: 300_000,
+    });
     expect(localDeadline(moved, fetchedAt + 15_000, first)).toBe(fetchedAt + 315_000);
   });
 
   it("falls back to the server's deadline, then to none", () => {
-    expect(localDeadline(sampleStatus({ idleRemainingMs: undefined, idleDeadline: "2030-01-01T00:02:00.000Z" }), fetchedAt)).toBe(fetchedAt + 120_000);
-    expect(localDeadline(sampleStatus({ idleRemainingMs: undefined, idleDeadline: undefined }), fetchedAt)).toBeUndefined();
-    expect(localDeadline(sampleStatus({ idleRemainingMs: undefined, idleDeadline: "not a date" }), fetchedAt)).toBeUndefined();
+    expect(
+      localDeadline(
+        sampleStatus({ idleRemainingMs: undefined, idleDeadline: "2030-01-01T00:02:00.000Z" }),
+        fetchedAt,
+      ),
+    ).toBe(fetchedAt + 120_000);
+    expect(
+      localDeadline(
+        sampleStatus({ idleRemainingMs: undefined, idleDeadline: undefined }),
+        fetchedAt,
+      ),
+    ).toBeUndefined();
+    expect(
+      localDeadline(
+        sampleStatus({ idleRemainingMs: undefined, idleDeadline: "not a date" }),
+        fetchedAt,
+      ),
+    ).toBeUndefined();
   });
 });
 
@@ -65,26 +89,45 @@ describe("renderCountdown", () => {
   });
 
   it("shows hours above an hour", () => {
-    expect(renderCountdown(sampleStatus({ maxIdleSeconds: 36_000 }), now + 3 * 3_600_000, now).text).toBe("$(watch) Idle in 3:00:00");
+    expect(
+      renderCountdown(sampleStatus({ maxIdleSeconds: 36_000 }), now + 3 * 3_600_000, now).text,
+    ).toBe("$(watch) Idle in 3:00:00");
   });
 
   it("warns under a minute left, not at a minute", () => {
     expect(renderCountdown(open, now + 60_000, now).warning).toBe(false);
-    expect(renderCountdown(open, now + 59_999, now)).toMatchObject({ text: "$(watch) Idle in 1:00", warning: true });
-    expect(renderCountdown(open, now + 5_000, now)).toMatchObject({ text: "$(watch) Idle in 0:05", warning: true });
+    expect(renderCountdown(open, now + 59_999, now)).toMatchObject({
+      text: "$(watch) Idle in 1:00",
+      warning: true,
+    });
+    expect(renderCountdown(open, now + 5_000, now)).toMatchObject({
+      text: "$(watch) Idle in 0:05",
+      warning: true,
+    });
   });
 
   it("says 'Idle now' once the deadline passed", () => {
-    expect(renderCountdown(open, now, now)).toMatchObject({ text: "$(watch) Idle now", warning: true });
+    expect(renderCountdown(open, now, now)).toMatchObject({
+      text: "$(watch) Idle now",
+      warning: true,
+    });
     expect(renderCountdown(open, now - 10_000, now).text).toBe("$(watch) Idle now");
   });
 
   it("says 'Resuming…' once the session is ending or a resume was asked for, whatever the deadline", () => {
-    expect(renderCountdown(sampleStatus({ state: "ending" }), now + 100_000, now)).toMatchObject({ text: "$(sync~spin) Resuming…", warning: false });
-    expect(renderCountdown(sampleStatus({ resumeRequested: true }), now - 1, now).text).toBe("$(sync~spin) Resuming…");
+    expect(renderCountdown(sampleStatus({ state: "ending" }), now + 100_000, now)).toMatchObject({
+      text: "$(sync~spin) Resuming…",
+      warning: false,
+    });
+    expect(renderCountdown(sampleStatus({ resumeRequested: true }), now - 1, now).text).toBe(
+      "$(sync~spin) Resuming…",
+    );
   });
 
   it("shows no countdown when the agent knows no deadline", () => {
-    expect(renderCountdown(open, undefined, now)).toMatchObject({ text: "$(watch) Idle timer", warning: false });
+    expect(renderCountdown(open, undefined, now)).toMatchObject({
+      text: "$(watch) Idle timer",
+      warning: false,
+    });
   });
 });

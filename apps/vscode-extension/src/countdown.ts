@@ -34,8 +34,16 @@ export interface FetchedStatus {
  * agent may repeat the remaining time of its last exchange with the server, and recomputing from a repeated
  * value would push the countdown back up at every fetch.
  */
-export function localDeadline(status: IdeStatus, fetchedAt: number, previous?: FetchedStatus): number | undefined {
-  if (previous?.deadline !== undefined && status.idleDeadline !== undefined && status.idleDeadline === previous.status.idleDeadline) {
+export function localDeadline(
+  status: IdeStatus,
+  fetchedAt: number,
+  previous?: FetchedStatus,
+): number | undefined {
+  if (
+    previous?.deadline !== undefined &&
+    status.idleDeadline !== undefined &&
+    status.idleDeadline === previous.status.idleDeadline
+  ) {
     return previous.deadline;
   }
   if (status.idleRemainingMs !== undefined) return fetchedAt + status.idleRemainingMs;
@@ -52,11 +60,16 @@ export interface CountdownView {
 }
 
 /** What the status bar shows at local time `now` for the last fetched `status` and its local deadline. */
-export function renderCountdown(status: IdeStatus, deadline: number | undefined, now: number): CountdownView {
+export function renderCountdown(
+  status: IdeStatus,
+  deadline: number | undefined,
+  now: number,
+): CountdownView {
   if (status.state === "ending" || status.resumeRequested) {
     return {
       text: "$(sync~spin) Resuming…",
-      tooltip: "The session is ending: code-server stops and the task runs with the edited sources.",
+      tooltip:
+        "The session is ending: code-server stops and the task runs with the edited sources.",
       warning: false,
     };
   }
@@ -64,5 +77,9 @@ export function renderCountdown(status: IdeStatus, deadline: number | undefined,
   if (deadline === undefined) return { text: "$(watch) Idle timer", tooltip, warning: false };
   const left = deadline - now;
   if (left <= 0) return { text: "$(watch) Idle now", tooltip, warning: true };
-  return { text: `$(watch) Idle in ${formatRemaining(left)}`, tooltip, warning: left < WARNING_BELOW_MS };
+  return {
+    text: `$(watch) Idle in ${formatRemaining(left)}`,
+    tooltip,
+    warning: left < WARNING_BELOW_MS,
+  };
 }

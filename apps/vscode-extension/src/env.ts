@@ -20,11 +20,15 @@ export type SessionEnvResult =
   | { kind: "invalid"; problem: string };
 
 /** Reads the session's variables from `env` (process.env in the extension). */
-export function readSessionEnv(env: Record<string, string | undefined> = process.env): SessionEnvResult {
+export function readSessionEnv(
+  env: Record<string, string | undefined> = process.env,
+): SessionEnvResult {
   const socketPath = env[SOCKET_VARIABLE]?.trim() ?? "";
   const token = env[TOKEN_VARIABLE]?.trim() ?? "";
   if (!socketPath && !token) return { kind: "none" };
-  if (!socketPath) return { kind: "invalid", problem: `${TOKEN_VARIABLE} is set but ${SOCKET_VARIABLE} is not` };
-  if (!token) return { kind: "invalid", problem: `${SOCKET_VARIABLE} is set but ${TOKEN_VARIABLE} is not` };
+  if (!socketPath)
+    return { kind: "invalid", problem: `${TOKEN_VARIABLE} is set but ${SOCKET_VARIABLE} is not` };
+  if (!token)
+    return { kind: "invalid", problem: `${SOCKET_VARIABLE} is set but ${TOKEN_VARIABLE} is not` };
   return { kind: "session", env: { socketPath, token } };
 }

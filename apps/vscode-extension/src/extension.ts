@@ -5,7 +5,7 @@
  */
 import * as vscode from "vscode";
 
-import { createAgentClient } from "./agent-client.js";
+import { createIdeControlClient } from "./agent-client.js";
 import { COMMANDS, VIEW_ID } from "./command-ids.js";
 import { registerCommands } from "./commands.js";
 import { readSessionEnv, SOCKET_VARIABLE } from "./env.js";
@@ -19,24 +19,41 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(log);
   const session = readSessionEnv();
   if (session.kind !== "session") {
-    const message = session.kind === "none" ? NOT_A_SESSION : `${NOT_A_SESSION}: ${session.problem}`;
+    const message =
+      session.kind === "none" ? NOT_A_SESSION : `${NOT_A_SESSION}: ${session.problem}`;
     log.info(message);
-    const empty: vscode.TreeDataProvider<never> = { getTreeItem: (node) => node, getChildren: () => [] };
+    const empty: vscode.TreeDataProvider<never> = {
+      getTreeItem: (node) => node,
+      getChildren: () => [],
+    };
     const treeView = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: empty });
     treeView.message = message;
     context.subscriptions.push(
       treeView,
-      ...Object.values(COMMANDS).map((id) => vscode.commands.registerCommand(id, () => void vscode.window.showInformationMessage(`Drydock: ${message}.`))),
+      ...Object.values(COMMANDS).map((id) =>
+        vscode.commands.registerCommand(
+          id,
+          () => void vscode.window.showInformationMessage(`Drydock: ${message}.`),
+        ),
+      ),
     );
     return;
   }
 
   log.info(`Drydock task session: agent on ${session.env.socketPath} (${SOCKET_VARIABLE})`);
-  const client = createAgentClient(session.env);
+  const client = createIdeControlClient(session.env);
   const view = new TaskViewProvider(client, log, vscode.workspace.workspaceFolders?.[0]?.uri);
-  const treeView = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: view, showCollapseAll: true });
+  const treeView = vscode.window.createTreeView(VIEW_ID, {
+    treeDataProvider: view,
+    showCollapseAll: true,
+  });
   const statusBar = new IdleStatusBar(client, log);
-  context.subscriptions.push(view, treeView, statusBar, ...registerCommands({ client, view, statusBar, log }));
+  context.subscriptions.push(
+    view,
+    treeView,
+    statusBar,
+    ...registerCommands({ client, view, statusBar, log }),
+  );
   void view.refresh();
   void statusBar.fetch();
 }

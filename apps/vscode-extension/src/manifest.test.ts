@@ -21,30 +21,49 @@ interface Manifest {
   devDependencies: Record<string, string>;
 }
 
-const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as Manifest;
+const manifest = JSON.parse(
+  readFileSync(new URL("../package.json", import.meta.url), "utf8"),
+) as Manifest;
 
 describe("package.json as the extension's manifest", () => {
   it("is the drydock extension for VS Code 1.100 (code-server 4.100), its bundle the main", () => {
-    expect(manifest).toMatchObject({ publisher: "drydock", displayName: "Drydock", main: "./dist/extension.cjs", engines: { vscode: "^1.100.0" } });
+    expect(manifest).toMatchObject({
+      publisher: "drydock",
+      displayName: "Drydock",
+      main: "./dist/extension.cjs",
+      engines: { vscode: "^1.100.0" },
+    });
     expect(manifest.exports["./vsix"]).toBe("./dist/drydock.vsix");
   });
 
   it("contributes exactly the commands the extension registers, titled 'Drydock: …'", () => {
-    expect(manifest.contributes.commands.map((c) => c.command).sort()).toEqual(Object.values(COMMANDS).sort());
-    for (const command of manifest.contributes.commands) expect(command.title).toMatch(/^Drydock: \S/);
+    expect(manifest.contributes.commands.map((c) => c.command).sort()).toEqual(
+      Object.values(COMMANDS).sort(),
+    );
+    for (const command of manifest.contributes.commands)
+      expect(command.title).toMatch(/^Drydock: \S/);
   });
 
   it("activates at startup, on the view and on every command", () => {
-    expect(manifest.activationEvents).toEqual(["onStartupFinished", `onView:${VIEW_ID}`, ...Object.values(COMMANDS).map((id) => `onCommand:${id}`)]);
+    expect(manifest.activationEvents).toEqual([
+      "onStartupFinished",
+      `onView:${VIEW_ID}`,
+      ...Object.values(COMMANDS).map((id) => `onCommand:${id}`),
+    ]);
   });
 
   it("puts the Task view in a Drydock container of the activity bar", () => {
-    expect(manifest.contributes.viewsContainers.activitybar).toEqual([expect.objectContaining({ id: VIEW_CONTAINER_ID, title: "Drydock" })]);
-    expect(manifest.contributes.views[VIEW_CONTAINER_ID]).toEqual([expect.objectContaining({ id: VIEW_ID, name: "Task" })]);
+    expect(manifest.contributes.viewsContainers.activitybar).toEqual([
+      expect.objectContaining({ id: VIEW_CONTAINER_ID, title: "Drydock" }),
+    ]);
+    expect(manifest.contributes.views[VIEW_CONTAINER_ID]).toEqual([
+      expect.objectContaining({ id: VIEW_ID, name: "Task" }),
+    ]);
   });
 
   it("offers only registered commands in its menus", () => {
     const ids = new Set<string>(Object.values(COMMANDS));
-    for (const entries of Object.values(manifest.contributes.menus)) for (const entry of entries) expect(ids.has(entry.command)).toBe(true);
+    for (const entries of Object.values(manifest.contributes.menus))
+      for (const entry of entries) expect(ids.has(entry.command)).toBe(true);
   });
 });

@@ -7,8 +7,16 @@ const originals = { name: "world", config: { retries: 3, tags: ["a", "b"] }, cou
 describe("initialOverrideText", () => {
   it("is the original inputs as pretty JSON, and reads back as an override that changes nothing", () => {
     const text = initialOverrideText(originals);
-    expect(text).toBe('{\n  "name": "world",\n  "config": {\n    "retries": 3,\n    "tags": [\n      "a",\n      "b"\n    ]\n  },\n  "count": 1\n}\n');
-    expect(analyzeOverride(text, originals)).toEqual({ kind: "active", values: originals, changed: [], missing: [], extra: [] });
+    expect(text).toBe(
+      '{\n  "name": "world",\n  "config": {\n    "retries": 3,\n    "tags": [\n      "a",\n      "b"\n    ]\n  },\n  "count": 1\n}\n',
+    );
+    expect(analyzeOverride(text, originals)).toEqual({
+      kind: "active",
+      values: originals,
+      changed: [],
+      missing: [],
+      extra: [],
+    });
   });
 });
 
@@ -18,7 +26,11 @@ describe("analyzeOverride", () => {
   });
 
   it("lists the keys that differ, are missing and are extra", () => {
-    const text = JSON.stringify({ name: "Ada", config: { tags: ["a", "b"], retries: 3 }, verbose: true });
+    const text = JSON.stringify({
+      name: "Ada",
+      config: { tags: ["a", "b"], retries: 3 },
+      verbose: true,
+    });
     expect(analyzeOverride(text, originals)).toEqual({
       kind: "active",
       values: { name: "Ada", config: { tags: ["a", "b"], retries: 3 }, verbose: true },
@@ -29,34 +41,82 @@ describe("analyzeOverride", () => {
   });
 
   it("sees a change deep inside a value, and a change of type", () => {
-    const text = JSON.stringify({ name: "world", config: { retries: 3, tags: ["b", "a"] }, count: "1" });
-    expect(analyzeOverride(text, originals)).toMatchObject({ kind: "active", changed: ["config", "count"], missing: [], extra: [] });
+    const text = JSON.stringify({
+      name: "world",
+      config: { retries: 3, tags: ["b", "a"] },
+      count: "1",
+    });
+    expect(analyzeOverride(text, originals)).toMatchObject({
+      kind: "active",
+      changed: ["config", "count"],
+      missing: [],
+      extra: [],
+    });
   });
 
   it("reports a syntax error with its line and column", () => {
     const text = '{\n  "name": "Ada",\n  "count": \n}\n';
-    expect(analyzeOverride(text, originals)).toEqual({ kind: "invalid", message: "line 4, column 1: a value is expected", line: 4, column: 1 });
+    expect(analyzeOverride(text, originals)).toEqual({
+      kind: "invalid",
+      message: "line 4, column 1: a value is expected",
+      line: 4,
+      column: 1,
+    });
   });
 
   it("reports a missing comma, a trailing comma and a comment where they are", () => {
-    expect(analyzeOverride('{"name": "Ada"\n "count": 2}', originals)).toMatchObject({ line: 2, column: 2, message: "line 2, column 2: ',' is expected between entries" });
-    expect(analyzeOverride('{"name": "Ada",}', originals)).toMatchObject({ kind: "invalid", line: 1, column: 16 });
-    expect(analyzeOverride('{\n  // mine\n  "name": "Ada"\n}', originals)).toMatchObject({ kind: "invalid", line: 2, column: 3, message: "line 2, column 3: comments are not allowed in JSON" });
+    expect(analyzeOverride('{"name": "Ada"\n "count": 2}', originals)).toMatchObject({
+      line: 2,
+      column: 2,
+      message: "line 2, column 2: ',' is expected between entries",
+    });
+    expect(analyzeOverride('{"name": "Ada",}', originals)).toMatchObject({
+      kind: "invalid",
+      line: 1,
+      column: 16,
+    });
+    expect(analyzeOverride('{\n  // mine\n  "name": "Ada"\n}', originals)).toMatchObject({
+      kind: "invalid",
+      line: 2,
+      column: 3,
+      message: "line 2, column 3: comments are not allowed in JSON",
+    });
   });
 
   it("reports an empty file and an unclosed object", () => {
-    expect(analyzeOverride("", originals)).toMatchObject({ kind: "invalid", line: 1, column: 1, message: "line 1, column 1: a value is expected" });
-    expect(analyzeOverride('{"name": "Ada"', originals)).toMatchObject({ kind: "invalid", message: "line 1, column 15: '}' is expected" });
+    expect(analyzeOverride("", originals)).toMatchObject({
+      kind: "invalid",
+      line: 1,
+      column: 1,
+      message: "line 1, column 1: a value is expected",
+    });
+    expect(analyzeOverride('{"name": "Ada"', originals)).toMatchObject({
+      kind: "invalid",
+      message: "line 1, column 15: '}' is expected",
+    });
   });
 
   it("refuses JSON that is not an object", () => {
-    expect(analyzeOverride("[1, 2]", originals)).toEqual({ kind: "invalid", message: "must be a JSON object of input names to values, not an array" });
-    expect(analyzeOverride("null", originals)).toEqual({ kind: "invalid", message: "must be a JSON object of input names to values, not null" });
-    expect(analyzeOverride('"world"', originals)).toEqual({ kind: "invalid", message: "must be a JSON object of input names to values, not a string" });
+    expect(analyzeOverride("[1, 2]", originals)).toEqual({
+      kind: "invalid",
+      message: "must be a JSON object of input names to values, not an array",
+    });
+    expect(analyzeOverride("null", originals)).toEqual({
+      kind: "invalid",
+      message: "must be a JSON object of input names to values, not null",
+    });
+    expect(analyzeOverride('"world"', originals)).toEqual({
+      kind: "invalid",
+      message: "must be a JSON object of input names to values, not a string",
+    });
   });
 
   it("does not take inherited keys for inputs", () => {
-    expect(analyzeOverride('{"toString": 1}', {})).toMatchObject({ kind: "active", extra: ["toString"], changed: [] });
+    expect(analyzeOverride('{"toString": 1}', {})).toMatchObject({
+      kind: "active",
+      extra: ["toString"],
+      changed: [],
+    });
   });
 });
 

@@ -11,7 +11,8 @@ export const OVERRIDE_FILE = ".drydock/inputs.override.json";
 /** The inputs the task received, written by the agent; never edited. */
 export const ORIGINAL_INPUTS_FILE = ".drydock/inputs.json";
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export type OverrideState =
   /** No override file: Interactive Debugging uses the original inputs. */
@@ -35,25 +36,42 @@ export function initialOverrideText(inputs: Record<string, unknown>): string {
 }
 
 /** Reads an override file's text (undefined: no file) against the task's original inputs. */
-export function analyzeOverride(text: string | undefined, originals: Record<string, unknown>): OverrideState {
+export function analyzeOverride(
+  text: string | undefined,
+  originals: Record<string, unknown>,
+): OverrideState {
   if (text === undefined) return { kind: "none" };
   const errors: ParseError[] = [];
   // Strict JSON: the entrypoint reads the file with JSON.parse, which knows no comments or trailing commas.
-  parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  parseJsonc(text, errors, {
+    disallowComments: true,
+    allowTrailingComma: false,
+    allowEmptyContent: false,
+  });
   const first = errors[0];
   if (first) {
     const { line, column } = lineAndColumn(text, first.offset);
-    return { kind: "invalid", message: `line ${line}, column ${column}: ${describeParseError(printParseErrorCode(first.error))}`, line, column };
+    return {
+      kind: "invalid",
+      message: `line ${line}, column ${column}: ${describeParseError(printParseErrorCode(first.error))}`,
+      line,
+      column,
+    };
   }
   const value = JSON.parse(text) as JsonValue;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    return { kind: "invalid", message: `must be a JSON object of input names to values, not ${kindOf(value)}` };
+    return {
+      kind: "invalid",
+      message: `must be a JSON object of input names to values, not ${kindOf(value)}`,
+    };
   }
   const keys = Object.keys(value);
   return {
     kind: "active",
     values: value,
-    changed: keys.filter((key) => Object.hasOwn(originals, key) && !jsonEqual(value[key], originals[key])),
+    changed: keys.filter(
+      (key) => Object.hasOwn(originals, key) && !jsonEqual(value[key], originals[key]),
+    ),
     missing: Object.keys(originals).filter((key) => !Object.hasOwn(value, key)),
     extra: keys.filter((key) => !Object.hasOwn(originals, key)),
   };
@@ -71,10 +89,18 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => jsonEqual(item, b[i]));
-  const ak = Object.keys(a as object);
-  const bk = Object.keys(b as object);
-  return ak.length === bk.length && ak.every((key) => Object.hasOwn(b, key) && jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((item, i) => jsonEqual(item, b[i]));
+  const ak = Object.keys(a);
+  const bk = Object.keys(b);
+  return (
+    ak.length === bk.length &&
+    ak.every(
+      (key) =>
+        Object.hasOwn(b, key) &&
+        jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
+    )
+  );
 }
 
 const PARSE_ERROR_TEXT: Record<string, string> = {

@@ -21,21 +21,32 @@ describe("parseStackFrames", () => {
     expect(parseStackFrames(stack)).toEqual([
       { fn: "validate", file: `${WORKSPACE}/lib/validate.ts`, line: 12, column: 11 },
       { fn: "async sayHello [as fn]", file: `${WORKSPACE}/workflow.ts`, line: 8, column: 3 },
-      { fn: "Object.<anonymous>", file: `${WORKSPACE}/node_modules/zod/index.js`, line: 1, column: 1 },
+      {
+        fn: "Object.<anonymous>",
+        file: `${WORKSPACE}/node_modules/zod/index.js`,
+        line: 1,
+        column: 1,
+      },
       { fn: "new Runner", file: "/opt/drydock/agent/dist/runner.js", line: 40, column: 9 },
       { file: `${WORKSPACE}/lib/with space.ts`, line: 2, column: 4 },
     ]);
   });
 
   it("decodes percent-escapes in file URLs and keeps brackets inside paths", () => {
-    expect(parseStackFrames("    at run (file:///tmp/my%20dir/x.ts:1:2)\n    at go (/tmp/a (copy)/y.ts:3:4)")).toEqual([
+    expect(
+      parseStackFrames(
+        "    at run (file:///tmp/my%20dir/x.ts:1:2)\n    at go (/tmp/a (copy)/y.ts:3:4)",
+      ),
+    ).toEqual([
       { fn: "run", file: "/tmp/my dir/x.ts", line: 1, column: 2 },
       { fn: "go", file: "/tmp/a (copy)/y.ts", line: 3, column: 4 },
     ]);
   });
 
   it("takes the calling file's location for eval'd code", () => {
-    expect(parseStackFrames("    at eval (eval at load (/w/a.ts:5:6), <anonymous>:1:1)")).toEqual([{ fn: "eval", file: "/w/a.ts", line: 5, column: 6 }]);
+    expect(parseStackFrames("    at eval (eval at load (/w/a.ts:5:6), <anonymous>:1:1)")).toEqual([
+      { fn: "eval", file: "/w/a.ts", line: 5, column: 6 },
+    ]);
   });
 
   it("finds nothing in a message without frames", () => {
@@ -45,7 +56,9 @@ describe("parseStackFrames", () => {
 
 describe("workspaceFrames", () => {
   it("keeps the workspace's own sources, top frame first, as workspace-relative paths", () => {
-    expect(workspaceFrames(stack, { workspaceRoot: WORKSPACE }).map((f) => [f.path, f.line, f.column])).toEqual([
+    expect(
+      workspaceFrames(stack, { workspaceRoot: WORKSPACE }).map((f) => [f.path, f.line, f.column]),
+    ).toEqual([
       ["lib/validate.ts", 12, 11],
       ["workflow.ts", 8, 3],
       ["lib/with space.ts", 2, 4],
@@ -53,7 +66,9 @@ describe("workspaceFrames", () => {
   });
 
   it("does not take a sibling folder sharing the root's prefix for the workspace", () => {
-    expect(workspaceFrames(`    at f (${WORKSPACE}-old/workflow.ts:1:1)`, { workspaceRoot: WORKSPACE })).toEqual([]);
+    expect(
+      workspaceFrames(`    at f (${WORKSPACE}-old/workflow.ts:1:1)`, { workspaceRoot: WORKSPACE }),
+    ).toEqual([]);
   });
 
   it("maps a first run from another copy of the sources onto the workspace through the task's entry", () => {
@@ -64,10 +79,11 @@ describe("workspaceFrames", () => {
       `    at load (${BUNDLE}/node_modules/tsx/dist/x.js:1:1)`,
       "    at run (/opt/drydock/agent/dist/runner.js:40:9)",
     ].join("\n");
-    expect(workspaceFrames(firstRun, { workspaceRoot: WORKSPACE, entry: "workflow.ts" }).map((f) => `${f.path}:${f.line}`)).toEqual([
-      "lib/helper.ts:3",
-      "workflow.ts:8",
-    ]);
+    expect(
+      workspaceFrames(firstRun, { workspaceRoot: WORKSPACE, entry: "workflow.ts" }).map(
+        (f) => `${f.path}:${f.line}`,
+      ),
+    ).toEqual(["lib/helper.ts:3", "workflow.ts:8"]);
     expect(workspaceFrames(firstRun, { workspaceRoot: WORKSPACE })).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import * as vscode from "vscode";
 
 import type { IdeStatus } from "@drydock/contracts/ide";
 
-import type { AgentClient } from "./agent-client.js";
+import type { IdeControlClient } from "./agent-client.js";
 import { COMMANDS } from "./command-ids.js";
 import { localDeadline, renderCountdown } from "./countdown.js";
 
@@ -14,21 +14,28 @@ const TICK_MS = 1_000;
 const POLL_MS = 15_000;
 
 export class IdleStatusBar implements vscode.Disposable {
-  private readonly item = vscode.window.createStatusBarItem("drydock.idle", vscode.StatusBarAlignment.Left, 100);
+  private readonly item = vscode.window.createStatusBarItem(
+    "drydock.idle",
+    vscode.StatusBarAlignment.Left,
+    100,
+  );
   private status: IdeStatus | undefined;
   private deadline: number | undefined;
   private lastError: string | undefined;
   private readonly timers: NodeJS.Timeout[];
 
   constructor(
-    private readonly client: AgentClient,
+    private readonly client: IdeControlClient,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.item.name = "Drydock idle countdown";
     this.item.text = "$(watch) Drydock";
     this.item.command = COMMANDS.keepAlive;
     this.item.show();
-    this.timers = [setInterval(() => this.render(), TICK_MS), setInterval(() => void this.fetch(), POLL_MS)];
+    this.timers = [
+      setInterval(() => this.render(), TICK_MS),
+      setInterval(() => void this.fetch(), POLL_MS),
+    ];
   }
 
   /** Asks the agent where the session stands; a failure shows in the item, never throws. */
@@ -45,7 +52,9 @@ export class IdleStatusBar implements vscode.Disposable {
     try {
       const status = await this.client.keepAlive();
       this.apply(status);
-      this.log.info(`keep-alive: the session now ends idle at ${status.idleDeadline ?? "an unknown time"}`);
+      this.log.info(
+        `keep-alive: the session now ends idle at ${status.idleDeadline ?? "an unknown time"}`,
+      );
       return status;
     } catch (error) {
       this.fail(error);
@@ -78,7 +87,9 @@ export class IdleStatusBar implements vscode.Disposable {
     const view = renderCountdown(this.status, this.deadline, Date.now());
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
-    this.item.backgroundColor = view.warning ? new vscode.ThemeColor("statusBarItem.warningBackground") : undefined;
+    this.item.backgroundColor = view.warning
+      ? new vscode.ThemeColor("statusBarItem.warningBackground")
+      : undefined;
   }
 
   dispose(): void {

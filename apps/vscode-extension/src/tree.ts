@@ -43,7 +43,8 @@ export const OVERRIDE_LABELS = {
 } as const;
 
 export function buildTree(input: TreeInput): TreeNode[] {
-  if (input.kind === "loading") return [{ id: "loading", label: "Asking the Drydock agent…", icon: "loading~spin" }];
+  if (input.kind === "loading")
+    return [{ id: "loading", label: "Asking the Drydock agent…", icon: "loading~spin" }];
   if (input.kind === "error") {
     return [
       {
@@ -65,12 +66,25 @@ export function buildTree(input: TreeInput): TreeNode[] {
       tooltip: `Execution ${context.execution.id} of workflow ${context.execution.workflow}, version ${context.execution.version}`,
       icon: "symbol-event",
     },
-    { id: "node", label: "Node", description: `${context.node.id} · ${context.node.task}`, tooltip: `Node ${context.node.id} runs task ${context.node.task}`, icon: "symbol-method" },
-    { id: "attempt", label: "Attempt", description: `#${context.attempt.number}`, tooltip: `Attempt ${context.attempt.number} (${context.attempt.id})`, icon: "history" },
+    {
+      id: "node",
+      label: "Node",
+      description: `${context.node.id} · ${context.node.task}`,
+      tooltip: `Node ${context.node.id} runs task ${context.node.task}`,
+      icon: "symbol-method",
+    },
+    {
+      id: "attempt",
+      label: "Attempt",
+      description: `#${context.attempt.number}`,
+      tooltip: `Attempt ${context.attempt.number} (${context.attempt.id})`,
+      icon: "history",
+    },
     inputsNode(context.inputs),
     upstreamNode(context.upstream),
   ];
-  if (context.firstRunError) nodes.push(firstRunErrorNode(context.firstRunError, input.workspaceRoot, context.entry));
+  if (context.firstRunError)
+    nodes.push(firstRunErrorNode(context.firstRunError, input.workspaceRoot, context.entry));
   nodes.push(overrideNode(input.override));
   return nodes;
 }
@@ -96,18 +110,31 @@ function upstreamNode(upstream: IdeContext["upstream"]): TreeNode {
   return {
     id: "upstream",
     label: "Upstream",
-    description: upstream.length === 0 ? "none: the inputs came from the launch" : String(upstream.length),
+    description:
+      upstream.length === 0 ? "none: the inputs came from the launch" : String(upstream.length),
     tooltip: "The nodes whose outputs fed this one",
     icon: "arrow-up",
     expanded: true,
-    children: upstream.map((node) => ({ id: `upstream/${node.nodeId}`, label: node.task, description: node.nodeId, tooltip: `Node ${node.nodeId} (task ${node.task})` })),
+    children: upstream.map((node) => ({
+      id: `upstream/${node.nodeId}`,
+      label: node.task,
+      description: node.nodeId,
+      tooltip: `Node ${node.nodeId} (task ${node.task})`,
+    })),
   };
 }
 
-function firstRunErrorNode(error: NonNullable<IdeContext["firstRunError"]>, workspaceRoot: string | undefined, entry: string): TreeNode {
+function firstRunErrorNode(
+  error: NonNullable<IdeContext["firstRunError"]>,
+  workspaceRoot: string | undefined,
+  entry: string,
+): TreeNode {
   const headline = `${error.name ?? "Error"}: ${firstLine(error.message)}`;
-  const frames = error.stack && workspaceRoot ? workspaceFrames(error.stack, { workspaceRoot, entry }) : [];
-  const children: TreeNode[] = [{ id: "first-run/message", label: headline, tooltip: error.stack ?? headline, icon: "error" }];
+  const frames =
+    error.stack && workspaceRoot ? workspaceFrames(error.stack, { workspaceRoot, entry }) : [];
+  const children: TreeNode[] = [
+    { id: "first-run/message", label: headline, tooltip: error.stack ?? headline, icon: "error" },
+  ];
   frames.forEach((frame, i) => {
     children.push({
       id: `first-run/frame/${i}`,
@@ -118,7 +145,12 @@ function firstRunErrorNode(error: NonNullable<IdeContext["firstRunError"]>, work
       action: { kind: "openFile", path: frame.path, line: frame.line, column: frame.column },
     });
   });
-  if (frames.length === 0) children.push({ id: "first-run/no-frames", label: "No frame of the stack lies in the workspace", tooltip: error.stack ?? headline });
+  if (frames.length === 0)
+    children.push({
+      id: "first-run/no-frames",
+      label: "No frame of the stack lies in the workspace",
+      tooltip: error.stack ?? headline,
+    });
   return {
     id: "first-run",
     label: "First run failed",
@@ -140,7 +172,8 @@ function overrideNode(state: OverrideState): TreeNode {
     return {
       id: "override/none",
       label: OVERRIDE_LABELS.none,
-      tooltip: "Interactive Debugging uses the inputs the task received. Click to edit a copy it uses instead; Resume Task always uses the originals.",
+      tooltip:
+        "Interactive Debugging uses the inputs the task received. Click to edit a copy it uses instead; Resume Task always uses the originals.",
       icon: "edit",
       contextValue: "drydock.override.none",
       action: edit,
@@ -155,20 +188,40 @@ function overrideNode(state: OverrideState): TreeNode {
       contextValue: "drydock.override.invalid",
       action: edit,
       expanded: true,
-      children: [{ id: "override/invalid/error", label: state.message, icon: "error", action: edit }],
+      children: [
+        { id: "override/invalid/error", label: state.message, icon: "error", action: edit },
+      ],
     };
   }
   const children: TreeNode[] = [
-    ...state.changed.map((key) => ({ id: `override/active/changed/${key}`, label: `${key} = ${shortJson(state.values[key])}`, description: "changed", tooltip: `${key} = ${JSON.stringify(state.values[key], null, 2)}`, icon: "diff-modified" })),
-    ...state.missing.map((key) => ({ id: `override/active/missing/${key}`, label: key, description: "missing: the task gets no value", icon: "diff-removed" })),
-    ...state.extra.map((key) => ({ id: `override/active/extra/${key}`, label: `${key} = ${shortJson(state.values[key])}`, description: "not an input of the task", icon: "diff-added" })),
+    ...state.changed.map((key) => ({
+      id: `override/active/changed/${key}`,
+      label: `${key} = ${shortJson(state.values[key])}`,
+      description: "changed",
+      tooltip: `${key} = ${JSON.stringify(state.values[key], null, 2)}`,
+      icon: "diff-modified",
+    })),
+    ...state.missing.map((key) => ({
+      id: `override/active/missing/${key}`,
+      label: key,
+      description: "missing: the task gets no value",
+      icon: "diff-removed",
+    })),
+    ...state.extra.map((key) => ({
+      id: `override/active/extra/${key}`,
+      label: `${key} = ${shortJson(state.values[key])}`,
+      description: "not an input of the task",
+      icon: "diff-added",
+    })),
   ];
-  if (children.length === 0) children.push({ id: "override/active/same", label: "Same values as the original inputs" });
+  if (children.length === 0)
+    children.push({ id: "override/active/same", label: "Same values as the original inputs" });
   return {
     id: "override/active",
     label: OVERRIDE_LABELS.active,
     description: state.changed.length > 0 ? state.changed.join(", ") : undefined,
-    tooltip: "Interactive Debugging reads .drydock/inputs.override.json instead of the inputs the task received; Resume Task never does.",
+    tooltip:
+      "Interactive Debugging reads .drydock/inputs.override.json instead of the inputs the task received; Resume Task never does.",
     icon: "edit",
     contextValue: "drydock.override.active",
     action: edit,

@@ -6,7 +6,7 @@ import * as vscode from "vscode";
 
 import type { IdeContext } from "@drydock/contracts/ide";
 
-import type { AgentClient } from "./agent-client.js";
+import type { IdeControlClient } from "./agent-client.js";
 import { analyzeOverride, OVERRIDE_FILE } from "./override.js";
 import type { OverrideState } from "./override.js";
 import { buildTree } from "./tree.js";
@@ -22,15 +22,22 @@ export class TaskViewProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   readonly onDidChangeTreeData = this.changed.event;
 
   constructor(
-    private readonly client: AgentClient,
+    private readonly client: IdeControlClient,
     private readonly log: vscode.LogOutputChannel,
     /** The task's workspace folder; without one there are no files to open and no override. */
     private readonly root: vscode.Uri | undefined,
   ) {
     if (root) {
-      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(root, OVERRIDE_FILE));
+      const watcher = vscode.workspace.createFileSystemWatcher(
+        new vscode.RelativePattern(root, OVERRIDE_FILE),
+      );
       const reload = () => void this.reloadOverride();
-      this.disposables.push(watcher, watcher.onDidCreate(reload), watcher.onDidChange(reload), watcher.onDidDelete(reload));
+      this.disposables.push(
+        watcher,
+        watcher.onDidCreate(reload),
+        watcher.onDidChange(reload),
+        watcher.onDidDelete(reload),
+      );
       // The watcher may miss a save of a file in an excluded folder (.drydock is hidden from the explorer).
       this.disposables.push(
         vscode.workspace.onDidSaveTextDocument((document) => {
@@ -56,11 +63,17 @@ export class TaskViewProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     const action = node.action;
     if (action?.kind === "command") item.command = { command: action.command, title: node.label };
     if (action?.kind === "openFile" && this.root) {
-      const position = new vscode.Position(Math.max(0, action.line - 1), Math.max(0, action.column - 1));
+      const position = new vscode.Position(
+        Math.max(0, action.line - 1),
+        Math.max(0, action.column - 1),
+      );
       item.command = {
         command: "vscode.open",
         title: "Open",
-        arguments: [vscode.Uri.joinPath(this.root, action.path), { selection: new vscode.Range(position, position) }],
+        arguments: [
+          vscode.Uri.joinPath(this.root, action.path),
+          { selection: new vscode.Range(position, position) },
+        ],
       };
     }
     return item;
@@ -84,7 +97,9 @@ export class TaskViewProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   async refresh(): Promise<void> {
     try {
       this.context = await this.client.context();
-      this.log.info(`context: execution ${this.context.execution.id}, node ${this.context.node.id}, attempt ${this.context.attempt.number}`);
+      this.log.info(
+        `context: execution ${this.context.execution.id}, node ${this.context.node.id}, attempt ${this.context.attempt.number}`,
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.log.error(`context: ${message}`);
@@ -112,14 +127,23 @@ export class TaskViewProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       try {
         text = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
       } catch (error) {
-        if (!(error instanceof vscode.FileSystemError && error.code === "FileNotFound")) this.log.warn(`reading ${OVERRIDE_FILE}: ${String(error)}`);
+        if (!(error instanceof vscode.FileSystemError && error.code === "FileNotFound"))
+          this.log.warn(`reading ${OVERRIDE_FILE}: ${String(error)}`);
       }
     }
     const previous = this.override;
     this.override = analyzeOverride(text, this.context?.inputs ?? {});
-    if (this.override.kind === "invalid") this.log.warn(`${OVERRIDE_FILE} ${this.override.message}`);
-    else if (this.override.kind !== previous.kind) this.log.info(`input override: ${this.override.kind}`);
-    if (this.context) this.input = { kind: "ready", context: this.context, override: this.override, workspaceRoot: this.root?.fsPath };
+    if (this.override.kind === "invalid")
+      this.log.warn(`${OVERRIDE_FILE} ${this.override.message}`);
+    else if (this.override.kind !== previous.kind)
+      this.log.info(`input override: ${this.override.kind}`);
+    if (this.context)
+      this.input = {
+        kind: "ready",
+        context: this.context,
+        override: this.override,
+        workspaceRoot: this.root?.fsPath,
+      };
     this.render();
   }
 

@@ -33,7 +33,7 @@ afterAll(async () => {
 const detail = (id: string) => stack.api.executions.get.query({ id });
 
 async function launch(workflow: string, inputs: Record<string, unknown> = {}): Promise<string> {
-  return (await stack.api.executions.create.mutate({ project: "default", workflow, inputs: inputs as never })).id;
+  return (await stack.api.executions.create.mutate({ project: "default", workflow, inputs })).id;
 }
 
 /** The execution once it ended, or once its node has a second attempt (a retry the test forbids). */
@@ -42,7 +42,9 @@ function settled(id: string, timeoutMs = 110_000): Promise<ExecutionDetail> {
     `execution ${id} to end`,
     async () => {
       const d = await detail(id);
-      return d.execution.status !== "RUNNING" || (d.nodes[0]?.attempts.length ?? 0) > 1 ? d : undefined;
+      return d.execution.status !== "RUNNING" || (d.nodes[0]?.attempts.length ?? 0) > 1
+        ? d
+        : undefined;
     },
     timeoutMs,
   );
@@ -88,7 +90,9 @@ describe("values with U+0000 are kept exactly", () => {
     expect(d.execution.error?.message).toContain("boom\u0000after");
     const shown = await drydock(["executions", "get", id, "--output", "json"], stack.env);
     expect(shown.code, shown.stderr).toBe(0);
-    expect((JSON.parse(shown.stdout) as ExecutionDetail).nodes[0]?.error?.message).toBe("boom\u0000after");
+    expect((JSON.parse(shown.stdout) as ExecutionDetail).nodes[0]?.error?.message).toBe(
+      "boom\u0000after",
+    );
     const text = await drydock(["executions", "get", id], stack.env);
     expect(text.stdout).toContain("boom\u0000after");
   });
@@ -104,56 +108,82 @@ describe("values with U+0000 are kept exactly", () => {
 });
 
 describe("an agent token ends with its attempt", () => {
-  it("after the attempt succeeded, its token can neither append to its log nor replace its session's edits", { timeout: 300_000 }, async () => {
-    const run = await drydock(["run", "--remote", fixture("api-edit.ts"), "api_edit"], stack.env);
-    expect(run.code, run.stderr).toBe(0);
-    const id = (run.stdout + run.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
-    const attemptId = await waitFor(
-      "the interactive session to be READY",
-      async () => {
-        const d = await detail(id);
-        if (d.execution.status !== "RUNNING") throw new Error(`execution ${id} ended ${d.execution.status}: ${JSON.stringify(d.execution.error)}`);
-        const attempt = d.nodes[0]?.attempts.at(-1);
-        return attempt?.session?.state === "READY" ? attempt.id : undefined;
-      },
-      180_000,
-    );
+  it(
+    "after the attempt succeeded, its token can neither append to its log nor replace its session's edits",
+    { timeout: 300_000 },
+    async () => {
+      const run = await drydock(["run", "--remote", fixture("api-edit.ts"), "api_edit"], stack.env);
+      expect(run.code, run.stderr).toBe(0);
+      const id = (run.stdout + run.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
+      const attemptId = await waitFor(
+        "the interactive session to be READY",
+        async () => {
+          const d = await detail(id);
+          if (d.execution.status !== "RUNNING")
+            throw new Error(
+              `execution ${id} ended ${d.execution.status}: ${JSON.stringify(d.execution.error)}`,
+            );
+          const attempt = d.nodes[0]?.attempts.at(-1);
+          return attempt?.session?.state === "READY" ? attempt.id : undefined;
+        },
+        180_000,
+      );
 
-    // The local executor hands the agent its token in its environment: what a process of the task can read.
-    const agent = (await processTable()).find((p) => p.cmdline.includes(`--attempt ${attemptId}`));
-    if (!agent) throw new Error(`no agent process for attempt ${attemptId}`);
-    const environ = (await readFile(`/proc/${agent.pid}/environ`, "utf8")).split("\0");
-    const token = environ.find((v) => v.startsWith("DRYDOCK_AGENT_TOKEN="))?.slice("DRYDOCK_AGENT_TOKEN=".length) ?? "";
-    expect(token).not.toBe("");
+      // The local executor hands the agent its token in its environment: what a process of the task can read.
+      const agent = (await processTable()).find((p) =>
+        p.cmdline.includes(`--attempt ${attemptId}`),
+      );
+      if (!agent) throw new Error(`no agent process for attempt ${attemptId}`);
+      const environ = (await readFile(`/proc/${agent.pid}/environ`, "utf8")).split("\0");
+      const token =
+        environ
+          .find((v) => v.startsWith("DRYDOCK_AGENT_TOKEN="))
+          ?.slice("DRYDOCK_AGENT_TOKEN=".length) ?? "";
+      expect(token).not.toBe("");
 
-    // The real edit, then Resume: the attempt SUCCEEDS with the edited code.
-    const log = (await stack.api.executions.logs.query({ attemptId })).text;
-    const workspace = log.match(/VS Code workspace: (\S+)/)?.[1] ?? "";
-    const source = join(workspace, "api-edit.ts");
-    await writeFile(source, (await readFile(source, "utf8")).replace("x * 2; // EDIT ME", "x * 3; // EDIT ME"));
-    const resumed = await drydock(["resume", id, "n0", "--yes"], stack.env);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    const ended = await settled(id);
-    expect(ended.execution.status).toBe("SUCCEEDED");
-    expect(ended.execution.result).toBe(21);
+      // The real edit, then Resume: the attempt SUCCEEDS with the edited code.
+      const log = (await stack.api.executions.logs.query({ attemptId })).text;
+      const workspace = log.match(/VS Code workspace: (\S+)/)?.[1] ?? "";
+      const source = join(workspace, "api-edit.ts");
+      await writeFile(
+        source,
+        (await readFile(source, "utf8")).replace("x * 2; // EDIT ME", "x * 3; // EDIT ME"),
+      );
+      const resumed = await drydock(["resume", id, "n0", "--yes"], stack.env);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const ended = await settled(id);
+      expect(ended.execution.status).toBe("SUCCEEDED");
+      expect(ended.execution.result).toBe(21);
 
-    const asAgent = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${stack.url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
-    // The one call the end itself needs, retried with the same result, is still answered (and changes nothing).
-    const sha = createHash("sha256").update(JSON.stringify(21)).digest("hex");
-    expect(await outcome(asAgent.agent.complete.mutate({ outputsSha256: sha }))).toBe("accepted");
-    const forgedLine = `forged line ${randomBytes(4).toString("hex")}`;
-    const appended = await outcome(asAgent.agent.log.mutate({ lines: [{ stream: "stdout", text: forgedLine, at: new Date().toISOString() }] }));
-    const forgedPatch = "--- a/api-edit.ts\n+++ b/api-edit.ts\n@@ -1 +1 @@\n-import\n+import { evil } from 'forged';\n";
-    const replaced = await outcome(asAgent.agent.updateSession.mutate({ changes: forgedPatch }));
-    expect({ appended, replaced }).toEqual({ appended: 403, replaced: 403 });
+      const asAgent = createTRPCClient<AppRouter>({
+        links: [
+          httpLink({ url: `${stack.url}/trpc`, headers: { authorization: `Bearer ${token}` } }),
+        ],
+      });
+      // The one call the end itself needs, retried with the same result, is still answered (and changes nothing).
+      const sha = createHash("sha256").update(JSON.stringify(21)).digest("hex");
+      expect(await outcome(asAgent.agent.complete.mutate({ outputsSha256: sha }))).toBe("accepted");
+      const forgedLine = `forged line ${randomBytes(4).toString("hex")}`;
+      const appended = await outcome(
+        asAgent.agent.log.mutate({
+          lines: [{ stream: "stdout", text: forgedLine, at: new Date().toISOString() }],
+        }),
+      );
+      const forgedPatch =
+        "--- a/api-edit.ts\n+++ b/api-edit.ts\n@@ -1 +1 @@\n-import\n+import { evil } from 'forged';\n";
+      const replaced = await outcome(asAgent.agent.updateSession.mutate({ changes: forgedPatch }));
+      expect({ appended, replaced }).toEqual({ appended: 403, replaced: 403 });
 
-    const changes = await drydock(["changes", id, "n0"], stack.env);
-    expect(changes.code, changes.stderr).toBe(0);
-    expect(changes.stdout).toContain("-    const result = x * 2; // EDIT ME\n+    const result = x * 3; // EDIT ME\n");
-    expect(changes.stdout).not.toContain("forged");
-    const logs = await drydock(["logs", id], stack.env);
-    expect(logs.stdout).not.toContain(forgedLine);
-  });
+      const changes = await drydock(["changes", id, "n0"], stack.env);
+      expect(changes.code, changes.stderr).toBe(0);
+      expect(changes.stdout).toContain(
+        "-    const result = x * 2; // EDIT ME\n+    const result = x * 3; // EDIT ME\n",
+      );
+      expect(changes.stdout).not.toContain("forged");
+      const logs = await drydock(["logs", id], stack.env);
+      expect(logs.stdout).not.toContain(forgedLine);
+    },
+  );
 });
 
 describe("execution lists carry summaries; inputs have limits", () => {
@@ -163,12 +193,20 @@ describe("execution lists carry summaries; inputs have limits", () => {
     const data = `big:${"x".repeat(4 * MiB)}`;
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await launch("hold", { data: `${i}${data}` }));
-    const query = encodeURIComponent(JSON.stringify({ project: "default", workflow: "hold", limit: 50 }));
-    const response = await fetch(`${stack.url}/trpc/executions.list?input=${query}`, { headers: { authorization: `Bearer ${stack.token}` } });
+    const query = encodeURIComponent(
+      JSON.stringify({ project: "default", workflow: "hold", limit: 50 }),
+    );
+    const response = await fetch(`${stack.url}/trpc/executions.list?input=${query}`, {
+      headers: { authorization: `Bearer ${stack.token}` },
+    });
     const body = await response.text();
     expect(response.status).toBe(200);
     expect(Buffer.byteLength(body)).toBeLessThan(32 * 1024);
-    const listed = (JSON.parse(body) as { result: { data: { id: string; inputsBytes: number; inputsPreview: string }[] } }).result.data;
+    const listed = (
+      JSON.parse(body) as {
+        result: { data: { id: string; inputsBytes: number; inputsPreview: string }[] };
+      }
+    ).result.data;
     expect(listed.map((e) => e.id).sort()).toEqual([...ids].sort());
     for (const e of listed) {
       expect(e.inputsBytes).toBeGreaterThan(4 * MiB);
@@ -185,11 +223,21 @@ describe("execution lists carry summaries; inputs have limits", () => {
   it("an over-deep and an over-large input are each refused with 400 naming the limit", async () => {
     const deep = `{"project":"default","workflow":"hold","inputs":{"data":${"[".repeat(5_000)}${"]".repeat(5_000)}}}`;
     const tooDeep = await post("executions.create", deep);
-    expect(tooDeep).toMatchObject({ status: 400, message: expect.stringMatching(/deeper than 100 levels.*the limit is 100/) });
+    expect(tooDeep).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/deeper than 100 levels.*the limit is 100/) as string,
+    });
 
-    const large = JSON.stringify({ project: "default", workflow: "hold", inputs: { data: "y".repeat(17 * MiB) } });
+    const large = JSON.stringify({
+      project: "default",
+      workflow: "hold",
+      inputs: { data: "y".repeat(17 * MiB) },
+    });
     const tooLarge = await post("executions.create", large);
-    expect(tooLarge).toMatchObject({ status: 400, message: expect.stringMatching(/the limit is 16 MiB/) });
+    expect(tooLarge).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/the limit is 16 MiB/) as string,
+    });
   });
 });
 
@@ -201,7 +249,11 @@ describe("a task log that cannot be written", () => {
     const attemptId = await waitFor("part one in the log", async () => {
       const attempt = (await detail(id)).nodes[0]?.attempts.at(-1);
       if (!attempt) return undefined;
-      return (await stack.api.executions.logs.query({ attemptId: attempt.id })).text.includes("part one") ? attempt.id : undefined;
+      return (await stack.api.executions.logs.query({ attemptId: attempt.id })).text.includes(
+        "part one",
+      )
+        ? attempt.id
+        : undefined;
     });
     // The server cannot write the attempt's log from here on (as root, a directory in its place does it).
     const path = join(stack.dataDir, "logs", `${attemptId}.log`);
@@ -212,8 +264,13 @@ describe("a task log that cannot be written", () => {
     expect(d.execution.status).toBe("SUCCEEDED");
 
     const logs = await drydock(["logs", id], stack.env);
-    expect(logs.stderr).toMatch(/the log of n0 attempt 1 is incomplete: \d+ line\(s\) could not be stored \(.*EISDIR/);
+    expect(logs.stderr).toMatch(
+      /the log of n0 attempt 1 is incomplete: \d+ line\(s\) could not be stored \(.*EISDIR/,
+    );
     expect(logs.code, logs.stderr).toBe(0);
-    expect((await detail(id)).nodes[0]?.attempts[0]?.logLost).toMatchObject({ lines: expect.any(Number), reason: expect.stringContaining("EISDIR") });
+    expect((await detail(id)).nodes[0]?.attempts[0]?.logLost).toMatchObject({
+      lines: expect.any(Number) as number,
+      reason: expect.stringContaining("EISDIR") as string,
+    });
   });
 });

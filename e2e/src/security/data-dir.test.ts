@@ -14,7 +14,16 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { CLI, ROOT, drydock, fixture, processTable, removeStack, startStack, waitFor } from "../harness.js";
+import {
+  CLI,
+  ROOT,
+  drydock,
+  fixture,
+  processTable,
+  removeStack,
+  startStack,
+  waitFor,
+} from "../harness.js";
 import type { Stack } from "../harness.js";
 
 /** node-postgres, from the server's dependencies: the probes speak PostgreSQL's protocol as psql would. */
@@ -41,7 +50,10 @@ interface Run {
 /** Runs `node …args` as the user nobody. */
 function asNobody(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn("setpriv", [...NOBODY, process.execPath, ...args], { cwd: "/", env: { PATH: process.env.PATH ?? "", ...env } });
+    const child = spawn("setpriv", [...NOBODY, process.execPath, ...args], {
+      cwd: "/",
+      env: { PATH: process.env.PATH ?? "", ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -73,11 +85,17 @@ async function signInAsNobody(config: PgConfig): Promise<string> {
 }
 
 /** The stack's postmaster: its pid, port, and socket directory ("" when it has none). */
-async function postmaster(dataDir: string): Promise<{ pid: number; port: number; socketDir: string }> {
+async function postmaster(
+  dataDir: string,
+): Promise<{ pid: number; port: number; socketDir: string }> {
   const row = (await processTable()).find((p) => p.cmdline.includes(` -D ${join(dataDir, "pg")} `));
   if (!row) throw new Error(`no PostgreSQL runs on ${dataDir}/pg`);
   const socket = /unix_socket_directories=(?:"([^"]*)"|(\S*))/.exec(row.cmdline);
-  return { pid: row.pid, port: Number(/ -p (\d+)/.exec(row.cmdline)?.[1]), socketDir: socket?.[1] ?? socket?.[2] ?? "" };
+  return {
+    pid: row.pid,
+    port: Number(/ -p (\d+)/.exec(row.cmdline)?.[1]),
+    socketDir: socket?.[1] ?? socket?.[2] ?? "",
+  };
 }
 
 /** TCP ports a process listens on, from /proc: its socket inodes matched against /proc/net/tcp{,6}. */
@@ -93,7 +111,8 @@ async function tcpListeners(pid: number): Promise<number[]> {
     for (const line of (await readFile(table, "utf8").catch(() => "")).split("\n").slice(1)) {
       const cols = line.trim().split(/\s+/);
       // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; column 10 is the inode.
-      if (cols[3] === "0A" && inodes.has(cols[9] ?? "")) ports.push(parseInt(cols[1]?.split(":")[1] ?? "", 16));
+      if (cols[3] === "0A" && inodes.has(cols[9] ?? ""))
+        ports.push(parseInt(cols[1]?.split(":")[1] ?? "", 16));
     }
   }
   return ports;
@@ -101,10 +120,18 @@ async function tcpListeners(pid: number): Promise<number[]> {
 
 /** How the server itself signs in: the password it keeps in secrets.json, over its socket (servers before kept none: drydock/drydock on TCP). */
 async function serverCredentials(dataDir: string): Promise<PgConfig> {
-  const secrets = JSON.parse(await readFile(join(dataDir, "secrets.json"), "utf8")) as { databasePassword?: string };
+  const secrets = JSON.parse(await readFile(join(dataDir, "secrets.json"), "utf8")) as {
+    databasePassword?: string;
+  };
   const { port, socketDir } = await postmaster(dataDir);
   return secrets.databasePassword
-    ? { host: socketDir, port, user: "drydock", password: secrets.databasePassword, database: "drydock" }
+    ? {
+        host: socketDir,
+        port,
+        user: "drydock",
+        password: secrets.databasePassword,
+        database: "drydock",
+      }
     : { host: "127.0.0.1", port, user: "drydock", password: "drydock", database: "drydock" };
 }
 
@@ -129,17 +156,38 @@ describe("the embedded PostgreSQL, seen from another local user", () => {
   it("listens on no TCP port, and neither the old password over TCP nor the socket lets another user in", async () => {
     const { pid, port, socketDir } = await postmaster(stack.dataDir);
     expect(await tcpListeners(pid), "PostgreSQL's TCP listeners").toEqual([]);
-    expect(await signInAsNobody({ host: "127.0.0.1", port, user: "drydock", password: "drydock", database: "drydock" })).toBe("ECONNREFUSED");
+    expect(
+      await signInAsNobody({
+        host: "127.0.0.1",
+        port,
+        user: "drydock",
+        password: "drydock",
+        database: "drydock",
+      }),
+    ).toBe("ECONNREFUSED");
     // Even with the server's own password, the socket's directory is closed to others.
     const { password } = await serverCredentials(stack.dataDir);
-    expect(await signInAsNobody({ host: socketDir || join(stack.dataDir, "pg"), port, user: "drydock", password, database: "drydock" })).toBe("EACCES");
+    expect(
+      await signInAsNobody({
+        host: socketDir || join(stack.dataDir, "pg"),
+        port,
+        user: "drydock",
+        password,
+        database: "drydock",
+      }),
+    ).toBe("EACCES");
   });
 
   it("signs the server in as a role that is not a superuser, which cannot run programs", async () => {
-    expect(await queryAsServer(stack.dataDir, "SELECT current_user AS role, rolsuper FROM pg_roles WHERE rolname = current_user")).toEqual([
-      { role: "drydock", rolsuper: false },
-    ]);
-    await expect(queryAsServer(stack.dataDir, "COPY (SELECT 1) TO PROGRAM 'true'")).rejects.toMatchObject({ code: "42501" });
+    expect(
+      await queryAsServer(
+        stack.dataDir,
+        "SELECT current_user AS role, rolsuper FROM pg_roles WHERE rolname = current_user",
+      ),
+    ).toEqual([{ role: "drydock", rolsuper: false }]);
+    await expect(
+      queryAsServer(stack.dataDir, "COPY (SELECT 1) TO PROGRAM 'true'"),
+    ).rejects.toMatchObject({ code: "42501" });
   });
 });
 
@@ -159,13 +207,20 @@ async function openToOthers(dir: string): Promise<string[]> {
 
 describe("the data directory", () => {
   it("after a run with an input, a log and an output blob, holds nothing its group or others may read, and nobody can list or read it", async () => {
-    const r = await drydock(["run", "--remote", "--wait", fixture("slow.ts"), "slow", "--seconds", "0"], stack.env);
+    const r = await drydock(
+      ["run", "--remote", "--wait", fixture("slow.ts"), "slow", "--seconds", "0"],
+      stack.env,
+    );
     expect(r.code, r.stderr).toBe(0);
     const id = /execution (x[a-z0-9]+) started/.exec(r.stderr + r.stdout)?.[1] ?? "";
     const { nodes } = await stack.api.executions.get.query({ id });
     const attempt = nodes[0]?.attempts[0]?.id ?? "";
-    expect((await stack.api.executions.logs.query({ attemptId: attempt })).text).toContain("sleeping 0s");
-    const files = (await readdir(stack.dataDir, { recursive: true })).map((f) => join(stack.dataDir, f));
+    expect((await stack.api.executions.logs.query({ attemptId: attempt })).text).toContain(
+      "sleeping 0s",
+    );
+    const files = (await readdir(stack.dataDir, { recursive: true })).map((f) =>
+      join(stack.dataDir, f),
+    );
     const blob = files.find((f) => f.includes(id) && f.endsWith("outputs.json"));
     const log = files.find((f) => f.includes(join("logs", "")) && f.includes(attempt));
     expect(blob, "the run's output blob").toBeDefined();
@@ -177,18 +232,37 @@ describe("the data directory", () => {
       const fs = require("node:fs");
       const tryIt = (fn) => { try { fn(); return "read"; } catch (e) { return e.code; } };
       console.log(JSON.stringify([tryIt(() => fs.readdirSync(process.argv[1])), ...process.argv.slice(2).map((f) => tryIt(() => fs.readFileSync(f)))]));`;
-    const probe = await asNobody(["-e", script, stack.dataDir, join(stack.dataDir, "secrets.json"), blob ?? "", log ?? ""]);
-    expect(JSON.parse(probe.stdout || "null"), probe.stderr).toEqual(["EACCES", "EACCES", "EACCES", "EACCES"]);
+    const probe = await asNobody([
+      "-e",
+      script,
+      stack.dataDir,
+      join(stack.dataDir, "secrets.json"),
+      blob ?? "",
+      log ?? "",
+    ]);
+    expect(JSON.parse(probe.stdout || "null"), probe.stderr).toEqual([
+      "EACCES",
+      "EACCES",
+      "EACCES",
+      "EACCES",
+    ]);
   });
 });
 
 /** What `drydock up` printed on stderr besides its progress line ("starting Drydock …"). */
-const complaint = (stderr: string) => stderr.split("\n").filter((line) => line.trim() && !line.startsWith("starting Drydock"));
+const complaint = (stderr: string) =>
+  stderr.split("\n").filter((line) => line.trim() && !line.startsWith("starting Drydock"));
 
 /** `drydock up` once more: how it exits, or, if it comes up, stopped again and reported as "up". */
-function upAgain(args: string[], env: Record<string, string>): Promise<{ code: number | string; stderr: string }> {
+function upAgain(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, "up", "--port", "0", ...args], { cwd: ROOT, env: { ...process.env, CI: "true", ...env } });
+    const child = spawn(process.execPath, [CLI, "up", "--port", "0", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CI: "true", ...env },
+    });
     let out = "";
     let up = false;
     child.stdout.on("data", (d: Buffer) => {
@@ -208,10 +282,15 @@ function upAgain(args: string[], env: Record<string, string>): Promise<{ code: n
 describe("a second drydock up on the same data directory", () => {
   it("exits non-zero naming the directory and the running server's pid; the first keeps answering, its execution unchanged", async () => {
     const seconds = `${700 + Math.floor(Math.random() * 1_000)}.${Date.now() % 1_000_000}`;
-    const r = await drydock(["run", "--remote", fixture("slow.ts"), "slow", "--seconds", seconds], stack.env);
+    const r = await drydock(
+      ["run", "--remote", fixture("slow.ts"), "slow", "--seconds", seconds],
+      stack.env,
+    );
     expect(r.code, r.stderr).toBe(0);
     const id = /execution (x[a-z0-9]+) started/.exec(r.stdout)?.[1] ?? "";
-    const sleeper = await waitFor("the task to run", async () => (await processTable()).find((p) => p.cmdline === `sleep ${seconds}`));
+    const sleeper = await waitFor("the task to run", async () =>
+      (await processTable()).find((p) => p.cmdline === `sleep ${seconds}`),
+    );
     const before = await stack.api.executions.get.query({ id });
 
     const second = await upAgain(["--data-dir", stack.dataDir], stack.env);
@@ -221,7 +300,9 @@ describe("a second drydock up on the same data directory", () => {
 
     const after = await stack.api.executions.get.query({ id });
     expect(after.execution.status).toBe("RUNNING");
-    expect(after.nodes.map((n) => n.attempts.map((a) => [a.id, a.status]))).toEqual(before.nodes.map((n) => n.attempts.map((a) => [a.id, a.status])));
+    expect(after.nodes.map((n) => n.attempts.map((a) => [a.id, a.status]))).toEqual(
+      before.nodes.map((n) => n.attempts.map((a) => [a.id, a.status])),
+    );
     expect((await processTable()).some((p) => p.pid === sleeper.pid)).toBe(true);
     expect((await stack.api.projects.list.query()).map((p) => p.id)).toContain("default");
     await stack.api.executions.abort.mutate({ id });
@@ -232,7 +313,9 @@ describe("drydock up on a data directory it cannot write", () => {
   it("exits non-zero with one line naming the directory and the cause: under a file, and (as nobody) under a read-only directory", async () => {
     const underFile = await upAgain(["--data-dir", "/dev/null/drydock"], stack.env);
     expect(underFile.code, underFile.stderr).not.toBe(0);
-    expect(complaint(underFile.stderr), "one line").toEqual([expect.stringContaining("/dev/null/drydock")]);
+    expect(complaint(underFile.stderr), "one line").toEqual([
+      expect.stringContaining("/dev/null/drydock"),
+    ]);
     expect(underFile.stderr).toContain("not a directory");
 
     const parent = await mkdtemp(join(tmpdir(), "drydock-readonly-"));
@@ -242,7 +325,11 @@ describe("drydock up on a data directory it cannot write", () => {
     temps.push(home);
     await chmod(home, 0o777);
     const dataDir = join(parent, "data");
-    const readOnly = await asNobody([CLI, "up", "--port", "0", "--data-dir", dataDir], { DRYDOCK_HOME: home, HOME: home, CI: "true" });
+    const readOnly = await asNobody([CLI, "up", "--port", "0", "--data-dir", dataDir], {
+      DRYDOCK_HOME: home,
+      HOME: home,
+      CI: "true",
+    });
     expect(readOnly.code, readOnly.stderr).not.toBe(0);
     expect(complaint(readOnly.stderr), "one line").toEqual([expect.stringContaining(dataDir)]);
     expect(readOnly.stderr).toContain("permission denied");

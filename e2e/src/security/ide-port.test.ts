@@ -12,7 +12,15 @@ import { promisify } from "node:util";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, fixture, freePort, launchChromium, removeStack, startStack, waitFor } from "../harness.js";
+import {
+  drydock,
+  fixture,
+  freePort,
+  launchChromium,
+  startStack,
+  tearDown,
+  waitFor,
+} from "../harness.js";
 import type { Stack } from "../harness.js";
 
 const run = promisify(execFile);
@@ -23,7 +31,10 @@ let signInUrl: string;
 let browser: Browser | undefined;
 
 /** A GET or an upgrade on the IDE's port, as a raw client sends it: status and body. */
-function probe(path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function probe(
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, headers }, (res) => {
       let body = "";
@@ -39,29 +50,43 @@ function probe(path: string, headers: Record<string, string>): Promise<{ status:
   });
 }
 
-const websocket = { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" };
+const websocket = {
+  connection: "Upgrade",
+  upgrade: "websocket",
+  "sec-websocket-version": "13",
+  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+};
 
 beforeAll(async () => {
   stack = await startStack();
   port = await freePort();
-  const launched = await drydock(["run", "--remote", fixture("interactive/port.ts"), "pinned_port"], { ...stack.env, DRYDOCK_E2E_IDE_PORT: String(port) });
+  const launched = await drydock(
+    ["run", "--remote", fixture("interactive/port.ts"), "pinned_port"],
+    { ...stack.env, DRYDOCK_E2E_IDE_PORT: String(port) },
+  );
   expect(launched.code, launched.stderr).toBe(0);
-  executionId = (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
-  await waitFor("the interactive session to be READY", async () => {
-    const { execution, nodes } = await stack.api.executions.get.query({ id: executionId });
-    if (execution.status !== "RUNNING") throw new Error(`the execution ended ${execution.status}: ${JSON.stringify(execution.error)}`);
-    return nodes[0]?.attempts.at(-1)?.session?.state === "READY" ? true : undefined;
-  }, 90_000);
+  executionId =
+    (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
+  await waitFor(
+    "the interactive session to be READY",
+    async () => {
+      const { execution, nodes } = await stack.api.executions.get.query({ id: executionId });
+      if (execution.status !== "RUNNING")
+        throw new Error(
+          `the execution ended ${execution.status}: ${JSON.stringify(execution.error)}`,
+        );
+      return nodes[0]?.attempts.at(-1)?.session?.state === "READY" ? true : undefined;
+    },
+    90_000,
+  );
   const { nodes } = await stack.api.executions.get.query({ id: executionId });
-  const log = (await stack.api.executions.logs.query({ attemptId: nodes[0]?.attempts.at(-1)?.id ?? "" })).text;
+  const log = (
+    await stack.api.executions.logs.query({ attemptId: nodes[0]?.attempts.at(-1)?.id ?? "" })
+  ).text;
   signInUrl = /signed in by this link: (\S+)/.exec(log)?.[1] ?? "";
 });
 
-afterAll(async () => {
-  await browser?.close();
-  if (executionId) await stack?.api.executions.abort.mutate({ id: executionId }).catch(() => undefined);
-  if (stack) await removeStack(stack);
-});
+afterAll(() => tearDown({ browser, executionId, stack }));
 
 describe("the IDE on a pinned port", () => {
   it("refuses another local user who reads files through /vscode-remote-resource", async () => {
@@ -72,7 +97,17 @@ describe("the IDE on a pinned port", () => {
       }).on("error", reject));
       Promise.all(process.argv.slice(1).map((file) => get("/vscode-remote-resource?path=" + encodeURIComponent(file))))
         .then((answers) => console.log(JSON.stringify(answers)));`;
-    const { stdout } = await run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script, "/etc/shadow", join(stack.dataDir, "secrets.json"), "/etc/hostname"]);
+    const { stdout } = await run("setpriv", [
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+      process.execPath,
+      "-e",
+      script,
+      "/etc/shadow",
+      join(stack.dataDir, "secrets.json"),
+      "/etc/hostname",
+    ]);
     const answers = JSON.parse(stdout) as { status: number; body: string }[];
     for (const answer of answers) {
       expect(answer.status).toBe(401);
@@ -82,16 +117,37 @@ describe("the IDE on a pinned port", () => {
 
   it("refuses a DNS-rebound page: a foreign Host, and a WebSocket with a foreign Origin even when signed in", async () => {
     expect((await probe("/", { host: `rebound.example:${port}` })).status).toBe(403);
-    expect((await probe("/", { host: `rebound.example:${port}`, ...websocket, origin: `http://rebound.example:${port}` })).status).toBe(403);
+    expect(
+      (
+        await probe("/", {
+          host: `rebound.example:${port}`,
+          ...websocket,
+          origin: `http://rebound.example:${port}`,
+        })
+      ).status,
+    ).toBe(403);
     const cookie = await signedInCookie();
-    expect((await probe("/", { host: `127.0.0.1:${port}`, cookie, ...websocket, origin: `http://rebound.example:${port}` })).status).toBe(403);
-    expect((await probe("/", { host: `127.0.0.1:${port}`, cookie, ...websocket })).status).toBe(403);
+    expect(
+      (
+        await probe("/", {
+          host: `127.0.0.1:${port}`,
+          cookie,
+          ...websocket,
+          origin: `http://rebound.example:${port}`,
+        })
+      ).status,
+    ).toBe(403);
+    expect((await probe("/", { host: `127.0.0.1:${port}`, cookie, ...websocket })).status).toBe(
+      403,
+    );
   });
 
   it("refuses a sign-in link with another key, and serves the owner who signed in", async () => {
     const wrong = new URL(signInUrl);
     wrong.searchParams.set("key", "0".repeat(48));
-    expect((await probe(`${wrong.pathname}${wrong.search}`, { host: `127.0.0.1:${port}` })).status).toBe(401);
+    expect(
+      (await probe(`${wrong.pathname}${wrong.search}`, { host: `127.0.0.1:${port}` })).status,
+    ).toBe(401);
     const cookie = await signedInCookie();
     expect((await probe("/healthz", { host: `127.0.0.1:${port}`, cookie })).status).toBe(200);
 
@@ -109,10 +165,18 @@ async function signedInCookie(): Promise<string> {
   expect(signInUrl).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/`));
   const url = new URL(signInUrl);
   const answer = await new Promise<string[]>((resolve, reject) =>
-    request({ host: "127.0.0.1", port, path: `${url.pathname}${url.search}`, headers: { host: `127.0.0.1:${port}` } }, (res) => {
-      res.resume();
-      resolve(res.headers["set-cookie"] ?? []);
-    })
+    request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: `${url.pathname}${url.search}`,
+        headers: { host: `127.0.0.1:${port}` },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.headers["set-cookie"] ?? []);
+      },
+    )
       .on("error", reject)
       .end(),
   );

@@ -16,8 +16,9 @@ import type { InteractiveSession } from "@drydock/contracts";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, example, fixture, launchChromium, removeStack, ROOT, startStack, waitFor } from "../harness.js";
+import { drydock, example, launchChromium, removeStack, ROOT, startStack } from "../harness.js";
 import type { Stack } from "../harness.js";
+import { launchInteractivePipeline, readySession } from "../interactive-pipeline.js";
 
 /** A short head deadline, so that the slow-client probes take seconds; the default (10 s) is checked apart. */
 const HEAD_TIMEOUT_MS = 2_000;
@@ -27,7 +28,12 @@ let stack: Stack;
 let relayPort: number;
 
 beforeAll(async () => {
-  stack = await startStack({ env: { DRYDOCK_RELAY_HEAD_TIMEOUT_MS: String(HEAD_TIMEOUT_MS), DRYDOCK_RELAY_METRICS_TOKEN: METRICS_TOKEN } });
+  stack = await startStack({
+    env: {
+      DRYDOCK_RELAY_HEAD_TIMEOUT_MS: String(HEAD_TIMEOUT_MS),
+      DRYDOCK_RELAY_METRICS_TOKEN: METRICS_TOKEN,
+    },
+  });
   relayPort = Number(/relay:\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(stack.output())?.[1]);
 });
 
@@ -45,13 +51,29 @@ interface Answer {
 }
 
 /** A GET to the relay as a browser on `host` sends it (Node does not resolve `*.localhost`: the Host is set by hand). */
-function relayGet(host: string, path: string, headers: Record<string, string> = {}, agent: Agent | false = false): Promise<Answer> {
+function relayGet(
+  host: string,
+  path: string,
+  headers: Record<string, string> = {},
+  agent: Agent | false = false,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port: relayPort, path, agent, headers: { host, ...headers } }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, socket: req.socket as Socket, reusedSocket: req.reusedSocket }));
-    });
+    const req = request(
+      { host: "127.0.0.1", port: relayPort, path, agent, headers: { host, ...headers } },
+      (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            socket: req.socket as Socket,
+            reusedSocket: req.reusedSocket,
+          }),
+        );
+      },
+    );
     req.on("error", reject);
     req.end();
   });
@@ -61,11 +83,14 @@ const relayHost = () => `localhost:${relayPort}`;
 
 /** The relay's Prometheus metrics, as a scraper holding the metrics token reads them. */
 async function scrape(): Promise<string> {
-  const answer = await relayGet(relayHost(), "/metrics", { authorization: `Bearer ${METRICS_TOKEN}` });
+  const answer = await relayGet(relayHost(), "/metrics", {
+    authorization: `Bearer ${METRICS_TOKEN}`,
+  });
   expect(answer.status, answer.body).toBe(200);
   return answer.body;
 }
-const metric = (text: string, line: RegExp) => [...text.matchAll(new RegExp(line.source, "gm"))].reduce((sum, m) => sum + Number(m[1]), 0);
+const metric = (text: string, line: RegExp) =>
+  [...text.matchAll(new RegExp(line.source, "gm"))].reduce((sum, m) => sum + Number(m[1]), 0);
 
 /** Writes `bytes` on a connection of its own and collects the answer until the relay closes it or `done` says so. */
 async function rawExchange(bytes: string, done: (text: string) => boolean): Promise<string> {
@@ -94,13 +119,21 @@ const openFds = async () => (await readdir(`/proc/${stack.process.pid}/fd`)).len
  * did. Remembers when each opened and closed, and what the relay said before closing it.
  */
 class SlowClients {
-  readonly clients: { socket: Socket; openedAt: number; closedAt?: number; received: string; sent: number }[] = [];
+  readonly clients: {
+    socket: Socket;
+    openedAt: number;
+    closedAt?: number;
+    received: string;
+    sent: number;
+  }[] = [];
   private readonly head = `GET / HTTP/1.1\r\nHost: ${relayHost()}\r\nX-Slow: ${"a".repeat(100_000)}`;
   private readonly timer: NodeJS.Timeout;
 
   constructor(byteEveryMs: number) {
     this.timer = setInterval(() => {
-      for (const client of this.clients) if (client.closedAt === undefined && !client.socket.connecting) client.socket.write(this.head[client.sent++] ?? "a");
+      for (const client of this.clients)
+        if (client.closedAt === undefined && !client.socket.connecting)
+          client.socket.write(this.head[client.sent++] ?? "a");
     }, byteEveryMs);
   }
 
@@ -108,7 +141,12 @@ class SlowClients {
   async open(count: number, batch = 100): Promise<void> {
     for (let i = 0; i < count; i += batch) {
       const opening = Array.from({ length: Math.min(batch, count - i) }, () => {
-        const client = { socket: connect(relayPort, "127.0.0.1"), openedAt: Date.now(), received: "", sent: 0 } as SlowClients["clients"][number];
+        const client = {
+          socket: connect(relayPort, "127.0.0.1"),
+          openedAt: Date.now(),
+          received: "",
+          sent: 0,
+        } as SlowClients["clients"][number];
         client.socket.on("error", () => undefined);
         client.socket.on("data", (c: Buffer) => (client.received += c.toString("latin1")));
         client.socket.once("close", () => (client.closedAt = Date.now()));
@@ -126,7 +164,8 @@ class SlowClients {
   /** Waits until all are closed, or `ms`; says how many are still open. */
   async closedWithin(ms: number): Promise<number> {
     const deadline = Date.now() + ms;
-    while (this.stillOpen() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (this.stillOpen() > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     return this.stillOpen();
   }
 
@@ -146,11 +185,17 @@ describe("slow clients (no session needed)", () => {
       const lifetimes = slow.clients.map((c) => (c.closedAt ?? Date.now()) - c.openedAt);
       expect(Math.max(...lifetimes)).toBeLessThan(HEAD_TIMEOUT_MS + 3_000);
       // Those that waited their full time were told why; the rest made room for newer ones (256 per address).
-      const timedOut = slow.clients.filter((c) => c.received.startsWith("HTTP/1.1 408 Request Timeout"));
+      const timedOut = slow.clients.filter((c) =>
+        c.received.startsWith("HTTP/1.1 408 Request Timeout"),
+      );
       expect(timedOut.length).toBeGreaterThanOrEqual(200);
-      expect(slow.clients.every((c) => c.received === "" || c.received.startsWith("HTTP/1.1 408 "))).toBe(true);
+      expect(
+        slow.clients.every((c) => c.received === "" || c.received.startsWith("HTTP/1.1 408 ")),
+      ).toBe(true);
       expect(timedOut[0]?.received).toMatch(/no complete request head within 2 s/);
-      process.stdout.write(`slow heads: ${timedOut.length} closed with 408, ${300 - timedOut.length} made room; longest ${Math.max(...lifetimes)} ms\n`);
+      process.stdout.write(
+        `slow heads: ${timedOut.length} closed with 408, ${300 - timedOut.length} made room; longest ${Math.max(...lifetimes)} ms\n`,
+      );
     } finally {
       slow.stop();
     }
@@ -179,9 +224,14 @@ describe("slow clients (no session needed)", () => {
       await probes;
       expect(stillOpen, "slow connections still open 3 s after the head deadline").toBe(0);
       expect(apiLatencies.length).toBeGreaterThan(10);
-      expect(Math.max(...apiLatencies), "the API's slowest /healthz while under attack, ms").toBeLessThan(2_000);
+      expect(
+        Math.max(...apiLatencies),
+        "the API's slowest /healthz while under attack, ms",
+      ).toBeLessThan(2_000);
       // At most 256 connections not signed in from one address, plus what the stack holds anyway.
-      expect(peakFds - fdsBefore, "file descriptors the attack added to drydock up").toBeLessThan(256 + 64);
+      expect(peakFds - fdsBefore, "file descriptors the attack added to drydock up").toBeLessThan(
+        256 + 64,
+      );
       process.stdout.write(
         `1,000 slow connections: API /healthz p-max ${Math.max(...apiLatencies)} ms over ${apiLatencies.length} probes; fds ${fdsBefore} → peak ${peakFds}\n`,
       );
@@ -195,7 +245,10 @@ describe("slow clients (no session needed)", () => {
     const relay = (await import(pathToFileURL(join(ROOT, "apps/relay/dist/index.js")).href)) as {
       readRelayConfig(env: Record<string, string>): Record<string, unknown>;
     };
-    const config = relay.readRelayConfig({ DRYDOCK_SERVER_URL: "http://127.0.0.1:9", DRYDOCK_RELAY_TOKEN: "relay-token-0123456789abcdef" });
+    const config = relay.readRelayConfig({
+      DRYDOCK_SERVER_URL: "http://127.0.0.1:9",
+      DRYDOCK_RELAY_TOKEN: "relay-token-0123456789abcdef",
+    });
     expect(config.headTimeoutMs).toBe(10_000);
   });
 });
@@ -205,14 +258,23 @@ describe("credentials and headers (no session needed)", () => {
     const bare = await relayGet(relayHost(), "/metrics");
     expect(bare.status).toBe(401);
     expect(bare.body).not.toMatch(/drydock_relay_/);
-    expect((await relayGet(relayHost(), "/metrics", { authorization: "Bearer not-the-metrics-token-0123" })).status).toBe(401);
+    expect(
+      (
+        await relayGet(relayHost(), "/metrics", {
+          authorization: "Bearer not-the-metrics-token-0123",
+        })
+      ).status,
+    ).toBe(401);
     expect(await scrape()).toMatch(/^drydock_relay_tunnels \d+$/m);
     expect((await relayGet(relayHost(), "/healthz")).status).toBe(200);
   });
 
   it("the console sends a Content-Security-Policy with frame-ancestors 'none', and Referrer-Policy: no-referrer", async () => {
     for (const path of ["/", "/executions", `/?token=${stack.token}`]) {
-      const page = await fetch(`${stack.url}${path}`, { redirect: "manual", headers: { accept: "text/html" } });
+      const page = await fetch(`${stack.url}${path}`, {
+        redirect: "manual",
+        headers: { accept: "text/html" },
+      });
       const csp = page.headers.get("content-security-policy") ?? "";
       expect(csp, path).toMatch(/frame-ancestors 'none'/);
       expect(csp, path).toMatch(/script-src 'self'/);
@@ -231,7 +293,9 @@ describe("credentials and headers (no session needed)", () => {
       await page.exposeFunction("reportViolation", (what: string) => problems.push(what));
       await page.addInitScript(() => {
         document.addEventListener("securitypolicyviolation", (e) => {
-          void (window as unknown as { reportViolation(what: string): void }).reportViolation(`${e.violatedDirective} blocked ${e.blockedURI}`);
+          void (window as unknown as { reportViolation(what: string): void }).reportViolation(
+            `${e.violatedDirective} blocked ${e.blockedURI}`,
+          );
         });
       });
       page.on("console", (message) => {
@@ -251,8 +315,13 @@ describe("credentials and headers (no session needed)", () => {
   });
 
   it("the relay's own pages forbid framing and the Referer: a refusal on a session host, and health", async () => {
-    for (const answer of [await relayGet(`s1probe.localhost:${relayPort}`, "/"), await relayGet(relayHost(), "/healthz")]) {
-      expect(answer.headers["content-security-policy"] ?? "").toMatch(/default-src 'none'.*frame-ancestors 'none'/);
+    for (const answer of [
+      await relayGet(`s1probe.localhost:${relayPort}`, "/"),
+      await relayGet(relayHost(), "/healthz"),
+    ]) {
+      expect(answer.headers["content-security-policy"] ?? "").toMatch(
+        /default-src 'none'.*frame-ancestors 'none'/,
+      );
       expect(answer.headers["referrer-policy"]).toBe("no-referrer");
     }
   });
@@ -276,24 +345,14 @@ describe("with an IDE session", () => {
   };
 
   beforeAll(async () => {
-    // A real interactive task, as ide-relay.test.ts starts it: READY once its IDE answers through the relay.
-    const launched = await drydock(["run", "--remote", fixture("interactive/pipeline.ts"), "interactive_pipeline"], stack.env);
-    expect(launched.code, launched.stderr).toBe(0);
-    executionId = (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
-    session = await waitFor(
-      "the interactive session to be READY",
-      async () => {
-        const { execution, nodes } = await stack.api.executions.get.query({ id: executionId });
-        if (execution.status !== "RUNNING") throw new Error(`the execution ended ${execution.status}: ${JSON.stringify(execution.error)}`);
-        const current = nodes.find((n) => n.nodeId === "n1")?.attempts.at(-1)?.session;
-        return current?.state === "READY" ? current : undefined;
-      },
-      90_000,
-    );
+    // A real interactive task: READY once its IDE answers through the relay.
+    executionId = await launchInteractivePipeline(stack);
+    session = await readySession(stack, executionId);
   });
 
   afterAll(async () => {
-    if (executionId) await stack.api.executions.abort.mutate({ id: executionId }).catch(() => undefined);
+    if (executionId)
+      await stack.api.executions.abort.mutate({ id: executionId }).catch(() => undefined);
   });
 
   it("the ticket's redirect keeps its connection, and the IDE's first page comes on it by the fast path", async () => {
@@ -305,42 +364,62 @@ describe("with an IDE session", () => {
       expect(redirect.status).toBe(303);
       expect(redirect.headers.connection).not.toBe("close");
       const cookie = (redirect.headers["set-cookie"]?.[0] ?? "").split(";")[0] ?? "";
-      const first = await relayGet(sessionHost(), redirect.headers.location ?? "/", { cookie }, agent);
+      const first = await relayGet(
+        sessionHost(),
+        redirect.headers.location ?? "/",
+        { cookie },
+        agent,
+      );
       expect(first.status).toBeLessThan(400);
-      expect(first.reusedSocket, "the IDE's first page came on the redirect's connection").toBe(true);
+      expect(first.reusedSocket, "the IDE's first page came on the redirect's connection").toBe(
+        true,
+      );
       expect(first.socket).toBe(redirect.socket);
     } finally {
       agent.destroy();
     }
     // Handed to the relay's HTTP server meanwhile: the scrape's own connection, and any agent dialling its tunnel.
     const after = await scrape();
-    const handOffs = metric(after, /^drydock_relay_handoffs_total (\d+)$/) - metric(before, /^drydock_relay_handoffs_total (\d+)$/);
-    const dials = metric(after, /^drydock_relay_tunnel_connects_total\{[^}]*\} (\d+)$/) - metric(before, /^drydock_relay_tunnel_connects_total\{[^}]*\} (\d+)$/);
-    expect(handOffs - dials, "connections handed to the relay's HTTP server besides the scrape and tunnel dials").toBe(1);
+    const handOffs =
+      metric(after, /^drydock_relay_handoffs_total (\d+)$/) -
+      metric(before, /^drydock_relay_handoffs_total (\d+)$/);
+    const dials =
+      metric(after, /^drydock_relay_tunnel_connects_total\{[^}]*\} (\d+)$/) -
+      metric(before, /^drydock_relay_tunnel_connects_total\{[^}]*\} (\d+)$/);
+    expect(
+      handOffs - dials,
+      "connections handed to the relay's HTTP server besides the scrape and tunnel dials",
+    ).toBe(1);
   });
 
   it.each([
     ["a tab, which browsers drop (/\\t/host is //host)", "/%09/evil.example/"],
     ["CR/LF, which would end the Location header", "/%0d%0aSet-Cookie:%20planted=1"],
-  ])("refuses a next with %s before spending the ticket, which then still signs in", async (_name, next) => {
-    const path = await ticketPath();
-    const refused = await relayGet(sessionHost(), `${path}&next=${next}`);
-    expect(refused.status).toBe(400);
-    expect(refused.headers.location).toBeUndefined();
-    expect(refused.headers["set-cookie"]).toBeUndefined();
-    expect(refused.body).toMatch(/next=.* is refused/);
-    const again = await relayGet(sessionHost(), path);
-    expect(again.status).toBe(303);
-    expect(again.headers.location).toBe("/");
-  });
+  ])(
+    "refuses a next with %s before spending the ticket, which then still signs in",
+    async (_name, next) => {
+      const path = await ticketPath();
+      const refused = await relayGet(sessionHost(), `${path}&next=${next}`);
+      expect(refused.status).toBe(400);
+      expect(refused.headers.location).toBeUndefined();
+      expect(refused.headers["set-cookie"]).toBeUndefined();
+      expect(refused.body).toMatch(/next=.* is refused/);
+      const again = await relayGet(sessionHost(), path);
+      expect(again.status).toBe(303);
+      expect(again.headers.location).toBe("/");
+    },
+  );
 
   it("refuses a 20 KB request head sent in one read with 431, and code-server never sees it", async () => {
     const cookie = await signIn();
-    const forwarded = (text: string) => metric(text, /^drydock_relay_requests_total\{kind="http",outcome="forwarded"\} (\d+)$/);
+    const forwarded = (text: string) =>
+      metric(text, /^drydock_relay_requests_total\{kind="http",outcome="forwarded"\} (\d+)$/);
     const before = forwarded(await scrape());
     const head = `GET /big HTTP/1.1\r\nHost: ${sessionHost()}\r\nCookie: ${cookie}\r\nX-Pad: ${"a".repeat(20 * 1024)}\r\n\r\n`;
     const text = await rawExchange(head, (t) => t.includes("</html>"));
-    expect(forwarded(await scrape()) - before, "requests the relay forwarded to code-server").toBe(0);
+    expect(forwarded(await scrape()) - before, "requests the relay forwarded to code-server").toBe(
+      0,
+    );
     expect(text).toMatch(/^HTTP\/1.1 431 /);
     expect(text).toMatch(/larger than the 16 KB the relay accepts/);
   });

@@ -13,8 +13,9 @@ import type { InteractiveSession } from "@drydock/contracts";
 import { openTunnel, type TunnelClient } from "@drydock/tunnel";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, fixture, processTable, removeStack, startStack, waitFor } from "../harness.js";
+import { processTable, startStack, tearDown, waitFor } from "../harness.js";
 import type { Stack } from "../harness.js";
+import { launchInteractivePipeline, readySession } from "../interactive-pipeline.js";
 
 let stack: Stack;
 let executionId: string;
@@ -22,42 +23,54 @@ let session: InteractiveSession;
 
 beforeAll(async () => {
   stack = await startStack();
-  const launched = await drydock(["run", "--remote", fixture("interactive/pipeline.ts"), "interactive_pipeline"], stack.env);
-  expect(launched.code, launched.stderr).toBe(0);
-  executionId = (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
-  session = await waitFor("the interactive session to be READY", async () => {
-    const { execution, nodes } = await stack.api.executions.get.query({ id: executionId });
-    if (execution.status !== "RUNNING") throw new Error(`the execution ended ${execution.status}: ${JSON.stringify(execution.error)}`);
-    const current = nodes.find((n) => n.nodeId === "n1")?.attempts.at(-1)?.session;
-    return current?.state === "READY" ? current : undefined;
-  }, 90_000);
+  executionId = await launchInteractivePipeline(stack);
+  session = await readySession(stack, executionId);
 });
 
-afterAll(async () => {
-  if (executionId) await stack?.api.executions.abort.mutate({ id: executionId }).catch(() => undefined);
-  if (stack) await removeStack(stack);
-});
+afterAll(() => tearDown({ executionId, stack }));
 
 /** GET `path` on the session's IDE through the relay, signed in with `cookie`: the status and the body. */
-function get(relayPort: number, path: string, cookie: string): Promise<{ status: number; body: string }> {
+function get(
+  relayPort: number,
+  path: string,
+  cookie: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    request({ host: "127.0.0.1", port: relayPort, path, headers: { host: `${session.id}.localhost:${relayPort}`, cookie } }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    })
+    request(
+      {
+        host: "127.0.0.1",
+        port: relayPort,
+        path,
+        headers: { host: `${session.id}.localhost:${relayPort}`, cookie },
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    )
       .on("error", reject)
       .end();
   });
 }
 
 async function signIn(relayPort: number): Promise<string> {
-  const ticket = new URL((await stack.api.sessions.ideTicket.mutate({ sessionId: session.id })).url);
+  const ticket = new URL(
+    (await stack.api.sessions.ideTicket.mutate({ sessionId: session.id })).url,
+  );
   return new Promise((resolve, reject) => {
-    request({ host: "127.0.0.1", port: relayPort, path: `${ticket.pathname}${ticket.search}`, headers: { host: ticket.host } }, (res) => {
-      res.resume();
-      resolve((res.headers["set-cookie"] ?? []).map((c) => c.split(";")[0]).join("; "));
-    })
+    request(
+      {
+        host: "127.0.0.1",
+        port: relayPort,
+        path: `${ticket.pathname}${ticket.search}`,
+        headers: { host: ticket.host },
+      },
+      (res) => {
+        res.resume();
+        resolve((res.headers["set-cookie"] ?? []).map((c) => c.split(";")[0]).join("; "));
+      },
+    )
       .on("error", reject)
       .end();
   });
@@ -73,7 +86,10 @@ describe("a tunnel replaced by another holder of the agent's token", () => {
     const agent = (await processTable()).find((p) => p.cmdline.includes("agent/dist/main.js"));
     expect(agent).toBeDefined();
     const environ = (await readFile(`/proc/${agent?.pid}/environ`, "utf8")).split("\0");
-    const token = environ.find((e) => e.startsWith("DRYDOCK_AGENT_TOKEN="))?.slice("DRYDOCK_AGENT_TOKEN=".length) ?? "";
+    const token =
+      environ
+        .find((e) => e.startsWith("DRYDOCK_AGENT_TOKEN="))
+        ?.slice("DRYDOCK_AGENT_TOKEN=".length) ?? "";
     expect(token).not.toBe("");
 
     // The intruder's tunnel leads to its own server.
@@ -92,26 +108,38 @@ describe("a tunnel replaced by another holder of the agent's token", () => {
       await intruder.whenConnected();
       // The agent hears it was replaced, checks with the control plane, and dials again: the intruder is out.
       const refused = await Promise.race([
-        new Promise<string>((resolve) => intruder?.once("refused", (error) => resolve(error.message))),
-        new Promise<string>((resolve) => setTimeout(() => resolve("the intruder still holds the tunnel after 20 s"), 20_000)),
+        new Promise<string>((resolve) =>
+          intruder?.once("refused", (error) => resolve(error.message)),
+        ),
+        new Promise<string>((resolve) =>
+          setTimeout(() => resolve("the intruder still holds the tunnel after 20 s"), 20_000),
+        ),
       ]);
       expect(refused).toMatch(/replaced/);
     } finally {
       await intruder?.close();
       decoy.close();
     }
-    const answer = await waitFor("the IDE to answer through the relay again", async () => {
-      const res = await get(relayPort, "/healthz", cookie);
-      return res.status === 200 ? res : undefined;
-    }, 20_000);
+    const answer = await waitFor(
+      "the IDE to answer through the relay again",
+      async () => {
+        const res = await get(relayPort, "/healthz", cookie);
+        return res.status === 200 ? res : undefined;
+      },
+      20_000,
+    );
     expect(answer.body).not.toBe("decoy");
     const { nodes } = await stack.api.executions.get.query({ id: executionId });
     expect(nodes.find((n) => n.nodeId === "n1")?.attempts.at(-1)?.session?.state).toBe("READY");
     // The task's log says what happened (its lines reach the server in batches).
     const attemptId = nodes.find((n) => n.nodeId === "n1")?.attempts.at(-1)?.id ?? "";
-    await waitFor("the task's log to tell of the replaced tunnel", async () => {
-      const { text } = await stack.api.executions.logs.query({ attemptId });
-      return /another connection replaced the IDE's tunnel/.test(text) ? true : undefined;
-    }, 10_000);
+    await waitFor(
+      "the task's log to tell of the replaced tunnel",
+      async () => {
+        const { text } = await stack.api.executions.logs.query({ attemptId });
+        return /another connection replaced the IDE's tunnel/.test(text) ? true : undefined;
+      },
+      10_000,
+    );
   });
 });

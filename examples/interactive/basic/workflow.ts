@@ -16,6 +16,7 @@ export const sayHello = task(
   vscode(({ name }) => `Hello, ${name}!`),
 );
 
-export const interactiveBasic = workflow({ name: "interactive_basic", inputs: { name: z.string().default("world") } }, ({ name }) =>
-  sayHello({ name }),
+export const interactiveBasic = workflow(
+  { name: "interactive_basic", inputs: { name: z.string().default("world") } },
+  ({ name }) => sayHello({ name }),
 );

@@ -5,7 +5,15 @@
 // Extensions are .vsix files, by URL (Open VSX, as the predefined COPILOT_EXTENSION and VIM_EXTENSION) or
 // by a path inside the task's image; the Drydock extension is always there. One that cannot be downloaded
 // or installed (say, offline) is reported in the IDE and the console, and the IDE opens without it.
-import { COPILOT_EXTENSION, ImageSpec, task, VIM_EXTENSION, VscodeConfig, vscode, workflow } from "@drydock/sdk";
+import {
+  COPILOT_EXTENSION,
+  ImageSpec,
+  task,
+  VIM_EXTENSION,
+  VscodeConfig,
+  vscode,
+  workflow,
+} from "@drydock/sdk";
 import { z } from "zod";
 
 const image = new ImageSpec({ name: "interactive-tasks-example" });

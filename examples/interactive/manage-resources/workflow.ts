@@ -12,10 +12,17 @@ import { z } from "zod";
 const image = new ImageSpec({ name: "interactive-tasks-example" });
 
 export const sayHello = task(
-  { name: "say_hello", image, inputs: { name: z.string() }, output: z.string(), resources: { cpu: 1, memoryMiB: 512 } },
+  {
+    name: "say_hello",
+    image,
+    inputs: { name: z.string() },
+    output: z.string(),
+    resources: { cpu: 1, memoryMiB: 512 },
+  },
   vscode({ maxIdleSeconds: 60_000 }, ({ name }) => `Hello, ${name}!`),
 );
 
-export const interactiveResources = workflow({ name: "interactive_resources", inputs: { name: z.string().default("world") } }, ({ name }) =>
-  sayHello({ name }),
+export const interactiveResources = workflow(
+  { name: "interactive_resources", inputs: { name: z.string().default("world") } },
+  ({ name }) => sayHello({ name }),
 );

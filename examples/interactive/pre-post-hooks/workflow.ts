@@ -30,6 +30,7 @@ export const sayHello = task(
   vscode({ preExecute: setUpProxy, postExecute: pushCode }, ({ name }) => `Hello, ${name}!`),
 );
 
-export const interactiveHooks = workflow({ name: "interactive_hooks", inputs: { name: z.string().default("world") } }, ({ name }) =>
-  sayHello({ name }),
+export const interactiveHooks = workflow(
+  { name: "interactive_hooks", inputs: { name: z.string().default("world") } },
+  ({ name }) => sayHello({ name }),
 );

@@ -61,4 +61,6 @@ export const AckSchema = z.object({ ok: z.literal(true) });
  * in the same process, already marked started, with its token and assignment; or null when there is none
  * (the agent then exits).
  */
-export const AgentNextOutput = z.object({ next: z.object({ token: z.string(), assignment: AttemptAssignmentSchema }).nullable() });
+export const AgentNextOutput = z.object({
+  next: z.object({ token: z.string(), assignment: AttemptAssignmentSchema }).nullable(),
+});

@@ -9,15 +9,26 @@ export const DEFAULT_PROJECT = "default";
 /** Names of tasks, workflows and inputs: identifiers an author can type on a command line. */
 export const EntityName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, "a name starts with a letter or _ and holds letters, digits, _ . -");
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/,
+    "a name starts with a letter or _ and holds letters, digits, _ . -",
+  );
 
 export const Sha256 = z.string().regex(/^[a-f0-9]{64}$/, "a lower-case hex sha256");
 export const Timestamp = z.string().datetime({ offset: true });
 
 /** Any JSON value: what flows between tasks. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(JsonValueSchema),
+    z.record(z.string(), JsonValueSchema),
+  ]),
 );
 
 /** A JSON Schema document (draft 2020-12), as produced by zod's toJSONSchema. */

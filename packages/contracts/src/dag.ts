@@ -37,13 +37,27 @@ export class BindingError extends Error {
   override name = "BindingError";
 }
 
-function followPath(value: JsonValue | undefined, path: readonly (string | number)[] | undefined, what: string): JsonValue {
+function followPath(
+  value: JsonValue | undefined,
+  path: readonly (string | number)[] | undefined,
+  what: string,
+): JsonValue {
   let current = value;
   for (const step of path ?? []) {
-    if (typeof step === "number" && Array.isArray(current) && step < current.length) current = current[step];
-    else if (typeof step === "string" && current !== null && typeof current === "object" && !Array.isArray(current) && step in current)
+    if (typeof step === "number" && Array.isArray(current) && step < current.length)
       current = current[step];
-    else throw new BindingError(`${what} has no ${typeof step === "number" ? `element ${step}` : `field "${step}"`}`);
+    else if (
+      typeof step === "string" &&
+      current !== null &&
+      typeof current === "object" &&
+      !Array.isArray(current) &&
+      step in current
+    )
+      current = current[step];
+    else
+      throw new BindingError(
+        `${what} has no ${typeof step === "number" ? `element ${step}` : `field "${step}"`}`,
+      );
   }
   if (current === undefined) throw new BindingError(`${what} has no value`);
   return current;
@@ -55,38 +69,57 @@ export function resolveBinding(binding: Binding, scope: BindingScope): JsonValue
     case "literal":
       return binding.value;
     case "input":
-      return followPath(scope.input(binding.name), binding.path, `workflow input "${binding.name}"`);
+      return followPath(
+        scope.input(binding.name),
+        binding.path,
+        `workflow input "${binding.name}"`,
+      );
     case "node":
       return followPath(scope.node(binding.node), binding.path, `the output of ${binding.node}`);
     case "list":
       return binding.items.map((item) => resolveBinding(item, scope));
     case "object":
-      return Object.fromEntries(Object.entries(binding.fields).map(([k, b]) => [k, resolveBinding(b, scope)]));
+      return Object.fromEntries(
+        Object.entries(binding.fields).map(([k, b]) => [k, resolveBinding(b, scope)]),
+      );
   }
 }
 
 /** Resolves a node's inputs; for a map node, one input object per element of its `over` lists. */
-export function resolveNodeInputs(node: NodeSpec, scope: BindingScope): Record<string, JsonValue>[] {
+export function resolveNodeInputs(
+  node: NodeSpec,
+  scope: BindingScope,
+): Record<string, JsonValue>[] {
   // An optional workflow input left unset, passed straight on, leaves the task's input unset too.
-  const given = Object.entries(node.inputs).filter(([, b]) => !(b.kind === "input" && !b.path?.length && scope.input(b.name) === undefined));
+  const given = Object.entries(node.inputs).filter(
+    ([, b]) => !(b.kind === "input" && !b.path?.length && scope.input(b.name) === undefined),
+  );
   const fixed = Object.fromEntries(given.map(([k, b]) => [k, resolveBinding(b, scope)]));
   if (node.kind === "task") return [fixed];
   const lists = Object.entries(node.over).map(([name, b]) => {
     const value = resolveBinding(b, scope);
-    if (!Array.isArray(value)) throw new BindingError(`${node.id} maps over "${name}", which is not a list`);
+    if (!Array.isArray(value))
+      throw new BindingError(`${node.id} maps over "${name}", which is not a list`);
     return [name, value] as const;
   });
   const length = lists[0]?.[1].length ?? 0;
   for (const [name, list] of lists) {
-    if (list.length !== length) throw new BindingError(`${node.id} maps over lists of different lengths ("${name}" has ${list.length}, expected ${length})`);
+    if (list.length !== length)
+      throw new BindingError(
+        `${node.id} maps over lists of different lengths ("${name}" has ${list.length}, expected ${length})`,
+      );
   }
-  return Array.from({ length }, (_, i) => ({ ...fixed, ...Object.fromEntries(lists.map(([name, list]) => [name, list[i] as JsonValue])) }));
+  return Array.from({ length }, (_, i) => ({
+    ...fixed,
+    ...Object.fromEntries(lists.map(([name, list]) => [name, list[i] as JsonValue])),
+  }));
 }
 
 function bindingInputs(binding: Binding, into: Set<string>): Set<string> {
   if (binding.kind === "input") into.add(binding.name);
   else if (binding.kind === "list") for (const item of binding.items) bindingInputs(item, into);
-  else if (binding.kind === "object") for (const f of Object.values(binding.fields)) bindingInputs(f, into);
+  else if (binding.kind === "object")
+    for (const f of Object.values(binding.fields)) bindingInputs(f, into);
   return into;
 }
 
@@ -95,7 +128,10 @@ function bindingInputs(binding: Binding, into: Set<string>): Set<string> {
  * task input bound, bindings that point at existing inputs and nodes, and no cycles.
  * Returns the problems found, each naming where it is; an empty list means the spec is sound.
  */
-export function findWorkflowProblems(spec: WorkflowSpec, tasks: ReadonlyMap<string, TaskSpec>): string[] {
+export function findWorkflowProblems(
+  spec: WorkflowSpec,
+  tasks: ReadonlyMap<string, TaskSpec>,
+): string[] {
   const problems: string[] = [];
   const ids = new Set<string>();
   for (const node of spec.nodes) {
@@ -103,9 +139,11 @@ export function findWorkflowProblems(spec: WorkflowSpec, tasks: ReadonlyMap<stri
     ids.add(node.id);
   }
   const checkRefs = (b: Binding, where: string) => {
-    for (const id of bindingNodes(b)) if (!ids.has(id)) problems.push(`${where} reads node ${id}, which does not exist`);
+    for (const id of bindingNodes(b))
+      if (!ids.has(id)) problems.push(`${where} reads node ${id}, which does not exist`);
     for (const name of bindingInputs(b, new Set())) {
-      if (!(name in spec.inputs)) problems.push(`${where} reads workflow input "${name}", which is not declared`);
+      if (!(name in spec.inputs))
+        problems.push(`${where} reads workflow input "${name}", which is not declared`);
     }
   };
   for (const node of spec.nodes) {
@@ -115,15 +153,24 @@ export function findWorkflowProblems(spec: WorkflowSpec, tasks: ReadonlyMap<stri
       problems.push(`${where} calls task "${node.task}", which is not registered with it`);
       continue;
     }
-    const given = new Set([...Object.keys(node.inputs), ...(node.kind === "map" ? Object.keys(node.over) : [])]);
-    for (const name of given) if (!(name in task.inputs)) problems.push(`${where} sets input "${name}", which the task does not have`);
-    for (const name of task.required) if (!given.has(name)) problems.push(`${where} does not set required input "${name}"`);
-    if (node.kind === "map" && Object.keys(node.over).length === 0) problems.push(`${where} maps over no list`);
+    const given = new Set([
+      ...Object.keys(node.inputs),
+      ...(node.kind === "map" ? Object.keys(node.over) : []),
+    ]);
+    for (const name of given)
+      if (!(name in task.inputs))
+        problems.push(`${where} sets input "${name}", which the task does not have`);
+    for (const name of task.required)
+      if (!given.has(name)) problems.push(`${where} does not set required input "${name}"`);
+    if (node.kind === "map" && Object.keys(node.over).length === 0)
+      problems.push(`${where} maps over no list`);
     for (const [name, b] of Object.entries(node.inputs)) checkRefs(b, `${where} input "${name}"`);
-    if (node.kind === "map") for (const [name, b] of Object.entries(node.over)) checkRefs(b, `${where} input "${name}"`);
+    if (node.kind === "map")
+      for (const [name, b] of Object.entries(node.over)) checkRefs(b, `${where} input "${name}"`);
   }
   checkRefs(spec.output, "the workflow output");
-  for (const name of spec.required) if (!(name in spec.inputs)) problems.push(`required input "${name}" is not declared`);
+  for (const name of spec.required)
+    if (!(name in spec.inputs)) problems.push(`required input "${name}" is not declared`);
   if (problems.length === 0) {
     const cycle = findCycle(spec.nodes);
     if (cycle) problems.push(`the nodes form a cycle: ${cycle.join(" → ")}`);

@@ -1,7 +1,12 @@
 import { z } from "zod";
 
 import { ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
-import { ExecutionDetailSchema, ExecutionStatus, ExecutionSummarySchema, NodeStatus } from "./executions.js";
+import {
+  ExecutionDetailSchema,
+  ExecutionStatus,
+  ExecutionSummarySchema,
+  NodeStatus,
+} from "./executions.js";
 import { InteractiveSessionSchema } from "./sessions.js";
 
 /** What `executions.watch` streams: a snapshot first, then changes as they happen. */
@@ -43,5 +48,9 @@ export const ExecutionListEventSchema = z.object({ execution: ExecutionSummarySc
 export type ExecutionListEvent = z.infer<typeof ExecutionListEventSchema>;
 
 /** What `executions.tailLogs` streams: the attempt's log from an offset, as it grows; `ended` once the attempt ended and all of it was sent. */
-export const LogChunkSchema = z.object({ text: z.string(), nextOffset: z.number().int(), ended: z.boolean() });
+export const LogChunkSchema = z.object({
+  text: z.string(),
+  nextOffset: z.number().int(),
+  ended: z.boolean(),
+});
 export type LogChunk = z.infer<typeof LogChunkSchema>;

@@ -7,15 +7,27 @@ import { InteractiveSessionSchema } from "./sessions.js";
 export const ExecutionStatus = z.enum(["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]);
 export type ExecutionStatus = z.infer<typeof ExecutionStatus>;
 
-export const NodeStatus = z.enum(["PENDING", "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED", "SKIPPED"]);
+export const NodeStatus = z.enum([
+  "PENDING",
+  "QUEUED",
+  "RUNNING",
+  "SUCCEEDED",
+  "FAILED",
+  "ABORTED",
+  "SKIPPED",
+]);
 export type NodeStatus = z.infer<typeof NodeStatus>;
 
-export const AttemptStatus = z.enum(["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "LOST", "ABORTED"]);
+export const AttemptStatus = z.enum([
+  "QUEUED",
+  "RUNNING",
+  "SUCCEEDED",
+  "FAILED",
+  "TIMED_OUT",
+  "LOST",
+  "ABORTED",
+]);
 export type AttemptStatus = z.infer<typeof AttemptStatus>;
-
-export const TERMINAL_EXECUTION_STATUSES: readonly ExecutionStatus[] = ["SUCCEEDED", "FAILED", "ABORTED"];
-export const TERMINAL_NODE_STATUSES: readonly NodeStatus[] = ["SUCCEEDED", "FAILED", "ABORTED", "SKIPPED"];
-export const TERMINAL_ATTEMPT_STATUSES: readonly AttemptStatus[] = ["SUCCEEDED", "FAILED", "TIMED_OUT", "LOST", "ABORTED"];
 
 export const ExecutionSchema = z.object({
   id: z.string(),
@@ -40,7 +52,11 @@ export const PREVIEW_CHARS = 200;
  * An execution as lists show it (`executions.list`, `watchList`): its inputs and result as a short preview of
  * their JSON and its size in bytes, never the values themselves (`executions.get` has them).
  */
-export const ExecutionSummarySchema = ExecutionSchema.omit({ inputs: true, result: true, error: true }).extend({
+export const ExecutionSummarySchema = ExecutionSchema.omit({
+  inputs: true,
+  result: true,
+  error: true,
+}).extend({
   /** The inputs as JSON, cut to PREVIEW_CHARS characters (ending in "…" when cut). */
   inputsPreview: z.string(),
   inputsBytes: z.number().int().min(0),
@@ -85,7 +101,10 @@ export const NodeExecutionSchema = z.object({
 });
 export type NodeExecution = z.infer<typeof NodeExecutionSchema>;
 
-export const ExecutionDetailSchema = z.object({ execution: ExecutionSchema, nodes: z.array(NodeExecutionSchema) });
+export const ExecutionDetailSchema = z.object({
+  execution: ExecutionSchema,
+  nodes: z.array(NodeExecutionSchema),
+});
 export type ExecutionDetail = z.infer<typeof ExecutionDetailSchema>;
 
 /**
@@ -115,5 +134,8 @@ export const ListExecutionsInput = z.object({
   limit: z.number().int().min(1).max(500).default(50),
 });
 export const ExecutionIdInput = z.object({ id: z.string().min(1) });
-export const AttemptLogsInput = z.object({ attemptId: z.string().min(1), offset: z.number().int().min(0).default(0) });
+export const AttemptLogsInput = z.object({
+  attemptId: z.string().min(1),
+  offset: z.number().int().min(0).default(0),
+});
 export const AttemptLogsOutput = z.object({ text: z.string(), nextOffset: z.number().int() });

@@ -7,6 +7,9 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
+import { createRouter } from "./router/assemble.js";
+import { declareProcedures } from "./router/procedure.js";
+import type { HandlersOf } from "./router/procedure.js";
 
 /** What the extension shows about its task: where it runs, what it received, what failed first. */
 export const IdeContextSchema = z.object({
@@ -42,42 +45,52 @@ export type IdeStatus = z.infer<typeof IdeStatusSchema>;
 /** The IDE's edits against the registered sources: the patch, and each changed file's registered text (for a diff view). */
 export const IdeChangesSchema = z.object({
   patch: z.string(),
-  files: z.array(z.object({ path: z.string(), original: z.string().nullable(), status: z.enum(["modified", "added", "deleted"]) })),
+  files: z.array(
+    z.object({
+      path: z.string(),
+      original: z.string().nullable(),
+      status: z.enum(["modified", "added", "deleted"]),
+    }),
+  ),
 });
 export type IdeChanges = z.infer<typeof IdeChangesSchema>;
 
 export const IdeResumeOutput = z.object({ accepted: z.boolean(), message: z.string() });
-
-export interface IdeHandlers {
-  context(): Promise<IdeContext>;
-  status(): Promise<IdeStatus>;
-  /** Activity from the person in the IDE (the status bar's click): the idle deadline moves a full maxIdleSeconds on. */
-  keepAlive(): Promise<IdeStatus>;
-  /** Stops code-server and runs the task for real with the edited sources; false once the session is already ending. */
-  resume(): Promise<z.infer<typeof IdeResumeOutput>>;
-  changes(): Promise<IdeChanges>;
-}
 
 /** Who may call: the holder of the session's control token; checked by the agent before any procedure. */
 export interface IdeRequestContext {
   authorized: boolean;
 }
 
+const { query, mutation } = declareProcedures<"control">();
+
+/** Every procedure of the IDE router; each needs the session's control token. */
+export const ideProcedures = {
+  context: query("control", { output: IdeContextSchema }),
+  status: query("control", { output: IdeStatusSchema }),
+  /** Activity from the person in the IDE (the status bar's click): the idle deadline moves a full maxIdleSeconds on. */
+  keepAlive: mutation("control", { output: IdeStatusSchema }),
+  /** Stops code-server and runs the task for real with the edited sources; false once the session is already ending. */
+  resume: mutation("control", { output: IdeResumeOutput }),
+  changes: query("control", { output: IdeChangesSchema }),
+};
+
+/** What the agent implements for its session's IDE. */
+export type IdeHandlers = HandlersOf<typeof ideProcedures, { control: IdeRequestContext }>;
+
 const t = initTRPC.context<IdeRequestContext>().create();
-const authorized = t.procedure.use(({ ctx, next }) => {
-  if (!ctx.authorized) throw new TRPCError({ code: "UNAUTHORIZED", message: "the session's control token is required (DRYDOCK_CONTROL_TOKEN)" });
+const controlProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.authorized)
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: "the session's control token is required (DRYDOCK_CONTROL_TOKEN)",
+    });
   return next();
 });
 
 /** Builds the agent-side router around its handlers. */
-export function createIdeRouter(h: IdeHandlers) {
-  return t.router({
-    context: authorized.output(IdeContextSchema).query(() => h.context()),
-    status: authorized.output(IdeStatusSchema).query(() => h.status()),
-    keepAlive: authorized.output(IdeStatusSchema).mutation(() => h.keepAlive()),
-    resume: authorized.output(IdeResumeOutput).mutation(() => h.resume()),
-    changes: authorized.output(IdeChangesSchema).query(() => h.changes()),
-  });
+export function createIdeRouter(handlers: IdeHandlers) {
+  return createRouter(t.router, { control: controlProcedure }, ideProcedures, handlers);
 }
 
 export type IdeRouter = ReturnType<typeof createIdeRouter>;

@@ -10,7 +10,12 @@ export {
   Timestamp,
 } from "./common.js";
 export type { ErrorInfo, JsonSchema, JsonValue, Project } from "./common.js";
-export { ImageSpecDataSchema, InteractiveConfigSchema, ResourcesSchema, TaskSpecSchema } from "./tasks.js";
+export {
+  ImageSpecDataSchema,
+  InteractiveConfigSchema,
+  ResourcesSchema,
+  TaskSpecSchema,
+} from "./tasks.js";
 export type { ImageSpecData, InteractiveConfig, TaskSpec, TaskSpecInput } from "./tasks.js";
 export {
   BindingSchema,
@@ -30,7 +35,15 @@ export {
   WorkflowSummarySchema,
   WorkflowVersionSchema,
 } from "./workflows.js";
-export type { Binding, BundleManifest, NodeSpec, WorkflowSpec, WorkflowSpecInput, WorkflowSummary, WorkflowVersion } from "./workflows.js";
+export type {
+  Binding,
+  BundleManifest,
+  NodeSpec,
+  WorkflowSpec,
+  WorkflowSpecInput,
+  WorkflowSummary,
+  WorkflowVersion,
+} from "./workflows.js";
 export {
   AttemptLogsInput,
   AttemptLogsOutput,
@@ -46,13 +59,22 @@ export {
   NodeExecutionSchema,
   NodeStatus,
   PREVIEW_CHARS,
-  TERMINAL_ATTEMPT_STATUSES,
-  TERMINAL_EXECUTION_STATUSES,
-  TERMINAL_NODE_STATUSES,
   WatchListInput,
 } from "./executions.js";
-export type { Attempt, Execution, ExecutionDetail, ExecutionSummary, NodeExecution } from "./executions.js";
-export { jsonDepth, jsonLimitProblem, MAX_INPUTS_BYTES, MAX_JSON_DEPTH, utf8Length } from "./json-limits.js";
+export type {
+  Attempt,
+  Execution,
+  ExecutionDetail,
+  ExecutionSummary,
+  NodeExecution,
+} from "./executions.js";
+export {
+  jsonDepth,
+  jsonLimitProblem,
+  MAX_INPUTS_BYTES,
+  MAX_JSON_DEPTH,
+  utf8Length,
+} from "./json-limits.js";
 export {
   DEFAULT_MAX_IDLE_SECONDS,
   ExtensionProblemSchema,
@@ -95,7 +117,23 @@ export {
   TunnelEndpointSchema,
 } from "./relay.js";
 export type { RelayAuthority, TunnelEndpoint } from "./relay.js";
+export {
+  BUNDLE_MANIFEST_FILE,
+  LAUNCH_NAMES,
+  sessionHost,
+  sessionOrigin,
+  TERMINAL_ATTEMPT_STATUSES,
+  TERMINAL_EXECUTION_STATUSES,
+  TERMINAL_NODE_STATUSES,
+} from "./constants.js";
 export { AppError } from "./errors.js";
 export type { AppErrorKind } from "./errors.js";
-export { BindingError, bindingNodes, findWorkflowProblems, nodeUpstream, resolveBinding, resolveNodeInputs } from "./dag.js";
+export {
+  BindingError,
+  bindingNodes,
+  findWorkflowProblems,
+  nodeUpstream,
+  resolveBinding,
+  resolveNodeInputs,
+} from "./dag.js";
 export type { BindingScope } from "./dag.js";

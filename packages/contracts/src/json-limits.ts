@@ -43,15 +43,24 @@ export function utf8Length(text: string): number {
 
 const MIB = 1024 * 1024;
 /** `17.5 MiB (18350080 bytes)`, or `12 bytes` below a MiB. */
-const size = (bytes: number) => (bytes < MIB ? `${bytes} bytes` : `${(bytes / MIB).toFixed(1).replace(/\.0$/, "")} MiB (${bytes} bytes)`);
+const size = (bytes: number) =>
+  bytes < MIB
+    ? `${bytes} bytes`
+    : `${(bytes / MIB).toFixed(1).replace(/\.0$/, "")} MiB (${bytes} bytes)`;
 
 /** What is wrong with `value` as `what` (e.g. "inputs") under the limits, naming the limit; undefined when it is within them. */
-export function jsonLimitProblem(what: string, value: unknown, limits: { maxDepth?: number; maxBytes?: number } = {}): string | undefined {
+export function jsonLimitProblem(
+  what: string,
+  value: unknown,
+  limits: { maxDepth?: number; maxBytes?: number } = {},
+): string | undefined {
   const maxDepth = limits.maxDepth ?? MAX_JSON_DEPTH;
-  if (jsonDepth(value, maxDepth) > maxDepth) return `${what} nest deeper than ${maxDepth} levels of arrays and objects (the limit is ${maxDepth})`;
+  if (jsonDepth(value, maxDepth) > maxDepth)
+    return `${what} nest deeper than ${maxDepth} levels of arrays and objects (the limit is ${maxDepth})`;
   if (limits.maxBytes === undefined) return undefined;
   const text = JSON.stringify(value) as string | undefined;
   const bytes = text === undefined ? 0 : utf8Length(text);
-  if (bytes > limits.maxBytes) return `${what} are ${size(bytes)} as JSON; the limit is ${size(limits.maxBytes)}: keep large data where a task can fetch it, and pass its location`;
+  if (bytes > limits.maxBytes)
+    return `${what} are ${size(bytes)} as JSON; the limit is ${size(limits.maxBytes)}: keep large data where a task can fetch it, and pass its location`;
   return undefined;
 }

@@ -9,7 +9,10 @@ import { ExtensionProblemSchema, SessionEndReason } from "./sessions.js";
  */
 export const SessionIdSchema = z
   .string()
-  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "a session id is one DNS label: a-z, 0-9 and '-', at most 63");
+  .regex(
+    /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+    "a session id is one DNS label: a-z, 0-9 and '-', at most 63",
+  );
 
 export const SessionIdInput = z.object({ sessionId: SessionIdSchema });
 
@@ -31,7 +34,10 @@ export const AgentOpenSessionInput = z
     firstRunError: ErrorInfoSchema.optional(),
   })
   .optional();
-export const AgentOpenSessionOutput = z.object({ sessionId: SessionIdSchema, tunnel: TunnelEndpointSchema });
+export const AgentOpenSessionOutput = z.object({
+  sessionId: SessionIdSchema,
+  tunnel: TunnelEndpointSchema,
+});
 
 /** sessions.ideTicket: a short-lived, single-use link into the session's IDE for the calling user. */
 export const IdeTicketOutput = z.object({
@@ -41,15 +47,27 @@ export const IdeTicketOutput = z.object({
 });
 
 /** relay.authorizeTunnel: may this agent token carry this session's tunnel? */
-export const AuthorizeTunnelInput = z.object({ sessionId: SessionIdSchema, agentToken: z.string().min(1) });
-export const AuthorizeTunnelOutput = z.object({ sessionId: SessionIdSchema, attemptId: z.string() });
+export const AuthorizeTunnelInput = z.object({
+  sessionId: SessionIdSchema,
+  agentToken: z.string().min(1),
+});
+export const AuthorizeTunnelOutput = z.object({
+  sessionId: SessionIdSchema,
+  attemptId: z.string(),
+});
 
 /** relay.redeemTicket: spends a ticket once; the answer says whom the relay's cookie is for. */
-export const RedeemTicketInput = z.object({ sessionId: SessionIdSchema, ticket: z.string().min(1).max(200) });
+export const RedeemTicketInput = z.object({
+  sessionId: SessionIdSchema,
+  ticket: z.string().min(1).max(200),
+});
 export const RedeemTicketOutput = z.object({ sessionId: SessionIdSchema, userId: z.string() });
 
 /** agent.endSession: the attempt's live session ended, and why (a first run's error, when it failed). */
-export const AgentEndSessionInput = z.object({ reason: SessionEndReason, error: ErrorInfoSchema.optional() });
+export const AgentEndSessionInput = z.object({
+  reason: SessionEndReason,
+  error: ErrorInfoSchema.optional(),
+});
 
 /** Largest patch of IDE edits the control plane keeps for one session. */
 export const MAX_CHANGES_BYTES = 5 * 1024 * 1024;
@@ -66,8 +84,12 @@ export const AgentUpdateSessionInput = z.object({
  * NOT_FOUND) on refusal; the relay maps that to 401/403 and proxies nothing.
  */
 export interface RelayAuthority {
-  authorizeTunnel(input: z.input<typeof AuthorizeTunnelInput>): Promise<z.output<typeof AuthorizeTunnelOutput>>;
-  redeemTicket(input: z.input<typeof RedeemTicketInput>): Promise<z.output<typeof RedeemTicketOutput>>;
+  authorizeTunnel(
+    input: z.input<typeof AuthorizeTunnelInput>,
+  ): Promise<z.output<typeof AuthorizeTunnelOutput>>;
+  redeemTicket(
+    input: z.input<typeof RedeemTicketInput>,
+  ): Promise<z.output<typeof RedeemTicketOutput>>;
   /** The session's IDE answered through this relay: the control plane may show its link (STARTING → READY). */
   sessionReady(input: z.input<typeof SessionIdInput>): Promise<unknown>;
 }

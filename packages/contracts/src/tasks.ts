@@ -46,7 +46,12 @@ export const TaskSpecSchema = z.object({
   required: z.array(EntityName).default([]),
   output: JsonSchemaSchema,
   retries: z.number().int().min(0).max(10).default(0),
-  timeoutSeconds: z.number().int().positive().max(7 * 24 * 3600).optional(),
+  timeoutSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(7 * 24 * 3600)
+    .optional(),
   image: ImageSpecDataSchema.optional(),
   resources: ResourcesSchema.optional(),
   interactive: InteractiveConfigSchema.optional(),

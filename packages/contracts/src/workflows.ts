@@ -18,7 +18,11 @@ export const BindingSchema: z.ZodType<Binding> = z.lazy(() =>
   z.discriminatedUnion("kind", [
     z.object({ kind: z.literal("literal"), value: JsonValueSchema }),
     z.object({ kind: z.literal("input"), name: EntityName, path: ValuePathSchema.optional() }),
-    z.object({ kind: z.literal("node"), node: z.string().min(1), path: ValuePathSchema.optional() }),
+    z.object({
+      kind: z.literal("node"),
+      node: z.string().min(1),
+      path: ValuePathSchema.optional(),
+    }),
     z.object({ kind: z.literal("list"), items: z.array(BindingSchema) }),
     z.object({ kind: z.literal("object"), fields: z.record(z.string(), BindingSchema) }),
   ]),
@@ -73,7 +77,11 @@ export const BundleManifestSchema = z.object({
 });
 export type BundleManifest = z.infer<typeof BundleManifestSchema>;
 
-export const CreateUploadInput = z.object({ project: z.string(), sha256: Sha256, size: z.number().int().positive() });
+export const CreateUploadInput = z.object({
+  project: z.string(),
+  sha256: Sha256,
+  size: z.number().int().positive(),
+});
 export const CreateUploadOutput = z.object({
   exists: z.boolean(),
   /** Signed, expiring URL to PUT the bundle to; absent when the server already has it. */
@@ -115,4 +123,8 @@ export const WorkflowSummarySchema = z.object({
 export type WorkflowSummary = z.infer<typeof WorkflowSummarySchema>;
 
 export const ListWorkflowsInput = z.object({ project: z.string() });
-export const GetWorkflowInput = z.object({ project: z.string(), name: EntityName, version: z.string().optional() });
+export const GetWorkflowInput = z.object({
+  project: z.string(),
+  name: EntityName,
+  version: z.string().optional(),
+});

@@ -11,6 +11,11 @@ export interface TaskEntity {
   spec: TaskSpec;
   /** Validates raw inputs (applying defaults), runs the task function, validates and returns its output. */
   execute(inputs: Record<string, unknown>): Promise<JsonValue>;
+  /**
+   * Set by `vscode(...)`: the hooks, which the agent runs in the task's process (the spec carries the rest).
+   * Only the hooks are declared, so entities made by another copy of the SDK still fit.
+   */
+  interactive?: { options: { preExecute?: () => unknown; postExecute?: () => unknown } };
 }
 
 export interface WorkflowEntity {
@@ -25,7 +30,8 @@ export interface WorkflowEntity {
 export type Entity = TaskEntity | WorkflowEntity;
 
 export function entityOf(value: unknown): Entity | undefined {
-  if ((typeof value !== "object" && typeof value !== "function") || value === null) return undefined;
+  if ((typeof value !== "object" && typeof value !== "function") || value === null)
+    return undefined;
   const entity = (value as { [ENTITY]?: Entity })[ENTITY];
   return entity && (entity.kind === "task" || entity.kind === "workflow") ? entity : undefined;
 }

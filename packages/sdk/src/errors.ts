@@ -31,7 +31,10 @@ export class TaskFailedError extends Error {
   readonly task: string;
 
   constructor(nodeId: string, task: string, cause: unknown) {
-    super(`task ${task} (${nodeId}) failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(
+      `task ${task} (${nodeId}) failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
     this.nodeId = nodeId;
     this.task = task;
   }

@@ -4,8 +4,19 @@ import { ImageSpec } from "./image.js";
 
 describe("ImageSpec", () => {
   it("turns into data with defaults filled in", () => {
-    expect(new ImageSpec({ name: "interactive-tasks-example" }).toData()).toEqual({ name: "interactive-tasks-example", packages: [], env: {} });
-    expect(new ImageSpec({ name: "img", baseImage: "node:20", packages: ["lodash"], env: { A: "1" } }).toData()).toEqual({
+    expect(new ImageSpec({ name: "interactive-tasks-example" }).toData()).toEqual({
+      name: "interactive-tasks-example",
+      packages: [],
+      env: {},
+    });
+    expect(
+      new ImageSpec({
+        name: "img",
+        baseImage: "node:20",
+        packages: ["lodash"],
+        env: { A: "1" },
+      }).toData(),
+    ).toEqual({
       name: "img",
       baseImage: "node:20",
       packages: ["lodash"],

@@ -26,7 +26,9 @@ export class ImageSpec {
   constructor(options: ImageSpecOptions) {
     const parsed = ImageSpecDataSchema.safeParse(options);
     if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "options"}: ${i.message}`).join("; ");
+      const problems = parsed.error.issues
+        .map((i) => `${i.path.join(".") || "options"}: ${i.message}`)
+        .join("; ");
       throw new Error(`invalid ImageSpec: ${problems}`);
     }
     this.name = parsed.data.name;

@@ -1,7 +1,15 @@
 // What a task author imports. This module ends up inside user bundles: it may import only zod and
 // @drydock/contracts (and the SDK's own light modules), never the CLI, esbuild or Node-only tooling.
 export { task } from "./task.js";
-export type { Task, TaskCallInputs, TaskFunction, TaskInputs, TaskMapOver, TaskOptions, TaskRawInputs } from "./task.js";
+export type {
+  Task,
+  TaskCallInputs,
+  TaskFunction,
+  TaskInputs,
+  TaskMapOver,
+  TaskOptions,
+  TaskRawInputs,
+} from "./task.js";
 export { workflow } from "./workflow.js";
 export type { Workflow, WorkflowInputRefs, WorkflowOptions, WorkflowRunArgs } from "./workflow.js";
 export type { Bindable, Ref, Unref } from "./refs.js";

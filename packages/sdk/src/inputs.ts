@@ -10,16 +10,18 @@ export type InputShape = Record<string, z.ZodType>;
 
 /** The JSON Schema of what a caller may pass (defaults make a value optional). */
 export function inputJsonSchema(schema: z.ZodType): JsonSchema {
-  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
 }
 
 /** The JSON Schema of what a task returns once its output schema has parsed it. */
 export function outputJsonSchema(schema: z.ZodType): JsonSchema {
-  return z.toJSONSchema(schema, { io: "output", unrepresentable: "any" }) as JsonSchema;
+  return z.toJSONSchema(schema, { io: "output", unrepresentable: "any" });
 }
 
 export function inputJsonSchemas(shape: InputShape): Record<string, JsonSchema> {
-  return Object.fromEntries(Object.entries(shape).map(([name, schema]) => [name, inputJsonSchema(schema)]));
+  return Object.fromEntries(
+    Object.entries(shape).map(([name, schema]) => [name, inputJsonSchema(schema)]),
+  );
 }
 
 /** An input is required when its schema does not accept `undefined` (no default, not optional). */
@@ -35,7 +37,9 @@ export function requiredInputs(shape: InputShape): string[] {
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path
-    .map((step, i) => (typeof step === "number" ? `[${step}]` : i === 0 ? String(step) : `.${String(step)}`))
+    .map((step, i) =>
+      typeof step === "number" ? `[${step}]` : i === 0 ? String(step) : `.${String(step)}`,
+    )
     .join("");
 }
 
@@ -59,9 +63,15 @@ export function describeOutputIssue(issue: z.core.$ZodIssue): string {
  * Validates raw inputs against a shape, strictly: unknown names are rejected, defaults applied.
  * `target` names what the inputs are for in messages: `workflow "wf"`, `task "say_hello"`.
  */
-export function parseInputs(target: string, shape: InputShape, raw: unknown): Record<string, unknown> {
+export function parseInputs(
+  target: string,
+  shape: InputShape,
+  raw: unknown,
+): Record<string, unknown> {
   if (raw !== undefined && (raw === null || typeof raw !== "object" || Array.isArray(raw))) {
-    throw new InvalidInputsError(target, [{ input: "", message: `inputs for ${target} must be an object of named inputs` }]);
+    throw new InvalidInputsError(target, [
+      { input: "", message: `inputs for ${target} must be an object of named inputs` },
+    ]);
   }
   const given = (raw ?? {}) as Record<string, unknown>;
   const names = Object.keys(shape);

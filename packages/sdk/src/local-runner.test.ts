@@ -10,29 +10,52 @@ import { workflow } from "./workflow.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const range = task({ name: "range", inputs: { count: z.number().int() }, output: z.array(z.number()) }, ({ count }) =>
-  Array.from({ length: count }, (_, i) => i + 1),
+const range = task(
+  { name: "range", inputs: { count: z.number().int() }, output: z.array(z.number()) },
+  ({ count }) => Array.from({ length: count }, (_, i) => i + 1),
 );
 // Later elements finish first, so order can only come from the runner putting outputs back in place.
-const slowSquare = task({ name: "slow_square", inputs: { x: z.number(), offset: z.number().default(0) }, output: z.number() }, async ({ x, offset }) => {
-  await sleep(40 - x * 8);
-  return x * x + offset;
-});
-const total = task({ name: "total", inputs: { values: z.array(z.number()) }, output: z.number() }, ({ values }) => values.reduce((a, b) => a + b, 0));
-const format = task({ name: "format", inputs: { sum: z.number(), count: z.number(), label: z.string().optional() }, output: z.string() }, (i) =>
-  `${i.label ?? "sum"} of ${i.count} is ${i.sum}`,
+const slowSquare = task(
+  {
+    name: "slow_square",
+    inputs: { x: z.number(), offset: z.number().default(0) },
+    output: z.number(),
+  },
+  async ({ x, offset }) => {
+    await sleep(40 - x * 8);
+    return x * x + offset;
+  },
+);
+const total = task(
+  { name: "total", inputs: { values: z.array(z.number()) }, output: z.number() },
+  ({ values }) => values.reduce((a, b) => a + b, 0),
+);
+const format = task(
+  {
+    name: "format",
+    inputs: { sum: z.number(), count: z.number(), label: z.string().optional() },
+    output: z.string(),
+  },
+  (i) => `${i.label ?? "sum"} of ${i.count} is ${i.sum}`,
 );
 
-const pipeline = workflow({ name: "pipeline", inputs: { count: z.number().int().default(4) } }, ({ count }) => {
-  const numbers = range({ count });
-  const squares = slowSquare.map({ x: numbers }, { offset: 0 });
-  const sum = total({ values: squares });
-  return { text: format({ sum, count }), squares, first: squares[0] };
-});
+const pipeline = workflow(
+  { name: "pipeline", inputs: { count: z.number().int().default(4) } },
+  ({ count }) => {
+    const numbers = range({ count });
+    const squares = slowSquare.map({ x: numbers }, { offset: 0 });
+    const sum = total({ values: squares });
+    return { text: format({ sum, count }), squares, first: squares[0] };
+  },
+);
 
 describe("runWorkflow", () => {
   it("passes data between tasks and resolves the workflow output", async () => {
-    await expect(runWorkflow(pipeline, { count: 3 })).resolves.toEqual({ text: "sum of 3 is 14", squares: [1, 4, 9], first: 1 });
+    await expect(runWorkflow(pipeline, { count: 3 })).resolves.toEqual({
+      text: "sum of 3 is 14",
+      squares: [1, 4, 9],
+      first: 1,
+    });
     await expect(pipeline.run()).resolves.toMatchObject({ text: "sum of 4 is 30" });
   });
 
@@ -52,22 +75,32 @@ describe("runWorkflow", () => {
   });
 
   it("maps over an empty list to an empty list", async () => {
-    const empty = workflow({ name: "empty_map", inputs: { xs: z.array(z.number()) } }, ({ xs }) => slowSquare.map({ x: xs }));
+    const empty = workflow({ name: "empty_map", inputs: { xs: z.array(z.number()) } }, ({ xs }) =>
+      slowSquare.map({ x: xs }),
+    );
     await expect(runWorkflow(empty, { xs: [] })).resolves.toEqual([]);
   });
 
   it("never runs more tasks at once than the concurrency allows", async () => {
     let inFlight = 0;
     let most = 0;
-    const tracked = task({ name: "tracked", inputs: { x: z.number() }, output: z.number() }, async ({ x }) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      await sleep(5);
-      inFlight--;
-      return x;
-    });
-    const wf = workflow({ name: "bounded", inputs: { xs: z.array(z.number()) } }, ({ xs }) => [tracked.map({ x: xs }), tracked({ x: 0 })]);
-    await expect(runWorkflow(wf, { xs: [1, 2, 3, 4, 5, 6, 7] }, { concurrency: 3 })).resolves.toEqual([[1, 2, 3, 4, 5, 6, 7], 0]);
+    const tracked = task(
+      { name: "tracked", inputs: { x: z.number() }, output: z.number() },
+      async ({ x }) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await sleep(5);
+        inFlight--;
+        return x;
+      },
+    );
+    const wf = workflow({ name: "bounded", inputs: { xs: z.array(z.number()) } }, ({ xs }) => [
+      tracked.map({ x: xs }),
+      tracked({ x: 0 }),
+    ]);
+    await expect(
+      runWorkflow(wf, { xs: [1, 2, 3, 4, 5, 6, 7] }, { concurrency: 3 }),
+    ).resolves.toEqual([[1, 2, 3, 4, 5, 6, 7], 0]);
     expect(most).toBe(3);
     most = 0;
     await runWorkflow(wf, { xs: [1, 2, 3, 4, 5, 6, 7] }, { concurrency: 1 });
@@ -85,7 +118,9 @@ describe("runWorkflow", () => {
     const wf = workflow({ name: "retrying" }, () => shaky({}));
     await expect(runWorkflow(wf, {}, { onEvent: (e) => events.push(e) })).resolves.toBe("ok");
     expect(runs).toBe(3);
-    expect(events.map((e) => `${e.status}#${e.attempt}${e.error ? `:${e.error.message}` : ""}`)).toEqual([
+    expect(
+      events.map((e) => `${e.status}#${e.attempt}${e.error ? `:${e.error.message}` : ""}`),
+    ).toEqual([
       "RUNNING#1",
       "FAILED#1:failure 1",
       "RUNNING#2",
@@ -113,7 +148,10 @@ describe("runWorkflow", () => {
   });
 
   it("times out a task that runs longer than timeoutSeconds", async () => {
-    const slow = task({ name: "slow", inputs: {}, output: z.null(), timeoutSeconds: 1 }, () => new Promise<null>(() => undefined));
+    const slow = task(
+      { name: "slow", inputs: {}, output: z.null(), timeoutSeconds: 1 },
+      () => new Promise<null>(() => undefined),
+    );
     const wf = workflow({ name: "timing_out" }, () => slow({}));
     const started = Date.now();
     const error = (await runWorkflow(wf, {}).catch((e: unknown) => e)) as TaskFailedError;
@@ -129,18 +167,27 @@ describe("runWorkflow", () => {
       await sleep(5);
       throw new Error("nope");
     });
-    const record = task({ name: "record", inputs: { tag: z.string(), after: z.number().optional() }, output: z.number() }, async ({ tag }) => {
-      ran.push(tag);
-      await sleep(20);
-      return 1;
-    });
+    const record = task(
+      {
+        name: "record",
+        inputs: { tag: z.string(), after: z.number().optional() },
+        output: z.number(),
+      },
+      async ({ tag }) => {
+        ran.push(tag);
+        await sleep(20);
+        return 1;
+      },
+    );
     const wf = workflow({ name: "stopping" }, () => {
       const bad = fail({});
       record({ tag: "independent" }); // already running when fail fails: it finishes, nothing is left running
       record({ tag: "downstream", after: bad });
       return record.map({ tag: ["a", "b", "c"] });
     });
-    const error = (await runWorkflow(wf, {}, { concurrency: 3 }).catch((e: unknown) => e)) as TaskFailedError;
+    const error = (await runWorkflow(wf, {}, { concurrency: 3 }).catch(
+      (e: unknown) => e,
+    )) as TaskFailedError;
     expect(error).toBeInstanceOf(TaskFailedError);
     expect(error.message).toBe("task fail (n0) failed: nope");
     // fail, independent and map element a hold the three slots; b and c are queued, then refused.
@@ -150,54 +197,87 @@ describe("runWorkflow", () => {
   });
 
   it("reports a map element's failure with its element node id", async () => {
-    const picky = task({ name: "picky", inputs: { x: z.number() }, output: z.number() }, ({ x }) => {
-      if (x === 2) throw new Error("two is not allowed");
-      return x;
-    });
-    const wf = workflow({ name: "picky_map", inputs: { xs: z.array(z.number()) } }, ({ xs }) => picky.map({ x: xs }));
-    await expect(runWorkflow(wf, { xs: [1, 2, 3] })).rejects.toThrow("task picky (n0[1]) failed: two is not allowed");
+    const picky = task(
+      { name: "picky", inputs: { x: z.number() }, output: z.number() },
+      ({ x }) => {
+        if (x === 2) throw new Error("two is not allowed");
+        return x;
+      },
+    );
+    const wf = workflow({ name: "picky_map", inputs: { xs: z.array(z.number()) } }, ({ xs }) =>
+      picky.map({ x: xs }),
+    );
+    await expect(runWorkflow(wf, { xs: [1, 2, 3] })).rejects.toThrow(
+      "task picky (n0[1]) failed: two is not allowed",
+    );
   });
 
   it("fails the node when the values reaching a task do not fit its inputs, without retrying", async () => {
     let runs = 0;
-    const wantsString = task({ name: "wants_string", inputs: { s: z.string() }, output: z.string(), retries: 3 }, ({ s }) => {
-      runs++;
-      return s;
-    });
-    const wf = workflow({ name: "mismatch", inputs: { n: z.number() } }, ({ n }) => wantsString({ s: n as never }));
+    const wantsString = task(
+      { name: "wants_string", inputs: { s: z.string() }, output: z.string(), retries: 3 },
+      ({ s }) => {
+        runs++;
+        return s;
+      },
+    );
+    const wf = workflow({ name: "mismatch", inputs: { n: z.number() } }, ({ n }) =>
+      wantsString({ s: n as never }),
+    );
     const error = (await runWorkflow(wf, { n: 1 }).catch((e: unknown) => e)) as TaskFailedError;
-    expect(error.message).toBe('task wants_string (n0) failed: invalid inputs for task "wants_string": input "s": expected string, received number');
+    expect(error.message).toBe(
+      'task wants_string (n0) failed: invalid inputs for task "wants_string": input "s": expected string, received number',
+    );
     expect(error.cause).toBeInstanceOf(InvalidInputsError);
     expect(runs).toBe(0);
   });
 
   it("leaves an optional task input unset when the optional workflow input bound to it is absent", async () => {
-    const wf = workflow({ name: "optional", inputs: { label: z.string().optional() } }, ({ label }) => format({ sum: 1, count: 1, label }));
+    const wf = workflow(
+      { name: "optional", inputs: { label: z.string().optional() } },
+      ({ label }) => format({ sum: 1, count: 1, label }),
+    );
     await expect(runWorkflow(wf, {})).resolves.toBe("sum of 1 is 1");
     await expect(runWorkflow(wf, { label: "total" })).resolves.toBe("total of 1 is 1");
   });
 
   it("accepts the workflow entity, as findEntities returns it", async () => {
-    await expect(runWorkflow(pipeline[ENTITY], { count: 2 })).resolves.toMatchObject({ text: "sum of 2 is 5" });
+    await expect(runWorkflow(pipeline[ENTITY], { count: 2 })).resolves.toMatchObject({
+      text: "sum of 2 is 5",
+    });
   });
 
   it("rejects a bad concurrency", async () => {
-    await expect(runWorkflow(pipeline, {}, { concurrency: 0 })).rejects.toThrow("concurrency must be a positive integer");
+    await expect(runWorkflow(pipeline, {}, { concurrency: 0 })).rejects.toThrow(
+      "concurrency must be a positive integer",
+    );
   });
 });
 
 describe("validateWorkflowInputs", () => {
-  const wf = workflow({ name: "wf", inputs: { name: z.string().default("world"), count: z.number() } }, ({ count }) => range({ count }));
+  const wf = workflow(
+    { name: "wf", inputs: { name: z.string().default("world"), count: z.number() } },
+    ({ count }) => range({ count }),
+  );
 
   it("applies defaults", () => {
     expect(validateWorkflowInputs(wf, { count: 2 })).toEqual({ name: "world", count: 2 });
-    expect(validateWorkflowInputs(wf[ENTITY], { count: 2, name: "Ada" })).toEqual({ name: "Ada", count: 2 });
+    expect(validateWorkflowInputs(wf[ENTITY], { count: 2, name: "Ada" })).toEqual({
+      name: "Ada",
+      count: 2,
+    });
   });
 
   it("names unknown, missing and mistyped inputs", () => {
-    expect(() => validateWorkflowInputs(wf, { nmae: "x", count: 1 })).toThrow('unknown input "nmae" for workflow "wf" (it takes: name, count)');
-    expect(() => validateWorkflowInputs(wf, {})).toThrow('missing required input "count" for workflow "wf"');
-    expect(() => validateWorkflowInputs(wf, { count: "3" })).toThrow('invalid inputs for workflow "wf": input "count": expected number, received string');
+    expect(() => validateWorkflowInputs(wf, { nmae: "x", count: 1 })).toThrow(
+      'unknown input "nmae" for workflow "wf" (it takes: name, count)',
+    );
+    expect(() => validateWorkflowInputs(wf, {})).toThrow(
+      'missing required input "count" for workflow "wf"',
+    );
+    expect(() => validateWorkflowInputs(wf, { count: "3" })).toThrow(
+      'invalid inputs for workflow "wf": input "count": expected number, received string',
+    );
   });
 
   it("is what runWorkflow checks before anything runs", async () => {
@@ -206,7 +286,9 @@ describe("validateWorkflowInputs", () => {
     const guarded = workflow({ name: "guarded", inputs: { n: z.number() } }, () => counted({}));
     const error = await runWorkflow(guarded, { n: "x" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidInputsError);
-    expect((error as InvalidInputsError).issues).toEqual([{ input: "n", message: 'input "n": expected number, received string' }]);
+    expect((error as InvalidInputsError).issues).toEqual([
+      { input: "n", message: 'input "n": expected number, received string' },
+    ]);
     expect(runs).toBe(0);
   });
 });

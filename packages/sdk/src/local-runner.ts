@@ -7,7 +7,7 @@ import { ENTITY } from "./entity.js";
 import { InvalidInputsError, TaskFailedError } from "./errors.js";
 import { parseInputs, toJsonValue } from "./inputs.js";
 import { activeBuild } from "./refs.js";
-import { workflowInputShape } from "./workflow.js";
+import { workflowInputShape } from "./workflow-inputs.js";
 
 /** A task attempt starting or ending; map elements report as their own nodes (`n2[0]`, `n2[1]`, …). */
 export interface RunEvent {
@@ -35,11 +35,20 @@ function entityOfWorkflow(workflow: RunnableWorkflow): WorkflowEntity {
 }
 
 /** Validates a workflow's raw inputs (unknown names rejected, defaults applied); throws InvalidInputsError. */
-export function validateWorkflowInputs(workflow: RunnableWorkflow, raw: unknown): Record<string, JsonValue> {
+export function validateWorkflowInputs(
+  workflow: RunnableWorkflow,
+  raw: unknown,
+): Record<string, JsonValue> {
   const entity = entityOfWorkflow(workflow);
   const shape = workflowInputShape(workflow);
-  if (!shape) throw new TypeError(`workflow "${entity.name}" was not made by workflow(...) of @drydock/sdk; its input schemas are unknown`);
-  return toJsonValue(parseInputs(`workflow "${entity.name}"`, shape, raw)) as Record<string, JsonValue>;
+  if (!shape)
+    throw new TypeError(
+      `workflow "${entity.name}" was not made by workflow(...) of @drydock/sdk; its input schemas are unknown`,
+    );
+  return toJsonValue(parseInputs(`workflow "${entity.name}"`, shape, raw)) as Record<
+    string,
+    JsonValue
+  >;
 }
 
 /** Thrown into work that was queued when the run stopped after a failure; never escapes runWorkflow. */
@@ -74,13 +83,25 @@ class Slots {
   }
 }
 
-function withTimeout<T>(work: Promise<T>, task: string, timeoutSeconds: number | undefined): Promise<T> {
+function withTimeout<T>(
+  work: Promise<T>,
+  task: string,
+  timeoutSeconds: number | undefined,
+): Promise<T> {
   if (timeoutSeconds === undefined) return work;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`task ${task} timed out after ${timeoutSeconds}s`)), timeoutSeconds * 1000);
+    timer = setTimeout(
+      () => reject(new Error(`task ${task} timed out after ${timeoutSeconds}s`)),
+      timeoutSeconds * 1000,
+    );
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Rethrows a node's failure as it was thrown: an `onEvent` callback, for one, may throw something that is not an Error. */
+function rethrow(failure: unknown): never {
+  throw failure;
 }
 
 /**
@@ -89,7 +110,12 @@ function withTimeout<T>(work: Promise<T>, task: string, timeoutSeconds: number |
  */
 function withoutAbsentInputs(node: NodeSpec, inputs: Record<string, JsonValue>): NodeSpec {
   const bound = Object.entries(node.inputs).filter(
-    ([, binding]) => !(binding.kind === "input" && binding.path === undefined && inputs[binding.name] === undefined),
+    ([, binding]) =>
+      !(
+        binding.kind === "input" &&
+        binding.path === undefined &&
+        inputs[binding.name] === undefined
+      ),
   );
   return { ...node, inputs: Object.fromEntries(bound) };
 }
@@ -101,7 +127,11 @@ function withoutAbsentInputs(node: NodeSpec, inputs: Record<string, JsonValue>):
  * Interactive (`vscode`) tasks simply run: a local run never starts an IDE.
  * @example const result = await runWorkflow(wf, { name: "Ada" }); // "Hello, Ada!"
  */
-export function runWorkflow(workflow: RunnableWorkflow, rawInputs?: Record<string, unknown>, options: RunOptions = {}): Promise<JsonValue> {
+export function runWorkflow(
+  workflow: RunnableWorkflow,
+  rawInputs?: Record<string, unknown>,
+  options: RunOptions = {},
+): Promise<JsonValue> {
   // Checked synchronously, so the mistake fails the build it happens in rather than an unawaited promise.
   const building = activeBuild();
   if (building) {
@@ -113,9 +143,14 @@ export function runWorkflow(workflow: RunnableWorkflow, rawInputs?: Record<strin
   return runDag(workflow, rawInputs, options);
 }
 
-async function runDag(workflow: RunnableWorkflow, rawInputs: Record<string, unknown> | undefined, options: RunOptions): Promise<JsonValue> {
+async function runDag(
+  workflow: RunnableWorkflow,
+  rawInputs: Record<string, unknown> | undefined,
+  options: RunOptions,
+): Promise<JsonValue> {
   const concurrency = options.concurrency ?? 8;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
   const entity = entityOfWorkflow(workflow);
   const inputs = validateWorkflowInputs(workflow, rawInputs ?? {});
   const { workflow: spec } = entity.build();
@@ -126,15 +161,29 @@ async function runDag(workflow: RunnableWorkflow, rawInputs: Record<string, unkn
   const scope: BindingScope = { input: (name) => inputs[name], node: (id) => outputs.get(id) };
   const slots = new Slots(concurrency);
 
-  const attempt = async (nodeId: string, task: TaskEntity, taskInputs: Record<string, JsonValue>): Promise<JsonValue> => {
+  const attempt = async (
+    nodeId: string,
+    task: TaskEntity,
+    taskInputs: Record<string, JsonValue>,
+  ): Promise<JsonValue> => {
     const { name, retries, timeoutSeconds } = task.spec;
     for (let number = 1; ; number++) {
       emit({ nodeId, task: name, status: "RUNNING", attempt: number });
       let output: JsonValue;
       try {
-        output = await withTimeout(Promise.resolve().then(() => task.execute(taskInputs)), name, timeoutSeconds);
+        output = await withTimeout(
+          Promise.resolve().then(() => task.execute(taskInputs)),
+          name,
+          timeoutSeconds,
+        );
       } catch (error) {
-        emit({ nodeId, task: name, status: "FAILED", attempt: number, error: error instanceof Error ? error : new Error(String(error)) });
+        emit({
+          nodeId,
+          task: name,
+          status: "FAILED",
+          attempt: number,
+          error: error instanceof Error ? error : new Error(String(error)),
+        });
         // Inputs that do not fit will not fit next time either; nor is a retry wanted once the run is stopping.
         if (number > retries || error instanceof InvalidInputsError || slots.stopped) {
           // Stop before this slot is released, so the job queued behind it is refused rather than started.
@@ -150,7 +199,10 @@ async function runDag(workflow: RunnableWorkflow, rawInputs: Record<string, unkn
 
   const runNode = async (node: NodeSpec): Promise<JsonValue> => {
     const task = tasks.get(node.task);
-    if (!task) throw new Error(`workflow "${entity.name}" calls task "${node.task}", which it did not register`);
+    if (!task)
+      throw new Error(
+        `workflow "${entity.name}" calls task "${node.task}", which it did not register`,
+      );
     let elements: Record<string, JsonValue>[];
     try {
       elements = resolveNodeInputs(withoutAbsentInputs(node, inputs), scope);
@@ -162,18 +214,22 @@ async function runDag(workflow: RunnableWorkflow, rawInputs: Record<string, unkn
     let firstFailure: unknown;
     const settled = await Promise.allSettled(
       elements.map((element, i) =>
-        slots.run(() => attempt(`${node.id}[${i}]`, task, element)).catch((error: unknown) => {
-          if (!(error instanceof RunStopped)) firstFailure ??= error;
-          throw error;
-        }),
+        slots
+          .run(() => attempt(`${node.id}[${i}]`, task, element))
+          .catch((error: unknown) => {
+            if (!(error instanceof RunStopped)) firstFailure ??= error;
+            throw error;
+          }),
       ),
     );
-    const failure = firstFailure ?? settled.find((s) => s.status === "rejected")?.reason;
-    if (failure !== undefined) throw failure;
+    const failure: unknown = firstFailure ?? settled.find((s) => s.status === "rejected")?.reason;
+    if (failure !== undefined) rethrow(failure);
     return settled.map((s) => (s.status === "fulfilled" ? s.value : null));
   };
 
-  const pending = new Map(spec.nodes.map((node) => [node.id, { node, upstream: nodeUpstream(node) }]));
+  const pending = new Map(
+    spec.nodes.map((node) => [node.id, { node, upstream: nodeUpstream(node) }]),
+  );
   const running = new Set<Promise<void>>();
   let failure: unknown;
 
@@ -202,7 +258,10 @@ async function runDag(workflow: RunnableWorkflow, rawInputs: Record<string, unkn
     await Promise.race(running);
     startReady();
   }
-  if (failure !== undefined) throw failure;
-  if (pending.size > 0) throw new Error(`workflow "${entity.name}" could not run nodes ${[...pending.keys()].join(", ")}: their inputs never became ready`);
+  if (failure !== undefined) rethrow(failure);
+  if (pending.size > 0)
+    throw new Error(
+      `workflow "${entity.name}" could not run nodes ${[...pending.keys()].join(", ")}: their inputs never became ready`,
+    );
   return resolveBinding(spec.output, scope);
 }

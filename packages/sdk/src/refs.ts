@@ -16,7 +16,9 @@ declare const refValue: unique symbol;
 export type Ref<T> = { readonly [refValue]: T } & RefParts<T>;
 
 /** 0 … N-1 as a union. */
-type Indexes<N extends number, Acc extends number[] = []> = Acc["length"] extends N ? Acc[number] : Indexes<N, [...Acc, Acc["length"]]>;
+type Indexes<N extends number, Acc extends number[] = []> = Acc["length"] extends N
+  ? Acc[number]
+  : Indexes<N, [...Acc, Acc["length"]]>;
 
 // Literal indexes are spelled out so `ref[0]` is a Ref even under noUncheckedIndexedAccess (a Ref's
 // element always exists as a placeholder; whether the list is long enough is known only at run time).
@@ -30,7 +32,11 @@ type RefParts<T> = T extends readonly (infer E)[]
 export type Bindable<T> =
   | T
   | Ref<T>
-  | (T extends readonly (infer E)[] ? readonly Bindable<E>[] : T extends object ? { [K in keyof T]: Bindable<T[K]> } : never);
+  | (T extends readonly (infer E)[]
+      ? readonly Bindable<E>[]
+      : T extends object
+        ? { [K in keyof T]: Bindable<T[K]> }
+        : never);
 
 /** The value a Ref, or an array/object holding Refs, stands for. */
 export type Unref<R> = R extends { readonly [refValue]: infer T }
@@ -56,7 +62,9 @@ export class BuildContext {
   useTask(entity: TaskEntity): void {
     const known = this.tasks.get(entity.spec.name);
     if (known && known !== entity) {
-      throw new Error(`workflow "${this.workflowName}" calls two different tasks named "${entity.spec.name}"; task names must be unique`);
+      throw new Error(
+        `workflow "${this.workflowName}" calls two different tasks named "${entity.spec.name}"; task names must be unique`,
+      );
     }
     this.tasks.set(entity.spec.name, entity);
   }
@@ -97,7 +105,12 @@ const inspectCustom = Symbol.for("nodejs.util.inspect.custom");
 
 function describeRef(binding: RefBinding): string {
   const head = binding.kind === "input" ? `inputs.${binding.name}` : `${binding.node}.output`;
-  return head + (binding.path ?? []).map((step) => (typeof step === "number" ? `[${step}]` : `.${step}`)).join("");
+  return (
+    head +
+    (binding.path ?? [])
+      .map((step) => (typeof step === "number" ? `[${step}]` : `.${step}`))
+      .join("")
+  );
 }
 
 function misuse(binding: RefBinding, what: string): Error {
@@ -112,14 +125,23 @@ export function makeRef(context: BuildContext, binding: RefBinding): Ref<unknown
   const proxy = new Proxy(Object.create(null) as object, {
     get(_target, prop) {
       if (typeof prop === "symbol") {
-        if (prop === Symbol.toPrimitive) return () => { throw misuse(binding, "turned into a string or number"); };
-        if (prop === Symbol.iterator) return () => { throw misuse(binding, "iterated or spread"); };
+        if (prop === Symbol.toPrimitive)
+          return () => {
+            throw misuse(binding, "turned into a string or number");
+          };
+        if (prop === Symbol.iterator)
+          return () => {
+            throw misuse(binding, "iterated or spread");
+          };
         if (prop === inspectCustom) return () => `Ref(${describeRef(binding)})`;
         return undefined;
       }
       // Not a thenable: `await ref` gives the Ref back instead of hanging.
       if (prop === "then") return undefined;
-      if (prop === "toJSON") return () => { throw misuse(binding, "serialised"); };
+      if (prop === "toJSON")
+        return () => {
+          throw misuse(binding, "serialised");
+        };
       const step = /^(0|[1-9][0-9]*)$/.test(prop) ? Number(prop) : prop;
       return makeRef(context, { ...binding, path: [...(binding.path ?? []), step] });
     },
@@ -158,17 +180,24 @@ function kindOf(value: unknown): string {
  * yields undefined (the input is left out), inside arrays null and inside objects an absent field, as in JSON.
  * `where` names the value in errors: `input "name" of task "say_hello"`.
  */
-export function toBinding(context: BuildContext, value: unknown, where: string): Binding | undefined {
+export function toBinding(
+  context: BuildContext,
+  value: unknown,
+  where: string,
+): Binding | undefined {
   const seen = new Set<object>();
   const bind = (v: unknown, at: string): Binding | undefined => {
     if (v === undefined) return undefined;
-    if (v === null || typeof v === "string" || typeof v === "boolean") return { kind: "literal", value: v };
+    if (v === null || typeof v === "string" || typeof v === "boolean")
+      return { kind: "literal", value: v };
     if (typeof v === "number") {
       if (!Number.isFinite(v)) throw new Error(`${at} is ${v}, which is not a JSON number`);
       return { kind: "literal", value: v };
     }
     if (typeof v !== "object") {
-      throw new Error(`${at} is a ${typeof v}; pass JSON values (strings, numbers, booleans, null, arrays, plain objects) or Refs`);
+      throw new Error(
+        `${at} is a ${typeof v}; pass JSON values (strings, numbers, booleans, null, arrays, plain objects) or Refs`,
+      );
     }
     const state = refStates.get(v);
     if (state) {
@@ -184,12 +213,17 @@ export function toBinding(context: BuildContext, value: unknown, where: string):
     seen.add(v);
     try {
       if (Array.isArray(v)) {
-        const items = v.map((item, i) => bind(item, `${at}[${i}]`) ?? { kind: "literal" as const, value: null });
+        const items = v.map(
+          (item, i) => bind(item, `${at}[${i}]`) ?? { kind: "literal" as const, value: null },
+        );
         return collapse({ kind: "list", items });
       }
-      if (typeof (v as { toJSON?: unknown }).toJSON === "function") return { kind: "literal", value: toJsonValue(v) };
+      if (typeof (v as { toJSON?: unknown }).toJSON === "function")
+        return { kind: "literal", value: toJsonValue(v) };
       if (!isPlainObject(v)) {
-        throw new Error(`${at} is a ${kindOf(v)}; pass JSON values (strings, numbers, booleans, null, arrays, plain objects) or Refs`);
+        throw new Error(
+          `${at} is a ${kindOf(v)}; pass JSON values (strings, numbers, booleans, null, arrays, plain objects) or Refs`,
+        );
       }
       const fields: Record<string, Binding> = {};
       for (const [key, field] of Object.entries(v)) {

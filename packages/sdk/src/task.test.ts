@@ -51,7 +51,12 @@ describe("task spec", () => {
         retries: 3,
         timeoutSeconds: 60,
         resources: { cpu: 2, memoryMiB: 512 },
-        image: new ImageSpec({ name: "img", baseImage: "node:20", packages: ["lodash"], env: { A: "1" } }),
+        image: new ImageSpec({
+          name: "img",
+          baseImage: "node:20",
+          packages: ["lodash"],
+          env: { A: "1" },
+        }),
       },
       () => null,
     );
@@ -64,9 +69,15 @@ describe("task spec", () => {
   });
 
   it("rejects bad names and settings when the task is defined", () => {
-    expect(() => task({ name: "say hello", inputs: {}, output: z.null() }, () => null)).toThrow(/task name "say hello" is not valid/);
-    expect(() => task({ name: "t", inputs: {}, output: z.null(), retries: -1 }, () => null)).toThrow(/task "t" is not valid: retries/);
-    expect(() => task({ name: "t", inputs: { "a b": z.string() }, output: z.null() }, () => null)).toThrow('task "t" input name "a b" is not valid');
+    expect(() => task({ name: "say hello", inputs: {}, output: z.null() }, () => null)).toThrow(
+      /task name "say hello" is not valid/,
+    );
+    expect(() =>
+      task({ name: "t", inputs: {}, output: z.null(), retries: -1 }, () => null),
+    ).toThrow(/task "t" is not valid: retries/);
+    expect(() =>
+      task({ name: "t", inputs: { "a b": z.string() }, output: z.null() }, () => null),
+    ).toThrow('task "t" input name "a b" is not valid');
   });
 
   it("exposes its name", () => {
@@ -77,29 +88,43 @@ describe("task spec", () => {
 describe("task.run and execute", () => {
   it("validates inputs, applies defaults and calls the function", async () => {
     await expect(greet.run({ name: "Ada" })).resolves.toBe("Hello Ada");
-    await expect(greet.run({ name: "Ada", times: 2, suffix: "!" })).resolves.toBe("Hello Hello Ada!");
+    await expect(greet.run({ name: "Ada", times: 2, suffix: "!" })).resolves.toBe(
+      "Hello Hello Ada!",
+    );
     await expect(greet[ENTITY].execute({ name: "Bo" })).resolves.toBe("Hello Bo");
   });
 
   it("names an unknown input and what the task takes", async () => {
     const error = await greet[ENTITY].execute({ nmae: "Ada", name: "x" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidInputsError);
-    expect((error as InvalidInputsError).message).toBe('unknown input "nmae" for task "greet" (it takes: name, times, suffix)');
-    expect((error as InvalidInputsError).issues).toEqual([{ input: "nmae", message: expect.stringContaining("nmae") }]);
+    expect((error as InvalidInputsError).message).toBe(
+      'unknown input "nmae" for task "greet" (it takes: name, times, suffix)',
+    );
+    expect((error as InvalidInputsError).issues).toEqual([
+      { input: "nmae", message: expect.stringContaining("nmae") as string },
+    ]);
   });
 
   it("names a missing required input", async () => {
-    await expect(greet[ENTITY].execute({})).rejects.toThrow('missing required input "name" for task "greet"');
+    await expect(greet[ENTITY].execute({})).rejects.toThrow(
+      'missing required input "name" for task "greet"',
+    );
   });
 
   it("names a mistyped input and says what was expected", async () => {
-    const error = (await greet[ENTITY].execute({ name: "Ada", times: "2" }).catch((e: unknown) => e)) as InvalidInputsError;
-    expect(error.message).toBe('invalid inputs for task "greet": input "times": expected number, received string');
+    const error = (await greet[ENTITY].execute({ name: "Ada", times: "2" }).catch(
+      (e: unknown) => e,
+    )) as InvalidInputsError;
+    expect(error.message).toBe(
+      'invalid inputs for task "greet": input "times": expected number, received string',
+    );
     expect(error.issues.map((i) => i.input)).toEqual(["times"]);
   });
 
   it("reports every bad input at once", async () => {
-    const error = (await greet[ENTITY].execute({ extra: 1, times: "x" }).catch((e: unknown) => e)) as InvalidInputsError;
+    const error = (await greet[ENTITY].execute({ extra: 1, times: "x" }).catch(
+      (e: unknown) => e,
+    )) as InvalidInputsError;
     expect(error.issues.map((i) => i.input).sort()).toEqual(["extra", "name", "times"]);
     expect(error.message).toContain('unknown input "extra"');
     expect(error.message).toContain('missing required input "name"');
@@ -107,17 +132,34 @@ describe("task.run and execute", () => {
   });
 
   it("names nested fields of a mistyped input", async () => {
-    const t = task({ name: "points", inputs: { points: z.array(z.object({ x: z.number() })) }, output: z.number() }, ({ points }) => points.length);
-    await expect(t[ENTITY].execute({ points: [{ x: 1 }, { x: "2" }] })).rejects.toThrow('input "points[1].x": expected number, received string');
+    const t = task(
+      {
+        name: "points",
+        inputs: { points: z.array(z.object({ x: z.number() })) },
+        output: z.number(),
+      },
+      ({ points }) => points.length,
+    );
+    await expect(t[ENTITY].execute({ points: [{ x: 1 }, { x: "2" }] })).rejects.toThrow(
+      'input "points[1].x": expected number, received string',
+    );
   });
 
   it("rejects an output that does not match the output schema, naming the task", async () => {
-    const t = task({ name: "liar", inputs: {}, output: z.number() }, () => "not a number" as unknown as number);
-    await expect(t.run({})).rejects.toThrow("liar returned a value that does not match its output schema: expected number, received string");
+    const t = task(
+      { name: "liar", inputs: {}, output: z.number() },
+      () => "not a number" as unknown as number,
+    );
+    await expect(t.run({})).rejects.toThrow(
+      "liar returned a value that does not match its output schema: expected number, received string",
+    );
   });
 
   it("returns a JSON-safe copy of the output", async () => {
-    const t = task({ name: "dated", inputs: {}, output: z.object({ at: z.date(), n: z.number() }) }, () => ({ at: new Date(0), n: 1 }));
+    const t = task(
+      { name: "dated", inputs: {}, output: z.object({ at: z.date(), n: z.number() }) },
+      () => ({ at: new Date(0), n: 1 }),
+    );
     await expect(t[ENTITY].execute({})).resolves.toEqual({ at: "1970-01-01T00:00:00.000Z", n: 1 });
   });
 
@@ -134,10 +176,15 @@ describe("task.run and execute", () => {
 
 describe("calling a task outside a workflow", () => {
   it("throws and points at .run", () => {
-    const sayHello = task({ name: "say_hello", inputs: { name: z.string() }, output: z.string() }, ({ name }) => name);
+    const sayHello = task(
+      { name: "say_hello", inputs: { name: z.string() }, output: z.string() },
+      ({ name }) => name,
+    );
     expect(() => sayHello({ name: "x" })).toThrow(
       "say_hello can only be called inside a workflow function; use sayHello.run(inputs) to run it directly",
     );
-    expect(() => sayHello.map({ name: ["x"] })).toThrow("say_hello can only be called inside a workflow function");
+    expect(() => sayHello.map({ name: ["x"] })).toThrow(
+      "say_hello can only be called inside a workflow function",
+    );
   });
 });

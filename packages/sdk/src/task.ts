@@ -9,7 +9,15 @@ import type { InputIssue } from "./errors.js";
 import { InvalidInputsError } from "./errors.js";
 import type { ImageSpec } from "./image.js";
 import type { InputShape } from "./inputs.js";
-import { describeIssue, describeOutputIssue, inputJsonSchemas, outputJsonSchema, parseInputs, requiredInputs, toJsonValue } from "./inputs.js";
+import {
+  describeIssue,
+  describeOutputIssue,
+  inputJsonSchemas,
+  outputJsonSchema,
+  parseInputs,
+  requiredInputs,
+  toJsonValue,
+} from "./inputs.js";
 import type { BuildContext, Bindable, Ref } from "./refs.js";
 import { activeBuild, makeRef, toBinding } from "./refs.js";
 import type { InteractiveDefinition } from "./vscode.js";
@@ -36,11 +44,17 @@ export type TaskInputs<I extends InputShape> = z.output<z.ZodObject<I>>;
 /** What a caller passes to a task: the schemas' input types (defaults make inputs optional). */
 export type TaskRawInputs<I extends InputShape> = z.input<z.ZodObject<I>>;
 /** What a workflow function passes to a task: values, Refs, or arrays/objects holding Refs. */
-export type TaskCallInputs<I extends InputShape> = { [K in keyof TaskRawInputs<I>]: Bindable<TaskRawInputs<I>[K]> };
+export type TaskCallInputs<I extends InputShape> = {
+  [K in keyof TaskRawInputs<I>]: Bindable<TaskRawInputs<I>[K]>;
+};
 /** For `task.map`: lists (or Refs to lists) to fan out over, one element per run. */
-export type TaskMapOver<I extends InputShape> = { [K in keyof TaskRawInputs<I>]?: Bindable<TaskRawInputs<I>[K][]> };
+export type TaskMapOver<I extends InputShape> = {
+  [K in keyof TaskRawInputs<I>]?: Bindable<TaskRawInputs<I>[K][]>;
+};
 
-export type TaskFunction<I extends InputShape, O extends z.ZodType> = (inputs: TaskInputs<I>) => z.input<O> | Promise<z.input<O>>;
+export type TaskFunction<I extends InputShape, O extends z.ZodType> = (
+  inputs: TaskInputs<I>,
+) => z.input<O> | Promise<z.input<O>>;
 
 /** A task: call it inside a workflow function, `.map` it over lists, or `.run` it directly. */
 export interface Task<I extends InputShape = InputShape, O extends z.ZodType = z.ZodType> {
@@ -49,7 +63,7 @@ export interface Task<I extends InputShape = InputShape, O extends z.ZodType = z
   /** Inside a workflow function: runs the task once per element of the `over` lists (zipped); a Ref to the list of outputs. */
   map(over: TaskMapOver<I>, fixed?: Partial<TaskCallInputs<I>>): Ref<z.output<O>[]>;
   /** Runs the task here and now: validates the inputs, calls the function, validates the output. */
-  run(inputs: TaskRawInputs<I>): Promise<z.output<O>>;
+  run(this: void, inputs: TaskRawInputs<I>): Promise<z.output<O>>;
   readonly name: string;
   readonly [ENTITY]: TaskEntity & { interactive?: InteractiveDefinition };
 }
@@ -67,7 +81,9 @@ function callerFile(caller: (...args: never[]) => unknown): string | undefined {
     const match = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):\d+:\d+\)?\s*$/.exec(line);
     const location = match?.[1];
     if (!location) continue;
-    return location.startsWith("file://") ? decodeURIComponent(location.slice("file://".length)) : location;
+    return location.startsWith("file://")
+      ? decodeURIComponent(location.slice("file://".length))
+      : location;
   }
   return undefined;
 }
@@ -76,7 +92,9 @@ function callerFile(caller: (...args: never[]) => unknown): string | undefined {
 function checkName(what: string, name: unknown): string {
   const parsed = EntityName.safeParse(name);
   if (!parsed.success) {
-    throw new Error(`${what} ${JSON.stringify(name)} is not valid: ${parsed.error.issues[0]?.message ?? "bad name"}`);
+    throw new Error(
+      `${what} ${JSON.stringify(name)} is not valid: ${parsed.error.issues[0]?.message ?? "bad name"}`,
+    );
   }
   return parsed.data;
 }
@@ -85,9 +103,13 @@ function checkName(what: string, name: unknown): string {
  * Defines a task from typed inputs, an output schema and a function (plain, or wrapped by `vscode(...)`).
  * @example const sayHello = task({ name: "say_hello", inputs: { name: z.string() }, output: z.string() }, async ({ name }) => `Hello, ${name}!`);
  */
-export function task<I extends InputShape, O extends z.ZodType>(options: TaskOptions<I, O>, fn: TaskFunction<I, O>): Task<I, O> {
+export function task<I extends InputShape, O extends z.ZodType>(
+  options: TaskOptions<I, O>,
+  fn: TaskFunction<I, O>,
+): Task<I, O> {
   const name = checkName("task name", options.name);
-  if (typeof fn !== "function") throw new TypeError(`task "${name}" needs a function as its second argument`);
+  if (typeof fn !== "function")
+    throw new TypeError(`task "${name}" needs a function as its second argument`);
   const shape = options.inputs;
   for (const input of Object.keys(shape)) checkName(`task "${name}" input name`, input);
 
@@ -107,7 +129,9 @@ export function task<I extends InputShape, O extends z.ZodType>(options: TaskOpt
   };
   const checked = TaskSpecSchema.safeParse(candidate);
   if (!checked.success) {
-    const problems = checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    const problems = checked.error.issues
+      .map((i) => `${i.path.join(".")}: ${i.message}`)
+      .join("; ");
     throw new Error(`task "${name}" is not valid: ${problems}`);
   }
   const spec: TaskSpec = checked.data;
@@ -123,7 +147,9 @@ export function task<I extends InputShape, O extends z.ZodType>(options: TaskOpt
       const output = await options.output.safeParseAsync(returned);
       if (!output.success) {
         const problems = output.error.issues.map(describeOutputIssue).join("; ");
-        throw new Error(`${name} returned a value that does not match its output schema: ${problems}`);
+        throw new Error(
+          `${name} returned a value that does not match its output schema: ${problems}`,
+        );
       }
       return toJsonValue(output.data);
     },
@@ -133,7 +159,9 @@ export function task<I extends InputShape, O extends z.ZodType>(options: TaskOpt
   const recordingContext = (): BuildContext => {
     const context = activeBuild();
     if (!context) {
-      throw new Error(`${name} can only be called inside a workflow function; use ${variableName(name)}.run(inputs) to run it directly`);
+      throw new Error(
+        `${name} can only be called inside a workflow function; use ${variableName(name)}.run(inputs) to run it directly`,
+      );
     }
     context.useTask(entity);
     return context;
@@ -168,7 +196,7 @@ export function task<I extends InputShape, O extends z.ZodType>(options: TaskOpt
           `call the task (${variableName(name)}(inputs)) so it becomes a step of the workflow`,
       );
     }
-    return entity.execute(inputs as Record<string, unknown>) as Promise<z.output<O>>;
+    return entity.execute(inputs) as Promise<z.output<O>>;
   };
 
   Object.defineProperties(call, {
@@ -184,9 +212,15 @@ function withSourceFile(file: string | undefined): { sourceFile?: string } {
   return file === undefined ? {} : { sourceFile: file };
 }
 
-function bindInputs(context: BuildContext, inputs: unknown, where: string): Record<string, Binding> {
+function bindInputs(
+  context: BuildContext,
+  inputs: unknown,
+  where: string,
+): Record<string, Binding> {
   if (inputs === null || typeof inputs !== "object" || Array.isArray(inputs)) {
-    throw new InvalidInputsError(where, [{ input: "", message: `${where} takes its inputs as an object: { name: value }` }]);
+    throw new InvalidInputsError(where, [
+      { input: "", message: `${where} takes its inputs as an object: { name: value }` },
+    ]);
   }
   const bindings: Record<string, Binding> = {};
   for (const [input, value] of Object.entries(inputs)) {
@@ -200,19 +234,27 @@ function bindInputs(context: BuildContext, inputs: unknown, where: string): Reco
  * Checks a call as far as it can be checked while building: names are known, required inputs are given,
  * and literal values match their schemas (Refs are checked when the task runs).
  */
-function checkCallInputs(where: string, shape: InputShape, fixed: Record<string, Binding>, over: Record<string, Binding>): void {
+function checkCallInputs(
+  where: string,
+  shape: InputShape,
+  fixed: Record<string, Binding>,
+  over: Record<string, Binding>,
+): void {
   const issues: InputIssue[] = [];
   const names = Object.keys(shape);
   const takes = names.length ? `it takes: ${names.join(", ")}` : "it takes no inputs";
   const given = [...Object.keys(over), ...Object.keys(fixed)];
   for (const input of given) {
-    if (!Object.hasOwn(shape, input)) issues.push({ input, message: `unknown input "${input}" for ${where} (${takes})` });
+    if (!Object.hasOwn(shape, input))
+      issues.push({ input, message: `unknown input "${input}" for ${where} (${takes})` });
   }
   for (const input of Object.keys(over)) {
-    if (Object.hasOwn(fixed, input)) issues.push({ input, message: `input "${input}" of ${where} is both mapped over and fixed` });
+    if (Object.hasOwn(fixed, input))
+      issues.push({ input, message: `input "${input}" of ${where} is both mapped over and fixed` });
   }
   for (const input of requiredInputs(shape)) {
-    if (!given.includes(input)) issues.push({ input, message: `missing required input "${input}" for ${where}` });
+    if (!given.includes(input))
+      issues.push({ input, message: `missing required input "${input}" for ${where}` });
   }
   const checkLiteral = (input: string, value: JsonValue, path: (string | number)[]) => {
     const schema = shape[input];
@@ -229,7 +271,10 @@ function checkCallInputs(where: string, shape: InputShape, fixed: Record<string,
   for (const [input, binding] of Object.entries(over)) {
     if (binding.kind !== "literal") continue;
     if (!Array.isArray(binding.value)) {
-      issues.push({ input, message: `input "${input}" of ${where} is mapped over, so it must be a list` });
+      issues.push({
+        input,
+        message: `input "${input}" of ${where} is mapped over, so it must be a list`,
+      });
       continue;
     }
     binding.value.forEach((element, i) => checkLiteral(input, element, [i]));

@@ -13,25 +13,50 @@ describe("vscode(...)", () => {
     const sayHello = task(
       { name: "say_hello", inputs: { name: z.string() }, output: z.string() },
       vscode(
-        { maxIdleSeconds: 60_000, preExecute: () => hooks.push("pre"), postExecute: () => hooks.push("post") },
+        {
+          maxIdleSeconds: 60_000,
+          preExecute: () => hooks.push("pre"),
+          postExecute: () => hooks.push("post"),
+        },
         async ({ name }) => `Hello, ${name}!`,
       ),
     );
     await expect(sayHello.run({ name: "Ada" })).resolves.toBe("Hello, Ada!");
     await expect(sayHello[ENTITY].execute({ name: "Bo" })).resolves.toBe("Hello, Bo!");
-    const wf = workflow({ name: "wf", inputs: { name: z.string().default("world") } }, ({ name }) => sayHello({ name }));
+    const wf = workflow({ name: "wf", inputs: { name: z.string().default("world") } }, ({ name }) =>
+      sayHello({ name }),
+    );
     await expect(runWorkflow(wf, {})).resolves.toBe("Hello, world!");
     expect(hooks).toEqual([]);
   });
 
   it("puts the interactive settings, with defaults, into the task spec", () => {
-    const bare = task({ name: "bare", inputs: {}, output: z.number() }, vscode(() => 1));
-    expect(bare[ENTITY].spec.interactive).toEqual({ enable: true, maxIdleSeconds: 36_000, runTaskFirst: false, preExecute: false, extensions: [] });
+    const bare = task(
+      { name: "bare", inputs: {}, output: z.number() },
+      vscode(() => 1),
+    );
+    expect(bare[ENTITY].spec.interactive).toEqual({
+      enable: true,
+      maxIdleSeconds: 36_000,
+      runTaskFirst: false,
+      preExecute: false,
+      extensions: [],
+    });
 
     const config = new VscodeConfig().addExtensions([COPILOT_EXTENSION, VIM_EXTENSION]);
     const custom = task(
       { name: "custom", inputs: {}, output: z.number() },
-      vscode({ maxIdleSeconds: 600, runTaskFirst: true, enable: false, port: 9000, config, preExecute: () => undefined }, () => 2),
+      vscode(
+        {
+          maxIdleSeconds: 600,
+          runTaskFirst: true,
+          enable: false,
+          port: 9000,
+          config,
+          preExecute: () => undefined,
+        },
+        () => 2,
+      ),
     );
     expect(custom[ENTITY].spec.interactive).toEqual({
       enable: false,
@@ -53,7 +78,10 @@ describe("vscode(...)", () => {
   it("keeps the options, hooks and the author's function on the task entity", () => {
     const preExecute = () => "pre";
     const fn = ({ x }: { x: number }) => x * 2;
-    const doubled = task({ name: "doubled", inputs: { x: z.number() }, output: z.number() }, vscode({ preExecute, maxIdleSeconds: 5 }, fn));
+    const doubled = task(
+      { name: "doubled", inputs: { x: z.number() }, output: z.number() },
+      vscode({ preExecute, maxIdleSeconds: 5 }, fn),
+    );
     const interactive = doubled[ENTITY].interactive;
     expect(interactive?.fn).toBe(fn);
     expect(interactive?.options.preExecute).toBe(preExecute);
@@ -61,7 +89,9 @@ describe("vscode(...)", () => {
   });
 
   it("rejects invalid options when the task is defined", () => {
-    expect(() => vscode({ maxIdleSeconds: -1 }, () => 1)).toThrow(/invalid vscode options: maxIdleSeconds/);
+    expect(() => vscode({ maxIdleSeconds: -1 }, () => 1)).toThrow(
+      /invalid vscode options: maxIdleSeconds/,
+    );
     expect(() => vscode({ port: 70_000 }, () => 1)).toThrow(/invalid vscode options: port/);
   });
 });
@@ -86,17 +116,26 @@ describe("VscodeConfig", () => {
 
   it("snapshots the extensions into the spec when the task is defined", () => {
     const config = new VscodeConfig();
-    const t = task({ name: "snap", inputs: {}, output: z.null() }, vscode({ config }, () => null));
+    const t = task(
+      { name: "snap", inputs: {}, output: z.null() },
+      vscode({ config }, () => null),
+    );
     config.addExtensions(COPILOT_EXTENSION);
     expect(t[ENTITY].spec.interactive?.extensions).toEqual([]);
   });
 
   it("rejects empty extension names", () => {
-    expect(() => new VscodeConfig().addExtensions("")).toThrow("VscodeConfig.addExtensions expects URLs or paths");
+    expect(() => new VscodeConfig().addExtensions("")).toThrow(
+      "VscodeConfig.addExtensions expects URLs or paths",
+    );
   });
 
   it("points the predefined extensions at Open VSX", () => {
-    expect(COPILOT_EXTENSION).toBe("https://open-vsx.org/api/GitHub/copilot/1.138.563/file/GitHub.copilot-1.138.563.vsix");
-    expect(VIM_EXTENSION).toBe("https://open-vsx.org/api/vscodevim/vim/1.27.0/file/vscodevim.vim-1.27.0.vsix");
+    expect(COPILOT_EXTENSION).toBe(
+      "https://open-vsx.org/api/GitHub/copilot/1.138.563/file/GitHub.copilot-1.138.563.vsix",
+    );
+    expect(VIM_EXTENSION).toBe(
+      "https://open-vsx.org/api/vscodevim/vim/1.27.0/file/vscodevim.vim-1.27.0.vsix",
+    );
   });
 });

@@ -3,9 +3,11 @@ import type { InteractiveConfig } from "@drydock/contracts";
 import { InteractiveConfigSchema } from "@drydock/contracts";
 
 /** The GitHub Copilot extension on Open VSX, for `new VscodeConfig().addExtensions(COPILOT_EXTENSION)`. */
-export const COPILOT_EXTENSION = "https://open-vsx.org/api/GitHub/copilot/1.138.563/file/GitHub.copilot-1.138.563.vsix";
+export const COPILOT_EXTENSION =
+  "https://open-vsx.org/api/GitHub/copilot/1.138.563/file/GitHub.copilot-1.138.563.vsix";
 /** The Vim extension on Open VSX. */
-export const VIM_EXTENSION = "https://open-vsx.org/api/vscodevim/vim/1.27.0/file/vscodevim.vim-1.27.0.vsix";
+export const VIM_EXTENSION =
+  "https://open-vsx.org/api/vscodevim/vim/1.27.0/file/vscodevim.vim-1.27.0.vsix";
 
 /**
  * The VS Code extensions installed into a task's session (URLs of .vsix files or paths inside the image).
@@ -25,7 +27,9 @@ export class VscodeConfig {
   addExtensions(urlOrPath: string | readonly string[]): this {
     for (const extension of typeof urlOrPath === "string" ? [urlOrPath] : urlOrPath) {
       if (typeof extension !== "string" || extension.trim() === "") {
-        throw new Error(`VscodeConfig.addExtensions expects URLs or paths of .vsix files, got ${JSON.stringify(extension)}`);
+        throw new Error(
+          `VscodeConfig.addExtensions expects URLs or paths of .vsix files, got ${JSON.stringify(extension)}`,
+        );
       }
       if (!this.extensions.includes(extension)) this.extensions.push(extension);
     }
@@ -95,9 +99,14 @@ export function interactiveConfigOf(options: VscodeOptions): InteractiveConfig {
  */
 export function vscode<F extends (...args: never[]) => unknown>(fn: F): F;
 export function vscode<F extends (...args: never[]) => unknown>(options: VscodeOptions, fn: F): F;
-export function vscode<F extends (...args: never[]) => unknown>(optionsOrFn: VscodeOptions | F, maybeFn?: F): F {
-  const [options, fn] = typeof optionsOrFn === "function" ? [{}, optionsOrFn] : [optionsOrFn, maybeFn];
-  if (typeof fn !== "function") throw new TypeError("vscode(options, fn) needs the task function as its last argument");
+export function vscode<F extends (...args: never[]) => unknown>(
+  optionsOrFn: VscodeOptions | F,
+  maybeFn?: F,
+): F {
+  const [options, fn] =
+    typeof optionsOrFn === "function" ? [{}, optionsOrFn] : [optionsOrFn, maybeFn];
+  if (typeof fn !== "function")
+    throw new TypeError("vscode(options, fn) needs the task function as its last argument");
   interactiveConfigOf(options); // fail at definition time on bad options
   const inner = interactiveDefinitionOf(fn)?.fn ?? fn;
   const wrapper = function (this: unknown, ...args: never[]) {

@@ -8,17 +8,35 @@ import { task } from "./task.js";
 import { workflow } from "./workflow.js";
 
 const makePoint = task(
-  { name: "make_point", inputs: { x: z.number(), y: z.number().default(0) }, output: z.object({ x: z.number(), y: z.number() }) },
+  {
+    name: "make_point",
+    inputs: { x: z.number(), y: z.number().default(0) },
+    output: z.object({ x: z.number(), y: z.number() }),
+  },
   (p) => p,
 );
-const norm = task({ name: "norm", inputs: { point: z.object({ x: z.number(), y: z.number() }) }, output: z.number() }, ({ point }) =>
-  Math.hypot(point.x, point.y),
+const norm = task(
+  {
+    name: "norm",
+    inputs: { point: z.object({ x: z.number(), y: z.number() }) },
+    output: z.number(),
+  },
+  ({ point }) => Math.hypot(point.x, point.y),
 );
-const sum = task({ name: "sum", inputs: { values: z.array(z.number()), label: z.string().optional() }, output: z.number() }, ({ values }) =>
-  values.reduce((a, b) => a + b, 0),
+const sum = task(
+  {
+    name: "sum",
+    inputs: { values: z.array(z.number()), label: z.string().optional() },
+    output: z.number(),
+  },
+  ({ values }) => values.reduce((a, b) => a + b, 0),
 );
 const describeAll = task(
-  { name: "describe_all", inputs: { data: z.object({ a: z.number(), b: z.array(z.number()), c: z.string() }) }, output: z.string() },
+  {
+    name: "describe_all",
+    inputs: { data: z.object({ a: z.number(), b: z.array(z.number()), c: z.string() }) },
+    output: z.string(),
+  },
   ({ data }) => JSON.stringify(data),
 );
 
@@ -45,17 +63,26 @@ describe("building a workflow", () => {
       return makePoint({ x: p.y, y: p.x });
     });
     const [first, second] = wf.build().workflow.nodes;
-    expect(first?.inputs).toEqual({ x: { kind: "input", name: "xs", path: [2] }, y: { kind: "literal", value: 1 } });
-    expect(second?.inputs).toEqual({ x: { kind: "node", node: "n0", path: ["y"] }, y: { kind: "node", node: "n0", path: ["x"] } });
+    expect(first?.inputs).toEqual({
+      x: { kind: "input", name: "xs", path: [2] },
+      y: { kind: "literal", value: 1 },
+    });
+    expect(second?.inputs).toEqual({
+      x: { kind: "node", node: "n0", path: ["y"] },
+      y: { kind: "node", node: "n0", path: ["x"] },
+    });
   });
 
   it("binds arrays and objects holding Refs as list and object bindings, and pure values as literals", () => {
-    const wf = workflow({ name: "nested", inputs: { a: z.number(), label: z.string() } }, ({ a, label }) => {
-      const p = makePoint({ x: 3 });
-      const total = sum({ values: [a, p.x, 7], label: "fixed" });
-      describeAll({ data: { a: total, b: [1, 2], c: label } });
-      return { total, parts: [p, 5], name: label };
-    });
+    const wf = workflow(
+      { name: "nested", inputs: { a: z.number(), label: z.string() } },
+      ({ a, label }) => {
+        const p = makePoint({ x: 3 });
+        const total = sum({ values: [a, p.x, 7], label: "fixed" });
+        describeAll({ data: { a: total, b: [1, 2], c: label } });
+        return { total, parts: [p, 5], name: label };
+      },
+    );
     const { nodes, output } = wf.build().workflow;
     expect(nodes[1]?.inputs).toEqual({
       values: {
@@ -71,14 +98,24 @@ describe("building a workflow", () => {
     expect(nodes[2]?.inputs).toEqual({
       data: {
         kind: "object",
-        fields: { a: { kind: "node", node: "n1" }, b: { kind: "literal", value: [1, 2] }, c: { kind: "input", name: "label" } },
+        fields: {
+          a: { kind: "node", node: "n1" },
+          b: { kind: "literal", value: [1, 2] },
+          c: { kind: "input", name: "label" },
+        },
       },
     });
     expect(output).toEqual({
       kind: "object",
       fields: {
         total: { kind: "node", node: "n1" },
-        parts: { kind: "list", items: [{ kind: "node", node: "n0" }, { kind: "literal", value: 5 }] },
+        parts: {
+          kind: "list",
+          items: [
+            { kind: "node", node: "n0" },
+            { kind: "literal", value: 5 },
+          ],
+        },
         name: { kind: "input", name: "label" },
       },
     });
@@ -101,7 +138,13 @@ describe("building a workflow", () => {
     });
     const { nodes, output } = wf.build().workflow;
     expect(nodes).toEqual([
-      { kind: "map", id: "n0", task: "make_point", over: { x: { kind: "input", name: "xs" } }, inputs: { y: { kind: "literal", value: 2 } } },
+      {
+        kind: "map",
+        id: "n0",
+        task: "make_point",
+        over: { x: { kind: "input", name: "xs" } },
+        inputs: { y: { kind: "literal", value: 2 } },
+      },
       {
         kind: "map",
         id: "n1",
@@ -112,13 +155,20 @@ describe("building a workflow", () => {
     ]);
     expect(output).toEqual({
       kind: "object",
-      fields: { points: { kind: "node", node: "n0" }, first: { kind: "node", node: "n1", path: [0] } },
+      fields: {
+        points: { kind: "node", node: "n0" },
+        first: { kind: "node", node: "n1", path: [0] },
+      },
     });
   });
 
   it("describes workflow inputs as JSON Schema; defaults make them optional", () => {
-    const wf = workflow({ name: "inputs", inputs: { name: z.string().default("world"), n: z.number(), tag: z.string().optional() } }, ({ n }) =>
-      makePoint({ x: n }),
+    const wf = workflow(
+      {
+        name: "inputs",
+        inputs: { name: z.string().default("world"), n: z.number(), tag: z.string().optional() },
+      },
+      ({ n }) => makePoint({ x: n }),
     );
     const spec = wf.build().workflow;
     expect(spec.inputs.name).toMatchObject({ type: "string", default: "world" });
@@ -141,7 +191,9 @@ describe("building a workflow", () => {
   });
 
   it("is found by findEntities with the tasks it calls", () => {
-    const wf = workflow({ name: "found", inputs: { x: z.number() } }, ({ x }) => norm({ point: makePoint({ x }) }));
+    const wf = workflow({ name: "found", inputs: { x: z.number() } }, ({ x }) =>
+      norm({ point: makePoint({ x }) }),
+    );
     const found = findEntities({ wf });
     expect([...found.workflows.keys()]).toEqual(["found"]);
     expect([...found.tasks.keys()].sort()).toEqual(["make_point", "norm"]);
@@ -150,23 +202,33 @@ describe("building a workflow", () => {
 
 describe("mistakes found while building", () => {
   it("names an unknown or missing task input at the call", () => {
-    const typo = workflow({ name: "typo", inputs: { x: z.number() } }, ({ x }) => makePoint({ xx: x } as never));
+    const typo = workflow({ name: "typo", inputs: { x: z.number() } }, ({ x }) =>
+      makePoint({ xx: x } as never),
+    );
     expect(() => typo.build()).toThrow(InvalidInputsError);
-    expect(() => typo.build()).toThrow('unknown input "xx" for task "make_point" in workflow "typo" (it takes: x, y)');
-    expect(() => typo.build()).toThrow('missing required input "x" for task "make_point" in workflow "typo"');
+    expect(() => typo.build()).toThrow(
+      'unknown input "xx" for task "make_point" in workflow "typo" (it takes: x, y)',
+    );
+    expect(() => typo.build()).toThrow(
+      'missing required input "x" for task "make_point" in workflow "typo"',
+    );
   });
 
   it("checks literal values against the input schema", () => {
     const wf = workflow({ name: "literal" }, () => makePoint({ x: "3" as unknown as number }));
     expect(() => wf.build()).toThrow('input "x": expected number, received string');
-    const mapped = workflow({ name: "literal_map" }, () => makePoint.map({ x: [1, "2" as unknown as number] }));
+    const mapped = workflow({ name: "literal_map" }, () =>
+      makePoint.map({ x: [1, "2" as unknown as number] }),
+    );
     expect(() => mapped.build()).toThrow('input "x[1]": expected number, received string');
   });
 
   it("reports problems the contracts find in the DAG", () => {
     const noList = task({ name: "no_inputs", inputs: {}, output: z.number() }, () => 1);
     const wf = workflow({ name: "no_list" }, () => noList.map({}));
-    expect(() => wf.build()).toThrow(/workflow "no_list" is not valid:\n {2}- node n0 \(no_inputs\) maps over no list/);
+    expect(() => wf.build()).toThrow(
+      /workflow "no_list" is not valid:\n {2}- node n0 \(no_inputs\) maps over no list/,
+    );
   });
 
   it("refuses to build a workflow inside another workflow's build", () => {
@@ -175,7 +237,9 @@ describe("mistakes found while building", () => {
       inner.build();
       return null;
     });
-    expect(() => outer.build()).toThrow('cannot build workflow "inner" while building workflow "outer"');
+    expect(() => outer.build()).toThrow(
+      'cannot build workflow "inner" while building workflow "outer"',
+    );
     // The failed build leaves nothing behind: both build on their own afterwards.
     expect(inner.build().workflow.nodes).toHaveLength(1);
   });
@@ -187,16 +251,22 @@ describe("mistakes found while building", () => {
       void inner.run();
       return null;
     });
-    expect(() => runsWorkflow.build()).toThrow('cannot run workflow "inner_built" while building workflow "runs_workflow"');
+    expect(() => runsWorkflow.build()).toThrow(
+      'cannot run workflow "inner_built" while building workflow "runs_workflow"',
+    );
     const runsTask = workflow({ name: "runs_task" }, () => {
       void makePoint.run({ x: 1 });
       return null;
     });
-    expect(() => runsTask.build()).toThrow('make_point.run cannot be used while building workflow "runs_task"');
+    expect(() => runsTask.build()).toThrow(
+      'make_point.run cannot be used while building workflow "runs_task"',
+    );
   });
 
   it("refuses an async workflow function", () => {
-    const wf = workflow({ name: "asynchronous", inputs: { x: z.number() } }, async ({ x }) => makePoint({ x }));
+    const wf = workflow({ name: "asynchronous", inputs: { x: z.number() } }, async ({ x }) =>
+      makePoint({ x }),
+    );
     expect(() => wf.build()).toThrow("the workflow function returned a Promise");
   });
 
@@ -207,8 +277,12 @@ describe("mistakes found while building", () => {
   });
 
   it("explains that a Ref has no value while building", () => {
-    const wf = workflow({ name: "template", inputs: { name: z.string() } }, ({ name }) => sum({ values: [1], label: `Hi ${String(name)}` }));
-    expect(() => wf.build()).toThrow("inputs.name is a Ref, a placeholder for a value that exists only when the workflow runs");
+    const wf = workflow({ name: "template", inputs: { name: z.string() } }, ({ name }) =>
+      sum({ values: [1], label: `Hi ${name as unknown as string}` }),
+    );
+    expect(() => wf.build()).toThrow(
+      "inputs.name is a Ref, a placeholder for a value that exists only when the workflow runs",
+    );
   });
 
   it("refuses a Ref from another workflow", () => {
@@ -219,15 +293,23 @@ describe("mistakes found while building", () => {
     });
     first.build();
     const second = workflow({ name: "second" }, () => makePoint({ x: leaked as Ref<number> }));
-    expect(() => second.build()).toThrow('input "x" of task "make_point" in workflow "second" is a Ref from workflow "first"');
+    expect(() => second.build()).toThrow(
+      'input "x" of task "make_point" in workflow "second" is a Ref from workflow "first"',
+    );
   });
 
   it("refuses values that are not JSON", () => {
-    const wf = workflow({ name: "not_json" }, () => sum({ values: new Set([1]) as unknown as number[] }));
-    expect(() => wf.build()).toThrow('input "values" of task "sum" in workflow "not_json" is a Set');
+    const wf = workflow({ name: "not_json" }, () =>
+      sum({ values: new Set([1]) as unknown as number[] }),
+    );
+    expect(() => wf.build()).toThrow(
+      'input "values" of task "sum" in workflow "not_json" is a Set',
+    );
   });
 
   it("rejects invalid workflow names", () => {
-    expect(() => workflow({ name: "my workflow" }, () => null)).toThrow('workflow name "my workflow" is not valid');
+    expect(() => workflow({ name: "my workflow" }, () => null)).toThrow(
+      'workflow name "my workflow" is not valid',
+    );
   });
 });

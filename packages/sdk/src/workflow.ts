@@ -11,6 +11,7 @@ import { runWorkflow } from "./local-runner.js";
 import type { Ref, Unref } from "./refs.js";
 import { BuildContext, isRef, makeRef, runInBuild, toBinding } from "./refs.js";
 import type { TaskInputs, TaskRawInputs } from "./task.js";
+import { WORKFLOW_INPUTS } from "./workflow-inputs.js";
 
 /** What `workflow(options, fn)` takes besides the function. */
 export interface WorkflowOptions<I extends InputShape> {
@@ -22,12 +23,15 @@ export interface WorkflowOptions<I extends InputShape> {
 }
 
 /** What a workflow function receives: a Ref per input. */
-export type WorkflowInputRefs<I extends InputShape> = { [K in keyof TaskInputs<I>]-?: Ref<TaskInputs<I>[K]> };
+export type WorkflowInputRefs<I extends InputShape> = {
+  [K in keyof TaskInputs<I>]-?: Ref<TaskInputs<I>[K]>;
+};
 
 /** The arguments of `workflow.run`: inputs may be left out when none is required. */
-export type WorkflowRunArgs<I extends InputShape> = Record<never, never> extends TaskRawInputs<I>
-  ? [inputs?: TaskRawInputs<I>, options?: RunOptions]
-  : [inputs: TaskRawInputs<I>, options?: RunOptions];
+export type WorkflowRunArgs<I extends InputShape> =
+  Record<never, never> extends TaskRawInputs<I>
+    ? [inputs?: TaskRawInputs<I>, options?: RunOptions]
+    : [inputs: TaskRawInputs<I>, options?: RunOptions];
 
 /** A workflow: `.build()` gives its DAG, `.run(inputs)` runs it locally. */
 export interface Workflow<I extends InputShape = InputShape, R = unknown> {
@@ -36,16 +40,7 @@ export interface Workflow<I extends InputShape = InputShape, R = unknown> {
   /** Runs the workflow function (once; cached) and returns the DAG and the specs of the tasks it calls. */
   build(): { workflow: WorkflowSpec; tasks: TaskSpec[] };
   /** Runs the workflow in this process with the local runner: `runWorkflow(this, inputs, options)`. */
-  run(...args: WorkflowRunArgs<I>): Promise<R>;
-}
-
-/** Where the local runner finds a workflow's zod input schemas; registered, so any SDK copy finds them. */
-export const WORKFLOW_INPUTS: unique symbol = Symbol.for("drydock.workflow.inputs") as never;
-
-/** The zod input schemas of a workflow made by `workflow(...)`, given the workflow or its entity. */
-export function workflowInputShape(wf: object): InputShape | undefined {
-  type WithInputs = { [WORKFLOW_INPUTS]?: InputShape };
-  return (wf as WithInputs)[WORKFLOW_INPUTS] ?? ((wf as { [ENTITY]?: WithInputs })[ENTITY] ?? {})[WORKFLOW_INPUTS];
+  run(this: void, ...args: WorkflowRunArgs<I>): Promise<R>;
 }
 
 /**
@@ -60,22 +55,35 @@ export function workflow<I extends InputShape = Record<never, never>, R = unknow
 ): Workflow<I, Unref<R>> {
   const nameCheck = EntityName.safeParse(options.name);
   if (!nameCheck.success) {
-    throw new Error(`workflow name ${JSON.stringify(options.name)} is not valid: ${nameCheck.error.issues[0]?.message ?? "bad name"}`);
+    throw new Error(
+      `workflow name ${JSON.stringify(options.name)} is not valid: ${nameCheck.error.issues[0]?.message ?? "bad name"}`,
+    );
   }
   const name = nameCheck.data;
-  if (typeof fn !== "function") throw new TypeError(`workflow "${name}" needs a function as its second argument`);
+  if (typeof fn !== "function")
+    throw new TypeError(`workflow "${name}" needs a function as its second argument`);
   const shape = (options.inputs ?? {}) as I;
   for (const input of Object.keys(shape)) {
-    if (!EntityName.safeParse(input).success) throw new Error(`workflow "${name}" has an input named ${JSON.stringify(input)}, which is not a valid name`);
+    if (!EntityName.safeParse(input).success)
+      throw new Error(
+        `workflow "${name}" has an input named ${JSON.stringify(input)}, which is not a valid name`,
+      );
   }
 
-  let built: { workflow: WorkflowSpec; tasks: TaskSpec[]; entities: ReadonlyMap<string, TaskEntity> } | undefined;
+  let built:
+    | { workflow: WorkflowSpec; tasks: TaskSpec[]; entities: ReadonlyMap<string, TaskEntity> }
+    | undefined;
 
   const buildOnce = () => {
     if (built) return built;
     const context = new BuildContext(name);
     const output = runInBuild(context, () => {
-      const refs = Object.fromEntries(Object.keys(shape).map((input) => [input, makeRef(context, { kind: "input", name: input })]));
+      const refs = Object.fromEntries(
+        Object.keys(shape).map((input) => [
+          input,
+          makeRef(context, { kind: "input", name: input }),
+        ]),
+      );
       const result = fn(refs as WorkflowInputRefs<I>);
       if (!isRef(result) && typeof (result as { then?: unknown } | null)?.then === "function") {
         throw new Error(
@@ -83,7 +91,12 @@ export function workflow<I extends InputShape = Record<never, never>, R = unknow
             "tasks together (task calls return Refs at once); the tasks themselves may be async",
         );
       }
-      return toBinding(context, result, `the output of workflow "${name}"`) ?? { kind: "literal" as const, value: null };
+      return (
+        toBinding(context, result, `the output of workflow "${name}"`) ?? {
+          kind: "literal" as const,
+          value: null,
+        }
+      );
     });
     const spec: WorkflowSpec = {
       name,
@@ -96,7 +109,9 @@ export function workflow<I extends InputShape = Record<never, never>, R = unknow
     const tasks = [...context.tasks.values()].map((entity) => entity.spec);
     const problems = findWorkflowProblems(spec, new Map(tasks.map((t) => [t.name, t])));
     if (problems.length > 0) {
-      throw new Error(`workflow "${name}" is not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+      throw new Error(
+        `workflow "${name}" is not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+      );
     }
     built = { workflow: spec, tasks, entities: new Map(context.tasks) };
     return built;
@@ -123,7 +138,7 @@ export function workflow<I extends InputShape = Record<never, never>, R = unknow
     build: () => entity.build(),
     run(...args: WorkflowRunArgs<I>): Promise<Unref<R>> {
       const [inputs, runOptions] = args;
-      return runWorkflow(wf, inputs as Record<string, unknown> | undefined, runOptions) as Promise<Unref<R>>;
+      return runWorkflow(wf, inputs, runOptions) as Promise<Unref<R>>;
     },
   };
   return wf;

@@ -4,9 +4,19 @@
  * jitter, whenever the connection is lost.
  */
 import { EventEmitter } from "node:events";
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+} from "node:http";
 import { request as httpsRequest } from "node:https";
-import { performServerHandshake, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
+import {
+  performServerHandshake,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from "node:http2";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { Duplex } from "node:stream";
@@ -181,7 +191,8 @@ export class TunnelClient extends EventEmitter<{
       ...(url.protocol === "https:"
         ? {
             ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
-            checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(url.hostname, cert),
+            checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+              checkServerIdentity(url.hostname, cert),
             ...this.options.tls,
           }
         : {}),
@@ -208,7 +219,8 @@ export class TunnelClient extends EventEmitter<{
       });
       res.on("end", () => {
         const message = `relay answered ${res.statusCode}: ${body.trim() || res.statusMessage}`;
-        if (res.statusCode === 401 || res.statusCode === 403) this.refuse(new TunnelRefusedError(res.statusCode, message));
+        if (res.statusCode === 401 || res.statusCode === 403)
+          this.refuse(new TunnelRefusedError(res.statusCode, message));
         else this.lost(message);
       });
       res.on("error", () => this.lost(`relay answered ${res.statusCode}`));
@@ -230,7 +242,7 @@ export class TunnelClient extends EventEmitter<{
     this.current = { session, socket };
     session.on("connect", () => session.setLocalWindowSize(this.tuning.connectionWindow));
     let lostReason = "relay closed the tunnel";
-    session.on("error", (error) => (lostReason = `tunnel error: ${error.message}`));
+    session.on("error", (error: Error) => (lostReason = `tunnel error: ${error.message}`));
     socket.on("error", (error) => (lostReason = `tunnel connection error: ${error.message}`));
     session.on("goaway", (_code: number, _lastStreamId: number, opaque?: Buffer) => {
       if (opaque?.toString() === REPLACED_GOAWAY) this.replaced();
@@ -263,8 +275,12 @@ export class TunnelClient extends EventEmitter<{
     session.on("ping", heard);
     session.on("stream", heard);
     const pinger = setInterval(() => {
-      if (Date.now() - lastHeard > silence) return void session.destroy(new Error(`no word from the relay for ${silence} ms`));
-      const timer = setTimeout(() => session.destroy(new Error(`the relay did not answer a PING within ${pingEvery} ms`)), pingEvery);
+      if (Date.now() - lastHeard > silence)
+        return void session.destroy(new Error(`no word from the relay for ${silence} ms`));
+      const timer = setTimeout(
+        () => session.destroy(new Error(`the relay did not answer a PING within ${pingEvery} ms`)),
+        pingEvery,
+      );
       timer.unref();
       try {
         session.ping((error) => {
@@ -300,7 +316,13 @@ export class TunnelClient extends EventEmitter<{
 
   /** A newer connection for the session took our place: dial again if we are still the session's, else stop. */
   private replaced() {
-    const stop = () => this.refuse(new TunnelRefusedError(409, "a newer connection for this session replaced this one; this client stops"));
+    const stop = () =>
+      this.refuse(
+        new TunnelRefusedError(
+          409,
+          "a newer connection for this session replaced this one; this client stops",
+        ),
+      );
     const ask = this.options.stillOurs;
     if (!ask) return stop();
     // Detached first, so the closing session does not count as an ordinary loss while the question is out.
@@ -308,8 +330,14 @@ export class TunnelClient extends EventEmitter<{
     this.setState("reconnecting");
     this.emit("disconnected", "another connection for this session replaced the tunnel");
     ask().then(
-      (ours) => (ours ? this.lost("replaced by another connection, but this client still holds the session") : stop()),
-      (error: Error) => this.lost(`replaced by another connection; could not ask whether the session is still ours (${error.message})`),
+      (ours) =>
+        ours
+          ? this.lost("replaced by another connection, but this client still holds the session")
+          : stop(),
+      (error: Error) =>
+        this.lost(
+          `replaced by another connection; could not ask whether the session is still ours (${error.message})`,
+        ),
     );
   }
 
@@ -333,7 +361,9 @@ export class TunnelClient extends EventEmitter<{
   private forwardRequest(stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
     const target = this.options.target;
     const upstream = httpRequest({
-      ...("socketPath" in target ? { socketPath: target.socketPath } : { host: target.host, port: target.port }),
+      ...("socketPath" in target
+        ? { socketPath: target.socketPath }
+        : { host: target.host, port: target.port }),
       agent: this.upstreamAgent,
       method: headers[":method"],
       path: headers[":path"],
@@ -370,7 +400,8 @@ export class TunnelClient extends EventEmitter<{
   /** One browser upgrade: a raw byte stream to the upstream. */
   private forwardConnect(stream: ServerHttp2Stream) {
     const target = this.options.target;
-    const upstream = "socketPath" in target ? netConnect(target.socketPath) : netConnect(target.port, target.host);
+    const upstream =
+      "socketPath" in target ? netConnect(target.socketPath) : netConnect(target.port, target.host);
     upstream.setNoDelay(true);
     upstream.on("connect", () => {
       if (stream.destroyed) {

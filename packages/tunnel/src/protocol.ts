@@ -83,7 +83,10 @@ export type HeaderMap = Record<string, string | string[]>;
  * without those the `Connection` header names, and without any header `drop` rejects. Repeated headers
  * stay repeated (set-cookie above all).
  */
-export function endToEndHeaders(raw: string[], drop?: (name: string, value: string) => string | null): HeaderMap {
+export function endToEndHeaders(
+  raw: string[],
+  drop?: (name: string, value: string) => string | null,
+): HeaderMap {
   const out: HeaderMap = {};
   let named: Set<string> | undefined;
   for (const [rawName, value] of headerPairs(raw)) {
@@ -111,7 +114,9 @@ export function* headerPairs(raw: readonly string[]): Generator<[string, string]
 }
 
 /** The pseudo-headers removed, for handing an HTTP/2 header block to an HTTP/1.1 message. */
-export function withoutPseudo(headers: Record<string, string | string[] | number | undefined>): HeaderMap {
+export function withoutPseudo(
+  headers: Record<string, string | string[] | number | undefined>,
+): HeaderMap {
   const out: HeaderMap = {};
   for (const [name, value] of Object.entries(headers)) {
     if (name.startsWith(":") || value === undefined || HOP_BY_HOP.has(name)) continue;

@@ -62,7 +62,7 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
       maxSettings: 32,
     });
     this.session.on("connect", () => this.session.setLocalWindowSize(tuning.connectionWindow));
-    this.session.on("error", (error) => this.shutdown(`tunnel error: ${error.message}`));
+    this.session.on("error", (error: Error) => this.shutdown(`tunnel error: ${error.message}`));
     this.session.on("goaway", () => this.shutdown("agent sent GOAWAY"));
     this.session.on("close", () => this.shutdown("tunnel closed"));
     this.session.on("frameError", (_type, code) => this.shutdown(`frame error ${code}`));
@@ -78,18 +78,26 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
    * HTTP/2 over it once the 101 is written (HTTP/2 must not take over a TLS socket with a write in flight).
    * `head` is whatever the agent sent after its request head.
    */
-  static accept(socket: Duplex, head: Buffer, options: RelayTunnelOptions = {}): Promise<RelayTunnel> {
+  static accept(
+    socket: Duplex,
+    head: Buffer,
+    options: RelayTunnelOptions = {},
+  ): Promise<RelayTunnel> {
     return new Promise((resolve, reject) => {
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\n\r\n`, (error) => {
-        if (error || socket.destroyed) {
-          socket.destroy();
-          reject(error ?? new Error("the agent hung up during the upgrade"));
-          return;
-        }
-        if (head.length > 0) socket.unshift(head);
-        if ("setNoDelay" in socket && typeof socket.setNoDelay === "function") (socket.setNoDelay as (v: boolean) => void)(true);
-        resolve(new RelayTunnel(socket, options));
-      });
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\n\r\n`,
+        (error) => {
+          if (error || socket.destroyed) {
+            socket.destroy();
+            reject(error ?? new Error("the agent hung up during the upgrade"));
+            return;
+          }
+          if (head.length > 0) socket.unshift(head);
+          if ("setNoDelay" in socket && typeof socket.setNoDelay === "function")
+            (socket.setNoDelay as (v: boolean) => void)(true);
+          resolve(new RelayTunnel(socket, options));
+        },
+      );
     });
   }
 
@@ -98,17 +106,30 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
   }
 
   stats(): TunnelStats {
-    return { streams: this.openStreams, bytesFromAgent: this.socket.bytesRead ?? 0, bytesToAgent: this.socket.bytesWritten ?? 0 };
+    return {
+      streams: this.openStreams,
+      bytesFromAgent: this.socket.bytesRead ?? 0,
+      bytesToAgent: this.socket.bytesWritten ?? 0,
+    };
   }
 
   /** Sends one browser request through the tunnel and its response back, both bodies streamed. */
   forwardRequest(req: IncomingMessage, res: ServerResponse): void {
     const headers = endToEndHeaders(req.rawHeaders, this.options.rewriteRequestHeader);
-    const hasBody = req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined;
+    const hasBody =
+      req.headers["content-length"] !== undefined
+        ? req.headers["content-length"] !== "0"
+        : req.headers["transfer-encoding"] !== undefined;
     let stream: ClientHttp2Stream;
     try {
       stream = this.session.request(
-        { ...headers, ":method": req.method ?? "GET", ":path": req.url ?? "/", ":authority": req.headers.host ?? "tunnel", ":scheme": "http" },
+        {
+          ...headers,
+          ":method": req.method ?? "GET",
+          ":path": req.url ?? "/",
+          ":authority": req.headers.host ?? "tunnel",
+          ":scheme": "http",
+        },
         { endStream: !hasBody },
       );
     } catch (error) {
@@ -162,7 +183,10 @@ export class RelayTunnel extends EventEmitter<{ close: [reason: string] }> {
     return new Promise((resolve) => {
       let stream: ClientHttp2Stream;
       try {
-        stream = this.session.request({ ":method": "GET", ":path": path, ":authority": authority }, { endStream: true });
+        stream = this.session.request(
+          { ":method": "GET", ":path": path, ":authority": authority },
+          { endStream: true },
+        );
       } catch {
         return resolve(undefined);
       }
@@ -277,12 +301,18 @@ function sendError(res: ServerResponse, status: number, message: string) {
     res.destroy();
     return;
   }
-  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "cache-control": "no-store",
+  });
   res.end(`${message}\n`);
 }
 
 /** The browser's HTTP/1.1 request head, as the upstream will read it (header case and order kept). */
-function requestHead(req: IncomingMessage, rewrite?: (name: string, value: string) => string | null): string {
+function requestHead(
+  req: IncomingMessage,
+  rewrite?: (name: string, value: string) => string | null,
+): string {
   let head = `${req.method ?? "GET"} ${req.url ?? "/"} HTTP/1.1\r\n`;
   for (const [name, rawValue] of headerPairs(req.rawHeaders)) {
     const value = rewrite ? rewrite(name.toLowerCase(), rawValue) : rawValue;

@@ -1,14 +1,26 @@
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { Agent, createServer, request, type IncomingMessage, type Server } from "node:http";
-import { connect as netConnect, createServer as netCreateServer, type AddressInfo, type Socket } from "node:net";
+import {
+  connect as netConnect,
+  createServer as netCreateServer,
+  type AddressInfo,
+  type Socket,
+} from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 
-import { openTunnel, RelayTunnel, TUNNEL_PATH, TUNNEL_PROTOCOL, type TunnelClient } from "./index.js";
+import {
+  openTunnel,
+  RelayTunnel,
+  TUNNEL_PATH,
+  TUNNEL_PROTOCOL,
+  type TunnelClient,
+} from "./index.js";
+import { answerWithBodyDigest } from "./testing.js";
 
 /** A test upstream: echoes, sinks and sources bodies, streams chunks and server-sent events, echoes WebSockets. */
 function startUpstream(): Promise<{ server: Server; port: number; seen: string[] }> {
@@ -22,16 +34,17 @@ function startUpstream(): Promise<{ server: Server; port: number; seen: string[]
       req.on("end", () => {
         res.setHeader("set-cookie", ["a=1", "b=2"]);
         res.setHeader("x-upstream", "yes");
-        res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() }));
+        res.end(
+          JSON.stringify({
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
       });
     } else if (url.pathname === "/sink") {
-      const hash = createHash("sha256");
-      let bytes = 0;
-      req.on("data", (c: Buffer) => {
-        hash.update(c);
-        bytes += c.length;
-      });
-      req.on("end", () => res.end(JSON.stringify({ bytes, sha256: hash.digest("hex") })));
+      answerWithBodyDigest(req, res);
     } else if (url.pathname === "/source") {
       const total = Number(url.searchParams.get("bytes"));
       const seed = Number(url.searchParams.get("seed") ?? 1);
@@ -70,7 +83,11 @@ function startUpstream(): Promise<{ server: Server; port: number; seen: string[]
       else ws.send(data, { binary: isBinary });
     });
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as AddressInfo).port, seen })));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ server, port: (server.address() as AddressInfo).port, seen }),
+    ),
+  );
 }
 
 /** Bytes from a seeded generator, so both ends can checksum without holding 100 MB. */
@@ -100,7 +117,9 @@ async function sha256Of(stream: Readable): Promise<{ bytes: number; sha256: stri
 }
 
 /** The least relay that uses the package: one tunnel, everything else forwarded through it. */
-function startMiniRelay(options: { pingIntervalMs?: number } = {}): Promise<{ server: Server; port: number; tunnels: RelayTunnel[] }> {
+function startMiniRelay(
+  options: { pingIntervalMs?: number } = {},
+): Promise<{ server: Server; port: number; tunnels: RelayTunnel[] }> {
   const tunnels: RelayTunnel[] = [];
   const current = () => tunnels.findLast((t) => !t.closed);
   const server = createServer((req, res) => {
@@ -110,17 +129,30 @@ function startMiniRelay(options: { pingIntervalMs?: number } = {}): Promise<{ se
   });
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (req.url === TUNNEL_PATH && req.headers.upgrade === TUNNEL_PROTOCOL) {
-      void RelayTunnel.accept(socket, head, { ...options, rewriteRequestHeader: (name, value) => (name === "x-relay-secret" ? null : value) }).then((t) => tunnels.push(t));
+      void RelayTunnel.accept(socket, head, {
+        ...options,
+        rewriteRequestHeader: (name, value) => (name === "x-relay-secret" ? null : value),
+      }).then((t) => tunnels.push(t));
       return;
     }
     const tunnel = current();
     if (!tunnel) socket.destroy();
     else tunnel.forwardUpgrade(req, socket, head);
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as AddressInfo).port, tunnels })));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ server, port: (server.address() as AddressInfo).port, tunnels }),
+    ),
+  );
 }
 
-function call(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: Readable | string) {
+function call(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: Readable | string,
+) {
   return new Promise<IncomingMessage>((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, method, path, headers }, resolve);
     req.on("error", reject);
@@ -161,28 +193,47 @@ describe("a tunnel between a relay and an agent", () => {
     await new Promise((r) => upstream.server.close(r));
   });
 
-  it.each(["GET", "POST", "PUT", "DELETE", "PATCH"])("carries a %s with its headers and body, and the response's headers back", async (method) => {
-    const body = method === "GET" || method === "DELETE" ? undefined : `payload of ${method}`;
-    const res = await call(relay.port, method, "/echo?x=1&y=%20", { "x-custom": "kept", "x-relay-secret": "dropped", Cookie: "c=1" }, body);
-    const echoed = JSON.parse(await text(res)) as { method: string; url: string; headers: Record<string, string>; body: string };
-    expect(res.statusCode).toBe(200);
-    expect(res.headers["set-cookie"]).toEqual(["a=1", "b=2"]);
-    expect(res.headers["x-upstream"]).toBe("yes");
-    expect(echoed.method).toBe(method);
-    expect(echoed.url).toBe("/echo?x=1&y=%20");
-    expect(echoed.headers["x-custom"]).toBe("kept");
-    expect(echoed.headers.cookie).toBe("c=1");
-    expect(echoed.headers.host).toBe(`127.0.0.1:${relay.port}`);
-    expect(echoed.headers["x-relay-secret"]).toBeUndefined();
-    expect(echoed.body).toBe(body ?? "");
-  });
+  it.each(["GET", "POST", "PUT", "DELETE", "PATCH"])(
+    "carries a %s with its headers and body, and the response's headers back",
+    async (method) => {
+      const body = method === "GET" || method === "DELETE" ? undefined : `payload of ${method}`;
+      const res = await call(
+        relay.port,
+        method,
+        "/echo?x=1&y=%20",
+        { "x-custom": "kept", "x-relay-secret": "dropped", Cookie: "c=1" },
+        body,
+      );
+      const echoed = JSON.parse(await text(res)) as {
+        method: string;
+        url: string;
+        headers: Record<string, string>;
+        body: string;
+      };
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["set-cookie"]).toEqual(["a=1", "b=2"]);
+      expect(res.headers["x-upstream"]).toBe("yes");
+      expect(echoed.method).toBe(method);
+      expect(echoed.url).toBe("/echo?x=1&y=%20");
+      expect(echoed.headers["x-custom"]).toBe("kept");
+      expect(echoed.headers.cookie).toBe("c=1");
+      expect(echoed.headers.host).toBe(`127.0.0.1:${relay.port}`);
+      expect(echoed.headers["x-relay-secret"]).toBeUndefined();
+      expect(echoed.body).toBe(body ?? "");
+    },
+  );
 
   it("keeps one tunnel through thousands of requests in a row (no stream reset per finished request)", async () => {
     const before = relay.tunnels.filter((t) => !t.closed).length;
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
     for (let i = 0; i < 2_500; i++) {
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
-        request({ host: "127.0.0.1", port: relay.port, path: `/echo?i=${i}`, agent: keepAlive }, resolve).on("error", reject).end();
+        request(
+          { host: "127.0.0.1", port: relay.port, path: `/echo?i=${i}`, agent: keepAlive },
+          resolve,
+        )
+          .on("error", reject)
+          .end();
       });
       expect(res.statusCode).toBe(200);
       res.resume();
@@ -209,7 +260,13 @@ describe("a tunnel between a relay and an agent", () => {
   it("streams 100 MB up and 100 MB down with matching checksums", async () => {
     const size = 100 * 1024 * 1024;
     const expected = await sha256Of(deterministic(size, 7));
-    const up = await call(relay.port, "POST", "/sink", { "content-type": "application/octet-stream" }, deterministic(size, 7));
+    const up = await call(
+      relay.port,
+      "POST",
+      "/sink",
+      { "content-type": "application/octet-stream" },
+      deterministic(size, 7),
+    );
     expect(JSON.parse(await text(up))).toEqual(expected);
     const down = await call(relay.port, "GET", `/source?bytes=${size}&seed=7`);
     expect(down.headers["content-length"]).toBe(String(size));
@@ -262,13 +319,20 @@ describe("a tunnel between a relay and an agent", () => {
 
   it("carries 200 concurrent requests over the one tunnel", async () => {
     const before = relay.tunnels.length;
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => call(relay.port, "GET", `/slow?i=${i}`).then(text)));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => call(relay.port, "GET", `/slow?i=${i}`).then(text)),
+    );
     expect(results).toEqual(Array.from({ length: 200 }, (_, i) => `slow ${i}`));
     expect(relay.tunnels.length).toBe(before);
   });
 
   it("reports an upstream that is not listening as 502", async () => {
-    const other = openTunnel({ relayUrl: `http://127.0.0.1:${relay.port}`, host: "s2.localhost", token: "t", target: { host: "127.0.0.1", port: 1 } });
+    const other = openTunnel({
+      relayUrl: `http://127.0.0.1:${relay.port}`,
+      host: "s2.localhost",
+      token: "t",
+      target: { host: "127.0.0.1", port: 1 },
+    });
     await other.whenConnected();
     try {
       const res = await call(relay.port, "GET", "/anything");
@@ -281,7 +345,9 @@ describe("a tunnel between a relay and an agent", () => {
 });
 
 /** A TCP relay between two ends that can go silent (reads nothing, forwards nothing), as a dead peer or a broken path does. */
-function startFreezableProxy(targetPort: number): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+function startFreezableProxy(
+  targetPort: number,
+): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   let frozen = false;
   const server = netCreateServer((inbound) => {
@@ -327,7 +393,13 @@ describe("a tunnel's life", () => {
   });
 
   const open = (port: number, extra: Partial<Parameters<typeof openTunnel>[0]> = {}) =>
-    openTunnel({ relayUrl: `http://127.0.0.1:${port}`, host: "s1.localhost", token: "t", target: { host: "127.0.0.1", port: upstream.port }, ...extra });
+    openTunnel({
+      relayUrl: `http://127.0.0.1:${port}`,
+      host: "s1.localhost",
+      token: "t",
+      target: { host: "127.0.0.1", port: upstream.port },
+      ...extra,
+    });
 
   it("stays up past its silence timeout while busy and while idle, as long as both ends answer", async () => {
     const client = open(relay.port, { silenceTimeoutMs: 1_000, pingIntervalMs: 300 });
@@ -340,13 +412,14 @@ describe("a tunnel's life", () => {
       const ws = new WebSocket(`ws://127.0.0.1:${relay.port}/typing`);
       await once(ws, "open");
       const closed = once(ws, "close");
-      for (const started = Date.now(); Date.now() - started < 3_000 && drops.length === 0; ) {
+      for (const started = Date.now(); Date.now() - started < 3_000 && drops.length === 0;) {
         ws.send("k");
         await Promise.race([new Promise((r) => ws.once("message", r)), closed]);
         await new Promise((r) => setTimeout(r, 50));
       }
       ws.close();
-      // Idle: nothing but PINGs for another three silence timeouts.
+      // Idle: nothing but PINGs for another three silence timeouts. Wall-clock on purpose, like the busy part:
+      // the failure this guards against is a socket idle timer, which runs on Node's own clock, not on fake timers.
       await new Promise((r) => setTimeout(r, 3_000));
       expect(drops).toEqual([]);
       expect(tunnel.closed).toBe(false);
@@ -358,7 +431,11 @@ describe("a tunnel's life", () => {
 
   it("notices a dead peer within two PING intervals at both ends, and the agent dials again", async () => {
     const proxy = await startFreezableProxy(relay.port);
-    const client = open(proxy.port, { pingIntervalMs: 300, silenceTimeoutMs: 60_000, initialBackoffMs: 10_000 });
+    const client = open(proxy.port, {
+      pingIntervalMs: 300,
+      silenceTimeoutMs: 60_000,
+      initialBackoffMs: 10_000,
+    });
     try {
       await client.whenConnected();
       const tunnel = relay.tunnels.at(-1) as RelayTunnel;
@@ -387,14 +464,18 @@ describe("a tunnel's life", () => {
       expect(res.statusCode).toBe(200);
       // Read slowly, so the download is in flight when the tunnel goes.
       res.pause();
-      await new Promise((r) => setTimeout(r, 100));
+      await vi.waitFor(() => expect(res.readableLength).toBeGreaterThan(0));
       const killedAt = Date.now();
-      const ended = new Promise<number>((resolve) => res.socket.once("close", () => resolve(Date.now() - killedAt)));
+      const ended = new Promise<number>((resolve) =>
+        res.socket.once("close", () => resolve(Date.now() - killedAt)),
+      );
       tunnel.close("killed by the test");
       res.resume();
       expect(await ended).toBeLessThan(1_000);
       await client.whenConnected();
-      await waitUntil(() => relay.tunnels.some((t) => !t.closed));
+      await vi.waitFor(() => expect(relay.tunnels.some((t) => !t.closed)).toBe(true), {
+        timeout: 5_000,
+      });
       const again = await call(relay.port, "GET", "/echo");
       expect(again.statusCode).toBe(200);
       await text(again);
@@ -419,10 +500,3 @@ describe("a tunnel's life", () => {
     }
   });
 });
-
-async function waitUntil(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  for (const started = Date.now(); !check(); ) {
-    if (Date.now() - started > timeoutMs) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

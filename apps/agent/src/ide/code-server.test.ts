@@ -12,7 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { groupAlive } from "../process-group.js";
 import { defaultIdeDir, IDE_RUNTIME, runtimeName } from "./runtime.js";
-import { CodeServerMissingError, findCodeServer, getFrom, startCodeServer, type RunningCodeServer } from "./code-server.js";
+import {
+  CodeServerMissingError,
+  findCodeServer,
+  getFrom,
+  startCodeServer,
+  type RunningCodeServer,
+} from "./code-server.js";
 
 let dir: string;
 let ide: RunningCodeServer;
@@ -22,7 +28,14 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "drydock-ide-"));
   await writeFile(join(dir, "task.ts"), "export const answer = 42;\n");
   const bin = await findCodeServer({ ideDir: defaultIdeDir(process.env) });
-  ide = await startCodeServer({ bin, listen: { socketPath: join(dir, "ide.sock") }, workspace: dir, profileDir: join(dir, "profile"), env: { PATH: process.env.PATH }, onOutput: (l) => output.push(l) });
+  ide = await startCodeServer({
+    bin,
+    listen: { socketPath: join(dir, "ide.sock") },
+    workspace: dir,
+    profileDir: join(dir, "profile"),
+    env: { PATH: process.env.PATH },
+    onOutput: (l) => output.push(l),
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -32,15 +45,22 @@ afterAll(async () => {
 
 describe("code-server in the task", () => {
   it("finds the pinned version, and names what is missing when it cannot", async () => {
-    await expect(findCodeServer({ ideDir: join(dir, "empty") })).rejects.toThrow(CodeServerMissingError);
+    await expect(findCodeServer({ ideDir: join(dir, "empty") })).rejects.toThrow(
+      CodeServerMissingError,
+    );
     // A runtime directory holding another version (an interrupted upgrade, a hand-made copy) is not used.
     const other = join(dir, "other", runtimeName());
     await mkdir(join(other, "bin"), { recursive: true });
     await mkdir(join(other, "node_modules", "code-server"), { recursive: true });
     await writeFile(join(other, "bin", "code-server"), "#!/bin/sh\n", { mode: 0o755 });
-    await writeFile(join(other, "node_modules", "code-server", "package.json"), JSON.stringify({ name: "code-server", version: "4.100.3" }));
+    await writeFile(
+      join(other, "node_modules", "code-server", "package.json"),
+      JSON.stringify({ name: "code-server", version: "4.100.3" }),
+    );
     await expect(findCodeServer({ ideDir: join(dir, "other") })).rejects.toThrow(
-      new RegExp(`code-server ${IDE_RUNTIME.codeServer.replace(/\./g, "\\.")} is not installed in .* \\(it holds 4\\.100\\.3\\); .*drydock ide install`),
+      new RegExp(
+        `code-server ${IDE_RUNTIME.codeServer.replace(/\./g, "\\.")} is not installed in .* \\(it holds 4\\.100\\.3\\); .*drydock ide install`,
+      ),
     );
   });
 
@@ -59,14 +79,23 @@ describe("code-server in the task", () => {
     relay.listen(0, "127.0.0.1");
     await once(relay, "listening");
     const port = (relay.address() as AddressInfo).port;
-    const client = openTunnel({ relayUrl: `http://127.0.0.1:${port}`, host: "s1.localhost", token: "t", target: { socketPath: join(dir, "ide.sock") } });
+    const client = openTunnel({
+      relayUrl: `http://127.0.0.1:${port}`,
+      host: "s1.localhost",
+      token: "t",
+      target: { socketPath: join(dir, "ide.sock") },
+    });
     try {
       await client.whenConnected();
-      const res = await new Promise<IncomingMessage>((resolve, reject) => request({ host: "127.0.0.1", port, path: "/" }, resolve).on("error", reject).end());
+      const res = await new Promise<IncomingMessage>((resolve, reject) =>
+        request({ host: "127.0.0.1", port, path: "/" }, resolve).on("error", reject).end(),
+      );
       res.resume();
       // code-server's own answer: a redirect into the folder it was opened on.
       expect(res.statusCode).toBe(302);
-      expect(res.headers.location).toContain(`folder=${encodeURIComponent(dir).replace(/%2F/g, "/")}`);
+      expect(res.headers.location).toContain(
+        `folder=${encodeURIComponent(dir).replace(/%2F/g, "/")}`,
+      );
     } finally {
       await client.close();
       tunnel?.close();
@@ -109,9 +138,18 @@ describe("code-server in the task", () => {
   }, 90_000);
 
   it("ends when the agent is killed without stopping it (SIGKILL): no code-server process outlives the agent", async () => {
-    const holder = spawn(process.execPath, ["--import", "tsx/esm", fileURLToPath(new URL("../test/hold-code-server.ts", import.meta.url)), dir], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const holder = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx/esm",
+        fileURLToPath(new URL("../test/hold-code-server.ts", import.meta.url)),
+        dir,
+      ],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     holder.stdout.on("data", (d: Buffer) => (out += d.toString()));
     const pid = await new Promise<number>((resolve, reject) => {
@@ -124,7 +162,8 @@ describe("code-server in the task", () => {
     expect(await groupAlive(pid)).toBe(true);
     holder.kill("SIGKILL");
     const deadline = Date.now() + 15_000;
-    while ((await groupAlive(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await groupAlive(pid)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect(await groupAlive(pid)).toBe(false);
   }, 90_000);
 });

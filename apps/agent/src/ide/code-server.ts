@@ -26,8 +26,14 @@ export async function findCodeServer(options: { ideDir: string }): Promise<strin
   const bin = join(dir, "bin", "code-server");
   const pkg = join(dir, "node_modules", "code-server", "package.json");
   const [runnable, version] = await Promise.all([
-    access(bin, constants.X_OK).then(() => true, () => false),
-    readFile(pkg, "utf8").then((text) => (JSON.parse(text) as { version?: string }).version, () => undefined),
+    access(bin, constants.X_OK).then(
+      () => true,
+      () => false,
+    ),
+    readFile(pkg, "utf8").then(
+      (text) => (JSON.parse(text) as { version?: string }).version,
+      () => undefined,
+    ),
   ]);
   if (runnable && version === IDE_RUNTIME.codeServer) return bin;
   throw new CodeServerMissingError(
@@ -71,10 +77,13 @@ export interface RunningCodeServer {
 /** GET `path` from code-server: the status, or undefined if nothing answers. */
 export function getFrom(listen: CodeServerListen, path: string): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = request({ ...listen, path, method: "GET", headers: { host: "localhost" }, timeout: 2_000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
+    const req = request(
+      { ...listen, path, method: "GET", headers: { host: "localhost" }, timeout: 2_000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      },
+    );
     req.on("error", () => resolve(undefined));
     req.on("timeout", () => req.destroy());
     req.end();
@@ -87,11 +96,16 @@ export async function startCodeServer(options: CodeServerOptions): Promise<Runni
   await mkdir(options.profileDir, { recursive: true, mode: 0o700 });
   if (options.userSettings) {
     await mkdir(join(options.profileDir, "data", "User"), { recursive: true });
-    await writeFile(join(options.profileDir, "data", "User", "settings.json"), `${JSON.stringify(options.userSettings, null, 2)}\n`);
+    await writeFile(
+      join(options.profileDir, "data", "User", "settings.json"),
+      `${JSON.stringify(options.userSettings, null, 2)}\n`,
+    );
   }
   if ("socketPath" in listen) await rm(listen.socketPath, { force: true });
   const args = [
-    ...("socketPath" in listen ? ["--socket", listen.socketPath, "--socket-mode", "600"] : ["--bind-addr", `${listen.host}:${listen.port}`]),
+    ...("socketPath" in listen
+      ? ["--socket", listen.socketPath, "--socket-mode", "600"]
+      : ["--bind-addr", `${listen.host}:${listen.port}`]),
     ...["--auth", "none"],
     "--disable-telemetry",
     "--disable-update-check",
@@ -125,7 +139,9 @@ export async function startCodeServer(options: CodeServerOptions): Promise<Runni
   };
   child.stdout?.on("data", onChunk);
   child.stderr?.on("data", onChunk);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
 
@@ -134,14 +150,16 @@ export async function startCodeServer(options: CodeServerOptions): Promise<Runni
     if ("socketPath" in listen) await rm(listen.socketPath, { force: true });
   };
 
-
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   for (;;) {
-    if (exitCode !== undefined) throw new Error(`code-server exited with ${exitCode} before it answered:\n${output}`);
+    if (exitCode !== undefined)
+      throw new Error(`code-server exited with ${exitCode} before it answered:\n${output}`);
     if ((await getFrom(listen, "/healthz")) === 200) break;
     if (Date.now() > deadline) {
       await stop(0);
-      throw new Error(`code-server did not answer on ${describeListen(listen)} within ${options.readyTimeoutMs ?? 60_000} ms:\n${output}`);
+      throw new Error(
+        `code-server did not answer on ${describeListen(listen)} within ${options.readyTimeoutMs ?? 60_000} ms:\n${output}`,
+      );
     }
     await sleep(50);
   }
@@ -162,4 +180,3 @@ function setprivBin(): Promise<string | undefined> {
 export function describeListen(listen: CodeServerListen): string {
   return "socketPath" in listen ? listen.socketPath : `${listen.host}:${listen.port}`;
 }
-

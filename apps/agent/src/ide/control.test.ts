@@ -10,7 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { startControlServer } from "./control.js";
 import type { ControlServer } from "./control.js";
-import { debugCommand, INPUT_OVERRIDE_FILE, prepareWorkspace, RESUME_FILE } from "./workspace.js";
+import {
+  entrypointCommand,
+  INPUT_OVERRIDE_FILE,
+  prepareWorkspace,
+  RESUME_FILE,
+} from "./workspace.js";
 
 const run = promisify(execFile);
 const TOKEN = "t0ken-for-this-session";
@@ -34,7 +39,9 @@ const handlers: IdeHandlers = {
   keepAlive: async () => ({ state: "open", maxIdleSeconds: 60, resumeRequested: false }),
   resume: async () => {
     calls.push("resume");
-    return accepting ? { accepted: true, message: "resuming now" } : { accepted: false, message: "the session is already ending" };
+    return accepting
+      ? { accepted: true, message: "resuming now" }
+      : { accepted: false, message: "the session is already ending" };
   },
   changes: async () => ({ patch: "", files: [] }),
 };
@@ -72,20 +79,34 @@ afterAll(async () => {
 /** A raw tRPC call on the socket: status and body. */
 function call(path: string, authorization?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: control.socketPath, path, method: "GET", headers: authorization ? { authorization } : {} }, (res) => {
-      let body = "";
-      res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      {
+        socketPath: control.socketPath,
+        path,
+        method: "GET",
+        headers: authorization ? { authorization } : {},
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on("error", reject);
     req.end();
   });
 }
 
 const resumeScript = (env: Record<string, string>) =>
-  run(process.execPath, [join(workspace, RESUME_FILE), "--yes"], { cwd: workspace, env: { PATH: process.env.PATH ?? "", ...env } }).then(
+  run(process.execPath, [join(workspace, RESUME_FILE), "--yes"], {
+    cwd: workspace,
+    env: { PATH: process.env.PATH ?? "", ...env },
+  }).then(
     (r) => ({ code: 0, out: r.stdout + r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      out: e.stdout + e.stderr,
+    }),
   );
 
 describe("the session's control socket (the IDE contract over tRPC)", () => {
@@ -96,7 +117,9 @@ describe("the session's control socket (the IDE contract over tRPC)", () => {
   it("answers the IDE's procedures to the holder of the control token only", async () => {
     const ok = await call("/context", `Bearer ${TOKEN}`);
     expect(ok.status).toBe(200);
-    expect(JSON.parse(ok.body)).toMatchObject({ result: { data: { node: { id: "n0", task: "echo" }, inputs: { x: 1 } } } });
+    expect(JSON.parse(ok.body)).toMatchObject({
+      result: { data: { node: { id: "n0", task: "echo" }, inputs: { x: 1 } } },
+    });
     for (const wrong of [undefined, "Bearer nope", `Bearer ${TOKEN}x`, TOKEN]) {
       const refused = await call("/context", wrong);
       expect(refused.status, String(wrong)).toBe(401);
@@ -105,15 +128,24 @@ describe("the session's control socket (the IDE contract over tRPC)", () => {
   });
 
   it("the generated resume script asks the agent to resume with the token from its environment, and says why when it cannot", async () => {
-    const resumed = await resumeScript({ DRYDOCK_CONTROL_SOCKET: control.socketPath, DRYDOCK_CONTROL_TOKEN: TOKEN });
+    const resumed = await resumeScript({
+      DRYDOCK_CONTROL_SOCKET: control.socketPath,
+      DRYDOCK_CONTROL_TOKEN: TOKEN,
+    });
     expect(resumed).toEqual({ code: 0, out: "resuming now\n" });
     expect(calls).toEqual(["resume"]);
 
     accepting = false;
-    const ending = await resumeScript({ DRYDOCK_CONTROL_SOCKET: control.socketPath, DRYDOCK_CONTROL_TOKEN: TOKEN });
+    const ending = await resumeScript({
+      DRYDOCK_CONTROL_SOCKET: control.socketPath,
+      DRYDOCK_CONTROL_TOKEN: TOKEN,
+    });
     expect(ending).toEqual({ code: 1, out: "the session is already ending\n" });
 
-    const wrongToken = await resumeScript({ DRYDOCK_CONTROL_SOCKET: control.socketPath, DRYDOCK_CONTROL_TOKEN: "nope" });
+    const wrongToken = await resumeScript({
+      DRYDOCK_CONTROL_SOCKET: control.socketPath,
+      DRYDOCK_CONTROL_TOKEN: "nope",
+    });
     expect(wrongToken.code).toBe(1);
     expect(wrongToken.out).toContain("the agent refused: the session's control token is required");
     // Run by hand from another shell of the same user: the socket and token come from the session's files.
@@ -122,12 +154,15 @@ describe("the session's control socket (the IDE contract over tRPC)", () => {
     expect(byHand).toEqual({ code: 0, out: "resuming now\n" });
     await rm(join(dir, "control.token"));
     const noToken = await resumeScript({});
-    expect(noToken).toMatchObject({ code: 2, out: expect.stringContaining("DRYDOCK_CONTROL_TOKEN is not set") });
+    expect(noToken).toMatchObject({
+      code: 2,
+      out: expect.stringContaining("DRYDOCK_CONTROL_TOKEN is not set") as string,
+    });
     expect(calls).toHaveLength(3);
   });
 
   it("Interactive Debugging's entrypoint runs on an input override when one exists, leaving the received inputs as they were", async () => {
-    const { command, args, cwd } = debugCommand(workspace, process.execPath);
+    const { command, args, cwd } = entrypointCommand(workspace, process.execPath);
     const received = await run(command, args, { cwd });
     expect(received.stdout).toContain('echo returned {"x":1}');
     expect(received.stdout).not.toContain("override");
@@ -136,6 +171,8 @@ describe("the session's control socket (the IDE contract over tRPC)", () => {
     const overridden = await run(command, args, { cwd });
     expect(overridden.stdout).toContain(`using the input override in ${INPUT_OVERRIDE_FILE}`);
     expect(overridden.stdout).toContain('echo returned {"x":5}');
-    expect(JSON.parse(await readFile(join(workspace, ".drydock/inputs.json"), "utf8"))).toEqual({ x: 1 });
+    expect(JSON.parse(await readFile(join(workspace, ".drydock/inputs.json"), "utf8"))).toEqual({
+      x: 1,
+    });
   });
 });

@@ -19,7 +19,11 @@ export interface ControlServer {
 }
 
 /** Listens on `socketPath` (mode 0600) until closed; every call must carry `token` as a bearer token. */
-export async function startControlServer(socketPath: string, token: string, handlers: IdeHandlers): Promise<ControlServer> {
+export async function startControlServer(
+  socketPath: string,
+  token: string,
+  handlers: IdeHandlers,
+): Promise<ControlServer> {
   await rm(socketPath, { force: true });
   const expected = Buffer.from(`Bearer ${token}`);
   const handler = createHTTPHandler({

@@ -39,7 +39,10 @@ async function buildVsix(publisher: string, name: string, version = "1.0.0"): Pr
     ),
     "[Content_Types].xml",
   );
-  zip.addBuffer(Buffer.from(JSON.stringify({ name, publisher, version, engines: { vscode: "^1.80.0" } })), "extension/package.json");
+  zip.addBuffer(
+    Buffer.from(JSON.stringify({ name, publisher, version, engines: { vscode: "^1.80.0" } })),
+    "extension/package.json",
+  );
   zip.end();
   const chunks: Buffer[] = [];
   for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
@@ -60,14 +63,19 @@ beforeAll(async () => {
     "/hello.vsix": { body: hello, type: "application/octet-stream" },
     // Starts like a zip, but its central directory is cut off: only code-server can tell.
     "/corrupt.vsix": { body: hello.subarray(0, 300), type: "application/octet-stream" },
-    "/login.vsix": { body: Buffer.from("<!doctype html><title>Sign in</title>"), type: "text/html" },
+    "/login.vsix": {
+      body: Buffer.from("<!doctype html><title>Sign in</title>"),
+      type: "text/html",
+    },
   };
   server = createServer((req, res) => {
     requests.set(req.url ?? "", (requests.get(req.url ?? "") ?? 0) + 1);
     if (req.url === "/hang.vsix") return; // never answers
     const file = files[req.url ?? ""];
     if (!file) return res.writeHead(404).end("nope");
-    res.writeHead(200, { "content-type": file.type, "content-length": file.body.length }).end(file.body);
+    res
+      .writeHead(200, { "content-type": file.type, "content-length": file.body.length })
+      .end(file.body);
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -88,16 +96,27 @@ const profile = async (name: string) => {
   return { userDataDir: join(dir, name, "data") };
 };
 
-describe("extensions (J5)", () => {
+describe("extensions", () => {
   it("downloads a .vsix URL into the cache, installs it, and code-server lists it", async () => {
     const progress: string[] = [];
     const url = `${base}/hello.vsix`;
     const { userDataDir } = await profile("s1");
-    const result = await installExtensions({ bin, extensions: [url], cacheDir: join(dir, "cache"), userDataDir, env, onProgress: (l) => progress.push(l) });
+    const result = await installExtensions({
+      bin,
+      extensions: [url],
+      cacheDir: join(dir, "cache"),
+      userDataDir,
+      env,
+      onProgress: (l) => progress.push(l),
+    });
 
     expect(result).toMatchObject({ installed: ["drydock-test.hello"], problems: [] });
-    expect(result.extensionsDir).toMatch(new RegExp(`^${join(dir, "cache", "extension-sets")}/[0-9a-f]{32}$`));
-    expect(await listExtensions(bin, result.extensionsDir ?? "", { ...env, HOME: join(dir, "s1") })).toEqual(["drydock-test.hello"]);
+    expect(result.extensionsDir).toMatch(
+      new RegExp(`^${join(dir, "cache", "extension-sets")}/[0-9a-f]{32}$`),
+    );
+    expect(
+      await listExtensions(bin, result.extensionsDir ?? "", { ...env, HOME: join(dir, "s1") }),
+    ).toEqual(["drydock-test.hello"]);
     firstSet = result.extensionsDir ?? "";
     expect(progress).toContain(`downloading ${url}`);
     expect(progress).toContain(`installed ${url}`);
@@ -112,7 +131,14 @@ describe("extensions (J5)", () => {
     expect(before).toBe(1);
     const progress: string[] = [];
     const { userDataDir } = await profile("s2");
-    const result = await installExtensions({ bin, extensions: [url], cacheDir: join(dir, "cache"), userDataDir, env, onProgress: (l) => progress.push(l) });
+    const result = await installExtensions({
+      bin,
+      extensions: [url],
+      cacheDir: join(dir, "cache"),
+      userDataDir,
+      env,
+      onProgress: (l) => progress.push(l),
+    });
 
     expect(result.installed).toEqual(["drydock-test.hello"]);
     expect(requests.get("/hello.vsix")).toBe(1);
@@ -132,7 +158,12 @@ describe("extensions (J5)", () => {
     const local = join(dir, "local.vsix");
     await writeFile(local, await buildVsix("drydock-test", "local"));
     const missing = join(dir, "nowhere", "missing.vsix");
-    const [notFound, html, corrupt, good] = ["/gone.vsix", "/login.vsix", "/corrupt.vsix", "/hello.vsix"].map((p) => `${base}${p}`);
+    const [notFound, html, corrupt, good] = [
+      "/gone.vsix",
+      "/login.vsix",
+      "/corrupt.vsix",
+      "/hello.vsix",
+    ].map((p) => `${base}${p}`);
     const { userDataDir } = await profile("s3");
     const progress: string[] = [];
 
@@ -150,38 +181,69 @@ describe("extensions (J5)", () => {
     expect(Object.keys(problems).sort()).toEqual([corrupt, html, notFound, missing].sort());
     expect(problems[notFound!]).toBe("download failed: 404 Not Found");
     expect(problems[html!]).toMatch(/^download failed: not a \.vsix \(zip\) file: text\/html/);
-    expect(problems[corrupt!]).toMatch(/^code-server could not install it: .*(not a zip file|truncated)/);
+    expect(problems[corrupt!]).toMatch(
+      /^code-server could not install it: .*(not a zip file|truncated)/,
+    );
     expect(problems[missing]).toBe(`no such file: ${missing}`);
-    expect(progress.some((l) => l.startsWith(`extension ${corrupt}: code-server could not install it`))).toBe(true);
+    expect(
+      progress.some((l) => l.startsWith(`extension ${corrupt}: code-server could not install it`)),
+    ).toBe(true);
 
-    const installCalls = (await readFile(calls, "utf8")).split("\n").filter((l) => l.includes("--install-extension"));
+    const installCalls = (await readFile(calls, "utf8"))
+      .split("\n")
+      .filter((l) => l.includes("--install-extension"));
     expect(installCalls).toHaveLength(1);
     expect(installCalls[0]!.match(/--install-extension/g)).toHaveLength(3);
     // Only the good download stays cached: the rejected ones will be fetched afresh next time.
-    expect((await readdir(join(dir, "cache", "extensions"))).sort()).toEqual([`${createHash("sha256").update(good!).digest("hex")}.vsix`]);
+    expect((await readdir(join(dir, "cache", "extensions"))).sort()).toEqual([
+      `${createHash("sha256").update(good!).digest("hex")}.vsix`,
+    ]);
 
     // The same set again: no install call, and the corrupt file's failure is reported again, by its name here.
-    const again = await installExtensions({ bin: shim, extensions: [corrupt!, good!, local], cacheDir: join(dir, "cache"), userDataDir, env });
+    const again = await installExtensions({
+      bin: shim,
+      extensions: [corrupt!, good!, local],
+      cacheDir: join(dir, "cache"),
+      userDataDir,
+      env,
+    });
     expect(again.extensionsDir).toBe(result.extensionsDir);
     expect(again.installed.sort()).toEqual(["drydock-test.hello", "drydock-test.local"]);
     expect(again.problems).toEqual([{ extension: corrupt, message: problems[corrupt!] }]);
-    expect((await readFile(calls, "utf8")).split("\n").filter((l) => l.includes("--install-extension"))).toHaveLength(1);
+    expect(
+      (await readFile(calls, "utf8")).split("\n").filter((l) => l.includes("--install-extension")),
+    ).toHaveLength(1);
     // No partial set is left behind.
-    expect((await readdir(join(dir, "cache", "extension-sets"))).filter((n) => n.endsWith(".partial"))).toEqual([]);
+    expect(
+      (await readdir(join(dir, "cache", "extension-sets"))).filter((n) => n.endsWith(".partial")),
+    ).toEqual([]);
   }, 60_000);
 
   it("gives up on a download that does not answer in time", async () => {
     const url = `${base}/hang.vsix`;
     const { userDataDir } = await profile("s4");
     const started = Date.now();
-    const result = await installExtensions({ bin, extensions: [url], cacheDir: join(dir, "cache"), userDataDir, env, downloadTimeoutMs: 500 });
-    expect(result.problems).toEqual([{ extension: url, message: "download timed out after 500 ms" }]);
+    const result = await installExtensions({
+      bin,
+      extensions: [url],
+      cacheDir: join(dir, "cache"),
+      userDataDir,
+      env,
+      downloadTimeoutMs: 500,
+    });
+    expect(result.problems).toEqual([
+      { extension: url, message: "download timed out after 500 ms" },
+    ]);
     expect(Date.now() - started).toBeLessThan(15_000);
   }, 30_000);
 
   it("throws only on misuse", async () => {
     const { userDataDir } = await profile("s5");
-    await expect(installExtensions({ bin: "", extensions: [], cacheDir: dir, userDataDir, env })).rejects.toThrow(TypeError);
-    await expect(installExtensions({ bin, extensions: [""], cacheDir: dir, userDataDir, env })).rejects.toThrow(TypeError);
+    await expect(
+      installExtensions({ bin: "", extensions: [], cacheDir: dir, userDataDir, env }),
+    ).rejects.toThrow(TypeError);
+    await expect(
+      installExtensions({ bin, extensions: [""], cacheDir: dir, userDataDir, env }),
+    ).rejects.toThrow(TypeError);
   });
 });

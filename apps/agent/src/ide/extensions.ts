@@ -1,5 +1,5 @@
 /**
- * VS Code extensions for a session (J5): `.vsix` URLs are downloaded once per machine into the cache, local
+ * VS Code extensions for a session: `.vsix` URLs are downloaded once per machine into the cache, local
  * paths are used as they are, and all of them are installed by one code-server call. A bad extension becomes
  * a reported problem, never an exception: the IDE opens without it.
  */
@@ -9,7 +9,6 @@ import { createWriteStream } from "node:fs";
 import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
-import type { ReadableStream } from "node:stream/web";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 
@@ -56,13 +55,21 @@ interface SetRecord {
   failures: Record<string, string>;
 }
 
+/** JavaScript callers can pass anything: the list must hold non-empty strings (URLs or paths). */
+function isExtensionList(value: unknown): value is readonly string[] {
+  return Array.isArray(value) && value.every((e) => typeof e === "string" && e.trim() !== "");
+}
+
 /**
  * Installs the extensions in one code-server call, once per set of files per machine; never throws for a bad extension.
  * @example const { installed, problems, extensionsDir } = await installExtensions({ bin, extensions: [url], cacheDir, userDataDir, env });
  */
-export async function installExtensions(options: InstallExtensionsOptions): Promise<InstalledExtensions> {
-  if (!options.bin) throw new TypeError("installExtensions: bin (the code-server binary) is required");
-  if (!Array.isArray(options.extensions) || options.extensions.some((e) => typeof e !== "string" || e.trim() === "")) {
+export async function installExtensions(
+  options: InstallExtensionsOptions,
+): Promise<InstalledExtensions> {
+  if (!options.bin)
+    throw new TypeError("installExtensions: bin (the code-server binary) is required");
+  if (!isExtensionList(options.extensions)) {
     throw new TypeError("installExtensions: extensions must be a list of .vsix URLs or paths");
   }
   const progress = options.onProgress ?? (() => {});
@@ -89,7 +96,13 @@ export async function installExtensions(options: InstallExtensionsOptions): Prom
   // A set is its files' contents: the same files, from any URL or path, are installed once per machine.
   const hashes = await Promise.all(ready.map((r) => fileSha256(r.file)));
   const setsDir = join(options.cacheDir, "extension-sets");
-  const setDir = join(setsDir, createHash("sha256").update([...hashes].sort().join("\n")).digest("hex").slice(0, 32));
+  const setDir = join(
+    setsDir,
+    createHash("sha256")
+      .update([...hashes].sort().join("\n"))
+      .digest("hex")
+      .slice(0, 32),
+  );
   const reported = (record: SetRecord) => {
     ready.forEach(({ extension }, i) => {
       const failure = record.failures[hashes[i] ?? ""];
@@ -107,17 +120,30 @@ export async function installExtensions(options: InstallExtensionsOptions): Prom
 
   // Installed into a private directory, then renamed into place: a session sees a complete set or none.
   // (code-server's extensions.json locates each extension relative to its directory, so the rename is safe.)
-  const staging = join(setsDir, `.${basename(setDir)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`);
+  const staging = join(
+    setsDir,
+    `.${basename(setDir)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`,
+  );
   try {
     await mkdir(staging, { recursive: true });
     await mkdir(options.userDataDir, { recursive: true });
     const args = ["--extensions-dir", staging, "--user-data-dir", options.userDataDir];
     for (const { file } of ready) args.push("--install-extension", file);
     progress(`installing ${ready.length} extension${ready.length === 1 ? "" : "s"}`);
-    const result = await runCli(options.bin, args, env, options.installTimeoutMs ?? 300_000, options.signal, (line) => {
-      const success = /^Extension '(.+)' was successfully installed\.$/.exec(line);
-      if (success) progress(`installed ${ready.find((r) => basename(r.file) === success[1])?.extension ?? success[1]}`);
-    });
+    const result = await runCli(
+      options.bin,
+      args,
+      env,
+      options.installTimeoutMs ?? 300_000,
+      options.signal,
+      (line) => {
+        const success = /^Extension '(.+)' was successfully installed\.$/.exec(line);
+        if (success)
+          progress(
+            `installed ${ready.find((r) => basename(r.file) === success[1])?.extension ?? success[1]}`,
+          );
+      },
+    );
     const failures: Record<string, string> = {};
     for (const [i, { file, cached }] of ready.entries()) {
       const cause = failureOf(file, result);
@@ -127,7 +153,10 @@ export async function installExtensions(options: InstallExtensionsOptions): Prom
       if (cached) await rm(file, { force: true });
     }
     const installed = await listExtensions(options.bin, staging, env).catch((error: Error) => {
-      problems.push({ extension: staging, message: `code-server could not list the installed extensions: ${error.message}` });
+      problems.push({
+        extension: staging,
+        message: `code-server could not list the installed extensions: ${error.message}`,
+      });
       return undefined;
     });
     // A set that could not be listed is not kept: the next session tries again.
@@ -150,18 +179,40 @@ async function readSetRecord(setDir: string): Promise<SetRecord | undefined> {
 }
 
 async function fileSha256(file: string): Promise<string> {
-  return createHash("sha256").update(await readFile(file)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(file))
+    .digest("hex");
 }
 
 /** The ids (`publisher.name`) of the extensions in `extensionsDir`, as `code-server --list-extensions` prints them. */
-export async function listExtensions(bin: string, extensionsDir: string, env: Record<string, string | undefined>): Promise<string[]> {
-  const result = await runCli(bin, ["--extensions-dir", extensionsDir, "--list-extensions"], env, 60_000);
-  if (result.error || result.code !== 0) throw new Error(`\`${bin} --list-extensions\` ${result.error ?? `exited with ${result.code}`}: ${result.stderr.slice(-1_000)}`);
-  return result.stdout.split("\n").map((line) => line.trim()).filter((line) => /^[\w-]+\.[\w.-]+$/.test(line));
+export async function listExtensions(
+  bin: string,
+  extensionsDir: string,
+  env: Record<string, string | undefined>,
+): Promise<string[]> {
+  const result = await runCli(
+    bin,
+    ["--extensions-dir", extensionsDir, "--list-extensions"],
+    env,
+    60_000,
+  );
+  if (result.error || result.code !== 0)
+    throw new Error(
+      `\`${bin} --list-extensions\` ${result.error ?? `exited with ${result.code}`}: ${result.stderr.slice(-1_000)}`,
+    );
+  return result.stdout
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => /^[\w-]+\.[\w.-]+$/.test(line));
 }
 
-async function resolveVsix(extension: string, options: InstallExtensionsOptions, progress: (line: string) => void): Promise<{ file: string; cached: boolean }> {
-  if (/^https?:\/\//i.test(extension)) return { file: await download(extension, options, progress), cached: true };
+async function resolveVsix(
+  extension: string,
+  options: InstallExtensionsOptions,
+  progress: (line: string) => void,
+): Promise<{ file: string; cached: boolean }> {
+  if (/^https?:\/\//i.test(extension))
+    return { file: await download(extension, options, progress), cached: true };
   if (/^[a-z][a-z0-9+.-]+:\/\//i.test(extension) && !extension.startsWith("file:")) {
     throw new Error(`unsupported URL scheme (use http, https or a local path)`);
   }
@@ -173,10 +224,19 @@ async function resolveVsix(extension: string, options: InstallExtensionsOptions,
 }
 
 /** The cached copy of `url`, downloading it first if no agent has yet. */
-async function download(url: string, options: InstallExtensionsOptions, progress: (line: string) => void): Promise<string> {
+async function download(
+  url: string,
+  options: InstallExtensionsOptions,
+  progress: (line: string) => void,
+): Promise<string> {
   const dir = join(options.cacheDir, "extensions");
   const file = join(dir, `${createHash("sha256").update(url).digest("hex")}.vsix`);
-  if (await access(file).then(() => true, () => false)) {
+  if (
+    await access(file).then(
+      () => true,
+      () => false,
+    )
+  ) {
     progress(`using cached ${url}`);
     return file;
   }
@@ -186,21 +246,28 @@ async function download(url: string, options: InstallExtensionsOptions, progress
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   // Written under a private name and renamed: other agents see no file or a complete one.
-  const partial = join(dir, `.${basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`);
+  const partial = join(
+    dir,
+    `.${basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`,
+  );
   try {
     const response = await fetch(url, { signal, redirect: "follow" });
     if (!response.ok || !response.body) {
       await response.body?.cancel();
       throw new Error(`${response.status} ${response.statusText}`.trim());
     }
-    await pipeline(Readable.fromWeb(response.body as ReadableStream), createWriteStream(partial), { signal });
+    await pipeline(Readable.fromWeb(response.body), createWriteStream(partial), { signal });
     await assertZip(partial, response.headers.get("content-type"));
     await rename(partial, file);
     progress(`downloaded ${url}`);
     return file;
   } catch (error) {
     options.signal?.throwIfAborted();
-    if (timeout.aborted) throw new Error(`download timed out after ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`, { cause: error });
+    if (timeout.aborted)
+      throw new Error(
+        `download timed out after ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`,
+        { cause: error },
+      );
     throw new Error(`download failed: ${describeFetchError(error)}`, { cause: error });
   } finally {
     await rm(partial, { force: true });
@@ -219,7 +286,10 @@ async function assertZip(file: string, contentType?: string | null) {
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
     if (bytesRead === 4 && buffer.readUInt32LE(0) === 0x04034b50) return;
-    const what = bytesRead === 0 ? "an empty file" : `${contentType ? `${contentType}, ` : ""}starting ${JSON.stringify(buffer.subarray(0, bytesRead).toString("latin1"))}`;
+    const what =
+      bytesRead === 0
+        ? "an empty file"
+        : `${contentType ? `${contentType}, ` : ""}starting ${JSON.stringify(buffer.subarray(0, bytesRead).toString("latin1"))}`;
     throw new Error(`not a .vsix (zip) file: ${what}`);
   } finally {
     await handle.close();
@@ -241,11 +311,14 @@ function failureOf(file: string, result: CliResult): string | undefined {
   if (result.error) return result.error;
   const lines = result.stderr.split("\n");
   const summary = lines.find((line) => line.startsWith("Failed Installing Extensions: "));
-  if (!summary) return result.code === 0 ? undefined : `it exited with ${result.code}: ${tailOf(result)}`;
+  if (!summary)
+    return result.code === 0 ? undefined : `it exited with ${result.code}: ${tailOf(result)}`;
   const failed = summary.slice("Failed Installing Extensions: ".length).split(", ").map(toPath);
   const index = failed.indexOf(file);
   if (index < 0) return undefined;
-  const errors = lines.filter((line) => /^\w*Error: /.test(line) && !line.includes("Failed Installing Extensions"));
+  const errors = lines.filter(
+    (line) => /^\w*Error: /.test(line) && !line.includes("Failed Installing Extensions"),
+  );
   const own = errors.length === failed.length ? errors[index] : undefined;
   return own ? own.replace(/^\w*Error: /, "") : errors.join("; ") || summary;
 }
@@ -258,10 +331,11 @@ function toPath(uri: string): string {
   }
 }
 
-const tailOf = (result: CliResult) => `${result.stdout}\n${result.stderr}`.trim().split("\n").slice(-10).join("\n");
+const tailOf = (result: CliResult) =>
+  `${result.stdout}\n${result.stderr}`.trim().split("\n").slice(-10).join("\n");
 
 /** Runs a code-server CLI command in its own process group (killed on timeout or abort). */
-function runCli(
+async function runCli(
   bin: string,
   args: string[],
   env: Record<string, string | undefined>,
@@ -270,7 +344,7 @@ function runCli(
   onLine?: (line: string) => void,
 ): Promise<CliResult> {
   signal?.throwIfAborted();
-  return new Promise((resolvePromise, reject) => {
+  const result = await new Promise<CliResult>((resolvePromise) => {
     const child = spawn(bin, args, { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
@@ -281,7 +355,10 @@ function runCli(
       pending = lines.pop() ?? "";
       for (const line of lines) onLine?.(line.trim());
     });
-    child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
+    child.stderr.on(
+      "data",
+      (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)),
+    );
     let error: string | undefined;
     const kill = (why: string) => {
       error = why;
@@ -292,7 +369,10 @@ function runCli(
         // already gone
       }
     };
-    const timer = setTimeout(() => kill(`took longer than ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
+    const timer = setTimeout(
+      () => kill(`took longer than ${Math.round(timeoutMs / 1000)} s`),
+      timeoutMs,
+    );
     const onAbort = () => kill("aborted");
     signal?.addEventListener("abort", onAbort, { once: true });
     let done = false;
@@ -302,7 +382,6 @@ function runCli(
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       if (pending) onLine?.(pending.trim());
-      if (signal?.aborted) return reject(signal.reason);
       resolvePromise({ code, stdout, stderr, error });
     };
     child.once("error", (err) => {
@@ -311,4 +390,7 @@ function runCli(
     });
     child.once("close", (code) => finish(code));
   });
+  // An aborted run rejects with the signal's reason, however the process ended.
+  signal?.throwIfAborted();
+  return result;
 }

@@ -26,7 +26,11 @@ export interface LocalPort {
 }
 
 /** Listens on 127.0.0.1:`port` and forwards what it admits to code-server's socket. */
-export async function openLocalPort(options: { port: number; socketPath: string; key?: string }): Promise<LocalPort> {
+export async function openLocalPort(options: {
+  port: number;
+  socketPath: string;
+  key?: string;
+}): Promise<LocalPort> {
   const { port, socketPath } = options;
   const key = Buffer.from(options.key ?? randomBytes(24).toString("hex"));
   const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
@@ -40,12 +44,22 @@ export async function openLocalPort(options: { port: number; socketPath: string;
   /** Why this request may not pass, or undefined when it may. */
   const refusal = (req: IncomingMessage, upgrade: boolean): [number, string] | undefined => {
     const host = req.headers.host?.toLowerCase();
-    if (!host || !hosts.has(host)) return [403, `this port answers only as http://127.0.0.1:${port} or http://localhost:${port} (Host: ${host ?? "none"})`];
+    if (!host || !hosts.has(host))
+      return [
+        403,
+        `this port answers only as http://127.0.0.1:${port} or http://localhost:${port} (Host: ${host ?? "none"})`,
+      ];
     const origin = req.headers.origin;
-    if (upgrade ? origin !== `http://${host}` : origin !== undefined && origin !== `http://${host}`) {
-      return [403, `cross-origin ${upgrade ? "WebSocket" : "request"} refused (Origin: ${origin ?? "none"})`];
+    if (
+      upgrade ? origin !== `http://${host}` : origin !== undefined && origin !== `http://${host}`
+    ) {
+      return [
+        403,
+        `cross-origin ${upgrade ? "WebSocket" : "request"} refused (Origin: ${origin ?? "none"})`,
+      ];
     }
-    if (!signedIn(req.headers.cookie)) return [401, "sign in with the link in the task's log (VS Code on this machine: …)"];
+    if (!signedIn(req.headers.cookie))
+      return [401, "sign in with the link in the task's log (VS Code on this machine: …)"];
     return undefined;
   };
   const track = (closable: { once(event: "close", fn: () => void): unknown }) => {
@@ -60,11 +74,18 @@ export async function openLocalPort(options: { port: number; socketPath: string;
     if (url.pathname === SIGN_IN_PATH) return signIn(req, res, url);
     const refused = refusal(req, false);
     if (refused) return answer(res, ...refused);
-    const upstream = request({ socketPath, method: req.method, path: req.url, headers: forwardedHeaders(req) }, (reply) => {
-      res.writeHead(reply.statusCode ?? 502, reply.rawHeaders);
-      reply.pipe(res);
-    });
-    upstream.on("error", (error) => (res.headersSent ? res.destroy() : answer(res, 502, `the IDE is not answering: ${error.message}`)));
+    const upstream = request(
+      { socketPath, method: req.method, path: req.url, headers: forwardedHeaders(req) },
+      (reply) => {
+        res.writeHead(reply.statusCode ?? 502, reply.rawHeaders);
+        reply.pipe(res);
+      },
+    );
+    upstream.on("error", (error) =>
+      res.headersSent
+        ? res.destroy()
+        : answer(res, 502, `the IDE is not answering: ${error.message}`),
+    );
     res.on("close", () => {
       if (!res.writableFinished) upstream.destroy();
     });
@@ -73,9 +94,19 @@ export async function openLocalPort(options: { port: number; socketPath: string;
 
   const signIn = (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const host = req.headers.host?.toLowerCase();
-    if (!host || !hosts.has(host)) return answer(res, 403, `this port answers only as http://127.0.0.1:${port} or http://localhost:${port}`);
+    if (!host || !hosts.has(host))
+      return answer(
+        res,
+        403,
+        `this port answers only as http://127.0.0.1:${port} or http://localhost:${port}`,
+      );
     const given = url.searchParams.get("key") ?? "";
-    if (!sameSecret(Buffer.from(given), key)) return answer(res, 401, "this sign-in link is not the session's: copy it again from the task's log");
+    if (!sameSecret(Buffer.from(given), key))
+      return answer(
+        res,
+        401,
+        "this sign-in link is not the session's: copy it again from the task's log",
+      );
     res.writeHead(303, {
       "set-cookie": `${LOCAL_PORT_COOKIE}=${key.toString()}; Path=/; HttpOnly; SameSite=Strict`,
       location: "/",
@@ -95,7 +126,8 @@ export async function openLocalPort(options: { port: number; socketPath: string;
       let lines = `${req.method ?? "GET"} ${req.url ?? "/"} HTTP/1.1\r\n`;
       const headers = forwardedHeaders(req);
       for (const [name, value] of Object.entries(headers)) {
-        for (const one of Array.isArray(value) ? value : [value]) if (one !== undefined) lines += `${name}: ${one}\r\n`;
+        for (const one of Array.isArray(value) ? value : [value])
+          if (one !== undefined) lines += `${name}: ${one}\r\n`;
       }
       upstream.write(`${lines}\r\n`);
       if (head.length > 0) upstream.write(head);
@@ -109,7 +141,13 @@ export async function openLocalPort(options: { port: number; socketPath: string;
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(error.code === "EADDRINUSE" ? new Error(`vscode({ port: ${port} }): 127.0.0.1:${port} is already in use on this machine`) : error),
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(
+              `vscode({ port: ${port} }): 127.0.0.1:${port} is already in use on this machine`,
+            )
+          : error,
+      ),
     );
     server.listen(port, "127.0.0.1", () => resolve());
   });
@@ -155,12 +193,17 @@ function sameSecret(given: Buffer, key: Buffer): boolean {
 
 function answer(res: ServerResponse, status: number, message: string) {
   if (res.headersSent) return void res.destroy();
-  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "cache-control": "no-store",
+  });
   res.end(`${message}\n`);
 }
 
 function rawAnswer(socket: Duplex, status: number, message: string) {
   if (socket.destroyed) return;
   const text = { 401: "Unauthorized", 403: "Forbidden", 502: "Bad Gateway" }[status] ?? "Error";
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(message) + 1}\r\nConnection: close\r\n\r\n${message}\n`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(message) + 1}\r\nConnection: close\r\n\r\n${message}\n`,
+  );
 }

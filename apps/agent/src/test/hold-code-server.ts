@@ -10,6 +10,12 @@ import { defaultIdeDir } from "../ide/runtime.js";
 const [dir] = process.argv.slice(2);
 if (!dir) throw new Error("usage: hold-code-server.ts <dir>");
 const bin = await findCodeServer({ ideDir: defaultIdeDir(process.env) });
-const ide = await startCodeServer({ bin, listen: { socketPath: join(dir, "held.sock") }, workspace: dir, profileDir: join(dir, "held-profile"), env: { PATH: process.env.PATH } });
+const ide = await startCodeServer({
+  bin,
+  listen: { socketPath: join(dir, "held.sock") },
+  workspace: dir,
+  profileDir: join(dir, "held-profile"),
+  env: { PATH: process.env.PATH },
+});
 process.stdout.write(`pid ${ide.pid}\n`);
 setInterval(() => undefined, 60_000);

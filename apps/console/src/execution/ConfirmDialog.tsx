@@ -42,7 +42,12 @@ export function ConfirmDialog({
         <button type="button" onClick={onCancel}>
           Cancel
         </button>
-        <button type="button" className={danger ? "danger" : "primary"} onClick={onConfirm} disabled={busy}>
+        <button
+          type="button"
+          className={danger ? "danger" : "primary"}
+          onClick={onConfirm}
+          disabled={busy}
+        >
           {confirmLabel}
         </button>
       </div>

@@ -11,17 +11,45 @@ import "@xyflow/react/dist/style.css";
 import "./dag.css";
 
 import type { Edge, Node, NodeHandle, NodeProps } from "@xyflow/react";
-import { Background, Controls, getViewportForBounds, Handle, MarkerType, Position, ReactFlow, ReactFlowProvider, useReactFlow, useStore, useStoreApi } from "@xyflow/react";
-import { createContext, memo, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import {
+  Background,
+  Controls,
+  getViewportForBounds,
+  Handle,
+  MarkerType,
+  Position,
+  ReactFlow,
+  ReactFlowProvider,
+  useReactFlow,
+  useStore,
+  useStoreApi,
+} from "@xyflow/react";
+import {
+  createContext,
+  memo,
+  useContext,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+} from "react";
 
 import type { NodeExecution, NodeStatus } from "../ui/types.js";
 import { durationBetween, statusLabel, statusTone } from "../ui/status.js";
-import { useNow } from "./clock.js";
+import { useSharedClock } from "./shared-clock.js";
 import type { FanoutSummary } from "./fanout.js";
 import { describeFanout } from "./fanout.js";
 import type { DagGraph } from "./graph.js";
 import type { DagLayout } from "./layout.js";
-import { GRID_GAP_X, GRID_GAP_Y, GROUP_HEADER, GROUP_PADDING, NODE_HEIGHT, NODE_WIDTH } from "./layout.js";
+import {
+  GRID_GAP_X,
+  GRID_GAP_Y,
+  GROUP_HEADER,
+  GROUP_PADDING,
+  NODE_HEIGHT,
+  NODE_WIDTH,
+} from "./layout.js";
 import { parseElementId } from "./state.js";
 
 export interface DagProps {
@@ -65,13 +93,24 @@ const FAR_ZOOM = 0.45;
 /** Above this many React Flow nodes, only those in view are rendered. */
 const CULL_ABOVE = 200;
 
-const DagActions = createContext<{ select: (id: string) => void; reveal: (id: string) => void }>({ select: () => undefined, reveal: () => undefined });
+const DagActions = createContext<{ select: (id: string) => void; reveal: (id: string) => void }>({
+  select: () => undefined,
+  reveal: () => undefined,
+});
 const FarAway = createContext(false);
 
 function sideHandles(width: number, height: number): NodeHandle[] {
   return [
     { id: null, type: "target", position: Position.Left, x: 0, y: height / 2, width: 1, height: 1 },
-    { id: null, type: "source", position: Position.Right, x: width - 1, y: height / 2, width: 1, height: 1 },
+    {
+      id: null,
+      type: "source",
+      position: Position.Right,
+      x: width - 1,
+      y: height / 2,
+      width: 1,
+      height: 1,
+    },
   ];
 }
 
@@ -79,7 +118,7 @@ function sideHandles(width: number, height: number): NodeHandle[] {
 const NodeBody = memo(function NodeBody({ view }: { view: NodeView }) {
   const { select, reveal } = useContext(DagActions);
   const far = useContext(FarAway);
-  const now = useNow(view.status === "RUNNING" && !far);
+  const now = useSharedClock(view.status === "RUNNING" && !far);
   const tone = statusTone(view.status);
   const duration = view.startedAt ? durationBetween(view.startedAt, view.endedAt, now) : undefined;
   return (
@@ -100,7 +139,10 @@ const NodeBody = memo(function NodeBody({ view }: { view: NodeView }) {
           <span className="dag-node-head">
             <span className="dag-node-task">{view.task}</span>
             {view.interactive && (
-              <span className="dag-node-vscode" title="Interactive task: opens VS Code when it runs">
+              <span
+                className="dag-node-vscode"
+                title="Interactive task: opens VS Code when it runs"
+              >
                 VS Code
               </span>
             )}
@@ -126,7 +168,12 @@ const TaskNodeView = memo(function TaskNodeView({ data }: NodeProps<TaskFlowNode
     <>
       <Handle type="target" position={Position.Left} isConnectable={false} className="dag-handle" />
       <NodeBody view={data.view} />
-      <Handle type="source" position={Position.Right} isConnectable={false} className="dag-handle" />
+      <Handle
+        type="source"
+        position={Position.Right}
+        isConnectable={false}
+        className="dag-handle"
+      />
     </>
   );
 });
@@ -155,7 +202,12 @@ const FrameView = memo(function FrameView({ data }: NodeProps<FrameFlowNode>) {
           <NodeBody key={view.nodeId} view={view} />
         ))}
       </div>
-      <Handle type="source" position={Position.Right} isConnectable={false} className="dag-handle" />
+      <Handle
+        type="source"
+        position={Position.Right}
+        isConnectable={false}
+        className="dag-handle"
+      />
     </>
   );
 });
@@ -179,7 +231,11 @@ interface CacheEntry {
 function useFlowNodes(props: DagProps): FlowNode[] {
   const { graph, layout, nodes, fanouts } = props;
   const selected = selectedDagNode(props.selected);
-  const cache = useRef<{ layout: DagLayout; views: Map<string, CacheEntry>; flow: Map<string, FlowNode> }>({ layout, views: new Map(), flow: new Map() });
+  const cache = useRef<{
+    layout: DagLayout;
+    views: Map<string, CacheEntry>;
+    flow: Map<string, FlowNode>;
+  }>({ layout, views: new Map(), flow: new Map() });
   return useMemo(() => {
     const same = cache.current.layout === layout;
     const previousViews = same ? cache.current.views : new Map<string, CacheEntry>();
@@ -227,7 +283,11 @@ function useFlowNodes(props: DagProps): FlowNode[] {
               height: g.height,
               measured: { width: g.width, height: g.height },
               handles: sideHandles(g.width, g.height),
-              data: { label: g.label, columns: g.columns, members: g.members.flatMap((m) => views.get(m)?.view ?? []) },
+              data: {
+                label: g.label,
+                columns: g.columns,
+                members: g.members.flatMap((m) => views.get(m)?.view ?? []),
+              },
               selectable: false,
               focusable: false,
               draggable: false,
@@ -266,12 +326,23 @@ function useFlowNodes(props: DagProps): FlowNode[] {
 }
 
 /** How many task nodes lie wholly inside the first view: the ones that must be drawn before it counts as drawn. */
-function nodesInView(layout: DagLayout, viewport: { x: number; y: number; zoom: number }, width: number, height: number): number {
+function nodesInView(
+  layout: DagLayout,
+  viewport: { x: number; y: number; zoom: number },
+  width: number,
+  height: number,
+): number {
   let count = 0;
   for (const p of layout.positions.values()) {
     const left = p.x * viewport.zoom + viewport.x;
     const top = p.y * viewport.zoom + viewport.y;
-    if (left >= 0 && top >= 0 && left + NODE_WIDTH * viewport.zoom <= width && top + NODE_HEIGHT * viewport.zoom <= height) count += 1;
+    if (
+      left >= 0 &&
+      top >= 0 &&
+      left + NODE_WIDTH * viewport.zoom <= width &&
+      top + NODE_HEIGHT * viewport.zoom <= height
+    )
+      count += 1;
   }
   return count;
 }
@@ -280,7 +351,15 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
   const { layout, width, height, onSelect } = props;
   const flowNodes = useFlowNodes(props);
   const edges = useMemo<Edge[]>(
-    () => layout.edges.map((e) => ({ id: e.id, source: e.source, target: e.target, markerEnd: EDGE_MARKER, focusable: false, selectable: false })),
+    () =>
+      layout.edges.map((e) => ({
+        id: e.id,
+        source: e.source,
+        target: e.target,
+        markerEnd: EDGE_MARKER,
+        focusable: false,
+        selectable: false,
+      })),
     [layout],
   );
   const far = useStore((s) => s.transform[2] < FAR_ZOOM);
@@ -288,13 +367,21 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
   const flow = useReactFlow();
   // The first view shows the whole DAG; computed here rather than with fitView so the first render is the final one.
   const fitted = (w: number, h: number) =>
-    getViewportForBounds({ x: 0, y: 0, width: Math.max(layout.width, 1), height: Math.max(layout.height, 1) }, w, h, MIN_ZOOM, 1, 0.08);
+    getViewportForBounds(
+      { x: 0, y: 0, width: Math.max(layout.width, 1), height: Math.max(layout.height, 1) },
+      w,
+      h,
+      MIN_ZOOM,
+      1,
+      0.08,
+    );
   const [initial] = useState(() => fitted(width, height));
   // Until the user pans or zooms, the whole DAG stays in view when its box changes size (the pane opening, say).
   const moved = useRef(false);
   const firstSize = useRef({ width, height });
   useEffect(() => {
-    if (moved.current || (firstSize.current.width === width && firstSize.current.height === height)) return;
+    if (moved.current || (firstSize.current.width === width && firstSize.current.height === height))
+      return;
     firstSize.current = { width, height };
     void flow.setViewport(fitted(width, height));
     // fitted() depends only on the layout (fixed for this canvas) and the size.
@@ -310,7 +397,9 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
         const left = p.x * zoom + tx;
         const top = p.y * zoom + ty;
         if (left < 0 || top < 0 || left + NODE_WIDTH * zoom > w || top + NODE_HEIGHT * zoom > h) {
-          void setCenter(p.x + NODE_WIDTH / 2, p.y + NODE_HEIGHT / 2, { zoom: Math.max(zoom, 0.8) });
+          void setCenter(p.x + NODE_WIDTH / 2, p.y + NODE_HEIGHT / 2, {
+            zoom: Math.max(zoom, 0.8),
+          });
         }
       },
     }),
@@ -364,7 +453,10 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
             }}
           >
             <Background gap={24} size={1} />
-            <Controls showInteractive={false} fitViewOptions={{ padding: 0.08, minZoom: MIN_ZOOM, maxZoom: 1 }} />
+            <Controls
+              showInteractive={false}
+              fitViewOptions={{ padding: 0.08, minZoom: MIN_ZOOM, maxZoom: 1 }}
+            />
           </ReactFlow>
         </div>
       </FarAway.Provider>
@@ -380,14 +472,22 @@ export default function Dag(props: DagProps) {
     const el = box.current;
     if (!el) return;
     setSize({ width: el.clientWidth, height: el.clientHeight });
-    const observer = new ResizeObserver(() => setSize((s) => (s && s.width === el.clientWidth && s.height === el.clientHeight ? s : { width: el.clientWidth, height: el.clientHeight })));
+    const observer = new ResizeObserver(() =>
+      setSize((s) =>
+        s && s.width === el.clientWidth && s.height === el.clientHeight
+          ? s
+          : { width: el.clientWidth, height: el.clientHeight },
+      ),
+    );
     observer.observe(el);
     return () => observer.disconnect();
   }, []);
   return (
     <div ref={box} className="dag-box">
       {size && (
-        <ReactFlowProvider key={`${props.layout.width}x${props.layout.height}:${props.layout.positions.size}`}>
+        <ReactFlowProvider
+          key={`${props.layout.width}x${props.layout.height}:${props.layout.positions.size}`}
+        >
           <DagCanvas {...props} width={size.width} height={size.height} />
         </ReactFlowProvider>
       )}

@@ -23,7 +23,13 @@ const execution = (extra: Partial<Execution> = {}): Execution => ({
 
 function render(e: Execution): string {
   const header = createElement(ExecutionHeader, { execution: e });
-  return renderToStaticMarkup(createElement(QueryClientProvider, { client: new QueryClient() }, createElement(Router, { ssrPath: "/executions/x1abc", children: header })));
+  return renderToStaticMarkup(
+    createElement(
+      QueryClientProvider,
+      { client: new QueryClient() },
+      createElement(Router, { ssrPath: "/executions/x1abc", children: header }),
+    ),
+  );
 }
 
 describe("ExecutionHeader", () => {
@@ -38,14 +44,22 @@ describe("ExecutionHeader", () => {
   });
 
   it("shows a short result inline and no Abort once it succeeded", () => {
-    const html = render(execution({ status: "SUCCEEDED", result: 997002, endedAt: "2030-01-01T00:01:01.000Z" }));
+    const html = render(
+      execution({ status: "SUCCEEDED", result: 997002, endedAt: "2030-01-01T00:01:01.000Z" }),
+    );
     expect(html).toContain('data-testid="execution-result">997002<');
     expect(html).toContain('data-testid="execution-duration">1m 1s<');
     expect(html).not.toContain(">Abort</button>");
   });
 
   it("shows the error of a failed execution, its stack folded away", () => {
-    const html = render(execution({ status: "FAILED", error: { message: "node n0 (flaky) failed", stack: "Error: x\n    at y" }, endedAt: "2030-01-01T00:00:05.000Z" }));
+    const html = render(
+      execution({
+        status: "FAILED",
+        error: { message: "node n0 (flaky) failed", stack: "Error: x\n    at y" },
+        endedAt: "2030-01-01T00:00:05.000Z",
+      }),
+    );
     expect(html).toContain('data-testid="execution-error"');
     expect(html).toContain("node n0 (flaky) failed");
     expect(html).toMatch(/<details><summary>Stack trace<\/summary><pre class="error-stack"/);
@@ -53,6 +67,8 @@ describe("ExecutionHeader", () => {
 
   it("links a debug run to the node it re-runs", () => {
     const html = render(execution({ debugOf: { executionId: "x0old", nodeId: "n1[2]" } }));
-    expect(html).toMatch(/<a href="\/executions\/x0old\?node=n1%5B2%5D"[^>]*>debug of x0old n1\[2\]<\/a>/);
+    expect(html).toMatch(
+      /<a href="\/executions\/x0old\?node=n1%5B2%5D"[^>]*>debug of x0old n1\[2\]<\/a>/,
+    );
   });
 });

@@ -7,12 +7,12 @@ import { api, errorMessage } from "../api.js";
 import { durationBetween, StatusBadge } from "../ui/status.js";
 import type { Execution } from "../ui/types.js";
 import { ErrorBlock, inlineJson, JsonBlock } from "./blocks.js";
-import { useNow } from "./clock.js";
+import { useSharedClock } from "./shared-clock.js";
 import { ConfirmDialog } from "./ConfirmDialog.js";
 
 export function ExecutionHeader({ execution }: { execution: Execution }) {
   const running = execution.status === "RUNNING";
-  const now = useNow(running);
+  const now = useSharedClock(running);
   const [confirming, setConfirming] = useState(false);
   const abort = useMutation({
     mutationFn: () => api.executions.abort.mutate({ id: execution.id }),
@@ -24,14 +24,21 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
     <header className="execution-header">
       <div className="execution-title">
         <h1>
-          <Link href={`/workflows/${encodeURIComponent(execution.workflow)}`}>{execution.workflow}</Link>{" "}
+          <Link href={`/workflows/${encodeURIComponent(execution.workflow)}`}>
+            {execution.workflow}
+          </Link>{" "}
           <span className="execution-version">version {execution.version}</span>
         </h1>
         <span data-testid="execution-status" data-status={execution.status}>
           <StatusBadge status={execution.status} />
         </span>
         {running && (
-          <button type="button" className="danger execution-abort" onClick={() => setConfirming(true)} disabled={abort.isPending}>
+          <button
+            type="button"
+            className="danger execution-abort"
+            onClick={() => setConfirming(true)}
+            disabled={abort.isPending}
+          >
             Abort
           </button>
         )}
@@ -46,18 +53,24 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
         <div>
           <dt>Started</dt>
           <dd>
-            <time dateTime={execution.createdAt}>{new Date(execution.createdAt).toLocaleString()}</time>
+            <time dateTime={execution.createdAt}>
+              {new Date(execution.createdAt).toLocaleString()}
+            </time>
           </dd>
         </div>
         <div>
           <dt>Duration</dt>
-          <dd data-testid="execution-duration">{durationBetween(execution.createdAt, execution.endedAt, now)}</dd>
+          <dd data-testid="execution-duration">
+            {durationBetween(execution.createdAt, execution.endedAt, now)}
+          </dd>
         </div>
         {execution.debugOf && (
           <div>
             <dt>Debug run</dt>
             <dd>
-              <Link href={`/executions/${encodeURIComponent(execution.debugOf.executionId)}?node=${encodeURIComponent(execution.debugOf.nodeId)}`}>
+              <Link
+                href={`/executions/${encodeURIComponent(execution.debugOf.executionId)}?node=${encodeURIComponent(execution.debugOf.nodeId)}`}
+              >
                 debug of {execution.debugOf.executionId} {execution.debugOf.nodeId}
               </Link>
             </dd>
@@ -73,7 +86,11 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
           (result === undefined ? (
             <details>
               <summary>Result</summary>
-              <JsonBlock value={execution.result} testId="execution-result" label="Execution result" />
+              <JsonBlock
+                value={execution.result}
+                testId="execution-result"
+                label="Execution result"
+              />
             </details>
           ) : (
             <p className="execution-result">
@@ -81,7 +98,14 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
             </p>
           ))}
       </div>
-      {execution.error && <ErrorBlock error={execution.error} title={execution.status === "ABORTED" ? "Aborted" : "Error"} testId="execution-error" foldStack />}
+      {execution.error && (
+        <ErrorBlock
+          error={execution.error}
+          title={execution.status === "ABORTED" ? "Aborted" : "Error"}
+          testId="execution-error"
+          foldStack
+        />
+      )}
       {abort.isError && (
         <p className="inline-error" role="alert">
           Could not abort: {errorMessage(abort.error)}
@@ -96,7 +120,10 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
           onConfirm={() => abort.mutate()}
           onCancel={() => setConfirming(false)}
         >
-          <p>Running tasks are stopped, their VS Code sessions end, and nodes that have not run are skipped. This cannot be undone.</p>
+          <p>
+            Running tasks are stopped, their VS Code sessions end, and nodes that have not run are
+            skipped. This cannot be undone.
+          </p>
         </ConfirmDialog>
       )}
     </header>

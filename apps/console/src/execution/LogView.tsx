@@ -6,8 +6,17 @@ import type { LogState } from "./logs.js";
 import { appendLogChunk, EMPTY_LOG } from "./logs.js";
 
 /** `lost`: lines of this attempt's log the server could not store, and why (the log below is incomplete). */
-export function LogView({ attemptId, lost }: { attemptId: string; lost?: { lines: number; reason: string } | undefined }) {
-  const [log, setLog] = useState<{ attemptId: string; state: LogState; error?: unknown }>({ attemptId, state: EMPTY_LOG });
+export function LogView({
+  attemptId,
+  lost,
+}: {
+  attemptId: string;
+  lost?: { lines: number; reason: string } | undefined;
+}) {
+  const [log, setLog] = useState<{ attemptId: string; state: LogState; error?: unknown }>({
+    attemptId,
+    state: EMPTY_LOG,
+  });
   const pre = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
 
@@ -17,7 +26,10 @@ export function LogView({ attemptId, lost }: { attemptId: string; lost?: { lines
     const subscription = api.executions.tailLogs.subscribe(
       { attemptId, offset: 0 },
       {
-        onData: (chunk) => setLog((l) => (l.attemptId === attemptId ? { ...l, state: appendLogChunk(l.state, chunk) } : l)),
+        onData: (chunk) =>
+          setLog((l) =>
+            l.attemptId === attemptId ? { ...l, state: appendLogChunk(l.state, chunk) } : l,
+          ),
         onError: (error) => setLog((l) => (l.attemptId === attemptId ? { ...l, error } : l)),
       },
     );
@@ -38,7 +50,9 @@ export function LogView({ attemptId, lost }: { attemptId: string; lost?: { lines
           This log is incomplete: {lost.lines} line(s) could not be stored ({lost.reason}).
         </p>
       )}
-      {state.trimmed && <p className="muted">Earlier output is not shown (the pane keeps the last 1 MB).</p>}
+      {state.trimmed && (
+        <p className="muted">Earlier output is not shown (the pane keeps the last 1 MB).</p>
+      )}
       <pre
         ref={pre}
         className="node-logs"

@@ -14,7 +14,9 @@ const session = testSession;
 
 function render(s: InteractiveSession): string {
   const panel = createElement(SessionPanel, { executionId: "x1", nodeId: "n0", session: s });
-  return renderToStaticMarkup(createElement(QueryClientProvider, { client: new QueryClient() }, panel));
+  return renderToStaticMarkup(
+    createElement(QueryClientProvider, { client: new QueryClient() }, panel),
+  );
 }
 
 describe("SessionPanel", () => {
@@ -26,8 +28,12 @@ describe("SessionPanel", () => {
 
   it("shows the VSCode (User) link, the idle countdown and Keep alive once READY", () => {
     const deadline = new Date(Date.now() + 299_500).toISOString();
-    const html = render(session({ state: "READY", link: "http://s1abc.localhost:8485/", idleDeadline: deadline }));
-    expect(html).toMatch(/<a [^>]*href="http:\/\/s1abc\.localhost:8485\/"[^>]*>VSCode \(User\)<\/a>/);
+    const html = render(
+      session({ state: "READY", link: "http://s1abc.localhost:8485/", idleDeadline: deadline }),
+    );
+    expect(html).toMatch(
+      /<a [^>]*href="http:\/\/s1abc\.localhost:8485\/"[^>]*>VSCode \(User\)<\/a>/,
+    );
     expect(html).toContain(`data-testid="idle-countdown" data-deadline="${deadline}"`);
     expect(html).toMatch(/Ends idle in 4m 5\ds/);
     expect(html).toContain(">Keep alive</button>");
@@ -41,7 +47,15 @@ describe("SessionPanel", () => {
   });
 
   it("says why an ended session ended, without link, countdown or Resume", () => {
-    const html = render(session({ state: "ENDED", endReason: "idle", link: "http://x/", idleDeadline: T, resumeRequestedAt: T }));
+    const html = render(
+      session({
+        state: "ENDED",
+        endReason: "idle",
+        link: "http://x/",
+        idleDeadline: T,
+        resumeRequestedAt: T,
+      }),
+    );
     expect(html).toContain("Session ended: idle");
     expect(html).not.toContain("VSCode (User)</a>");
     expect(html).not.toContain("idle-countdown");
@@ -53,12 +67,19 @@ describe("SessionPanel", () => {
     const html = render(
       session({
         state: "READY",
-        firstRunError: { message: "say_hello needs a name", stack: "Error: say_hello needs a name\n    at workflow.ts:12:9" },
-        extensionProblems: [{ extension: "https://example.invalid/vim.vsix", message: "download failed" }],
+        firstRunError: {
+          message: "say_hello needs a name",
+          stack: "Error: say_hello needs a name\n    at workflow.ts:12:9",
+        },
+        extensionProblems: [
+          { extension: "https://example.invalid/vim.vsix", message: "download failed" },
+        ],
       }),
     );
     expect(html).toContain("The first run failed; the IDE opened to debug it");
-    expect(html).toMatch(/<pre class="error-stack"[^>]*>Error: say_hello needs a name\n {4}at workflow.ts:12:9<\/pre>/);
+    expect(html).toMatch(
+      /<pre class="error-stack"[^>]*>Error: say_hello needs a name\n {4}at workflow.ts:12:9<\/pre>/,
+    );
     expect(html).toContain("download failed");
   });
 });

@@ -10,13 +10,21 @@ import { api, errorMessage } from "../api.js";
 import { StatusBadge } from "../ui/status.js";
 import type { InteractiveSession } from "../ui/types.js";
 import { ErrorBlock } from "./blocks.js";
-import { useNow } from "./clock.js";
+import { useSharedClock } from "./shared-clock.js";
 import { ConfirmDialog } from "./ConfirmDialog.js";
-import { canOpenIde, idleCountdownText, isLiveSession, sessionEndExplanation, sessionHeadline } from "./session.js";
+import {
+  canOpenIde,
+  idleCountdownText,
+  isLiveSession,
+  sessionEndExplanation,
+  sessionHeadline,
+} from "./session.js";
 
 function IdeLink({ session }: { session: InteractiveSession & { link: string } }) {
   const [blockedUrl, setBlockedUrl] = useState<string>();
-  const ticket = useMutation({ mutationFn: () => api.sessions.ideTicket.mutate({ sessionId: session.id }) });
+  const ticket = useMutation({
+    mutationFn: () => api.sessions.ideTicket.mutate({ sessionId: session.id }),
+  });
   const open = (event: MouseEvent<HTMLAnchorElement>) => {
     event.preventDefault();
     setBlockedUrl(undefined);
@@ -36,7 +44,13 @@ function IdeLink({ session }: { session: InteractiveSession & { link: string } }
   };
   return (
     <div className="ide-link">
-      <a className="button primary" href={session.link} target="_blank" rel="noopener noreferrer" onClick={open}>
+      <a
+        className="button primary"
+        href={session.link}
+        target="_blank"
+        rel="noopener noreferrer"
+        onClick={open}
+      >
         VSCode (User)
       </a>
       {ticket.isPending && <span className="muted"> Signing you in to the IDE…</span>}
@@ -47,17 +61,30 @@ function IdeLink({ session }: { session: InteractiveSession & { link: string } }
       )}
       {blockedUrl && (
         <p role="status">
-          The browser blocked the new tab. <a href={blockedUrl} target="_blank" rel="noopener noreferrer">Open VS Code in a new tab</a> (the
-          link works once, for a short time).
+          The browser blocked the new tab.{" "}
+          <a href={blockedUrl} target="_blank" rel="noopener noreferrer">
+            Open VS Code in a new tab
+          </a>{" "}
+          (the link works once, for a short time).
         </p>
       )}
     </div>
   );
 }
 
-function IdleCountdown({ executionId, nodeId, session }: { executionId: string; nodeId: string; session: InteractiveSession & { idleDeadline: string } }) {
-  const now = useNow(true);
-  const keepAlive = useMutation({ mutationFn: () => api.sessions.keepAlive.mutate({ executionId, nodeId }) });
+function IdleCountdown({
+  executionId,
+  nodeId,
+  session,
+}: {
+  executionId: string;
+  nodeId: string;
+  session: InteractiveSession & { idleDeadline: string };
+}) {
+  const now = useSharedClock(true);
+  const keepAlive = useMutation({
+    mutationFn: () => api.sessions.keepAlive.mutate({ executionId, nodeId }),
+  });
   return (
     <div className="idle-countdown">
       <span data-testid="idle-countdown" data-deadline={session.idleDeadline} aria-live="off">
@@ -75,7 +102,15 @@ function IdleCountdown({ executionId, nodeId, session }: { executionId: string; 
   );
 }
 
-export function SessionPanel({ executionId, nodeId, session }: { executionId: string; nodeId: string; session: InteractiveSession }) {
+export function SessionPanel({
+  executionId,
+  nodeId,
+  session,
+}: {
+  executionId: string;
+  nodeId: string;
+  session: InteractiveSession;
+}) {
   const [confirming, setConfirming] = useState(false);
   const resume = useMutation({
     mutationFn: () => api.sessions.resume.mutate({ executionId, nodeId }),
@@ -93,13 +128,31 @@ export function SessionPanel({ executionId, nodeId, session }: { executionId: st
         {sessionHeadline(session)}
         {explanation ? ` — ${explanation}.` : ""}
       </p>
-      {session.state === "STARTING" && <p className="muted">The VSCode (User) link appears here as soon as the IDE answers.</p>}
-      {session.firstRunError && <ErrorBlock error={session.firstRunError} title="The first run failed; the IDE opened to debug it" testId="first-run-error" />}
+      {session.state === "STARTING" && (
+        <p className="muted">The VSCode (User) link appears here as soon as the IDE answers.</p>
+      )}
+      {session.firstRunError && (
+        <ErrorBlock
+          error={session.firstRunError}
+          title="The first run failed; the IDE opened to debug it"
+          testId="first-run-error"
+        />
+      )}
       {canOpenIde(session) && <IdeLink session={session} />}
-      {live && session.idleDeadline && <IdleCountdown executionId={executionId} nodeId={nodeId} session={{ ...session, idleDeadline: session.idleDeadline }} />}
+      {live && session.idleDeadline && (
+        <IdleCountdown
+          executionId={executionId}
+          nodeId={nodeId}
+          session={{ ...session, idleDeadline: session.idleDeadline }}
+        />
+      )}
       {live && (
         <div className="pane-actions">
-          <button type="button" onClick={() => setConfirming(true)} disabled={resumeRequested || resume.isPending}>
+          <button
+            type="button"
+            onClick={() => setConfirming(true)}
+            disabled={resumeRequested || resume.isPending}
+          >
             Resume
           </button>
           {resumeRequested && <span role="status">Resume requested…</span>}
@@ -123,10 +176,16 @@ export function SessionPanel({ executionId, nodeId, session }: { executionId: st
         </div>
       )}
       {confirming && (
-        <ConfirmDialog title="Resume the task?" confirmLabel="Resume task" busy={resume.isPending} onConfirm={() => resume.mutate()} onCancel={() => setConfirming(false)}>
+        <ConfirmDialog
+          title="Resume the task?"
+          confirmLabel="Resume task"
+          busy={resume.isPending}
+          onConfirm={() => resume.mutate()}
+          onCancel={() => setConfirming(false)}
+        >
           <p>
-            code-server will stop, and the task then runs for real with the edited code and its original inputs: it writes its outputs and the
-            workflow continues downstream.
+            code-server will stop, and the task then runs for real with the edited code and its
+            original inputs: it writes its outputs and the workflow continues downstream.
           </p>
           <p>Open editors close; use Download changes afterwards to keep your edits.</p>
         </ConfirmDialog>

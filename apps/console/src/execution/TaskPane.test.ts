@@ -15,14 +15,43 @@ const T0 = "2030-01-01T00:00:00.000Z";
 const T1 = "2030-01-01T00:00:02.500Z";
 
 function detail(nodes: NodeExecution[]): ExecutionDetail {
-  return { execution: { id: "x1", project: "default", workflow: "wf", version: "v1", status: "RUNNING", inputs: {}, createdAt: T0 }, nodes };
+  return {
+    execution: {
+      id: "x1",
+      project: "default",
+      workflow: "wf",
+      version: "v1",
+      status: "RUNNING",
+      inputs: {},
+      createdAt: T0,
+    },
+    nodes,
+  };
 }
 
-function render(d: ExecutionDetail, nodeId: string, dagNode: DagNode, fetched?: NodeExecution): string {
+function render(
+  d: ExecutionDetail,
+  nodeId: string,
+  dagNode: DagNode,
+  fetched?: NodeExecution,
+): string {
   const client = new QueryClient();
   if (fetched) client.setQueryData(nodeQueryKey("x1", nodeId), fetched);
-  const pane = createElement(TaskPane, { detail: d, nodeId, dagNode, fanout: undefined, onSelect: () => undefined, onClose: () => undefined });
-  return renderToStaticMarkup(createElement(QueryClientProvider, { client }, createElement(Router, { ssrPath: "/executions/x1", children: pane })));
+  const pane = createElement(TaskPane, {
+    detail: d,
+    nodeId,
+    dagNode,
+    fanout: undefined,
+    onSelect: () => undefined,
+    onClose: () => undefined,
+  });
+  return renderToStaticMarkup(
+    createElement(
+      QueryClientProvider,
+      { client },
+      createElement(Router, { ssrPath: "/executions/x1", children: pane }),
+    ),
+  );
 }
 
 const task: DagNode = { id: "n0", task: "double", kind: "task", interactive: false };
@@ -36,11 +65,24 @@ describe("TaskPane", () => {
       status: "SUCCEEDED",
       startedAt: T0,
       endedAt: T1,
-      attempts: [{ id: "x1.n0.a1", executionId: "x1", nodeId: "n0", number: 1, status: "SUCCEEDED", createdAt: T0, startedAt: T0, endedAt: T1 }],
+      attempts: [
+        {
+          id: "x1.n0.a1",
+          executionId: "x1",
+          nodeId: "n0",
+          number: 1,
+          status: "SUCCEEDED",
+          createdAt: T0,
+          startedAt: T0,
+          endedAt: T1,
+        },
+      ],
     };
     const html = render(detail([live]), "n0", task, { ...live, inputs: { x: 21 }, outputs: 42 });
     expect(html).toContain('data-testid="task-pane"');
-    expect(html).toMatch(/<pre class="json-block" data-testid="node-inputs"[^>]*>\{\n {2}&quot;x&quot;: 21\n\}<\/pre>/);
+    expect(html).toMatch(
+      /<pre class="json-block" data-testid="node-inputs"[^>]*>\{\n {2}&quot;x&quot;: 21\n\}<\/pre>/,
+    );
     expect(html).toMatch(/data-testid="node-outputs"[^>]*>42<\/pre>/);
     expect(html).toContain('data-testid="attempt-1"');
     expect(html).toContain(">Debug</button>");
@@ -49,7 +91,14 @@ describe("TaskPane", () => {
   });
 
   it("says there are no outputs yet while a node runs, and offers no Debug", () => {
-    const live: NodeExecution = { executionId: "x1", nodeId: "n0", task: "double", status: "RUNNING", startedAt: T0, attempts: [] };
+    const live: NodeExecution = {
+      executionId: "x1",
+      nodeId: "n0",
+      task: "double",
+      status: "RUNNING",
+      startedAt: T0,
+      attempts: [],
+    };
     const html = render(detail([live]), "n0", task);
     expect(html).toMatch(/data-testid="node-outputs"[^>]*>No outputs yet</);
     expect(html).not.toContain(">Debug</button>");
@@ -57,9 +106,19 @@ describe("TaskPane", () => {
 
   it("shows a failed node's error with its stack in a pre", () => {
     const error = { message: "boom", stack: "Error: boom\n    at task.ts:3:9" };
-    const live: NodeExecution = { executionId: "x1", nodeId: "n0", task: "double", status: "FAILED", error, inputs: {}, attempts: [] };
+    const live: NodeExecution = {
+      executionId: "x1",
+      nodeId: "n0",
+      task: "double",
+      status: "FAILED",
+      error,
+      inputs: {},
+      attempts: [],
+    };
     const html = render(detail([live]), "n0", task);
-    expect(html).toMatch(/data-testid="node-error"[^>]*>.*boom.*<pre class="error-stack"[^>]*>Error: boom\n {4}at task.ts:3:9<\/pre>/s);
+    expect(html).toMatch(
+      /data-testid="node-error"[^>]*>.*boom.*<pre class="error-stack"[^>]*>Error: boom\n {4}at task.ts:3:9<\/pre>/s,
+    );
   });
 
   it("offers Download changes for a node that held a session, and shows the session", () => {
@@ -77,7 +136,16 @@ describe("TaskPane", () => {
           number: 1,
           status: "SUCCEEDED",
           createdAt: T0,
-          session: { id: "s1", attemptId: "x1.n0.a1", state: "ENDED", endReason: "resumed", maxIdleSeconds: 60, extensionProblems: [], hasChanges: true, createdAt: T0 },
+          session: {
+            id: "s1",
+            attemptId: "x1.n0.a1",
+            state: "ENDED",
+            endReason: "resumed",
+            maxIdleSeconds: 60,
+            extensionProblems: [],
+            hasChanges: true,
+            createdAt: T0,
+          },
         },
       ],
     };
@@ -88,7 +156,13 @@ describe("TaskPane", () => {
   });
 
   it("lists a map node's elements, each selectable, instead of attempts and logs", () => {
-    const map: NodeExecution = { executionId: "x1", nodeId: "n1", task: "square", status: "RUNNING", attempts: [] };
+    const map: NodeExecution = {
+      executionId: "x1",
+      nodeId: "n1",
+      task: "square",
+      status: "RUNNING",
+      attempts: [],
+    };
     const element = (i: number, status: NodeExecution["status"]): NodeExecution => ({
       executionId: "x1",
       nodeId: `n1[${i}]`,
@@ -98,16 +172,36 @@ describe("TaskPane", () => {
       status,
       attempts: [],
     });
-    const html = render(detail([map, element(1, "RUNNING"), element(0, "SUCCEEDED")]), "n1", { id: "n1", task: "square", kind: "map", interactive: false });
-    expect(html.indexOf('data-testid="element-n1[0]"')).toBeLessThan(html.indexOf('data-testid="element-n1[1]"'));
+    const html = render(detail([map, element(1, "RUNNING"), element(0, "SUCCEEDED")]), "n1", {
+      id: "n1",
+      task: "square",
+      kind: "map",
+      interactive: false,
+    });
+    expect(html.indexOf('data-testid="element-n1[0]"')).toBeLessThan(
+      html.indexOf('data-testid="element-n1[1]"'),
+    );
     expect(html).toContain('data-testid="element-n1[1]" data-status="RUNNING"');
     expect(html).not.toContain('data-testid="node-logs"');
     expect(html).not.toContain(">Debug</button>");
   });
 
   it("names the map node of an element, to go back to it", () => {
-    const element: NodeExecution = { executionId: "x1", nodeId: "n1[3]", task: "square", parentNodeId: "n1", mapIndex: 3, status: "QUEUED", attempts: [] };
-    const html = render(detail([element]), "n1[3]", { id: "n1", task: "square", kind: "map", interactive: false });
+    const element: NodeExecution = {
+      executionId: "x1",
+      nodeId: "n1[3]",
+      task: "square",
+      parentNodeId: "n1",
+      mapIndex: 3,
+      status: "QUEUED",
+      attempts: [],
+    };
+    const html = render(detail([element]), "n1[3]", {
+      id: "n1",
+      task: "square",
+      kind: "map",
+      interactive: false,
+    });
     expect(html).toMatch(/Element 3 of <button[^>]*>n1<\/button>/);
     expect(html).toContain('data-status="QUEUED"');
   });

@@ -10,7 +10,7 @@ import { api, appCode, errorMessage } from "../api.js";
 import { durationBetween, StatusBadge } from "../ui/status.js";
 import type { Attempt, ExecutionDetail, NodeExecution } from "../ui/types.js";
 import { ErrorBlock, JsonBlock } from "./blocks.js";
-import { useNow } from "./clock.js";
+import { useSharedClock } from "./shared-clock.js";
 import { describeFanout, elementsOf } from "./fanout.js";
 import type { FanoutSummary } from "./fanout.js";
 import type { DagNode } from "./graph.js";
@@ -31,7 +31,17 @@ function formatTime(iso: string | undefined): string {
   return iso ? new Date(iso).toLocaleTimeString() : "–";
 }
 
-function Attempts({ attempts, shown, onShow, now }: { attempts: Attempt[]; shown: string | undefined; onShow: (id: string) => void; now: number }) {
+function Attempts({
+  attempts,
+  shown,
+  onShow,
+  now,
+}: {
+  attempts: Attempt[];
+  shown: string | undefined;
+  onShow: (id: string) => void;
+  now: number;
+}) {
   return (
     <table className="list attempts">
       <caption className="visually-hidden">Attempts</caption>
@@ -73,7 +83,15 @@ function Attempts({ attempts, shown, onShow, now }: { attempts: Attempt[]; shown
   );
 }
 
-function Elements({ elements, summary, onSelect }: { elements: NodeExecution[]; summary: FanoutSummary | undefined; onSelect: (id: string) => void }) {
+function Elements({
+  elements,
+  summary,
+  onSelect,
+}: {
+  elements: NodeExecution[];
+  summary: FanoutSummary | undefined;
+  onSelect: (id: string) => void;
+}) {
   const [all, setAll] = useState(false);
   const shown = all ? elements : elements.slice(0, ELEMENTS_SHOWN);
   return (
@@ -84,7 +102,13 @@ function Elements({ elements, summary, onSelect }: { elements: NodeExecution[]; 
         <ul className="element-list">
           {shown.map((e) => (
             <li key={e.nodeId}>
-              <button type="button" className="element" data-testid={`element-${e.nodeId}`} data-status={e.status} onClick={() => onSelect(e.nodeId)}>
+              <button
+                type="button"
+                className="element"
+                data-testid={`element-${e.nodeId}`}
+                data-status={e.status}
+                onClick={() => onSelect(e.nodeId)}
+              >
                 <code>{e.nodeId}</code> <StatusBadge status={e.status} />
               </button>
             </li>
@@ -121,11 +145,21 @@ function DownloadChanges({ executionId, nodeId }: { executionId: string; nodeId:
       <button type="button" onClick={() => changes.mutate()} disabled={changes.isPending}>
         Download changes
       </button>
-      {changes.isSuccess && !changes.data.patch && <p role="status">No changes were made in the IDE.</p>}
+      {changes.isSuccess && !changes.data.patch && (
+        <p role="status">No changes were made in the IDE.</p>
+      )}
       {changes.isSuccess && changes.data.patch && (
         <>
-          <p role="status">Downloaded {patchFileName(executionId, nodeId)}. Apply it to your checkout with git apply.</p>
-          <pre className="node-changes" data-testid="node-changes" tabIndex={0} aria-label="Changes made in the IDE">
+          <p role="status">
+            Downloaded {patchFileName(executionId, nodeId)}. Apply it to your checkout with git
+            apply.
+          </p>
+          <pre
+            className="node-changes"
+            data-testid="node-changes"
+            tabIndex={0}
+            aria-label="Changes made in the IDE"
+          >
             {changes.data.patch}
           </pre>
         </>
@@ -143,11 +177,19 @@ function DebugButton({ executionId, nodeId }: { executionId: string; nodeId: str
   const [, navigate] = useLocation();
   const debug = useMutation({
     mutationFn: () => api.executions.debug.mutate({ executionId, nodeId }),
-    onSuccess: (execution) => navigate(`/executions/${encodeURIComponent(execution.id)}?node=${encodeURIComponent(nodeId)}`),
+    onSuccess: (execution) =>
+      navigate(
+        `/executions/${encodeURIComponent(execution.id)}?node=${encodeURIComponent(nodeId)}`,
+      ),
   });
   return (
     <>
-      <button type="button" onClick={() => debug.mutate()} disabled={debug.isPending} title="Re-run this node with the inputs it had, in VS Code">
+      <button
+        type="button"
+        onClick={() => debug.mutate()}
+        disabled={debug.isPending}
+        title="Re-run this node with the inputs it had, in VS Code"
+      >
         Debug
       </button>
       {debug.isError && (
@@ -181,12 +223,15 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
   const element = parseElementId(nodeId);
   const isMap = dagNode?.kind === "map" && !element;
   const running = node?.status === "RUNNING";
-  const now = useNow(running);
+  const now = useSharedClock(running);
   const [logsOf, setLogsOf] = useState<string>();
   const latest = node?.attempts.at(-1);
   const shownAttempt = node?.attempts.find((a) => a.id === logsOf) ?? latest;
   const session = latestSession(node);
-  const elements = useMemo(() => (isMap ? elementsOf(detail, nodeId) : []), [detail, nodeId, isMap]);
+  const elements = useMemo(
+    () => (isMap ? elementsOf(detail, nodeId) : []),
+    [detail, nodeId, isMap],
+  );
 
   useEffect(() => {
     setLogsOf(undefined);
@@ -196,7 +241,11 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
     const onKey = (event: KeyboardEvent) => {
       if (event.key !== "Escape" || event.defaultPrevented) return;
       // Escape in a dialog closes the dialog, not the pane.
-      if (document.querySelector("dialog[open]") || (event.target instanceof Element && event.target.closest("dialog"))) return;
+      if (
+        document.querySelector("dialog[open]") ||
+        (event.target instanceof Element && event.target.closest("dialog"))
+      )
+        return;
       onClose();
     };
     document.addEventListener("keydown", onKey);
@@ -210,14 +259,22 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
         <h2>
           {title} <code className="pane-node-id">{nodeId}</code>
         </h2>
-        <button type="button" className="pane-close" onClick={onClose} aria-label="Close the task pane" title="Close (Escape)">
+        <button
+          type="button"
+          className="pane-close"
+          onClick={onClose}
+          aria-label="Close the task pane"
+          title="Close (Escape)"
+        >
           ✕
         </button>
       </div>
       {!node && fetched.isPending && <p className="muted">Loading {nodeId}…</p>}
       {!node && fetched.isError && (
         <p className="inline-error" role="alert">
-          {appCode(fetched.error) === "NODE_NOT_FOUND" ? `This execution has no node ${nodeId}.` : errorMessage(fetched.error)}
+          {appCode(fetched.error) === "NODE_NOT_FOUND"
+            ? `This execution has no node ${nodeId}.`
+            : errorMessage(fetched.error)}
         </p>
       )}
       {node && (
@@ -257,7 +314,12 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
           {!isMap && node.attempts.length > 0 && (
             <section className="pane-section" aria-label="Attempts">
               <h3>Attempts</h3>
-              <Attempts attempts={node.attempts} shown={shownAttempt?.id} onShow={setLogsOf} now={now} />
+              <Attempts
+                attempts={node.attempts}
+                shown={shownAttempt?.id}
+                onShow={setLogsOf}
+                now={now}
+              />
             </section>
           )}
           <section className="pane-section" aria-label="Inputs">
@@ -266,7 +328,11 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
               <JsonBlock value={node.inputs} testId="node-inputs" label="Node inputs" />
             ) : (
               <p data-testid="node-inputs" className="muted">
-                {fetched.isPending ? "Loading…" : isMap ? "Each element has its own inputs: select one above." : "No inputs yet: the node has not been given them."}
+                {fetched.isPending
+                  ? "Loading…"
+                  : isMap
+                    ? "Each element has its own inputs: select one above."
+                    : "No inputs yet: the node has not been given them."}
               </p>
             )}
           </section>
@@ -283,7 +349,11 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
           {!isMap && shownAttempt && (
             <section className="pane-section" aria-label="Logs">
               <h3>Logs{node.attempts.length > 1 ? ` of attempt ${shownAttempt.number}` : ""}</h3>
-              <LogView key={shownAttempt.id} attemptId={shownAttempt.id} lost={shownAttempt.logLost} />
+              <LogView
+                key={shownAttempt.id}
+                attemptId={shownAttempt.id}
+                lost={shownAttempt.logLost}
+              />
             </section>
           )}
         </>

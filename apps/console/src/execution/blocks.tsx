@@ -7,7 +7,15 @@ export function inlineJson(value: JsonValue | undefined, max = 80): string | und
   return text.length <= max ? text : undefined;
 }
 
-export function JsonBlock({ value, testId, label }: { value: JsonValue | undefined; testId?: string; label: string }) {
+export function JsonBlock({
+  value,
+  testId,
+  label,
+}: {
+  value: JsonValue | undefined;
+  testId?: string;
+  label: string;
+}) {
   return (
     <pre className="json-block" data-testid={testId} aria-label={label} tabIndex={0}>
       {JSON.stringify(value ?? null, null, 2)}
@@ -16,7 +24,17 @@ export function JsonBlock({ value, testId, label }: { value: JsonValue | undefin
 }
 
 /** An error: its message, and its stack in a <pre> (folded away when `foldStack`, to keep a header short). */
-export function ErrorBlock({ error, title, testId, foldStack = false }: { error: ErrorInfo; title?: string; testId?: string; foldStack?: boolean }) {
+export function ErrorBlock({
+  error,
+  title,
+  testId,
+  foldStack = false,
+}: {
+  error: ErrorInfo;
+  title?: string;
+  testId?: string;
+  foldStack?: boolean;
+}) {
   const stack = error.stack ? (
     <pre className="error-stack" tabIndex={0}>
       {error.stack}

@@ -14,13 +14,30 @@ const element = (parent: string, index: number, status: NodeStatus): NodeExecuti
 });
 
 function detail(nodes: NodeExecution[]): ExecutionDetail {
-  return { execution: { id: "x", project: "default", workflow: "w", version: "v", status: "RUNNING", inputs: {}, createdAt: "2030-01-01T00:00:00Z" }, nodes };
+  return {
+    execution: {
+      id: "x",
+      project: "default",
+      workflow: "w",
+      version: "v",
+      status: "RUNNING",
+      inputs: {},
+      createdAt: "2030-01-01T00:00:00Z",
+    },
+    nodes,
+  };
 }
 
 describe("fanoutSummaries / describeFanout", () => {
   it("counts each map node's elements by status", () => {
     const nodes = [
-      { executionId: "x", nodeId: "n1", task: "t", status: "RUNNING", attempts: [] } as NodeExecution,
+      {
+        executionId: "x",
+        nodeId: "n1",
+        task: "t",
+        status: "RUNNING",
+        attempts: [],
+      } as NodeExecution,
       ...Array.from({ length: 998 }, (_, i) => element("n1", i, "SUCCEEDED")),
       element("n1", 998, "RUNNING"),
       element("n1", 999, "RUNNING"),
@@ -40,7 +57,16 @@ describe("fanoutSummaries / describeFanout", () => {
 
 describe("elementsOf", () => {
   it("lists a map node's elements by index", () => {
-    const nodes = [element("n1", 2, "QUEUED"), element("n1", 0, "SUCCEEDED"), element("n3", 0, "QUEUED"), element("n1", 1, "RUNNING")];
-    expect(elementsOf(detail(nodes), "n1").map((n) => n.nodeId)).toEqual(["n1[0]", "n1[1]", "n1[2]"]);
+    const nodes = [
+      element("n1", 2, "QUEUED"),
+      element("n1", 0, "SUCCEEDED"),
+      element("n3", 0, "QUEUED"),
+      element("n1", 1, "RUNNING"),
+    ];
+    expect(elementsOf(detail(nodes), "n1").map((n) => n.nodeId)).toEqual([
+      "n1[0]",
+      "n1[1]",
+      "n1[2]",
+    ]);
   });
 });

@@ -7,7 +7,15 @@ export interface FanoutSummary {
 }
 
 /** The order a summary names statuses in: what finished, what is live, what went wrong, what waits. */
-const ORDER: readonly NodeStatus[] = ["SUCCEEDED", "RUNNING", "QUEUED", "FAILED", "ABORTED", "SKIPPED", "PENDING"];
+const ORDER: readonly NodeStatus[] = [
+  "SUCCEEDED",
+  "RUNNING",
+  "QUEUED",
+  "FAILED",
+  "ABORTED",
+  "SKIPPED",
+  "PENDING",
+];
 
 /** Each map node's elements by status, in one pass over the nodes. */
 export function fanoutSummaries(detail: ExecutionDetail | undefined): Map<string, FanoutSummary> {
@@ -38,5 +46,7 @@ export function describeFanout(summary: FanoutSummary | undefined): string {
 
 /** A map node's elements in index order. */
 export function elementsOf(detail: ExecutionDetail | undefined, parentId: string): NodeExecution[] {
-  return (detail?.nodes ?? []).filter((n) => n.parentNodeId === parentId).sort((a, b) => (a.mapIndex ?? 0) - (b.mapIndex ?? 0));
+  return (detail?.nodes ?? [])
+    .filter((n) => n.parentNodeId === parentId)
+    .sort((a, b) => (a.mapIndex ?? 0) - (b.mapIndex ?? 0));
 }

@@ -31,16 +31,27 @@ export function dagEdges(nodes: readonly NodeSpec[]): DagEdge[] {
   const ids = new Set(nodes.map((n) => n.id));
   const edges: DagEdge[] = [];
   for (const node of nodes) {
-    for (const source of nodeUpstream(node)) if (ids.has(source) && source !== node.id) edges.push({ source, target: node.id });
+    for (const source of nodeUpstream(node))
+      if (ids.has(source) && source !== node.id) edges.push({ source, target: node.id });
   }
   return edges;
 }
 
 /** The graph of a registered workflow; `tasks` says which tasks are interactive. */
-export function dagFromSpec(spec: Pick<WorkflowSpec, "nodes">, tasks: readonly Pick<TaskSpec, "name" | "interactive">[] = []): DagGraph {
-  const interactive = new Set(tasks.filter((t) => t.interactive && t.interactive.enable !== false).map((t) => t.name));
+export function dagFromSpec(
+  spec: Pick<WorkflowSpec, "nodes">,
+  tasks: readonly Pick<TaskSpec, "name" | "interactive">[] = [],
+): DagGraph {
+  const interactive = new Set(
+    tasks.filter((t) => t.interactive && t.interactive.enable !== false).map((t) => t.name),
+  );
   return {
-    nodes: spec.nodes.map((n) => ({ id: n.id, task: n.task, kind: n.kind, interactive: interactive.has(n.task) })),
+    nodes: spec.nodes.map((n) => ({
+      id: n.id,
+      task: n.task,
+      kind: n.kind,
+      interactive: interactive.has(n.task),
+    })),
     edges: dagEdges(spec.nodes),
   };
 }
@@ -64,11 +75,25 @@ export function dagFromDetail(detail: ExecutionDetail, edges: readonly DagEdge[]
 }
 
 /** What the page draws for an execution, given the spec when there is one. */
-export function executionDag(detail: ExecutionDetail, spec: Pick<WorkflowSpec, "nodes"> | undefined, tasks: readonly Pick<TaskSpec, "name" | "interactive">[] = []): DagGraph {
-  if (detail.execution.debugOf || !spec) return dagFromDetail(detail, spec ? dagEdges(spec.nodes) : []);
+export function executionDag(
+  detail: ExecutionDetail,
+  spec: Pick<WorkflowSpec, "nodes"> | undefined,
+  tasks: readonly Pick<TaskSpec, "name" | "interactive">[] = [],
+): DagGraph {
+  if (detail.execution.debugOf || !spec)
+    return dagFromDetail(detail, spec ? dagEdges(spec.nodes) : []);
   const graph = dagFromSpec(spec, tasks);
   // A task that held a session is interactive whatever its registration says (a debug run made it so).
-  const hadSession = new Set(detail.nodes.filter((n) => !n.parentNodeId && n.attempts.some((a) => a.session)).map((n) => n.nodeId));
+  const hadSession = new Set(
+    detail.nodes
+      .filter((n) => !n.parentNodeId && n.attempts.some((a) => a.session))
+      .map((n) => n.nodeId),
+  );
   if (hadSession.size === 0) return graph;
-  return { ...graph, nodes: graph.nodes.map((n) => (hadSession.has(n.id) && !n.interactive ? { ...n, interactive: true } : n)) };
+  return {
+    ...graph,
+    nodes: graph.nodes.map((n) =>
+      hadSession.has(n.id) && !n.interactive ? { ...n, interactive: true } : n,
+    ),
+  };
 }

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 
 import type { DagGraph } from "./graph.js";
-import { DAGRE_MAX_UNITS, GRID_MIN, gridColumns, layoutDag, NODE_HEIGHT, NODE_WIDTH, siblingGroups } from "./layout.js";
+import {
+  DAGRE_MAX_UNITS,
+  GRID_MIN,
+  gridColumns,
+  layoutDag,
+  NODE_HEIGHT,
+  NODE_WIDTH,
+  siblingGroups,
+} from "./layout.js";
 
 const graph = (ids: string[], edges: [string, string][], task = "t"): DagGraph => ({
   nodes: ids.map((id) => ({ id, task, kind: "task", interactive: false })),
@@ -23,7 +31,15 @@ function overlaps(a: { x: number; y: number }, b: { x: number; y: number }): boo
 
 describe("layoutDag", () => {
   it("lays a chain out left to right, starting at the origin", () => {
-    const layout = layoutDag(graph(["n0", "n1", "n2"], [["n0", "n1"], ["n1", "n2"]]));
+    const layout = layoutDag(
+      graph(
+        ["n0", "n1", "n2"],
+        [
+          ["n0", "n1"],
+          ["n1", "n2"],
+        ],
+      ),
+    );
     const [a, b, c] = ["n0", "n1", "n2"].map((id) => layout.positions.get(id)!);
     expect(a!.x).toBe(0);
     expect(a!.x).toBeLessThan(b!.x);
@@ -34,10 +50,22 @@ describe("layoutDag", () => {
   });
 
   it("places every node of a diamond without overlaps", () => {
-    const layout = layoutDag(graph(["n0", "n1", "n2", "n3"], [["n0", "n1"], ["n0", "n2"], ["n1", "n3"], ["n2", "n3"]]));
+    const layout = layoutDag(
+      graph(
+        ["n0", "n1", "n2", "n3"],
+        [
+          ["n0", "n1"],
+          ["n0", "n2"],
+          ["n1", "n3"],
+          ["n2", "n3"],
+        ],
+      ),
+    );
     const points = [...layout.positions.values()];
     expect(points).toHaveLength(4);
-    for (let i = 0; i < points.length; i += 1) for (let j = i + 1; j < points.length; j += 1) expect(overlaps(points[i]!, points[j]!)).toBe(false);
+    for (let i = 0; i < points.length; i += 1)
+      for (let j = i + 1; j < points.length; j += 1)
+        expect(overlaps(points[i]!, points[j]!)).toBe(false);
     expect(layout.positions.get("n1")!.x).toBe(layout.positions.get("n2")!.x);
   });
 
@@ -47,11 +75,9 @@ describe("layoutDag", () => {
     expect(layout.edges).toHaveLength(GRID_MIN - 1);
   });
 
-  it("draws 999 parallel nodes feeding one as a grid block with one edge, fast", () => {
-    const started = performance.now();
+  // How long these large layouts take is measured in bench/execution-view.ts; here only what they look like.
+  it("draws 999 parallel nodes feeding one as a grid block with one edge", () => {
     const layout = layoutDag(wide(999));
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeLessThan(250);
     expect(layout.positions.size).toBe(1_000);
     expect(layout.groups).toHaveLength(1);
     const group = layout.groups[0]!;
@@ -85,19 +111,27 @@ describe("layoutDag", () => {
     // Pairs a_i → b_i share no neighbours, so nothing groups: 2 × 300 units.
     const pairs = DAGRE_MAX_UNITS / 2 + 100;
     const ids = Array.from({ length: pairs * 2 }, (_, i) => `n${i}`);
-    const edges: [string, string][] = Array.from({ length: pairs }, (_, i) => [`n${i}`, `n${i + pairs}`]);
-    const started = performance.now();
+    const edges: [string, string][] = Array.from({ length: pairs }, (_, i) => [
+      `n${i}`,
+      `n${i + pairs}`,
+    ]);
     const layout = layoutDag(graph(ids, edges));
-    expect(performance.now() - started).toBeLessThan(250);
     expect(layout.positions.size).toBe(ids.length);
-    for (const [s, t] of edges) expect(layout.positions.get(s)!.x).toBeLessThan(layout.positions.get(t)!.x);
+    for (const [s, t] of edges)
+      expect(layout.positions.get(s)!.x).toBeLessThan(layout.positions.get(t)!.x);
     const ys = new Set([...layout.positions.values()].map((p) => `${p.x},${p.y}`));
     expect(ys.size).toBe(ids.length);
     expect(Math.min(...[...layout.positions.values()].map((p) => p.y))).toBe(0);
   });
 
   it("lays out an empty graph", () => {
-    expect(layoutDag(graph([], []))).toEqual({ positions: new Map(), groups: [], edges: [], width: 0, height: 0 });
+    expect(layoutDag(graph([], []))).toEqual({
+      positions: new Map(),
+      groups: [],
+      edges: [],
+      width: 0,
+      height: 0,
+    });
   });
 });
 

@@ -67,7 +67,10 @@ function byNodeOrder(a: string, b: string): number {
 export function gridColumns(count: number): number {
   const cellWidth = NODE_WIDTH + GRID_GAP_X;
   const cellHeight = NODE_HEIGHT + GRID_GAP_Y;
-  return Math.max(1, Math.min(count, Math.round(Math.sqrt((count * cellHeight * GRID_ASPECT) / cellWidth))));
+  return Math.max(
+    1,
+    Math.min(count, Math.round(Math.sqrt((count * cellHeight * GRID_ASPECT) / cellWidth))),
+  );
 }
 
 /** Sibling sets of at least GRID_MIN nodes, keyed by their first member; members in node order. */
@@ -89,7 +92,9 @@ export function siblingGroups(graph: DagGraph): string[][] {
     if (members) members.push(n.id);
     else bySignature.set(signature, [n.id]);
   }
-  return [...bySignature.values()].filter((m) => m.length >= GRID_MIN).map((m) => m.sort(byNodeOrder));
+  return [...bySignature.values()]
+    .filter((m) => m.length >= GRID_MIN)
+    .map((m) => m.sort(byNodeOrder));
 }
 
 /** A plain left-to-right layering (longest path from the sources), for graphs too big for dagre. */
@@ -159,7 +164,10 @@ export function layoutDag(graph: DagGraph): DagLayout {
     const columns = gridColumns(members.length);
     const rows = Math.ceil(members.length / columns);
     const tasks = new Set(members.map((m) => taskOf.get(m)));
-    const label = tasks.size === 1 ? `${members.length} × ${[...tasks][0]}` : `${members.length} parallel nodes`;
+    const label =
+      tasks.size === 1
+        ? `${members.length} × ${[...tasks][0]}`
+        : `${members.length} parallel nodes`;
     units.push({
       id,
       width: columns * NODE_WIDTH + (columns - 1) * GRID_GAP_X + 2 * GROUP_PADDING,
@@ -189,7 +197,8 @@ export function layoutDag(graph: DagGraph): DagLayout {
     edges.push({ id, source, target });
   }
 
-  const centres = units.length > DAGRE_MAX_UNITS ? layerUnits(units, edges) : dagreUnits(units, edges);
+  const centres =
+    units.length > DAGRE_MAX_UNITS ? layerUnits(units, edges) : dagreUnits(units, edges);
   let minX = Infinity;
   let minY = Infinity;
   let maxX = -Infinity;
@@ -213,7 +222,16 @@ export function layoutDag(graph: DagGraph): DagLayout {
       positions.set(u.id, { x, y });
       continue;
     }
-    groups.push({ id: u.id, label: u.group.label, members: u.group.members, columns: u.group.columns, x, y, width: u.width, height: u.height });
+    groups.push({
+      id: u.id,
+      label: u.group.label,
+      members: u.group.members,
+      columns: u.group.columns,
+      x,
+      y,
+      width: u.width,
+      height: u.height,
+    });
     u.group.members.forEach((m, i) => {
       const column = i % (u.group?.columns ?? 1);
       const row = Math.floor(i / (u.group?.columns ?? 1));

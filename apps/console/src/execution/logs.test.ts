@@ -25,7 +25,11 @@ describe("appendLogChunk", () => {
     let state = EMPTY_LOG;
     for (let i = 0; i < 100; i += 1) {
       const line = `line ${String(i).padStart(3, "0")}\n`;
-      state = appendLogChunk(state, { text: line, nextOffset: state.offset + line.length, ended: false }, 100);
+      state = appendLogChunk(
+        state,
+        { text: line, nextOffset: state.offset + line.length, ended: false },
+        100,
+      );
     }
     expect(state.text.length).toBeLessThanOrEqual(100);
     expect(state.text.startsWith("line ")).toBe(true);

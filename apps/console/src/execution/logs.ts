@@ -19,7 +19,11 @@ export const EMPTY_LOG: LogState = { text: "", offset: 0, ended: false, trimmed:
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function appendLogChunk(state: LogState, chunk: { text: string; nextOffset: number; ended: boolean }, max = MAX_LOG_CHARS): LogState {
+export function appendLogChunk(
+  state: LogState,
+  chunk: { text: string; nextOffset: number; ended: boolean },
+  max = MAX_LOG_CHARS,
+): LogState {
   let text = chunk.text;
   if (chunk.nextOffset <= state.offset) {
     return chunk.ended && !state.ended ? { ...state, ended: true } : state;

@@ -2,10 +2,28 @@ import { describe, expect, it } from "vitest";
 
 import { T, testSession } from "../__tests__/fixtures.js";
 import type { NodeExecution } from "../ui/types.js";
-import { canDebug, canOpenIde, formatRemaining, hadSession, idleCountdownText, isLiveSession, latestSession, patchFileName, sessionEndExplanation, sessionHeadline } from "./session.js";
+import {
+  canDebug,
+  canOpenIde,
+  formatRemaining,
+  hadSession,
+  idleCountdownText,
+  isLiveSession,
+  latestSession,
+  patchFileName,
+  sessionEndExplanation,
+  sessionHeadline,
+} from "./session.js";
 
 const session = testSession;
-const node = (extra: Partial<NodeExecution> = {}): NodeExecution => ({ executionId: "x1", nodeId: "n0", task: "t", status: "RUNNING", attempts: [], ...extra });
+const node = (extra: Partial<NodeExecution> = {}): NodeExecution => ({
+  executionId: "x1",
+  nodeId: "n0",
+  task: "t",
+  status: "RUNNING",
+  attempts: [],
+  ...extra,
+});
 
 describe("idle countdown", () => {
   it("formats what is left in the largest two units", () => {
@@ -29,9 +47,15 @@ describe("session wording", () => {
   it("says where the session stands and why it ended", () => {
     expect(sessionHeadline(session())).toBe("VS Code is starting…");
     expect(sessionHeadline(session({ state: "READY" }))).toBe("VS Code is ready");
-    expect(sessionHeadline(session({ state: "ENDED", endReason: "idle" }))).toBe("Session ended: idle");
-    expect(sessionHeadline(session({ state: "ENDED", endReason: "resumed" }))).toBe("Session ended: resumed");
-    expect(sessionEndExplanation(session({ state: "ENDED", endReason: "idle" }))).toMatch(/idle time/);
+    expect(sessionHeadline(session({ state: "ENDED", endReason: "idle" }))).toBe(
+      "Session ended: idle",
+    );
+    expect(sessionHeadline(session({ state: "ENDED", endReason: "resumed" }))).toBe(
+      "Session ended: resumed",
+    );
+    expect(sessionEndExplanation(session({ state: "ENDED", endReason: "idle" }))).toMatch(
+      /idle time/,
+    );
     expect(sessionEndExplanation(session({ state: "READY" }))).toBeUndefined();
   });
 });
@@ -50,8 +74,24 @@ describe("what the pane offers", () => {
     const second = session({ id: "new", state: "READY" });
     const n = node({
       attempts: [
-        { id: "a1", executionId: "x1", nodeId: "n0", number: 1, status: "FAILED", createdAt: T, session: first },
-        { id: "a2", executionId: "x1", nodeId: "n0", number: 2, status: "RUNNING", createdAt: T, session: second },
+        {
+          id: "a1",
+          executionId: "x1",
+          nodeId: "n0",
+          number: 1,
+          status: "FAILED",
+          createdAt: T,
+          session: first,
+        },
+        {
+          id: "a2",
+          executionId: "x1",
+          nodeId: "n0",
+          number: 2,
+          status: "RUNNING",
+          createdAt: T,
+          session: second,
+        },
       ],
     });
     expect(latestSession(n)).toBe(second);

@@ -33,7 +33,9 @@ export function sessionHeadline(session: InteractiveSession): string {
 
 /** Why it ended, in a sentence, when it did. */
 export function sessionEndExplanation(session: InteractiveSession): string | undefined {
-  return session.state === "ENDED" && session.endReason ? END_REASONS[session.endReason] : undefined;
+  return session.state === "ENDED" && session.endReason
+    ? END_REASONS[session.endReason]
+    : undefined;
 }
 
 /** The session of the node's latest attempt: the one the pane acts on. */
@@ -42,12 +44,16 @@ export function latestSession(node: NodeExecution | undefined): InteractiveSessi
 }
 
 /** The link is offered only once code-server answers through the relay. */
-export function canOpenIde(session: InteractiveSession | undefined): session is InteractiveSession & { link: string } {
+export function canOpenIde(
+  session: InteractiveSession | undefined,
+): session is InteractiveSession & { link: string } {
   return session?.state === "READY" && Boolean(session.link);
 }
 
 /** Resume and keep-alive act on a live session. */
-export function isLiveSession(session: InteractiveSession | undefined): session is InteractiveSession {
+export function isLiveSession(
+  session: InteractiveSession | undefined,
+): session is InteractiveSession {
   return session !== undefined && session.state !== "ENDED";
 }
 

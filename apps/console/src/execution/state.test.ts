@@ -1,7 +1,19 @@
 import { describe, expect, it } from "vitest";
 
-import type { Attempt, ExecutionDetail, ExecutionEvent, InteractiveSession, NodeExecution } from "../ui/types.js";
-import { applyEvent, applyEvents, mergeNodeViews, parseElementId, placeholderAttempt } from "./state.js";
+import type {
+  Attempt,
+  ExecutionDetail,
+  ExecutionEvent,
+  InteractiveSession,
+  NodeExecution,
+} from "../ui/types.js";
+import {
+  applyEvent,
+  applyEvents,
+  mergeNodeViews,
+  parseElementId,
+  placeholderAttempt,
+} from "./state.js";
 
 const X = "xexec";
 const T0 = "2030-01-01T00:00:00.000Z";
@@ -13,21 +25,50 @@ function node(nodeId: string, extra: Partial<NodeExecution> = {}): NodeExecution
 }
 
 function attempt(nodeId: string, number: number, extra: Partial<Attempt> = {}): Attempt {
-  return { id: `${X}.${nodeId}.a${number}`, executionId: X, nodeId, number, status: "QUEUED", createdAt: T0, ...extra };
+  return {
+    id: `${X}.${nodeId}.a${number}`,
+    executionId: X,
+    nodeId,
+    number,
+    status: "QUEUED",
+    createdAt: T0,
+    ...extra,
+  };
 }
 
 function session(extra: Partial<InteractiveSession> = {}): InteractiveSession {
-  return { id: "s1", attemptId: `${X}.n0.a1`, state: "STARTING", maxIdleSeconds: 60, extensionProblems: [], hasChanges: false, createdAt: T0, ...extra };
+  return {
+    id: "s1",
+    attemptId: `${X}.n0.a1`,
+    state: "STARTING",
+    maxIdleSeconds: 60,
+    extensionProblems: [],
+    hasChanges: false,
+    createdAt: T0,
+    ...extra,
+  };
 }
 
 function detail(nodes: NodeExecution[] = [node("n0"), node("n1")]): ExecutionDetail {
   return {
-    execution: { id: X, project: "default", workflow: "wf", version: "v1", status: "RUNNING", inputs: {}, createdAt: T0 },
+    execution: {
+      id: X,
+      project: "default",
+      workflow: "wf",
+      version: "v1",
+      status: "RUNNING",
+      inputs: {},
+      createdAt: T0,
+    },
     nodes,
   };
 }
 
-const nodeEvent = (nodeId: string, status: NodeExecution["status"], extra: Partial<Extract<ExecutionEvent, { type: "node" }>> = {}): ExecutionEvent => ({
+const nodeEvent = (
+  nodeId: string,
+  status: NodeExecution["status"],
+  extra: Partial<Extract<ExecutionEvent, { type: "node" }>> = {},
+): ExecutionEvent => ({
   type: "node",
   executionId: X,
   nodeId,
@@ -41,14 +82,19 @@ describe("applyEvents", () => {
     const first = detail();
     expect(applyEvent(undefined, { type: "snapshot", detail: first })).toBe(first);
     const second = detail([node("n0", { status: "SUCCEEDED" })]);
-    const state = applyEvents(first, [nodeEvent("n1", "RUNNING", { attempt: 1 }), { type: "snapshot", detail: second }]);
+    const state = applyEvents(first, [
+      nodeEvent("n1", "RUNNING", { attempt: 1 }),
+      { type: "snapshot", detail: second },
+    ]);
     expect(state).toBe(second);
   });
 
   it("ignores changes before the first snapshot and changes of another execution", () => {
     expect(applyEvent(undefined, nodeEvent("n0", "RUNNING"))).toBeUndefined();
     const state = detail();
-    expect(applyEvent(state, { ...nodeEvent("n0", "RUNNING"), executionId: "other" } as ExecutionEvent)).toBe(state);
+    expect(
+      applyEvent(state, { ...nodeEvent("n0", "RUNNING"), executionId: "other" } as ExecutionEvent),
+    ).toBe(state);
   });
 
   it("moves a node to RUNNING, setting startedAt once, and leaves the other nodes as they were", () => {
@@ -63,16 +109,29 @@ describe("applyEvents", () => {
 
   it("sets endedAt and the error when a node ends", () => {
     const error = { message: "boom", stack: "Error: boom\n    at task.ts:3" };
-    const state = applyEvents(detail(), [nodeEvent("n0", "RUNNING", { attempt: 1 }), nodeEvent("n0", "FAILED", { attempt: 1, at: T2, error })]);
+    const state = applyEvents(detail(), [
+      nodeEvent("n0", "RUNNING", { attempt: 1 }),
+      nodeEvent("n0", "FAILED", { attempt: 1, at: T2, error }),
+    ]);
     const n0 = state?.nodes[0];
     expect(n0).toMatchObject({ status: "FAILED", startedAt: T1, endedAt: T2, error });
-    expect(n0?.attempts).toEqual([expect.objectContaining({ number: 1, status: "FAILED", startedAt: T1, endedAt: T2, error })]);
+    expect(n0?.attempts).toEqual([
+      expect.objectContaining({ number: 1, status: "FAILED", startedAt: T1, endedAt: T2, error }),
+    ]);
   });
 
   it("adds a placeholder attempt for a new attempt number and keeps attempts in order", () => {
-    const withFirst = detail([node("n0", { status: "RUNNING", attempts: [attempt("n0", 1, { status: "RUNNING", startedAt: T0 })] })]);
+    const withFirst = detail([
+      node("n0", {
+        status: "RUNNING",
+        attempts: [attempt("n0", 1, { status: "RUNNING", startedAt: T0 })],
+      }),
+    ]);
     const failure = { message: "flaky" };
-    const state = applyEvents(withFirst, [nodeEvent("n0", "QUEUED", { attempt: 2, error: failure }), nodeEvent("n0", "RUNNING", { attempt: 2, at: T2 })]);
+    const state = applyEvents(withFirst, [
+      nodeEvent("n0", "QUEUED", { attempt: 2, error: failure }),
+      nodeEvent("n0", "RUNNING", { attempt: 2, at: T2 }),
+    ]);
     const attempts = state?.nodes[0]?.attempts ?? [];
     expect(attempts.map((a) => [a.number, a.status])).toEqual([
       [1, "RUNNING"],
@@ -85,19 +144,36 @@ describe("applyEvents", () => {
   });
 
   it("clears endedAt when a node runs again", () => {
-    const ended = detail([node("n0", { status: "FAILED", endedAt: T1, attempts: [attempt("n0", 1, { status: "FAILED" })] })]);
+    const ended = detail([
+      node("n0", {
+        status: "FAILED",
+        endedAt: T1,
+        attempts: [attempt("n0", 1, { status: "FAILED" })],
+      }),
+    ]);
     const state = applyEvent(ended, nodeEvent("n0", "QUEUED", { attempt: 2 }));
     expect(state?.nodes[0]?.endedAt).toBeUndefined();
   });
 
   it("adds fan-out elements it has not seen, under their map node, with that node's task", () => {
-    const state = applyEvents(detail([node("n0", { task: "indexes" }), node("n1", { task: "identity", status: "RUNNING" })]), [
-      nodeEvent("n1[0]", "QUEUED", { attempt: 1 }),
-      nodeEvent("n1[1]", "QUEUED", { attempt: 1 }),
-      nodeEvent("n1[0]", "RUNNING", { attempt: 1 }),
-    ]);
+    const state = applyEvents(
+      detail([
+        node("n0", { task: "indexes" }),
+        node("n1", { task: "identity", status: "RUNNING" }),
+      ]),
+      [
+        nodeEvent("n1[0]", "QUEUED", { attempt: 1 }),
+        nodeEvent("n1[1]", "QUEUED", { attempt: 1 }),
+        nodeEvent("n1[0]", "RUNNING", { attempt: 1 }),
+      ],
+    );
     expect(state?.nodes.map((n) => n.nodeId)).toEqual(["n0", "n1", "n1[0]", "n1[1]"]);
-    expect(state?.nodes[2]).toMatchObject({ task: "identity", parentNodeId: "n1", mapIndex: 0, status: "RUNNING" });
+    expect(state?.nodes[2]).toMatchObject({
+      task: "identity",
+      parentNodeId: "n1",
+      mapIndex: 0,
+      status: "RUNNING",
+    });
     expect(state?.nodes[3]?.attempts).toEqual([placeholderAttempt(X, "n1[1]", 1, T1)]);
   });
 
@@ -119,25 +195,48 @@ describe("applyEvents", () => {
   });
 
   it("ends the execution with its result, or its error", () => {
-    const done = applyEvent(detail(), { type: "execution", executionId: X, status: "SUCCEEDED", result: 42, at: T2 });
+    const done = applyEvent(detail(), {
+      type: "execution",
+      executionId: X,
+      status: "SUCCEEDED",
+      result: 42,
+      at: T2,
+    });
     expect(done?.execution).toMatchObject({ status: "SUCCEEDED", result: 42, endedAt: T2 });
     const error = { message: "node n0 failed" };
-    const failed = applyEvent(detail(), { type: "execution", executionId: X, status: "FAILED", error, at: T2 });
+    const failed = applyEvent(detail(), {
+      type: "execution",
+      executionId: X,
+      status: "FAILED",
+      error,
+      at: T2,
+    });
     expect(failed?.execution).toMatchObject({ status: "FAILED", error, endedAt: T2 });
     expect(failed?.execution.result).toBeUndefined();
   });
 
   it("keeps node changes made earlier in the same batch when the execution ends", () => {
-    const state = applyEvents(detail(), [nodeEvent("n0", "SUCCEEDED", { attempt: 1 }), { type: "execution", executionId: X, status: "SUCCEEDED", at: T2 }]);
+    const state = applyEvents(detail(), [
+      nodeEvent("n0", "SUCCEEDED", { attempt: 1 }),
+      { type: "execution", executionId: X, status: "SUCCEEDED", at: T2 },
+    ]);
     expect(state?.nodes[0]?.status).toBe("SUCCEEDED");
     expect(state?.execution.status).toBe("SUCCEEDED");
   });
 
   it("sets, then replaces, an attempt's session", () => {
-    const start = detail([node("n0", { status: "RUNNING", attempts: [attempt("n0", 1, { status: "RUNNING" })] })]);
+    const start = detail([
+      node("n0", { status: "RUNNING", attempts: [attempt("n0", 1, { status: "RUNNING" })] }),
+    ]);
     const starting = session();
     const ready = session({ state: "READY", link: "http://s1.localhost:8485/", idleDeadline: T2 });
-    const ev = (s: InteractiveSession): ExecutionEvent => ({ type: "session", executionId: X, nodeId: "n0", attemptId: `${X}.n0.a1`, session: s });
+    const ev = (s: InteractiveSession): ExecutionEvent => ({
+      type: "session",
+      executionId: X,
+      nodeId: "n0",
+      attemptId: `${X}.n0.a1`,
+      session: s,
+    });
     const first = applyEvent(start, ev(starting));
     expect(first?.nodes[0]?.attempts[0]?.session).toEqual(starting);
     const second = applyEvent(first, ev(ready));
@@ -146,24 +245,49 @@ describe("applyEvents", () => {
   });
 
   it("gives a session whose attempt it does not know by id to the latest attempt, taking the real id", () => {
-    const start = detail([node("n0", { status: "RUNNING", attempts: [{ ...attempt("n0", 1), id: "made-up" }] })]);
+    const start = detail([
+      node("n0", { status: "RUNNING", attempts: [{ ...attempt("n0", 1), id: "made-up" }] }),
+    ]);
     const s = session();
-    const state = applyEvent(start, { type: "session", executionId: X, nodeId: "n0", attemptId: "real-id", session: s });
+    const state = applyEvent(start, {
+      type: "session",
+      executionId: X,
+      nodeId: "n0",
+      attemptId: "real-id",
+      session: s,
+    });
     expect(state?.nodes[0]?.attempts[0]).toMatchObject({ id: "real-id", session: s });
   });
 
   it("ignores a session for a node it does not have", () => {
     const start = detail();
-    const state = applyEvent(start, { type: "session", executionId: X, nodeId: "n9", attemptId: "a", session: session() });
+    const state = applyEvent(start, {
+      type: "session",
+      executionId: X,
+      nodeId: "n9",
+      attemptId: "a",
+      session: session(),
+    });
     expect(state?.nodes).toEqual(start.nodes);
   });
 
-  it("applies a thousand element events in one batch quickly", () => {
-    const events = Array.from({ length: 1_000 }, (_, i) => nodeEvent(`n1[${i}]`, "SUCCEEDED", { attempt: 1 }));
-    const started = performance.now();
+  // How long the batch takes is measured in bench/execution-view.ts; here only what it leaves.
+  it("applies a thousand element events in one batch", () => {
+    const events = Array.from({ length: 1_000 }, (_, i) =>
+      nodeEvent(`n1[${i}]`, "SUCCEEDED", { attempt: 1 }),
+    );
     const state = applyEvents(detail([node("n0"), node("n1")]), events);
-    expect(performance.now() - started).toBeLessThan(500);
     expect(state?.nodes).toHaveLength(1_002);
+    expect(state?.nodes.at(-1)).toMatchObject({
+      nodeId: "n1[999]",
+      parentNodeId: "n1",
+      mapIndex: 999,
+      status: "SUCCEEDED",
+      endedAt: T1,
+    });
+    expect(
+      state?.nodes.slice(2).every((n) => n.status === "SUCCEEDED" && n.attempts.length === 1),
+    ).toBe(true);
   });
 });
 
@@ -177,16 +301,40 @@ describe("parseElementId", () => {
 describe("mergeNodeViews", () => {
   it("keeps the fetched inputs and outputs and the live status, times and sessions", () => {
     const s = session({ state: "READY", link: "http://x" });
-    const live = node("n0", { status: "SUCCEEDED", startedAt: T0, endedAt: T2, attempts: [attempt("n0", 1, { status: "SUCCEEDED", session: s })] });
-    const fetched = node("n0", { status: "RUNNING", startedAt: T0, inputs: { x: 1 }, outputs: 2, attempts: [attempt("n0", 1, { status: "RUNNING", id: "real" })] });
+    const live = node("n0", {
+      status: "SUCCEEDED",
+      startedAt: T0,
+      endedAt: T2,
+      attempts: [attempt("n0", 1, { status: "SUCCEEDED", session: s })],
+    });
+    const fetched = node("n0", {
+      status: "RUNNING",
+      startedAt: T0,
+      inputs: { x: 1 },
+      outputs: 2,
+      attempts: [attempt("n0", 1, { status: "RUNNING", id: "real" })],
+    });
     const merged = mergeNodeViews(live, fetched);
-    expect(merged).toMatchObject({ status: "SUCCEEDED", endedAt: T2, inputs: { x: 1 }, outputs: 2 });
-    expect(merged?.attempts).toEqual([expect.objectContaining({ id: "real", status: "SUCCEEDED", session: s })]);
+    expect(merged).toMatchObject({
+      status: "SUCCEEDED",
+      endedAt: T2,
+      inputs: { x: 1 },
+      outputs: 2,
+    });
+    expect(merged?.attempts).toEqual([
+      expect.objectContaining({ id: "real", status: "SUCCEEDED", session: s }),
+    ]);
   });
 
   it("keeps attempts only one side knows, in order", () => {
-    const live = node("n0", { status: "RUNNING", attempts: [attempt("n0", 1, { status: "FAILED" }), attempt("n0", 2, { status: "RUNNING" })] });
-    const fetched = node("n0", { status: "FAILED", attempts: [attempt("n0", 1, { status: "FAILED", error: { message: "x", stack: "s" } })] });
+    const live = node("n0", {
+      status: "RUNNING",
+      attempts: [attempt("n0", 1, { status: "FAILED" }), attempt("n0", 2, { status: "RUNNING" })],
+    });
+    const fetched = node("n0", {
+      status: "FAILED",
+      attempts: [attempt("n0", 1, { status: "FAILED", error: { message: "x", stack: "s" } })],
+    });
     const merged = mergeNodeViews(live, fetched);
     expect(merged?.attempts.map((a) => [a.number, a.status])).toEqual([
       [1, "FAILED"],
@@ -196,7 +344,10 @@ describe("mergeNodeViews", () => {
   });
 
   it("does not show a stale end time on a node running again", () => {
-    const merged = mergeNodeViews(node("n0", { status: "RUNNING", startedAt: T1 }), node("n0", { status: "FAILED", startedAt: T0, endedAt: T1 }));
+    const merged = mergeNodeViews(
+      node("n0", { status: "RUNNING", startedAt: T1 }),
+      node("n0", { status: "FAILED", startedAt: T0, endedAt: T1 }),
+    );
     expect(merged?.endedAt).toBeUndefined();
     expect(merged?.startedAt).toBe(T1);
   });

@@ -2,20 +2,26 @@
  * The execution page's live state: `executions.watch` sends a snapshot, then changes; these pure functions
  * fold them into an ExecutionDetail, so the page never reloads or polls.
  */
-import type { Attempt, AttemptStatus, ExecutionDetail, ExecutionEvent, NodeExecution, NodeStatus } from "../ui/types.js";
+import { TERMINAL_ATTEMPT_STATUSES, TERMINAL_NODE_STATUSES } from "@drydock/contracts/constants";
+
+import type {
+  Attempt,
+  AttemptStatus,
+  ExecutionDetail,
+  ExecutionEvent,
+  NodeExecution,
+  NodeStatus,
+} from "../ui/types.js";
 
 type NodeEvent = Extract<ExecutionEvent, { type: "node" }>;
 type SessionEvent = Extract<ExecutionEvent, { type: "session" }>;
 
-const TERMINAL_NODE: readonly NodeStatus[] = ["SUCCEEDED", "FAILED", "ABORTED", "SKIPPED"];
-const TERMINAL_ATTEMPT: readonly AttemptStatus[] = ["SUCCEEDED", "FAILED", "TIMED_OUT", "LOST", "ABORTED"];
-
 export function isTerminalNode(status: NodeStatus): boolean {
-  return TERMINAL_NODE.includes(status);
+  return TERMINAL_NODE_STATUSES.includes(status);
 }
 
 export function isTerminalAttempt(status: AttemptStatus): boolean {
-  return TERMINAL_ATTEMPT.includes(status);
+  return TERMINAL_ATTEMPT_STATUSES.includes(status);
 }
 
 /** `n1[7]` → { parent: "n1", index: 7 }: how fan-out elements are named. */
@@ -42,8 +48,20 @@ function attemptStatusOf(status: NodeStatus): AttemptStatus | undefined {
  * An attempt known only from an event, until `executions.node` brings the real one. Its id follows the
  * server's naming (`<execution>.<node>.a<number>`) so a session event for it finds it.
  */
-export function placeholderAttempt(executionId: string, nodeId: string, number: number, at: string): Attempt {
-  return { id: `${executionId}.${nodeId}.a${number}`, executionId, nodeId, number, status: "QUEUED", createdAt: at };
+export function placeholderAttempt(
+  executionId: string,
+  nodeId: string,
+  number: number,
+  at: string,
+): Attempt {
+  return {
+    id: `${executionId}.${nodeId}.a${number}`,
+    executionId,
+    nodeId,
+    number,
+    status: "QUEUED",
+    createdAt: at,
+  };
 }
 
 function applyNodeEvent(node: NodeExecution, event: NodeEvent): NodeExecution {
@@ -55,10 +73,14 @@ function applyNodeEvent(node: NodeExecution, event: NodeEvent): NodeExecution {
   if (event.error && event.status !== "QUEUED") next.error = event.error;
 
   let attempts = node.attempts;
-  const number = event.attempt ?? (event.status === "ABORTED" ? attempts.at(-1)?.number : undefined);
+  const number =
+    event.attempt ?? (event.status === "ABORTED" ? attempts.at(-1)?.number : undefined);
   if (number !== undefined) {
     const index = attempts.findIndex((a) => a.number === number);
-    const current = index >= 0 ? attempts[index] : placeholderAttempt(node.executionId, node.nodeId, number, event.at);
+    const current =
+      index >= 0
+        ? attempts[index]
+        : placeholderAttempt(node.executionId, node.nodeId, number, event.at);
     const status = attemptStatusOf(event.status);
     let attempt = current;
     if (current && status && !(event.status === "ABORTED" && isTerminalAttempt(current.status))) {
@@ -68,10 +90,15 @@ function applyNodeEvent(node: NodeExecution, event: NodeEvent): NodeExecution {
       if (event.error && status !== "QUEUED") attempt.error = event.error;
     }
     if (attempt) {
-      attempts = index >= 0 ? attempts.map((a, i) => (i === index ? attempt : a)) : [...attempts, attempt].sort((a, b) => a.number - b.number);
+      attempts =
+        index >= 0
+          ? attempts.map((a, i) => (i === index ? attempt : a))
+          : [...attempts, attempt].sort((a, b) => a.number - b.number);
     }
     if (event.status === "QUEUED" && event.error && number > 1) {
-      attempts = attempts.map((a) => (a.number === number - 1 && !a.error ? { ...a, error: event.error } : a));
+      attempts = attempts.map((a) =>
+        a.number === number - 1 && !a.error ? { ...a, error: event.error } : a,
+      );
     }
   }
   next.attempts = attempts;
@@ -83,12 +110,19 @@ function applySessionEvent(node: NodeExecution, event: SessionEvent): NodeExecut
   // Sessions belong to the live attempt; an attempt seen only through events may not carry the real id yet.
   if (index < 0 && node.attempts.length > 0) index = node.attempts.length - 1;
   if (index < 0) return node;
-  const attempts = node.attempts.map((a, i) => (i === index ? { ...a, id: event.attemptId, session: event.session } : a));
+  const attempts = node.attempts.map((a, i) =>
+    i === index ? { ...a, id: event.attemptId, session: event.session } : a,
+  );
   return { ...node, attempts };
 }
 
 /** A node the snapshot did not have: a fan-out element created after it, or a node of a newer snapshot. */
-function newNode(detail: ExecutionDetail, byId: Map<string, number>, nodes: NodeExecution[], nodeId: string): NodeExecution {
+function newNode(
+  detail: ExecutionDetail,
+  byId: Map<string, number>,
+  nodes: NodeExecution[],
+  nodeId: string,
+): NodeExecution {
   const element = parseElementId(nodeId);
   const parentIndex = element ? byId.get(element.parent) : undefined;
   const parent = parentIndex === undefined ? undefined : nodes[parentIndex];
@@ -107,7 +141,10 @@ function newNode(detail: ExecutionDetail, byId: Map<string, number>, nodes: Node
  * their identity, so memoised views of them do not re-render. Events before the first snapshot, or for
  * another execution, are ignored.
  */
-export function applyEvents(detail: ExecutionDetail | undefined, events: readonly ExecutionEvent[]): ExecutionDetail | undefined {
+export function applyEvents(
+  detail: ExecutionDetail | undefined,
+  events: readonly ExecutionEvent[],
+): ExecutionDetail | undefined {
   let current = detail;
   let nodes: NodeExecution[] | undefined;
   let byId: Map<string, number> | undefined;
@@ -144,14 +181,18 @@ export function applyEvents(detail: ExecutionDetail | undefined, events: readonl
     }
     const node = work.nodes[at];
     if (!node) continue;
-    work.nodes[at] = event.type === "node" ? applyNodeEvent(node, event) : applySessionEvent(node, event);
+    work.nodes[at] =
+      event.type === "node" ? applyNodeEvent(node, event) : applySessionEvent(node, event);
     current = { ...current, nodes: work.nodes };
   }
   return current;
 }
 
 /** One event: `applyEvents(detail, [event])`. */
-export function applyEvent(detail: ExecutionDetail | undefined, event: ExecutionEvent): ExecutionDetail | undefined {
+export function applyEvent(
+  detail: ExecutionDetail | undefined,
+  event: ExecutionEvent,
+): ExecutionDetail | undefined {
   return applyEvents(detail, [event]);
 }
 
@@ -160,7 +201,10 @@ export function applyEvent(detail: ExecutionDetail | undefined, event: Execution
  * returned (inputs, outputs, real attempt ids). Status, times and sessions come from the live one, which is
  * never older; attempts only one of them knows are kept.
  */
-export function mergeNodeViews(live: NodeExecution | undefined, fetched: NodeExecution | undefined): NodeExecution | undefined {
+export function mergeNodeViews(
+  live: NodeExecution | undefined,
+  fetched: NodeExecution | undefined,
+): NodeExecution | undefined {
   if (!live || !fetched) return live ?? fetched;
   const byNumber = new Map<number, Attempt>(fetched.attempts.map((a) => [a.number, a]));
   for (const a of live.attempts) {
@@ -173,9 +217,9 @@ export function mergeNodeViews(live: NodeExecution | undefined, fetched: NodeExe
     byNumber.set(a.number, {
       ...known,
       status: a.status,
-      ...(a.startedAt ?? known.startedAt ? { startedAt: a.startedAt ?? known.startedAt } : {}),
-      ...(a.endedAt ?? known.endedAt ? { endedAt: a.endedAt ?? known.endedAt } : {}),
-      ...(known.error ?? a.error ? { error: known.error ?? a.error } : {}),
+      ...((a.startedAt ?? known.startedAt) ? { startedAt: a.startedAt ?? known.startedAt } : {}),
+      ...((a.endedAt ?? known.endedAt) ? { endedAt: a.endedAt ?? known.endedAt } : {}),
+      ...((known.error ?? a.error) ? { error: known.error ?? a.error } : {}),
       ...(session ? { session } : {}),
     });
   }

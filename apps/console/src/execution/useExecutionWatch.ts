@@ -19,7 +19,9 @@ export function useExecutionWatch(
   onEvents?: (events: readonly ExecutionEvent[]) => void,
   onSnapshot?: (detail: ExecutionDetail) => void,
 ): ExecutionWatch {
-  const [state, setState] = useState<{ id: string; detail?: ExecutionDetail; error?: unknown }>({ id });
+  const [state, setState] = useState<{ id: string; detail?: ExecutionDetail; error?: unknown }>({
+    id,
+  });
   const [round, setRound] = useState(0);
   const listener = useRef(onEvents);
   const snapshotListener = useRef(onSnapshot);
@@ -35,7 +37,11 @@ export function useExecutionWatch(
       frame = 0;
       const batch = queue;
       queue = [];
-      setState((s) => (s.id === id ? { id, detail: applyEvents(s.detail, batch) } : { id, detail: applyEvents(undefined, batch) }));
+      setState((s) =>
+        s.id === id
+          ? { id, detail: applyEvents(s.detail, batch) }
+          : { id, detail: applyEvents(undefined, batch) },
+      );
       listener.current?.(batch);
     };
     setState((s) => (s.id === id && !s.error ? s : { id }));
@@ -44,7 +50,8 @@ export function useExecutionWatch(
       {
         onData: (event) => {
           if (event.type === "snapshot") {
-            if (performance.getEntriesByName("drydock:snapshot").length === 0) performance.mark("drydock:snapshot");
+            if (performance.getEntriesByName("drydock:snapshot").length === 0)
+              performance.mark("drydock:snapshot");
             snapshotListener.current?.(event.detail);
           }
           queue.push(event);

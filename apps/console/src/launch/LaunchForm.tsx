@@ -13,7 +13,13 @@ import { api, appCode, errorMessage, PROJECT } from "../api.js";
 import { EXECUTION_LISTS_KEY } from "../pages/execution-list.js";
 import type { WorkflowVersion } from "../ui/types.js";
 import type { FieldDescriptor, RawValue, RawValues } from "./form.js";
-import { checkForm, compileChecks, describeFields, initialValues, serverInputProblems } from "./form.js";
+import {
+  checkForm,
+  compileChecks,
+  describeFields,
+  initialValues,
+  serverInputProblems,
+} from "./form.js";
 import "./launch.css";
 
 /** The server's codes for inputs it refused: its own check, or the request's shape. */
@@ -28,7 +34,13 @@ interface FieldProps {
 }
 
 function FieldControl({ field, id, value, error, onChange }: FieldProps) {
-  const describedBy = [error && `${id}-error`, field.description && `${id}-description`, field.hint && `${id}-hint`].filter(Boolean).join(" ");
+  const describedBy = [
+    error && `${id}-error`,
+    field.description && `${id}-description`,
+    field.hint && `${id}-hint`,
+  ]
+    .filter(Boolean)
+    .join(" ");
   const common = {
     id,
     name: field.name,
@@ -38,10 +50,21 @@ function FieldControl({ field, id, value, error, onChange }: FieldProps) {
   };
   switch (field.control) {
     case "checkbox":
-      return <input {...common} type="checkbox" checked={value === true} onChange={(e) => onChange(e.target.checked, false)} />;
+      return (
+        <input
+          {...common}
+          type="checkbox"
+          checked={value === true}
+          onChange={(e) => onChange(e.target.checked, false)}
+        />
+      );
     case "select":
       return (
-        <select {...common} value={typeof value === "string" ? value : ""} onChange={(e) => onChange(e.target.value, false)}>
+        <select
+          {...common}
+          value={typeof value === "string" ? value : ""}
+          onChange={(e) => onChange(e.target.value, false)}
+        >
           <option value="">{field.required ? "Choose…" : "(not set)"}</option>
           {field.options.map((o) => (
             <option key={o.value} value={o.value}>
@@ -69,7 +92,10 @@ function FieldControl({ field, id, value, error, onChange }: FieldProps) {
         <textarea
           {...common}
           className="json"
-          rows={Math.min(8, Math.max(3, (typeof value === "string" ? value : "").split("\n").length))}
+          rows={Math.min(
+            8,
+            Math.max(3, (typeof value === "string" ? value : "").split("\n").length),
+          )}
           spellCheck={false}
           autoCapitalize="off"
           autoCorrect="off"
@@ -78,12 +104,23 @@ function FieldControl({ field, id, value, error, onChange }: FieldProps) {
         />
       );
     case "text":
-      return <input {...common} type="text" spellCheck={false} value={typeof value === "string" ? value : ""} onChange={(e) => onChange(e.target.value, false)} />;
+      return (
+        <input
+          {...common}
+          type="text"
+          spellCheck={false}
+          value={typeof value === "string" ? value : ""}
+          onChange={(e) => onChange(e.target.value, false)}
+        />
+      );
   }
 }
 
 export function LaunchForm({ workflow }: { workflow: WorkflowVersion }) {
-  const fields = useMemo(() => describeFields(workflow.spec.inputs, workflow.spec.required), [workflow]);
+  const fields = useMemo(
+    () => describeFields(workflow.spec.inputs, workflow.spec.required),
+    [workflow],
+  );
   const checks = useMemo(() => compileChecks(fields), [fields]);
   const [values, setValues] = useState<RawValues>(() => initialValues(fields));
   const [unreadable, setUnreadable] = useState<ReadonlySet<string>>(() => new Set());
@@ -101,7 +138,12 @@ export function LaunchForm({ workflow }: { workflow: WorkflowVersion }) {
 
   const launch = useMutation({
     mutationFn: (inputs: Record<string, JsonValue>) =>
-      api.executions.create.mutate({ project: PROJECT, workflow: workflow.name, version: workflow.version, inputs }),
+      api.executions.create.mutate({
+        project: PROJECT,
+        workflow: workflow.name,
+        version: workflow.version,
+        inputs,
+      }),
     onSuccess: (execution) => {
       // Lists fetched before this launch lack it; they refetch when next shown.
       void queryClient.invalidateQueries({ queryKey: EXECUTION_LISTS_KEY, refetchType: "none" });
@@ -110,7 +152,10 @@ export function LaunchForm({ workflow }: { workflow: WorkflowVersion }) {
     onError: (error) => {
       const code = appCode(error);
       if (code && INPUT_REFUSALS.has(code)) {
-        const problems = serverInputProblems(errorMessage(error), fields.map((f) => f.name));
+        const problems = serverInputProblems(
+          errorMessage(error),
+          fields.map((f) => f.name),
+        );
         setErrors(problems.fields);
         setFormError(problems.form);
         focusFirst(Object.keys(problems.fields));
@@ -153,20 +198,38 @@ export function LaunchForm({ workflow }: { workflow: WorkflowVersion }) {
   }
 
   return (
-    <form className="launch-form" onSubmit={submit} noValidate aria-label={`Launch ${workflow.name}`}>
+    <form
+      className="launch-form"
+      onSubmit={submit}
+      noValidate
+      aria-label={`Launch ${workflow.name}`}
+    >
       {fields.length === 0 && <p className="muted">This workflow takes no inputs.</p>}
       {fields.map((field) => {
         const id = fieldId(field.name);
         const error = errors[field.name];
         const control = (
-          <FieldControl field={field} id={id} value={values[field.name] ?? field.initial} error={error} onChange={(v, bad) => change(field.name, v, bad)} />
+          <FieldControl
+            field={field}
+            id={id}
+            value={values[field.name] ?? field.initial}
+            error={error}
+            onChange={(v, bad) => change(field.name, v, bad)}
+          />
         );
         return (
-          <div key={field.name} className={`field field-${field.control}${error ? " invalid" : ""}`}>
+          <div
+            key={field.name}
+            className={`field field-${field.control}${error ? " invalid" : ""}`}
+          >
             <div className="field-head">
               {field.control === "checkbox" && control}
               <label htmlFor={id}>{field.name}</label>
-              {field.required ? <span className="field-tag">required</span> : <span className="field-tag optional">optional</span>}
+              {field.required ? (
+                <span className="field-tag">required</span>
+              ) : (
+                <span className="field-tag optional">optional</span>
+              )}
               {field.hint && (
                 <span id={`${id}-hint`} className="field-hint">
                   {field.hint}
@@ -193,7 +256,12 @@ export function LaunchForm({ workflow }: { workflow: WorkflowVersion }) {
         </p>
       )}
       <div className="form-actions">
-        <button type="submit" className="primary" disabled={launch.isPending} aria-busy={launch.isPending || undefined}>
+        <button
+          type="submit"
+          className="primary"
+          disabled={launch.isPending}
+          aria-busy={launch.isPending || undefined}
+        >
           Launch
         </button>
         {launch.isPending && (

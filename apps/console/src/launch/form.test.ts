@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 
 import type { FieldDescriptor } from "./form.js";
-import { checkForm, compileChecks, describeFields, initialValues, parseField, serverInputProblems } from "./form.js";
+import {
+  checkForm,
+  compileChecks,
+  describeFields,
+  initialValues,
+  parseField,
+  serverInputProblems,
+} from "./form.js";
 
 const DIALECT = "https://json-schema.org/draft/2020-12/schema";
 
@@ -14,7 +21,13 @@ const inputs = {
   verbose: { $schema: DIALECT, default: false, type: "boolean" },
   items: { $schema: DIALECT, type: "array", items: { type: "number" } },
   note: { $schema: DIALECT, type: "string" },
-  level: { $schema: DIALECT, anyOf: [{ type: "number", const: 1 }, { type: "number", const: 2 }] },
+  level: {
+    $schema: DIALECT,
+    anyOf: [
+      { type: "number", const: 1 },
+      { type: "number", const: 2 },
+    ],
+  },
 };
 const required = ["name", "color", "items"];
 
@@ -52,13 +65,26 @@ describe("describeFields", () => {
   });
 
   it("marks required inputs and keeps descriptions", () => {
-    expect(fields().filter((f) => f.required).map((f) => f.name)).toEqual(required);
+    expect(
+      fields()
+        .filter((f) => f.required)
+        .map((f) => f.name),
+    ).toEqual(required);
     expect(field("name").description).toBe("Who to greet");
     expect(field("note").description).toBeUndefined();
   });
 
   it("prefills defaults and leaves the rest empty", () => {
-    expect(initialValues(fields())).toEqual({ count: "4", name: "", color: "", ratio: "", verbose: false, items: "", note: "", level: "" });
+    expect(initialValues(fields())).toEqual({
+      count: "4",
+      name: "",
+      color: "",
+      ratio: "",
+      verbose: false,
+      items: "",
+      note: "",
+      level: "",
+    });
     const withDefaults = describeFields(
       {
         color: { type: "string", enum: ["red", "green"], default: "green" },
@@ -68,7 +94,12 @@ describe("describeFields", () => {
       },
       [],
     );
-    expect(initialValues(withDefaults)).toEqual({ color: '"green"', on: true, tags: JSON.stringify(["a"], null, 2), who: "world" });
+    expect(initialValues(withDefaults)).toEqual({
+      color: '"green"',
+      on: true,
+      tags: JSON.stringify(["a"], null, 2),
+      who: "world",
+    });
   });
 
   it("offers enum values and unions of literals as choices, keeping their JSON types", () => {
@@ -116,21 +147,39 @@ describe("checkForm", () => {
   });
 
   it("rejects a fractional integer and a number below its minimum", () => {
-    expect(check({ ...valid, count: "2.5" })).toEqual({ ok: false, errors: { count: "count must be an integer" } });
-    expect(check({ ...valid, count: "-1" })).toEqual({ ok: false, errors: { count: "count must be at least 0" } });
+    expect(check({ ...valid, count: "2.5" })).toEqual({
+      ok: false,
+      errors: { count: "count must be an integer" },
+    });
+    expect(check({ ...valid, count: "-1" })).toEqual({
+      ok: false,
+      errors: { count: "count must be at least 0" },
+    });
   });
 
   it("rejects numbers outside exclusive and inclusive bounds", () => {
-    expect(check({ ...valid, ratio: "0" })).toEqual({ ok: false, errors: { ratio: "ratio must be greater than 0" } });
-    expect(check({ ...valid, ratio: "1.5" })).toEqual({ ok: false, errors: { ratio: "ratio must be at most 1" } });
+    expect(check({ ...valid, ratio: "0" })).toEqual({
+      ok: false,
+      errors: { ratio: "ratio must be greater than 0" },
+    });
+    expect(check({ ...valid, ratio: "1.5" })).toEqual({
+      ok: false,
+      errors: { ratio: "ratio must be at most 1" },
+    });
   });
 
   it("rejects text that is not a number", () => {
-    expect(check({ ...valid, count: "four" })).toEqual({ ok: false, errors: { count: "count must be a number" } });
+    expect(check({ ...valid, count: "four" })).toEqual({
+      ok: false,
+      errors: { count: "count must be a number" },
+    });
   });
 
   it("rejects a value outside the enum", () => {
-    expect(check({ ...valid, color: '"blue"' })).toEqual({ ok: false, errors: { color: 'color must be one of "red", "green"' } });
+    expect(check({ ...valid, color: '"blue"' })).toEqual({
+      ok: false,
+      errors: { color: 'color must be one of "red", "green"' },
+    });
   });
 
   it("names the field whose JSON does not parse", () => {
@@ -140,18 +189,33 @@ describe("checkForm", () => {
   });
 
   it("points into JSON values that break their schema", () => {
-    expect(check({ ...valid, items: '[1, "two"]' })).toEqual({ ok: false, errors: { items: "items[1] must be a number" } });
-    expect(check({ ...valid, items: '{"a": 1}' })).toEqual({ ok: false, errors: { items: "items must be a list" } });
+    expect(check({ ...valid, items: '[1, "two"]' })).toEqual({
+      ok: false,
+      errors: { items: "items[1] must be a number" },
+    });
+    expect(check({ ...valid, items: '{"a": 1}' })).toEqual({
+      ok: false,
+      errors: { items: "items must be a list" },
+    });
   });
 
   it("checks string lengths", () => {
-    expect(check({ ...valid, name: "A" })).toEqual({ ok: false, errors: { name: "name must be at least 2 characters long" } });
+    expect(check({ ...valid, name: "A" })).toEqual({
+      ok: false,
+      errors: { name: "name must be at least 2 characters long" },
+    });
   });
 
   it("compiles schemas that share an $id", () => {
-    const twins = describeFields({ a: { $id: "same", type: "integer" }, b: { $id: "same", type: "integer" } }, ["a", "b"]);
+    const twins = describeFields(
+      { a: { $id: "same", type: "integer" }, b: { $id: "same", type: "integer" } },
+      ["a", "b"],
+    );
     expect(Object.keys(compileChecks(twins))).toEqual(["a", "b"]);
-    expect(checkForm(twins, { a: "1", b: "1.5" }, compileChecks(twins))).toEqual({ ok: false, errors: { b: "b must be an integer" } });
+    expect(checkForm(twins, { a: "1", b: "1.5" }, compileChecks(twins))).toEqual({
+      ok: false,
+      errors: { b: "b must be an integer" },
+    });
   });
 });
 
@@ -161,20 +225,28 @@ describe("serverInputProblems", () => {
   it("maps the server's per-input problems to their fields", () => {
     const message =
       'invalid inputs for workflow "wf": input "name": must be string; missing required input "count"; (workflow "wf" takes: name, count, config)';
-    expect(serverInputProblems(message, names)).toEqual({ fields: { name: "name must be string", count: "count is required" } });
+    expect(serverInputProblems(message, names)).toEqual({
+      fields: { name: "name must be string", count: "count is required" },
+    });
   });
 
   it("maps nested paths to the input that holds them", () => {
-    const message = 'invalid inputs for workflow "wf": input "config.retries": must be integer; (workflow "wf" takes: config)';
-    expect(serverInputProblems(message, names)).toEqual({ fields: { config: "config.retries must be integer" } });
+    const message =
+      'invalid inputs for workflow "wf": input "config.retries": must be integer; (workflow "wf" takes: config)';
+    expect(serverInputProblems(message, names)).toEqual({
+      fields: { config: "config.retries must be integer" },
+    });
   });
 
   it("accepts the short form `name: problem`", () => {
-    expect(serverInputProblems("invalid inputs for wf: name: must be string", names)).toEqual({ fields: { name: "name must be string" } });
+    expect(serverInputProblems("invalid inputs for wf: name: must be string", names)).toEqual({
+      fields: { name: "name must be string" },
+    });
   });
 
   it("keeps what names no field for the form", () => {
-    const message = 'invalid inputs for workflow "wf": input "name": must be string; unknown input "extra"; (workflow "wf" takes: name)';
+    const message =
+      'invalid inputs for workflow "wf": input "name": must be string; unknown input "extra"; (workflow "wf" takes: name)';
     expect(serverInputProblems(message, names)).toEqual({
       fields: { name: "name must be string" },
       form: 'The server also refused: unknown input "extra"; (workflow "wf" takes: name)',
@@ -182,7 +254,8 @@ describe("serverInputProblems", () => {
   });
 
   it("gives the whole message to the form when no field is named", () => {
-    const message = 'invalid inputs for workflow "wf": unknown input "extra"; (workflow "wf" takes: name)';
+    const message =
+      'invalid inputs for workflow "wf": unknown input "extra"; (workflow "wf" takes: name)';
     expect(serverInputProblems(message, names)).toEqual({ fields: {}, form: message });
   });
 });

@@ -48,7 +48,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function singleType(schema: JsonSchema): SchemaType | undefined {
   const type = schema.type;
   if (typeof type === "string") return type as SchemaType;
-  if (Array.isArray(type) && type.length === 1 && typeof type[0] === "string") return type[0] as SchemaType;
+  if (Array.isArray(type) && type.length === 1 && typeof type[0] === "string")
+    return type[0] as SchemaType;
   return undefined;
 }
 
@@ -84,7 +85,9 @@ function describeType(schema: JsonSchema): string {
   }
   if (typeof type === "string") return type;
   if (Array.isArray(schema.anyOf)) {
-    return schema.anyOf.map((branch) => (isRecord(branch) ? describeType(branch) : "value")).join(" or ");
+    return schema.anyOf
+      .map((branch) => (isRecord(branch) ? describeType(branch) : "value"))
+      .join(" or ");
   }
   return "any value";
 }
@@ -104,7 +107,8 @@ function numberHint(schema: JsonSchema, integer: boolean): string {
 
 function stringHint(schema: JsonSchema): string | undefined {
   const parts: string[] = [];
-  if (typeof schema.minLength === "number" && schema.minLength > 0) parts.push(`at least ${schema.minLength} characters`);
+  if (typeof schema.minLength === "number" && schema.minLength > 0)
+    parts.push(`at least ${schema.minLength} characters`);
   if (typeof schema.maxLength === "number") parts.push(`at most ${schema.maxLength} characters`);
   if (typeof schema.format === "string") parts.push(schema.format);
   else if (typeof schema.pattern === "string") parts.push(`matches ${schema.pattern}`);
@@ -142,12 +146,18 @@ function fieldOrder(names: readonly string[], required: readonly string[]): stri
 }
 
 /** One field per workflow input: required ones first, as the author declared them, then optional ones by name. */
-export function describeFields(inputs: Record<string, JsonSchema>, required: readonly string[]): FieldDescriptor[] {
+export function describeFields(
+  inputs: Record<string, JsonSchema>,
+  required: readonly string[],
+): FieldDescriptor[] {
   return fieldOrder(Object.keys(inputs), required).map((name) => {
     const schema = inputs[name] as JsonSchema;
     const type = singleType(schema);
     const choices = choicesOf(schema);
-    const options = (choices ?? []).map((c) => ({ value: JSON.stringify(c), label: typeof c === "string" ? c : JSON.stringify(c) }));
+    const options = (choices ?? []).map((c) => ({
+      value: JSON.stringify(c),
+      label: typeof c === "string" ? c : JSON.stringify(c),
+    }));
     const control: FieldControl = choices
       ? "select"
       : type === "string"
@@ -175,7 +185,8 @@ export function describeFields(inputs: Record<string, JsonSchema>, required: rea
       initial: initialValue(control, schema, options),
       schema,
     };
-    if (typeof schema.description === "string" && schema.description !== "") field.description = schema.description;
+    if (typeof schema.description === "string" && schema.description !== "")
+      field.description = schema.description;
     if (hint) field.hint = hint;
     if (control === "number") {
       const min = meaningfulBound(schema.minimum);
@@ -192,7 +203,8 @@ export function initialValues(fields: readonly FieldDescriptor[]): RawValues {
   return Object.fromEntries(fields.map((f) => [f.name, f.initial]));
 }
 
-export type ParsedField = { ok: true; value: JsonValue | undefined } | { ok: false; message: string };
+export type ParsedField =
+  { ok: true; value: JsonValue | undefined } | { ok: false; message: string };
 
 /** What a control holds as a JSON value; `undefined` when it was left empty (the input is then not sent). */
 export function parseField(field: FieldDescriptor, raw: RawValue | undefined): ParsedField {
@@ -207,7 +219,9 @@ export function parseField(field: FieldDescriptor, raw: RawValue | undefined): P
       const trimmed = text.trim();
       if (trimmed === "") return { ok: true, value: undefined };
       const value = Number(trimmed);
-      return Number.isFinite(value) ? { ok: true, value } : { ok: false, message: `${field.name} must be a number` };
+      return Number.isFinite(value)
+        ? { ok: true, value }
+        : { ok: false, message: `${field.name} must be a number` };
     }
     case "json": {
       const trimmed = text.trim();
@@ -308,7 +322,13 @@ export type FieldCheck = (value: JsonValue) => readonly ErrorObject[];
  */
 export function compileChecks(fields: readonly FieldDescriptor[]): Record<string, FieldCheck> {
   // Formats go unchecked, as on the server; addUsedSchema: false lets two inputs share an `$id`.
-  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false, addUsedSchema: false, logger: false });
+  const ajv = new Ajv2020({
+    allErrors: true,
+    strict: false,
+    validateFormats: false,
+    addUsedSchema: false,
+    logger: false,
+  });
   const checks: Record<string, FieldCheck> = {};
   for (const field of fields) {
     let validate: ValidateFunction;
@@ -322,10 +342,15 @@ export function compileChecks(fields: readonly FieldDescriptor[]): Record<string
   return checks;
 }
 
-export type FormCheck = { ok: true; inputs: Record<string, JsonValue> } | { ok: false; errors: Record<string, string> };
+export type FormCheck =
+  { ok: true; inputs: Record<string, JsonValue> } | { ok: false; errors: Record<string, string> };
 
 /** Turns the controls' values into the workflow's inputs, or says what is wrong with each field. */
-export function checkForm(fields: readonly FieldDescriptor[], raw: RawValues, checks: Record<string, FieldCheck>): FormCheck {
+export function checkForm(
+  fields: readonly FieldDescriptor[],
+  raw: RawValues,
+  checks: Record<string, FieldCheck>,
+): FormCheck {
   const inputs: Record<string, JsonValue> = {};
   const errors: Record<string, string> = {};
   for (const field of fields) {
@@ -364,13 +389,19 @@ export interface ServerInputProblems {
  * Splits the server's refusal of the inputs (`invalid inputs for workflow "wf": input "name": must be string;
  * missing required input "count"; (workflow "wf" takes: name, count)`) into per-field messages and the rest.
  */
-export function serverInputProblems(message: string, names: readonly string[]): ServerInputProblems {
+export function serverInputProblems(
+  message: string,
+  names: readonly string[],
+): ServerInputProblems {
   const head = /^invalid (inputs|request)[^:]*:\s*/i.exec(message);
   const body = head ? message.slice(head[0].length) : message;
   const fields: Record<string, string> = {};
   const rest: string[] = [];
   let takes: string | undefined;
-  for (const part of body.split(/;\s+/).map((p) => p.trim()).filter(Boolean)) {
+  for (const part of body
+    .split(/;\s+/)
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const quoted = /^input "([^"]+)":\s*(.*)$/.exec(part);
     const missing = /^missing required input "([^"]+)"/.exec(part);
     const bare = /^(?:inputs\.)?([A-Za-z_][\w.[\]-]*):\s*(.*)$/.exec(part);
@@ -388,5 +419,8 @@ export function serverInputProblems(message: string, names: readonly string[]): 
   }
   if (Object.keys(fields).length === 0) return { fields, form: message };
   if (rest.length === 0) return { fields };
-  return { fields, form: `The server also refused: ${[...rest, ...(takes ? [takes] : [])].join("; ")}` };
+  return {
+    fields,
+    form: `The server also refused: ${[...rest, ...(takes ? [takes] : [])].join("; ")}`,
+  };
 }

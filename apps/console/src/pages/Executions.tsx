@@ -26,7 +26,7 @@ import {
 } from "./execution-list.js";
 import { formatLocalTime, formatRelativeTime } from "./relative-time.js";
 import { retryUnlessRefused } from "./retry.js";
-import { useNow } from "./use-now.js";
+import { useNowEvery } from "./use-now-every.js";
 import { workflowListQuery } from "./Workflows.js";
 import "./pages.css";
 
@@ -47,7 +47,8 @@ function applyToLists(queryClient: QueryClient, execution: ExecutionSummary) {
   }
 }
 
-type LiveState = { state: "connecting" | "live" | "reconnecting" } | { state: "stopped"; reason: string };
+type LiveState =
+  { state: "connecting" | "live" | "reconnecting" } | { state: "stopped"; reason: string };
 
 /** Follows the project's executions while the page is open; says whether it is following. */
 function useLiveExecutions(): LiveState {
@@ -66,7 +67,8 @@ function useLiveExecutions(): LiveState {
         },
         onData: ({ execution }) => applyToLists(queryClient, execution),
         onConnectionStateChange: (connection) => {
-          if (connection.state === "connecting" && connection.error) setState({ state: "reconnecting" });
+          if (connection.state === "connecting" && connection.error)
+            setState({ state: "reconnecting" });
         },
         onError: (error) => setState({ state: "stopped", reason: errorMessage(error) }),
       },
@@ -83,9 +85,15 @@ const LIVE_TEXT = {
 } as const;
 
 function LiveIndicator({ live }: { live: LiveState }) {
-  const text = live.state === "stopped" ? `Live updates stopped (${live.reason}); reload the page to resume them.` : LIVE_TEXT[live.state];
+  const text =
+    live.state === "stopped"
+      ? `Live updates stopped (${live.reason}); reload the page to resume them.`
+      : LIVE_TEXT[live.state];
   return (
-    <span className={`live-state${live.state === "reconnecting" || live.state === "stopped" ? " off" : ""}`} role="status">
+    <span
+      className={`live-state${live.state === "reconnecting" || live.state === "stopped" ? " off" : ""}`}
+      role="status"
+    >
       {text}
     </span>
   );
@@ -102,7 +110,9 @@ interface FiltersProps {
 function Filters({ filters, workflows, offerClear, onChange }: FiltersProps) {
   const statusId = useId();
   const workflowId = useId();
-  const names = [...new Set([...workflows, ...(filters.workflow ? [filters.workflow] : [])])].sort((a, b) => a.localeCompare(b));
+  const names = [...new Set([...workflows, ...(filters.workflow ? [filters.workflow] : [])])].sort(
+    (a, b) => a.localeCompare(b),
+  );
   return (
     <>
       <div className="filter">
@@ -110,7 +120,12 @@ function Filters({ filters, workflows, offerClear, onChange }: FiltersProps) {
         <select
           id={statusId}
           value={filters.status ?? ""}
-          onChange={(e) => onChange({ ...filters, status: (e.target.value || undefined) as ExecutionFilters["status"] })}
+          onChange={(e) =>
+            onChange({
+              ...filters,
+              status: (e.target.value || undefined) as ExecutionFilters["status"],
+            })
+          }
         >
           <option value="">All</option>
           {EXECUTION_STATUSES.map((s) => (
@@ -122,7 +137,11 @@ function Filters({ filters, workflows, offerClear, onChange }: FiltersProps) {
       </div>
       <div className="filter">
         <label htmlFor={workflowId}>Workflow</label>
-        <select id={workflowId} value={filters.workflow ?? ""} onChange={(e) => onChange({ ...filters, workflow: e.target.value || undefined })}>
+        <select
+          id={workflowId}
+          value={filters.workflow ?? ""}
+          onChange={(e) => onChange({ ...filters, workflow: e.target.value || undefined })}
+        >
           <option value="">All</option>
           {names.map((n) => (
             <option key={n} value={n}>
@@ -180,12 +199,15 @@ export function ExecutionsPage() {
   const [searchParams, setSearchParams] = useSearchParams();
   const filters = readFilters(searchParams);
   // Opening the list shows it as it is now; from then on watchList keeps it current.
-  const executions = useQuery({ ...executionListQuery(PROJECT, filters), refetchOnMount: "always" });
+  const executions = useQuery({
+    ...executionListQuery(PROJECT, filters),
+    refetchOnMount: "always",
+  });
   const workflows = useQuery(workflowListQuery(PROJECT));
   const live = useLiveExecutions();
   const running = executions.data?.some((e) => e.status === "RUNNING") ?? false;
   // Running durations count every second; otherwise only "… ago" moves.
-  const now = useNow(running ? 1_000 : 15_000);
+  const now = useNowEvery(running ? 1_000 : 15_000);
 
   const setFilters = (next: ExecutionFilters) => setSearchParams(filtersSearch(next));
 
@@ -193,7 +215,13 @@ export function ExecutionsPage() {
   if (executions.isPending) {
     body = <Loading what="executions" />;
   } else if (executions.isError) {
-    body = <ErrorState title="The executions could not be loaded" message={errorMessage(executions.error)} retry={() => void executions.refetch()} />;
+    body = (
+      <ErrorState
+        title="The executions could not be loaded"
+        message={errorMessage(executions.error)}
+        retry={() => void executions.refetch()}
+      />
+    );
   } else if (executions.data.length === 0) {
     body = hasFilters(filters) ? (
       <EmptyState title="No executions match these filters">
@@ -208,7 +236,8 @@ export function ExecutionsPage() {
     ) : (
       <EmptyState title="No executions yet">
         <p>
-          Launch one from <Link href="/workflows">Workflows</Link>, or run <code>pnpm drydock run --remote examples/hello/workflow.ts wf --wait</code>.
+          Launch one from <Link href="/workflows">Workflows</Link>, or run{" "}
+          <code>pnpm drydock run --remote examples/hello/workflow.ts wf --wait</code>.
         </p>
       </EmptyState>
     );
@@ -238,7 +267,11 @@ export function ExecutionsPage() {
             </tbody>
           </table>
         </div>
-        {executions.data.length >= LIST_LIMIT && <p className="list-foot muted">Showing the latest {LIST_LIMIT}; filter to find older ones.</p>}
+        {executions.data.length >= LIST_LIMIT && (
+          <p className="list-foot muted">
+            Showing the latest {LIST_LIMIT}; filter to find older ones.
+          </p>
+        )}
       </>
     );
   }

@@ -15,7 +15,9 @@ async function refusal(response: Response): Promise<string> {
   } catch {
     // A body that is not JSON says nothing more than the status does.
   }
-  return response.status === 401 ? "That token was not accepted." : `Sign-in failed (HTTP ${response.status}).`;
+  return response.status === 401
+    ? "That token was not accepted."
+    : `Sign-in failed (HTTP ${response.status}).`;
 }
 
 export function SignInPage() {
@@ -59,7 +61,8 @@ export function SignInPage() {
       <form className="signin-card" onSubmit={(e) => void signIn(e)} noValidate>
         <h1>Sign in to Drydock</h1>
         <p className="muted">
-          Sign in with the token <code>drydock up</code> printed (the URL it printed signs you in directly).
+          Sign in with the token <code>drydock up</code> printed (the URL it printed signs you in
+          directly).
         </p>
         <label htmlFor={tokenId}>Token</label>
         <input

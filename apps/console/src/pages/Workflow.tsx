@@ -21,12 +21,27 @@ const LaunchForm = lazy(() =>
   loadLaunchForm().then(
     (module) => ({ default: module.LaunchForm }),
     (error: unknown) => ({
-      default: () => <ErrorState title="The launch form could not be loaded" message={`${errorMessage(error)} Reload the page to try again.`} />,
+      default: () => (
+        <ErrorState
+          title="The launch form could not be loaded"
+          message={`${errorMessage(error)} Reload the page to try again.`}
+        />
+      ),
     }),
   ),
 );
 
-function VersionPicker({ workflow, latest, registered, known }: { workflow: WorkflowVersion; latest?: string; registered?: number; known: string[] }) {
+function VersionPicker({
+  workflow,
+  latest,
+  registered,
+  known,
+}: {
+  workflow: WorkflowVersion;
+  latest?: string;
+  registered?: number;
+  known: string[];
+}) {
   const [, setSearchParams] = useSearchParams();
   const id = useId();
   const options = [...new Set([...(latest ? [latest] : []), workflow.version, ...known])];
@@ -38,7 +53,9 @@ function VersionPicker({ workflow, latest, registered, known }: { workflow: Work
         id={id}
         value={workflow.version}
         aria-describedby={unlisted ? `${id}-note` : undefined}
-        onChange={(e) => setSearchParams(e.target.value === latest ? {} : { version: e.target.value })}
+        onChange={(e) =>
+          setSearchParams(e.target.value === latest ? {} : { version: e.target.value })
+        }
       >
         {options.map((v) => (
           <option key={v} value={v}>
@@ -48,14 +65,25 @@ function VersionPicker({ workflow, latest, registered, known }: { workflow: Work
       </select>
       {unlisted && (
         <span id={`${id}-note`} className="muted">
-          {registered} versions are registered; this lists the latest and those recent executions ran.
+          {registered} versions are registered; this lists the latest and those recent executions
+          ran.
         </span>
       )}
     </div>
   );
 }
 
-function VersionFacts({ workflow, latest, registered, known }: { workflow: WorkflowVersion; latest?: string; registered?: number; known: string[] }) {
+function VersionFacts({
+  workflow,
+  latest,
+  registered,
+  known,
+}: {
+  workflow: WorkflowVersion;
+  latest?: string;
+  registered?: number;
+  known: string[];
+}) {
   const nodes = workflow.spec.nodes;
   const fanOuts = nodes.filter((n) => n.kind === "map").length;
   const tasks = [...workflow.tasks].sort((a, b) => a.name.localeCompare(b.name));
@@ -93,7 +121,10 @@ function VersionFacts({ workflow, latest, registered, known }: { workflow: Workf
             <li key={t.name}>
               <code>{t.name}</code>
               {t.interactive?.enable && (
-                <span className="badge tone-live" title="Opens a VS Code session in the browser while it runs">
+                <span
+                  className="badge tone-live"
+                  title="Opens a VS Code session in the browser while it runs"
+                >
                   interactive
                 </span>
               )}
@@ -111,7 +142,8 @@ export function WorkflowPage({ name }: { name: string }) {
   const version = searchParams.get("version") ?? undefined;
   const workflow = useQuery({
     queryKey: ["workflows", "get", PROJECT, name, version ?? null],
-    queryFn: () => api.workflows.get.query({ project: PROJECT, name, ...(version ? { version } : {}) }),
+    queryFn: () =>
+      api.workflows.get.query({ project: PROJECT, name, ...(version ? { version } : {}) }),
     retry: retryUnlessRefused,
   });
   const summaries = useQuery(workflowListQuery(PROJECT));
@@ -131,11 +163,16 @@ export function WorkflowPage({ name }: { name: string }) {
   } else if (workflow.isError) {
     body = (
       <>
-        <ErrorState title={`Workflow ${name} could not be loaded`} message={errorMessage(workflow.error)} retry={() => void workflow.refetch()} />
+        <ErrorState
+          title={`Workflow ${name} could not be loaded`}
+          message={errorMessage(workflow.error)}
+          retry={() => void workflow.refetch()}
+        />
         <p className="muted centered">
           {version ? (
             <>
-              <Link href={`/workflows/${encodeURIComponent(name)}`}>Open its latest version</Link> or <Link href="/workflows">see all workflows</Link>.
+              <Link href={`/workflows/${encodeURIComponent(name)}`}>Open its latest version</Link>{" "}
+              or <Link href="/workflows">see all workflows</Link>.
             </>
           ) : (
             <Link href="/workflows">See all workflows</Link>
@@ -155,7 +192,12 @@ export function WorkflowPage({ name }: { name: string }) {
               <LaunchForm key={wf.version} workflow={wf} />
             </Suspense>
           </section>
-          <VersionFacts workflow={wf} latest={summary?.latestVersion} registered={summary?.versions} known={known} />
+          <VersionFacts
+            workflow={wf}
+            latest={summary?.latestVersion}
+            registered={summary?.versions}
+            known={known}
+          />
         </div>
       </>
     );
@@ -168,7 +210,9 @@ export function WorkflowPage({ name }: { name: string }) {
       </p>
       <div className="page-head">
         <h1>{name}</h1>
-        <Link href={`/executions?${new URLSearchParams({ workflow: name }).toString()}`}>Executions of {name}</Link>
+        <Link href={`/executions?${new URLSearchParams({ workflow: name }).toString()}`}>
+          Executions of {name}
+        </Link>
       </div>
       {body}
     </section>

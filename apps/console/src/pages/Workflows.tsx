@@ -6,7 +6,7 @@ import { api, errorMessage, PROJECT } from "../api.js";
 import { EmptyState, ErrorState, Loading } from "../ui/states.js";
 import { formatLocalTime, formatRelativeTime } from "./relative-time.js";
 import { retryUnlessRefused } from "./retry.js";
-import { useNow } from "./use-now.js";
+import { useNowEvery } from "./use-now-every.js";
 import "./pages.css";
 
 /** The project's workflow list as react-query fetches it; the workflow page and the executions filter share it. */
@@ -19,11 +19,17 @@ export const workflowListQuery = (project: string) =>
 
 export function WorkflowsPage() {
   const workflows = useQuery(workflowListQuery(PROJECT));
-  const now = useNow(30_000);
+  const now = useNowEvery(30_000);
 
   if (workflows.isPending) return <Loading what="workflows" />;
   if (workflows.isError) {
-    return <ErrorState title="The workflows could not be loaded" message={errorMessage(workflows.error)} retry={() => void workflows.refetch()} />;
+    return (
+      <ErrorState
+        title="The workflows could not be loaded"
+        message={errorMessage(workflows.error)}
+        retry={() => void workflows.refetch()}
+      />
+    );
   }
   const list = [...workflows.data].sort((a, b) => a.name.localeCompare(b.name));
   return (
@@ -32,7 +38,8 @@ export function WorkflowsPage() {
       {list.length === 0 ? (
         <EmptyState title="No workflows registered yet">
           <p>
-            Register one with <code>pnpm drydock register examples/hello/workflow.ts</code>, or start with <code>pnpm start</code>.
+            Register one with <code>pnpm drydock register examples/hello/workflow.ts</code>, or
+            start with <code>pnpm start</code>.
           </p>
         </EmptyState>
       ) : (

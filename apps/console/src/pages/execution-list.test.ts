@@ -1,9 +1,19 @@
 import { describe, expect, it } from "vitest";
 
 import type { ExecutionSummary } from "../ui/types.js";
-import { executionListKey, filtersOfKey, filtersSearch, mergeListedExecution, readFilters } from "./execution-list.js";
+import {
+  executionListKey,
+  filtersOfKey,
+  filtersSearch,
+  mergeListedExecution,
+  readFilters,
+} from "./execution-list.js";
 
-function execution(id: string, minute: number, patch: Partial<ExecutionSummary> = {}): ExecutionSummary {
+function execution(
+  id: string,
+  minute: number,
+  patch: Partial<ExecutionSummary> = {},
+): ExecutionSummary {
   return {
     id,
     project: "default",
@@ -21,7 +31,10 @@ const ids = (list: readonly ExecutionSummary[]) => list.map((e) => e.id);
 
 describe("filters in the URL", () => {
   it("reads known statuses and a workflow, and drops what the server would refuse", () => {
-    expect(readFilters(new URLSearchParams("status=FAILED&workflow=wf"))).toEqual({ status: "FAILED", workflow: "wf" });
+    expect(readFilters(new URLSearchParams("status=FAILED&workflow=wf"))).toEqual({
+      status: "FAILED",
+      workflow: "wf",
+    });
     expect(readFilters(new URLSearchParams("status=bogus&workflow="))).toEqual({});
   });
 
@@ -31,9 +44,15 @@ describe("filters in the URL", () => {
   });
 
   it("round-trips filters through the query key", () => {
-    expect(filtersOfKey(executionListKey("default", { workflow: "wf" }))).toEqual({ workflow: "wf" });
-    expect(filtersOfKey(executionListKey("default", { status: "ABORTED", workflow: "wf" }))).toEqual({ status: "ABORTED", workflow: "wf" });
-    expect(executionListKey("default", {})).not.toEqual(executionListKey("default", { status: "FAILED" }));
+    expect(filtersOfKey(executionListKey("default", { workflow: "wf" }))).toEqual({
+      workflow: "wf",
+    });
+    expect(
+      filtersOfKey(executionListKey("default", { status: "ABORTED", workflow: "wf" })),
+    ).toEqual({ status: "ABORTED", workflow: "wf" });
+    expect(executionListKey("default", {})).not.toEqual(
+      executionListKey("default", { status: "FAILED" }),
+    );
   });
 });
 
@@ -52,16 +71,29 @@ describe("mergeListedExecution", () => {
   });
 
   it("removes a row that no longer matches the status filter", () => {
-    expect(ids(mergeListedExecution(list, execution("b", 2, { status: "FAILED" }), { status: "RUNNING" }))).toEqual(["c", "a"]);
+    expect(
+      ids(
+        mergeListedExecution(list, execution("b", 2, { status: "FAILED" }), { status: "RUNNING" }),
+      ),
+    ).toEqual(["c", "a"]);
   });
 
   it("adds an older execution that now matches, in start order", () => {
-    const failed = [execution("c", 3, { status: "FAILED" }), execution("a", 1, { status: "FAILED" })];
-    expect(ids(mergeListedExecution(failed, execution("b", 2, { status: "FAILED" }), { status: "FAILED" }))).toEqual(["c", "b", "a"]);
+    const failed = [
+      execution("c", 3, { status: "FAILED" }),
+      execution("a", 1, { status: "FAILED" }),
+    ];
+    expect(
+      ids(
+        mergeListedExecution(failed, execution("b", 2, { status: "FAILED" }), { status: "FAILED" }),
+      ),
+    ).toEqual(["c", "b", "a"]);
   });
 
   it("ignores executions outside the filters", () => {
-    expect(mergeListedExecution(list, execution("d", 4, { workflow: "other" }), { workflow: "wf" })).toBe(list);
+    expect(
+      mergeListedExecution(list, execution("d", 4, { workflow: "other" }), { workflow: "wf" }),
+    ).toBe(list);
     expect(mergeListedExecution(list, execution("d", 4), { status: "FAILED" })).toBe(list);
   });
 

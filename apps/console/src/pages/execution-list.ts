@@ -4,7 +4,12 @@
  */
 import type { ExecutionStatus, ExecutionSummary } from "../ui/types.js";
 
-export const EXECUTION_STATUSES = ["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"] as const satisfies readonly ExecutionStatus[];
+export const EXECUTION_STATUSES = [
+  "RUNNING",
+  "SUCCEEDED",
+  "FAILED",
+  "ABORTED",
+] as const satisfies readonly ExecutionStatus[];
 
 /** How many executions the list asks for; the newest come first. */
 export const LIST_LIMIT = 100;
@@ -19,7 +24,8 @@ export function readFilters(search: URLSearchParams): ExecutionFilters {
   const filters: ExecutionFilters = {};
   const status = search.get("status");
   const workflow = search.get("workflow");
-  if (status && (EXECUTION_STATUSES as readonly string[]).includes(status)) filters.status = status as ExecutionStatus;
+  if (status && (EXECUTION_STATUSES as readonly string[]).includes(status))
+    filters.status = status as ExecutionStatus;
   if (workflow) filters.workflow = workflow;
   return filters;
 }
@@ -37,14 +43,20 @@ export function hasFilters(filters: ExecutionFilters): boolean {
 }
 
 export function matchesFilters(execution: ExecutionSummary, filters: ExecutionFilters): boolean {
-  return (!filters.status || execution.status === filters.status) && (!filters.workflow || execution.workflow === filters.workflow);
+  return (
+    (!filters.status || execution.status === filters.status) &&
+    (!filters.workflow || execution.workflow === filters.workflow)
+  );
 }
 
 /** Every cached list shares this prefix; the filters complete the key. */
 export const EXECUTION_LISTS_KEY = ["executions", "list"] as const;
 
 export function executionListKey(project: string, filters: ExecutionFilters) {
-  return [...EXECUTION_LISTS_KEY, { project, status: filters.status ?? null, workflow: filters.workflow ?? null }] as const;
+  return [
+    ...EXECUTION_LISTS_KEY,
+    { project, status: filters.status ?? null, workflow: filters.workflow ?? null },
+  ] as const;
 }
 
 /** The filters a cached list was fetched with, read back from its key. */
@@ -70,7 +82,9 @@ export function mergeListedExecution(
   const index = list.findIndex((e) => e.id === execution.id);
   const matches = matchesFilters(execution, filters);
   if (index >= 0) {
-    return matches ? list.map((e, i) => (i === index ? execution : e)) : list.filter((_, i) => i !== index);
+    return matches
+      ? list.map((e, i) => (i === index ? execution : e))
+      : list.filter((_, i) => i !== index);
   }
   if (!matches) return list;
   const started = Date.parse(execution.createdAt);

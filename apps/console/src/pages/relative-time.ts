@@ -3,7 +3,9 @@
 /** The local date and time of an ISO timestamp, for a tooltip or an older row. */
 export function formatLocalTime(iso: string): string {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return Number.isNaN(date.getTime())
+    ? iso
+    : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
 /** "just now" under 5 s, seconds under a minute, minutes under an hour, hours under a day, else the local date. */

@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import { retryUnlessRefused } from "./retry.js";
 
 function trpcError(httpStatus: number) {
-  return new TRPCClientError("failed", { result: { error: { message: "failed", code: -32600, data: { httpStatus } } } });
+  return new TRPCClientError("failed", {
+    result: { error: { message: "failed", code: -32600, data: { httpStatus } } },
+  });
 }
 
 describe("retryUnlessRefused", () => {

@@ -18,7 +18,15 @@ export function EmptyState({ title, children }: { title: string; children?: Reac
   );
 }
 
-export function ErrorState({ title, message, retry }: { title: string; message: string; retry?: () => void }) {
+export function ErrorState({
+  title,
+  message,
+  retry,
+}: {
+  title: string;
+  message: string;
+  retry?: () => void;
+}) {
   return (
     <div className="state error" role="alert">
       <h2>{title}</h2>

@@ -53,7 +53,11 @@ export function formatDuration(ms: number): string {
 }
 
 /** Time between two ISO timestamps; to `now` while the second is absent. */
-export function durationBetween(start: string | undefined, end: string | undefined, now: number): string {
+export function durationBetween(
+  start: string | undefined,
+  end: string | undefined,
+  now: number,
+): string {
   if (!start) return "–";
   return formatDuration((end ? Date.parse(end) : now) - Date.parse(start));
 }

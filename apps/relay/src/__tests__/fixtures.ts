@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 
 import { AppError, type RelayAuthority } from "@drydock/contracts";
+import { answerWithBodyDigest } from "@drydock/tunnel/testing";
 import { WebSocketServer } from "ws";
 
 import { buildRelay, type Relay } from "../app.js";
@@ -19,20 +20,34 @@ export const RELAY_TOKEN = "relay-token-0123456789abcdef";
  */
 export class MemoryAuthority implements RelayAuthority {
   readonly tokens = new Map<string, string>();
-  readonly tickets = new Map<string, { sessionId: string; userId: string; expiresAt: number; used: boolean }>();
+  readonly tickets = new Map<
+    string,
+    { sessionId: string; userId: string; expiresAt: number; used: boolean }
+  >();
   /** Sessions the relay announced ready, in order. */
   readonly ready: string[] = [];
   calls = 0;
 
   issue(ticket: string, sessionId: string, ttlMs = 60_000) {
-    this.tickets.set(ticket, { sessionId, userId: "local", expiresAt: Date.now() + ttlMs, used: false });
+    this.tickets.set(ticket, {
+      sessionId,
+      userId: "local",
+      expiresAt: Date.now() + ttlMs,
+      used: false,
+    });
   }
 
   async authorizeTunnel({ sessionId, agentToken }: { sessionId: string; agentToken: string }) {
     this.calls++;
     const own = this.tokens.get(agentToken);
-    if (own === undefined) throw new AppError("AGENT_TOKEN_UNKNOWN", "UNAUTHORIZED", "unknown agent token");
-    if (own !== sessionId) throw new AppError("TUNNEL_FORBIDDEN", "FORBIDDEN", "this agent token belongs to another attempt");
+    if (own === undefined)
+      throw new AppError("AGENT_TOKEN_UNKNOWN", "UNAUTHORIZED", "unknown agent token");
+    if (own !== sessionId)
+      throw new AppError(
+        "TUNNEL_FORBIDDEN",
+        "FORBIDDEN",
+        "this agent token belongs to another attempt",
+      );
     return { sessionId, attemptId: `attempt-of-${sessionId}` };
   }
 
@@ -40,9 +55,11 @@ export class MemoryAuthority implements RelayAuthority {
     this.calls++;
     const t = this.tickets.get(ticket);
     if (!t) throw new AppError("TICKET_UNKNOWN", "UNAUTHORIZED", "unknown ticket");
-    if (t.sessionId !== sessionId) throw new AppError("TICKET_OTHER_SESSION", "FORBIDDEN", "this ticket is for another session");
+    if (t.sessionId !== sessionId)
+      throw new AppError("TICKET_OTHER_SESSION", "FORBIDDEN", "this ticket is for another session");
     if (t.used) throw new AppError("TICKET_USED", "FORBIDDEN", "this ticket was already used");
-    if (t.expiresAt <= Date.now()) throw new AppError("TICKET_EXPIRED", "UNAUTHORIZED", "this ticket expired");
+    if (t.expiresAt <= Date.now())
+      throw new AppError("TICKET_EXPIRED", "UNAUTHORIZED", "this ticket expired");
     t.used = true;
     return { sessionId, userId: t.userId };
   }
@@ -53,7 +70,10 @@ export class MemoryAuthority implements RelayAuthority {
   }
 }
 
-export async function startRelay(authority: RelayAuthority, overrides: Partial<RelayConfigInput> = {}): Promise<Relay & { port: number }> {
+export async function startRelay(
+  authority: RelayAuthority,
+  overrides: Partial<RelayConfigInput> = {},
+): Promise<Relay & { port: number }> {
   const config = RelayConfigSchema.parse({
     port: 0,
     serverUrl: "http://127.0.0.1:9",
@@ -68,8 +88,16 @@ export async function startRelay(authority: RelayAuthority, overrides: Partial<R
   return Object.assign(relay, { port: Number(new URL(url).port) });
 }
 
-export function cookieFor(sessionId: string, expiresInSeconds = 3600, secret = COOKIE_SECRET): string {
-  const value = new CookieSigner(secret).sign({ sessionId, userId: "local", expires: Math.floor(Date.now() / 1000) + expiresInSeconds });
+export function cookieFor(
+  sessionId: string,
+  expiresInSeconds = 3600,
+  secret = COOKIE_SECRET,
+): string {
+  const value = new CookieSigner(secret).sign({
+    sessionId,
+    userId: "local",
+    expires: Math.floor(Date.now() / 1000) + expiresInSeconds,
+  });
   return `${SESSION_COOKIE}=${value}`;
 }
 
@@ -100,13 +128,7 @@ export function startUpstream(): Promise<Upstream> {
       source.pipe(res);
       res.on("close", () => source.destroy());
     } else if (url.pathname === "/sink") {
-      const hash = createHash("sha256");
-      let bytes = 0;
-      req.on("data", (c: Buffer) => {
-        hash.update(c);
-        bytes += c.length;
-      });
-      req.on("end", () => res.end(JSON.stringify({ bytes, sha256: hash.digest("hex") })));
+      answerWithBodyDigest(req, res);
     } else if (url.pathname === "/slow") {
       setTimeout(() => res.end(`slow ${url.searchParams.get("i")}`), 50);
     } else if (url.pathname === "/bytes") {
@@ -156,16 +178,28 @@ export interface Answer {
 }
 
 /** A request as a browser on `<session>.localhost` would send it (Host set by hand; Node does not resolve *.localhost). */
-export function browse(port: number, sessionId: string | null, path: string, headers: Record<string, string> = {}, method = "GET", body?: string): Promise<Answer> {
+export function browse(
+  port: number,
+  sessionId: string | null,
+  path: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+  body?: string,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const host = sessionId ? `${sessionId}.localhost:${port}` : `localhost:${port}`;
     // A connection of its own, as a browser would (it never shares one between origins).
-    const req = request({ host: "127.0.0.1", port, method, path, agent: false, headers: { host, ...headers } }, (res) => {
-      let text = "";
-      res.on("data", (c: Buffer) => (text += c.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      res.on("error", reject);
-    });
+    const req = request(
+      { host: "127.0.0.1", port, method, path, agent: false, headers: { host, ...headers } },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }),
+        );
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });

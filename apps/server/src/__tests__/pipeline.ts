@@ -2,7 +2,11 @@
 import type { Binding, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
 
 /** A task spec with untyped inputs, all required. */
-export const testTask = (name: string, inputs: string[], extra: Partial<TaskSpec> = {}): TaskSpec => ({
+export const testTask = (
+  name: string,
+  inputs: string[],
+  extra: Partial<TaskSpec> = {},
+): TaskSpec => ({
   name,
   inputs: Object.fromEntries(inputs.map((i) => [i, {}])),
   required: inputs,
@@ -18,7 +22,13 @@ export const pipelineSpec = (output: Binding): WorkflowSpec => ({
   required: ["count"],
   nodes: [
     { kind: "task", id: "n0", task: "range", inputs: { n: { kind: "input", name: "count" } } },
-    { kind: "map", id: "n1", task: "square", over: { x: { kind: "node", node: "n0" } }, inputs: { k: { kind: "literal", value: 1 } } },
+    {
+      kind: "map",
+      id: "n1",
+      task: "square",
+      over: { x: { kind: "node", node: "n0" } },
+      inputs: { k: { kind: "literal", value: 1 } },
+    },
     { kind: "task", id: "n2", task: "sum", inputs: { xs: { kind: "node", node: "n1" } } },
   ],
   output,

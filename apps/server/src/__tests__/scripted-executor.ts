@@ -17,13 +17,15 @@ export class ScriptedExecutor implements Executor {
   async launch(attempt: AttemptLaunch) {
     this.launched.push(attempt.attemptId);
     this.launches.push(attempt);
-    setImmediate(() =>
-      void this.behaviour(attempt)
-        .then(() => this.exit(attempt.attemptId, { code: 0, signal: null, tail: "" }))
-        // A late report for an attempt that ended meanwhile is refused; a real agent then just exits.
-        .catch((err: unknown) => {
-          if ((err as { code?: string }).code !== "ATTEMPT_ENDED") console.error("agent script failed", err);
-        }),
+    setImmediate(
+      () =>
+        void this.behaviour(attempt)
+          .then(() => this.exit(attempt.attemptId, { code: 0, signal: null, tail: "" }))
+          // A late report for an attempt that ended meanwhile is refused; a real agent then just exits.
+          .catch((err: unknown) => {
+            if ((err as { code?: string }).code !== "ATTEMPT_ENDED")
+              console.error("agent script failed", err);
+          }),
     );
     return { pid: 1 };
   }

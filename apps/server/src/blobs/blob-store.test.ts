@@ -18,8 +18,12 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 describe("LocalBlobStore", () => {
   it("writes once: identical bytes again are accepted, different bytes are refused", async () => {
     expect(await store.write("a/b.json", Buffer.from("one"), 100)).toMatchObject({ created: true });
-    expect(await store.write("a/b.json", Readable.from([Buffer.from("one")]), 100)).toMatchObject({ created: false });
-    await expect(store.write("a/b.json", Buffer.from("two"), 100)).rejects.toBeInstanceOf(BlobConflictError);
+    expect(await store.write("a/b.json", Readable.from([Buffer.from("one")]), 100)).toMatchObject({
+      created: false,
+    });
+    await expect(store.write("a/b.json", Buffer.from("two"), 100)).rejects.toBeInstanceOf(
+      BlobConflictError,
+    );
     expect((await store.readBuffer("a/b.json")).toString()).toBe("one");
   });
 
@@ -31,13 +35,16 @@ describe("LocalBlobStore", () => {
   });
 
   it("refuses oversized streams and leaves nothing behind", async () => {
-    await expect(store.write("big", Readable.from([Buffer.alloc(60), Buffer.alloc(60)]), 100)).rejects.toBeInstanceOf(BlobTooLargeError);
+    await expect(
+      store.write("big", Readable.from([Buffer.alloc(60), Buffer.alloc(60)]), 100),
+    ).rejects.toBeInstanceOf(BlobTooLargeError);
     expect(await store.exists("big")).toBe(false);
     expect(await readdir(dir)).toEqual([]);
   });
 
   it("rejects keys that would leave its root", () => {
-    for (const key of ["../x", "a/../../x", "/etc/passwd", "a//b", ""]) expect(LocalBlobStore.isValidKey(key), key).toBe(false);
+    for (const key of ["../x", "a/../../x", "/etc/passwd", "a//b", ""])
+      expect(LocalBlobStore.isValidKey(key), key).toBe(false);
     expect(LocalBlobStore.isValidKey("executions/x1/nodes/n2[3]/inputs.json")).toBe(true);
   });
 });

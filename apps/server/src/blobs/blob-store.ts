@@ -58,7 +58,11 @@ export class LocalBlobStore {
   }
 
   /** Writes a blob once; returns its sha256 and whether it was created now (false: identical bytes were there). */
-  async write(key: string, body: Readable | Buffer, maxBytes: number): Promise<{ sha256: string; created: boolean }> {
+  async write(
+    key: string,
+    body: Readable | Buffer,
+    maxBytes: number,
+  ): Promise<{ sha256: string; created: boolean }> {
     const target = this.path(key);
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     const temp = `${target}.${randomBytes(6).toString("hex")}.partial`;
@@ -68,7 +72,8 @@ export class LocalBlobStore {
     const file = await open(temp, "w", 0o600);
     try {
       if (Buffer.isBuffer(body)) {
-        if (body.length > maxBytes) throw new BlobTooLargeError(`blob is larger than ${maxBytes} bytes`);
+        if (body.length > maxBytes)
+          throw new BlobTooLargeError(`blob is larger than ${maxBytes} bytes`);
         hash.update(body);
         await pipeline([body], file.createWriteStream());
       } else {
@@ -77,7 +82,8 @@ export class LocalBlobStore {
           async function* (source: AsyncIterable<Buffer>) {
             for await (const chunk of source) {
               bytes += chunk.length;
-              if (bytes > maxBytes) throw new BlobTooLargeError(`blob is larger than ${maxBytes} bytes`);
+              if (bytes > maxBytes)
+                throw new BlobTooLargeError(`blob is larger than ${maxBytes} bytes`);
               hash.update(chunk);
               yield chunk;
             }
@@ -91,8 +97,11 @@ export class LocalBlobStore {
         return { sha256, created: true };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-        const existing = createHash("sha256").update(await readFile(target)).digest("hex");
-        if (existing !== sha256) throw new BlobConflictError(`blob "${key}" already exists with different content`);
+        const existing = createHash("sha256")
+          .update(await readFile(target))
+          .digest("hex");
+        if (existing !== sha256)
+          throw new BlobConflictError(`blob "${key}" already exists with different content`);
         return { sha256, created: false };
       }
     } finally {

@@ -27,19 +27,30 @@ export class BlobUrlSigner {
    */
   signPath(op: BlobOperation, key: string, ttlSeconds: number, now = Date.now()): string {
     const expires = Math.floor(now / 1000) + ttlSeconds;
-    const query = new URLSearchParams({ op, exp: String(expires), sig: this.signature(op, key, expires) });
+    const query = new URLSearchParams({
+      op,
+      exp: String(expires),
+      sig: this.signature(op, key, expires),
+    });
     return `/blobs/${key}?${query.toString()}`;
   }
 
   /** Why a request may not proceed, or undefined when the signature is good. */
-  check(op: BlobOperation, key: string, query: { op?: string; exp?: string; sig?: string }, now = Date.now()): string | undefined {
-    if (query.op !== op || !query.exp || !query.sig) return "this URL is not signed for that operation";
+  check(
+    op: BlobOperation,
+    key: string,
+    query: { op?: string; exp?: string; sig?: string },
+    now = Date.now(),
+  ): string | undefined {
+    if (query.op !== op || !query.exp || !query.sig)
+      return "this URL is not signed for that operation";
     const expires = Number(query.exp);
     if (!Number.isInteger(expires)) return "malformed expiry";
     if (expires * 1000 < now) return "this signed URL has expired";
     const expected = Buffer.from(this.signature(op, key, expires), "hex");
     const given = Buffer.from(query.sig, "hex");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return "bad signature";
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      return "bad signature";
     return undefined;
   }
 }

@@ -44,10 +44,16 @@ const migrations: Record<string, Migration> = {
         .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
         .addColumn("ended_at", "timestamptz")
         .execute();
-      await db.schema.createIndex("executions_project_created").on("executions").columns(["project", "created_at"]).execute();
+      await db.schema
+        .createIndex("executions_project_created")
+        .on("executions")
+        .columns(["project", "created_at"])
+        .execute();
       await db.schema
         .createTable("node_executions")
-        .addColumn("execution_id", "text", (c) => c.notNull().references("executions.id").onDelete("cascade"))
+        .addColumn("execution_id", "text", (c) =>
+          c.notNull().references("executions.id").onDelete("cascade"),
+        )
         .addColumn("node_id", "text", (c) => c.notNull())
         .addColumn("task", "text", (c) => c.notNull())
         .addColumn("parent_node_id", "text")
@@ -65,7 +71,9 @@ const migrations: Record<string, Migration> = {
       await db.schema
         .createTable("attempts")
         .addColumn("id", "text", (c) => c.primaryKey())
-        .addColumn("execution_id", "text", (c) => c.notNull().references("executions.id").onDelete("cascade"))
+        .addColumn("execution_id", "text", (c) =>
+          c.notNull().references("executions.id").onDelete("cascade"),
+        )
         .addColumn("node_id", "text", (c) => c.notNull())
         .addColumn("number", "integer", (c) => c.notNull())
         .addColumn("status", "text", (c) => c.notNull())
@@ -83,12 +91,18 @@ const migrations: Record<string, Migration> = {
         .addColumn("ended_at", "timestamptz")
         .addUniqueConstraint("attempts_node_number", ["execution_id", "node_id", "number"])
         .execute();
-      await db.schema.createIndex("attempts_token_hash").on("attempts").column("token_hash").execute();
+      await db.schema
+        .createIndex("attempts_token_hash")
+        .on("attempts")
+        .column("token_hash")
+        .execute();
       await db.schema.createIndex("attempts_status").on("attempts").column("status").execute();
       await db.schema
         .createTable("interactive_sessions")
         .addColumn("id", "text", (c) => c.primaryKey())
-        .addColumn("attempt_id", "text", (c) => c.notNull().references("attempts.id").onDelete("cascade"))
+        .addColumn("attempt_id", "text", (c) =>
+          c.notNull().references("attempts.id").onDelete("cascade"),
+        )
         .addColumn("state", "text", (c) => c.notNull())
         .addColumn("link", "text")
         .addColumn("idle_deadline", "timestamptz")
@@ -106,13 +120,19 @@ const migrations: Record<string, Migration> = {
       await db.schema
         .createTable("ide_tickets")
         .addColumn("token_hash", "text", (c) => c.primaryKey())
-        .addColumn("session_id", "text", (c) => c.notNull().references("interactive_sessions.id").onDelete("cascade"))
+        .addColumn("session_id", "text", (c) =>
+          c.notNull().references("interactive_sessions.id").onDelete("cascade"),
+        )
         .addColumn("user_id", "text", (c) => c.notNull())
         .addColumn("expires_at", "timestamptz", (c) => c.notNull())
         .addColumn("used_at", "timestamptz")
         .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
         .execute();
-      await db.schema.createIndex("ide_tickets_session_id").on("ide_tickets").column("session_id").execute();
+      await db.schema
+        .createIndex("ide_tickets_session_id")
+        .on("ide_tickets")
+        .column("session_id")
+        .execute();
       // At most one live session per attempt, so two racing agent.openSession calls cannot open two.
       await db.schema
         .createIndex("interactive_sessions_live_attempt")
@@ -134,9 +154,15 @@ const migrations: Record<string, Migration> = {
         .addColumn("changes_at", "timestamptz")
         .execute();
       // Sessions opened before idle deadlines existed get the default one, so the agent's heartbeat can act on it.
-      await sql`UPDATE interactive_sessions SET idle_deadline = now() + make_interval(secs => max_idle_seconds) WHERE state <> 'ENDED' AND idle_deadline IS NULL`.execute(db);
+      await sql`UPDATE interactive_sessions SET idle_deadline = now() + make_interval(secs => max_idle_seconds) WHERE state <> 'ENDED' AND idle_deadline IS NULL`.execute(
+        db,
+      );
       // A node's latest session, of any state (sessions.changes, agent.updateSession).
-      await db.schema.createIndex("interactive_sessions_attempt_created").on("interactive_sessions").columns(["attempt_id", "created_at"]).execute();
+      await db.schema
+        .createIndex("interactive_sessions_attempt_created")
+        .on("interactive_sessions")
+        .columns(["attempt_id", "created_at"])
+        .execute();
       // A debug run (`drydock debug`): the node of a past execution it re-runs, and that node's task.
       await db.schema.alterTable("executions").addColumn("debug_of", "jsonb").execute();
     },
@@ -153,7 +179,9 @@ const migrations: Record<string, Migration> = {
         workflow_versions: ["spec", "tasks"],
       };
       for (const [table, columns] of Object.entries(valueColumns)) {
-        const changes = columns.map((c) => sql`ALTER COLUMN ${sql.ref(c)} TYPE json USING ${sql.ref(c)}::json`);
+        const changes = columns.map(
+          (c) => sql`ALTER COLUMN ${sql.ref(c)} TYPE json USING ${sql.ref(c)}::json`,
+        );
         await sql`ALTER TABLE ${sql.table(table)} ${sql.join(changes)}`.execute(db);
       }
       // Lists show an execution's inputs and result by size and preview, kept when they are written.
@@ -167,7 +195,9 @@ const migrations: Record<string, Migration> = {
       const preview = (column: string) =>
         sql`CASE WHEN char_length(${sql.ref(column)}::text) > ${sql.lit(PREVIEW_CHARS)} THEN left(${sql.ref(column)}::text, ${sql.lit(PREVIEW_CHARS - 1)}) || '…' ELSE ${sql.ref(column)}::text END`;
       await sql`UPDATE executions SET inputs_bytes = octet_length(inputs::text), inputs_preview = ${preview("inputs")},
-        result_bytes = octet_length(result::text), result_preview = ${preview("result")}`.execute(db);
+        result_bytes = octet_length(result::text), result_preview = ${preview("result")}`.execute(
+        db,
+      );
       // Task log lines the server could not store: how many, and the first reason.
       await db.schema
         .alterTable("attempts")
@@ -180,13 +210,26 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
 
+/** What a migration threw, as text: a non-Error object as JSON rather than "[object Object]". */
+function describeMigrationError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error !== "object" || error === null) return String(error);
+  try {
+    return JSON.stringify(error);
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
+}
+
 /** Brings the schema up to date; fails loudly with the migration that broke. */
 export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
-    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`database migration ${failed} failed: ${describeMigrationError(error)}`, {
+      cause: error,
+    });
   }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }

@@ -63,10 +63,15 @@ async function signIn(socketUrl: string, user: string, password: string): Promis
 describe("the embedded PostgreSQL", { timeout: 30_000 }, () => {
   it("listens on a private socket only, and the server's role is not a superuser", async () => {
     const { url } = await start();
-    const [me] = await query<{ current_user: string; rolsuper: boolean }>(url, "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user");
+    const [me] = await query<{ current_user: string; rolsuper: boolean }>(
+      url,
+      "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user",
+    );
     expect(me).toEqual({ current_user: "drydock", rolsuper: false });
     expect(await query(url, "SHOW listen_addresses")).toEqual([{ listen_addresses: "" }]);
-    await expect(query(url, "COPY (SELECT 1) TO PROGRAM 'true'")).rejects.toMatchObject({ code: "42501" });
+    await expect(query(url, "COPY (SELECT 1) TO PROGRAM 'true'")).rejects.toMatchObject({
+      code: "42501",
+    });
     const socketDir = decodeURIComponent(new URL(url).hostname);
     expect((await stat(socketDir)).mode & 0o777).toBe(0o700);
     expect((await stat(join(socketDir, ".s.PGSQL.5432"))).mode & 0o777).toBe(0o700);
@@ -96,17 +101,33 @@ describe("the embedded PostgreSQL", { timeout: 30_000 }, () => {
     await legacy.start();
     await legacy.createDatabase("drydock");
     const legacyUrl = `postgres://drydock:drydock@127.0.0.1:${port}/drydock`;
-    await query(legacyUrl, "CREATE TABLE projects (id text PRIMARY KEY); INSERT INTO projects VALUES ('kept')");
+    await query(
+      legacyUrl,
+      "CREATE TABLE projects (id text PRIMARY KEY); INSERT INTO projects VALUES ('kept')",
+    );
     // An upgrade cut short after its first step left this behind.
     await query(legacyUrl, "CREATE ROLE drydock_upgrade SUPERUSER LOGIN PASSWORD 'from-before'");
     await legacy.stop();
-    await writeFile(join(dir, "secrets.json"), JSON.stringify({ token: "t".repeat(48), signingSecret: "s".repeat(64) }), { mode: 0o600 });
+    await writeFile(
+      join(dir, "secrets.json"),
+      JSON.stringify({ token: "t".repeat(48), signingSecret: "s".repeat(64) }),
+      { mode: 0o600 },
+    );
 
     const { url } = await start();
     expect(await query(url, "SELECT id FROM projects")).toEqual([{ id: "kept" }]);
-    expect(await query(url, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).toEqual([{ rolsuper: false }]);
-    expect(await query(url, "SELECT tableowner FROM pg_tables WHERE tablename = 'projects'")).toEqual([{ tableowner: "drydock" }]);
-    expect(await query(url, "SELECT rolname, rolsuper FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' ORDER BY rolname")).toEqual([
+    expect(await query(url, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).toEqual([
+      { rolsuper: false },
+    ]);
+    expect(
+      await query(url, "SELECT tableowner FROM pg_tables WHERE tablename = 'projects'"),
+    ).toEqual([{ tableowner: "drydock" }]);
+    expect(
+      await query(
+        url,
+        "SELECT rolname, rolsuper FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' ORDER BY rolname",
+      ),
+    ).toEqual([
       { rolname: "drydock", rolsuper: false },
       { rolname: "postgres", rolsuper: true },
     ]);
@@ -117,7 +138,10 @@ describe("the embedded PostgreSQL", { timeout: 30_000 }, () => {
     await running.pop()?.stop();
     const again = await start();
     expect(again.url).toBe(url);
-    expect(await query(url, "SELECT id FROM projects ORDER BY id")).toEqual([{ id: "kept" }, { id: "written after" }]);
+    expect(await query(url, "SELECT id FROM projects ORDER BY id")).toEqual([
+      { id: "kept" },
+      { id: "written after" },
+    ]);
   });
 
   it("puts the socket in a private temp directory when the data directory is too deep for a socket path, and removes it on stop", async () => {
@@ -130,7 +154,9 @@ describe("the embedded PostgreSQL", { timeout: 30_000 }, () => {
     try {
       expect(socketDir.startsWith(join(tmpdir(), "drydock-pg-"))).toBe(true);
       expect((await stat(socketDir)).mode & 0o777).toBe(0o700);
-      expect(await query(started.url, "SELECT current_user AS role")).toEqual([{ role: "drydock" }]);
+      expect(await query(started.url, "SELECT current_user AS role")).toEqual([
+        { role: "drydock" },
+      ]);
     } finally {
       await started.stop();
     }
@@ -143,6 +169,11 @@ describe("the embedded PostgreSQL", { timeout: 30_000 }, () => {
     await running.pop()?.stop();
     await writeFile(join(dir, "pg.initialising"), "");
     const again = await start();
-    expect(await query(again.url, "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'half_made'")).toEqual([{ n: 0 }]);
+    expect(
+      await query(
+        again.url,
+        "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'half_made'",
+      ),
+    ).toEqual([{ n: 0 }]);
   });
 });

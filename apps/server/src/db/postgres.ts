@@ -46,7 +46,10 @@ async function postgresOsUser(): Promise<{ uid: number; gid: number }> {
   await run("groupadd", ["postgres"]).catch(() => undefined);
   await run("useradd", ["-g", "postgres", "postgres"]);
   const made = await osUser("postgres");
-  if (!made) throw new Error('could not create the "postgres" OS user the embedded PostgreSQL runs as under root');
+  if (!made)
+    throw new Error(
+      'could not create the "postgres" OS user the embedded PostgreSQL runs as under root',
+    );
   return made;
 }
 
@@ -107,8 +110,12 @@ async function ensureReachable(dataDir: string, gid: number): Promise<void> {
  * The socket's directory: the cluster's own (0700, PostgreSQL's user's), so only that user and root can
  * connect; a private one in the temp dir when the data directory is too deep for a socket path.
  */
-async function socketDir(pgDir: string, owner: { uid: number; gid: number } | undefined): Promise<{ dir: string; temporary: boolean }> {
-  if (Buffer.byteLength(join(pgDir, `.s.PGSQL.${PORT}`)) <= MAX_SOCKET_PATH) return { dir: pgDir, temporary: false };
+async function socketDir(
+  pgDir: string,
+  owner: { uid: number; gid: number } | undefined,
+): Promise<{ dir: string; temporary: boolean }> {
+  if (Buffer.byteLength(join(pgDir, `.s.PGSQL.${PORT}`)) <= MAX_SOCKET_PATH)
+    return { dir: pgDir, temporary: false };
   const dir = await mkdtemp(join(tmpdir(), "drydock-pg-"));
   if (owner) await chown(dir, owner.uid, owner.gid);
   return { dir, temporary: true };
@@ -136,7 +143,11 @@ type DatabaseSecrets = Pick<Secrets, "databasePassword" | "databaseAdminPassword
  * are the data directory's (`secrets`, else read from `<dataDir>/secrets.json`). A cluster made by an older
  * version (`drydock` the superuser, password `drydock`) is upgraded in place, keeping its data.
  */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger, secrets?: DatabaseSecrets): Promise<RunningPostgres> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  log: Logger,
+  secrets?: DatabaseSecrets,
+): Promise<RunningPostgres> {
   const dir = join(dataDir, "pg");
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { databasePassword, databaseAdminPassword } = secrets ?? (await loadSecrets(dataDir));
@@ -162,11 +173,19 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, secret
     persistent: true,
     createPostgresUser: owner !== undefined,
     // No TCP listener: the socket only, in a directory only PostgreSQL's user (and root) may enter.
-    postgresFlags: ["-c", "listen_addresses=", "-c", `unix_socket_directories="${socket.dir.replaceAll('"', '""')}"`, "-c", "unix_socket_permissions=0700"],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=",
+      "-c",
+      `unix_socket_directories="${socket.dir.replaceAll('"', '""')}"`,
+      "-c",
+      "unix_socket_permissions=0700",
+    ],
     onLog: (message: string) => log.trace({ postgres: message.trim() }),
     onError: (error: unknown) => log.error({ err: error }, "embedded PostgreSQL error"),
   });
-  const removeSocketDir = () => (socket.temporary ? rm(socket.dir, { recursive: true, force: true }) : Promise.resolve());
+  const removeSocketDir = () =>
+    socket.temporary ? rm(socket.dir, { recursive: true, force: true }) : Promise.resolve();
   const stop = async () => {
     // A Ctrl-C in a terminal reaches postgres too, which may then have stopped already and never
     // report an exit to pg.stop(): bound the wait, then make sure by pid.
@@ -192,7 +211,10 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, secret
     await ensureRoles({ dir: socket.dir, port: PORT }, passwords, initPassword);
   } catch (error) {
     await stop();
-    throw new Error(`could not set up the roles of the embedded PostgreSQL in ${dir}: ${(error as Error).message}`, { cause: error });
+    throw new Error(
+      `could not set up the roles of the embedded PostgreSQL in ${dir}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   if (fresh) await rm(unfinished, { force: true });
   log.info({ socket: socket.dir, dir }, "embedded PostgreSQL started");

@@ -21,7 +21,13 @@ export interface DatabasePasswords {
   app: string;
 }
 
-async function session<T>(socket: ClusterSocket, user: string, password: string, fn: (c: pg.Client) => Promise<T>, database = "postgres"): Promise<T> {
+async function session<T>(
+  socket: ClusterSocket,
+  user: string,
+  password: string,
+  fn: (c: pg.Client) => Promise<T>,
+  database = "postgres",
+): Promise<T> {
   const client = new pg.Client({ host: socket.dir, port: socket.port, user, password, database });
   await client.connect();
   try {
@@ -34,7 +40,7 @@ async function session<T>(socket: ClusterSocket, user: string, password: string,
 /** False when PostgreSQL refuses the user or the password (it says which only in its own log). */
 async function canSignIn(socket: ClusterSocket, user: string, password: string): Promise<boolean> {
   try {
-    await session(socket, user, password, async () => undefined);
+    await session(socket, user, password, () => Promise.resolve());
     return true;
   } catch (error) {
     if (["28P01", "28000"].includes((error as { code?: string }).code ?? "")) return false;
@@ -49,23 +55,35 @@ async function canSignIn(socket: ClusterSocket, user: string, password: string):
  */
 async function upgradeLegacyCluster(socket: ClusterSocket, admin: string): Promise<void> {
   await session(socket, LEGACY.user, LEGACY.password, async (c) => {
-    await c.query(`DO $$ BEGIN CREATE ROLE ${UPGRADE_ROLE}; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
-    await c.query(`ALTER ROLE ${UPGRADE_ROLE} WITH SUPERUSER LOGIN PASSWORD ${c.escapeLiteral(admin)}`);
+    await c.query(
+      `DO $$ BEGIN CREATE ROLE ${UPGRADE_ROLE}; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+    );
+    await c.query(
+      `ALTER ROLE ${UPGRADE_ROLE} WITH SUPERUSER LOGIN PASSWORD ${c.escapeLiteral(admin)}`,
+    );
   });
   await session(socket, UPGRADE_ROLE, admin, (c) =>
-    c.query(`BEGIN; ALTER ROLE ${LEGACY.user} RENAME TO ${ADMIN_ROLE}; ALTER ROLE ${ADMIN_ROLE} WITH PASSWORD ${c.escapeLiteral(admin)}; COMMIT`),
+    c.query(
+      `BEGIN; ALTER ROLE ${LEGACY.user} RENAME TO ${ADMIN_ROLE}; ALTER ROLE ${ADMIN_ROLE} WITH PASSWORD ${c.escapeLiteral(admin)}; COMMIT`,
+    ),
   );
 }
 
 /** The password the superuser signs in with now: initdb's one-time password, the kept one, or (older clusters) the kept one once upgraded. */
-async function adminPassword(socket: ClusterSocket, passwords: DatabasePasswords, initPassword: string | undefined): Promise<string> {
+async function adminPassword(
+  socket: ClusterSocket,
+  passwords: DatabasePasswords,
+  initPassword: string | undefined,
+): Promise<string> {
   const password = initPassword ?? passwords.admin;
   if (await canSignIn(socket, ADMIN_ROLE, password)) return password;
   if (initPassword === undefined && (await canSignIn(socket, LEGACY.user, LEGACY.password))) {
     await upgradeLegacyCluster(socket, passwords.admin);
     return passwords.admin;
   }
-  throw new Error(`cannot sign in to the embedded PostgreSQL as "${ADMIN_ROLE}": its password is not the one kept in secrets.json`);
+  throw new Error(
+    `cannot sign in to the embedded PostgreSQL as "${ADMIN_ROLE}": its password is not the one kept in secrets.json`,
+  );
 }
 
 /** Hands every table, view and sequence of the public schema (and the schema) to the application's role. */
@@ -90,17 +108,27 @@ END $$;`;
  * with the kept admin password, `drydock` a plain login role with the kept application password, owning the
  * `drydock` database and everything in it. Run on every start; each statement is idempotent.
  */
-export async function ensureRoles(socket: ClusterSocket, passwords: DatabasePasswords, initPassword?: string): Promise<void> {
+export async function ensureRoles(
+  socket: ClusterSocket,
+  passwords: DatabasePasswords,
+  initPassword?: string,
+): Promise<void> {
   const password = await adminPassword(socket, passwords, initPassword);
   await session(socket, ADMIN_ROLE, password, async (c) => {
     await c.query(`DROP ROLE IF EXISTS ${UPGRADE_ROLE}`);
     await c.query(`ALTER ROLE ${ADMIN_ROLE} WITH PASSWORD ${c.escapeLiteral(passwords.admin)}`);
-    await c.query(`DO $$ BEGIN CREATE ROLE ${APP_ROLE}; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    await c.query(
+      `DO $$ BEGIN CREATE ROLE ${APP_ROLE}; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+    );
     await c.query(
       `ALTER ROLE ${APP_ROLE} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${c.escapeLiteral(passwords.app)}`,
     );
     const { rowCount } = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [DATABASE]);
-    await c.query(rowCount ? `ALTER DATABASE ${DATABASE} OWNER TO ${APP_ROLE}` : `CREATE DATABASE ${DATABASE} OWNER ${APP_ROLE}`);
+    await c.query(
+      rowCount
+        ? `ALTER DATABASE ${DATABASE} OWNER TO ${APP_ROLE}`
+        : `CREATE DATABASE ${DATABASE} OWNER ${APP_ROLE}`,
+    );
   });
   await session(socket, ADMIN_ROLE, passwords.admin, (c) => c.query(OWN_PUBLIC_SCHEMA), DATABASE);
 }

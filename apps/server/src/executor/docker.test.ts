@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
 import Docker from "dockerode";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { createLogger } from "../logger.js";
 import { containerName, DockerExecutor, LABELS } from "./docker.js";
@@ -40,27 +40,34 @@ function executor(id = instance): { executor: DockerExecutor; exits: Map<string,
   return { executor: ex, exits };
 }
 
-const launch = (ex: DockerExecutor, attemptId: string, task: Parameters<DockerExecutor["launch"]>[0]["task"] = { name: "t" }) =>
-  ex.launch({ attemptId, executionId: attemptId.split(".")[0] ?? attemptId, token: "secret-token", task });
+const launch = (
+  ex: DockerExecutor,
+  attemptId: string,
+  task: Parameters<DockerExecutor["launch"]>[0]["task"] = { name: "t" },
+) =>
+  ex.launch({
+    attemptId,
+    executionId: attemptId.split(".")[0] ?? attemptId,
+    token: "secret-token",
+    task,
+  });
 
 async function byAttempt(attemptId: string) {
-  return docker.listContainers({ all: true, filters: { label: [`${LABELS.attempt}=${attemptId}`] } });
+  return docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.attempt}=${attemptId}`] },
+  });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Container state changes as the engine gets to it: poll, for as long as the engine may take. */
+const engine = { timeout: 30_000, interval: 100 };
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "drydock-docker-test-"));
   // The base image (built once per machine, offline; about 90 s the first time).
-  const { stdout } = await run("bash", [join(ROOT, "infra/images/base/build.sh")], { maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run("bash", [join(ROOT, "infra/images/base/build.sh")], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const base = stdout.match(/base image (\S+)/)?.[1] ?? "";
   const context = join(work, "image");
   await run("mkdir", ["-p", context]);
@@ -69,18 +76,31 @@ beforeAll(async () => {
     '#!/bin/sh\necho "args: $*"\necho "endpoint: $DRYDOCK_ENDPOINT token: $DRYDOCK_AGENT_TOKEN heartbeat: $DRYDOCK_HEARTBEAT_MS"\ntrap \'echo "stopping"; exit 143\' TERM\nwhile :; do sleep 0.2; done\n',
     { mode: 0o755 },
   );
-  await writeFile(join(context, "Dockerfile"), `FROM ${base}\nCOPY agent.sh /agent.sh\nENTRYPOINT ["/agent.sh"]\n`);
+  await writeFile(
+    join(context, "Dockerfile"),
+    `FROM ${base}\nCOPY agent.sh /agent.sh\nENTRYPOINT ["/agent.sh"]\n`,
+  );
   await run("docker", ["build", "--network", "none", "-q", "-t", IMAGE, context]);
 }, 10 * 60_000);
 
 afterAll(async () => {
-  for (const id of [instance, `${instance}-other`]) {
-    for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${id}`] } })) {
-      await docker.getContainer(c.Id).remove({ force: true });
+  // The temp dir goes even when the engine is unreachable (then the whole suite failed in beforeAll).
+  try {
+    for (const id of [instance, `${instance}-other`]) {
+      for (const c of await docker.listContainers({
+        all: true,
+        filters: { label: [`${LABELS.instance}=${id}`] },
+      })) {
+        await docker.getContainer(c.Id).remove({ force: true });
+      }
     }
+    await docker
+      .getImage(IMAGE)
+      .remove({ force: true })
+      .catch(() => undefined);
+  } finally {
+    if (work) await rm(work, { recursive: true, force: true });
   }
-  await docker.getImage(IMAGE).remove({ force: true }).catch(() => undefined);
-  await rm(work, { recursive: true, force: true });
 });
 
 describe("containerName", () => {
@@ -93,12 +113,25 @@ describe("containerName", () => {
 describe("DockerExecutor", () => {
   it("runs an attempt as a labelled container with its arguments, environment and limits, and no published port", async () => {
     const { executor: ex } = executor();
-    const { pid } = await launch(ex, "xa.n0.a1", { name: "limited", resources: { cpu: 0.25, memoryMiB: 64 } });
+    const { pid } = await launch(ex, "xa.n0.a1", {
+      name: "limited",
+      resources: { cpu: 0.25, memoryMiB: 64 },
+    });
     expect(pid).toBeGreaterThan(0);
     const info = await docker.getContainer(containerName("xa.n0.a1")).inspect();
-    expect(info.Config.Labels).toMatchObject({ [LABELS.instance]: instance, [LABELS.attempt]: "xa.n0.a1", [LABELS.execution]: "xa", [LABELS.task]: "limited" });
+    expect(info.Config.Labels).toMatchObject({
+      [LABELS.instance]: instance,
+      [LABELS.attempt]: "xa.n0.a1",
+      [LABELS.execution]: "xa",
+      [LABELS.task]: "limited",
+    });
     expect(info.Config.Cmd).toEqual(["--attempt", "xa.n0.a1"]);
-    expect(info.HostConfig).toMatchObject({ NetworkMode: "none", NanoCpus: 250_000_000, Memory: 64 * 1024 * 1024, Init: true });
+    expect(info.HostConfig).toMatchObject({
+      NetworkMode: "none",
+      NanoCpus: 250_000_000,
+      Memory: 64 * 1024 * 1024,
+      Init: true,
+    });
     expect(info.HostConfig.PortBindings ?? {}).toEqual({});
     await ex.terminate("xa.n0.a1");
   });
@@ -106,24 +139,31 @@ describe("DockerExecutor", () => {
   it("ends an attempt with SIGTERM on terminate, keeps its output as the exit's tail, and removes the container", async () => {
     const { executor: ex, exits } = executor();
     await launch(ex, "xb.n0.a1");
-    await until("the agent's output", async () => {
-      const logs = (await docker.getContainer(containerName("xb.n0.a1")).logs({ stdout: true, stderr: true })).toString();
-      return logs.includes("token:") ? true : undefined;
-    });
+    await vi.waitFor(async () => {
+      const logs = (
+        await docker.getContainer(containerName("xb.n0.a1")).logs({ stdout: true, stderr: true })
+      ).toString();
+      expect(logs).toContain("token:");
+    }, engine);
     await ex.terminate("xb.n0.a1");
     const exit = exits.get("xb.n0.a1");
     expect(exit).toMatchObject({ code: 143, signal: "SIGTERM" });
     expect(exit?.tail).toContain("args: --attempt xb.n0.a1");
-    expect(exit?.tail).toContain("endpoint: http://server.invalid:8484 token: secret-token heartbeat: 500");
+    expect(exit?.tail).toContain(
+      "endpoint: http://server.invalid:8484 token: secret-token heartbeat: 500",
+    );
     expect(exit?.tail).toContain("stopping");
     expect(await byAttempt("xb.n0.a1")).toEqual([]);
   });
 
   it("names a missing task image in its error, and leaves no container", async () => {
     const { executor: ex } = executor();
-    await expect(launch(ex, "xc.n0.a1", { name: "t", image: { name: "gone", packages: [], env: {}, ref: "drydock-test/missing:none" } })).rejects.toThrow(
-      "the task image drydock-test/missing:none is not there",
-    );
+    await expect(
+      launch(ex, "xc.n0.a1", {
+        name: "t",
+        image: { name: "gone", packages: [], env: {}, ref: "drydock-test/missing:none" },
+      }),
+    ).rejects.toThrow("the task image drydock-test/missing:none is not there");
     expect(await byAttempt("xc.n0.a1")).toEqual([]);
   });
 
@@ -146,7 +186,7 @@ describe("DockerExecutor", () => {
     await after.executor.terminate("xd.n0.a2");
     expect(after.exits.get("xd.n0.a2")).toMatchObject({ code: 143 });
     // (The first executor still watches it too, as a crashed server would not, and may be the one removing it.)
-    await until("xd's container to be removed", async () => ((await byAttempt("xd.n0.a1")).length === 0 ? true : undefined));
+    await vi.waitFor(async () => expect(await byAttempt("xd.n0.a1")).toEqual([]), engine);
     await other.executor.shutdown();
     expect(await byAttempt("xf.n0.a1")).toEqual([]);
   });

@@ -8,7 +8,7 @@ import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 
 import type { Logger } from "../logger.js";
-import type { AttemptExit, AttemptLaunch, Executor } from "./executor.js";
+import type { AttemptExit, AttemptLaunch, Executor, ExecutorOptions } from "./executor.js";
 import { tailFile } from "./tail.js";
 
 /** Labels on every container this executor starts. */
@@ -21,7 +21,8 @@ export const LABELS = {
   task: "drydock.task",
 } as const;
 
-export interface DockerExecutorOptions {
+/** `terminateGraceSeconds` becomes each container's stop timeout. */
+export interface DockerExecutorOptions extends ExecutorOptions {
   docker: Docker;
   /** The image of tasks without a built ImageSpec (`task.image.ref`). */
   taskImage: string;
@@ -36,8 +37,6 @@ export interface DockerExecutorOptions {
   /** Extra environment for every agent (DRYDOCK_HEARTBEAT_MS, …); the image provides PATH, HOME and the rest. */
   env: Record<string, string>;
   log: Logger;
-  /** How long an agent gets between SIGTERM and SIGKILL (Docker's stop timeout). */
-  terminateGraceSeconds?: number;
 }
 
 interface Running {
@@ -75,10 +74,10 @@ export class DockerExecutor implements Executor {
   readonly warmAgents = false;
   private readonly running = new Map<string, Running>();
   private readonly listeners: ((attemptId: string, exit: AttemptExit) => void)[] = [];
-  private readonly grace: number;
+  private readonly graceSeconds: number;
 
   constructor(private readonly opts: DockerExecutorOptions) {
-    this.grace = opts.terminateGraceSeconds ?? 5;
+    this.graceSeconds = opts.terminateGraceSeconds ?? 5;
   }
 
   onExit(listener: (attemptId: string, exit: AttemptExit) => void): void {
@@ -95,36 +94,13 @@ export class DockerExecutor implements Executor {
     const name = containerName(attempt.attemptId);
     await mkdir(this.dir(attempt.attemptId), { recursive: true, mode: 0o700 });
     // A container left by a launch that failed half-way (the server died between create and start).
-    await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
-    const { cpu, memoryMiB } = attempt.task.resources ?? {};
+    await docker
+      .getContainer(name)
+      .remove({ force: true })
+      .catch(() => undefined);
     let container: Docker.Container;
     try {
-      container = await docker.createContainer({
-        name,
-        Image: image,
-        Cmd: ["--attempt", attempt.attemptId],
-        Env: Object.entries({
-          ...this.opts.env,
-          DRYDOCK_ENDPOINT: this.opts.endpoint(),
-          DRYDOCK_AGENT_TOKEN: attempt.token,
-          DRYDOCK_ATTEMPT_ID: attempt.attemptId,
-        }).map(([k, v]) => `${k}=${v}`),
-        Labels: {
-          [LABELS.instance]: this.opts.instance,
-          [LABELS.attempt]: attempt.attemptId,
-          [LABELS.execution]: attempt.executionId,
-          [LABELS.task]: attempt.task.name,
-        },
-        HostConfig: {
-          NetworkMode: this.opts.network,
-          // Docker's init (tini) is PID 1: it forwards the stop signal to the agent and reaps what the task leaves.
-          Init: true,
-          SecurityOpt: ["no-new-privileges"],
-          ...(cpu === undefined ? {} : { NanoCpus: Math.round(cpu * 1e9) }),
-          ...(memoryMiB === undefined ? {} : { Memory: memoryMiB * 1024 * 1024 }),
-        },
-        StopTimeout: this.grace,
-      });
+      container = await docker.createContainer(this.containerSpec(attempt, name, image));
     } catch (error) {
       if (statusOf(error) === 404) {
         throw new Error(
@@ -144,8 +120,48 @@ export class DockerExecutor implements Executor {
     }
   }
 
+  /** The attempt's container: its agent's arguments and environment, its labels, and the task's limits. */
+  private containerSpec(
+    attempt: AttemptLaunch,
+    name: string,
+    image: string,
+  ): Docker.ContainerCreateOptions {
+    const { cpu, memoryMiB } = attempt.task.resources ?? {};
+    return {
+      name,
+      Image: image,
+      Cmd: ["--attempt", attempt.attemptId],
+      Env: Object.entries({
+        ...this.opts.env,
+        DRYDOCK_ENDPOINT: this.opts.endpoint(),
+        DRYDOCK_AGENT_TOKEN: attempt.token,
+        DRYDOCK_ATTEMPT_ID: attempt.attemptId,
+      }).map(([k, v]) => `${k}=${v}`),
+      Labels: {
+        [LABELS.instance]: this.opts.instance,
+        [LABELS.attempt]: attempt.attemptId,
+        [LABELS.execution]: attempt.executionId,
+        [LABELS.task]: attempt.task.name,
+      },
+      HostConfig: {
+        NetworkMode: this.opts.network,
+        // Docker's init (tini) is PID 1: it forwards the stop signal to the agent and reaps what the task leaves.
+        Init: true,
+        SecurityOpt: ["no-new-privileges"],
+        ...(cpu === undefined ? {} : { NanoCpus: Math.round(cpu * 1e9) }),
+        ...(memoryMiB === undefined ? {} : { Memory: memoryMiB * 1024 * 1024 }),
+      },
+      StopTimeout: this.graceSeconds,
+    };
+  }
+
   /** Saves the container's output from `since` (seconds; 0 = all) and handles its exit. */
-  private watch(attemptId: string, agent: string, container: Docker.Container, since: number): void {
+  private watch(
+    attemptId: string,
+    agent: string,
+    container: Docker.Container,
+    since: number,
+  ): void {
     const entry: Running = { container, agent, done: Promise.resolve() };
     this.running.set(attemptId, entry);
     entry.done = (async () => {
@@ -156,7 +172,9 @@ export class DockerExecutor implements Executor {
           this.opts.docker.modem.demuxStream(stream, out, out);
           await finished(stream).catch(() => undefined);
         })
-        .catch((err: unknown) => this.opts.log.warn({ err, attemptId }, "could not follow the container's output"));
+        .catch((err: unknown) =>
+          this.opts.log.warn({ err, attemptId }, "could not follow the container's output"),
+        );
       let exit: AttemptExit;
       try {
         const { StatusCode } = (await container.wait()) as { StatusCode: number };
@@ -172,7 +190,8 @@ export class DockerExecutor implements Executor {
       exit.tail = await tailFile(join(this.dir(agent), "agent.log"));
       await container.remove({ force: true }).catch((err: unknown) => {
         // 404: gone already; 409: its removal is already in progress.
-        if (statusOf(err) !== 404 && statusOf(err) !== 409) this.opts.log.warn({ err, attemptId }, "could not remove the container");
+        if (statusOf(err) !== 404 && statusOf(err) !== 409)
+          this.opts.log.warn({ err, attemptId }, "could not remove the container");
       });
       // The attempt it runs now (it may have been re-keyed by adopt).
       const current = [...this.running.entries()].find(([, e]) => e === entry)?.[0];
@@ -207,21 +226,31 @@ export class DockerExecutor implements Executor {
 
   /** After a restart's adoptions: removes this server's containers that no attempt took back. */
   async forgetOthers(): Promise<void> {
-    const containers = await this.opts.docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${this.opts.instance}`] } });
+    const containers = await this.opts.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.instance}=${this.opts.instance}`] },
+    });
     const kept = new Set([...this.running.values()].map((e) => containerName(e.agent)));
     for (const c of containers) {
       if (c.Names.some((n) => kept.has(n.replace(/^\//, "")))) continue;
-      this.opts.log.warn({ container: c.Names[0], attempt: c.Labels[LABELS.attempt] }, "removing a container no attempt runs in");
-      await this.opts.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      this.opts.log.warn(
+        { container: c.Names[0], attempt: c.Labels[LABELS.attempt] },
+        "removing a container no attempt runs in",
+      );
+      await this.opts.docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
     }
   }
 
   async terminate(attemptId: string): Promise<void> {
     const entry = this.running.get(attemptId);
     if (!entry) return;
-    await entry.container.stop({ t: this.grace }).catch((err: unknown) => {
+    await entry.container.stop({ t: this.graceSeconds }).catch((err: unknown) => {
       // 304: already stopped; 404: already gone.
-      if (statusOf(err) !== 304 && statusOf(err) !== 404) this.opts.log.warn({ err, attemptId }, "could not stop the container");
+      if (statusOf(err) !== 304 && statusOf(err) !== 404)
+        this.opts.log.warn({ err, attemptId }, "could not stop the container");
     });
     await entry.done;
   }

@@ -17,6 +17,12 @@ export interface AttemptExit {
   tail: string;
 }
 
+/** Options every executor takes. */
+export interface ExecutorOptions {
+  /** How long an agent gets between SIGTERM and SIGKILL when it is terminated (default 5). */
+  terminateGraceSeconds?: number;
+}
+
 /** Runs agents somewhere (a local process group, a container, a pod) and tells when they end. */
 export interface Executor {
   readonly kind: ExecutorKind;

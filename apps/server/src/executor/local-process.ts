@@ -7,10 +7,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { groupAlive } from "@drydock/agent/process-group";
 
 import type { Logger } from "../logger.js";
-import type { AttemptExit, AttemptLaunch, Executor } from "./executor.js";
+import type { AttemptExit, AttemptLaunch, Executor, ExecutorOptions } from "./executor.js";
 import { tailFile } from "./tail.js";
 
-export interface LocalProcessExecutorOptions {
+export interface LocalProcessExecutorOptions extends ExecutorOptions {
   /** The agent's built entry (`@drydock/agent`'s dist/main.js). */
   agentEntry: string;
   /** `<dataDir>/attempts`: one folder per attempt, holding its agent.log and a private work dir. */
@@ -21,7 +21,6 @@ export interface LocalProcessExecutorOptions {
   log: Logger;
   /** The environment every agent gets (PATH, HOME, …; never the server's secrets), plus its own DRYDOCK_* variables. */
   env: Record<string, string>;
-  terminateGraceMs?: number;
 }
 
 /**
@@ -37,10 +36,10 @@ export class LocalProcessExecutor implements Executor {
   private readonly agents = new Map<number, { agent: string; attempt: string }>();
   private readonly pidOf = new Map<string, number>();
   private readonly listeners: ((attemptId: string, exit: AttemptExit) => void)[] = [];
-  private readonly grace: number;
+  private readonly graceMs: number;
 
   constructor(private readonly opts: LocalProcessExecutorOptions) {
-    this.grace = opts.terminateGraceMs ?? 5_000;
+    this.graceMs = (opts.terminateGraceSeconds ?? 5) * 1000;
   }
 
   onExit(listener: (attemptId: string, exit: AttemptExit) => void): void {
@@ -62,18 +61,22 @@ export class LocalProcessExecutor implements Executor {
     await mkdir(work, { recursive: true, mode: 0o700 });
     const logFd = openSync(join(dir, "agent.log"), "a", 0o600);
     try {
-      const child = spawn(process.execPath, [this.opts.agentEntry, "--attempt", attempt.attemptId], {
-        cwd: work,
-        detached: true,
-        stdio: ["ignore", logFd, logFd],
-        env: {
-          ...this.opts.env,
-          DRYDOCK_ENDPOINT: this.opts.endpoint(),
-          DRYDOCK_AGENT_TOKEN: attempt.token,
-          DRYDOCK_CACHE_DIR: this.opts.cacheDir,
-          DRYDOCK_ATTEMPT_ID: attempt.attemptId,
+      const child = spawn(
+        process.execPath,
+        [this.opts.agentEntry, "--attempt", attempt.attemptId],
+        {
+          cwd: work,
+          detached: true,
+          stdio: ["ignore", logFd, logFd],
+          env: {
+            ...this.opts.env,
+            DRYDOCK_ENDPOINT: this.opts.endpoint(),
+            DRYDOCK_AGENT_TOKEN: attempt.token,
+            DRYDOCK_CACHE_DIR: this.opts.cacheDir,
+            DRYDOCK_ATTEMPT_ID: attempt.attemptId,
+          },
         },
-      });
+      );
       const pid = child.pid;
       if (pid === undefined) {
         const error = await new Promise<Error>((resolve) => child.once("error", resolve));
@@ -118,7 +121,9 @@ export class LocalProcessExecutor implements Executor {
     this.agents.delete(pid);
     this.pidOf.delete(entry.attempt);
     const tail = await tailFile(join(this.dir(entry.agent), "agent.log"));
-    await rm(join(this.dir(entry.agent), "work"), { recursive: true, force: true }).catch(() => undefined);
+    await rm(join(this.dir(entry.agent), "work"), { recursive: true, force: true }).catch(
+      () => undefined,
+    );
     for (const listener of this.listeners) listener(entry.attempt, { code, signal, tail });
   }
 
@@ -131,7 +136,7 @@ export class LocalProcessExecutor implements Executor {
       }
     };
     signal("SIGTERM");
-    const deadline = Date.now() + this.grace;
+    const deadline = Date.now() + this.graceMs;
     while ((await groupAlive(pgid)) && Date.now() < deadline) await sleep(25);
     if (await groupAlive(pgid)) {
       this.opts.log.warn({ pgid }, "agent ignored SIGTERM; killing its process group");

@@ -31,20 +31,33 @@ export const TEARDOWN_GRACE_MS = 15_000;
  * else — log lines, saved edits, a session — after an end the agent reported itself is refused: its token
  * outlives its attempt only in whoever copied it.
  */
-export function mayCallAfterEnd(procedure: AgentProcedure, end: AttemptEnd, input: unknown, now: Date): boolean {
+export function mayCallAfterEnd(
+  procedure: AgentProcedure,
+  end: AttemptEnd,
+  input: unknown,
+  now: Date,
+): boolean {
   switch (procedure) {
     case "heartbeat":
       return true;
     case "next":
       return end.status === "SUCCEEDED" || end.status === "FAILED";
     case "complete":
-      return end.status === "SUCCEEDED" && end.outputsSha256 !== null && (input as { outputsSha256?: unknown } | undefined)?.outputsSha256 === end.outputsSha256;
+      return (
+        end.status === "SUCCEEDED" &&
+        end.outputsSha256 !== null &&
+        (input as { outputsSha256?: unknown } | undefined)?.outputsSha256 === end.outputsSha256
+      );
     case "fail":
       return end.status === "FAILED";
     case "log":
     case "updateSession":
     case "endSession":
-      return PLATFORM_ENDS.includes(end.status) && end.endedAt !== null && now.getTime() - end.endedAt.getTime() <= TEARDOWN_GRACE_MS;
+      return (
+        PLATFORM_ENDS.includes(end.status) &&
+        end.endedAt !== null &&
+        now.getTime() - end.endedAt.getTime() <= TEARDOWN_GRACE_MS
+      );
     default:
       return false;
   }
@@ -65,7 +78,8 @@ export class AgentAccess {
     if (!row) throw ServerErrors.attemptNotFound(attemptId);
     if (!TERMINAL_ATTEMPT_STATUSES.includes(row.status as AttemptStatus)) return;
     const end = { status: row.status, endedAt: row.ended_at, outputsSha256: row.outputs_sha256 };
-    if (!mayCallAfterEnd(procedure, end, input, new Date())) throw ServerErrors.agentTokenEnded(attemptId, row.status, procedure);
+    if (!mayCallAfterEnd(procedure, end, input, new Date()))
+      throw ServerErrors.agentTokenEnded(attemptId, row.status, procedure);
   }
 
   /** The agent procedures, each admitted first. */

@@ -3,7 +3,7 @@ import { InteractiveConfigSchema } from "@drydock/contracts";
 
 import type { DebugOf } from "../db/schema.js";
 import { ServerErrors } from "../errors.js";
-import type { LoadedWorkflow } from "./scheduler.js";
+import type { LoadedWorkflow } from "./scheduler/loaded-workflow.js";
 
 /**
  * What a debug run (`drydock debug <execution> <node>`) walks instead of the registered DAG: one node, with
@@ -12,17 +12,28 @@ import type { LoadedWorkflow } from "./scheduler.js";
  * kept, but the IDE always opens (`runTaskFirst: false`) — and without retries or a timeout: a person is at
  * the keyboard, so a failure is theirs to see, and the idle deadline ends a forgotten session.
  */
-export function debugWorkflow(base: LoadedWorkflow, of: DebugOf, where: { project: string; workflow: string; version: string }): LoadedWorkflow {
+export function debugWorkflow(
+  base: LoadedWorkflow,
+  of: DebugOf,
+  where: { project: string; workflow: string; version: string },
+): LoadedWorkflow {
   const registered = base.tasks.get(of.task);
-  if (!registered) throw ServerErrors.workflowNotFound(where.project, where.workflow, where.version);
+  if (!registered)
+    throw ServerErrors.workflowNotFound(where.project, where.workflow, where.version);
   const { timeoutSeconds: _timeout, ...rest } = registered;
   const task: TaskSpec = {
     ...rest,
     retries: 0,
-    interactive: { ...InteractiveConfigSchema.parse(registered.interactive ?? {}), enable: true, runTaskFirst: false },
+    interactive: {
+      ...InteractiveConfigSchema.parse(registered.interactive ?? {}),
+      enable: true,
+      runTaskFirst: false,
+    },
   };
   // An input the execution does not hold (an optional one the node was not given) is left out, not failed.
-  const inputs: Record<string, Binding> = Object.fromEntries(Object.keys(task.inputs).map((name) => [name, { kind: "input", name }]));
+  const inputs: Record<string, Binding> = Object.fromEntries(
+    Object.keys(task.inputs).map((name) => [name, { kind: "input", name }]),
+  );
   return {
     spec: {
       name: base.spec.name,

@@ -1,18 +1,39 @@
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { Attempt, AttemptStatus, Execution, ExecutionDetail, ExecutionEvent, ExecutionSummary, JsonValue, NodeExecution, NodeStatus } from "@drydock/contracts";
-import { TERMINAL_ATTEMPT_STATUSES, TERMINAL_EXECUTION_STATUSES, TERMINAL_NODE_STATUSES } from "@drydock/contracts";
+import type {
+  Attempt,
+  AttemptStatus,
+  Execution,
+  ExecutionDetail,
+  ExecutionEvent,
+  ExecutionSummary,
+  JsonValue,
+  NodeExecution,
+  NodeStatus,
+} from "@drydock/contracts";
+import {
+  TERMINAL_ATTEMPT_STATUSES,
+  TERMINAL_EXECUTION_STATUSES,
+  TERMINAL_NODE_STATUSES,
+} from "@drydock/contracts";
 
 import type { Db } from "../db/database.js";
 import type { NodeRow } from "../db/schema.js";
 import { ServerErrors } from "../errors.js";
+import {
+  SESSION_COLUMNS,
+  SUMMARY_COLUMNS,
+  toAttempt,
+  toExecution,
+  toExecutionSummary,
+  toNode,
+} from "./api-objects.js";
 import { Inbox } from "./event-bus.js";
 import type { EventBus } from "./event-bus.js";
 import { newExecutionId } from "./ids.js";
 import { InputValidator } from "./input-validator.js";
 import type { Scheduler } from "./scheduler.js";
-import { SESSION_COLUMNS, SUMMARY_COLUMNS, toAttempt, toExecution, toExecutionSummary, toNode } from "./views.js";
 import type { WorkflowService } from "./workflows.js";
 
 /** The most one read of a log returns. */
@@ -23,28 +44,61 @@ export class ExecutionService {
   private readonly validator = new InputValidator();
 
   constructor(
-    private readonly deps: { db: Db; scheduler: Scheduler; workflows: WorkflowService; bus: EventBus; logsDir: string },
+    private readonly deps: {
+      db: Db;
+      scheduler: Scheduler;
+      workflows: WorkflowService;
+      bus: EventBus;
+      logsDir: string;
+    },
   ) {}
 
-  async create(input: { project: string; workflow: string; version?: string; inputs: Record<string, JsonValue> }): Promise<Execution> {
+  async create(input: {
+    project: string;
+    workflow: string;
+    version?: string;
+    inputs: Record<string, JsonValue>;
+  }): Promise<Execution> {
     const version = await this.deps.workflows.get(input.project, input.workflow, input.version);
-    const checked = this.validator.validate(`${input.project}/${version.name}/${version.version}`, version.spec, input.inputs);
+    const checked = this.validator.validate(
+      `${input.project}/${version.name}/${version.version}`,
+      version.spec,
+      input.inputs,
+    );
     if (!checked.ok) throw ServerErrors.invalidInputs(version.name, checked.problems);
     const id = newExecutionId();
-    await this.deps.scheduler.startExecution({ id, project: input.project, workflow: version.name, version: version.version, inputs: checked.value });
+    await this.deps.scheduler.startExecution({
+      id,
+      project: input.project,
+      workflow: version.name,
+      version: version.version,
+      inputs: checked.value,
+    });
     return this.execution(id);
   }
 
   async execution(id: string): Promise<Execution> {
-    const row = await this.deps.db.selectFrom("executions").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.deps.db
+      .selectFrom("executions")
+      .selectAll()
+      .where("id", "=", id)
+      .executeTakeFirst();
     if (!row) throw ServerErrors.executionNotFound(id);
     return toExecution(row);
   }
 
   /** Newest first, as summaries: a page of executions never carries their inputs or results whole. */
-  async list(input: { project: string; status?: string; workflow?: string; limit: number }): Promise<ExecutionSummary[]> {
+  async list(input: {
+    project: string;
+    status?: string;
+    workflow?: string;
+    limit: number;
+  }): Promise<ExecutionSummary[]> {
     await this.deps.workflows.requireProject(input.project);
-    let query = this.deps.db.selectFrom("executions").select(SUMMARY_COLUMNS).where("project", "=", input.project);
+    let query = this.deps.db
+      .selectFrom("executions")
+      .select(SUMMARY_COLUMNS)
+      .where("project", "=", input.project);
     if (input.status) query = query.where("status", "=", input.status);
     if (input.workflow) query = query.where("workflow", "=", input.workflow);
     const rows = await query.orderBy("created_at", "desc").limit(input.limit).execute();
@@ -52,7 +106,11 @@ export class ExecutionService {
   }
 
   async summary(id: string): Promise<ExecutionSummary> {
-    const row = await this.deps.db.selectFrom("executions").select(SUMMARY_COLUMNS).where("id", "=", id).executeTakeFirst();
+    const row = await this.deps.db
+      .selectFrom("executions")
+      .select(SUMMARY_COLUMNS)
+      .where("id", "=", id)
+      .executeTakeFirst();
     if (!row) throw ServerErrors.executionNotFound(id);
     return toExecutionSummary(row);
   }
@@ -73,8 +131,14 @@ export class ExecutionService {
   /** The execution's nodes (or the one named) in DAG order, elements after their fan-out. */
   private async nodes(executionId: string, onlyNode?: string): Promise<NodeExecution[]> {
     const { db } = this.deps;
-    let nodeQuery = db.selectFrom("node_executions").selectAll().where("execution_id", "=", executionId);
-    let attemptQuery = db.selectFrom("attempts").selectAll().where("execution_id", "=", executionId);
+    let nodeQuery = db
+      .selectFrom("node_executions")
+      .selectAll()
+      .where("execution_id", "=", executionId);
+    let attemptQuery = db
+      .selectFrom("attempts")
+      .selectAll()
+      .where("execution_id", "=", executionId);
     let sessionQuery = db
       .selectFrom("interactive_sessions")
       .innerJoin("attempts", "attempts.id", "interactive_sessions.attempt_id")
@@ -93,8 +157,10 @@ export class ExecutionService {
     // The latest session of each attempt (sessions come oldest first).
     const sessionOf = new Map(sessions.map((s) => [s.attempt_id, s]));
     const byNode = new Map<string, Attempt[]>();
-    for (const a of attempts) byNode.set(a.node_id, [...(byNode.get(a.node_id) ?? []), toAttempt(a, sessionOf.get(a.id))]);
-    const order = (n: NodeRow) => [Number(n.node_id.match(/^n(\d+)/)?.[1] ?? 0), n.map_index ?? -1] as const;
+    for (const a of attempts)
+      byNode.set(a.node_id, [...(byNode.get(a.node_id) ?? []), toAttempt(a, sessionOf.get(a.id))]);
+    const order = (n: NodeRow) =>
+      [Number(n.node_id.match(/^n(\d+)/)?.[1] ?? 0), n.map_index ?? -1] as const;
     nodes.sort((a, b) => {
       const [x1, y1] = order(a);
       const [x2, y2] = order(b);
@@ -113,7 +179,15 @@ export class ExecutionService {
     const node = await this.deps.db
       .selectFrom("node_executions as n")
       .innerJoin("executions as x", "x.id", "n.execution_id")
-      .select(["n.task", "n.status", "n.inputs", "n.children_total", "x.project", "x.workflow", "x.version"])
+      .select([
+        "n.task",
+        "n.status",
+        "n.inputs",
+        "n.children_total",
+        "x.project",
+        "x.workflow",
+        "x.version",
+      ])
       .where("n.execution_id", "=", executionId)
       .where("n.node_id", "=", nodeId)
       .executeTakeFirst();
@@ -122,13 +196,17 @@ export class ExecutionService {
       throw ServerErrors.nodeNotFound(executionId, nodeId);
     }
     const refuse = (why: string) => ServerErrors.nodeNotDebuggable(executionId, nodeId, why);
-    if (!TERMINAL_NODE_STATUSES.includes(node.status as NodeStatus)) throw refuse(`it is ${node.status}; debug it once it has finished`);
+    if (!TERMINAL_NODE_STATUSES.includes(node.status as NodeStatus))
+      throw refuse(`it is ${node.status}; debug it once it has finished`);
     if (node.children_total !== null) {
       throw refuse(
-        node.children_total > 0 ? `it is a fan-out, which runs no task itself; debug one of its elements, e.g. "${nodeId}[0]"` : "it is a fan-out over an empty list",
+        node.children_total > 0
+          ? `it is a fan-out, which runs no task itself; debug one of its elements, e.g. "${nodeId}[0]"`
+          : "it is a fan-out over an empty list",
       );
     }
-    if (node.inputs === null) throw refuse(`it ended ${node.status} before it ran, so it has no inputs to re-run with`);
+    if (node.inputs === null)
+      throw refuse(`it ended ${node.status} before it ran, so it has no inputs to re-run with`);
     const id = newExecutionId();
     await this.deps.scheduler.startExecution({
       id,
@@ -147,15 +225,26 @@ export class ExecutionService {
   }
 
   async logs(attemptId: string, offset: number): Promise<{ text: string; nextOffset: number }> {
-    const attempt = await this.deps.db.selectFrom("attempts").select("id").where("id", "=", attemptId).executeTakeFirst();
+    const attempt = await this.deps.db
+      .selectFrom("attempts")
+      .select("id")
+      .where("id", "=", attemptId)
+      .executeTakeFirst();
     if (!attempt) throw ServerErrors.attemptNotFound(attemptId);
     // No log yet, or one that cannot be read (the attempt records why its lines were lost): nothing to show.
-    const file = await open(join(this.deps.logsDir, `${attemptId}.log`), "r").catch(() => undefined);
+    const file = await open(join(this.deps.logsDir, `${attemptId}.log`), "r").catch(
+      () => undefined,
+    );
     if (!file) return { text: "", nextOffset: offset };
     try {
       const buffer = Buffer.alloc(LOG_CHUNK_BYTES);
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, offset).catch(() => ({ bytesRead: 0 }));
-      return { text: buffer.subarray(0, bytesRead).toString("utf8"), nextOffset: offset + bytesRead };
+      const { bytesRead } = await file
+        .read(buffer, 0, buffer.length, offset)
+        .catch(() => ({ bytesRead: 0 }));
+      return {
+        text: buffer.subarray(0, bytesRead).toString("utf8"),
+        nextOffset: offset + bytesRead,
+      };
     } finally {
       await file.close();
     }
@@ -171,7 +260,8 @@ export class ExecutionService {
       while (!signal.aborted) {
         for (const event of await inbox.take(signal)) {
           yield event;
-          if (event.type === "execution" && TERMINAL_EXECUTION_STATUSES.includes(event.status)) return;
+          if (event.type === "execution" && TERMINAL_EXECUTION_STATUSES.includes(event.status))
+            return;
         }
       }
     } finally {
@@ -180,13 +270,17 @@ export class ExecutionService {
   }
 
   /** The project's executions as they start and change status, until the watcher leaves. */
-  async *watchList(project: string, signal: AbortSignal): AsyncGenerator<{ execution: ExecutionSummary }> {
+  async *watchList(
+    project: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<{ execution: ExecutionSummary }> {
     await this.deps.workflows.requireProject(project);
     const inbox = new Inbox<string>((push) => this.deps.bus.subscribeList(project, push));
     try {
       while (!signal.aborted) {
         // A burst of changes to one execution is one row read.
-        for (const id of new Set(await inbox.take(signal))) yield { execution: await this.summary(id) };
+        for (const id of new Set(await inbox.take(signal)))
+          yield { execution: await this.summary(id) };
       }
     } finally {
       inbox.close();
@@ -197,8 +291,16 @@ export class ExecutionService {
    * The attempt's log from `offset`, then each time it grows, until the attempt has ended and all of it was
    * sent (the last chunk says `ended`) or the watcher leaves.
    */
-  async *tailLogs(attemptId: string, offset: number, signal: AbortSignal): AsyncGenerator<{ text: string; nextOffset: number; ended: boolean }> {
-    const attempt = await this.deps.db.selectFrom("attempts").select(["execution_id"]).where("id", "=", attemptId).executeTakeFirst();
+  async *tailLogs(
+    attemptId: string,
+    offset: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<{ text: string; nextOffset: number; ended: boolean }> {
+    const attempt = await this.deps.db
+      .selectFrom("attempts")
+      .select(["execution_id"])
+      .where("id", "=", attemptId)
+      .executeTakeFirst();
     if (!attempt) throw ServerErrors.attemptNotFound(attemptId);
     // Woken by new lines, and by the execution's events, one of which says the attempt ended.
     const inbox = new Inbox<unknown>((push) => {
@@ -213,7 +315,11 @@ export class ExecutionService {
       let next = offset;
       while (!signal.aborted) {
         // Status before text: an agent writes its last lines before it reports the end.
-        const { status } = await this.deps.db.selectFrom("attempts").select("status").where("id", "=", attemptId).executeTakeFirstOrThrow();
+        const { status } = await this.deps.db
+          .selectFrom("attempts")
+          .select("status")
+          .where("id", "=", attemptId)
+          .executeTakeFirstOrThrow();
         const ended = TERMINAL_ATTEMPT_STATUSES.includes(status as AttemptStatus);
         for (;;) {
           const chunk = await this.logs(attemptId, next);

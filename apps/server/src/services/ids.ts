@@ -1,5 +1,7 @@
 import { randomBytes, randomInt } from "node:crypto";
 
+import { ServerErrors } from "../errors.js";
+
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 /** Execution ids: short, lower-case, safe in URLs, file names and process tables. */
@@ -16,6 +18,13 @@ export function attemptId(executionId: string, nodeId: string, number: number): 
 /** The execution an attempt belongs to, read from its id (execution ids hold no dot). */
 export function executionOfAttempt(attemptId: string): string {
   return attemptId.slice(0, Math.max(0, attemptId.indexOf(".")));
+}
+
+/** The execution of an attempt an agent or executor reports on; refuses an id that names none (ATTEMPT_NOT_FOUND). */
+export function requireExecutionOfAttempt(attemptId: string): string {
+  const executionId = executionOfAttempt(attemptId);
+  if (!executionId) throw ServerErrors.attemptNotFound(attemptId);
+  return executionId;
 }
 
 /** Session ids are one DNS label (`s` + 15 of [a-z0-9]): the relay serves each session on `<id>.<ide host>`. */

@@ -6,7 +6,11 @@ import { InputValidator } from "./input-validator.js";
 const spec: WorkflowSpec = {
   name: "wf",
   inputs: {
-    name: { $schema: "https://json-schema.org/draft/2020-12/schema", type: "string", default: "world" },
+    name: {
+      $schema: "https://json-schema.org/draft/2020-12/schema",
+      type: "string",
+      default: "world",
+    },
     count: { type: "integer" },
   },
   required: ["count"],
@@ -18,7 +22,10 @@ describe("InputValidator", () => {
   const validator = new InputValidator();
 
   it("applies defaults and accepts valid inputs", () => {
-    expect(validator.validate("k", spec, { count: 2 })).toEqual({ ok: true, value: { count: 2, name: "world" } });
+    expect(validator.validate("k", spec, { count: 2 })).toEqual({
+      ok: true,
+      value: { count: 2, name: "world" },
+    });
   });
 
   it("names unknown, missing and mistyped inputs", () => {

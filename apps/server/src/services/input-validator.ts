@@ -7,7 +7,8 @@ function describe(error: ErrorObject): string {
   if (error.keyword === "additionalProperties" && error.instancePath === "") {
     return `unknown input "${String(error.params.additionalProperty)}"`;
   }
-  if (error.keyword === "required" && error.instancePath === "") return `missing required input "${String(error.params.missingProperty)}"`;
+  if (error.keyword === "required" && error.instancePath === "")
+    return `missing required input "${String(error.params.missingProperty)}"`;
   return `input "${field}": ${error.message ?? "is invalid"}`;
 }
 
@@ -19,7 +20,11 @@ export class InputValidator {
   private readonly ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false });
   private readonly compiled = new Map<string, ValidateFunction>();
 
-  validate(key: string, spec: WorkflowSpec, inputs: Record<string, JsonValue>): { ok: true; value: Record<string, JsonValue> } | { ok: false; problems: string[] } {
+  validate(
+    key: string,
+    spec: WorkflowSpec,
+    inputs: Record<string, JsonValue>,
+  ): { ok: true; value: Record<string, JsonValue> } | { ok: false; problems: string[] } {
     let validate = this.compiled.get(key);
     if (!validate) {
       const properties = Object.fromEntries(
@@ -28,7 +33,12 @@ export class InputValidator {
           return [name, rest];
         }),
       );
-      validate = this.ajv.compile({ type: "object", properties, required: spec.required, additionalProperties: false });
+      validate = this.ajv.compile({
+        type: "object",
+        properties,
+        required: spec.required,
+        additionalProperties: false,
+      });
       this.compiled.set(key, validate);
     }
     const value = structuredClone(inputs);

@@ -1,9 +1,19 @@
-import type { ErrorInfo, ExecutionEvent, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import type {
+  ErrorInfo,
+  ExecutionEvent,
+  JsonValue,
+  TaskSpec,
+  WorkflowSpec,
+} from "@drydock/contracts";
 import { SESSION_IDLE_CODE } from "@drydock/contracts";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { testDatabase } from "../__tests__/postgres.js";
-import { computePipeline as compute, pipelineSpec, testTask as task } from "../__tests__/pipeline.js";
+import {
+  computePipeline as compute,
+  pipelineSpec,
+  testTask as task,
+} from "../__tests__/pipeline.js";
 import { ScriptedExecutor } from "../__tests__/scripted-executor.js";
 import type { Db } from "../db/database.js";
 import { createLogger } from "../logger.js";
@@ -18,11 +28,23 @@ const bus = new EventBus();
 let seq = 0;
 
 async function register(spec: WorkflowSpec, tasks: TaskSpec[]): Promise<string> {
-  const version = `v${++seq}`; 
-  await db.insertInto("bundles").values({ sha256: "a".repeat(64), size: 1 }).onConflict((oc) => oc.doNothing()).execute();
+  const version = `v${++seq}`;
+  await db
+    .insertInto("bundles")
+    .values({ sha256: "a".repeat(64), size: 1 })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
   await db
     .insertInto("workflow_versions")
-    .values({ project: "default", name: spec.name, version, bundle: "a".repeat(64), entry: "wf.ts", spec: JSON.stringify(spec), tasks: JSON.stringify(tasks) })
+    .values({
+      project: "default",
+      name: spec.name,
+      version,
+      bundle: "a".repeat(64),
+      entry: "wf.ts",
+      spec: JSON.stringify(spec),
+      tasks: JSON.stringify(tasks),
+    })
     .execute();
   return version;
 }
@@ -42,10 +64,16 @@ async function run(spec: WorkflowSpec, tasks: TaskSpec[], inputs: Record<string,
 }
 
 /** What an agent does: start, then report the task's result (computed from the node's inputs). */
-function agentsComputing(fn: (task: string, inputs: Record<string, JsonValue>, attempt: number) => JsonValue | ErrorInfo) {
+function agentsComputing(
+  fn: (task: string, inputs: Record<string, JsonValue>, attempt: number) => JsonValue | ErrorInfo,
+) {
   executor.behaviour = async ({ attemptId }) => {
     await scheduler.attemptStarted(attemptId, 4242);
-    const a = await db.selectFrom("attempts").selectAll().where("id", "=", attemptId).executeTakeFirstOrThrow();
+    const a = await db
+      .selectFrom("attempts")
+      .selectAll()
+      .where("id", "=", attemptId)
+      .executeTakeFirstOrThrow();
     const node = await db
       .selectFrom("node_executions")
       .selectAll()
@@ -53,8 +81,9 @@ function agentsComputing(fn: (task: string, inputs: Record<string, JsonValue>, a
       .where("node_id", "=", a.node_id)
       .executeTakeFirstOrThrow();
     const result = fn(node.task, node.inputs as Record<string, JsonValue>, a.number);
-    if (result && typeof result === "object" && "message" in result) await scheduler.attemptFailed(attemptId, "FAILED", result as ErrorInfo);
-    else await scheduler.attemptSucceeded(attemptId, "f".repeat(64), result as JsonValue);
+    if (result && typeof result === "object" && "message" in result)
+      await scheduler.attemptFailed(attemptId, "FAILED", result as ErrorInfo);
+    else await scheduler.attemptSucceeded(attemptId, "f".repeat(64), result);
   };
 }
 
@@ -75,7 +104,10 @@ afterAll(async () => {
   await pg.close();
 });
 
-const pipeline = pipelineSpec({ kind: "object", fields: { total: { kind: "node", node: "n2" }, first: { kind: "node", node: "n1", path: [0] } } });
+const pipeline = pipelineSpec({
+  kind: "object",
+  fields: { total: { kind: "node", node: "n2" }, first: { kind: "node", node: "n1", path: [0] } },
+});
 const pipelineTasks = [task("range", ["n"]), task("square", ["x", "k"]), task("sum", ["xs"])];
 
 describe("Scheduler (real PostgreSQL, scripted agents)", () => {
@@ -84,51 +116,88 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
     const { id, done, events } = await run(pipeline, pipelineTasks, { count: 6 });
     const end = await done;
     expect(end).toMatchObject({ status: "SUCCEEDED", result: { total: 91, first: 1 } });
-    const nodes = await db.selectFrom("node_executions").select(["node_id", "status", "outputs"]).where("execution_id", "=", id).orderBy("node_id").execute();
+    const nodes = await db
+      .selectFrom("node_executions")
+      .select(["node_id", "status", "outputs"])
+      .where("execution_id", "=", id)
+      .orderBy("node_id")
+      .execute();
     expect(nodes.find((n) => n.node_id === "n1")?.outputs).toEqual([1, 4, 9, 16, 25, 36]);
-    expect(nodes.filter((n) => n.node_id.startsWith("n1[")).every((n) => n.status === "SUCCEEDED")).toBe(true);
-    expect(events.filter((e) => e.type === "node" && e.nodeId === "n0").map((e) => (e as { status: string }).status)).toEqual(["QUEUED", "RUNNING", "SUCCEEDED"]);
+    expect(
+      nodes.filter((n) => n.node_id.startsWith("n1[")).every((n) => n.status === "SUCCEEDED"),
+    ).toBe(true);
+    expect(
+      events
+        .filter((e) => e.type === "node" && e.nodeId === "n0")
+        .map((e) => (e as { status: string }).status),
+    ).toEqual(["QUEUED", "RUNNING", "SUCCEEDED"]);
   });
 
   it("an empty fan-out succeeds with an empty list; an output reading past its end fails clearly", async () => {
     agentsComputing(compute);
     const { id, done } = await run(pipeline, pipelineTasks, { count: 0 });
     const end = (await done) as { status: string; error: ErrorInfo };
-    const nodes = await db.selectFrom("node_executions").select(["node_id", "status", "outputs"]).where("execution_id", "=", id).orderBy("node_id").execute();
+    const nodes = await db
+      .selectFrom("node_executions")
+      .select(["node_id", "status", "outputs"])
+      .where("execution_id", "=", id)
+      .orderBy("node_id")
+      .execute();
     expect(nodes).toEqual([
       { node_id: "n0", status: "SUCCEEDED", outputs: [] },
       { node_id: "n1", status: "SUCCEEDED", outputs: [] },
       { node_id: "n2", status: "SUCCEEDED", outputs: 0 },
     ]);
     expect(end.status).toBe("FAILED");
-    expect(end.error).toMatchObject({ code: "BINDING_FAILED", message: "the output of n1 has no element 0" });
+    expect(end.error).toMatchObject({
+      code: "BINDING_FAILED",
+      message: "the output of n1 has no element 0",
+    });
   });
 
   it("retries a failing task `retries` times, then fails the execution naming the node", async () => {
-    agentsComputing((t, i, attempt) => (t === "range" && attempt < 3 ? { message: `boom ${attempt}`, stack: "Error: boom\n    at x.ts:1" } : compute(t, i)));
+    agentsComputing((t, i, attempt) =>
+      t === "range" && attempt < 3
+        ? { message: `boom ${attempt}`, stack: "Error: boom\n    at x.ts:1" }
+        : compute(t, i),
+    );
     const flaky = pipelineTasks.map((t) => (t.name === "range" ? { ...t, retries: 1 } : t));
     const { id, done } = await run(pipeline, flaky, { count: 2 });
     const end = await done;
     expect(end).toMatchObject({ status: "FAILED" });
     expect((end as { error: ErrorInfo }).error.message).toBe("node n0 (range) failed: boom 2");
-    const attempts = await db.selectFrom("attempts").select(["number", "status"]).where("execution_id", "=", id).orderBy("number").execute();
+    const attempts = await db
+      .selectFrom("attempts")
+      .select(["number", "status"])
+      .where("execution_id", "=", id)
+      .orderBy("number")
+      .execute();
     expect(attempts).toEqual([
       { number: 1, status: "FAILED" },
       { number: 2, status: "FAILED" },
     ]);
-    const rest = await db.selectFrom("node_executions").select(["node_id", "status"]).where("execution_id", "=", id).where("node_id", "!=", "n0").execute();
+    const rest = await db
+      .selectFrom("node_executions")
+      .select(["node_id", "status"])
+      .where("execution_id", "=", id)
+      .where("node_id", "!=", "n0")
+      .execute();
     expect(rest.every((n) => n.status === "SKIPPED")).toBe(true);
   });
 
   it("succeeds on a retry", async () => {
-    agentsComputing((t, i, attempt) => (t === "sum" && attempt === 1 ? { message: "flaky" } : compute(t, i)));
+    agentsComputing((t, i, attempt) =>
+      t === "sum" && attempt === 1 ? { message: "flaky" } : compute(t, i),
+    );
     const flaky = pipelineTasks.map((t) => (t.name === "sum" ? { ...t, retries: 2 } : t));
     const { done } = await run(pipeline, flaky, { count: 3 });
     expect(await done).toMatchObject({ status: "SUCCEEDED", result: { total: 14 } });
   });
 
   it("a failed fan-out element fails its map node and the execution", async () => {
-    agentsComputing((t, i) => (t === "square" && i.x === 2 ? { message: "two is bad" } : compute(t, i)));
+    agentsComputing((t, i) =>
+      t === "square" && i.x === 2 ? { message: "two is bad" } : compute(t, i),
+    );
     const { done } = await run(pipeline, pipelineTasks, { count: 3 });
     const end = (await done) as { status: string; error: ErrorInfo };
     expect(end.status).toBe("FAILED");
@@ -142,46 +211,86 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
     };
     const { done } = await run(pipeline, pipelineTasks, { count: 1 });
     const end = (await done) as { error: ErrorInfo };
-    expect(end.error.message).toContain("the agent exited with code 137 before reporting a result; its last output:\nout of memory");
+    expect(end.error.message).toContain(
+      "the agent exited with code 137 before reporting a result; its last output:\nout of memory",
+    );
     expect(end.error.code).toBe("AGENT_EXITED");
   });
 
   it("times out a running attempt and terminates it", async () => {
-    executor.behaviour = ({ attemptId }) => scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
-    const spec: WorkflowSpec = { name: "t", inputs: {}, required: [], nodes: [{ kind: "task", id: "n0", task: "hang", inputs: {} }], output: { kind: "node", node: "n0" } };
+    executor.behaviour = ({ attemptId }) =>
+      scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
+    const spec: WorkflowSpec = {
+      name: "t",
+      inputs: {},
+      required: [],
+      nodes: [{ kind: "task", id: "n0", task: "hang", inputs: {} }],
+      output: { kind: "node", node: "n0" },
+    };
     const { id, done } = await run(spec, [task("hang", [], { timeoutSeconds: 1 })]);
     const end = (await done) as { error: ErrorInfo };
     expect(end.error.message).toBe("node n0 (hang) failed: the task timed out after 1s");
     await vi.waitFor(() => expect(executor.terminated).toContain(`${id}.n0.a1`));
-    const attempt = await db.selectFrom("attempts").select("status").where("execution_id", "=", id).executeTakeFirstOrThrow();
+    const attempt = await db
+      .selectFrom("attempts")
+      .select("status")
+      .where("execution_id", "=", id)
+      .executeTakeFirstOrThrow();
     expect(attempt.status).toBe("TIMED_OUT");
   });
 
   it("aborts: the execution, its open nodes and attempts end ABORTED and the agents are terminated", async () => {
-    executor.behaviour = ({ attemptId }) => scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
+    executor.behaviour = ({ attemptId }) =>
+      scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
     const { id, done } = await run(pipeline, pipelineTasks, { count: 2 });
-    await new Promise((r) => setTimeout(r, 100));
+    // Abort once the first agent runs, so there is an agent to terminate.
+    const first = () =>
+      db.selectFrom("attempts").select("status").where("id", "=", `${id}.n0.a1`).executeTakeFirst();
+    await vi.waitFor(async () => expect((await first())?.status).toBe("RUNNING"));
     await scheduler.abort(id);
     expect(await done).toMatchObject({ status: "ABORTED" });
     expect(executor.terminated).toContain(`${id}.n0.a1`);
-    const nodes = await db.selectFrom("node_executions").select("status").where("execution_id", "=", id).execute();
+    const nodes = await db
+      .selectFrom("node_executions")
+      .select("status")
+      .where("execution_id", "=", id)
+      .execute();
     expect(nodes.map((n) => n.status)).toEqual(["ABORTED", "ABORTED", "ABORTED"]);
     await expect(scheduler.abort(id)).rejects.toThrow(/already ended ABORTED/);
     // A late report from the aborted agent changes nothing.
-    await expect(scheduler.attemptSucceeded(`${id}.n0.a1`, "f".repeat(64), [1])).rejects.toThrow(/already ended ABORTED/);
+    await expect(scheduler.attemptSucceeded(`${id}.n0.a1`, "f".repeat(64), [1])).rejects.toThrow(
+      /already ended ABORTED/,
+    );
   });
 
   it("ends an attempt's live interactive session with the attempt: resumed, failed or aborted; an agent's own reason stands", async () => {
-    const spec: WorkflowSpec = { name: "ide", inputs: {}, required: [], nodes: [{ kind: "task", id: "n0", task: "t", inputs: {} }], output: { kind: "node", node: "n0" } };
+    const spec: WorkflowSpec = {
+      name: "ide",
+      inputs: {},
+      required: [],
+      nodes: [{ kind: "task", id: "n0", task: "t", inputs: {} }],
+      output: { kind: "node", node: "n0" },
+    };
     const session = async (attemptId: string, state = "READY", reason: string | null = null) => {
       const id = `s${++seq}`;
-      await db.insertInto("interactive_sessions").values({ id, attempt_id: attemptId, state, end_reason: reason }).execute();
+      await db
+        .insertInto("interactive_sessions")
+        .values({ id, attempt_id: attemptId, state, end_reason: reason })
+        .execute();
       return id;
     };
     const reasonOf = async (id: string) =>
-      db.selectFrom("interactive_sessions").select(["state", "end_reason"]).where("id", "=", id).executeTakeFirstOrThrow();
+      db
+        .selectFrom("interactive_sessions")
+        .select(["state", "end_reason"])
+        .where("id", "=", id)
+        .executeTakeFirstOrThrow();
     let opened = "";
-    const ending = async (report: (attemptId: string) => Promise<void>, state?: string, reason?: string) => {
+    const ending = async (
+      report: (attemptId: string) => Promise<void>,
+      state?: string,
+      reason?: string,
+    ) => {
       executor.behaviour = async ({ attemptId }) => {
         await scheduler.attemptStarted(attemptId, 4242);
         opened = await session(attemptId, state, reason ?? null);
@@ -191,9 +300,21 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
       await done;
       return reasonOf(opened);
     };
-    expect(await ending((a) => scheduler.attemptSucceeded(a, "f".repeat(64), 1))).toEqual({ state: "ENDED", end_reason: "resumed" });
-    expect(await ending((a) => scheduler.attemptFailed(a, "FAILED", { message: "boom" }))).toEqual({ state: "ENDED", end_reason: "failed" });
-    expect(await ending((a) => scheduler.attemptFailed(a, "FAILED", { message: "idle" }), "ENDED", "idle")).toEqual({ state: "ENDED", end_reason: "idle" });
+    expect(await ending((a) => scheduler.attemptSucceeded(a, "f".repeat(64), 1))).toEqual({
+      state: "ENDED",
+      end_reason: "resumed",
+    });
+    expect(await ending((a) => scheduler.attemptFailed(a, "FAILED", { message: "boom" }))).toEqual({
+      state: "ENDED",
+      end_reason: "failed",
+    });
+    expect(
+      await ending(
+        (a) => scheduler.attemptFailed(a, "FAILED", { message: "idle" }),
+        "ENDED",
+        "idle",
+      ),
+    ).toEqual({ state: "ENDED", end_reason: "idle" });
 
     opened = "";
     executor.behaviour = async ({ attemptId }) => {
@@ -209,17 +330,31 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
   });
 
   it("never retries an attempt whose session ended idle (SESSION_IDLE), whatever its retries, while another failure is retried", async () => {
-    const spec: WorkflowSpec = { name: "idle", inputs: {}, required: [], nodes: [{ kind: "task", id: "n0", task: "t", inputs: {} }], output: { kind: "node", node: "n0" } };
+    const spec: WorkflowSpec = {
+      name: "idle",
+      inputs: {},
+      required: [],
+      nodes: [{ kind: "task", id: "n0", task: "t", inputs: {} }],
+      output: { kind: "node", node: "n0" },
+    };
     const failingWith = (error: ErrorInfo) => {
       executor.behaviour = async ({ attemptId }) => {
         await scheduler.attemptStarted(attemptId, 4242);
         // A live session the agent did not end itself: the error's code says why it ends.
-        await db.insertInto("interactive_sessions").values({ id: `s${++seq}`, attempt_id: attemptId, state: "READY" }).execute();
+        await db
+          .insertInto("interactive_sessions")
+          .values({ id: `s${++seq}`, attempt_id: attemptId, state: "READY" })
+          .execute();
         await scheduler.attemptFailed(attemptId, "FAILED", error);
       };
     };
     const outcome = async (id: string) => ({
-      attempts: await db.selectFrom("attempts").select(["number", "status"]).where("execution_id", "=", id).orderBy("number").execute(),
+      attempts: await db
+        .selectFrom("attempts")
+        .select(["number", "status"])
+        .where("execution_id", "=", id)
+        .orderBy("number")
+        .execute(),
       sessions: (
         await db
           .selectFrom("interactive_sessions")
@@ -233,8 +368,17 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
 
     failingWith({ code: SESSION_IDLE_CODE, message: "the session was idle for 5s" });
     const idle = await run(spec, [task("t", [], { retries: 2 })]);
-    expect(await idle.done).toMatchObject({ status: "FAILED", error: { code: SESSION_IDLE_CODE, message: "node n0 (t) failed: the session was idle for 5s" } });
-    expect(await outcome(idle.id)).toEqual({ attempts: [{ number: 1, status: "FAILED" }], sessions: ["idle"] });
+    expect(await idle.done).toMatchObject({
+      status: "FAILED",
+      error: {
+        code: SESSION_IDLE_CODE,
+        message: "node n0 (t) failed: the session was idle for 5s",
+      },
+    });
+    expect(await outcome(idle.id)).toEqual({
+      attempts: [{ number: 1, status: "FAILED" }],
+      sessions: ["idle"],
+    });
 
     failingWith({ code: "TASK_FAILED", message: "boom" });
     const failing = await run(spec, [task("t", [], { retries: 2 })]);
@@ -258,55 +402,98 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
     };
     const { id, done } = await run(pipeline, pipelineTasks, { count: 2 });
     expect(await done).toMatchObject({ status: "SUCCEEDED", result: { total: 5 } });
-    const n0 = await db.selectFrom("attempts").select("id").where("execution_id", "=", id).where("node_id", "=", "n0").execute();
+    const n0 = await db
+      .selectFrom("attempts")
+      .select("id")
+      .where("execution_id", "=", id)
+      .where("node_id", "=", "n0")
+      .execute();
     expect(n0).toHaveLength(1);
   });
 
   it("tells the executor each attempt's task (image, resources), and hands nothing over when its agents are not warm", async () => {
-    executor.behaviour = ({ attemptId }) => scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
+    executor.behaviour = ({ attemptId }) =>
+      scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
     executor.warmAgents = false;
     try {
       const spec: WorkflowSpec = {
         name: "cold",
         inputs: {},
         required: [],
-        nodes: [{ kind: "map", id: "n0", task: "boxed", over: { x: { kind: "literal", value: [1, 2, 3, 4, 5] } }, inputs: {} }],
+        nodes: [
+          {
+            kind: "map",
+            id: "n0",
+            task: "boxed",
+            over: { x: { kind: "literal", value: [1, 2, 3, 4, 5] } },
+            inputs: {},
+          },
+        ],
         output: { kind: "node", node: "n0" },
       };
       const boxed: TaskSpec = {
         ...task("boxed", ["x"]),
-        image: { name: "boxed", packages: ["is-number@7.0.0"], env: {}, ref: "drydock-task/boxed:0123456789abcdef" },
+        image: {
+          name: "boxed",
+          packages: ["is-number@7.0.0"],
+          env: {},
+          ref: "drydock-task/boxed:0123456789abcdef",
+        },
         resources: { cpu: 0.5, memoryMiB: 256 },
       };
       const { id } = await run(spec, [boxed]);
-      await vi.waitFor(() => expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(4));
+      await vi.waitFor(() =>
+        expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(4),
+      );
       const launch = executor.launches.find((l) => l.attemptId.startsWith(id));
-      expect(launch?.task).toMatchObject({ name: "boxed", image: { ref: "drydock-task/boxed:0123456789abcdef" }, resources: { cpu: 0.5, memoryMiB: 256 } });
+      expect(launch?.task).toMatchObject({
+        name: "boxed",
+        image: { ref: "drydock-task/boxed:0123456789abcdef" },
+        resources: { cpu: 0.5, memoryMiB: 256 },
+      });
       const first = executor.launched.find((a) => a.startsWith(id)) as string;
       await scheduler.attemptSucceeded(first, "f".repeat(64), 1);
       expect(await scheduler.handOver(first)).toBeNull();
       // Its agent exits, and the queued element gets an agent of its own.
       executor.exit(first, { code: 0, signal: null, tail: "" });
-      await vi.waitFor(() => expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(5));
+      await vi.waitFor(() =>
+        expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(5),
+      );
     } finally {
       executor.warmAgents = true;
-      for (const e of await db.selectFrom("executions").select("id").where("workflow", "=", "cold").where("status", "=", "RUNNING").execute()) {
+      for (const e of await db
+        .selectFrom("executions")
+        .select("id")
+        .where("workflow", "=", "cold")
+        .where("status", "=", "RUNNING")
+        .execute()) {
         await scheduler.abort(e.id);
       }
     }
   });
 
   it("hands a warm agent the same next attempt when it asks again after a lost answer", async () => {
-    executor.behaviour = ({ attemptId }) => scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
+    executor.behaviour = ({ attemptId }) =>
+      scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
     const spec: WorkflowSpec = {
       name: "warm",
       inputs: {},
       required: [],
-      nodes: [{ kind: "map", id: "n0", task: "hang", over: { x: { kind: "literal", value: [1, 2, 3, 4, 5, 6] } }, inputs: {} }],
+      nodes: [
+        {
+          kind: "map",
+          id: "n0",
+          task: "hang",
+          over: { x: { kind: "literal", value: [1, 2, 3, 4, 5, 6] } },
+          inputs: {},
+        },
+      ],
       output: { kind: "node", node: "n0" },
     };
     const { id } = await run(spec, [task("hang", ["x"])]);
-    await vi.waitFor(() => expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(4));
+    await vi.waitFor(() =>
+      expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(4),
+    );
     const [first, second] = executor.launched.filter((a) => a.startsWith(id)) as [string, string];
     await scheduler.attemptSucceeded(first, "f".repeat(64), 1);
     await scheduler.attemptSucceeded(second, "f".repeat(64), 2);
@@ -318,7 +505,12 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
     expect(again?.token).not.toBe(handed?.token);
     // Another agent gets the other queued element, not the one already handed over.
     expect((await scheduler.handOver(second))?.attemptId).toBe(`${id}.n0[5].a1`);
-    const rows = await db.selectFrom("attempts").select(["id", "status", "agent"]).where("id", "in", [`${id}.n0[4].a1`, `${id}.n0[5].a1`]).orderBy("id").execute();
+    const rows = await db
+      .selectFrom("attempts")
+      .select(["id", "status", "agent"])
+      .where("id", "in", [`${id}.n0[4].a1`, `${id}.n0[5].a1`])
+      .orderBy("id")
+      .execute();
     expect(rows).toEqual([
       { id: `${id}.n0[4].a1`, status: "RUNNING", agent: first },
       { id: `${id}.n0[5].a1`, status: "RUNNING", agent: second },

@@ -3,17 +3,22 @@ import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import type { RawBuilder } from "kysely";
 
-import type { ErrorInfo, ExtensionProblem, InteractiveSession, SessionEndReason } from "@drydock/contracts";
-import { DEFAULT_MAX_IDLE_SECONDS } from "@drydock/contracts";
+import type {
+  ErrorInfo,
+  ExtensionProblem,
+  InteractiveSession,
+  SessionEndReason,
+} from "@drydock/contracts";
+import { DEFAULT_MAX_IDLE_SECONDS, sessionHost, sessionOrigin } from "@drydock/contracts";
 
 import type { Db } from "../db/database.js";
 import type { ServerConfig } from "../env.js";
 import { ServerErrors } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { SESSION_COLUMNS, toSession } from "./api-objects.js";
 import type { EventBus } from "./event-bus.js";
 import { newSessionId } from "./ids.js";
-import { hashToken } from "./scheduler.js";
-import { SESSION_COLUMNS, toSession } from "./views.js";
+import { hashToken } from "./agent-token.js";
 
 /** How long an IDE link stays redeemable: long enough to open it, short enough that a leaked one is dead. */
 export const IDE_TICKET_TTL_SECONDS = 60;
@@ -76,9 +81,15 @@ export class SessionService {
     const { relayUrl, ideOrigin } = this.relaySettings("relayUrl", "ideOrigin");
     const { sessionId, opened } = await this.deps.db.transaction().execute(async (tx) => {
       // The attempt's row lock orders racing calls, and keeps the attempt from ending mid-way.
-      const attempt = await tx.selectFrom("attempts").select("status").where("id", "=", attemptId).forUpdate().executeTakeFirst();
+      const attempt = await tx
+        .selectFrom("attempts")
+        .select("status")
+        .where("id", "=", attemptId)
+        .forUpdate()
+        .executeTakeFirst();
       if (!attempt) throw ServerErrors.attemptNotFound(attemptId);
-      if (attempt.status !== "RUNNING") throw ServerErrors.attemptNotRunning(attemptId, attempt.status);
+      if (attempt.status !== "RUNNING")
+        throw ServerErrors.attemptNotRunning(attemptId, attempt.status);
       const live = await tx
         .selectFrom("interactive_sessions")
         .select("id")
@@ -111,7 +122,11 @@ export class SessionService {
   /** A link that signs `userId` into the session's IDE once, within `IDE_TICKET_TTL_SECONDS`. */
   async ideTicket(sessionId: string, userId: string): Promise<{ url: string; expiresAt: string }> {
     const { ideOrigin } = this.relaySettings("ideOrigin");
-    const session = await this.deps.db.selectFrom("interactive_sessions").select("state").where("id", "=", sessionId).executeTakeFirst();
+    const session = await this.deps.db
+      .selectFrom("interactive_sessions")
+      .select("state")
+      .where("id", "=", sessionId)
+      .executeTakeFirst();
     if (!session) throw ServerErrors.sessionNotFound(sessionId);
     if (session.state === "ENDED") throw ServerErrors.sessionEnded(sessionId);
     const ticket = randomBytes(32).toString("base64url");
@@ -136,7 +151,10 @@ export class SessionService {
    * conditional UPDATE), so a ticket shown to the wrong session stays usable for its own; the reason for a
    * refusal is looked up afterwards.
    */
-  async redeemTicket(sessionId: string, ticket: string): Promise<{ sessionId: string; userId: string }> {
+  async redeemTicket(
+    sessionId: string,
+    ticket: string,
+  ): Promise<{ sessionId: string; userId: string }> {
     const { db } = this.deps;
     const hash = hashToken(ticket);
     const spent = await db
@@ -165,7 +183,12 @@ export class SessionService {
     const why = await db
       .selectFrom("ide_tickets")
       .innerJoin("interactive_sessions", "interactive_sessions.id", "ide_tickets.session_id")
-      .select(["ide_tickets.session_id", "ide_tickets.used_at", "interactive_sessions.state", sql<boolean>`ide_tickets.expires_at <= now()`.as("expired")])
+      .select([
+        "ide_tickets.session_id",
+        "ide_tickets.used_at",
+        "interactive_sessions.state",
+        sql<boolean>`ide_tickets.expires_at <= now()`.as("expired"),
+      ])
       .where("ide_tickets.token_hash", "=", hash)
       .executeTakeFirst();
     if (!why) throw ServerErrors.ticketUnknown();
@@ -178,14 +201,26 @@ export class SessionService {
   }
 
   /** May the agent holding `agentToken` carry `sessionId`'s tunnel? Only its own attempt's, while both are live. */
-  async authorizeTunnel(sessionId: string, agentToken: string): Promise<{ sessionId: string; attemptId: string }> {
+  async authorizeTunnel(
+    sessionId: string,
+    agentToken: string,
+  ): Promise<{ sessionId: string; attemptId: string }> {
     const { db } = this.deps;
-    const attempt = await db.selectFrom("attempts").select(["id", "status"]).where("token_hash", "=", hashToken(agentToken)).executeTakeFirst();
+    const attempt = await db
+      .selectFrom("attempts")
+      .select(["id", "status"])
+      .where("token_hash", "=", hashToken(agentToken))
+      .executeTakeFirst();
     if (!attempt) throw ServerErrors.tunnelTokenUnknown();
-    const session = await db.selectFrom("interactive_sessions").select(["attempt_id", "state"]).where("id", "=", sessionId).executeTakeFirst();
+    const session = await db
+      .selectFrom("interactive_sessions")
+      .select(["attempt_id", "state"])
+      .where("id", "=", sessionId)
+      .executeTakeFirst();
     if (!session) throw ServerErrors.sessionNotFound(sessionId);
     if (session.attempt_id !== attempt.id) throw ServerErrors.tunnelWrongAttempt(sessionId);
-    if (attempt.status !== "RUNNING") throw ServerErrors.tunnelAttemptNotRunning(attempt.id, attempt.status);
+    if (attempt.status !== "RUNNING")
+      throw ServerErrors.tunnelAttemptNotRunning(attempt.id, attempt.status);
     if (session.state === "ENDED") throw ServerErrors.tunnelSessionEnded(sessionId);
     return { sessionId, attemptId: attempt.id };
   }
@@ -209,7 +244,11 @@ export class SessionService {
       await this.announce(sessionId);
       return;
     }
-    const session = await this.deps.db.selectFrom("interactive_sessions").select("state").where("id", "=", sessionId).executeTakeFirst();
+    const session = await this.deps.db
+      .selectFrom("interactive_sessions")
+      .select("state")
+      .where("id", "=", sessionId)
+      .executeTakeFirst();
     if (!session) throw ServerErrors.sessionNotFound(sessionId);
     if (session.state === "ENDED") throw ServerErrors.sessionEnded(sessionId);
   }
@@ -221,7 +260,12 @@ export class SessionService {
   async endSession(attemptId: string, reason: SessionEndReason, error?: ErrorInfo): Promise<void> {
     const ended = await this.deps.db
       .updateTable("interactive_sessions")
-      .set({ state: "ENDED", end_reason: reason, ...(error ? { first_run_error: JSON.stringify(error) } : {}), ended_at: sql`now()` })
+      .set({
+        state: "ENDED",
+        end_reason: reason,
+        ...(error ? { first_run_error: JSON.stringify(error) } : {}),
+        ended_at: sql`now()`,
+      })
       .where("attempt_id", "=", attemptId)
       .where("state", "<>", "ENDED")
       .returning("id")
@@ -242,13 +286,17 @@ export class SessionService {
     attemptId: string,
     active: boolean,
     tunnelDownMs = 0,
-  ): Promise<{ idleRemainingMs: number; idleDeadline: string; resumeRequested: boolean } | undefined> {
+  ): Promise<
+    { idleRemainingMs: number; idleDeadline: string; resumeRequested: boolean } | undefined
+  > {
     const { db } = this.deps;
     const answer = [
       "id",
       "idle_deadline",
       "resume_requested_at",
-      sql<number | null>`extract(epoch from idle_deadline - now())::float8 * 1000`.as("remaining_ms"),
+      sql<number | null>`extract(epoch from idle_deadline - now())::float8 * 1000`.as(
+        "remaining_ms",
+      ),
     ] as const;
     const row = active
       ? await db
@@ -258,9 +306,15 @@ export class SessionService {
           .where("state", "<>", "ENDED")
           .returning(answer)
           .executeTakeFirst()
-      : await db.selectFrom("interactive_sessions").select(answer).where("attempt_id", "=", attemptId).where("state", "<>", "ENDED").executeTakeFirst();
+      : await db
+          .selectFrom("interactive_sessions")
+          .select(answer)
+          .where("attempt_id", "=", attemptId)
+          .where("state", "<>", "ENDED")
+          .executeTakeFirst();
     if (!row?.idle_deadline || row.remaining_ms === null) return undefined;
-    const unready = tunnelDownMs >= TUNNEL_DOWN_UNREADY_MS && (await this.unready(row.id, tunnelDownMs));
+    const unready =
+      tunnelDownMs >= TUNNEL_DOWN_UNREADY_MS && (await this.unready(row.id, tunnelDownMs));
     // The deadline moved, or the link went: the console follows.
     if (active || unready) await this.announce(row.id);
     return {
@@ -279,7 +333,11 @@ export class SessionService {
       .where("state", "=", "READY")
       .returning("id")
       .executeTakeFirst();
-    if (changed) this.deps.log.warn({ sessionId, tunnelDownMs }, "the session's tunnel is down: it is not READY until the relay has it again");
+    if (changed)
+      this.deps.log.warn(
+        { sessionId, tunnelDownMs },
+        "the session's tunnel is down: it is not READY until the relay has it again",
+      );
     return changed !== undefined;
   }
 
@@ -287,16 +345,33 @@ export class SessionService {
    * What the agent learnt: extension problems, the IDE's edits so far. Goes to the attempt's latest session,
    * also once it ended (the agent saves its final edits right after ending it).
    */
-  async updateSession(attemptId: string, update: { extensionProblems?: ExtensionProblem[] | undefined; changes?: string | undefined }): Promise<void> {
+  async updateSession(
+    attemptId: string,
+    update: { extensionProblems?: ExtensionProblem[] | undefined; changes?: string | undefined },
+  ): Promise<void> {
     const { db } = this.deps;
-    const latest = db.selectFrom("interactive_sessions").select("id").where("attempt_id", "=", attemptId).orderBy("created_at", "desc").limit(1);
+    const latest = db
+      .selectFrom("interactive_sessions")
+      .select("id")
+      .where("attempt_id", "=", attemptId)
+      .orderBy("created_at", "desc")
+      .limit(1);
     const set = {
-      ...(update.extensionProblems ? { extension_problems: JSON.stringify(update.extensionProblems) } : {}),
-      ...(update.changes !== undefined ? { changes: update.changes, changes_at: sql<Date>`now()` } : {}),
+      ...(update.extensionProblems
+        ? { extension_problems: JSON.stringify(update.extensionProblems) }
+        : {}),
+      ...(update.changes !== undefined
+        ? { changes: update.changes, changes_at: sql<Date>`now()` }
+        : {}),
     };
     const row =
       Object.keys(set).length > 0
-        ? await db.updateTable("interactive_sessions").set(set).where("id", "=", latest).returning("id").executeTakeFirst()
+        ? await db
+            .updateTable("interactive_sessions")
+            .set(set)
+            .where("id", "=", latest)
+            .returning("id")
+            .executeTakeFirst()
         : await latest.executeTakeFirst();
     if (!row) throw ServerErrors.attemptHasNoSession(attemptId);
     await this.announce(row.id);
@@ -304,8 +379,13 @@ export class SessionService {
 
   /** A user asks the node's live session to resume; the agent sees it at its next heartbeat. Asking again changes nothing. */
   async resume(executionId: string, nodeId: string): Promise<InteractiveSession> {
-    const session = await this.updateLiveSession(executionId, nodeId, { resume_requested_at: sql<Date>`coalesce(resume_requested_at, now())` });
-    this.deps.log.info({ sessionId: session.id, executionId, nodeId }, "a user asked the interactive session to resume");
+    const session = await this.updateLiveSession(executionId, nodeId, {
+      resume_requested_at: sql<Date>`coalesce(resume_requested_at, now())`,
+    });
+    this.deps.log.info(
+      { sessionId: session.id, executionId, nodeId },
+      "a user asked the interactive session to resume",
+    );
     return session;
   }
 
@@ -317,7 +397,10 @@ export class SessionService {
   }
 
   /** The IDE's edits in the node's latest session (of any attempt, live or ended), as a unified diff. */
-  async changes(executionId: string, nodeId: string): Promise<{ sessionId: string; patch: string; savedAt?: string }> {
+  async changes(
+    executionId: string,
+    nodeId: string,
+  ): Promise<{ sessionId: string; patch: string; savedAt?: string }> {
     const row = await this.deps.db
       .selectFrom("interactive_sessions as s")
       .innerJoin("attempts as a", "a.id", "s.attempt_id")
@@ -328,9 +411,18 @@ export class SessionService {
       .orderBy("s.created_at", "desc")
       .limit(1)
       .executeTakeFirst();
-    if (row) return { sessionId: row.id, patch: row.changes ?? "", ...(row.changes_at ? { savedAt: row.changes_at.toISOString() } : {}) };
+    if (row)
+      return {
+        sessionId: row.id,
+        patch: row.changes ?? "",
+        ...(row.changes_at ? { savedAt: row.changes_at.toISOString() } : {}),
+      };
     const node = await this.nodeState(executionId, nodeId);
-    const why = node.fanOut ?? (node.attempt ? `its latest attempt is ${node.attempt.status} and opened none` : `it is ${node.status} and has not run`);
+    const why =
+      node.fanOut ??
+      (node.attempt
+        ? `its latest attempt is ${node.attempt.status} and opened none`
+        : `it is ${node.status} and has not run`);
     throw ServerErrors.noSession(executionId, nodeId, why);
   }
 
@@ -357,10 +449,20 @@ export class SessionService {
       .executeTakeFirst();
     if (row) {
       const session = toSession(row);
-      this.deps.bus.publish(executionId, { type: "session", executionId, nodeId, attemptId: session.attemptId, session });
+      this.deps.bus.publish(executionId, {
+        type: "session",
+        executionId,
+        nodeId,
+        attemptId: session.attemptId,
+        session,
+      });
       return session;
     }
-    throw ServerErrors.noLiveSession(executionId, nodeId, whyNoLiveSession(await this.nodeState(executionId, nodeId)));
+    throw ServerErrors.noLiveSession(
+      executionId,
+      nodeId,
+      whyNoLiveSession(await this.nodeState(executionId, nodeId)),
+    );
   }
 
   /**
@@ -376,20 +478,28 @@ export class SessionService {
       .where("node_id", "=", nodeId)
       .executeTakeFirst();
     if (!node) {
-      const execution = await db.selectFrom("executions").select("id").where("id", "=", executionId).executeTakeFirst();
-      throw execution ? ServerErrors.nodeNotFound(executionId, nodeId) : ServerErrors.executionNotFound(executionId);
+      const execution = await db
+        .selectFrom("executions")
+        .select("id")
+        .where("id", "=", executionId)
+        .executeTakeFirst();
+      throw execution
+        ? ServerErrors.nodeNotFound(executionId, nodeId)
+        : ServerErrors.executionNotFound(executionId);
     }
     const attempt = await db
       .selectFrom("attempts")
-      .select(["status", (eb) =>
-        eb
-          .selectFrom("interactive_sessions")
-          .select("end_reason")
-          .whereRef("interactive_sessions.attempt_id", "=", "attempts.id")
-          .where("interactive_sessions.state", "=", "ENDED")
-          .orderBy("interactive_sessions.created_at", "desc")
-          .limit(1)
-          .as("session_ended"),
+      .select([
+        "status",
+        (eb) =>
+          eb
+            .selectFrom("interactive_sessions")
+            .select("end_reason")
+            .whereRef("interactive_sessions.attempt_id", "=", "attempts.id")
+            .where("interactive_sessions.state", "=", "ENDED")
+            .orderBy("interactive_sessions.created_at", "desc")
+            .limit(1)
+            .as("session_ended"),
       ])
       .where("execution_id", "=", executionId)
       .where("node_id", "=", nodeId)
@@ -398,8 +508,13 @@ export class SessionService {
       .executeTakeFirst();
     return {
       status: node.status,
-      fanOut: node.children_total === null ? undefined : `it is a fan-out; name one of its elements, e.g. "${nodeId}[0]"`,
-      attempt: attempt ? { status: attempt.status, sessionEnded: attempt.session_ended ?? undefined } : undefined,
+      fanOut:
+        node.children_total === null
+          ? undefined
+          : `it is a fan-out; name one of its elements, e.g. "${nodeId}[0]"`,
+      attempt: attempt
+        ? { status: attempt.status, sessionEnded: attempt.session_ended ?? undefined }
+        : undefined,
     };
   }
 
@@ -422,16 +537,7 @@ function whyNoLiveSession(node: NodeSessionState): string {
   if (!node.attempt) return `it is ${node.status} and has not started`;
   const { status, sessionEnded } = node.attempt;
   if (sessionEnded) return `its latest attempt is ${status}; its session ended: ${sessionEnded}`;
-  if (status === "QUEUED" || status === "RUNNING") return `its latest attempt is ${status} and has not opened one`;
+  if (status === "QUEUED" || status === "RUNNING")
+    return `its latest attempt is ${status} and has not opened one`;
   return `its latest attempt is ${status}`;
-}
-
-/** `http://localhost:8081` + `s1` → `s1.localhost:8081`: the session's own host, port included. */
-export function sessionHost(ideOrigin: string, sessionId: string): string {
-  return `${sessionId}.${new URL(ideOrigin).host}`;
-}
-
-/** `http://localhost:8081` + `s1` → `http://s1.localhost:8081`. */
-export function sessionOrigin(ideOrigin: string, sessionId: string): string {
-  return `${new URL(ideOrigin).protocol}//${sessionHost(ideOrigin, sessionId)}`;
 }

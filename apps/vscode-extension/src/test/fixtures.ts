@@ -17,7 +17,14 @@ export function sampleContext(overrides: Partial<IdeContext> = {}): IdeContext {
 }
 
 export function sampleStatus(overrides: Partial<IdeStatus> = {}): IdeStatus {
-  return { state: "open", maxIdleSeconds: 300, idleDeadline: "2030-01-01T00:05:00.000Z", idleRemainingMs: 300_000, resumeRequested: false, ...overrides };
+  return {
+    state: "open",
+    maxIdleSeconds: 300,
+    idleDeadline: "2030-01-01T00:05:00.000Z",
+    idleRemainingMs: 300_000,
+    resumeRequested: false,
+    ...overrides,
+  };
 }
 
 export function sampleChanges(): IdeChanges {

@@ -1,0 +1,38 @@
+/**
+ * A warm agent: after the attempt its token is scoped to, it asks `agent.next` and runs each further attempt
+ * of the same execution the server hands over, one at a time in this process, reusing the bundle and the
+ * module it already loaded.
+ */
+import type { AttemptAssignment } from "@drydock/contracts";
+
+import { createAgentClient, withRetry } from "../client.js";
+import type { AgentConfig } from "../env.js";
+import { EXIT_CODES } from "./exit-codes.js";
+import { runOneAttempt } from "./run-one-attempt.js";
+import type { AttemptDeps } from "./run-one-attempt.js";
+
+/** Runs the attempts one after another and resolves to the exit code of the last one. */
+export async function serveAttempts(
+  config: AgentConfig,
+  deps: Omit<AttemptDeps, "client" | "handedOver"> = {},
+): Promise<number> {
+  let current = config;
+  let handedOver: AttemptAssignment | undefined;
+  for (;;) {
+    const client = createAgentClient(current);
+    const code = await runOneAttempt(current, {
+      ...deps,
+      client,
+      ...(handedOver ? { handedOver } : {}),
+    });
+    // A platform failure or a stop ends the agent; a task's own failure does not spoil the next attempt.
+    if ((code !== EXIT_CODES.succeeded && code !== EXIT_CODES.taskFailed) || deps.signal?.aborted)
+      return code;
+    const handed = await withRetry(() => client.agent.next.mutate(), {
+      reconnectSeconds: current.reconnectSeconds,
+    }).catch(() => ({ next: null }));
+    if (!handed.next) return code;
+    current = { ...current, token: handed.next.token };
+    handedOver = handed.next.assignment;
+  }
+}

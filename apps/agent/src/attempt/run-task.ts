@@ -1,0 +1,138 @@
+/**
+ * The task itself, once the attempt is under way: the code bundle (from the machine's cache) and the inputs,
+ * the entry imported and the task found in it, then the task run — or, for a `vscode(...)` task, handed to
+ * interactive-task.ts — and its outcome reported.
+ */
+import { join } from "node:path";
+
+import type { JsonValue } from "@drydock/contracts";
+
+import { ensureBundle } from "../bundle-cache.js";
+import type { CachedBundle } from "../bundle-cache.js";
+import { findTasks } from "../task-entity.js";
+import type { TaskEntity } from "../task-entity.js";
+import { BlobHttp } from "./blob-http.js";
+import type { AttemptContext } from "./context.js";
+import { AGENT_ERROR_CODES, EXIT_CODES } from "./exit-codes.js";
+import { runInteractiveTask } from "./interactive-task.js";
+import { reportFailure, setupFailed, storeOutput, taskFailed } from "./outcome.js";
+import { errorInfo, printTaskError, runTrapped } from "./task-errors.js";
+import { importEntry } from "./task-loader.js";
+import { holdSessionEarly } from "./task-session.js";
+import type { EarlySession, TaskHooksRef } from "./task-session.js";
+
+/** Runs the assigned task and reports its outcome; resolves to the exit code. */
+export async function runAssignedTask(ctx: AttemptContext): Promise<number> {
+  const { assignment, forwarder, signal } = ctx;
+  const spec = assignment.task;
+  forwarder?.system(
+    `running task ${spec.name} (execution ${assignment.executionId}, node ${assignment.nodeId}, attempt ${assignment.attemptNumber})`,
+  );
+  const fetched = await fetchBundleAndInputs(ctx);
+  if (typeof fetched === "number") return fetched;
+  const { bundle, inputs } = fetched;
+
+  // Without a preExecute hook or a first run to wait for, the IDE comes first: the module (needed only to
+  // check the task is there and for postExecute; resume imports the edited sources) loads once it is up,
+  // so the two do not compete for the CPU while the user waits for the link.
+  const interactive = spec.interactive?.enable ? spec.interactive : undefined;
+  const hooks: TaskHooksRef = {};
+  const early =
+    interactive && !interactive.runTaskFirst && !interactive.preExecute
+      ? holdSessionEarly(ctx, { bundle, inputs, interactive, hooks })
+      : undefined;
+  await early?.reachable;
+
+  const task = await loadTask(ctx, bundle, early);
+  if (typeof task === "number") return task;
+  hooks.current = task.interactive?.options ?? {};
+  if (signal.aborted) return EXIT_CODES.stopped;
+
+  if (interactive)
+    return runInteractiveTask(ctx, {
+      task,
+      inputs,
+      bundle,
+      interactive,
+      ...(early ? { early: early.held } : {}),
+    });
+
+  let output: JsonValue;
+  try {
+    output = await runTrapped(() => task.execute(inputs));
+  } catch (error) {
+    return taskFailed(ctx, error);
+  }
+  return storeOutput(ctx, output);
+}
+
+/** The extracted bundle and the inputs, or the exit code when either could not be had. */
+async function fetchBundleAndInputs(
+  ctx: AttemptContext,
+): Promise<{ bundle: CachedBundle; inputs: Record<string, unknown> } | number> {
+  const { config, assignment, call, log, signal } = ctx;
+  const bundleRef = assignment.bundle;
+  const http = new BlobHttp(config);
+  let bundle: CachedBundle;
+  try {
+    bundle = await ensureBundle(
+      config.cacheDir,
+      { sha256: bundleRef.sha256, url: http.resolve(bundleRef.url) },
+      { download: (url) => call("bundle download", () => http.getBytes(url)) },
+    );
+  } catch (error) {
+    return setupFailed(
+      ctx,
+      `could not fetch the code bundle ${bundleRef.sha256.slice(0, 12)}`,
+      error,
+    );
+  }
+  log.info(
+    { dir: bundle.dir, downloaded: bundle.downloaded },
+    bundle.downloaded ? "bundle downloaded" : "bundle found in the cache",
+  );
+  if (signal.aborted) return EXIT_CODES.stopped;
+
+  let inputs: Record<string, unknown>;
+  try {
+    inputs = await call("inputs", () => http.getJsonObject(http.resolve(assignment.inputsUrl)));
+  } catch (error) {
+    return setupFailed(ctx, "could not read the task's inputs", error);
+  }
+  if (signal.aborted) return EXIT_CODES.stopped;
+  return { bundle, inputs };
+}
+
+/** The task, from the bundle's entry, or the exit code when the entry fails to import or lacks the task. */
+async function loadTask(
+  ctx: AttemptContext,
+  bundle: CachedBundle,
+  early: EarlySession | undefined,
+): Promise<TaskEntity | number> {
+  const spec = ctx.assignment.task;
+  const entry = bundle.manifest.entry;
+  let moduleNamespace: Record<string, unknown>;
+  try {
+    moduleNamespace = await importEntry(join(bundle.dir, entry));
+  } catch (error) {
+    await early?.abandon();
+    printTaskError(error);
+    const info = errorInfo(error);
+    return reportFailure(ctx, {
+      ...info,
+      message: `importing ${entry} failed: ${info.message}`,
+      code: AGENT_ERROR_CODES.importFailed,
+    });
+  }
+
+  const tasks = findTasks(moduleNamespace);
+  const task = tasks.get(spec.name);
+  if (!task) {
+    await early?.abandon();
+    const known = [...tasks.keys()].sort();
+    const message = `task "${spec.name}" is not defined in ${entry} (${known.length > 0 ? `it defines ${known.join(", ")}` : "it defines no tasks"})`;
+    ctx.forwarder?.system(message);
+    return reportFailure(ctx, { message, name: "Error", code: AGENT_ERROR_CODES.taskNotFound });
+  }
+  return task;
+}

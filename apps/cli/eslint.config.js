@@ -1,0 +1,3 @@
+import { baseConfig, restrictEnvAccess } from "@drydock/eslint-config";
+
+export default [...baseConfig, ...restrictEnvAccess];

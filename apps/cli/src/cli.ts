@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+import { InvalidInputsError, TaskFailedError } from "@drydock/sdk";
+import { Command, CommanderError } from "commander";
+
+import { readCliEnv } from "./env.js";
+import {
+  abortCommand,
+  getExecutionCommand,
+  listExecutionsCommand,
+  logsCommand,
+  registerCommand,
+  RUN_USAGE,
+  runCommand,
+  upCommand,
+} from "./commands.js";
+import { CliError } from "./errors.js";
+import { ideInstallCommand } from "./ide.js";
+import {
+  changesCommand,
+  debugNodeCommand,
+  keepAliveCommand,
+  resumeCommand,
+} from "./interactive.js";
+
+const env = readCliEnv();
+let exitCode = 0;
+
+const connectionOptions = (cmd: Command) =>
+  cmd
+    .option(
+      "--endpoint <url>",
+      "the Drydock server (default: DRYDOCK_ENDPOINT, then what `drydock up` saved)",
+    )
+    .option("--token <token>", "API token (default: DRYDOCK_TOKEN, then what `drydock up` saved)")
+    .option("--project <project>", "project", undefined);
+
+const program = new Command("drydock")
+  .description("Drydock: TypeScript workflows whose tasks you can debug where they run")
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+program
+  .command("run")
+  .description("run a workflow locally, or on the server with --remote")
+  .usage("[--remote [--wait]] [--output text|json] <file> <workflow> [--<input> <value>]...")
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .argument("[args...]")
+  .addHelpText("after", `\n${RUN_USAGE}`)
+  .action(async (_args: string[], _opts: unknown, cmd: Command) => {
+    exitCode = await runCommand(env, cmd.args);
+  });
+
+connectionOptions(
+  program
+    .command("register")
+    .description("package a workflow file with its sources and register its workflows")
+    .argument("<file>"),
+).action(async (file: string, opts: Record<string, string>) => registerCommand(env, file, opts));
+
+const executions = program.command("executions").description("list and inspect executions");
+connectionOptions(
+  executions
+    .command("list")
+    .description("recent executions, newest first")
+    .option("--status <status>", "only RUNNING, SUCCEEDED, FAILED or ABORTED")
+    .option("--workflow <name>", "only this workflow's")
+    .option("--limit <n>", "how many", "50")
+    .option("-o, --output <format>", "text or json", "text"),
+).action(async (opts: Record<string, string>) => listExecutionsCommand(env, opts));
+connectionOptions(
+  executions
+    .command("get")
+    .description("an execution with each node's status")
+    .argument("<id>")
+    .option("-o, --output <format>", "text or json", "text"),
+).action(async (id: string, opts: Record<string, string>) => getExecutionCommand(env, id, opts));
+
+connectionOptions(
+  program
+    .command("logs")
+    .description("what a node's attempts printed (every node's without one)")
+    .argument("<execution>")
+    .argument("[node]"),
+).action(async (id: string, node: string | undefined, opts: Record<string, string>) =>
+  logsCommand(env, id, node, opts),
+);
+
+connectionOptions(
+  program
+    .command("abort")
+    .description("abort an execution and end its running tasks")
+    .argument("<id>")
+    .option("-o, --output <format>", "text or json", "text"),
+).action(async (id: string, opts: Record<string, string>) => abortCommand(env, id, opts));
+
+// A node's interactive session: <execution> <node> as `drydock executions get` lists them.
+const nodeCommand = (name: string, description: string) =>
+  connectionOptions(
+    program.command(name).description(description).argument("<execution>").argument("<node>"),
+  );
+
+nodeCommand(
+  "resume",
+  "resume a task waiting in its IDE: code-server stops and the task runs with the edited sources",
+)
+  .option("-y, --yes", "resume without asking (required when stdin is not a terminal)")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(
+    async (execution: string, node: string, opts: Record<string, string> & { yes?: boolean }) => {
+      exitCode = await resumeCommand(env, execution, node, opts);
+    },
+  );
+
+nodeCommand("keep-alive", "postpone the idle end of a task's IDE by its full maxIdleSeconds")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(async (execution: string, node: string, opts: Record<string, string>) =>
+    keepAliveCommand(env, execution, node, opts),
+  );
+
+nodeCommand(
+  "changes",
+  "print the edits made in a task's IDE as a patch (drydock changes <execution> <node> | git apply)",
+).action(async (execution: string, node: string, opts: Record<string, string>) =>
+  changesCommand(env, execution, node, opts),
+);
+
+nodeCommand(
+  "debug",
+  "re-run one node of a past execution in an IDE, with the inputs it had, without re-registering",
+)
+  .option("--wait", "print the IDE link once it is ready and follow the run to its end")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(
+    async (execution: string, node: string, opts: Record<string, string> & { wait?: boolean }) => {
+      exitCode = await debugNodeCommand(env, execution, node, opts);
+    },
+  );
+
+program
+  .command("up")
+  .description(
+    "start the control plane with an embedded PostgreSQL; Ctrl-C stops everything it started",
+  )
+  .option("--port <port>", "API and console port", "8484")
+  .option(
+    "--relay-port <port>",
+    "the relay's port, where IDE sessions are served (default: the API port + 1)",
+  )
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--data-dir <dir>", "where data lives", ".drydock")
+  .option(
+    "--launch <file[:workflow]>",
+    "once up, register this file and launch its workflow (default wf) with default inputs",
+  )
+  .action(
+    async (opts: {
+      port?: string;
+      relayPort?: string;
+      dataDir?: string;
+      host?: string;
+      launch?: string;
+    }) => {
+      exitCode = await upCommand(env, opts);
+    },
+  );
+
+program
+  .command("ide")
+  .description("the IDE runtime interactive tasks run (code-server on its own Node)")
+  .command("install")
+  .description(
+    "install it now, into the user's cache (DRYDOCK_IDE_DIR moves it), instead of on first use",
+  )
+  .action(async () => {
+    exitCode = await ideInstallCommand(env);
+  });
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode;
+  if (error instanceof InvalidInputsError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof TaskFailedError) {
+    process.stderr.write(
+      `error: ${error.message}\n${error.cause instanceof Error && error.cause.stack ? `${error.cause.stack}\n` : ""}`,
+    );
+    return 1;
+  }
+  if (error instanceof CliError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(
+    `error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return 1;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  exitCode = report(error);
+}
+process.exit(exitCode);

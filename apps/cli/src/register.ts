@@ -1,0 +1,178 @@
+import { dirname, isAbsolute, relative } from "node:path";
+
+import { packBundle } from "@drydock/bundle";
+import type { Execution, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import type Docker from "dockerode";
+
+import { buildTaskImages, imagePackageName, TaskImageError } from "./images/index.js";
+import type { ApiClient } from "./client.js";
+import type { LoadedFile } from "./load.js";
+import { CliError } from "./errors.js";
+import { readNpmRegistry } from "./npm-registry.js";
+import { formatBytes } from "./progress.js";
+import type { Progress } from "./progress.js";
+
+export interface Registered {
+  bundle: string;
+  versions: Map<string, string>;
+}
+
+async function upload(url: string, body: Buffer, progress: Progress): Promise<void> {
+  let sent = 0;
+  const chunk = 256 * 1024;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= body.length) {
+        controller.close();
+        return;
+      }
+      const next = body.subarray(sent, sent + chunk);
+      sent += next.length;
+      progress.update(
+        `uploading bundle ${formatBytes(sent)} / ${formatBytes(body.length)} (${Math.round((sent / body.length) * 100)}%)`,
+      );
+      controller.enqueue(next);
+    },
+  });
+  const response = await fetch(url, {
+    method: "PUT",
+    body: stream,
+    headers: { "content-type": "application/octet-stream", "content-length": String(body.length) },
+    duplex: "half",
+  });
+  if (!response.ok)
+    throw new CliError(`the bundle upload failed: ${response.status} ${await response.text()}`, 1);
+}
+
+export interface RegisterOptions {
+  /** The base of task images whose ImageSpec names none (DRYDOCK_TASK_BASE_IMAGE); default drydock/agent:latest. */
+  taskBaseImage?: string;
+  /** The Docker engine task images are built on; default dockerode's (DOCKER_HOST, else /var/run/docker.sock). */
+  docker?: Docker;
+}
+
+/** The specs of every workflow the file exports and of the tasks they call, copied so they can be changed here. */
+function collectSpecs(loaded: LoadedFile): { tasks: TaskSpec[]; workflows: WorkflowSpec[] } {
+  const tasks = new Map<string, TaskSpec>();
+  const workflows: WorkflowSpec[] = [];
+  for (const wf of loaded.workflows.values()) {
+    const built = wf.build();
+    workflows.push(built.workflow);
+    for (const t of built.tasks)
+      tasks.set(t.name, { ...t, ...(t.image ? { image: { ...t.image } } : {}) });
+  }
+  return { tasks: [...tasks.values()], workflows };
+}
+
+/**
+ * On a server that runs tasks on Docker, builds (or reuses) the tasks' images and records them as `image.ref`.
+ * Returns the names of the packages the images install, which the bundle leaves to them.
+ */
+async function prepareTaskImages(
+  api: ApiClient,
+  loaded: LoadedFile,
+  tasks: TaskSpec[],
+  progress: Progress,
+  options: RegisterOptions,
+): Promise<string[]> {
+  const images = tasks.flatMap((t) => (t.image ? [t.image] : []));
+  if (images.length === 0) return [];
+  const { executor } = await api.health.query();
+  if (executor !== "docker") {
+    progress.step(
+      "the server's local executor runs tasks as processes, so task images are not built",
+    );
+    return [];
+  }
+  try {
+    const needsNpm = images.some((image) => image.packages.length > 0);
+    const npmRegistry = needsNpm ? await readNpmRegistry(dirname(loaded.path)) : undefined;
+    await buildTaskImages(tasks, {
+      defaultBase: options.taskBaseImage,
+      npmRegistry,
+      docker: options.docker,
+      progress,
+    });
+  } catch (error) {
+    if (error instanceof TaskImageError) throw new CliError(error.message, 1);
+    throw error;
+  }
+  return [...new Set(images.flatMap((image) => image.packages.map(imagePackageName)))];
+}
+
+/**
+ * Packages the file with the local files it imports (as written) and the npm packages they need, builds the
+ * tasks' images when the server runs tasks on Docker, uploads the bundle unless the server has it already,
+ * and registers every workflow the file exports.
+ */
+export async function registerFile(
+  api: ApiClient,
+  project: string,
+  loaded: LoadedFile,
+  progress: Progress,
+  options: RegisterOptions = {},
+): Promise<Registered> {
+  const { tasks, workflows } = collectSpecs(loaded);
+  const imagePackages = await prepareTaskImages(api, loaded, tasks, progress, options);
+
+  progress.update(`packaging ${loaded.path}`);
+  const bundle = await packBundle(loaded.path, {
+    onProgress: (m) => progress.update(m),
+    imagePackages,
+  });
+  progress.step(
+    `packaged ${bundle.manifest.sources.length} source file(s) and ${Object.keys(bundle.manifest.packages).length} npm package(s) (${formatBytes(bundle.size)}, sha256 ${bundle.sha256.slice(0, 12)})`,
+  );
+  const { exists, uploadUrl } = await api.workflows.createUpload.mutate({
+    project,
+    sha256: bundle.sha256,
+    size: bundle.size,
+  });
+  if (!exists && uploadUrl) {
+    await upload(uploadUrl, bundle.tarball, progress);
+    progress.step(`uploaded bundle (${formatBytes(bundle.size)})`);
+  } else progress.step("the server already has this bundle");
+
+  for (const spec of tasks) {
+    const source =
+      spec.sourceFile && isAbsolute(spec.sourceFile)
+        ? relative(bundle.root, spec.sourceFile)
+        : undefined;
+    if (source && !source.startsWith("..")) spec.sourceFile = source;
+    else delete spec.sourceFile;
+  }
+  const result = await api.workflows.register.mutate({
+    project,
+    bundle: bundle.sha256,
+    entry: bundle.manifest.entry,
+    tasks,
+    workflows,
+  });
+  for (const w of result.workflows)
+    progress.step(
+      `registered workflow ${w.name} version ${w.version}${w.created ? "" : " (unchanged)"}`,
+    );
+  return {
+    bundle: bundle.sha256,
+    versions: new Map(result.workflows.map((w) => [w.name, w.version])),
+  };
+}
+
+/** Registers the file and starts an execution of its workflow `name`: what `run --remote` and `up --launch` do. */
+export async function launchWorkflow(
+  api: ApiClient,
+  project: string,
+  loaded: LoadedFile,
+  name: string,
+  inputs: Record<string, JsonValue>,
+  progress: Progress,
+  options: RegisterOptions = {},
+): Promise<Execution> {
+  const registered = await registerFile(api, project, loaded, progress, options);
+  return api.executions.create.mutate({
+    project,
+    workflow: name,
+    version: registered.versions.get(name),
+    inputs,
+  });
+}

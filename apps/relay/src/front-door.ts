@@ -1,0 +1,94 @@
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
+
+import { Refusal } from "./authority.js";
+import type { Admission } from "./admission.js";
+import { MAX_HEAD_BYTES, serveConnection, type ConnectionHooks } from "./connection.js";
+import { requestHeaderForIde } from "./cookies.js";
+import type { RelayMetrics } from "./metrics.js";
+import type { PendingConnections } from "./pending.js";
+import type { TicketRedemption } from "./redeem.js";
+import { refuseSocket } from "./refusals.js";
+import type { SessionHosts } from "./session-hosts.js";
+import type { WithTunnel } from "./tunnel-lookup.js";
+
+export interface FrontDoorParts {
+  hosts: SessionHosts;
+  admission: Admission;
+  pending: PendingConnections;
+  withTunnel: WithTunnel;
+  redemption: TicketRedemption;
+  metrics: RelayMetrics;
+  /** The relay's HTTP server, which takes the connections the fast path hands off. */
+  server: Server;
+}
+
+/**
+ * Where every browser or agent connection arrives first: it is pending until it signs in, and is served by
+ * the fast path (connection.ts), which hands it to the relay's HTTP server when it is not for a session.
+ * The hooks are built once: per request, the fast path only calls them.
+ */
+export function createFrontDoor({
+  hosts,
+  admission,
+  pending,
+  withTunnel,
+  redemption,
+  metrics,
+  server,
+}: FrontDoorParts) {
+  // Bound once: the fast path counts every request, and label lookups per request add up.
+  const forwardedHttp = metrics.requests.labels({ kind: "http", outcome: "forwarded" });
+  const forwardedUpgrade = metrics.requests.labels({ kind: "upgrade", outcome: "forwarded" });
+  const hooks: ConnectionHooks = {
+    sessionOf: (host) => hosts.sessionOf(host),
+    admit: (sessionId, cookie, origin, upgrade) =>
+      admission.admit(sessionId, cookie, origin, upgrade),
+    open: (sessionId, authority, socket, ready, refuseWith) =>
+      withTunnel(
+        sessionId,
+        socket,
+        (tunnel) => {
+          try {
+            ready(tunnel.openConnection(authority));
+          } catch (error) {
+            refuseWith(
+              new Refusal(
+                503,
+                `the task's tunnel cannot take another connection: ${(error as Error).message}`,
+              ),
+            );
+          }
+        },
+        refuseWith,
+      ),
+    rewrite: requestHeaderForIde,
+    forwarded: (kind) => (kind === "http" ? forwardedHttp : forwardedUpgrade).inc(),
+    refuse: (socket, refusal, kind) => refuseSocket(metrics, socket, refusal, kind),
+    handOff: (socket, bytes) => {
+      metrics.handOffs.inc();
+      socket.unshift(bytes);
+      server.emit("connection", socket);
+      socket.resume();
+    },
+    answer: (host, method, url) => redemption.answer(host, method, url),
+    signedIn: (socket) => pending.signedIn(socket),
+    headArrived: (socket) => pending.headArrived(socket),
+    awaitingHead: (socket) => pending.awaitHead(socket),
+    maxHeaderSize: MAX_HEAD_BYTES,
+  };
+
+  /** Open connections, so that closing the relay can end them. */
+  const sockets = new Set<Socket>();
+  return {
+    sockets,
+    accept(socket: Socket): void {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      socket.setNoDelay(true);
+      pending.add(socket);
+      serveConnection(socket, hooks);
+    },
+  };
+}
+export type FrontDoor = ReturnType<typeof createFrontDoor>;

@@ -1,0 +1,232 @@
+/**
+ * What agents and executors report about attempts, recorded in the attempt's execution transaction: an
+ * attempt started, is alive, succeeded, failed (retried or failing its node), or its agent exited without
+ * a word. Each report moves the DAG on (see dag.ts); a report for an attempt that already ended is refused
+ * or, when it repeats what is recorded, accepted once.
+ */
+import type { ErrorInfo, JsonValue } from "@drydock/contracts";
+import { SESSION_IDLE_CODE } from "@drydock/contracts";
+
+import type { Db } from "../../db/database.js";
+import type { AttemptRow, ExecutionRow } from "../../db/schema.js";
+import type { ServerConfig } from "../../env.js";
+import { ServerErrors } from "../../errors.js";
+import type { AttemptExit } from "../../executor/executor.js";
+import type { Logger } from "../../logger.js";
+import { requireExecutionOfAttempt } from "../ids.js";
+import { advance, createAttempt, endSessions, errorJson, nodeEvent, setNode } from "./dag.js";
+import type { Dispatcher } from "./dispatcher.js";
+import { ACTIVE_ATTEMPT } from "./open-statuses.js";
+import type { ExecutionTransactions, Tx } from "./transaction.js";
+import type { WorkflowCache } from "./workflow-cache.js";
+
+export type FailureStatus = "FAILED" | "TIMED_OUT" | "LOST";
+
+export class AttemptLifecycle {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      log: Logger;
+      config: Pick<ServerConfig, "lostAttemptRetries">;
+      workflows: WorkflowCache;
+      transactions: ExecutionTransactions;
+      slots: Pick<Dispatcher, "release" | "stopping">;
+    },
+  ) {}
+
+  async attemptStarted(id: string, pid: number): Promise<void> {
+    const executionId = requireExecutionOfAttempt(id);
+    await this.deps.transactions.transact(executionId, async (tx, exec, fx) => {
+      const attempt = await openAttempt(tx, id);
+      if (attempt.status === "RUNNING") return;
+      if (attempt.status !== "QUEUED") throw ServerErrors.attemptEnded(id, attempt.status);
+      const now = new Date();
+      const node = await tx
+        .updateTable("node_executions")
+        .set((eb) => ({ status: "RUNNING", started_at: eb.fn.coalesce("started_at", eb.val(now)) }))
+        .where("execution_id", "=", executionId)
+        .where("node_id", "=", attempt.node_id)
+        .returning("task")
+        .executeTakeFirstOrThrow();
+      const task = (await this.deps.workflows.workflowOf(exec, tx)).tasks.get(node.task);
+      await tx
+        .updateTable("attempts")
+        .set({
+          status: "RUNNING",
+          pid,
+          started_at: now,
+          heartbeat_at: now,
+          deadline_at: task?.timeoutSeconds
+            ? new Date(now.getTime() + task.timeoutSeconds * 1000)
+            : null,
+        })
+        .where("id", "=", id)
+        .execute();
+      fx.events.push(nodeEvent(executionId, attempt.node_id, "RUNNING", attempt.number));
+    });
+  }
+
+  async heartbeat(id: string): Promise<boolean> {
+    const row = await this.deps.db
+      .updateTable("attempts")
+      .set({ heartbeat_at: new Date() })
+      .where("id", "=", id)
+      .where("status", "in", ACTIVE_ATTEMPT)
+      .returning("id")
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async attemptSucceeded(id: string, outputsSha256: string, outputs: JsonValue): Promise<void> {
+    const executionId = requireExecutionOfAttempt(id);
+    await this.deps.transactions.transact(executionId, async (tx, exec, fx) => {
+      const attempt = await openAttempt(tx, id);
+      if (attempt.status === "SUCCEEDED" && attempt.outputs_sha256 === outputsSha256) return;
+      if (attempt.status !== "RUNNING" && attempt.status !== "QUEUED")
+        throw ServerErrors.attemptEnded(id, attempt.status);
+      await tx
+        .updateTable("attempts")
+        .set({ status: "SUCCEEDED", outputs_sha256: outputsSha256, ended_at: new Date() })
+        .where("id", "=", id)
+        .execute();
+      await endSessions(tx, [id], "resumed");
+      const node = await setNode(tx, fx, executionId, { node_id: attempt.node_id }, "SUCCEEDED", {
+        outputs,
+        attempt: attempt.number,
+      });
+      if (node.parent_node_id === null) return advance(this.deps.workflows, tx, exec, fx);
+      // A fan-out element: the last one to succeed gathers the elements' outputs, in order, into its parent's.
+      const parent = await tx
+        .updateTable("node_executions")
+        .set((eb) => ({ children_done: eb("children_done", "+", 1) }))
+        .where("execution_id", "=", executionId)
+        .where("node_id", "=", node.parent_node_id)
+        .returning(["node_id", "status", "children_done", "children_total"])
+        .executeTakeFirstOrThrow();
+      if (parent.status !== "RUNNING" || parent.children_done < (parent.children_total ?? 0))
+        return;
+      const children = await tx
+        .selectFrom("node_executions")
+        .select("outputs")
+        .where("execution_id", "=", executionId)
+        .where("parent_node_id", "=", parent.node_id)
+        .orderBy("map_index")
+        .execute();
+      await setNode(tx, fx, executionId, parent, "SUCCEEDED", {
+        outputs: children.map((c) => c.outputs as JsonValue),
+      });
+      return advance(this.deps.workflows, tx, exec, fx);
+    });
+  }
+
+  /** Records a failed attempt and either retries the node or fails it (and with it, the execution). */
+  async attemptFailed(id: string, status: FailureStatus, error: ErrorInfo): Promise<void> {
+    const executionId = requireExecutionOfAttempt(id);
+    await this.deps.transactions.transact(executionId, async (tx, exec, fx) => {
+      const attempt = await openAttempt(tx, id);
+      if (attempt.status !== "RUNNING" && attempt.status !== "QUEUED") return;
+      await tx
+        .updateTable("attempts")
+        .set({ status, error: errorJson(error), ended_at: new Date() })
+        .where("id", "=", id)
+        .execute();
+      const idle = error.code === SESSION_IDLE_CODE;
+      await endSessions(tx, [id], idle ? "idle" : "failed");
+      if (exec.status !== "RUNNING") return;
+      const node = await tx
+        .selectFrom("node_executions")
+        .selectAll()
+        .where("execution_id", "=", executionId)
+        .where("node_id", "=", attempt.node_id)
+        .executeTakeFirstOrThrow();
+      if (await this.retries(tx, attempt, node.task, exec, status, idle)) {
+        this.deps.log.info({ attemptId: id, status, next: attempt.number + 1 }, "retrying node");
+        return createAttempt(tx, fx, executionId, node, attempt.number + 1, {
+          ...error,
+          message: `attempt ${attempt.number} ${status === "LOST" ? "was lost" : "failed"}: ${error.message}`,
+        });
+      }
+      await setNode(tx, fx, executionId, node, "FAILED", { error, attempt: attempt.number });
+      if (node.parent_node_id !== null) {
+        const parent = { node_id: node.parent_node_id };
+        await setNode(tx, fx, executionId, parent, "FAILED", {
+          error: {
+            ...error,
+            message: `element ${node.map_index ?? "?"} (${node.node_id}) failed: ${error.message}`,
+          },
+        });
+      }
+      return advance(this.deps.workflows, tx, exec, fx);
+    });
+  }
+
+  /**
+   * Whether the node of a failed attempt gets another: a lost agent up to `lostAttemptRetries` times, a
+   * failure up to the task's `retries`. A session that ended idle is never retried: its user walked away,
+   * and a retry would open an IDE for nobody.
+   */
+  private async retries(
+    tx: Tx,
+    attempt: AttemptRow,
+    taskName: string,
+    exec: ExecutionRow,
+    status: FailureStatus,
+    idle: boolean,
+  ): Promise<boolean> {
+    const task = (await this.deps.workflows.workflowOf(exec, tx)).tasks.get(taskName);
+    const history = await tx
+      .selectFrom("attempts")
+      .select("status")
+      .where("execution_id", "=", attempt.execution_id)
+      .where("node_id", "=", attempt.node_id)
+      .execute();
+    const lost = history.filter((a) => a.status === "LOST").length;
+    const failures = history.length - lost;
+    return status === "LOST"
+      ? lost <= this.deps.config.lostAttemptRetries
+      : !idle && failures <= (task?.retries ?? 0);
+  }
+
+  /** The executor saw the agent end: its slot is freed, and an attempt it never reported on fails with the reason. */
+  async agentExited(id: string, exit: AttemptExit): Promise<void> {
+    this.deps.slots.release(id);
+    if (this.deps.slots.stopping) return;
+    const how = exit.signal
+      ? `was killed by ${exit.signal}`
+      : exit.code === null
+        ? "stopped"
+        : `exited with code ${exit.code}`;
+    const message = `the agent ${how} before reporting a result`;
+    const record = (withTail: boolean) =>
+      this.attemptFailed(id, "FAILED", {
+        code: "AGENT_EXITED",
+        message:
+          withTail && exit.tail ? `${message}; its last output:\n${exit.tail.trim()}` : message,
+      });
+    // Unrecorded, the attempt would wait for the heartbeat timeout and be re-run as lost, its retries ignored:
+    // if the agent's last output is what the store refuses, the exit is recorded without it.
+    await record(true)
+      .catch(async (err: unknown) => {
+        this.deps.log.warn(
+          { err, attemptId: id },
+          "could not record the agent's exit with its last output; recording it without",
+        );
+        await record(false);
+      })
+      .catch((err: unknown) =>
+        this.deps.log.error({ err, attemptId: id }, "could not record the agent's exit"),
+      );
+  }
+}
+
+/** The attempt's row, locked for the rest of the transaction. */
+async function openAttempt(tx: Tx, id: string): Promise<AttemptRow> {
+  const attempt = await tx
+    .selectFrom("attempts")
+    .selectAll()
+    .where("id", "=", id)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!attempt) throw ServerErrors.attemptNotFound(id);
+  return attempt;
+}

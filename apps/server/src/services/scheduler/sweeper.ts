@@ -1,0 +1,80 @@
+/**
+ * Every second, fails the attempts that ran past their task's timeout (TIMED_OUT) and those whose agent
+ * stopped sending heartbeats (LOST, so they are re-run), then ends their agents. One sweep at a time: a
+ * slow one is not overlapped by the next tick.
+ */
+import type { ErrorInfo } from "@drydock/contracts";
+
+import type { Db } from "../../db/database.js";
+import type { ServerConfig } from "../../env.js";
+import type { Executor } from "../../executor/executor.js";
+import type { Logger } from "../../logger.js";
+import type { FailureStatus } from "./attempt-lifecycle.js";
+import { ACTIVE_ATTEMPT } from "./open-statuses.js";
+
+export class Sweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      executor: Pick<Executor, "terminate">;
+      log: Logger;
+      config: Pick<ServerConfig, "heartbeatTimeoutSeconds">;
+      attemptFailed: (id: string, status: FailureStatus, error: ErrorInfo) => Promise<void>;
+    },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (this.sweeping) return;
+      this.sweeping = this.sweep()
+        .catch((err: unknown) => this.deps.log.error({ err }, "sweep failed"))
+        .finally(() => (this.sweeping = undefined));
+    }, 1_000);
+  }
+
+  /** Stops the timer and waits for a sweep under way. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sweeping;
+  }
+
+  private async sweep(): Promise<void> {
+    const { db, executor, config, attemptFailed } = this.deps;
+    const now = new Date();
+    const timedOut = await db
+      .selectFrom("attempts")
+      .select(["id", "started_at", "deadline_at"])
+      .where("status", "=", "RUNNING")
+      .where("deadline_at", "<", now)
+      .execute();
+    // Record why first, then end the agent: its exit report then finds the attempt over and changes nothing.
+    for (const a of timedOut) {
+      const seconds =
+        a.started_at && a.deadline_at
+          ? Math.round((a.deadline_at.getTime() - a.started_at.getTime()) / 1000)
+          : 0;
+      await attemptFailed(a.id, "TIMED_OUT", {
+        code: "TIMED_OUT",
+        message: `the task timed out after ${seconds}s`,
+      });
+      await executor.terminate(a.id);
+    }
+    const stale = await db
+      .selectFrom("attempts")
+      .select("id")
+      .where("status", "in", ACTIVE_ATTEMPT)
+      .where("pid", "is not", null)
+      .where("heartbeat_at", "<", new Date(now.getTime() - config.heartbeatTimeoutSeconds * 1000))
+      .execute();
+    for (const a of stale) {
+      await attemptFailed(a.id, "LOST", {
+        code: "AGENT_LOST",
+        message: `no heartbeat from the agent for ${config.heartbeatTimeoutSeconds}s`,
+      });
+      await executor.terminate(a.id);
+    }
+  }
+}

@@ -1,0 +1,493 @@
+/**
+ * Packs a workflow file into a code bundle: the file and the local files it imports, kept as the author
+ * wrote them, plus the files of its npm dependencies that it really loads, laid out so that Node (with
+ * tsx for the TypeScript sources) can import the entry from the extracted bundle anywhere.
+ *
+ * esbuild is used only to discover the import graph (its metafile); nothing it generates is shipped.
+ */
+import { createHash } from "node:crypto";
+import {
+  access,
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readFile,
+  realpath,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+
+import type { BundleManifest } from "@drydock/contracts";
+import { BUNDLE_MANIFEST_FILE } from "@drydock/contracts";
+import { build } from "esbuild";
+import type { Message, Metafile } from "esbuild";
+import { create as createTar } from "tar";
+
+export interface PackOptions {
+  /** Called with a short human-readable line for each step (the CLI shows it as progress). */
+  onProgress?: (message: string) => void;
+  /**
+   * Names of the packages the tasks' ImageSpecs install (`is-number`, `@scope/x`; no versions). Those not
+   * installed here are left to the image: imported but not packed. Installed ones are packed as usual.
+   */
+  imagePackages?: readonly string[];
+}
+
+export interface PackedBundle {
+  /** The gzip'd tar: byte-for-byte the same for the same code, so its sha256 identifies the code. */
+  tarball: Buffer;
+  sha256: string;
+  size: number;
+  manifest: BundleManifest;
+  /** The directory on disk that became the bundle root (the common ancestor of the sources). */
+  root: string;
+}
+
+interface PackageJsonInfo {
+  dir: string;
+  json: Record<string, unknown>;
+}
+
+interface PackageUse {
+  name: string;
+  version: string;
+  root: string;
+  /** Files of the package esbuild loaded: path inside the package → where it is on disk. */
+  files: Map<string, { file: string; root: string }>;
+}
+
+/** A bundle entry's content: a file on disk to copy, or generated text. */
+type BundleContent = { file: string } | { text: string };
+
+interface ImportEdge {
+  from: string;
+  to: string;
+  original: string;
+}
+
+const NODE_MODULES = `${sep}node_modules${sep}`;
+const FIXED_MTIME = new Date(0);
+const GZIP_OS_BYTE = 9;
+const GZIP_OS_UNKNOWN = 255;
+const SOURCE_MAP_SUFFIXES = [".js", ".mjs", ".cjs"];
+
+/**
+ * Packs `entryFile` into a reproducible bundle.
+ * @example const { tarball, sha256, manifest } = await packBundle("examples/hello/workflow.ts");
+ */
+export async function packBundle(
+  entryFile: string,
+  options: PackOptions = {},
+): Promise<PackedBundle> {
+  const progress = options.onProgress ?? (() => undefined);
+  const entry = await realEntryPath(entryFile);
+  const packageJsons = new PackageJsonReader();
+
+  const leftToImage = await packagesNotInstalled(dirname(entry), options.imagePackages ?? []);
+  if (leftToImage.length > 0)
+    progress(`leaving ${leftToImage.join(", ")} to the task image (not installed here)`);
+  progress(`resolving the imports of ${entryFile}`);
+  const { files, edges } = await discoverImportGraph(entry, leftToImage);
+
+  const entryPackage = await packageJsons.nearest(dirname(entry));
+  const sources = await findSources(entry, files, edges, entryPackage, packageJsons);
+  const root = commonAncestor([...sources].map((f) => dirname(f)));
+  const packages = await groupPackageFiles(files, sources, edges, root, packageJsons);
+
+  const contents = new Map<string, BundleContent>();
+  for (const file of sources) contents.set(toPosix(relative(root, file)), { file });
+  for (const pkg of packages.values()) {
+    const base = `node_modules/${pkg.name}`;
+    contents.set(`${base}/package.json`, { file: join(pkg.root, "package.json") });
+    for (const { file, root: pkgRoot } of pkg.files.values()) {
+      const add = (abs: string) =>
+        contents.set(`${base}/${toPosix(relative(pkgRoot, abs))}`, { file: abs });
+      add(file);
+      for (const nested of await packageJsons.between(dirname(file), pkgRoot)) add(nested);
+      const map = await sourceMapOf(file);
+      if (map) add(map);
+    }
+  }
+
+  if (contents.has(BUNDLE_MANIFEST_FILE)) {
+    throw new Error(
+      `cannot pack ${entryFile}: a source file is named ${BUNDLE_MANIFEST_FILE}, which the bundle reserves`,
+    );
+  }
+  if (!contents.has("package.json")) {
+    contents.set("package.json", {
+      text: `${JSON.stringify(bundlePackageJson(entryPackage, root), null, 2)}\n`,
+    });
+  }
+  const manifest: BundleManifest = {
+    formatVersion: 1,
+    entry: toPosix(relative(root, entry)),
+    sources: [...sources].map((f) => toPosix(relative(root, f))).sort(),
+    packages: Object.fromEntries(
+      [...packages.values()]
+        .map((p): [string, string] => [p.name, p.version])
+        .sort(([a], [b]) => compare(a, b)),
+    ),
+  };
+  contents.set(BUNDLE_MANIFEST_FILE, { text: `${JSON.stringify(manifest, null, 2)}\n` });
+
+  const packageList = Object.entries(manifest.packages).map(([n, v]) => `${n}@${v}`);
+  progress(
+    `packing ${manifest.sources.length} source file(s)` +
+      (packageList.length > 0
+        ? ` and ${packageList.length} npm package(s): ${packageList.join(", ")}`
+        : ""),
+  );
+  const tarball = await writeTarball(contents);
+  const sha256 = createHash("sha256").update(tarball).digest("hex");
+  progress(`bundle ready: ${formatSize(tarball.length)}, sha256 ${sha256.slice(0, 12)}…`);
+  return { tarball, sha256, size: tarball.length, manifest, root };
+}
+
+async function realEntryPath(entryFile: string): Promise<string> {
+  try {
+    return await realpath(resolve(entryFile));
+  } catch (error) {
+    throw new Error(`cannot pack ${entryFile}: the file does not exist`, { cause: error });
+  }
+}
+
+/**
+ * The packages among `names` with no `node_modules/<name>` directory in `startDir` or above it, sorted: the
+ * ImageSpec packages that only the task image will have.
+ */
+async function packagesNotInstalled(startDir: string, names: readonly string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const name of new Set(names)) {
+    let found = false;
+    for (let dir = startDir; !found; dir = dirname(dir)) {
+      found = await stat(join(dir, "node_modules", name)).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
+      if (dirname(dir) === dir) break;
+    }
+    if (!found) missing.push(name);
+  }
+  return missing.sort(compare);
+}
+
+/**
+ * Runs esbuild (writing nothing) and returns every file it loaded and every import between them. Imports of
+ * `external` packages (and their subpaths) are not followed.
+ */
+async function discoverImportGraph(
+  entry: string,
+  external: string[],
+): Promise<{ files: Set<string>; edges: ImportEdge[] }> {
+  const workingDir = dirname(entry);
+  let metafile: Metafile;
+  try {
+    const result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      write: false,
+      metafile: true,
+      platform: "node",
+      format: "esm",
+      logLevel: "silent",
+      absWorkingDir: workingDir,
+      outdir: join(workingDir, ".drydock-pack"),
+      // Resolve as Node will at run time: no "module" condition, no "module" main field.
+      conditions: [],
+      mainFields: ["main"],
+      loader: { ".node": "file" },
+      external,
+    });
+    metafile = result.metafile;
+  } catch (error) {
+    throw new Error(`cannot pack ${entry}: ${describeBuildFailure(error)}`, { cause: error });
+  }
+
+  const toAbsolute = (key: string): string | undefined =>
+    // Keys of virtual modules carry a namespace prefix (`ns:path`); only real files are shipped.
+    /^[a-z][a-z0-9-]*:/i.test(key) && !isAbsolute(key) ? undefined : resolve(workingDir, key);
+  const files = new Set<string>();
+  const edges: ImportEdge[] = [];
+  for (const [key, input] of Object.entries(metafile.inputs)) {
+    const from = toAbsolute(key);
+    if (!from) continue;
+    files.add(from);
+    for (const imported of input.imports) {
+      if (imported.external) continue;
+      const to = toAbsolute(imported.path);
+      if (to) edges.push({ from, to, original: imported.original ?? imported.path });
+    }
+  }
+  return { files, edges };
+}
+
+function describeBuildFailure(error: unknown): string {
+  const errors = (error as { errors?: Message[] }).errors;
+  const first = errors?.[0];
+  if (!first) return error instanceof Error ? error.message : String(error);
+  const where = first.location
+    ? `${first.location.file}:${first.location.line}:${first.location.column}: `
+    : "";
+  return `${where}${first.text}`;
+}
+
+/**
+ * The author's files: those outside node_modules that belong to the entry's package, plus any file
+ * outside node_modules that a source imports by relative path (so relative imports keep working).
+ */
+async function findSources(
+  entry: string,
+  files: Set<string>,
+  edges: ImportEdge[],
+  entryPackage: PackageJsonInfo | undefined,
+  packageJsons: PackageJsonReader,
+): Promise<Set<string>> {
+  const sources = new Set<string>([entry]);
+  for (const file of files) {
+    if (isInNodeModules(file)) continue;
+    if ((await packageJsons.nearest(dirname(file)))?.dir === entryPackage?.dir) sources.add(file);
+  }
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const edge of edges) {
+      if (
+        sources.has(edge.from) &&
+        !sources.has(edge.to) &&
+        isRelativeSpecifier(edge.original) &&
+        !isInNodeModules(edge.to)
+      ) {
+        sources.add(edge.to);
+        grew = true;
+      }
+    }
+  }
+  return sources;
+}
+
+async function groupPackageFiles(
+  files: Set<string>,
+  sources: Set<string>,
+  edges: ImportEdge[],
+  root: string,
+  packageJsons: PackageJsonReader,
+): Promise<Map<string, PackageUse>> {
+  // One entry per package root first; roots sharing a name are then merged or reported as a conflict.
+  const byRoot = new Map<string, PackageUse>();
+  for (const file of [...files].sort(compare)) {
+    if (sources.has(file)) continue;
+    const info = await packageOf(file, packageJsons);
+    if (!info) {
+      const importer = edges.find((e) => e.to === file)?.from;
+      throw new Error(
+        `cannot pack: ${file}${importer ? ` (imported by ${importer})` : ""} is neither part of the entry's package nor of a package with a package.json "name"`,
+      );
+    }
+    let use = byRoot.get(info.dir);
+    if (!use) {
+      const name =
+        typeof info.json.name === "string" ? info.json.name : packageNameFromPath(info.dir);
+      const version = typeof info.json.version === "string" ? info.json.version : "0.0.0";
+      use = { name, version, root: info.dir, files: new Map() };
+      byRoot.set(info.dir, use);
+    }
+    use.files.set(relative(info.dir, file), { file, root: info.dir });
+  }
+
+  const byName = new Map<string, PackageUse>();
+  for (const use of byRoot.values()) {
+    const seen = byName.get(use.name);
+    if (!seen) {
+      byName.set(use.name, { ...use, files: new Map(use.files) });
+      continue;
+    }
+    if (seen.version !== use.version) {
+      const describe = (u: PackageUse) =>
+        `${u.version} (imported by ${importersOf(u, edges, sources, root, byRoot).join(", ") || "?"})`;
+      throw new Error(
+        `cannot pack: the code needs two versions of "${use.name}": ${describe(seen)} and ${describe(use)}; ` +
+          `a bundle holds one version of each package, so align the dependencies on one version`,
+      );
+    }
+    // The same version installed twice (pnpm peer-dependency variants): same files, ship them once.
+    for (const [path, file] of use.files) if (!seen.files.has(path)) seen.files.set(path, file);
+  }
+  return byName;
+}
+
+function importersOf(
+  use: PackageUse,
+  edges: ImportEdge[],
+  sources: Set<string>,
+  root: string,
+  byRoot: Map<string, PackageUse>,
+): string[] {
+  const importers = new Set<string>();
+  const owns = (u: PackageUse, file: string) => u.files.get(relative(u.root, file))?.file === file;
+  for (const edge of edges) {
+    if (!owns(use, edge.to) || owns(use, edge.from)) continue;
+    if (sources.has(edge.from)) {
+      importers.add(toPosix(relative(root, edge.from)));
+    } else {
+      const owner = [...byRoot.values()].find((u) => owns(u, edge.from));
+      importers.add(owner ? `${owner.name}@${owner.version}` : edge.from);
+    }
+  }
+  return [...importers].sort(compare);
+}
+
+/** The package a non-source file belongs to: after the last node_modules segment, else the nearest named package.json. */
+async function packageOf(
+  file: string,
+  packageJsons: PackageJsonReader,
+): Promise<PackageJsonInfo | undefined> {
+  const at = file.lastIndexOf(NODE_MODULES);
+  if (at >= 0) {
+    const rest = file.slice(at + NODE_MODULES.length).split(sep);
+    const nameParts = rest[0]?.startsWith("@") ? rest.slice(0, 2) : rest.slice(0, 1);
+    const dir = join(file.slice(0, at + NODE_MODULES.length), ...nameParts);
+    const json = await packageJsons.read(dir);
+    if (json) return { dir, json };
+  }
+  return packageJsons.nearest(dirname(file), { named: true });
+}
+
+function bundlePackageJson(
+  entryPackage: PackageJsonInfo | undefined,
+  root: string,
+): Record<string, unknown> {
+  const json: Record<string, unknown> = { name: "drydock-bundle", private: true, type: "module" };
+  const authorType = entryPackage?.json.type;
+  if (authorType === "module" || authorType === "commonjs") json.type = authorType;
+  // Subpath imports (`#lib/x`) are relative to the package root, so they carry over only when it is the bundle root.
+  if (entryPackage?.dir === root && entryPackage.json.imports !== undefined)
+    json.imports = entryPackage.json.imports;
+  return json;
+}
+
+async function sourceMapOf(file: string): Promise<string | undefined> {
+  if (!SOURCE_MAP_SUFFIXES.some((suffix) => file.endsWith(suffix))) return undefined;
+  const map = `${file}.map`;
+  try {
+    await access(map);
+    return map;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes the files to a scratch dir with normalised modes and tars them in sorted order with a fixed mtime. */
+async function writeTarball(contents: Map<string, BundleContent>): Promise<Buffer> {
+  const staging = await mkdtemp(join(tmpdir(), "drydock-pack-"));
+  try {
+    const paths = [...contents.keys()].sort(compare);
+    for (const path of paths) {
+      const target = join(staging, ...path.split("/"));
+      await mkdir(dirname(target), { recursive: true });
+      const content = contents.get(path);
+      if (content && "file" in content) await copyFile(content.file, target);
+      else await writeFile(target, content?.text ?? "");
+      await chmod(target, 0o644);
+    }
+    const pack = createTar({ gzip: true, cwd: staging, portable: true, mtime: FIXED_MTIME }, paths);
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(Buffer.from(chunk));
+    const tarball = Buffer.concat(chunks);
+    // zlib writes the packing machine's OS into the gzip header (3 on Linux, 19 on macOS); a fixed "unknown"
+    // keeps the sha256 the same wherever the code is packed. The header is not covered by the gzip CRC.
+    tarball[GZIP_OS_BYTE] = GZIP_OS_UNKNOWN;
+    return tarball;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Reads package.json files once each. */
+class PackageJsonReader {
+  private readonly cache = new Map<string, Promise<Record<string, unknown> | undefined>>();
+
+  read(dir: string): Promise<Record<string, unknown> | undefined> {
+    let pending = this.cache.get(dir);
+    if (!pending) {
+      pending = readFile(join(dir, "package.json"), "utf8").then(
+        (text) => JSON.parse(text) as Record<string, unknown>,
+        () => undefined,
+      );
+      this.cache.set(dir, pending);
+    }
+    return pending;
+  }
+
+  async nearest(
+    startDir: string,
+    options: { named?: boolean } = {},
+  ): Promise<PackageJsonInfo | undefined> {
+    for (let dir = startDir; ; dir = dirname(dir)) {
+      const json = await this.read(dir);
+      if (json && (!options.named || typeof json.name === "string")) return { dir, json };
+      if (dirname(dir) === dir) return undefined;
+    }
+  }
+
+  /** package.json files strictly inside `root` on the way up from `startDir` (they can change a file's module type). */
+  async between(startDir: string, root: string): Promise<string[]> {
+    const found: string[] = [];
+    for (let dir = startDir; dir !== root && dir.startsWith(root + sep); dir = dirname(dir)) {
+      if (await this.read(dir)) found.push(join(dir, "package.json"));
+    }
+    return found;
+  }
+}
+
+function isInNodeModules(file: string): boolean {
+  return file.includes(NODE_MODULES);
+}
+
+function isRelativeSpecifier(specifier: string): boolean {
+  return (
+    specifier.startsWith("./") ||
+    specifier.startsWith("../") ||
+    specifier === "." ||
+    specifier === ".." ||
+    isAbsolute(specifier)
+  );
+}
+
+function packageNameFromPath(dir: string): string {
+  const parts = dir.split(sep);
+  const last = parts.at(-1) ?? dir;
+  const parent = parts.at(-2);
+  return parent?.startsWith("@") ? `${parent}/${last}` : last;
+}
+
+function commonAncestor(dirs: string[]): string {
+  const [first, ...rest] = dirs;
+  if (first === undefined) throw new Error("commonAncestor needs at least one directory");
+  let common = first;
+  for (const dir of rest) {
+    while (dir !== common && !dir.startsWith(common.endsWith(sep) ? common : common + sep))
+      common = dirname(common);
+  }
+  return common;
+}
+
+function toPosix(path: string): string {
+  return sep === "/" ? path : path.split(sep).join("/");
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function formatSize(bytes: number): string {
+  return bytes < 1024
+    ? `${bytes} B`
+    : bytes < 1024 * 1024
+      ? `${(bytes / 1024).toFixed(1)} kB`
+      : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
