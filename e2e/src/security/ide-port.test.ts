@@ -80,10 +80,16 @@ beforeAll(async () => {
     90_000,
   );
   const { nodes } = await stack.api.executions.get.query({ id: executionId });
-  const log = (
-    await stack.api.executions.logs.query({ attemptId: nodes[0]?.attempts.at(-1)?.id ?? "" })
-  ).text;
-  signInUrl = /signed in by this link: (\S+)/.exec(log)?.[1] ?? "";
+  const attemptId = nodes[0]?.attempts.at(-1)?.id ?? "";
+  // The agent's log reaches the server in batches: the link may land a moment after READY.
+  signInUrl = await waitFor(
+    "the sign-in link in the task's log",
+    async () => {
+      const { text } = await stack.api.executions.logs.query({ attemptId });
+      return /signed in by this link: (\S+)/.exec(text)?.[1];
+    },
+    10_000,
+  );
 });
 
 afterAll(() => tearDown({ browser, executionId, stack }));
