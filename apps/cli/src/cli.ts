@@ -11,7 +11,6 @@ import {
   registerCommand,
   RUN_USAGE,
   runCommand,
-  upCommand,
 } from "./commands.js";
 import { CliError } from "./errors.js";
 import { ideInstallCommand } from "./ide.js";
@@ -21,6 +20,8 @@ import {
   keepAliveCommand,
   resumeCommand,
 } from "./interactive.js";
+import { upCommand } from "./up.js";
+import type { UpFlags } from "./up.js";
 
 const env = readCliEnv();
 let exitCode = 0;
@@ -154,17 +155,9 @@ program
     "--launch <file[:workflow]>",
     "once up, register this file and launch its workflow (default wf) with default inputs",
   )
-  .action(
-    async (opts: {
-      port?: string;
-      relayPort?: string;
-      dataDir?: string;
-      host?: string;
-      launch?: string;
-    }) => {
-      exitCode = await upCommand(env, opts);
-    },
-  );
+  .action(async (opts: UpFlags) => {
+    exitCode = await upCommand(env, opts);
+  });
 
 program
   .command("ide")

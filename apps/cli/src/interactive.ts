@@ -3,7 +3,7 @@ import type { InteractiveSession } from "@drydock/contracts";
 
 import type { CliEnv } from "./env.js";
 import type { ConnectionFlags } from "./commands.js";
-import { executionUrl, outputFormat, withApi } from "./commands.js";
+import { executionUrl, outputFormat, printAnswer, withApi } from "./commands.js";
 import { canAsk, confirm } from "./confirm.js";
 import { followExecution } from "./follow.js";
 import { CliError } from "./errors.js";
@@ -88,14 +88,12 @@ export async function keepAliveCommand(
   flags: NodeFlags,
 ): Promise<void> {
   const ref = nodeRef(execution, node);
-  const format = outputFormat(flags.output);
-  await withApi(env, flags, async (api) => {
-    const session = await api.sessions.keepAlive.mutate(ref);
-    printResult(
-      format === "json" ? session : `kept the IDE of ${taskOf(ref)} alive: ${idleEnd(session)}`,
-      format,
-    );
-  });
+  await printAnswer(
+    env,
+    flags,
+    (api) => api.sessions.keepAlive.mutate(ref),
+    (session) => `kept the IDE of ${taskOf(ref)} alive: ${idleEnd(session)}`,
+  );
 }
 
 /** `drydock changes`: the IDE's edits as a unified diff on stdout, and nothing else there (`| git apply`). */

@@ -3,8 +3,9 @@ import type { Socket } from "node:net";
 
 import { Refusal } from "./authority.js";
 import type { Admission } from "./admission.js";
-import { MAX_HEAD_BYTES, serveConnection, type ConnectionHooks } from "./connection.js";
 import { requestHeaderForIde } from "./cookies.js";
+import { serveConnection } from "./fast-path/connection.js";
+import { MAX_HEAD_BYTES, type ConnectionHooks } from "./fast-path/hooks.js";
 import type { RelayMetrics } from "./metrics.js";
 import type { PendingConnections } from "./pending.js";
 import type { TicketRedemption } from "./redeem.js";
@@ -25,22 +26,33 @@ export interface FrontDoorParts {
 
 /**
  * Where every browser or agent connection arrives first: it is pending until it signs in, and is served by
- * the fast path (connection.ts), which hands it to the relay's HTTP server when it is not for a session.
- * The hooks are built once: per request, the fast path only calls them.
+ * the fast path (fast-path/connection.ts), which hands it to the relay's HTTP server when it is not for a
+ * session.
  */
-export function createFrontDoor({
-  hosts,
-  admission,
-  pending,
-  withTunnel,
-  redemption,
-  metrics,
-  server,
-}: FrontDoorParts) {
+export function createFrontDoor(parts: FrontDoorParts) {
+  const hooks = connectionHooks(parts);
+  /** Open connections, so that closing the relay can end them. */
+  const sockets = new Set<Socket>();
+  return {
+    sockets,
+    accept(socket: Socket): void {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      socket.setNoDelay(true);
+      parts.pending.add(socket);
+      serveConnection(socket, hooks);
+    },
+  };
+}
+export type FrontDoor = ReturnType<typeof createFrontDoor>;
+
+/** What the fast path needs from the relay, built once: per request, the fast path only calls these. */
+function connectionHooks(parts: FrontDoorParts): ConnectionHooks {
+  const { hosts, admission, pending, withTunnel, redemption, metrics, server } = parts;
   // Bound once: the fast path counts every request, and label lookups per request add up.
   const forwardedHttp = metrics.requests.labels({ kind: "http", outcome: "forwarded" });
   const forwardedUpgrade = metrics.requests.labels({ kind: "upgrade", outcome: "forwarded" });
-  const hooks: ConnectionHooks = {
+  return {
     sessionOf: (host) => hosts.sessionOf(host),
     admit: (sessionId, cookie, origin, upgrade) =>
       admission.admit(sessionId, cookie, origin, upgrade),
@@ -77,18 +89,4 @@ export function createFrontDoor({
     awaitingHead: (socket) => pending.awaitHead(socket),
     maxHeaderSize: MAX_HEAD_BYTES,
   };
-
-  /** Open connections, so that closing the relay can end them. */
-  const sockets = new Set<Socket>();
-  return {
-    sockets,
-    accept(socket: Socket): void {
-      sockets.add(socket);
-      socket.once("close", () => sockets.delete(socket));
-      socket.setNoDelay(true);
-      pending.add(socket);
-      serveConnection(socket, hooks);
-    },
-  };
 }
-export type FrontDoor = ReturnType<typeof createFrontDoor>;

@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 import { TUNNEL_PATH } from "@drydock/tunnel";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 
-import { MAX_HEAD_BYTES } from "./connection.js";
+import { MAX_HEAD_BYTES } from "./fast-path/hooks.js";
 import type { PendingConnections } from "./pending.js";
 import { writeStatus } from "./refusals.js";
 import type { ServerProxy } from "./server-proxy.js";

@@ -118,20 +118,26 @@ export async function consoleRoutes(
   app: FastifyInstance,
   options: { sessions: ConsoleSessions; dist: string | undefined },
 ) {
-  const { sessions, dist } = options;
   app.addHook("onSend", async (_request, reply) => {
     reply.headers(CONSOLE_SECURITY_HEADERS);
   });
-  const setSession = (request: FastifyRequest, reply: FastifyReply, value: string) =>
-    reply.setCookie(CONSOLE_COOKIE, value, {
-      signed: true,
-      httpOnly: true,
-      sameSite: "lax",
-      secure: request.protocol === "https",
-      path: "/",
-      maxAge: CONSOLE_SESSION_SECONDS,
-    });
+  signInRoutes(app, options.sessions);
+  await pageRoutes(app, options.dist);
+}
 
+function setSessionCookie(request: FastifyRequest, reply: FastifyReply, value: string) {
+  return reply.setCookie(CONSOLE_COOKIE, value, {
+    signed: true,
+    httpOnly: true,
+    sameSite: "lax",
+    secure: request.protocol === "https",
+    path: "/",
+    maxAge: CONSOLE_SESSION_SECONDS,
+  });
+}
+
+/** Signing in with the server's token (a form, or `?token=` on any page) and out again. */
+function signInRoutes(app: FastifyInstance, sessions: ConsoleSessions) {
   app.post("/login", async (request, reply) => {
     const body = LoginBody.safeParse(request.body);
     if (!body.success)
@@ -144,7 +150,7 @@ export async function consoleRoutes(
         message:
           "That is not this server's token. Use the one `drydock up` printed (also in ~/.drydock/context.json).",
       });
-    setSession(request, reply, value);
+    setSessionCookie(request, reply, value);
     return reply.code(204).send();
   });
 
@@ -165,10 +171,13 @@ export async function consoleRoutes(
     if (token === null) return;
     url.searchParams.delete("token");
     const value = sessions.signIn(token);
-    if (value) setSession(request, reply, value);
+    if (value) setSessionCookie(request, reply, value);
     return reply.redirect(`${url.pathname}${url.search}`, 303);
   });
+}
 
+/** The console's pages from its build, or one page saying to build it. */
+async function pageRoutes(app: FastifyInstance, dist: string | undefined) {
   if (!dist) {
     app.get("/", async (_request, reply) =>
       reply

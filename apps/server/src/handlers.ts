@@ -38,8 +38,8 @@ function refusingBadValues<T extends object>(tree: T): T {
   return Object.fromEntries(Object.entries(tree).map(([key, value]) => [key, wrap(value)])) as T;
 }
 
-/** Binds the router contract to the services; nothing here knows about HTTP. */
-export function createHandlers(s: {
+/** The services the API's handlers call. */
+export interface HandlerServices {
   db: Db;
   workflows: WorkflowService;
   executions: ExecutionService;
@@ -47,9 +47,12 @@ export function createHandlers(s: {
   scheduler: Scheduler;
   sessions: SessionService;
   executor: ExecutorKind;
-}): AppHandlers {
-  const ok = { ok: true as const };
-  const access = new AgentAccess(s.db);
+}
+
+const ok = { ok: true as const };
+
+/** Binds the router contract to the services; nothing here knows about HTTP. */
+export function createHandlers(s: HandlerServices): AppHandlers {
   return refusingBadValues<AppHandlers>({
     health: () => ({ ok: true, executor: s.executor }),
     projects: {
@@ -64,69 +67,8 @@ export function createHandlers(s: {
       list: (input) => s.workflows.list(input.project),
       get: (input) => s.workflows.get(input.project, input.name, input.version),
     },
-    executions: {
-      create: (input) => s.executions.create(input),
-      list: (input) => s.executions.list(input),
-      get: (input) => s.executions.detail(input.id),
-      node: (input) => s.executions.node(input.executionId, input.nodeId),
-      abort: (input) => s.executions.abort(input.id),
-      debug: (input) => s.executions.debug(input.executionId, input.nodeId),
-      logs: (input) => s.executions.logs(input.attemptId, input.offset),
-      watch: (input, _ctx, signal) => s.executions.watch(input.id, signal),
-      watchList: (input, _ctx, signal) => s.executions.watchList(input.project, signal),
-      tailLogs: (input, _ctx, signal) =>
-        s.executions.tailLogs(input.attemptId, input.offset, signal),
-    },
-    // An agent token acts for its attempt while it runs; after its end, only for what the end needs.
-    agent: access.guard({
-      assignment: (_input, ctx) => s.agent.assignment(ctx.principal.attemptId),
-      started: async (input, ctx) => {
-        await s.scheduler.attemptStarted(ctx.principal.attemptId, input.pid);
-        return ok;
-      },
-      heartbeat: async (input, ctx) => {
-        const { attemptId } = ctx.principal;
-        const proceed = await s.scheduler.heartbeat(attemptId);
-        // An attempt that must stop has no session left to act on.
-        const session = proceed
-          ? await s.sessions.heartbeat(
-              attemptId,
-              input?.sessionActive === true,
-              input?.tunnelDownMs,
-            )
-          : undefined;
-        return { proceed, ...(session ? { session } : {}) };
-      },
-      log: async (input, ctx) => {
-        await s.agent.log(ctx.principal.attemptId, input.lines);
-        return ok;
-      },
-      complete: async (input, ctx) => {
-        await s.agent.complete(ctx.principal.attemptId, input.outputsSha256);
-        return ok;
-      },
-      fail: async (input, ctx) => {
-        await s.agent.fail(ctx.principal.attemptId, input.error);
-        return ok;
-      },
-      next: async (_input, ctx) => {
-        const next = await s.scheduler.handOver(ctx.principal.attemptId);
-        return {
-          next: next
-            ? { token: next.token, assignment: await s.agent.assignment(next.attemptId) }
-            : null,
-        };
-      },
-      openSession: (input, ctx) => s.sessions.openSession(ctx.principal.attemptId, input ?? {}),
-      updateSession: async (input, ctx) => {
-        await s.sessions.updateSession(ctx.principal.attemptId, input);
-        return ok;
-      },
-      endSession: async (input, ctx) => {
-        await s.sessions.endSession(ctx.principal.attemptId, input.reason, input.error);
-        return ok;
-      },
-    }),
+    executions: executionHandlers(s.executions),
+    agent: agentHandlers(s),
     sessions: {
       ideTicket: (input, ctx) => s.sessions.ideTicket(input.sessionId, ctx.principal.userId),
       resume: (input) => s.sessions.resume(input.executionId, input.nodeId),
@@ -140,6 +82,70 @@ export function createHandlers(s: {
         await s.sessions.markReady(input.sessionId);
         return ok;
       },
+    },
+  });
+}
+
+function executionHandlers(executions: ExecutionService): AppHandlers["executions"] {
+  return {
+    create: (input) => executions.create(input),
+    list: (input) => executions.list(input),
+    get: (input) => executions.detail(input.id),
+    node: (input) => executions.node(input.executionId, input.nodeId),
+    abort: (input) => executions.abort(input.id),
+    debug: (input) => executions.debug(input.executionId, input.nodeId),
+    logs: (input) => executions.logs(input.attemptId, input.offset),
+    watch: (input, _ctx, signal) => executions.watch(input.id, signal),
+    watchList: (input, _ctx, signal) => executions.watchList(input.project, signal),
+    tailLogs: (input, _ctx, signal) => executions.tailLogs(input.attemptId, input.offset, signal),
+  };
+}
+
+/** An agent token acts for its attempt while it runs; after its end, only for what the end needs. */
+function agentHandlers(s: HandlerServices): AppHandlers["agent"] {
+  return new AgentAccess(s.db).guard({
+    assignment: (_input, ctx) => s.agent.assignment(ctx.principal.attemptId),
+    started: async (input, ctx) => {
+      await s.scheduler.attemptStarted(ctx.principal.attemptId, input.pid);
+      return ok;
+    },
+    heartbeat: async (input, ctx) => {
+      const { attemptId } = ctx.principal;
+      const proceed = await s.scheduler.heartbeat(attemptId);
+      // An attempt that must stop has no session left to act on.
+      const session = proceed
+        ? await s.sessions.heartbeat(attemptId, input?.sessionActive === true, input?.tunnelDownMs)
+        : undefined;
+      return { proceed, ...(session ? { session } : {}) };
+    },
+    log: async (input, ctx) => {
+      await s.agent.log(ctx.principal.attemptId, input.lines);
+      return ok;
+    },
+    complete: async (input, ctx) => {
+      await s.agent.complete(ctx.principal.attemptId, input.outputsSha256);
+      return ok;
+    },
+    fail: async (input, ctx) => {
+      await s.agent.fail(ctx.principal.attemptId, input.error);
+      return ok;
+    },
+    next: async (_input, ctx) => {
+      const next = await s.scheduler.handOver(ctx.principal.attemptId);
+      return {
+        next: next
+          ? { token: next.token, assignment: await s.agent.assignment(next.attemptId) }
+          : null,
+      };
+    },
+    openSession: (input, ctx) => s.sessions.openSession(ctx.principal.attemptId, input ?? {}),
+    updateSession: async (input, ctx) => {
+      await s.sessions.updateSession(ctx.principal.attemptId, input);
+      return ok;
+    },
+    endSession: async (input, ctx) => {
+      await s.sessions.endSession(ctx.principal.attemptId, input.reason, input.error);
+      return ok;
     },
   });
 }

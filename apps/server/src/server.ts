@@ -13,12 +13,13 @@ import { BlobUrlSigner } from "./blobs/signing.js";
 import { cannotUse, lockDataDir } from "./data-dir.js";
 import type { DataDirLock } from "./data-dir.js";
 import { createDatabase } from "./db/database.js";
+import type { Db } from "./db/database.js";
 import { migrateToLatest } from "./db/migrations.js";
 import { startEmbeddedPostgres } from "./db/postgres.js";
-import type { RunningPostgres } from "./db/postgres.js";
 import { ServerConfigSchema } from "./env.js";
-import type { ServerConfigInput } from "./env.js";
+import type { ServerConfig, ServerConfigInput } from "./env.js";
 import { DockerExecutor } from "./executor/docker.js";
+import type { Executor } from "./executor/executor.js";
 import { LocalProcessExecutor } from "./executor/local-process.js";
 import { createHandlers } from "./handlers.js";
 import { createLogger } from "./logger.js";
@@ -31,6 +32,7 @@ import { Scheduler } from "./services/scheduler.js";
 import { SessionService } from "./services/sessions.js";
 import { WorkflowService } from "./services/workflows.js";
 import { loadSecrets } from "./secrets.js";
+import type { Secrets } from "./secrets.js";
 
 export interface RunningServer {
   /** Where the API listens, e.g. http://127.0.0.1:8484. */
@@ -78,134 +80,207 @@ export async function startServer(
   // Nothing in the data directory is touched before the port is known free and the directory is ours.
   if (!dataDirLock) await assertPortFree(config.host, config.port);
   const lock = dataDirLock ?? (await lockDataDir(dataDir));
-  const cleanups: (() => Promise<void>)[] = dataDirLock ? [] : [() => lock.release()];
-  const cleanup = async () => {
-    for (const fn of cleanups.reverse())
-      await fn().catch((err: unknown) => log.error({ err }, "clean-up step failed"));
-    cleanups.length = 0;
-  };
-
+  const cleanups = new CleanupSteps(log);
+  if (!dataDirLock) cleanups.add(() => lock.release());
   try {
-    // Older versions left it 0755. A directory another user owns is theirs to keep private.
-    await chmod(dataDir, 0o700).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "EPERM") throw cannotUse(dataDir, error);
-      log.warn(
-        { dataDir },
-        "the data directory belongs to another user: its mode is left as it is",
-      );
-    });
-    const secrets = await loadSecrets(dataDir);
-    const token = config.token ?? secrets.token;
-    const relayToken = config.relayToken ?? secrets.relayToken;
-    let postgres: RunningPostgres | undefined;
-    if (!config.databaseUrl) {
-      postgres = await startEmbeddedPostgres(dataDir, log, secrets);
-      cleanups.push(() => (postgres as RunningPostgres).stop());
-    }
-    const db = createDatabase(config.databaseUrl ?? (postgres as RunningPostgres).url, log);
-    cleanups.push(() => db.destroy());
-    await migrateToLatest(db as never);
-
-    let baseUrl = config.publicUrl ?? "";
-    const blobs = new LocalBlobStore(join(dataDir, "blobs"));
-    const signer = new BlobUrlSigner(secrets.signingSecret, () => baseUrl);
-    const bus = new EventBus();
-    const attemptsDir = join(dataDir, "attempts");
-    const executorLog = log.child({ component: "executor" });
-    const executor =
-      config.executor === "docker"
-        ? new DockerExecutor({
-            docker: new Docker({ socketPath: config.docker.socket }),
-            taskImage: config.docker.taskImage,
-            network: config.docker.network,
-            endpoint: () => config.docker.agentEndpoint ?? baseUrl,
-            instance: createHash("sha256")
-              .update(`drydock instance\n${secrets.signingSecret}`)
-              .digest("hex")
-              .slice(0, 16),
-            attemptsDir,
-            // The image has its own PATH, HOME and cache; agents get only Drydock's tuning variables.
-            env: Object.fromEntries(
-              Object.entries(config.agentEnv).filter(([k]) => k.startsWith("DRYDOCK_")),
-            ),
-            log: executorLog,
-          })
-        : new LocalProcessExecutor({
-            agentEntry: agentEntry(),
-            attemptsDir,
-            cacheDir: join(dataDir, "cache"),
-            endpoint: () => baseUrl,
-            log: executorLog,
-            env: config.agentEnv,
-          });
-    const scheduler = new Scheduler({
-      db,
-      executor,
-      bus,
-      log: log.child({ component: "scheduler" }),
-      config,
-    });
-    const workflows = new WorkflowService({ db, signer });
-    const logsDir = join(dataDir, "logs");
-    await mkdir(logsDir, { recursive: true, mode: 0o700 });
-    const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
-    const agent = new AttemptAgentService({
-      db,
-      blobs,
-      signer,
-      scheduler,
-      logsDir,
-      bus,
-      publicUrl: () => baseUrl,
-      log: log.child({ component: "agent-api" }),
-    });
-    const sessions = new SessionService({
-      db,
-      log: log.child({ component: "sessions" }),
-      relay: config,
-      bus,
-    });
-    const auth = new Authenticator(db, token, relayToken);
-    const app = await buildApp({
-      handlers: createHandlers({
-        db,
-        workflows,
-        executions,
-        agent,
-        scheduler,
-        sessions,
-        executor: executor.kind,
-      }),
-      auth,
-      console: {
-        sessions: new ConsoleSessions(secrets.signingSecret, token, (t) => auth.isUserToken(t)),
-        dist: await consoleDist(config.consoleDir ?? builtConsole()),
-      },
-      blobs,
-      signer,
-      log,
-      onBundleUploaded: (sha256, size) => workflows.bundleUploaded(sha256, size),
-    });
-    cleanups.push(() => app.close());
-    await app.listen({ host: config.host, port: config.port });
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : config.port;
-    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
-    baseUrl = config.publicUrl ?? url;
-
-    await scheduler.start();
-    cleanups.push(() => scheduler.stop());
-    log.info({ url, dataDir }, "drydock control plane is up");
-    return {
-      url,
-      consoleUrl: `${baseUrl}/?token=${token}`,
-      token,
-      relayToken,
-      dataDir,
-      close: cleanup,
-    };
+    return await startControlPlane(config, dataDir, log, cleanups);
   } catch (error) {
-    await cleanup();
+    await cleanups.run();
     throw error;
   }
+}
+
+/** What undoes a start, step by step, newest first; a step that fails is logged and the others still run. */
+class CleanupSteps {
+  private readonly steps: (() => Promise<void>)[] = [];
+
+  constructor(private readonly log: Logger) {}
+
+  add(step: () => Promise<void>): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    for (const fn of this.steps.reverse())
+      await fn().catch((err: unknown) => this.log.error({ err }, "clean-up step failed"));
+    this.steps.length = 0;
+  }
+}
+
+/** Everything after the lock: each part it starts adds the step that stops it to `cleanups`. */
+async function startControlPlane(
+  config: ServerConfig,
+  dataDir: string,
+  log: Logger,
+  cleanups: CleanupSteps,
+): Promise<RunningServer> {
+  await keepDataDirPrivate(dataDir, log);
+  const secrets = await loadSecrets(dataDir);
+  const token = config.token ?? secrets.token;
+  const relayToken = config.relayToken ?? secrets.relayToken;
+  const db = await openDatabase(config, dataDir, secrets, log, cleanups);
+
+  // Known once listening, unless configured: blob URLs and agents' endpoint read it when they need it.
+  let baseUrl = config.publicUrl ?? "";
+  const publicUrl = () => baseUrl;
+  const blobs = new LocalBlobStore(join(dataDir, "blobs"));
+  const signer = new BlobUrlSigner(secrets.signingSecret, publicUrl);
+  const executor = createExecutor(config, dataDir, secrets, publicUrl, log);
+  const services = await createServices({
+    config,
+    dataDir,
+    db,
+    executor,
+    blobs,
+    signer,
+    publicUrl,
+    log,
+  });
+  const auth = new Authenticator(db, token, relayToken);
+  const app = await buildApp({
+    handlers: createHandlers({ db, ...services, executor: executor.kind }),
+    auth,
+    console: {
+      sessions: new ConsoleSessions(secrets.signingSecret, token, (t) => auth.isUserToken(t)),
+      dist: await consoleDist(config.consoleDir ?? builtConsole()),
+    },
+    blobs,
+    signer,
+    log,
+    onBundleUploaded: (sha256, size) => services.workflows.bundleUploaded(sha256, size),
+  });
+  cleanups.add(() => app.close());
+  const url = await listen(app, config);
+  baseUrl = config.publicUrl ?? url;
+
+  await services.scheduler.start();
+  cleanups.add(() => services.scheduler.stop());
+  log.info({ url, dataDir }, "drydock control plane is up");
+  return {
+    url,
+    consoleUrl: `${baseUrl}/?token=${token}`,
+    token,
+    relayToken,
+    dataDir,
+    close: () => cleanups.run(),
+  };
+}
+
+/** Older versions left it 0755. A directory another user owns is theirs to keep private. */
+async function keepDataDirPrivate(dataDir: string, log: Logger): Promise<void> {
+  await chmod(dataDir, 0o700).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPERM") throw cannotUse(dataDir, error);
+    log.warn({ dataDir }, "the data directory belongs to another user: its mode is left as it is");
+  });
+}
+
+/** The configured database, or an embedded PostgreSQL in the data directory; migrated to the latest schema. */
+async function openDatabase(
+  config: ServerConfig,
+  dataDir: string,
+  secrets: Secrets,
+  log: Logger,
+  cleanups: CleanupSteps,
+): Promise<Db> {
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const postgres = await startEmbeddedPostgres(dataDir, log, secrets);
+    cleanups.add(() => postgres.stop());
+    databaseUrl = postgres.url;
+  }
+  const db = createDatabase(databaseUrl, log);
+  cleanups.add(() => db.destroy());
+  await migrateToLatest(db as never);
+  return db;
+}
+
+/** Where attempts' agents run: Docker containers, or processes of this machine. */
+function createExecutor(
+  config: ServerConfig,
+  dataDir: string,
+  secrets: Secrets,
+  publicUrl: () => string,
+  log: Logger,
+): Executor {
+  const attemptsDir = join(dataDir, "attempts");
+  const executorLog = log.child({ component: "executor" });
+  if (config.executor !== "docker")
+    return new LocalProcessExecutor({
+      agentEntry: agentEntry(),
+      attemptsDir,
+      cacheDir: join(dataDir, "cache"),
+      endpoint: publicUrl,
+      log: executorLog,
+      env: config.agentEnv,
+    });
+  return new DockerExecutor({
+    docker: new Docker({ socketPath: config.docker.socket }),
+    taskImage: config.docker.taskImage,
+    network: config.docker.network,
+    endpoint: () => config.docker.agentEndpoint ?? publicUrl(),
+    instance: createHash("sha256")
+      .update(`drydock instance\n${secrets.signingSecret}`)
+      .digest("hex")
+      .slice(0, 16),
+    attemptsDir,
+    // The image has its own PATH, HOME and cache; agents get only Drydock's tuning variables.
+    env: Object.fromEntries(
+      Object.entries(config.agentEnv).filter(([k]) => k.startsWith("DRYDOCK_")),
+    ),
+    log: executorLog,
+  });
+}
+
+/** The services behind the API, sharing one event bus; the scheduler is not started yet. */
+async function createServices(deps: {
+  config: ServerConfig;
+  dataDir: string;
+  db: Db;
+  executor: Executor;
+  blobs: LocalBlobStore;
+  signer: BlobUrlSigner;
+  publicUrl: () => string;
+  log: Logger;
+}) {
+  const { config, db, executor, blobs, signer, publicUrl, log } = deps;
+  const bus = new EventBus();
+  const scheduler = new Scheduler({
+    db,
+    executor,
+    bus,
+    log: log.child({ component: "scheduler" }),
+    config,
+  });
+  const workflows = new WorkflowService({ db, signer });
+  const logsDir = join(deps.dataDir, "logs");
+  await mkdir(logsDir, { recursive: true, mode: 0o700 });
+  const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
+  const agent = new AttemptAgentService({
+    db,
+    blobs,
+    signer,
+    scheduler,
+    logsDir,
+    bus,
+    publicUrl,
+    log: log.child({ component: "agent-api" }),
+  });
+  const sessions = new SessionService({
+    db,
+    log: log.child({ component: "sessions" }),
+    relay: config,
+    bus,
+  });
+  return { scheduler, workflows, executions, agent, sessions };
+}
+
+/** Listens where configured and says where: the URL carries the port actually bound (`port: 0` picks one). */
+async function listen(
+  app: Awaited<ReturnType<typeof buildApp>>,
+  config: ServerConfig,
+): Promise<string> {
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  return `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
 }

@@ -90,8 +90,8 @@ export function getFrom(listen: CodeServerListen, path: string): Promise<number 
   });
 }
 
-/** Starts code-server and resolves once it answers on its socket. */
-export async function startCodeServer(options: CodeServerOptions): Promise<RunningCodeServer> {
+/** The session's profile directory, with the task's user settings; a stale socket is removed. */
+async function prepareProfile(options: CodeServerOptions): Promise<void> {
   const { listen } = options;
   await mkdir(options.profileDir, { recursive: true, mode: 0o700 });
   if (options.userSettings) {
@@ -102,7 +102,12 @@ export async function startCodeServer(options: CodeServerOptions): Promise<Runni
     );
   }
   if ("socketPath" in listen) await rm(listen.socketPath, { force: true });
-  const args = [
+}
+
+/** code-server's command line: where it listens, no sign-in of its own (the relay or the guard does it), no phoning home. */
+function codeServerArgs(options: CodeServerOptions): string[] {
+  const { listen } = options;
+  return [
     ...("socketPath" in listen
       ? ["--socket", listen.socketPath, "--socket-mode", "600"]
       : ["--bind-addr", `${listen.host}:${listen.port}`]),
@@ -116,6 +121,13 @@ export async function startCodeServer(options: CodeServerOptions): Promise<Runni
     ...["--extensions-dir", options.extensionsDir ?? join(options.profileDir, "extensions")],
     options.workspace,
   ];
+}
+
+/** Starts code-server and resolves once it answers on its socket. */
+export async function startCodeServer(options: CodeServerOptions): Promise<RunningCodeServer> {
+  const { listen } = options;
+  await prepareProfile(options);
+  const args = codeServerArgs(options);
   // If the agent dies without stopping it (SIGKILL, OOM), the kernel sends code-server SIGTERM, and it
   // shuts down with its children: util-linux's setpriv sets the parent-death signal, then execs it.
   const setpriv = await setprivBin();

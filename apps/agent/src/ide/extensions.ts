@@ -60,6 +60,24 @@ function isExtensionList(value: unknown): value is readonly string[] {
   return Array.isArray(value) && value.every((e) => typeof e === "string" && e.trim() !== "");
 }
 
+/** One call of installExtensions: what it was asked, and where it says what happened. */
+interface InstallRun {
+  options: InstallExtensionsOptions;
+  /** code-server's environment, with the session's HOME. */
+  env: Record<string, string | undefined>;
+  progress: (line: string) => void;
+  problems: ExtensionProblem[];
+}
+
+/** An extension as given, its .vsix file on this machine, and that file's sha256. */
+interface LocalVsix {
+  extension: string;
+  file: string;
+  /** Downloaded into the cache (rather than a path given by the task). */
+  cached: boolean;
+  sha256: string;
+}
+
 /**
  * Installs the extensions in one code-server call, once per set of files per machine; never throws for a bad extension.
  * @example const { installed, problems, extensionsDir } = await installExtensions({ bin, extensions: [url], cacheDir, userDataDir, env });
@@ -72,54 +90,88 @@ export async function installExtensions(
   if (!isExtensionList(options.extensions)) {
     throw new TypeError("installExtensions: extensions must be a list of .vsix URLs or paths");
   }
-  const progress = options.onProgress ?? (() => {});
-  const env = { ...options.env, HOME: dirname(options.userDataDir) };
-  const problems: ExtensionProblem[] = [];
-  const extensions = [...new Set(options.extensions)];
+  const run: InstallRun = {
+    options,
+    env: { ...options.env, HOME: dirname(options.userDataDir) },
+    progress: options.onProgress ?? (() => {}),
+    problems: [],
+  };
+  const ready = await resolveAll(run, [...new Set(options.extensions)]);
+  if (ready.length === 0)
+    return { installed: [], problems: run.problems, extensionsDir: undefined };
 
-  // Resolved in parallel; each either yields a local .vsix file or a problem.
+  // A set is its files' contents: the same files, from any URL or path, are installed once per machine.
+  const setsDir = join(options.cacheDir, "extension-sets");
+  const setDir = join(
+    setsDir,
+    createHash("sha256")
+      .update(
+        ready
+          .map((r) => r.sha256)
+          .sort()
+          .join("\n"),
+      )
+      .digest("hex")
+      .slice(0, 32),
+  );
+  const known = await readSetRecord(setDir);
+  if (known) {
+    run.progress(`using installed extensions: ${known.installed.join(", ") || "none"}`);
+    return reportSet(run, ready, known, setDir);
+  }
+  const record = await installSet(run, ready, setsDir, setDir);
+  // A set that could not be listed is not kept: the next session tries again.
+  if (!record) return { installed: [], problems: run.problems, extensionsDir: undefined };
+  return reportSet(run, ready, record, setDir);
+}
+
+/** Each extension's .vsix on this machine, resolved in parallel; one that cannot be had becomes a problem. */
+async function resolveAll(run: InstallRun, extensions: string[]): Promise<LocalVsix[]> {
   const resolved = await Promise.all(
     extensions.map(async (extension) => {
       try {
-        return { extension, ...(await resolveVsix(extension, options, progress)) };
+        return { extension, ...(await resolveVsix(extension, run.options, run.progress)) };
       } catch (error) {
-        options.signal?.throwIfAborted();
-        problems.push({ extension, message: (error as Error).message });
-        progress(`extension ${extension}: ${(error as Error).message}`);
+        run.options.signal?.throwIfAborted();
+        run.problems.push({ extension, message: (error as Error).message });
+        run.progress(`extension ${extension}: ${(error as Error).message}`);
         return undefined;
       }
     }),
   );
   const ready = resolved.filter((r) => r !== undefined);
-  if (ready.length === 0) return { installed: [], problems, extensionsDir: undefined };
-
-  // A set is its files' contents: the same files, from any URL or path, are installed once per machine.
   const hashes = await Promise.all(ready.map((r) => fileSha256(r.file)));
-  const setsDir = join(options.cacheDir, "extension-sets");
-  const setDir = join(
-    setsDir,
-    createHash("sha256")
-      .update([...hashes].sort().join("\n"))
-      .digest("hex")
-      .slice(0, 32),
-  );
-  const reported = (record: SetRecord) => {
-    ready.forEach(({ extension }, i) => {
-      const failure = record.failures[hashes[i] ?? ""];
-      if (failure === undefined) return;
-      problems.push({ extension, message: failure });
-      progress(`extension ${extension}: ${failure}`);
-    });
-    return { installed: record.installed, problems, extensionsDir: setDir };
-  };
-  const known = await readSetRecord(setDir);
-  if (known) {
-    progress(`using installed extensions: ${known.installed.join(", ") || "none"}`);
-    return reported(known);
-  }
+  return ready.map((r, i) => ({ ...r, sha256: hashes[i] ?? "" }));
+}
 
-  // Installed into a private directory, then renamed into place: a session sees a complete set or none.
-  // (code-server's extensions.json locates each extension relative to its directory, so the rename is safe.)
+/** The set's outcome for this session: its extensions, and a problem for each of ours it failed to install. */
+function reportSet(
+  run: InstallRun,
+  ready: LocalVsix[],
+  record: SetRecord,
+  setDir: string,
+): InstalledExtensions {
+  for (const { extension, sha256 } of ready) {
+    const failure = record.failures[sha256];
+    if (failure === undefined) continue;
+    run.problems.push({ extension, message: failure });
+    run.progress(`extension ${extension}: ${failure}`);
+  }
+  return { installed: record.installed, problems: run.problems, extensionsDir: setDir };
+}
+
+/**
+ * Installs the set into a private directory, then renames it into place: a session sees a complete set or none.
+ * (code-server's extensions.json locates each extension relative to its directory, so the rename is safe.)
+ * Undefined when code-server could not list what it installed.
+ */
+async function installSet(
+  run: InstallRun,
+  ready: LocalVsix[],
+  setsDir: string,
+  setDir: string,
+): Promise<SetRecord | undefined> {
+  const { options, env } = run;
   const staging = join(
     setsDir,
     `.${basename(setDir)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`,
@@ -127,50 +179,67 @@ export async function installExtensions(
   try {
     await mkdir(staging, { recursive: true });
     await mkdir(options.userDataDir, { recursive: true });
-    const args = ["--extensions-dir", staging, "--user-data-dir", options.userDataDir];
-    for (const { file } of ready) args.push("--install-extension", file);
-    progress(`installing ${ready.length} extension${ready.length === 1 ? "" : "s"}`);
-    const result = await runCli(
-      options.bin,
-      args,
-      env,
-      options.installTimeoutMs ?? 300_000,
-      options.signal,
-      (line) => {
-        const success = /^Extension '(.+)' was successfully installed\.$/.exec(line);
-        if (success)
-          progress(
-            `installed ${ready.find((r) => basename(r.file) === success[1])?.extension ?? success[1]}`,
-          );
-      },
-    );
-    const failures: Record<string, string> = {};
-    for (const [i, { file, cached }] of ready.entries()) {
-      const cause = failureOf(file, result);
-      if (cause === undefined) continue;
-      failures[hashes[i] ?? ""] = `code-server could not install it: ${cause}`;
-      // A download that code-server rejects is not worth keeping: the next session fetches it again.
-      if (cached) await rm(file, { force: true });
-    }
+    const failures = await refusedFiles(ready, await runInstall(run, ready, staging));
     const installed = await listExtensions(options.bin, staging, env).catch((error: Error) => {
-      problems.push({
+      run.problems.push({
         extension: staging,
         message: `code-server could not list the installed extensions: ${error.message}`,
       });
       return undefined;
     });
-    // A set that could not be listed is not kept: the next session tries again.
-    if (!installed) return { installed: [], problems, extensionsDir: undefined };
+    if (!installed) return undefined;
     const record: SetRecord = { installed, failures };
     await writeFile(join(staging, SET_RECORD), JSON.stringify(record));
     await rename(staging, setDir).catch(async (error: NodeJS.ErrnoException) => {
       // Another agent installed the same set meanwhile: theirs is as good.
       if (!(await readSetRecord(setDir))) throw error;
     });
-    return reported(record);
+    return record;
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** The one code-server call that installs every file into `extensionsDir`, saying which it installed. */
+function runInstall(
+  run: InstallRun,
+  ready: LocalVsix[],
+  extensionsDir: string,
+): Promise<CliResult> {
+  const { options, progress } = run;
+  const args = ["--extensions-dir", extensionsDir, "--user-data-dir", options.userDataDir];
+  for (const { file } of ready) args.push("--install-extension", file);
+  progress(`installing ${ready.length} extension${ready.length === 1 ? "" : "s"}`);
+  return runCli(
+    options.bin,
+    args,
+    run.env,
+    options.installTimeoutMs ?? 300_000,
+    options.signal,
+    (line) => {
+      const success = /^Extension '(.+)' was successfully installed\.$/.exec(line);
+      if (success)
+        progress(
+          `installed ${ready.find((r) => basename(r.file) === success[1])?.extension ?? success[1]}`,
+        );
+    },
+  );
+}
+
+/** Why code-server refused each file it refused, by the file's sha256. */
+async function refusedFiles(
+  ready: LocalVsix[],
+  result: CliResult,
+): Promise<Record<string, string>> {
+  const failures: Record<string, string> = {};
+  for (const { file, cached, sha256 } of ready) {
+    const cause = failureOf(file, result);
+    if (cause === undefined) continue;
+    failures[sha256] = `code-server could not install it: ${cause}`;
+    // A download that code-server rejects is not worth keeping: the next session fetches it again.
+    if (cached) await rm(file, { force: true });
+  }
+  return failures;
 }
 
 async function readSetRecord(setDir: string): Promise<SetRecord | undefined> {

@@ -169,52 +169,7 @@ async function install(
     const kerberos = await ensureBuildTools(options, baseEnv, progress, timeoutMs);
     await mkdir(scratch, { recursive: true });
     await installNode(run, npm, baseEnv, scratch, nodeDir);
-
-    await run(
-      "npm install",
-      npm,
-      [
-        "install",
-        "--prefix",
-        scratch,
-        "--ignore-scripts",
-        "--no-fund",
-        "--no-audit",
-        `code-server@${VERSION}`,
-      ],
-      scratch,
-    );
-    await run("argon2", npm, ["rebuild", "argon2", "--no-fund", "--no-audit"], scratch);
-
-    // code-server's postinstall.sh, step by step, so that an optional native module (kerberos: only for
-    // Kerberos proxy sign-in) can be left out on a machine without its headers instead of failing the install.
-    await run(
-      "vscode modules",
-      npm,
-      ["install", "--omit=dev", "--ignore-scripts", "--no-fund", "--no-audit"],
-      vscodeDir,
-    );
-    const native = (await nativeModules(vscodeDir)).filter(
-      (name) => kerberos || name !== "kerberos",
-    );
-    await run(
-      "native modules",
-      npm,
-      ["rebuild", "--foreground-scripts", "--no-fund", "--no-audit", ...native],
-      vscodeDir,
-    );
-    await run(
-      "extensions",
-      npm,
-      ["install", "--omit=dev", "--no-fund", "--no-audit"],
-      join(vscodeDir, "extensions"),
-    );
-    await linkAnew("code-linux.sh", join(vscodeDir, "bin", "remote-cli", "code-server"));
-    await linkAnew("browser-linux.sh", join(vscodeDir, "bin", "helpers", "browser.sh"));
-    // Where code-server's own scripts (the terminal's `code-server` CLI) look for their Node.
-    await linkAnew(join("..", "..", "..", "node", "bin", "node"), join(pkgDir, "lib", "node"));
-    await writeLauncher(scratch);
-
+    await installCodeServerPackage(run, npm, scratch, pkgDir, kerberos);
     await verify(run, scratch, vscodeDir, env);
     try {
       // Atomic: a finder sees no install or a complete one.
@@ -228,6 +183,62 @@ async function install(
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * code-server from the registry into `scratch`, its native modules built for the runtime's Node (kerberos only
+ * when `kerberos`: its headers are there), and the links and launcher a finder expects.
+ */
+async function installCodeServerPackage(
+  run: Run,
+  npm: string,
+  scratch: string,
+  pkgDir: string,
+  kerberos: boolean,
+): Promise<void> {
+  const vscodeDir = join(pkgDir, "lib", "vscode");
+  await run(
+    "npm install",
+    npm,
+    [
+      "install",
+      "--prefix",
+      scratch,
+      "--ignore-scripts",
+      "--no-fund",
+      "--no-audit",
+      `code-server@${VERSION}`,
+    ],
+    scratch,
+  );
+  await run("argon2", npm, ["rebuild", "argon2", "--no-fund", "--no-audit"], scratch);
+
+  // code-server's postinstall.sh, step by step, so that an optional native module (kerberos: only for
+  // Kerberos proxy sign-in) can be left out on a machine without its headers instead of failing the install.
+  await run(
+    "vscode modules",
+    npm,
+    ["install", "--omit=dev", "--ignore-scripts", "--no-fund", "--no-audit"],
+    vscodeDir,
+  );
+  const native = (await nativeModules(vscodeDir)).filter((name) => kerberos || name !== "kerberos");
+  await run(
+    "native modules",
+    npm,
+    ["rebuild", "--foreground-scripts", "--no-fund", "--no-audit", ...native],
+    vscodeDir,
+  );
+  await run(
+    "extensions",
+    npm,
+    ["install", "--omit=dev", "--no-fund", "--no-audit"],
+    join(vscodeDir, "extensions"),
+  );
+  await linkAnew("code-linux.sh", join(vscodeDir, "bin", "remote-cli", "code-server"));
+  await linkAnew("browser-linux.sh", join(vscodeDir, "bin", "helpers", "browser.sh"));
+  // Where code-server's own scripts (the terminal's `code-server` CLI) look for their Node.
+  await linkAnew(join("..", "..", "..", "node", "bin", "node"), join(pkgDir, "lib", "node"));
+  await writeLauncher(scratch);
 }
 
 type Run = (

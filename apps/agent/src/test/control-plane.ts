@@ -84,9 +84,11 @@ const notServed = async (): Promise<never> => {
 };
 const notStreamed = () => ({ [Symbol.asyncIterator]: () => ({ next: notServed }) });
 
-function handlers(state: ControlPlaneState): AppHandlers {
-  const ack = { ok: true as const };
-  const agent: AppHandlers["agent"] = {
+const ack = { ok: true as const };
+
+/** What the agent calls, answered from (and recorded in) `state`. */
+function agentHandlers(state: ControlPlaneState): AppHandlers["agent"] {
+  return {
     assignment: async (_input, _ctx: AgentContext) => {
       state.calls.assignment++;
       return state.assignment;
@@ -136,6 +138,10 @@ function handlers(state: ControlPlaneState): AppHandlers {
       return ack;
     },
   };
+}
+
+/** The agent's procedures; every other one is refused, as a real control plane would not be asked them. */
+function handlers(state: ControlPlaneState): AppHandlers {
   return {
     health: () => ({ ok: true, executor: "local" }),
     projects: { list: notServed },
@@ -152,7 +158,7 @@ function handlers(state: ControlPlaneState): AppHandlers {
       watchList: notStreamed,
       tailLogs: notStreamed,
     },
-    agent,
+    agent: agentHandlers(state),
     sessions: { ideTicket: notServed, resume: notServed, keepAlive: notServed, changes: notServed },
     relay: { authorizeTunnel: notServed, redeemTicket: notServed, sessionReady: notServed },
   };

@@ -24,6 +24,7 @@ import {
   useStore,
   useStoreApi,
 } from "@xyflow/react";
+import type { ReactNode, RefObject } from "react";
 import {
   createContext,
   memo,
@@ -41,7 +42,7 @@ import { useSharedClock } from "./shared-clock.js";
 import type { FanoutSummary } from "./fanout.js";
 import { describeFanout } from "./fanout.js";
 import type { DagGraph } from "./graph.js";
-import type { DagLayout } from "./layout.js";
+import type { DagGroup, DagLayout, Point } from "./layout.js";
 import {
   GRID_GAP_X,
   GRID_GAP_Y,
@@ -50,7 +51,7 @@ import {
   NODE_HEIGHT,
   NODE_WIDTH,
 } from "./layout.js";
-import { parseElementId } from "./state.js";
+import { dagNodeIdOf } from "./state.js";
 
 export interface DagProps {
   graph: DagGraph;
@@ -163,11 +164,12 @@ const NodeBody = memo(function NodeBody({ view }: { view: NodeView }) {
   );
 });
 
-const TaskNodeView = memo(function TaskNodeView({ data }: NodeProps<TaskFlowNode>) {
+/** A React Flow node's body between its two fixed handles: edges come in on the left and leave on the right. */
+function BetweenHandles({ children }: { children: ReactNode }) {
   return (
     <>
       <Handle type="target" position={Position.Left} isConnectable={false} className="dag-handle" />
-      <NodeBody view={data.view} />
+      {children}
       <Handle
         type="source"
         position={Position.Right}
@@ -175,6 +177,14 @@ const TaskNodeView = memo(function TaskNodeView({ data }: NodeProps<TaskFlowNode
         className="dag-handle"
       />
     </>
+  );
+}
+
+const TaskNodeView = memo(function TaskNodeView({ data }: NodeProps<TaskFlowNode>) {
+  return (
+    <BetweenHandles>
+      <NodeBody view={data.view} />
+    </BetweenHandles>
   );
 });
 
@@ -184,8 +194,7 @@ const TaskNodeView = memo(function TaskNodeView({ data }: NodeProps<TaskFlowNode
  */
 const FrameView = memo(function FrameView({ data }: NodeProps<FrameFlowNode>) {
   return (
-    <>
-      <Handle type="target" position={Position.Left} isConnectable={false} className="dag-handle" />
+    <BetweenHandles>
       <div
         className="dag-frame"
         role="group"
@@ -202,13 +211,7 @@ const FrameView = memo(function FrameView({ data }: NodeProps<FrameFlowNode>) {
           <NodeBody key={view.nodeId} view={view} />
         ))}
       </div>
-      <Handle
-        type="source"
-        position={Position.Right}
-        isConnectable={false}
-        className="dag-handle"
-      />
-    </>
+    </BetweenHandles>
   );
 });
 
@@ -216,12 +219,84 @@ const NODE_TYPES = { task: TaskNodeView, frame: FrameView };
 const EDGE_MARKER = { type: MarkerType.ArrowClosed, width: 14, height: 14 };
 
 function selectedDagNode(selected: string | undefined): string | undefined {
-  return selected === undefined ? undefined : (parseElementId(selected)?.parent ?? selected);
+  return selected === undefined ? undefined : dagNodeIdOf(selected);
 }
 
 interface CacheEntry {
   key: string;
   view: NodeView;
+}
+
+/**
+ * What each DAG node shows, keyed by what it depends on. A view whose key is unchanged is the previous object,
+ * so the nodes drawing it need not re-render; `changed` names the others.
+ */
+function nodeViews(
+  props: Pick<DagProps, "graph" | "nodes" | "fanouts">,
+  selected: string | undefined,
+  previous: ReadonlyMap<string, CacheEntry>,
+): { views: Map<string, CacheEntry>; changed: Set<string> } {
+  const { graph, nodes, fanouts } = props;
+  const views = new Map<string, CacheEntry>();
+  const changed = new Set<string>();
+  for (const n of graph.nodes) {
+    const live = nodes.get(n.id);
+    const status = live?.status ?? "PENDING";
+    const summary = n.kind === "map" ? describeFanout(fanouts.get(n.id)) : undefined;
+    const isSelected = selected === n.id;
+    const key = `${status}|${live?.startedAt ?? ""}|${live?.endedAt ?? ""}|${summary ?? ""}|${isSelected}|${n.interactive}|${n.task}`;
+    const known = previous.get(n.id);
+    if (known && known.key === key) {
+      views.set(n.id, known);
+      continue;
+    }
+    changed.add(n.id);
+    views.set(n.id, {
+      key,
+      view: {
+        nodeId: n.id,
+        task: n.task,
+        status,
+        interactive: n.interactive,
+        ...(live?.startedAt ? { startedAt: live.startedAt } : {}),
+        ...(live?.endedAt ? { endedAt: live.endedAt } : {}),
+        ...(summary ? { summary } : {}),
+        selected: isSelected,
+      },
+    });
+  }
+  return { views, changed };
+}
+
+/** Placed by the layout and sized by it, so React Flow measures nothing; not draggable, selectable or focusable. */
+function fixedNode(id: string, position: Point, width: number, height: number) {
+  return {
+    id,
+    position,
+    width,
+    height,
+    measured: { width, height },
+    handles: sideHandles(width, height),
+    selectable: false,
+    focusable: false,
+    draggable: false,
+  };
+}
+
+function frameNode(group: DagGroup, views: ReadonlyMap<string, CacheEntry>): FrameFlowNode {
+  return {
+    ...fixedNode(group.id, { x: group.x, y: group.y }, group.width, group.height),
+    type: "frame",
+    data: {
+      label: group.label,
+      columns: group.columns,
+      members: group.members.flatMap((m) => views.get(m)?.view ?? []),
+    },
+  };
+}
+
+function taskNode(id: string, position: Point, view: NodeView): TaskFlowNode {
+  return { ...fixedNode(id, position, NODE_WIDTH, NODE_HEIGHT), type: "task", data: { view } };
 }
 
 /**
@@ -240,58 +315,12 @@ function useFlowNodes(props: DagProps): FlowNode[] {
     const same = cache.current.layout === layout;
     const previousViews = same ? cache.current.views : new Map<string, CacheEntry>();
     const previousFlow = same ? cache.current.flow : new Map<string, FlowNode>();
-    const views = new Map<string, CacheEntry>();
+    const { views, changed } = nodeViews({ graph, nodes, fanouts }, selected, previousViews);
     const flow = new Map<string, FlowNode>();
-    const changed = new Set<string>();
-    for (const n of graph.nodes) {
-      const live = nodes.get(n.id);
-      const status = live?.status ?? "PENDING";
-      const summary = n.kind === "map" ? describeFanout(fanouts.get(n.id)) : undefined;
-      const isSelected = selected === n.id;
-      const key = `${status}|${live?.startedAt ?? ""}|${live?.endedAt ?? ""}|${summary ?? ""}|${isSelected}|${n.interactive}|${n.task}`;
-      const known = previousViews.get(n.id);
-      if (known && known.key === key) {
-        views.set(n.id, known);
-        continue;
-      }
-      changed.add(n.id);
-      views.set(n.id, {
-        key,
-        view: {
-          nodeId: n.id,
-          task: n.task,
-          status,
-          interactive: n.interactive,
-          ...(live?.startedAt ? { startedAt: live.startedAt } : {}),
-          ...(live?.endedAt ? { endedAt: live.endedAt } : {}),
-          ...(summary ? { summary } : {}),
-          selected: isSelected,
-        },
-      });
-    }
     const out: FlowNode[] = [];
     for (const g of layout.groups) {
       const before = previousFlow.get(g.id);
-      const node: FlowNode =
-        before && !g.members.some((m) => changed.has(m))
-          ? before
-          : {
-              id: g.id,
-              type: "frame",
-              position: { x: g.x, y: g.y },
-              width: g.width,
-              height: g.height,
-              measured: { width: g.width, height: g.height },
-              handles: sideHandles(g.width, g.height),
-              data: {
-                label: g.label,
-                columns: g.columns,
-                members: g.members.flatMap((m) => views.get(m)?.view ?? []),
-              },
-              selectable: false,
-              focusable: false,
-              draggable: false,
-            };
+      const node = before && !g.members.some((m) => changed.has(m)) ? before : frameNode(g, views);
       flow.set(g.id, node);
       out.push(node);
     }
@@ -301,22 +330,7 @@ function useFlowNodes(props: DagProps): FlowNode[] {
       const view = views.get(n.id)?.view;
       if (grouped.has(n.id) || !position || !view) continue;
       const before = previousFlow.get(n.id);
-      const node: FlowNode =
-        before && !changed.has(n.id)
-          ? before
-          : {
-              id: n.id,
-              type: "task",
-              position,
-              width: NODE_WIDTH,
-              height: NODE_HEIGHT,
-              measured: { width: NODE_WIDTH, height: NODE_HEIGHT },
-              handles: sideHandles(NODE_WIDTH, NODE_HEIGHT),
-              data: { view },
-              selectable: false,
-              focusable: false,
-              draggable: false,
-            };
+      const node = before && !changed.has(n.id) ? before : taskNode(n.id, position, view);
       flow.set(n.id, node);
       out.push(node);
     }
@@ -347,10 +361,8 @@ function nodesInView(
   return count;
 }
 
-function DagCanvas(props: DagProps & { width: number; height: number }) {
-  const { layout, width, height, onSelect } = props;
-  const flowNodes = useFlowNodes(props);
-  const edges = useMemo<Edge[]>(
+function useFlowEdges(layout: DagLayout): Edge[] {
+  return useMemo<Edge[]>(
     () =>
       layout.edges.map((e) => ({
         id: e.id,
@@ -362,10 +374,14 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
       })),
     [layout],
   );
-  const far = useStore((s) => s.transform[2] < FAR_ZOOM);
-  const store = useStoreApi();
+}
+
+/**
+ * The first view shows the whole DAG; computed here rather than with fitView so the first render is the final
+ * one. Until the user pans or zooms, the whole DAG stays in view when its box changes size (the pane opening, say).
+ */
+function useFittedViewport(layout: DagLayout, width: number, height: number) {
   const flow = useReactFlow();
-  // The first view shows the whole DAG; computed here rather than with fitView so the first render is the final one.
   const fitted = (w: number, h: number) =>
     getViewportForBounds(
       { x: 0, y: 0, width: Math.max(layout.width, 1), height: Math.max(layout.height, 1) },
@@ -376,7 +392,6 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
       0.08,
     );
   const [initial] = useState(() => fitted(width, height));
-  // Until the user pans or zooms, the whole DAG stays in view when its box changes size (the pane opening, say).
   const moved = useRef(false);
   const firstSize = useRef({ width, height });
   useEffect(() => {
@@ -386,7 +401,17 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
     void flow.setViewport(fitted(width, height));
     // fitted() depends only on the layout (fixed for this canvas) and the size.
   }, [width, height]);
-  const actions = useMemo(
+  const onMove = (event: MouseEvent | TouchEvent | null) => {
+    // Programmatic moves carry no event; a person panned or zoomed (a click alone starts a gesture but moves nothing).
+    if (event) moved.current = true;
+  };
+  return { initial, onMove };
+}
+
+/** What a node button does: select its node, and bring a node reached by keyboard into view. */
+function useDagActions(layout: DagLayout, onSelect: (nodeId: string) => void) {
+  const store = useStoreApi();
+  return useMemo(
     () => ({
       select: onSelect,
       reveal: (id: string) => {
@@ -405,9 +430,10 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
     }),
     [layout, onSelect, store],
   );
+}
 
-  const container = useRef<HTMLDivElement>(null);
-  const [expected] = useState(() => nodesInView(layout, initial, width, height));
+/** Marks `drydock:dag-rendered` once every node of the first view is drawn: the console benchmark times the DAG by it. */
+function useRenderedMark(container: RefObject<HTMLDivElement | null>, expected: number) {
   useEffect(() => {
     if (performance.getEntriesByName("drydock:dag-rendered").length > 0) return;
     let frame = 0;
@@ -427,6 +453,18 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
       if (timer) clearTimeout(timer);
     };
   }, [expected]);
+}
+
+function DagCanvas(props: DagProps & { width: number; height: number }) {
+  const { layout, width, height, onSelect } = props;
+  const flowNodes = useFlowNodes(props);
+  const edges = useFlowEdges(layout);
+  const far = useStore((s) => s.transform[2] < FAR_ZOOM);
+  const { initial, onMove } = useFittedViewport(layout, width, height);
+  const actions = useDagActions(layout, onSelect);
+  const container = useRef<HTMLDivElement>(null);
+  const [expected] = useState(() => nodesInView(layout, initial, width, height));
+  useRenderedMark(container, expected);
 
   return (
     <DagActions.Provider value={actions}>
@@ -447,10 +485,7 @@ function DagCanvas(props: DagProps & { width: number; height: number }) {
             onlyRenderVisibleElements={flowNodes.length > CULL_ABOVE}
             colorMode="system"
             aria-label="Workflow graph"
-            onMove={(event) => {
-              // Programmatic moves carry no event; a person panned or zoomed (a click alone starts a gesture but moves nothing).
-              if (event) moved.current = true;
-            }}
+            onMove={onMove}
           >
             <Background gap={24} size={1} />
             <Controls

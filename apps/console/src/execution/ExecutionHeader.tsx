@@ -10,6 +10,75 @@ import { ErrorBlock, inlineJson, JsonBlock } from "./blocks.js";
 import { useSharedClock } from "./shared-clock.js";
 import { ConfirmDialog } from "./ConfirmDialog.js";
 
+/** Which execution this is, when it started, how long it has taken, and which node a debug run re-runs. */
+function ExecutionFacts({ execution, now }: { execution: Execution; now: number }) {
+  return (
+    <dl className="execution-facts">
+      <div>
+        <dt>Execution</dt>
+        <dd>
+          <code data-testid="execution-id">{execution.id}</code>
+        </dd>
+      </div>
+      <div>
+        <dt>Started</dt>
+        <dd>
+          <time dateTime={execution.createdAt}>
+            {new Date(execution.createdAt).toLocaleString()}
+          </time>
+        </dd>
+      </div>
+      <div>
+        <dt>Duration</dt>
+        <dd data-testid="execution-duration">
+          {durationBetween(execution.createdAt, execution.endedAt, now)}
+        </dd>
+      </div>
+      {execution.debugOf && (
+        <div>
+          <dt>Debug run</dt>
+          <dd>
+            <Link
+              href={`/executions/${encodeURIComponent(execution.debugOf.executionId)}?node=${encodeURIComponent(execution.debugOf.nodeId)}`}
+            >
+              debug of {execution.debugOf.executionId} {execution.debugOf.nodeId}
+            </Link>
+          </dd>
+        </div>
+      )}
+    </dl>
+  );
+}
+
+/** The execution's inputs, folded; its result inline when short, else folded too. */
+function InputsAndResult({ execution }: { execution: Execution }) {
+  const inputNames = Object.keys(execution.inputs);
+  const result = inlineJson(execution.result);
+  return (
+    <div className="execution-io">
+      <details>
+        <summary>Inputs ({inputNames.length === 0 ? "none" : inputNames.join(", ")})</summary>
+        <JsonBlock value={execution.inputs} testId="execution-inputs" label="Execution inputs" />
+      </details>
+      {execution.status === "SUCCEEDED" &&
+        (result === undefined ? (
+          <details>
+            <summary>Result</summary>
+            <JsonBlock
+              value={execution.result}
+              testId="execution-result"
+              label="Execution result"
+            />
+          </details>
+        ) : (
+          <p className="execution-result">
+            Result <code data-testid="execution-result">{result}</code>
+          </p>
+        ))}
+    </div>
+  );
+}
+
 export function ExecutionHeader({ execution }: { execution: Execution }) {
   const running = execution.status === "RUNNING";
   const now = useSharedClock(running);
@@ -18,8 +87,6 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
     mutationFn: () => api.executions.abort.mutate({ id: execution.id }),
     onSettled: () => setConfirming(false),
   });
-  const inputNames = Object.keys(execution.inputs);
-  const result = inlineJson(execution.result);
   return (
     <header className="execution-header">
       <div className="execution-title">
@@ -43,61 +110,8 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
           </button>
         )}
       </div>
-      <dl className="execution-facts">
-        <div>
-          <dt>Execution</dt>
-          <dd>
-            <code data-testid="execution-id">{execution.id}</code>
-          </dd>
-        </div>
-        <div>
-          <dt>Started</dt>
-          <dd>
-            <time dateTime={execution.createdAt}>
-              {new Date(execution.createdAt).toLocaleString()}
-            </time>
-          </dd>
-        </div>
-        <div>
-          <dt>Duration</dt>
-          <dd data-testid="execution-duration">
-            {durationBetween(execution.createdAt, execution.endedAt, now)}
-          </dd>
-        </div>
-        {execution.debugOf && (
-          <div>
-            <dt>Debug run</dt>
-            <dd>
-              <Link
-                href={`/executions/${encodeURIComponent(execution.debugOf.executionId)}?node=${encodeURIComponent(execution.debugOf.nodeId)}`}
-              >
-                debug of {execution.debugOf.executionId} {execution.debugOf.nodeId}
-              </Link>
-            </dd>
-          </div>
-        )}
-      </dl>
-      <div className="execution-io">
-        <details>
-          <summary>Inputs ({inputNames.length === 0 ? "none" : inputNames.join(", ")})</summary>
-          <JsonBlock value={execution.inputs} testId="execution-inputs" label="Execution inputs" />
-        </details>
-        {execution.status === "SUCCEEDED" &&
-          (result === undefined ? (
-            <details>
-              <summary>Result</summary>
-              <JsonBlock
-                value={execution.result}
-                testId="execution-result"
-                label="Execution result"
-              />
-            </details>
-          ) : (
-            <p className="execution-result">
-              Result <code data-testid="execution-result">{result}</code>
-            </p>
-          ))}
-      </div>
+      <ExecutionFacts execution={execution} now={now} />
+      <InputsAndResult execution={execution} />
       {execution.error && (
         <ErrorBlock
           error={execution.error}

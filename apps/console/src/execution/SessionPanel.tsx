@@ -102,15 +102,41 @@ function IdleCountdown({
   );
 }
 
-export function SessionPanel({
-  executionId,
-  nodeId,
-  session,
-}: {
+function ExtensionProblems({ problems }: { problems: InteractiveSession["extensionProblems"] }) {
+  return (
+    <div className="extension-problems">
+      <h4>Extensions that could not be installed (the IDE opened without them)</h4>
+      <ul>
+        {problems.map((p) => (
+          <li key={p.extension}>
+            <code>{p.extension}</code>: {p.message}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** Resume ends the IDE and runs the task for real: asked for once more, saying what it does. */
+function ConfirmResume(props: { busy: boolean; onConfirm: () => void; onCancel: () => void }) {
+  return (
+    <ConfirmDialog title="Resume the task?" confirmLabel="Resume task" {...props}>
+      <p>
+        code-server will stop, and the task then runs for real with the edited code and its original
+        inputs: it writes its outputs and the workflow continues downstream.
+      </p>
+      <p>Open editors close; use Download changes afterwards to keep your edits.</p>
+    </ConfirmDialog>
+  );
+}
+
+interface SessionPanelProps {
   executionId: string;
   nodeId: string;
   session: InteractiveSession;
-}) {
+}
+
+export function SessionPanel({ executionId, nodeId, session }: SessionPanelProps) {
   const [confirming, setConfirming] = useState(false);
   const resume = useMutation({
     mutationFn: () => api.sessions.resume.mutate({ executionId, nodeId }),
@@ -164,31 +190,14 @@ export function SessionPanel({
         </p>
       )}
       {session.extensionProblems.length > 0 && (
-        <div className="extension-problems">
-          <h4>Extensions that could not be installed (the IDE opened without them)</h4>
-          <ul>
-            {session.extensionProblems.map((p) => (
-              <li key={p.extension}>
-                <code>{p.extension}</code>: {p.message}
-              </li>
-            ))}
-          </ul>
-        </div>
+        <ExtensionProblems problems={session.extensionProblems} />
       )}
       {confirming && (
-        <ConfirmDialog
-          title="Resume the task?"
-          confirmLabel="Resume task"
+        <ConfirmResume
           busy={resume.isPending}
           onConfirm={() => resume.mutate()}
           onCancel={() => setConfirming(false)}
-        >
-          <p>
-            code-server will stop, and the task then runs for real with the edited code and its
-            original inputs: it writes its outputs and the workflow continues downstream.
-          </p>
-          <p>Open editors close; use Download changes afterwards to keep your edits.</p>
-        </ConfirmDialog>
+        />
       )}
     </section>
   );

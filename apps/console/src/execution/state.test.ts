@@ -10,6 +10,7 @@ import type {
 import {
   applyEvent,
   applyEvents,
+  dagNodeIdOf,
   mergeNodeViews,
   parseElementId,
   placeholderAttempt,
@@ -295,6 +296,13 @@ describe("parseElementId", () => {
   it("reads the map node and index of an element, and nothing from a plain node", () => {
     expect(parseElementId("n12[345]")).toEqual({ parent: "n12", index: 345 });
     expect(parseElementId("n12")).toBeUndefined();
+  });
+});
+
+describe("dagNodeIdOf", () => {
+  it("draws an element as its map node, and any other node as itself", () => {
+    expect(dagNodeIdOf("n12[345]")).toBe("n12");
+    expect(dagNodeIdOf("n12")).toBe("n12");
   });
 });
 

@@ -30,6 +30,11 @@ export function parseElementId(nodeId: string): { parent: string; index: number 
   return match?.[1] && match[2] ? { parent: match[1], index: Number(match[2]) } : undefined;
 }
 
+/** The DAG node a node is drawn as: an element is drawn as its map node, any other node as itself. */
+export function dagNodeIdOf(nodeId: string): string {
+  return parseElementId(nodeId)?.parent ?? nodeId;
+}
+
 /** The attempt status a node event implies for the attempt it names; undefined when it says nothing about one. */
 function attemptStatusOf(status: NodeStatus): AttemptStatus | undefined {
   switch (status) {

@@ -24,8 +24,8 @@ import {
   mergeListedExecution,
   readFilters,
 } from "./execution-list.js";
-import { formatLocalTime, formatRelativeTime } from "./relative-time.js";
 import { retryUnlessRefused } from "./retry.js";
+import { TimeAgo } from "./TimeAgo.js";
 import { useNowEvery } from "./use-now-every.js";
 import { workflowListQuery } from "./Workflows.js";
 import "./pages.css";
@@ -186,12 +186,73 @@ function ExecutionRow({ execution, now }: { execution: ExecutionSummary; now: nu
         <StatusBadge status={e.status} />
       </td>
       <td className="wide">
-        <time dateTime={e.createdAt} title={formatLocalTime(e.createdAt)}>
-          {formatRelativeTime(e.createdAt, now)}
-        </time>
+        <TimeAgo iso={e.createdAt} now={now} />
       </td>
       <td>{durationBetween(e.createdAt, e.endedAt, now)}</td>
     </tr>
+  );
+}
+
+/** The empty list: nothing matches the filters, or nothing has run yet. */
+function NoExecutions({ filters, onClear }: { filters: ExecutionFilters; onClear: () => void }) {
+  return hasFilters(filters) ? (
+    <EmptyState title="No executions match these filters">
+      <p>
+        Nothing {filters.status ? `is ${statusLabel(filters.status).toLowerCase()}` : "has run"}
+        {filters.workflow ? ` for workflow ${filters.workflow}` : ""} yet.
+      </p>
+      <button type="button" onClick={onClear}>
+        Clear filters
+      </button>
+    </EmptyState>
+  ) : (
+    <EmptyState title="No executions yet">
+      <p>
+        Launch one from <Link href="/workflows">Workflows</Link>, or run{" "}
+        <code>pnpm drydock run --remote examples/hello/workflow.ts wf --wait</code>.
+      </p>
+    </EmptyState>
+  );
+}
+
+function ExecutionTable({
+  executions,
+  now,
+}: {
+  executions: readonly ExecutionSummary[];
+  now: number;
+}) {
+  return (
+    <>
+      <div className="table-scroll">
+        <table className="list">
+          <thead>
+            <tr>
+              <th scope="col">Execution</th>
+              <th scope="col">Workflow</th>
+              <th scope="col" className="wide">
+                Version
+              </th>
+              <th scope="col">Status</th>
+              <th scope="col" className="wide">
+                Started
+              </th>
+              <th scope="col">Duration</th>
+            </tr>
+          </thead>
+          <tbody>
+            {executions.map((e) => (
+              <ExecutionRow key={e.id} execution={e} now={now} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {executions.length >= LIST_LIMIT && (
+        <p className="list-foot muted">
+          Showing the latest {LIST_LIMIT}; filter to find older ones.
+        </p>
+      )}
+    </>
   );
 }
 
@@ -223,57 +284,9 @@ export function ExecutionsPage() {
       />
     );
   } else if (executions.data.length === 0) {
-    body = hasFilters(filters) ? (
-      <EmptyState title="No executions match these filters">
-        <p>
-          Nothing {filters.status ? `is ${statusLabel(filters.status).toLowerCase()}` : "has run"}
-          {filters.workflow ? ` for workflow ${filters.workflow}` : ""} yet.
-        </p>
-        <button type="button" onClick={() => setFilters({})}>
-          Clear filters
-        </button>
-      </EmptyState>
-    ) : (
-      <EmptyState title="No executions yet">
-        <p>
-          Launch one from <Link href="/workflows">Workflows</Link>, or run{" "}
-          <code>pnpm drydock run --remote examples/hello/workflow.ts wf --wait</code>.
-        </p>
-      </EmptyState>
-    );
+    body = <NoExecutions filters={filters} onClear={() => setFilters({})} />;
   } else {
-    body = (
-      <>
-        <div className="table-scroll">
-          <table className="list">
-            <thead>
-              <tr>
-                <th scope="col">Execution</th>
-                <th scope="col">Workflow</th>
-                <th scope="col" className="wide">
-                  Version
-                </th>
-                <th scope="col">Status</th>
-                <th scope="col" className="wide">
-                  Started
-                </th>
-                <th scope="col">Duration</th>
-              </tr>
-            </thead>
-            <tbody>
-              {executions.data.map((e) => (
-                <ExecutionRow key={e.id} execution={e} now={now} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-        {executions.data.length >= LIST_LIMIT && (
-          <p className="list-foot muted">
-            Showing the latest {LIST_LIMIT}; filter to find older ones.
-          </p>
-        )}
-      </>
-    );
+    body = <ExecutionTable executions={executions.data} now={now} />;
   }
 
   return (

@@ -31,17 +31,15 @@ const LaunchForm = lazy(() =>
   ),
 );
 
-function VersionPicker({
-  workflow,
-  latest,
-  registered,
-  known,
-}: {
+/** The version shown, and what the page knows of the workflow's other versions. */
+interface VersionProps {
   workflow: WorkflowVersion;
   latest?: string;
   registered?: number;
   known: string[];
-}) {
+}
+
+function VersionPicker({ workflow, latest, registered, known }: VersionProps) {
   const [, setSearchParams] = useSearchParams();
   const id = useId();
   const options = [...new Set([...(latest ? [latest] : []), workflow.version, ...known])];
@@ -73,17 +71,7 @@ function VersionPicker({
   );
 }
 
-function VersionFacts({
-  workflow,
-  latest,
-  registered,
-  known,
-}: {
-  workflow: WorkflowVersion;
-  latest?: string;
-  registered?: number;
-  known: string[];
-}) {
+function VersionFacts({ workflow, latest, registered, known }: VersionProps) {
   const nodes = workflow.spec.nodes;
   const fanOuts = nodes.filter((n) => n.kind === "map").length;
   const tasks = [...workflow.tasks].sort((a, b) => a.name.localeCompare(b.name));
@@ -137,6 +125,54 @@ function VersionFacts({
   );
 }
 
+interface WorkflowUnavailableProps {
+  name: string;
+  version: string | undefined;
+  error: unknown;
+  retry: () => void;
+}
+
+function WorkflowUnavailable({ name, version, error, retry }: WorkflowUnavailableProps) {
+  return (
+    <>
+      <ErrorState
+        title={`Workflow ${name} could not be loaded`}
+        message={errorMessage(error)}
+        retry={retry}
+      />
+      <p className="muted centered">
+        {version ? (
+          <>
+            <Link href={`/workflows/${encodeURIComponent(name)}`}>Open its latest version</Link> or{" "}
+            <Link href="/workflows">see all workflows</Link>.
+          </>
+        ) : (
+          <Link href="/workflows">See all workflows</Link>
+        )}
+      </p>
+    </>
+  );
+}
+
+/** A version's launch form beside what it holds. */
+function WorkflowVersionView(props: VersionProps) {
+  const { workflow } = props;
+  return (
+    <>
+      {workflow.spec.description && <p className="muted">{workflow.spec.description}</p>}
+      <div className="workflow-layout">
+        <section className="panel" aria-labelledby="launch-heading">
+          <h2 id="launch-heading">Launch</h2>
+          <Suspense fallback={<Loading what="the launch form" />}>
+            <LaunchForm key={workflow.version} workflow={workflow} />
+          </Suspense>
+        </section>
+        <VersionFacts {...props} />
+      </div>
+    </>
+  );
+}
+
 export function WorkflowPage({ name }: { name: string }) {
   const [searchParams] = useSearchParams();
   const version = searchParams.get("version") ?? undefined;
@@ -162,44 +198,21 @@ export function WorkflowPage({ name }: { name: string }) {
     body = <Loading what={`workflow ${name}`} />;
   } else if (workflow.isError) {
     body = (
-      <>
-        <ErrorState
-          title={`Workflow ${name} could not be loaded`}
-          message={errorMessage(workflow.error)}
-          retry={() => void workflow.refetch()}
-        />
-        <p className="muted centered">
-          {version ? (
-            <>
-              <Link href={`/workflows/${encodeURIComponent(name)}`}>Open its latest version</Link>{" "}
-              or <Link href="/workflows">see all workflows</Link>.
-            </>
-          ) : (
-            <Link href="/workflows">See all workflows</Link>
-          )}
-        </p>
-      </>
+      <WorkflowUnavailable
+        name={name}
+        version={version}
+        error={workflow.error}
+        retry={() => void workflow.refetch()}
+      />
     );
   } else {
-    const wf = workflow.data;
     body = (
-      <>
-        {wf.spec.description && <p className="muted">{wf.spec.description}</p>}
-        <div className="workflow-layout">
-          <section className="panel" aria-labelledby="launch-heading">
-            <h2 id="launch-heading">Launch</h2>
-            <Suspense fallback={<Loading what="the launch form" />}>
-              <LaunchForm key={wf.version} workflow={wf} />
-            </Suspense>
-          </section>
-          <VersionFacts
-            workflow={wf}
-            latest={summary?.latestVersion}
-            registered={summary?.versions}
-            known={known}
-          />
-        </div>
-      </>
+      <WorkflowVersionView
+        workflow={workflow.data}
+        latest={summary?.latestVersion}
+        registered={summary?.versions}
+        known={known}
+      />
     );
   }
 

@@ -4,8 +4,8 @@ import { Link } from "wouter";
 
 import { api, errorMessage, PROJECT } from "../api.js";
 import { EmptyState, ErrorState, Loading } from "../ui/states.js";
-import { formatLocalTime, formatRelativeTime } from "./relative-time.js";
 import { retryUnlessRefused } from "./retry.js";
+import { TimeAgo } from "./TimeAgo.js";
 import { useNowEvery } from "./use-now-every.js";
 import "./pages.css";
 
@@ -66,9 +66,7 @@ export function WorkflowsPage() {
                   </td>
                   <td className="wide">{w.versions}</td>
                   <td>
-                    <time dateTime={w.updatedAt} title={formatLocalTime(w.updatedAt)}>
-                      {formatRelativeTime(w.updatedAt, now)}
-                    </time>
+                    <TimeAgo iso={w.updatedAt} now={now} />
                   </td>
                 </tr>
               ))}

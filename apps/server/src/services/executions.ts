@@ -34,6 +34,7 @@ import type { EventBus } from "./event-bus.js";
 import { newExecutionId } from "./ids.js";
 import { InputValidator } from "./input-validator.js";
 import type { Scheduler } from "./scheduler.js";
+import type { NewExecution } from "./scheduler/execution-lifecycle.js";
 import type { WorkflowService } from "./workflows.js";
 
 /** The most one read of a log returns. */
@@ -66,15 +67,12 @@ export class ExecutionService {
       input.inputs,
     );
     if (!checked.ok) throw ServerErrors.invalidInputs(version.name, checked.problems);
-    const id = newExecutionId();
-    await this.deps.scheduler.startExecution({
-      id,
+    return this.startNew({
       project: input.project,
       workflow: version.name,
       version: version.version,
       inputs: checked.value,
     });
-    return this.execution(id);
   }
 
   async execution(id: string): Promise<Execution> {
@@ -207,15 +205,19 @@ export class ExecutionService {
     }
     if (node.inputs === null)
       throw refuse(`it ended ${node.status} before it ran, so it has no inputs to re-run with`);
-    const id = newExecutionId();
-    await this.deps.scheduler.startExecution({
-      id,
+    return this.startNew({
       project: node.project,
       workflow: node.workflow,
       version: node.version,
       inputs: node.inputs as Record<string, JsonValue>,
       debugOf: { executionId, nodeId, task: node.task },
     });
+  }
+
+  /** Starts an execution under a new id and returns it as it stands once started. */
+  private async startNew(execution: Omit<NewExecution, "id">): Promise<Execution> {
+    const id = newExecutionId();
+    await this.deps.scheduler.startExecution({ id, ...execution });
     return this.execution(id);
   }
 

@@ -119,9 +119,8 @@ export class SessionService {
     return { sessionId, tunnel: { relayUrl, host: sessionHost(ideOrigin, sessionId) } };
   }
 
-  /** A link that signs `userId` into the session's IDE once, within `IDE_TICKET_TTL_SECONDS`. */
-  async ideTicket(sessionId: string, userId: string): Promise<{ url: string; expiresAt: string }> {
-    const { ideOrigin } = this.relaySettings("ideOrigin");
+  /** Throws unless the session exists and has not ended. */
+  private async assertOpen(sessionId: string): Promise<void> {
     const session = await this.deps.db
       .selectFrom("interactive_sessions")
       .select("state")
@@ -129,6 +128,12 @@ export class SessionService {
       .executeTakeFirst();
     if (!session) throw ServerErrors.sessionNotFound(sessionId);
     if (session.state === "ENDED") throw ServerErrors.sessionEnded(sessionId);
+  }
+
+  /** A link that signs `userId` into the session's IDE once, within `IDE_TICKET_TTL_SECONDS`. */
+  async ideTicket(sessionId: string, userId: string): Promise<{ url: string; expiresAt: string }> {
+    const { ideOrigin } = this.relaySettings("ideOrigin");
+    await this.assertOpen(sessionId);
     const ticket = randomBytes(32).toString("base64url");
     // Expiry is the database's clock, like the check that spends it.
     const { expires_at } = await this.deps.db
@@ -244,13 +249,7 @@ export class SessionService {
       await this.announce(sessionId);
       return;
     }
-    const session = await this.deps.db
-      .selectFrom("interactive_sessions")
-      .select("state")
-      .where("id", "=", sessionId)
-      .executeTakeFirst();
-    if (!session) throw ServerErrors.sessionNotFound(sessionId);
-    if (session.state === "ENDED") throw ServerErrors.sessionEnded(sessionId);
+    await this.assertOpen(sessionId);
   }
 
   /**
