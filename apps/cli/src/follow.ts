@@ -1,5 +1,6 @@
 /** Following a server execution from the CLI (`run --remote --wait`, `debug --wait`). */
 import type { ExecutionDetail, ExecutionEvent, InteractiveSession } from "@drydock/contracts";
+import { LAUNCH_NAMES } from "@drydock/contracts";
 
 import type { ApiClient } from "./client.js";
 import { explainApiError } from "./client.js";
@@ -102,7 +103,7 @@ export async function announceIdes(
     process.stderr.write(
       `IDE ready: ${ticket.url}\n` +
         `  (a single-use link, valid until ${ticket.expiresAt}; the console's VSCode (User) link opens the IDE again)\n` +
-        `  run "Interactive Debugging" there; when you are done, "Resume Task", or: drydock resume ${executionId} ${nodeId}\n`,
+        `  run "${LAUNCH_NAMES.debug}" there; when you are done, "${LAUNCH_NAMES.resume}", or: drydock resume ${executionId} ${nodeId}\n`,
     );
   };
   try {
