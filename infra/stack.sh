@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The compose stack (infra/docker-compose.yml), one command each way:
 #   bash infra/stack.sh up      build the images if needed, write the env file once, start, wait until healthy,
-#                               print the console's sign-in URL
+#                               print a one-time sign-in link for the console
 #   bash infra/stack.sh down    stop and remove the containers; the named volumes (executions, PostgreSQL) stay
 #   bash infra/stack.sh purge   the same, and remove the volumes too
 #   bash infra/stack.sh <any docker-compose command…>   (ps, logs -f server, …)
@@ -67,7 +67,9 @@ case "${1:-}" in
     relay="http://localhost:${DRYDOCK_RELAY_PUBLISHED_PORT:-$(setting DRYDOCK_RELAY_PUBLISHED_PORT | grep . || echo 8485)}"
     # Healthy inside the network is not enough: the URL printed below must answer from here.
     answers "$console/healthz" && answers "$console/" && answers "$relay/healthz"
-    echo "console: $console/?token=$(setting DRYDOCK_TOKEN)"
+    # A one-time sign-in link, asked of the server with the token (which stays out of every URL).
+    link="$(DRYDOCK_ENDPOINT="$console" DRYDOCK_TOKEN="$(setting DRYDOCK_TOKEN)" node "$here/../apps/cli/dist/cli.js" console)"
+    echo "console: $link  (one-time sign-in link; \`pnpm drydock console\` with DRYDOCK_ENDPOINT and DRYDOCK_TOKEN set prints another)"
     ;;
   down) compose down --remove-orphans ;;
   purge) compose down --remove-orphans --volumes ;;

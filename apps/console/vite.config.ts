@@ -14,8 +14,7 @@ export default defineConfig({
   server: {
     proxy: {
       "/trpc": { target: endpoint, ws: true, changeOrigin: false },
-      "/login": { target: endpoint },
-      "/logout": { target: endpoint },
+      "/auth": { target: endpoint },
     },
   },
 });

@@ -2,11 +2,13 @@
 import { InvalidInputsError, TaskFailedError } from "@drydock/sdk";
 import { Command, CommanderError } from "commander";
 
+import { connectionOptions } from "./cli-options.js";
 import { readCliEnv } from "./env.js";
 import {
   abortCommand,
   getExecutionCommand,
   listExecutionsCommand,
+  listWorkflowsCommand,
   logsCommand,
   registerCommand,
   RUN_USAGE,
@@ -14,6 +16,7 @@ import {
 } from "./commands.js";
 import { CliError } from "./errors.js";
 import { ideInstallCommand } from "./ide.js";
+import { declareTeamCommands } from "./team-cli.js";
 import {
   changesCommand,
   debugNodeCommand,
@@ -25,15 +28,6 @@ import type { UpFlags } from "./up.js";
 
 const env = readCliEnv();
 let exitCode = 0;
-
-const connectionOptions = (cmd: Command) =>
-  cmd
-    .option(
-      "--endpoint <url>",
-      "the Drydock server (default: DRYDOCK_ENDPOINT, then what `drydock up` saved)",
-    )
-    .option("--token <token>", "API token (default: DRYDOCK_TOKEN, then what `drydock up` saved)")
-    .option("--project <project>", "project", undefined);
 
 const program = new Command("drydock")
   .description("Drydock: TypeScript workflows whose tasks you can debug where they run")
@@ -77,6 +71,14 @@ connectionOptions(
     .argument("<id>")
     .option("-o, --output <format>", "text or json", "text"),
 ).action(async (id: string, opts: Record<string, string>) => getExecutionCommand(env, id, opts));
+
+const workflows = program.command("workflows").description("the project's registered workflows");
+connectionOptions(
+  workflows
+    .command("list")
+    .description("the project's workflows with their latest version")
+    .option("-o, --output <format>", "text or json", "text"),
+).action(async (opts: Record<string, string>) => listWorkflowsCommand(env, opts));
 
 connectionOptions(
   program
@@ -170,6 +172,8 @@ program
     exitCode = await ideInstallCommand(env);
   });
 
+declareTeamCommands(program, env);
+
 function report(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode;
   if (error instanceof InvalidInputsError) {
@@ -197,4 +201,6 @@ try {
 } catch (error) {
   exitCode = report(error);
 }
+// A pipe takes stdout asynchronously: exit only once all of it is handed over (a long JSON export).
+await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
 process.exit(exitCode);

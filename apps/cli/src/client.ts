@@ -10,17 +10,22 @@ import {
 import type { TRPCClientError } from "@trpc/client";
 import WebSocket from "ws";
 
-import type { Connection } from "./context.js";
 import { CliError } from "./errors.js";
 
 export type ApiClient = ReturnType<typeof createTRPCClient<AppRouter>>;
 
+/** Where to call, and with which credential; none for the few public procedures (`drydock login`). */
+export interface ApiTarget {
+  endpoint: string;
+  token?: string;
+}
+
 /** A typed client of the control plane: queries over HTTP, subscriptions over one lazily opened WebSocket. */
-export function createApiClient(conn: Connection): { api: ApiClient; close: () => void } {
+export function createApiClient(conn: ApiTarget): { api: ApiClient; close: () => void } {
   const ws = createWSClient({
     url: `${conn.endpoint.replace(/^http/, "ws")}/trpc`,
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    connectionParams: { token: conn.token },
+    connectionParams: conn.token === undefined ? {} : { token: conn.token },
     lazy: { enabled: true, closeMs: 0 },
     retryDelayMs: (attempt) => Math.min(200 * 2 ** attempt, 2_000),
   });
@@ -31,7 +36,7 @@ export function createApiClient(conn: Connection): { api: ApiClient; close: () =
         true: wsLink({ client: ws }),
         false: httpLink({
           url: `${conn.endpoint}/trpc`,
-          headers: { authorization: `Bearer ${conn.token}` },
+          headers: conn.token === undefined ? {} : { authorization: `Bearer ${conn.token}` },
         }),
       }),
     ],
@@ -71,4 +76,21 @@ export function explainApiError(error: unknown, endpoint: string): Error {
     return new CliError(`${error.message}${code ? ` [${code}]` : ""}`, 1);
   }
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Whether a failed call was refused with the tRPC code `code` (e.g. "PRECONDITION_FAILED"). */
+export function isApiError(error: unknown, code: string): boolean {
+  return isTRPCClientError<AppRouter>(error) && (error.data as { code?: string })?.code === code;
+}
+
+/** Runs `fn` with a client of `target`, closes it, and turns API failures into one-line CLI errors. */
+export async function withClient<T>(target: ApiTarget, fn: (api: ApiClient) => Promise<T>) {
+  const { api, close } = createApiClient(target);
+  try {
+    return await fn(api);
+  } catch (error) {
+    throw explainApiError(error, target.endpoint);
+  } finally {
+    close();
+  }
 }

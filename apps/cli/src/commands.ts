@@ -1,10 +1,10 @@
 import { runWorkflow, validateWorkflowInputs } from "@drydock/sdk";
 
 import type { CliEnv } from "./env.js";
-import { createApiClient, explainApiError } from "./client.js";
+import { withClient } from "./client.js";
 import type { ApiClient } from "./client.js";
 import { resolveConnection } from "./context.js";
-import type { Connection } from "./context.js";
+import type { Connection, ConnectionFlags } from "./context.js";
 import { CliError } from "./errors.js";
 import { parseInputFlags, splitRunArguments } from "./inputs.js";
 import { loadWorkflowFile, pickWorkflow } from "./load.js";
@@ -12,18 +12,13 @@ import {
   describeLogLoss,
   formatExecutionDetail,
   formatExecutionList,
+  formatTable,
   printResult,
 } from "./output.js";
 import type { OutputFormat } from "./output.js";
 import { followExecution } from "./follow.js";
 import { Progress } from "./progress.js";
 import { launchWorkflow, registerFile } from "./register.js";
-
-export interface ConnectionFlags {
-  endpoint?: string;
-  token?: string;
-  project?: string;
-}
 
 export function outputFormat(value: unknown): OutputFormat {
   if (value === undefined || value === "text") return "text";
@@ -40,14 +35,7 @@ export async function withApi<T>(
   fn: (api: ApiClient, conn: Connection) => Promise<T>,
 ): Promise<T> {
   const conn = await resolveConnection(env, flags);
-  const { api, close } = createApiClient(conn);
-  try {
-    return await fn(api, conn);
-  } catch (error) {
-    throw explainApiError(error, conn.endpoint);
-  } finally {
-    close();
-  }
+  return withClient(conn, (api) => fn(api, conn));
 }
 
 /** Makes one API call and prints its answer: whole as JSON with `--output json`, else as the text `describe` makes of it. */
@@ -226,5 +214,26 @@ export async function logsCommand(
           );
       }
     }
+  });
+}
+
+/** `drydock workflows list`: the project's registered workflows with their latest version. */
+export async function listWorkflowsCommand(
+  env: CliEnv,
+  flags: ConnectionFlags & { output?: string },
+): Promise<void> {
+  const format = outputFormat(flags.output);
+  await withApi(env, flags, async (api, conn) => {
+    const workflows = await api.workflows.list.query({ project: conn.project });
+    if (format === "json") return printResult(workflows, "json");
+    printResult(
+      workflows.length === 0
+        ? `no workflows in project ${conn.project} yet (\`drydock register <file>\` adds them)`
+        : formatTable([
+            ["WORKFLOW", "LATEST VERSION", "VERSIONS", "UPDATED"],
+            ...workflows.map((w) => [w.name, w.latestVersion, String(w.versions), w.updatedAt]),
+          ]),
+      "text",
+    );
   });
 }

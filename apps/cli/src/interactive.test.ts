@@ -1,27 +1,18 @@
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 
 import { readServerConfig, startServer } from "@drydock/server";
 import type { RunningServer } from "@drydock/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { createApiClient } from "./client.js";
+import { CLI_PACKAGE, runCli } from "./test/run-cli.js";
 
-const CLI_PACKAGE = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Two trivial tasks (count 0): the cheapest real execution to debug.
 const FANOUT = resolve(CLI_PACKAGE, "../../examples/fanout/workflow.ts");
 const NOWHERE = ["--endpoint", "http://127.0.0.1:1", "--token", "t0ken"];
 const NODE_COMMANDS = ["resume", "keep-alive", "changes", "debug"];
-// `script` (util-linux, on every Debian) gives the CLI a terminal on stdin, the only way to see it ask.
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let home: string;
 beforeAll(async () => {
@@ -31,45 +22,9 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
-
-/**
- * Runs the real CLI from its sources (through tsx, so no build is needed) as a separate process, with no
- * saved context and no DRYDOCK_* settings. With `terminal`, stdin is a terminal fed with that text, and
- * everything the CLI writes lands in `stdout`.
- */
-function drydock(args: string[], options: { terminal?: string } = {}): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, CI: "true", DRYDOCK_HOME: home };
-  for (const name of ["DRYDOCK_ENDPOINT", "DRYDOCK_TOKEN", "DRYDOCK_PROJECT"]) delete env[name];
-  const command = [process.execPath, "--import", "tsx", "src/cli.ts", ...args];
-  const child =
-    options.terminal === undefined
-      ? spawn(command[0] as string, command.slice(1), {
-          cwd: CLI_PACKAGE,
-          env,
-          stdio: ["ignore", "pipe", "pipe"],
-        })
-      : spawn("script", ["-qec", command.map(quote).join(" "), "/dev/null"], {
-          cwd: CLI_PACKAGE,
-          env,
-          stdio: ["pipe", "pipe", "pipe"],
-        });
-  if (options.terminal !== undefined) child.stdin?.end(options.terminal);
-  return new Promise((resolvePromise, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`drydock ${args.join(" ")} timed out\n${stdout}\n${stderr}`));
-    }, 120_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+/** The real CLI with no saved context and no DRYDOCK_* settings; `terminal` feeds a terminal on stdin. */
+const drydock = (args: string[], options: { terminal?: string } = {}) =>
+  runCli(args, { home, ...options });
 
 describe("resume, keep-alive, changes and debug: arguments", { timeout: 120_000 }, () => {
   it("need an execution and a node", async () => {
@@ -171,6 +126,46 @@ describe("against a real server", { timeout: 120_000 }, () => {
 
   const connection = () => ["--endpoint", server.url, "--token", server.token];
 
+  it("login saves the server's credential (0600), whoami and console use it, api-keys make one that signs in", async () => {
+    const own = await mkdtemp(join(tmpdir(), "drydock-cli-login-"));
+    try {
+      const home = join(own, ".drydock");
+      const login = await runCli(["login", "--endpoint", server.url, "--api-key", "-"], {
+        home,
+        stdin: server.token,
+      });
+      expect(login.code, login.stderr).toBe(0);
+      expect((await stat(join(home, "context.json"))).mode & 0o777).toBe(0o600);
+      expect((await stat(home)).mode & 0o777).toBe(0o700);
+      const whoami = await runCli(["whoami", "-o", "json"], { home });
+      expect(whoami.code, whoami.stderr).toBe(0);
+      expect(JSON.parse(whoami.stdout)).toMatchObject({
+        via: "token",
+        user: { instanceAdmin: true },
+      });
+      const link = await runCli(["console"], { home });
+      expect(link.code, link.stderr).toBe(0);
+      expect(link.stdout).toMatch(new RegExp(`^${server.url}/\\S+\n$`));
+      expect(link.stdout).not.toContain(server.token);
+
+      const created = await runCli(
+        ["api-keys", "create", "ci", "--ceiling", "viewer", "-o", "json"],
+        {
+          home,
+        },
+      );
+      expect(created.code, created.stderr).toBe(0);
+      const { secret } = JSON.parse(created.stdout) as { secret: string };
+      const withKey = await runCli(["whoami", "-o", "json"], {
+        home: join(own, "none"),
+        env: { DRYDOCK_ENDPOINT: server.url, DRYDOCK_TOKEN: secret },
+      });
+      expect(JSON.parse(withKey.stdout)).toMatchObject({ via: "apiKey", ceiling: "viewer" });
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
+  });
+
   it.each([
     ["resume", ["--yes"]],
     ["keep-alive", []],
@@ -256,7 +251,6 @@ describe("against a real server", { timeout: 120_000 }, () => {
       const { api, close } = createApiClient({
         endpoint: server.url,
         token: server.token,
-        project: "default",
       });
       try {
         // Let the first debug run end too, so the server stops with nothing running.

@@ -2,7 +2,7 @@
 import type { InteractiveSession } from "@drydock/contracts";
 
 import type { CliEnv } from "./env.js";
-import type { ConnectionFlags } from "./commands.js";
+import type { ConnectionFlags } from "./context.js";
 import { executionUrl, outputFormat, printAnswer, withApi } from "./commands.js";
 import { canAsk, confirm } from "./confirm.js";
 import { followExecution } from "./follow.js";
@@ -11,7 +11,14 @@ import { formatSeconds, printResult } from "./output.js";
 
 type NodeFlags = ConnectionFlags & { output?: string };
 
-function nodeRef(execution: string, node: string): { executionId: string; nodeId: string } {
+/** A node as the commands name it: `<execution> <node>`. */
+export interface NodeRef {
+  executionId: string;
+  nodeId: string;
+}
+
+/** The node the arguments name; an empty one is a usage error that says where ids come from. */
+export function nodeRef(execution: string, node: string): NodeRef {
   if (execution.trim() === "") throw new CliError("the execution id is empty");
   if (node.trim() === "")
     throw new CliError(
@@ -20,8 +27,8 @@ function nodeRef(execution: string, node: string): { executionId: string; nodeId
   return { executionId: execution, nodeId: node };
 }
 
-const taskOf = (ref: { executionId: string; nodeId: string }) =>
-  `task ${ref.nodeId} of execution ${ref.executionId}`;
+/** A node in words, for messages: `task n0 of execution x1`. */
+export const taskOf = (ref: NodeRef) => `task ${ref.nodeId} of execution ${ref.executionId}`;
 
 /** Writes `text` and waits until it is handed over, so exiting right after loses nothing of a long patch. */
 const writeOut = (text: string) =>

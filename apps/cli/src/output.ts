@@ -17,7 +17,8 @@ function duration(start?: string, end?: string): string {
   return ms < 1_000 ? `${ms}ms` : `${(ms / 1_000).toFixed(1)}s`;
 }
 
-function table(rows: string[][]): string {
+/** Rows as aligned columns; the first row is the header. */
+export function formatTable(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   return rows
     .map((r) =>
@@ -39,7 +40,7 @@ export function formatExecutionDetail(detail: ExecutionDetail): string {
   if (e.error) lines.push(`error: ${e.error.message}`);
   lines.push(
     "",
-    table([
+    formatTable([
       ["NODE", "TASK", "STATUS", "ATTEMPTS", "DURATION"],
       ...nodes.map((n) => [
         n.nodeId,
@@ -62,7 +63,7 @@ export function formatExecutionList(
 ): string {
   if (executions.length === 0)
     return "no executions yet (start one with `drydock run --remote <file> <workflow>`)";
-  return table([
+  return formatTable([
     ["ID", "WORKFLOW", "STATUS", "CREATED", "DURATION", "INPUTS"],
     ...executions.map((e) => [
       e.id,

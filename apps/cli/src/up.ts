@@ -9,7 +9,7 @@ import type { DataDirLock, RunningServer, ServerConfig } from "@drydock/server";
 import { executionUrl, withApi } from "./commands.js";
 import type { CliEnv } from "./env.js";
 import { processEnv } from "./env.js";
-import { saveContext } from "./context.js";
+import { readSavedContext, saveContext } from "./context.js";
 import { CliError } from "./errors.js";
 import { announceIdes } from "./follow.js";
 import { provisionIde } from "./ide.js";
@@ -102,10 +102,39 @@ async function startRelayAndServer(
   return { relay, listening, server };
 }
 
-function announceUp(server: RunningServer, listening: RelayListening): void {
+/**
+ * The console line is a one-time sign-in link from the server: the long-lived token stays in the saved
+ * context and never appears in a URL (browser history, screen shares, terminal scrollback).
+ */
+/** How `drydock up` describes the isolation of attempts, by what the server reports. */
+const ISOLATION_LINES: Record<RunningServer["isolation"], string> = {
+  "per-attempt-user": "each attempt runs as its own user",
+  container: "each attempt runs in its own container",
+  none: "NONE: the server is not root, so tasks and IDEs run as you and can read its data directory and each other's tokens; single-user only",
+};
+
+function announceUp(server: RunningServer, listening: RelayListening, signIn: string): void {
   process.stdout.write(
-    `Drydock is up.\n  console: ${server.consoleUrl}\n  api:     ${server.url}/trpc\n  relay:   ${listening.url} (IDE sessions on ${listening.ideOrigin.replace("//", "//<session>.")})\nPress Ctrl-C to stop.\n`,
+    `Drydock is up.\n  console: ${signIn}  (one-time sign-in link; \`drydock console\` prints another)\n  api:     ${server.url}/trpc\n  relay:   ${listening.url} (IDE sessions on ${listening.ideOrigin.replace("//", "//<session>.")})\n  isolation: ${ISOLATION_LINES[server.isolation]}\nPress Ctrl-C to stop.\n`,
   );
+}
+
+/**
+ * Saves this server as the one later commands talk to. A sign-in `drydock login` saved for another server is
+ * replaced, and the message says so (and how to return), rather than leaving commands to go there silently.
+ */
+async function saveUpContext(env: CliEnv, server: RunningServer): Promise<void> {
+  const previous = await readSavedContext(env);
+  await saveContext(env, {
+    endpoint: server.url,
+    token: server.token,
+    dataDir: server.dataDir,
+    source: "up",
+  });
+  if (previous && previous.source !== "up" && previous.source !== undefined)
+    process.stderr.write(
+      `commands now talk to this Drydock; your sign-in to ${previous.endpoint} was replaced (\`drydock login --endpoint ${previous.endpoint}\` returns to it)\n`,
+    );
 }
 
 /** Stops on Ctrl-C or SIGTERM (or `stop`): relay, then server, then the data directory's lock. */
@@ -186,12 +215,13 @@ async function launchOnUp(
       const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress, {
         taskBaseImage: env.taskBaseImage,
       });
-      // The printed page signs in and opens the first interactive task's pane, where its IDE link appears.
+      // The page opens the first interactive task's pane, where its IDE link appears; the link signs the
+      // browser in once and lands there.
       const page = new URL(executionUrl(conn, execution.id));
       if (interactive) page.searchParams.set("node", interactive);
-      page.searchParams.set("token", server.token);
+      const link = await server.signInLink(`${page.pathname}${page.search}`);
       process.stdout.write(
-        `launched ${name}: execution ${execution.id}\n  open it in the console: ${page.toString()}\n`,
+        `launched ${name}: execution ${execution.id}\n  open it in the console: ${link.url}  (one-time sign-in link)\n`,
       );
       // An interactive example opens an IDE: say where, once it is ready (until Drydock stops).
       const quiet = new AbortController();
@@ -238,8 +268,8 @@ export async function upCommand(env: CliEnv, flags: UpFlags): Promise<number> {
     await lock.release();
     throw oneLine(error);
   });
-  await saveContext(env, { endpoint: server.url, token: server.token, dataDir: server.dataDir });
-  announceUp(server, listening);
+  await saveUpContext(env, server);
+  announceUp(server, listening, (await server.signInLink()).url);
   const running = stopOnSignals(relay, server, lock);
   const ide = provisionIdeInBackground(config, progress, env.isTTY);
   if (flags.launch) await launchOnUp(env, flags.launch, server, progress, ide, running);

@@ -102,7 +102,10 @@ async function measureInitialJs(): Promise<boolean> {
 
 interface Stack {
   url: string;
+  /** The credential `drydock up` saved for the CLI (never printed). */
   token: string;
+  /** The one-time console sign-in link `drydock up` printed. */
+  signInLink: string;
   child: ChildProcess;
   output: () => string;
 }
@@ -134,9 +137,13 @@ async function startStack(dataDir: string, home: string): Promise<Stack> {
       reject(new Error(`drydock up exited with ${code}:\n${out}`));
     });
   });
-  const token = /token=([a-f0-9]+)/.exec(out)?.[1];
-  if (!token) throw new Error(`drydock up printed no token:\n${out}`);
-  return { url, token, child, output: () => out };
+  const signInLink = /console:\s+(\S+)/.exec(out)?.[1];
+  if (!signInLink) throw new Error(`drydock up printed no sign-in link:\n${out}`);
+  const saved = JSON.parse(await readFile(join(home, "context.json"), "utf8")) as {
+    token?: string;
+  };
+  if (!saved.token) throw new Error(`drydock up saved no credential in ${home}/context.json`);
+  return { url, token: saved.token, signInLink, child, output: () => out };
 }
 
 async function stopStack(stack: Stack): Promise<void> {
@@ -209,10 +216,11 @@ async function measureRender(
       problems.push(`console ${message.type()}: ${message.text()}`);
   });
 
-  await page.goto(`${stack.url}/?token=${stack.token}`);
+  await page.goto(stack.signInLink);
   await page.waitForSelector(".topbar", { timeout: 30_000 });
-  if (page.url().includes("token="))
-    throw new Error(`signing in with ?token= did not redirect: still at ${page.url()}`);
+  const linkQuery = new URL(stack.signInLink).search;
+  if (linkQuery && page.url().includes(linkQuery))
+    throw new Error(`the sign-in link did not redirect: still at ${page.url()}`);
 
   const runs: RenderRun[] = [];
   for (let i = 0; i < RUNS; i += 1) {

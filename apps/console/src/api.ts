@@ -13,9 +13,6 @@ import {
   wsLink,
 } from "@trpc/client";
 
-/** Every action is scoped to a project; local mode has one. */
-export const PROJECT = "default";
-
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/trpc`;
 
 /** The WebSocket for subscriptions: opened on first use, reconnected with backoff, closed when unused. */

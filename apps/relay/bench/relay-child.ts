@@ -17,6 +17,12 @@ const authority: RelayAuthority = {
     throw new Error("the benchmark redeems no tickets");
   },
   sessionReady: async () => ({ ok: true }),
+  // Nobody's access is revoked in the benchmark: an empty snapshot, then nothing until the relay stops.
+  accessEvents: async function* (signal) {
+    yield { type: "snapshot", revoked: [] };
+    await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+  },
+  reportConnections: async () => ({ ok: true }),
 };
 
 const config = RelayConfigSchema.parse({

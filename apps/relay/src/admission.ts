@@ -1,5 +1,6 @@
+import { REVOKED_PROBLEM, type AccessRegistry } from "./access.js";
 import { Refusal } from "./authority.js";
-import type { CookieSigner } from "./cookies.js";
+import type { CookieSigner, SessionGrant } from "./cookies.js";
 import type { SessionHosts } from "./session-hosts.js";
 
 const COOKIE_PROBLEMS = {
@@ -9,23 +10,28 @@ const COOKIE_PROBLEMS = {
 } as const;
 
 /**
- * Whether a browser request may reach a session's IDE: it must carry that session's cookie, and come from
- * the session's own origin (a WebSocket must say so; a request may also say nothing, as a navigation does).
- * Every request is checked, on the fast path and in the relay's HTTP server alike.
+ * Whether a browser request may reach a session's IDE: it must carry that session's cookie, issued after
+ * any revocation of its person's access, and come from the session's own origin (a WebSocket must say so; a
+ * request may also say nothing, as a navigation does). Every request is checked, on the fast path and in
+ * the relay's HTTP server alike.
  */
 export class Admission {
   constructor(
     private readonly signer: CookieSigner,
     private readonly hosts: SessionHosts,
+    private readonly access: AccessRegistry,
   ) {}
 
-  /** Checks a browser request's cookie and Origin for `sessionId`; a refusal says what is wrong. */
+  /**
+   * Checks a browser request's cookie and Origin for `sessionId`: the cookie's grant (whom the connection
+   * now carries), or a refusal that says what is wrong.
+   */
   admit(
     sessionId: string,
     cookie: string | undefined,
     from: string | undefined,
     upgrade: boolean,
-  ): Refusal | undefined {
+  ): SessionGrant | Refusal {
     const grant = this.signer.read(cookie, Date.now() / 1000);
     if ("problem" in grant) {
       return new Refusal(
@@ -35,6 +41,7 @@ export class Admission {
     }
     if (grant.sessionId !== sessionId)
       return new Refusal(403, "this cookie belongs to another session's IDE");
+    if (this.access.refuses(grant)) return new Refusal(401, REVOKED_PROBLEM);
     // The session's origin is only worked out when there is an Origin to compare (most requests send none).
     if (
       upgrade
@@ -46,6 +53,6 @@ export class Admission {
         `cross-origin ${upgrade ? "WebSocket" : "request"} refused (Origin: ${from ?? "none"})`,
       );
     }
-    return undefined;
+    return grant;
   }
 }

@@ -5,15 +5,22 @@
  * Traffic for a session host goes straight to the proxy (no framework in the hot path), and so does a
  * connection's first request when it redeems a ticket; everything else — health, metrics, agents' tunnels —
  * is routed by fastify. Until a connection signs in it is pending: it must send its request head in time.
- * This file only wires the parts together; each part is a module of its own (see the README's map).
+ * Admitted connections are counted per session and person: the control plane's revocations cut them, and
+ * the relay reports who is connected. This file only wires the parts together; each part is a module of
+ * its own (see the README's map).
  */
+import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 
 import type { RelayAuthority } from "@drydock/contracts";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { pino } from "pino";
 
+import { AccessRegistry } from "./access.js";
+import { AccessFeed } from "./access-feed.js";
 import { Admission } from "./admission.js";
+import { BrowserConnections } from "./browser-connections.js";
+import { ConnectionReporter } from "./connection-report.js";
 import { CookieSigner } from "./cookies.js";
 import { readTls, type RelayConfig } from "./env.js";
 import { createFrontDoor } from "./front-door.js";
@@ -41,12 +48,18 @@ export interface Relay {
   server: Server;
   tunnels: TunnelRegistry;
   metrics: RelayMetrics;
-  /** Listens on the configured host and port; resolves with the relay's own URL and the IDE origin. */
+  /** Names this relay in its connection reports. */
+  relayId: string;
+  /**
+   * Listens on the configured host and port, follows the control plane's revocations and reports who is
+   * connected; resolves with the relay's own URL and the IDE origin.
+   */
   listen(): Promise<{ url: string; ideOrigin: string }>;
   /** The origin session hosts hang off; known once listening when not configured. */
   ideOrigin(): string;
   /** Session `id`'s origin, e.g. `http://s1.localhost:8485`. */
   sessionOrigin(sessionId: string): string;
+  /** Ends every tunnel and connection, the revocations' subscription and the connection reports. */
   close(): Promise<void>;
 }
 
@@ -56,7 +69,17 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     deps.logger ?? pino({ level: config.logLevel, base: { service: "drydock-relay" } });
   const signer = new CookieSigner(config.cookieSecret ?? `derived:${config.relayToken}`);
   const hosts = new SessionHosts(config.ideOrigin);
-  const admission = new Admission(signer, hosts);
+  const relayId = config.relayId ?? `relay-${randomUUID()}`;
+  const connections = new BrowserConnections(config.cookieTtlSeconds, () => reporter.changed());
+  const access = new AccessRegistry(config.cookieTtlSeconds, connections, log);
+  const admission = new Admission(signer, hosts, access);
+  const feed = new AccessFeed({ authority: deps.authority, registry: access, log });
+  const reporter = new ConnectionReporter({
+    relayId,
+    connections,
+    authority: deps.authority,
+    log,
+  });
   const tunnels = new TunnelRegistry();
   const metrics = createMetrics();
   observeTunnels(metrics, tunnels);
@@ -82,7 +105,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     log,
     hosts,
     pending,
-    proxy: createServerProxy({ admission, pending, withTunnel, metrics }),
+    proxy: createServerProxy({ admission, connections, pending, withTunnel, metrics }),
     acceptTunnel: createTunnelAcceptor({
       config,
       authority: deps.authority,
@@ -102,6 +125,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const frontDoor = createFrontDoor({
     hosts,
     admission,
+    connections,
     pending,
     withTunnel,
     redemption,
@@ -116,15 +140,20 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     server: app.server,
     tunnels,
     metrics,
+    relayId,
     ideOrigin: () => hosts.ideOrigin(),
     sessionOrigin: (sessionId) => hosts.sessionOrigin(sessionId),
     async listen() {
       await app.ready();
       const port = await listenOn(listener, config.host, config.port);
       hosts.learn(new URL(`${scheme}://localhost:${port}`));
+      feed.start();
+      reporter.start();
       return { url: relayUrl(scheme, config.host, port), ideOrigin: hosts.ideOrigin() };
     },
     async close() {
+      reporter.stop();
+      await feed.stop();
       const closed = new Promise((resolve) => listener.close(resolve));
       tunnels.closeAll("relay shutting down");
       for (const socket of frontDoor.sockets) socket.destroy();

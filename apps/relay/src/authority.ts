@@ -1,6 +1,9 @@
-import type { RelayAuthority } from "@drydock/contracts";
+import type { RelayAccessEvent, RelayAuthority } from "@drydock/contracts";
 import type { AppRouter } from "@drydock/contracts/router";
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { createTRPCClient, createWSClient, httpLink, TRPCClientError, wsLink } from "@trpc/client";
+import WebSocket from "ws";
+
+import { streamOf, type EventSink } from "./event-stream.js";
 
 /** The control plane's answer as the relay acts on it: a status for the browser or agent, and why. */
 export class Refusal extends Error {
@@ -13,11 +16,18 @@ export class Refusal extends Error {
   }
 }
 
-/** Asks the control plane over its tRPC API, with the relay token. `serverUrl` may be resolved late (in `drydock up`). */
-export function serverAuthority(options: {
+/** How the relay reaches the control plane. */
+export interface ServerAuthorityOptions {
+  /** The control plane's URL; a function when it is only known later (in `drydock up`). */
   serverUrl: string | (() => string);
   relayToken: string;
-}): RelayAuthority {
+}
+
+/**
+ * Asks the control plane over its tRPC API, with the relay token: calls over HTTP, the access events over a
+ * WebSocket of their own (one per subscription, see `accessEventsOver`).
+ */
+export function serverAuthority(options: ServerAuthorityOptions): RelayAuthority {
   const url = () =>
     `${typeof options.serverUrl === "function" ? options.serverUrl() : options.serverUrl}/trpc`;
   let client: ReturnType<typeof createTRPCClient<AppRouter>> | undefined;
@@ -37,6 +47,44 @@ export function serverAuthority(options: {
     authorizeTunnel: (input) => trpc().relay.authorizeTunnel.mutate(input),
     redeemTicket: (input) => trpc().relay.redeemTicket.mutate(input),
     sessionReady: (input) => trpc().relay.sessionReady.mutate(input),
+    reportConnections: (input) => trpc().relay.reportConnections.mutate(input),
+    accessEvents: (signal) =>
+      streamOf<RelayAccessEvent>(signal, (sink) => accessEventsOver(url, options.relayToken, sink)),
+  };
+}
+
+/**
+ * Subscribes to the access events on a WebSocket of its own, with the relay token as its connection
+ * parameter; returns what ends it. The subscription does not outlive its socket: when the socket drops (or
+ * cannot open, or stops answering PINGs) the stream fails, and the relay subscribes again after its own
+ * backoff, on a new socket, taking the next snapshot as the whole truth.
+ */
+function accessEventsOver(
+  url: () => string,
+  relayToken: string,
+  sink: EventSink<RelayAccessEvent>,
+): () => void {
+  const socket = createWSClient({
+    url: () => url().replace(/^http/, "ws"),
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    connectionParams: { token: relayToken },
+    // A half-open connection is noticed within 20 s, and the relay subscribes again.
+    keepAlive: { enabled: true, intervalMs: 15_000, pongTimeoutMs: 5_000 },
+  });
+  const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: socket })] });
+  const subscription = client.relay.accessEvents.subscribe(undefined, {
+    onData: (event) => sink.push(event),
+    onError: (error) => sink.fail(error),
+    onComplete: () => sink.end(),
+    onConnectionStateChange: (state) => {
+      // The WebSocket client would re-open the socket itself; the relay's backoff does it instead.
+      if (state.state === "connecting" && state.error)
+        sink.fail(new Error(`the access event stream broke: ${state.error.message}`));
+    },
+  });
+  return () => {
+    subscription.unsubscribe();
+    void socket.close();
   };
 }
 

@@ -60,6 +60,8 @@ export const RelayConfigSchema = z.object({
   maxPendingConnections: z.coerce.number().int().min(1).default(1_024),
   /** The same limit per client address. Behind a load balancer every client has the balancer's address: raise it there. */
   maxPendingPerAddress: z.coerce.number().int().min(1).default(256),
+  /** Names this relay in its connection reports to the control plane; a random id per process when not set. */
+  relayId: z.string().min(1).max(100).optional(),
   /** Lets a scraper read `/metrics` (`Authorization: Bearer <token>`); the relay token always may. */
   metricsToken: z.string().min(16).optional(),
   /** PEM files for serving TLS directly (otherwise terminate TLS at the load balancer). */
@@ -85,6 +87,7 @@ export function readRelayConfig(
     maxPendingConnections: env.DRYDOCK_RELAY_MAX_PENDING || undefined,
     maxPendingPerAddress: env.DRYDOCK_RELAY_MAX_PENDING_PER_ADDRESS || undefined,
     metricsToken: env.DRYDOCK_RELAY_METRICS_TOKEN || undefined,
+    relayId: env.DRYDOCK_RELAY_ID || undefined,
     tlsCertFile: env.DRYDOCK_RELAY_TLS_CERT || undefined,
     tlsKeyFile: env.DRYDOCK_RELAY_TLS_KEY || undefined,
     logLevel: env.DRYDOCK_LOG_LEVEL,

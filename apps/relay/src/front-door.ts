@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 
 import { Refusal } from "./authority.js";
 import type { Admission } from "./admission.js";
+import type { BrowserConnections } from "./browser-connections.js";
 import { requestHeaderForIde } from "./cookies.js";
 import { serveConnection } from "./fast-path/connection.js";
 import { MAX_HEAD_BYTES, type ConnectionHooks } from "./fast-path/hooks.js";
@@ -16,6 +17,7 @@ import type { WithTunnel } from "./tunnel-lookup.js";
 export interface FrontDoorParts {
   hosts: SessionHosts;
   admission: Admission;
+  connections: BrowserConnections;
   pending: PendingConnections;
   withTunnel: WithTunnel;
   redemption: TicketRedemption;
@@ -48,7 +50,7 @@ export type FrontDoor = ReturnType<typeof createFrontDoor>;
 
 /** What the fast path needs from the relay, built once: per request, the fast path only calls these. */
 function connectionHooks(parts: FrontDoorParts): ConnectionHooks {
-  const { hosts, admission, pending, withTunnel, redemption, metrics, server } = parts;
+  const { hosts, admission, connections, pending, withTunnel, redemption, metrics, server } = parts;
   // Bound once: the fast path counts every request, and label lookups per request add up.
   const forwardedHttp = metrics.requests.labels({ kind: "http", outcome: "forwarded" });
   const forwardedUpgrade = metrics.requests.labels({ kind: "upgrade", outcome: "forwarded" });
@@ -56,6 +58,7 @@ function connectionHooks(parts: FrontDoorParts): ConnectionHooks {
     sessionOf: (host) => hosts.sessionOf(host),
     admit: (sessionId, cookie, origin, upgrade) =>
       admission.admit(sessionId, cookie, origin, upgrade),
+    admitted: (socket, grant) => connections.hold(socket, grant),
     open: (sessionId, authority, socket, ready, refuseWith) =>
       withTunnel(
         sessionId,
@@ -83,7 +86,7 @@ function connectionHooks(parts: FrontDoorParts): ConnectionHooks {
       server.emit("connection", socket);
       socket.resume();
     },
-    answer: (host, method, url) => redemption.answer(host, method, url),
+    answer: (host, method, url, client) => redemption.answer(host, method, url, client),
     signedIn: (socket) => pending.signedIn(socket),
     headArrived: (socket) => pending.headArrived(socket),
     awaitingHead: (socket) => pending.awaitHead(socket),

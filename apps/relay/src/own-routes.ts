@@ -29,7 +29,10 @@ export function registerOwnRoutes(
     reply.headers(OWN_PAGE_HEADERS);
   });
   app.get(REDEEM_PATH, async (request, reply) => {
-    const answer = await redemption.redeem(request.headers.host, queryOf(request.url));
+    const answer = await redemption.redeem(request.headers.host, queryOf(request.url), {
+      ip: request.socket.remoteAddress,
+      userAgent: request.headers["user-agent"],
+    });
     return reply.code(answer.status).headers(answer.headers).send(answer.body);
   });
   app.get("/healthz", () => ({ ok: true, tunnels: tunnels.size }));

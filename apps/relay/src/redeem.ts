@@ -19,6 +19,20 @@ export interface TicketRedemptionParts {
   cookieTtlSeconds: number;
 }
 
+/** The browser that redeems a ticket, as the relay sees it: its address (a load balancer's, behind one) and user agent. */
+export interface RedeemingClient {
+  ip: string | undefined;
+  userAgent: string | undefined;
+}
+
+/** The client as the contract takes it: within its bounds, so that an odd browser cannot fail its own sign-in. */
+function clientRecord({ ip, userAgent }: RedeemingClient): { ip?: string; userAgent?: string } {
+  return {
+    ...(ip ? { ip: ip.slice(0, 100) } : {}),
+    ...(userAgent ? { userAgent: userAgent.slice(0, 1_000) } : {}),
+  };
+}
+
 /** The search parameters of a request target (`/__drydock/redeem?ticket=…`). */
 export const queryOf = (url: string) => new URL(url, "http://relay.invalid").searchParams;
 
@@ -34,7 +48,11 @@ export class TicketRedemption {
    * Redeems `query`'s ticket for the session `host` names. `next` is checked before the ticket is spent, so a
    * bad link costs nothing.
    */
-  async redeem(host: string | undefined, query: URLSearchParams): Promise<OwnAnswer> {
+  async redeem(
+    host: string | undefined,
+    query: URLSearchParams,
+    client: RedeemingClient,
+  ): Promise<OwnAnswer> {
     const { hosts, signer, authority, metrics, cookieTtlSeconds } = this.parts;
     const refused = (refusal: Refusal) => {
       metrics.requests.inc({ kind: "redeem", outcome: outcomeOf(refusal) });
@@ -51,7 +69,11 @@ export class TicketRedemption {
     if (target instanceof Refusal) return refused(target);
     let userId: string;
     try {
-      ({ userId } = await authority.redeemTicket({ sessionId, ticket }));
+      ({ userId } = await authority.redeemTicket({
+        sessionId,
+        ticket,
+        client: clientRecord(client),
+      }));
     } catch (error) {
       return refused(asRefusal(error));
     }
@@ -72,9 +94,14 @@ export class TicketRedemption {
   }
 
   /** The fast path's question: a redemption on a session host is answered there; anything else is not (undefined). */
-  answer(host: string | undefined, method: string, url: string): Promise<OwnAnswer> | undefined {
+  answer(
+    host: string | undefined,
+    method: string,
+    url: string,
+    client: RedeemingClient,
+  ): Promise<OwnAnswer> | undefined {
     return method === "GET" && url.split("?")[0] === REDEEM_PATH && this.parts.hosts.sessionOf(host)
-      ? this.redeem(host, queryOf(url))
+      ? this.redeem(host, queryOf(url), client)
       : undefined;
   }
 }

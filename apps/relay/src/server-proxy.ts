@@ -4,7 +4,8 @@ import type { Duplex } from "node:stream";
 import type { RelayTunnel } from "@drydock/tunnel";
 
 import type { Admission } from "./admission.js";
-import type { Refusal } from "./authority.js";
+import { Refusal } from "./authority.js";
+import type { BrowserConnections } from "./browser-connections.js";
 import type { RelayMetrics } from "./metrics.js";
 import type { PendingConnections } from "./pending.js";
 import { refuseResponse, refuseSocket } from "./refusals.js";
@@ -12,6 +13,7 @@ import type { WithTunnel } from "./tunnel-lookup.js";
 
 export interface ServerProxyParts {
   admission: Admission;
+  connections: BrowserConnections;
   pending: PendingConnections;
   withTunnel: WithTunnel;
   metrics: RelayMetrics;
@@ -22,7 +24,13 @@ export interface ServerProxyParts {
  * (a connection the fast path handed off, say a load balancer's pooled one): each is checked like any other,
  * then carried through the tunnel on a stream of its own.
  */
-export function createServerProxy({ admission, pending, withTunnel, metrics }: ServerProxyParts) {
+export function createServerProxy({
+  admission,
+  connections,
+  pending,
+  withTunnel,
+  metrics,
+}: ServerProxyParts) {
   const forwardedHttp = metrics.requests.labels({ kind: "http", outcome: "forwarded" });
   const forwardedUpgrade = metrics.requests.labels({ kind: "upgrade", outcome: "forwarded" });
 
@@ -35,8 +43,9 @@ export function createServerProxy({ admission, pending, withTunnel, metrics }: S
     forward: (tunnel: RelayTunnel) => void,
     refuse: (refusal: Refusal) => void,
   ) => {
-    const refused = admission.admit(sessionId, req.headers.cookie, req.headers.origin, upgrade);
-    if (refused) return refuse(refused);
+    const admitted = admission.admit(sessionId, req.headers.cookie, req.headers.origin, upgrade);
+    if (admitted instanceof Refusal) return refuse(admitted);
+    connections.hold(req.socket, admitted);
     pending.signedIn(req.socket);
     withTunnel(sessionId, peer, forward, refuse);
   };

@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 
 import { createAppRouter } from "@drydock/contracts/router";
-import type { AppHandlers, AppRouter } from "@drydock/contracts/router";
+import type {
+  AccessChecker,
+  AppHandlers,
+  AppRouter,
+  ClientInfo,
+  Principal,
+} from "@drydock/contracts/router";
 import cookie from "@fastify/cookie";
 import websocket from "@fastify/websocket";
 import { fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
@@ -13,15 +19,24 @@ import type { Authenticator } from "./auth.js";
 import type { LocalBlobStore } from "./blobs/blob-store.js";
 import { blobRoutes } from "./blobs/routes.js";
 import { consoleRoutes } from "./console.js";
-import type { ConsoleSessions } from "./console.js";
+import type { ConsoleSignIn } from "./console.js";
 import type { BlobUrlSigner } from "./blobs/signing.js";
+import type { OidcConfig } from "./env.js";
+import { oidcRoutes } from "./identity/oidc.js";
+import type { SignInService } from "./identity/sign-in.js";
 import type { Logger } from "./logger.js";
 
 export interface AppDeps {
   handlers: AppHandlers;
   auth: Authenticator;
-  /** The console: its sign-in cookies, and its build (absent: a page says to build it). */
-  console: { sessions: ConsoleSessions; dist: string | undefined };
+  /** Decides every project access of the router (in each request's context). */
+  accessChecker: AccessChecker;
+  /** The console: signing in and out, and its build (absent: a page says to build it). */
+  console: { signIn: ConsoleSignIn; dist: string | undefined };
+  /** Sign-in through an OpenID provider, when one is configured. */
+  oidc?: { config: OidcConfig; signIn: SignInService; publicUrl: () => string } | undefined;
+  /** Signs cookies of the sign-in flows (the OpenID state). */
+  cookieSecret: string;
   blobs: LocalBlobStore;
   signer: BlobUrlSigner;
   log: Logger;
@@ -40,7 +55,7 @@ export async function buildApp(deps: AppDeps) {
     bodyLimit: 32 * 1024 * 1024,
     routerOptions: { maxParamLength: 5_000 },
   });
-  await app.register(cookie, { secret: deps.console.sessions.signer });
+  await app.register(cookie, { secret: deps.cookieSecret });
   await app.register(websocket);
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",
@@ -54,12 +69,13 @@ export async function buildApp(deps: AppDeps) {
           bearer(req.headers.authorization) ??
           (typeof fromParams === "string" ? fromParams : undefined);
         // A token names who calls (CLI, agent, relay); without one, the console's cookie may.
-        const viaCookie =
-          token === undefined ? deps.console.sessions.userOfRequest(req.headers) : undefined;
-        const principal = viaCookie
-          ? ({ kind: "user", userId: viaCookie } as const)
-          : await deps.auth.principal(token);
-        return { principal, requestId: randomUUID() };
+        const principal: Principal | null =
+          token === undefined
+            ? await deps.auth.principalOfCookie(req.headers)
+            : await deps.auth.principal(token);
+        const userAgent = req.headers["user-agent"];
+        const client: ClientInfo = { ip: req.ip, ...(userAgent ? { userAgent } : {}) };
+        return { principal, requestId: randomUUID(), client, accessChecker: deps.accessChecker };
       },
       onError: ({ path, error }) => {
         if (error.code === "INTERNAL_SERVER_ERROR")
@@ -85,6 +101,7 @@ export async function buildApp(deps: AppDeps) {
     },
   });
   app.get("/healthz", () => ({ ok: true }));
+  if (deps.oidc) await app.register(oidcRoutes, deps.oidc);
   await app.register(consoleRoutes, deps.console);
   return app;
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 
-import { CONSOLE_COOKIE, CONSOLE_SECURITY_HEADERS, ConsoleSessions } from "./console.js";
+import { CONSOLE_COOKIE, CONSOLE_SECURITY_HEADERS } from "./console.js";
 import { readServerConfig } from "./env.js";
 import { startServer } from "./server.js";
 import type { RunningServer } from "./server.js";
@@ -95,9 +95,12 @@ describe("the console, served and signed in to by the server", () => {
       await get("/"),
       await get("/executions/x1"),
       await get("/assets/index-abc123.js", { accept: "*/*" }),
-      await get(`/?token=${server.token}`),
+      await get(
+        `/auth/sign-in?code=${new URL((await server.signInLink()).url).searchParams.get("code")}`,
+      ),
+      await get("/auth/sign-in?code=spent"),
       await get("/assets/nothing.js", { accept: "*/*" }),
-      await fetch(`${server.url}/login`, {
+      await fetch(`${server.url}/auth/sign-in`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: "{}",
@@ -110,42 +113,68 @@ describe("the console, served and signed in to by the server", () => {
     }
   });
 
-  it("signs in from a printed URL: sets an HttpOnly cookie and redirects to the same page without the token", async () => {
-    const signedIn = await get(`/executions/x1?node=n0&token=${server.token}`);
+  it("signs in from a printed one-time link: sets an HttpOnly cookie and lands on / ; the link works once", async () => {
+    const link = await server.signInLink();
+    expect(link.url).toMatch(new RegExp(`^${server.url}/auth/sign-in\\?code=[\\w-]{40,}$`));
+    expect(link.url).not.toContain(server.token);
+    expect(new Date(link.expiresAt).getTime() - Date.now()).toBeGreaterThan(9 * 60_000);
+    expect(server.consoleUrl).toBe(server.url);
+
+    const signedIn = await get(link.url.slice(server.url.length));
     expect(signedIn.status).toBe(303);
-    expect(signedIn.headers.get("location")).toBe("/executions/x1?node=n0");
+    expect(signedIn.headers.get("location")).toBe("/");
     const cookie = sessionCookie(signedIn);
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
     expect(cookie).toMatch(/Max-Age=604800/);
+    expect(cookie).not.toContain(server.token);
     expect(await (await projects({ cookie: cookieHeader(cookie) })).json()).toMatchObject({
       result: { data: [{ id: "default" }] },
     });
 
-    // A wrong token signs nobody in, and still takes the token out of the address bar.
-    const wrong = await get("/?token=not-the-token");
-    expect(wrong.status).toBe(303);
-    expect(wrong.headers.get("location")).toBe("/");
-    expect(sessionCookie(wrong)).toBeUndefined();
+    // Spent: the same link signs nobody in again, and says how to get a new one.
+    const again = await get(link.url.slice(server.url.length));
+    expect(again.status).toBe(401);
+    expect(sessionCookie(again)).toBeUndefined();
+    expect(await again.text()).toMatch(/drydock console/);
+    // The long-lived token is no sign-in code, and no longer signs in from a URL or a form.
+    expect((await get(`/auth/sign-in?code=${server.token}`)).status).toBe(401);
+    expect(sessionCookie(await get(`/?token=${server.token}`))).toBeUndefined();
+    const login = await fetch(`${server.url}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: server.token }),
+    });
+    expect(login.status).toBe(404);
+
+    // A link may land on a page of the console (`drydock up --launch`), never on another site.
+    const toPage = await server.signInLink("/executions/x1?node=n0");
+    const landed = await get(toPage.url.slice(server.url.length));
+    expect(landed.headers.get("location")).toBe("/executions/x1?node=n0");
+    const away = new URL((await server.signInLink()).url);
+    away.searchParams.set("next", "//evil.example/x");
+    expect((await get(`${away.pathname}${away.search}`)).headers.get("location")).toBe("/");
   });
 
-  it("signs in with POST /login, refusing a wrong or missing token by name; the cookie then works over HTTP and the WebSocket", async () => {
-    const post = (body: unknown) =>
-      fetch(`${server.url}/login`, {
+  it("signs in with POST /auth/sign-in; the cookie works over HTTP and the WebSocket; sign-out revokes it", async () => {
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}/auth/sign-in`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify(body),
       });
-    const wrong = await post({ token: "nope" });
+    const wrong = await post({ code: "nope" });
     expect(wrong.status).toBe(401);
-    expect(((await wrong.json()) as { message: string }).message).toMatch(
-      /not this server's token/,
-    );
+    expect(((await wrong.json()) as { message: string }).message).toMatch(/drydock console/);
     expect(sessionCookie(wrong)).toBeUndefined();
-    const empty = await post({});
-    expect(empty.status).toBe(400);
+    expect((await post({})).status).toBe(400);
+    const code = () => server.signInLink().then((l) => new URL(l.url).searchParams.get("code"));
+    // Another site's page cannot sign the browser in (login CSRF).
+    expect((await post({ code: await code() }, { origin: "http://evil.example" })).status).toBe(
+      403,
+    );
 
-    const ok = await post({ token: server.token });
+    const ok = await post({ code: await code() });
     expect(ok.status).toBe(204);
     const cookie = cookieHeader(sessionCookie(ok));
     expect((await projects({ cookie })).status).toBe(200);
@@ -161,35 +190,27 @@ describe("the console, served and signed in to by the server", () => {
     expect(await overWebSocket({ cookie, origin: "http://evil.example" })).toBe("UNAUTHORIZED");
     expect(await overWebSocket({ origin: server.url })).toBe("UNAUTHORIZED");
 
-    const out = await fetch(`${server.url}/logout`, {
-      method: "POST",
-      headers: { cookie },
-      redirect: "manual",
-    });
+    // The Sign out button is a form post: urlencoded, and `Origin: null` (the console sends no Referer), so
+    // the browser's Sec-Fetch-Site decides; another site's form is refused and signs nobody out.
+    const signOut = (site: string) =>
+      fetch(`${server.url}/auth/sign-out`, {
+        method: "POST",
+        headers: {
+          cookie,
+          origin: "null",
+          "sec-fetch-site": site,
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: "",
+        redirect: "manual",
+      });
+    expect((await signOut("cross-site")).status).toBe(403);
+    expect((await projects({ cookie })).status).toBe(200);
+    const out = await signOut("same-origin");
     expect(out.status).toBe(303);
     expect(sessionCookie(out)).toMatch(/Expires=Thu, 01 Jan 1970/);
-  });
-});
-
-describe("ConsoleSessions", () => {
-  it("issues a cookie value only for the user token, which lasts seven days", () => {
-    const sessions = new ConsoleSessions("s".repeat(64), "user-token", (t) => t === "user-token");
-    expect(sessions.signIn("other")).toBeUndefined();
-    const value = sessions.signIn("user-token", 1_000) ?? "";
-    expect(value).toBe(`local.${1_000 + 7 * 24 * 3_600}`);
-    expect(sessions.userOf(value, 1_001)).toBe("local");
-    expect(sessions.userOf(value, 1_000 + 7 * 24 * 3_600)).toBeUndefined();
-    expect(sessions.userOf("admin.99999999999", 0)).toBeUndefined();
-  });
-
-  it("derives its signing key from the user token, so a new token signs every browser out", () => {
-    const a = new ConsoleSessions("s".repeat(64), "token-a", () => true);
-    const b = new ConsoleSessions("s".repeat(64), "token-b", () => true);
-    const value = a.signIn("token-a") ?? "";
-    const header = (s: ConsoleSessions) => ({
-      cookie: `${CONSOLE_COOKIE}=${encodeURIComponent(s.signer.sign(value))}`,
-    });
-    expect(a.userOfRequest(header(a))).toBe("local");
-    expect(b.userOfRequest(header(a))).toBeUndefined();
+    // The session is revoked on the server: the old cookie, replayed, is refused.
+    expect((await projects({ cookie })).status).toBe(401);
+    expect(await overWebSocket({ cookie, origin: server.url })).toBe("UNAUTHORIZED");
   });
 });

@@ -1,88 +1,37 @@
 /**
  * The web console, as the server serves it: the built SPA at `/` (any unknown GET path that wants HTML gets
- * index.html, so client routes survive a reload), and local-mode sign-in. Signing in trades the user token
- * for an HttpOnly cookie: `POST /login` from the sign-in page, or any console URL carrying `?token=` (what
- * `drydock up` prints), which sets the cookie and redirects to the same URL without the token.
+ * index.html, so client routes survive a reload), and signing in and out. A one-time sign-in code (the link
+ * `drydock up` or `drydock console` prints, or the sign-in page's form) becomes a server-side console session
+ * in an HttpOnly cookie; sign-out revokes that session. No long-lived credential is ever in a URL.
  */
-import { createHash } from "node:crypto";
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 
-import { Signer } from "@fastify/cookie";
+import type { ClientInfo } from "@drydock/contracts/router";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { parse } from "cookie";
 import { z } from "zod";
 
-/** The console's cookie (host-only; the relay's IDE cookie lives on each session's own origin). */
-export const CONSOLE_COOKIE = "drydock_console";
-/** How long a console sign-in lasts. */
-export const CONSOLE_SESSION_SECONDS = 7 * 24 * 3_600;
+import { consoleCookieOf, sameHost } from "./auth.js";
+import { landingPath } from "./identity/landing-path.js";
+import type { AuditLog } from "./identity/audit-log.js";
+import type { SignInCodes } from "./identity/sign-in-codes.js";
+import { CONSOLE_COOKIE, setSessionCookie } from "./identity/sign-in.js";
+import type { WebSessions } from "./identity/web-sessions.js";
 
-/**
- * Issues and checks the console's session cookie: `local.<expires>`, signed (@fastify/cookie's Signer) with a key
- * derived from the signing secret and the user token, so a new token signs every browser out.
- */
-export class ConsoleSessions {
-  /** Signs the cookie (handed to @fastify/cookie, which sets it) and checks it here. */
-  readonly signer: Signer;
+export { CONSOLE_COOKIE };
 
-  constructor(
-    signingSecret: string,
-    userToken: string,
-    private readonly isUserToken: (token: string) => boolean,
-  ) {
-    this.signer = new Signer(
-      createHash("sha256")
-        .update(`drydock-console-cookie:${signingSecret}:${userToken}`)
-        .digest("hex"),
-    );
-  }
-
-  /** Whether `token` is the user token; if so, the cookie value to set. */
-  signIn(token: string, nowSeconds = Date.now() / 1_000): string | undefined {
-    if (!this.isUserToken(token)) return undefined;
-    return `local.${Math.floor(nowSeconds) + CONSOLE_SESSION_SECONDS}`;
-  }
-
-  /** The user of an unsigned cookie value, unless it expired. */
-  userOf(value: string, nowSeconds = Date.now() / 1_000): string | undefined {
-    const match = /^(local)\.(\d+)$/.exec(value);
-    if (!match?.[1] || Number(match[2]) <= nowSeconds) return undefined;
-    return match[1];
-  }
-
-  /**
-   * The user a request's cookie signs in, if the request comes from the console's own page: a cross-site
-   * page's request (its Origin names another host) gets nothing, so it can neither act nor open the
-   * WebSocket as the user. Reads the headers itself: tRPC's WebSocket requests are not decorated by plugins.
-   */
-  userOfRequest(headers: {
-    cookie?: string | undefined;
-    origin?: string | undefined;
-    host?: string | undefined;
-  }): string | undefined {
-    if (!headers.cookie?.includes(CONSOLE_COOKIE)) return undefined;
-    const raw = parse(headers.cookie)[CONSOLE_COOKIE];
-    if (!raw) return undefined;
-    if (headers.origin !== undefined && !sameHost(headers.origin, headers.host)) return undefined;
-    const unsigned = this.signer.unsign(raw);
-    return unsigned.valid && unsigned.value ? this.userOf(unsigned.value) : undefined;
-  }
-}
-
-function sameHost(origin: string, host: string | undefined): boolean {
-  try {
-    return host !== undefined && new URL(origin).host === host;
-  } catch {
-    return false;
-  }
+/** What signing in and out of the console takes. */
+export interface ConsoleSignIn {
+  codes: SignInCodes;
+  webSessions: WebSessions;
+  audit: AuditLog;
 }
 
 /**
  * What the console's pages may do: load scripts, styles and images and connect (HTTP and its WebSocket) to
- * their own origin only, with no inline script; nothing may frame them; and their URL, which can carry the
- * user token, is never sent on as a Referer. `'unsafe-eval'` because the launch form checks inputs with ajv,
+ * their own origin only, with no inline script; nothing may frame them; and their URL is never sent on as a
+ * Referer. `'unsafe-eval'` because the launch form checks inputs with ajv,
  * which compiles each JSON Schema to a function.
  */
 export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -103,7 +52,10 @@ export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "x-content-type-options": "nosniff",
 };
 
-const LoginBody = z.object({ token: z.string().min(1, "the token is empty") });
+const SignInBody = z.object({ code: z.string().trim().min(1, "the code is empty").max(200) });
+
+const SPENT_CODE =
+  "This sign-in link has been used or has expired. Run `drydock console` for a new one.";
 
 /** The built console's folder (its index.html), or undefined when it was not built. */
 export async function consoleDist(dir: string | undefined): Promise<string | undefined> {
@@ -116,63 +68,110 @@ export async function consoleDist(dir: string | undefined): Promise<string | und
 
 export async function consoleRoutes(
   app: FastifyInstance,
-  options: { sessions: ConsoleSessions; dist: string | undefined },
+  options: { signIn: ConsoleSignIn; dist: string | undefined },
 ) {
   app.addHook("onSend", async (_request, reply) => {
     reply.headers(CONSOLE_SECURITY_HEADERS);
   });
-  signInRoutes(app, options.sessions);
+  // The Sign out button is a plain form: its (empty) urlencoded body is accepted and ignored.
+  app.addContentTypeParser(
+    "application/x-www-form-urlencoded",
+    { parseAs: "string" },
+    (_request, _body, done) => done(null, {}),
+  );
+  signInRoutes(app, options.signIn);
   await pageRoutes(app, options.dist);
 }
 
-function setSessionCookie(request: FastifyRequest, reply: FastifyReply, value: string) {
-  return reply.setCookie(CONSOLE_COOKIE, value, {
-    signed: true,
-    httpOnly: true,
-    sameSite: "lax",
-    secure: request.protocol === "https",
-    path: "/",
-    maxAge: CONSOLE_SESSION_SECONDS,
-  });
+/** Where a request comes from, for the audit log and the session's record. */
+export function clientOf(request: FastifyRequest): ClientInfo {
+  const userAgent = request.headers["user-agent"];
+  return { ip: request.ip, ...(userAgent ? { userAgent } : {}) };
 }
 
-/** Signing in with the server's token (a form, or `?token=` on any page) and out again. */
-function signInRoutes(app: FastifyInstance, sessions: ConsoleSessions) {
-  app.post("/login", async (request, reply) => {
-    const body = LoginBody.safeParse(request.body);
+/**
+ * A POST from another site's page must not sign anyone in or out. Browsers say where a request comes from in
+ * `Sec-Fetch-Site`; a form posted from the console's own page carries `Origin: null` (its pages send no
+ * Referer), so the Origin is judged only when that header is absent (older browsers, scripts).
+ */
+function crossSite(request: FastifyRequest): boolean {
+  const site = request.headers["sec-fetch-site"];
+  if (typeof site === "string") return site !== "same-origin" && site !== "none";
+  const origin = request.headers.origin;
+  return origin !== undefined && !sameHost(origin, request.headers.host);
+}
+
+/** Spends a code and starts a console session for its user, with the cookie on `reply`; false if refused. */
+async function signInWithCode(
+  deps: ConsoleSignIn,
+  code: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<boolean> {
+  const userId = await deps.codes.spend(code);
+  if (!userId) return false;
+  const client = clientOf(request);
+  const session = await deps.webSessions.start(userId, client);
+  setSessionCookie(reply, session.cookie, request);
+  await deps.audit.record(
+    { principal: { kind: "user", userId, instanceAdmin: false, via: "session" }, client },
+    "auth.sign_in",
+    {},
+    { method: "code" },
+  );
+  return true;
+}
+
+/**
+ * `GET /auth/sign-in?code=` (the printed link: signs in, then `/` — the code leaves the address bar and is
+ * spent anyway), `POST /auth/sign-in` `{code}` (the sign-in page's form), and `POST /auth/sign-out`.
+ */
+function signInRoutes(app: FastifyInstance, deps: ConsoleSignIn) {
+  app.get<{ Querystring: { code?: string; next?: string } }>(
+    "/auth/sign-in",
+    async (request, reply) => {
+      const code = SignInBody.safeParse({ code: request.query.code ?? "" });
+      if (code.success && (await signInWithCode(deps, code.data.code, request, reply)))
+        return reply.redirect(landingPath(request.query.next), 303);
+      return reply
+        .code(401)
+        .type("text/html")
+        .send(
+          `<!doctype html><title>Drydock: sign-in link refused</title><h1>Sign-in link refused</h1><p>${SPENT_CODE.replace(
+            "`drydock console`",
+            "<code>drydock console</code>",
+          )}</p>`,
+        );
+    },
+  );
+
+  app.post("/auth/sign-in", async (request, reply) => {
+    if (crossSite(request))
+      return reply.code(403).send({ message: "sign-in is refused from another site's page" });
+    const body = SignInBody.safeParse(request.body);
     if (!body.success)
       return reply
         .code(400)
-        .send({ message: `send {"token": "…"}: ${body.error.issues[0]?.message ?? "no token"}` });
-    const value = sessions.signIn(body.data.token.trim());
-    if (!value)
-      return reply.code(401).send({
-        message:
-          "That is not this server's token. Use the one `drydock up` printed (also in ~/.drydock/context.json).",
-      });
-    setSessionCookie(request, reply, value);
+        .send({ message: `send {"code": "…"}: ${body.error.issues[0]?.message ?? "no code"}` });
+    if (!(await signInWithCode(deps, body.data.code, request, reply)))
+      return reply.code(401).send({ message: SPENT_CODE });
     return reply.code(204).send();
   });
 
-  app.post("/logout", async (_request, reply) =>
-    reply.clearCookie(CONSOLE_COOKIE, { path: "/" }).redirect("/", 303),
-  );
-
-  // `?token=` on any console page: sign in, then show the same page without the token in the address bar.
-  app.addHook("onRequest", async (request, reply) => {
-    if (
-      request.method !== "GET" ||
-      request.url.startsWith("/trpc") ||
-      request.url.startsWith("/blobs")
-    )
-      return;
-    const url = new URL(request.url, "http://console.invalid");
-    const token = url.searchParams.get("token");
-    if (token === null) return;
-    url.searchParams.delete("token");
-    const value = sessions.signIn(token);
-    if (value) setSessionCookie(request, reply, value);
-    return reply.redirect(`${url.pathname}${url.search}`, 303);
+  app.post("/auth/sign-out", async (request, reply) => {
+    if (crossSite(request))
+      return reply.code(403).send({ message: "sign-out is refused from another site's page" });
+    const value = consoleCookieOf(request.headers);
+    const userId = value ? await deps.webSessions.revoke(value) : undefined;
+    if (userId)
+      await deps.audit.record(
+        {
+          principal: { kind: "user", userId, instanceAdmin: false, via: "session" },
+          client: clientOf(request),
+        },
+        "auth.sign_out",
+      );
+    return reply.clearCookie(CONSOLE_COOKIE, { path: "/" }).redirect("/", 303);
   });
 }
 

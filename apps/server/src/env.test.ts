@@ -23,4 +23,33 @@ describe("readServerConfig", () => {
       HTTPS_PROXY: "http://proxy:3128",
     });
   });
+
+  it("reads the OpenID provider as a whole, with the button's name and the admins' emails, or refuses a partial one", () => {
+    expect(readServerConfig({}).oidc).toBeUndefined();
+    expect(
+      readServerConfig({
+        DRYDOCK_OIDC_ISSUER: "https://idp.example/realms/team",
+        DRYDOCK_OIDC_CLIENT_ID: "drydock",
+        DRYDOCK_OIDC_CLIENT_SECRET: "s3cret",
+        DRYDOCK_ADMIN_EMAILS: " Ada@Example.com, bob@example.com ,",
+      }).oidc,
+    ).toEqual({
+      issuer: "https://idp.example/realms/team",
+      clientId: "drydock",
+      clientSecret: "s3cret",
+      name: "OpenID",
+      adminEmails: ["ada@example.com", "bob@example.com"],
+    });
+    expect(
+      readServerConfig({
+        DRYDOCK_OIDC_ISSUER: "https://idp.example",
+        DRYDOCK_OIDC_CLIENT_ID: "drydock",
+        DRYDOCK_OIDC_CLIENT_SECRET: "s",
+        DRYDOCK_OIDC_NAME: "Keycloak",
+      }).oidc?.name,
+    ).toBe("Keycloak");
+    expect(() => readServerConfig({ DRYDOCK_OIDC_ISSUER: "https://idp.example" })).toThrow(
+      /clientId/,
+    );
+  });
 });

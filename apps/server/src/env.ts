@@ -25,6 +25,37 @@ const IdeOrigin = z
   }, "the IDE origin must be http(s)://<host name>[:port] with no path, and a name, not an IP address (sessions are served on <session>.<host>)")
   .transform((v) => new URL(v).origin);
 
+/** An OpenID Connect provider people sign in with (authorization code + PKCE; the CLI's device flow). */
+export const OidcConfigSchema = z.object({
+  /** The provider's issuer URL (its discovery document is at `<issuer>/.well-known/openid-configuration`). */
+  issuer: z.string().url(),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  /** Shown on the sign-in button: "Sign in with <name>". */
+  name: z.string().min(1).default("OpenID"),
+  /** People with these (verified) email addresses are instance admins. */
+  adminEmails: z.array(z.string().trim().toLowerCase().email()).default([]),
+});
+export type OidcConfig = z.infer<typeof OidcConfigSchema>;
+
+/** The OpenID provider's settings, all or none: a partial set is a mistake worth naming. */
+function oidcFromEnv(env: NodeJS.ProcessEnv) {
+  const issuer = env.DRYDOCK_OIDC_ISSUER || undefined;
+  const clientId = env.DRYDOCK_OIDC_CLIENT_ID || undefined;
+  const clientSecret = env.DRYDOCK_OIDC_CLIENT_SECRET || undefined;
+  if (!issuer && !clientId && !clientSecret) return undefined;
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    name: env.DRYDOCK_OIDC_NAME || undefined,
+    adminEmails: (env.DRYDOCK_ADMIN_EMAILS ?? "")
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e.length > 0),
+  };
+}
+
 /** The control plane's configuration, read and validated once from the environment. */
 export const ServerConfigSchema = z.object({
   host: z.string().default("127.0.0.1"),
@@ -74,6 +105,8 @@ export const ServerConfigSchema = z.object({
   /** What agents inherit from the server's environment: only what a process needs to run, no secrets. */
   agentEnv: z.record(z.string(), z.string()).default({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Sign-in through an OpenID provider; without one, the local admin signs in with one-time codes. */
+  oidc: OidcConfigSchema.optional(),
 });
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
@@ -118,6 +151,7 @@ export function readServerConfig(
       agentEndpoint: env.DRYDOCK_AGENT_ENDPOINT || undefined,
     },
     logLevel: env.DRYDOCK_LOG_LEVEL,
+    oidc: oidcFromEnv(env),
     agentEnv: Object.fromEntries(AGENT_ENV.flatMap((k) => (env[k] ? [[k, env[k]]] : []))),
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   });

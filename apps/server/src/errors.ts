@@ -167,6 +167,41 @@ export const ServerErrors = {
       "FORBIDDEN",
       `interactive session "${id}" has ended; its tunnel may not reconnect`,
     ),
+
+  // People, roles, keys and shares.
+  roleRefused: (message: string) => new AppError("ROLE_REFUSED", "FORBIDDEN", message),
+  keyLimitedToProject: (keyProject: string, project: string) =>
+    new AppError(
+      "API_KEY_OTHER_PROJECT",
+      "FORBIDDEN",
+      `this API key is limited to project ${keyProject}; it cannot act in project ${project}`,
+    ),
+  keyCannotWiden: (what: string) =>
+    new AppError("API_KEY_CANNOT_WIDEN", "FORBIDDEN", `an API key cannot ${what}`),
+  userNotFound: (ref: string) =>
+    new AppError(
+      "USER_NOT_FOUND",
+      "NOT_FOUND",
+      `nobody with the id or email "${ref}" is known here`,
+    ),
+  projectExists: (id: string) =>
+    new AppError("PROJECT_EXISTS", "CONFLICT", `project "${id}" already exists`),
+  lastAdmin: (project: string) =>
+    new AppError(
+      "LAST_ADMIN",
+      "CONFLICT",
+      `project ${project} would have no admin left: make someone else admin first`,
+    ),
+  apiKeyNotFound: (id: string) =>
+    new AppError("API_KEY_NOT_FOUND", "NOT_FOUND", `API key "${id}" does not exist`),
+  shareExpiry: (why: string) =>
+    new AppError("SHARE_EXPIRY_REFUSED", "BAD_REQUEST", `the share's expiry is refused: ${why}`),
+  shareNotFound: (sessionId: string, user: string) =>
+    new AppError(
+      "SHARE_NOT_FOUND",
+      "NOT_FOUND",
+      `interactive session "${sessionId}" is not shared with "${user}"`,
+    ),
 } as const;
 
 /**

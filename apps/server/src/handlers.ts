@@ -1,13 +1,17 @@
-import type { AppHandlers, ExecutorKind } from "@drydock/contracts/router";
+import type { AppHandlers } from "@drydock/contracts/router";
 
 import { storeRefusal } from "./errors.js";
+import type { HandlerServices } from "./handlers/handler-services.js";
+import {
+  apiKeyHandlers,
+  auditHandlers,
+  authHandlers,
+  projectHandlers,
+  userHandlers,
+} from "./handlers/identity.js";
+import { attemptRefs } from "./handlers/refs.js";
+import { relayHandlers, sessionHandlers } from "./handlers/sessions.js";
 import { AgentAccess } from "./services/agent-access.js";
-import type { AttemptAgentService } from "./services/attempt-agent.js";
-import type { ExecutionService } from "./services/executions.js";
-import type { WorkflowService } from "./services/workflows.js";
-import type { Db } from "./db/database.js";
-import type { Scheduler } from "./services/scheduler.js";
-import type { SessionService } from "./services/sessions.js";
 
 /** Rethrows a value the store refused as the caller's error (400), anything else as it was. */
 function rethrowRefusal(error: unknown): never {
@@ -38,62 +42,84 @@ function refusingBadValues<T extends object>(tree: T): T {
   return Object.fromEntries(Object.entries(tree).map(([key, value]) => [key, wrap(value)])) as T;
 }
 
-/** The services the API's handlers call. */
-export interface HandlerServices {
-  db: Db;
-  workflows: WorkflowService;
-  executions: ExecutionService;
-  agent: AttemptAgentService;
-  scheduler: Scheduler;
-  sessions: SessionService;
-  executor: ExecutorKind;
-}
+export type { HandlerServices };
 
 const ok = { ok: true as const };
 
 /** Binds the router contract to the services; nothing here knows about HTTP. */
 export function createHandlers(s: HandlerServices): AppHandlers {
   return refusingBadValues<AppHandlers>({
-    health: () => ({ ok: true, executor: s.executor }),
-    projects: {
-      list: async () => {
-        const rows = await s.db.selectFrom("projects").selectAll().orderBy("id").execute();
-        return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at.toISOString() }));
-      },
-    },
-    workflows: {
-      createUpload: (input) => s.workflows.createUpload(input),
-      register: (input) => s.workflows.register(input),
-      list: (input) => s.workflows.list(input.project),
-      get: (input) => s.workflows.get(input.project, input.name, input.version),
-    },
-    executions: executionHandlers(s.executions),
+    health: () => ({ ok: true, executor: s.executor, isolation: s.isolation }),
+    auth: authHandlers(s),
+    users: userHandlers(s.identity),
+    apiKeys: apiKeyHandlers(s.identity),
+    projects: projectHandlers(s.identity),
+    audit: auditHandlers(s.identity),
+    workflows: workflowHandlers(s),
+    executions: executionHandlers(s),
     agent: agentHandlers(s),
-    sessions: {
-      ideTicket: (input, ctx) => s.sessions.ideTicket(input.sessionId, ctx.principal.userId),
-      resume: (input) => s.sessions.resume(input.executionId, input.nodeId),
-      keepAlive: (input) => s.sessions.keepAlive(input.executionId, input.nodeId),
-      changes: (input) => s.sessions.changes(input.executionId, input.nodeId),
-    },
-    relay: {
-      authorizeTunnel: (input) => s.sessions.authorizeTunnel(input.sessionId, input.agentToken),
-      redeemTicket: (input) => s.sessions.redeemTicket(input.sessionId, input.ticket),
-      sessionReady: async (input) => {
-        await s.sessions.markReady(input.sessionId);
-        return ok;
-      },
-    },
+    sessions: sessionHandlers(s),
+    relay: relayHandlers(s),
   });
 }
 
-function executionHandlers(executions: ExecutionService): AppHandlers["executions"] {
+function workflowHandlers(s: HandlerServices): AppHandlers["workflows"] {
   return {
-    create: (input) => executions.create(input),
+    createUpload: (input) => s.workflows.createUpload(input),
+    register: async (input, ctx) => {
+      const registered = await s.workflows.register(input);
+      await s.identity.audit.record(
+        ctx,
+        "workflow.register",
+        { project: input.project },
+        { bundle: input.bundle, workflows: registered.workflows },
+      );
+      return registered;
+    },
+    list: (input) => s.workflows.list(input.project),
+    get: (input) => s.workflows.get(input.project, input.name, input.version),
+  };
+}
+
+function executionHandlers(s: HandlerServices): AppHandlers["executions"] {
+  const { executions } = s;
+  const { audit } = s.identity;
+  return {
+    create: async (input, ctx) => {
+      const execution = await executions.create(input, ctx.principal.userId);
+      await audit.record(
+        ctx,
+        "execution.create",
+        { project: execution.project, executionId: execution.id },
+        { workflow: execution.workflow, version: execution.version },
+      );
+      return execution;
+    },
     list: (input) => executions.list(input),
     get: (input) => executions.detail(input.id),
     node: (input) => executions.node(input.executionId, input.nodeId),
-    abort: (input) => executions.abort(input.id),
-    debug: (input) => executions.debug(input.executionId, input.nodeId),
+    abort: async (input, ctx) => {
+      const execution = await executions.abort(input.id);
+      await audit.record(ctx, "execution.abort", {
+        project: execution.project,
+        executionId: execution.id,
+      });
+      return execution;
+    },
+    debug: async (input, ctx) => {
+      const execution = await executions.debug(
+        input.executionId,
+        input.nodeId,
+        ctx.principal.userId,
+      );
+      await audit.record(
+        ctx,
+        "execution.debug",
+        { project: execution.project, executionId: execution.id, nodeId: input.nodeId },
+        { of: { executionId: input.executionId, nodeId: input.nodeId } },
+      );
+      return execution;
+    },
     logs: (input) => executions.logs(input.attemptId, input.offset),
     watch: (input, _ctx, signal) => executions.watch(input.id, signal),
     watchList: (input, _ctx, signal) => executions.watchList(input.project, signal),
@@ -145,6 +171,14 @@ function agentHandlers(s: HandlerServices): AppHandlers["agent"] {
     },
     endSession: async (input, ctx) => {
       await s.sessions.endSession(ctx.principal.attemptId, input.reason, input.error);
+      // The IDE's Resume Task: the person's choice, reported by the agent.
+      if (input.reason === "resumed")
+        await s.identity.audit.record(
+          ctx,
+          "session.resume",
+          await attemptRefs(s.db, ctx.principal.attemptId),
+          { choice: "edited", from: "ide" },
+        );
       return ok;
     },
   });

@@ -1,7 +1,7 @@
 export { buildApp } from "./app.js";
 export type { AppDeps } from "./app.js";
 export { readServerConfig, ServerConfigSchema } from "./env.js";
-export type { ServerConfig, ServerConfigInput } from "./env.js";
+export type { OidcConfig, ServerConfig, ServerConfigInput } from "./env.js";
 export { createLogger } from "./logger.js";
 export type { Logger } from "./logger.js";
 export { agentEntry, startServer } from "./server.js";

@@ -17,7 +17,7 @@ import { startEmbeddedPostgres } from "./db/postgres.js";
 import type { RunningPostgres } from "./db/postgres.js";
 import { readServerConfig } from "./env.js";
 import { createLogger } from "./logger.js";
-import { startServer } from "./server.js";
+import { refuseUnisolatedTeams, startServer } from "./server.js";
 import { hashToken } from "./services/agent-token.js";
 
 let dir: string;
@@ -56,7 +56,7 @@ describe("startServer", () => {
     expect(second.token).toBe(first.token);
     expect(second.relayToken).toBe(first.relayToken);
     expect(second.relayToken).not.toBe(second.token);
-    expect(second.consoleUrl).toBe(`${second.url}/?token=${second.token}`);
+    expect(second.consoleUrl).toBe(second.url);
     await second.close();
   });
 
@@ -502,5 +502,27 @@ describe("startServer", () => {
       await db.destroy();
       await server.close();
     }
+  });
+});
+
+describe("refuseUnisolatedTeams", () => {
+  const oidc = {
+    issuer: "http://127.0.0.1:1/",
+    clientId: "drydock",
+    clientSecret: "secret",
+    name: "OpenID",
+    adminEmails: [],
+  };
+
+  it("refuses people signing in where attempts are not kept apart, and says what would", () => {
+    expect(() => refuseUnisolatedTeams({ oidc }, "none")).toThrow(
+      /DRYDOCK_OIDC_ISSUER is set, but this server cannot keep attempts apart.*run it as root/,
+    );
+  });
+
+  it("lets one person run unisolated, and teams run isolated", () => {
+    expect(() => refuseUnisolatedTeams({ oidc: undefined }, "none")).not.toThrow();
+    expect(() => refuseUnisolatedTeams({ oidc }, "per-attempt-user")).not.toThrow();
+    expect(() => refuseUnisolatedTeams({ oidc }, "container")).not.toThrow();
   });
 });

@@ -1,15 +1,13 @@
 import { createHash } from "node:crypto";
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import type { Isolation } from "@drydock/contracts/router";
 import Docker from "dockerode";
 
-import { Authenticator } from "./auth.js";
-import { buildApp } from "./app.js";
-import { ConsoleSessions, consoleDist } from "./console.js";
-import { LocalBlobStore } from "./blobs/blob-store.js";
-import { BlobUrlSigner } from "./blobs/signing.js";
+import { assembleControlPlane } from "./control-plane.js";
+import type { ControlPlane } from "./control-plane.js";
 import { cannotUse, lockDataDir } from "./data-dir.js";
 import type { DataDirLock } from "./data-dir.js";
 import { createDatabase } from "./db/database.js";
@@ -21,43 +19,32 @@ import type { ServerConfig, ServerConfigInput } from "./env.js";
 import { DockerExecutor } from "./executor/docker.js";
 import type { Executor } from "./executor/executor.js";
 import { LocalProcessExecutor } from "./executor/local-process.js";
-import { createHandlers } from "./handlers.js";
 import { createLogger } from "./logger.js";
 import type { Logger } from "./logger.js";
 import { assertPortFree } from "./ports.js";
-import { AttemptAgentService } from "./services/attempt-agent.js";
-import { EventBus } from "./services/event-bus.js";
-import { ExecutionService } from "./services/executions.js";
-import { Scheduler } from "./services/scheduler.js";
-import { SessionService } from "./services/sessions.js";
-import { WorkflowService } from "./services/workflows.js";
 import { loadSecrets } from "./secrets.js";
 import type { Secrets } from "./secrets.js";
 
 export interface RunningServer {
   /** Where the API listens, e.g. http://127.0.0.1:8484. */
   url: string;
-  /** The console URL, signing in with the local token. */
+  /** The console's URL (nothing secret in it: sign in with `signInLink`). */
   consoleUrl: string;
+  /** A one-time link signing the local admin into the console, valid for ten minutes. */
+  signInLink(next?: string): Promise<{ url: string; expiresAt: string }>;
+  /** The local admin's long-lived token (for the CLI's private context file; never in a URL). */
   token: string;
   /** The token relays present to this server (configured, or generated and kept in the data directory). */
   relayToken: string;
   dataDir: string;
+  /** How attempts are kept apart (`none`: not root, so one person only — `drydock up` says so). */
+  isolation: Isolation;
   close(): Promise<void>;
 }
 
 /** The agent's built entry, which the local executor runs for every attempt. */
 export function agentEntry(): string {
   return join(dirname(fileURLToPath(import.meta.resolve("@drydock/agent"))), "main.js");
-}
-
-/** The console's build, where the workspace (or an install) put @drydock/console; undefined when it is not there. */
-function builtConsole(): string | undefined {
-  try {
-    return dirname(fileURLToPath(import.meta.resolve("@drydock/console/dist")));
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -123,47 +110,48 @@ async function startControlPlane(
   // Known once listening, unless configured: blob URLs and agents' endpoint read it when they need it.
   let baseUrl = config.publicUrl ?? "";
   const publicUrl = () => baseUrl;
-  const blobs = new LocalBlobStore(join(dataDir, "blobs"));
-  const signer = new BlobUrlSigner(secrets.signingSecret, publicUrl);
   const executor = createExecutor(config, dataDir, secrets, publicUrl, log);
-  const services = await createServices({
+  refuseUnisolatedTeams(config, executor.isolation);
+  const plane = await assembleControlPlane({
     config,
     dataDir,
     db,
     executor,
-    blobs,
-    signer,
+    tokens: { token, relayToken, signingSecret: secrets.signingSecret },
     publicUrl,
     log,
   });
-  const auth = new Authenticator(db, token, relayToken);
-  const app = await buildApp({
-    handlers: createHandlers({ db, ...services, executor: executor.kind }),
-    auth,
-    console: {
-      sessions: new ConsoleSessions(secrets.signingSecret, token, (t) => auth.isUserToken(t)),
-      dist: await consoleDist(config.consoleDir ?? builtConsole()),
-    },
-    blobs,
-    signer,
-    log,
-    onBundleUploaded: (sha256, size) => services.workflows.bundleUploaded(sha256, size),
-  });
+  const { app, services, identity } = plane;
   cleanups.add(() => app.close());
   const url = await listen(app, config);
   baseUrl = config.publicUrl ?? url;
 
   await services.scheduler.start();
   cleanups.add(() => services.scheduler.stop());
+  await identity.shares.start();
+  cleanups.add(() => Promise.resolve(identity.shares.stop()));
   log.info({ url, dataDir }, "drydock control plane is up");
   return {
     url,
-    consoleUrl: `${baseUrl}/?token=${token}`,
+    consoleUrl: baseUrl,
+    signInLink: (next) => plane.signInLink(next),
     token,
     relayToken,
     dataDir,
+    isolation: executor.isolation,
     close: () => cleanups.run(),
   };
+}
+
+/**
+ * Several people may sign in only where their tasks and IDEs are kept apart: with an OpenID provider configured
+ * and attempts not isolated (a server that is not root, on the local executor), the server refuses to start.
+ */
+export function refuseUnisolatedTeams(config: Pick<ServerConfig, "oidc">, isolation: Isolation) {
+  if (config.oidc && isolation === "none")
+    throw new Error(
+      "DRYDOCK_OIDC_ISSUER is set, but this server cannot keep attempts apart (it is not root, so every task and IDE would run as it and could read its data directory and each other's tokens): run it as root, or with DRYDOCK_EXECUTOR=docker, or unset DRYDOCK_OIDC_* to run for one person",
+    );
 }
 
 /** Older versions left it 0755. A directory another user owns is theirs to keep private. */
@@ -231,54 +219,8 @@ function createExecutor(
   });
 }
 
-/** The services behind the API, sharing one event bus; the scheduler is not started yet. */
-async function createServices(deps: {
-  config: ServerConfig;
-  dataDir: string;
-  db: Db;
-  executor: Executor;
-  blobs: LocalBlobStore;
-  signer: BlobUrlSigner;
-  publicUrl: () => string;
-  log: Logger;
-}) {
-  const { config, db, executor, blobs, signer, publicUrl, log } = deps;
-  const bus = new EventBus();
-  const scheduler = new Scheduler({
-    db,
-    executor,
-    bus,
-    log: log.child({ component: "scheduler" }),
-    config,
-  });
-  const workflows = new WorkflowService({ db, signer });
-  const logsDir = join(deps.dataDir, "logs");
-  await mkdir(logsDir, { recursive: true, mode: 0o700 });
-  const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
-  const agent = new AttemptAgentService({
-    db,
-    blobs,
-    signer,
-    scheduler,
-    logsDir,
-    bus,
-    publicUrl,
-    log: log.child({ component: "agent-api" }),
-  });
-  const sessions = new SessionService({
-    db,
-    log: log.child({ component: "sessions" }),
-    relay: config,
-    bus,
-  });
-  return { scheduler, workflows, executions, agent, sessions };
-}
-
 /** Listens where configured and says where: the URL carries the port actually bound (`port: 0` picks one). */
-async function listen(
-  app: Awaited<ReturnType<typeof buildApp>>,
-  config: ServerConfig,
-): Promise<string> {
+async function listen(app: ControlPlane["app"], config: ServerConfig): Promise<string> {
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;

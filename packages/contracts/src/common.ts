@@ -4,7 +4,7 @@ import { z } from "zod";
 export const ProjectId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a project is lower-case letters, digits and dashes");
-export const DEFAULT_PROJECT = "default";
+export { DEFAULT_PROJECT } from "./constants.js";
 
 /** Names of tasks, workflows and inputs: identifiers an author can type on a command line. */
 export const EntityName = z

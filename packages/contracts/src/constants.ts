@@ -39,3 +39,47 @@ export function sessionOrigin(ideOrigin: string | URL, sessionId: string): strin
   const origin = typeof ideOrigin === "string" ? new URL(ideOrigin) : ideOrigin;
   return `${origin.protocol}//${sessionHost(origin, sessionId)}`;
 }
+
+/** The project every instance starts with; single-user data from before projects had members lives here. */
+export const DEFAULT_PROJECT = "default";
+
+/** A project role; each includes the ones before it. */
+export const ROLES = ["viewer", "editor", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Whether `role` is `wanted` or above it. */
+export function roleAtLeast(role: Role | undefined, wanted: Role): boolean {
+  return role !== undefined && ROLES.indexOf(role) >= ROLES.indexOf(wanted);
+}
+
+/** The lower of two roles (an API key's ceiling over its user's role); undefined if either is. */
+export function lowerRole(a: Role | undefined, b: Role | undefined): Role | undefined {
+  if (a === undefined || b === undefined) return undefined;
+  return ROLES.indexOf(a) <= ROLES.indexOf(b) ? a : b;
+}
+
+/** Longest life an API key may be given (a year); keys without an expiry live until revoked. */
+export const MAX_API_KEY_DAYS = 366;
+
+/** What the audit log records; `drydock audit` and the console filter by these. */
+export const AUDIT_ACTIONS = [
+  "auth.sign_in",
+  "auth.sign_out",
+  "auth.sign_in_code",
+  "api_key.create",
+  "api_key.revoke",
+  "project.create",
+  "project.member_set",
+  "workflow.register",
+  "execution.create",
+  "execution.abort",
+  "execution.debug",
+  "ide_ticket.issue",
+  "ide_ticket.redeem",
+  "session.resume",
+  "session.keep_alive",
+  "session.changes",
+  "session.share",
+  "session.revoke_share",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -1,5 +1,7 @@
 import { z } from "zod";
 
+import { UserRefSchema } from "./identity.js";
+
 import { EntityName, ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
 import { jsonLimitProblem, MAX_INPUTS_BYTES } from "./json-limits.js";
 import { InteractiveSessionSchema } from "./sessions.js";
@@ -42,6 +44,8 @@ export const ExecutionSchema = z.object({
   endedAt: Timestamp.optional(),
   /** Set on a debug run (`drydock debug`): the node of a past execution it re-runs interactively. */
   debugOf: z.object({ executionId: z.string(), nodeId: z.string() }).optional(),
+  /** Who launched it: the owner of its interactive sessions. Absent for executions from before people existed. */
+  createdBy: UserRefSchema.optional(),
 });
 export type Execution = z.infer<typeof ExecutionSchema>;
 

@@ -90,7 +90,9 @@ const controlProcedure = t.procedure.use(({ ctx, next }) => {
 
 /** Builds the agent-side router around its handlers. */
 export function createIdeRouter(handlers: IdeHandlers) {
-  return createRouter(t.router, { control: controlProcedure }, ideProcedures, handlers);
+  const control = (input: unknown) =>
+    input === undefined ? controlProcedure : controlProcedure.input(input as never);
+  return createRouter(t.router, { control }, ideProcedures, handlers);
 }
 
 export type IdeRouter = ReturnType<typeof createIdeRouter>;

@@ -137,3 +137,4 @@ export {
   resolveNodeInputs,
 } from "./dag.js";
 export type { BindingScope } from "./dag.js";
+export * from "./identity.js";

@@ -1,5 +1,8 @@
 import { z } from "zod";
 
+import type { RelayAccessEvent } from "./identity.js";
+import type { ReportConnectionsInput } from "./identity.js";
+
 import { ErrorInfoSchema, Timestamp } from "./common.js";
 import { ExtensionProblemSchema, SessionEndReason } from "./sessions.js";
 
@@ -60,6 +63,10 @@ export const AuthorizeTunnelOutput = z.object({
 export const RedeemTicketInput = z.object({
   sessionId: SessionIdSchema,
   ticket: z.string().min(1).max(200),
+  /** The browser that presents it, for the audit log. */
+  client: z
+    .object({ ip: z.string().max(100).optional(), userAgent: z.string().max(1_000).optional() })
+    .optional(),
 });
 export const RedeemTicketOutput = z.object({ sessionId: SessionIdSchema, userId: z.string() });
 
@@ -92,4 +99,11 @@ export interface RelayAuthority {
   ): Promise<z.output<typeof RedeemTicketOutput>>;
   /** The session's IDE answered through this relay: the control plane may show its link (STARTING → READY). */
   sessionReady(input: z.input<typeof SessionIdInput>): Promise<unknown>;
+  /**
+   * The revocations in force, then each new one, until `signal` aborts (the relay re-subscribes if the stream
+   * breaks, and takes the next snapshot as the whole truth).
+   */
+  accessEvents(signal: AbortSignal): AsyncIterable<RelayAccessEvent>;
+  /** Everyone connected through this relay now. */
+  reportConnections(input: z.input<typeof ReportConnectionsInput>): Promise<unknown>;
 }

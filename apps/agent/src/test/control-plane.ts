@@ -143,8 +143,24 @@ function agentHandlers(state: ControlPlaneState): AppHandlers["agent"] {
 /** The agent's procedures; every other one is refused, as a real control plane would not be asked them. */
 function handlers(state: ControlPlaneState): AppHandlers {
   return {
-    health: () => ({ ok: true, executor: "local" }),
-    projects: { list: notServed },
+    health: () => ({ ok: true, executor: "local", isolation: "none" }),
+    auth: {
+      methods: notServed,
+      me: notServed,
+      signInCode: notServed,
+      deviceStart: notServed,
+      devicePoll: notServed,
+    },
+    users: { list: notServed },
+    apiKeys: {
+      create: notServed,
+      list: notServed,
+      revoke: notServed,
+      listProject: notServed,
+      revokeProject: notServed,
+    },
+    projects: { list: notServed, create: notServed, members: notServed, setMember: notServed },
+    audit: { list: notServed, listAll: notServed },
     workflows: { createUpload: notServed, register: notServed, list: notServed, get: notServed },
     executions: {
       create: notServed,
@@ -159,8 +175,22 @@ function handlers(state: ControlPlaneState): AppHandlers {
       tailLogs: notStreamed,
     },
     agent: agentHandlers(state),
-    sessions: { ideTicket: notServed, resume: notServed, keepAlive: notServed, changes: notServed },
-    relay: { authorizeTunnel: notServed, redeemTicket: notServed, sessionReady: notServed },
+    sessions: {
+      ideTicket: notServed,
+      resume: notServed,
+      keepAlive: notServed,
+      changes: notServed,
+      access: notServed,
+      share: notServed,
+      revokeShare: notServed,
+    },
+    relay: {
+      authorizeTunnel: notServed,
+      redeemTicket: notServed,
+      sessionReady: notServed,
+      accessEvents: notStreamed,
+      reportConnections: notServed,
+    },
   };
 }
 
@@ -188,6 +218,7 @@ export class TestControlPlane {
               ? { kind: "agent", attemptId: state.assignment.attemptId }
               : null,
           requestId: String(req.id),
+          client: {},
         }),
       },
     });

@@ -4,7 +4,8 @@ import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it, vi } from "vitest";
 import { Router } from "wouter";
 
-import type { Execution } from "../ui/types.js";
+import { testMe, withIdentity } from "../__tests__/fixtures.js";
+import type { Execution, Me } from "../ui/types.js";
 
 // api.ts opens a WebSocket client against `location` when imported; rendering on the server needs none of it.
 vi.mock("../api.js", () => ({ api: {}, errorMessage: String, appCode: () => undefined }));
@@ -21,8 +22,8 @@ const execution = (extra: Partial<Execution> = {}): Execution => ({
   ...extra,
 });
 
-function render(e: Execution): string {
-  const header = createElement(ExecutionHeader, { execution: e });
+function render(e: Execution, me: Me = testMe({ default: "editor" })): string {
+  const header = withIdentity(me, createElement(ExecutionHeader, { execution: e }));
   return renderToStaticMarkup(
     createElement(
       QueryClientProvider,
@@ -35,7 +36,7 @@ function render(e: Execution): string {
 describe("ExecutionHeader", () => {
   it("names the workflow and version, links to it, and offers Abort while running", () => {
     const html = render(execution());
-    expect(html).toMatch(/<a href="\/workflows\/wide"[^>]*>wide<\/a>/);
+    expect(html).toMatch(/<a href="\/workflows\/wide\?project=default"[^>]*>wide<\/a>/);
     expect(html).toContain("version v7");
     expect(html).toContain('data-testid="execution-status" data-status="RUNNING"');
     expect(html).toContain('data-testid="execution-id">x1abc<');
@@ -70,5 +71,19 @@ describe("ExecutionHeader", () => {
     expect(html).toMatch(
       /<a href="\/executions\/x0old\?node=n1%5B2%5D"[^>]*>debug of x0old n1\[2\]<\/a>/,
     );
+  });
+
+  it("says who launched it", () => {
+    const html = render(execution({ createdBy: { id: "u-bob", name: "Bob" } }));
+    expect(html).toContain('data-testid="execution-launched-by">launched by Bob</span>');
+    expect(render(execution())).not.toContain("launched by");
+  });
+
+  it("disables Abort for a viewer, naming the role it needs", () => {
+    const html = render(execution(), testMe({ default: "viewer" }));
+    expect(html).toMatch(
+      /<button type="button" class="danger execution-abort" disabled="" title="Needs the editor role in project default \(you are a viewer\)">Abort<\/button>/,
+    );
+    expect(render(execution())).toMatch(/class="danger execution-abort">Abort<\/button>/);
   });
 });

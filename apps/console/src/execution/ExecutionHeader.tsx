@@ -4,6 +4,8 @@ import { useState } from "react";
 import { Link } from "wouter";
 
 import { api, errorMessage } from "../api.js";
+import { useRoleGate } from "../identity/identity-context.js";
+import { withProject } from "../identity/project-choice.js";
 import { durationBetween, StatusBadge } from "../ui/status.js";
 import type { Execution } from "../ui/types.js";
 import { ErrorBlock, inlineJson, JsonBlock } from "./blocks.js";
@@ -83,6 +85,7 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
   const running = execution.status === "RUNNING";
   const now = useSharedClock(running);
   const [confirming, setConfirming] = useState(false);
+  const editor = useRoleGate(execution.project, "editor");
   const abort = useMutation({
     mutationFn: () => api.executions.abort.mutate({ id: execution.id }),
     onSettled: () => setConfirming(false),
@@ -91,11 +94,21 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
     <header className="execution-header">
       <div className="execution-title">
         <h1>
-          <Link href={`/workflows/${encodeURIComponent(execution.workflow)}`}>
+          <Link
+            href={withProject(
+              `/workflows/${encodeURIComponent(execution.workflow)}`,
+              execution.project,
+            )}
+          >
             {execution.workflow}
           </Link>{" "}
           <span className="execution-version">version {execution.version}</span>
         </h1>
+        {execution.createdBy && (
+          <span className="execution-launched-by" data-testid="execution-launched-by">
+            launched by {execution.createdBy.name}
+          </span>
+        )}
         <span data-testid="execution-status" data-status={execution.status}>
           <StatusBadge status={execution.status} />
         </span>
@@ -104,7 +117,8 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
             type="button"
             className="danger execution-abort"
             onClick={() => setConfirming(true)}
-            disabled={abort.isPending}
+            disabled={abort.isPending || !editor.allowed}
+            title={editor.allowed ? undefined : editor.reason}
           >
             Abort
           </button>

@@ -3,6 +3,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useLocation } from "wouter";
 
 import { api, errorMessage } from "../api.js";
+import { useRoleGate } from "../identity/identity-context.js";
 import type { NodeExecution } from "../ui/types.js";
 import { canDebug, hadSession, patchFileName } from "./session.js";
 
@@ -64,8 +65,9 @@ function DownloadChanges({ executionId, nodeId }: NodeRef) {
   );
 }
 
-function DebugButton({ executionId, nodeId }: NodeRef) {
+function DebugButton({ executionId, nodeId, project }: NodeRef & { project: string }) {
   const [, navigate] = useLocation();
+  const editor = useRoleGate(project, "editor");
   const debug = useMutation({
     mutationFn: () => api.executions.debug.mutate({ executionId, nodeId }),
     onSuccess: (execution) =>
@@ -78,8 +80,10 @@ function DebugButton({ executionId, nodeId }: NodeRef) {
       <button
         type="button"
         onClick={() => debug.mutate()}
-        disabled={debug.isPending}
-        title="Re-run this node with the inputs it had, in VS Code"
+        disabled={debug.isPending || !editor.allowed}
+        title={
+          editor.allowed ? "Re-run this node with the inputs it had, in VS Code" : editor.reason
+        }
       >
         Debug
       </button>
@@ -96,14 +100,15 @@ function DebugButton({ executionId, nodeId }: NodeRef) {
 export function NodeActions({
   node,
   isMap,
+  project,
   ...ref
-}: NodeRef & { node: NodeExecution; isMap: boolean }) {
+}: NodeRef & { node: NodeExecution; isMap: boolean; project: string }) {
   const debuggable = canDebug(node, isMap);
   const changed = hadSession(node);
   if (!debuggable && !changed) return null;
   return (
     <div className="pane-actions">
-      {debuggable && <DebugButton {...ref} />}
+      {debuggable && <DebugButton {...ref} project={project} />}
       {changed && <DownloadChanges {...ref} />}
     </div>
   );

@@ -3,8 +3,8 @@ import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it, vi } from "vitest";
 
-import { T, testSession } from "../__tests__/fixtures.js";
-import type { InteractiveSession } from "../ui/types.js";
+import { T, testMe, testSession, withIdentity } from "../__tests__/fixtures.js";
+import type { InteractiveSession, Me, SessionAccess, UserRef } from "../ui/types.js";
 
 // api.ts opens a WebSocket client against `location` when imported; the panel only needs the names.
 vi.mock("../api.js", () => ({ api: {}, errorMessage: String, appCode: () => undefined }));
@@ -12,10 +12,28 @@ const { SessionPanel } = await import("./SessionPanel.js");
 
 const session = testSession;
 
-function render(s: InteractiveSession): string {
-  const panel = createElement(SessionPanel, { executionId: "x1", nodeId: "n0", session: s });
+const editor = testMe({ default: "editor" });
+
+interface Seen {
+  /** Who looks (default: an editor of the project). */
+  me?: Me;
+  /** What `sessions.access` answered. */
+  access?: SessionAccess;
+  owner?: UserRef;
+}
+
+function render(s: InteractiveSession, { me = editor, access, owner }: Seen = {}): string {
+  const client = new QueryClient();
+  if (access) client.setQueryData(["sessions", "access", s.id], access);
+  const panel = createElement(SessionPanel, {
+    executionId: "x1",
+    nodeId: "n0",
+    session: s,
+    project: "default",
+    owner,
+  });
   return renderToStaticMarkup(
-    createElement(QueryClientProvider, { client: new QueryClient() }, panel),
+    createElement(QueryClientProvider, { client }, withIdentity(me, panel)),
   );
 }
 
@@ -81,5 +99,106 @@ describe("SessionPanel", () => {
       /<pre class="error-stack"[^>]*>Error: say_hello needs a name\n {4}at workflow.ts:12:9<\/pre>/,
     );
     expect(html).toContain("download failed");
+  });
+});
+
+describe("SessionPanel for people with other roles", () => {
+  const ready = () =>
+    session({
+      state: "READY",
+      link: "http://s1abc.localhost:8485/",
+      idleDeadline: new Date(Date.now() + 299_500).toISOString(),
+    });
+  const ada = { id: "u-ada", name: "Ada" };
+  const bob = { id: "u-bob", name: "Bob" };
+  const carol = { id: "u-carol", name: "Carol" };
+  const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+  const access = (extra: Partial<SessionAccess> = {}): SessionAccess => ({
+    sessionId: "s1abc",
+    owner: ada,
+    shares: [],
+    openedBy: [],
+    connected: [],
+    ...extra,
+  });
+  const viewer = testMe({ default: "viewer" }, { id: "u-bob", name: "Bob" });
+
+  it("disables VSCode (User), Keep alive and Resume for a viewer, saying why", () => {
+    const html = render(ready(), { me: viewer, access: access(), owner: ada });
+    expect(html).not.toContain(">VSCode (User)</a>");
+    expect(html).toMatch(
+      /<button type="button" class="primary" disabled="" title="Ask the owner to share this session">VSCode \(User\)<\/button>/,
+    );
+    const needsEditor = "Needs the editor role in project default (you are a viewer)";
+    expect(html).toContain(`disabled="" title="${needsEditor}">Keep alive</button>`);
+    expect(html).toContain(`disabled="" title="${needsEditor}">Resume</button>`);
+  });
+
+  it("gives a viewer the VSCode (User) link while the session is shared with them", () => {
+    const shared = access({
+      shares: [{ user: bob, grantedBy: ada, createdAt: T, expiresAt: inAnHour() }],
+    });
+    const html = render(ready(), { me: viewer, access: shared, owner: ada });
+    expect(html).toMatch(
+      /<a [^>]*href="http:\/\/s1abc\.localhost:8485\/"[^>]*>VSCode \(User\)<\/a>/,
+    );
+    // A share that was revoked gives nothing.
+    const revoked = access({
+      shares: [{ user: bob, grantedBy: ada, createdAt: T, expiresAt: inAnHour(), revokedAt: T }],
+    });
+    expect(render(ready(), { me: viewer, access: revoked, owner: ada })).not.toContain(
+      ">VSCode (User)</a>",
+    );
+  });
+
+  it("shows the owner the shares with Revoke, the Share form, and who is connected", () => {
+    const html = render(ready(), {
+      me: editor,
+      owner: ada,
+      access: access({
+        shares: [{ user: bob, grantedBy: ada, createdAt: T, expiresAt: inAnHour() }],
+        connected: [
+          { user: bob, connections: 2, since: T },
+          { user: carol, connections: 1, since: T },
+        ],
+        openedBy: [{ user: bob, firstAt: T, lastAt: T, times: 3 }],
+      }),
+    });
+    expect(html).toMatch(/data-testid="shared-with"><li><span class="share-who">Bob<\/span>/);
+    expect(html).toContain('aria-label="Revoke access for Bob">Revoke</button>');
+    expect(html).toMatch(/<form class="share-form"[^>]* aria-label="Share this session">/);
+    expect(html).toContain(">Teammate (email or id)</label>");
+    expect(html).toMatch(
+      /<select[^>]*><option value="1" selected="">1 hour<\/option><option value="8">8 hours<\/option><option value="24">24 hours<\/option><\/select>/,
+    );
+    expect(html).toContain('<button type="submit">Share</button>');
+    expect(html).toMatch(
+      /data-testid="connected-now"><li data-user="u-bob">Bob <span class="muted">2 connections, since /,
+    );
+    expect(html).toContain(
+      '<li data-user="u-carol">Carol <span class="muted">1 connection, since ',
+    );
+    expect(html).toMatch(/data-testid="opened-by"><li>Bob <span class="muted">3 times, last at /);
+  });
+
+  it("offers neither Share nor Revoke to an editor who is not the owner", () => {
+    const html = render(ready(), {
+      me: editor,
+      owner: bob,
+      access: access({
+        owner: bob,
+        shares: [{ user: carol, grantedBy: bob, createdAt: T, expiresAt: inAnHour() }],
+      }),
+    });
+    expect(html).toContain(">Carol</span>");
+    expect(html).not.toContain("Revoke access for");
+    expect(html).not.toContain("Share this session");
+    expect(html).toContain("Nobody is connected now.");
+  });
+
+  it("lets a project admin share someone else's session", () => {
+    const admin = testMe({ default: "admin" });
+    const html = render(ready(), { me: admin, owner: bob, access: access({ owner: bob }) });
+    expect(html).toContain('aria-label="Share this session"');
   });
 });

@@ -1,17 +1,22 @@
 /**
  * An interactive node's session in the task pane: where it stands, the VSCode (User) link once the IDE is
- * ready, the idle countdown with Keep alive, and Resume.
+ * ready (for editors of the project and teammates it is shared with), the idle countdown with Keep alive,
+ * Resume, and who may open it and who is connected.
  */
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import type { MouseEvent } from "react";
 import { useState } from "react";
 
 import { api, errorMessage } from "../api.js";
+import { useMe } from "../identity/identity-context.js";
+import type { Gate } from "../identity/roles.js";
+import { ideGate, roleGate, shareGate } from "../identity/roles.js";
 import { StatusBadge } from "../ui/status.js";
-import type { InteractiveSession } from "../ui/types.js";
+import type { InteractiveSession, UserRef } from "../ui/types.js";
 import { ErrorBlock } from "./blocks.js";
 import { useSharedClock } from "./shared-clock.js";
 import { ConfirmDialog } from "./ConfirmDialog.js";
+import { SessionAccessPanel, sessionAccessQuery } from "./SessionAccess.js";
 import {
   canOpenIde,
   idleCountdownText,
@@ -19,6 +24,18 @@ import {
   sessionEndExplanation,
   sessionHeadline,
 } from "./session.js";
+
+/** VSCode (User) for someone who may not open it: a disabled button saying whom to ask. */
+function IdeLinkRefused({ reason }: { reason: string }) {
+  return (
+    <div className="ide-link">
+      <button type="button" className="primary" disabled title={reason}>
+        VSCode (User)
+      </button>{" "}
+      <span className="muted">{reason}.</span>
+    </div>
+  );
+}
 
 function IdeLink({ session }: { session: InteractiveSession & { link: string } }) {
   const [blockedUrl, setBlockedUrl] = useState<string>();
@@ -76,10 +93,12 @@ function IdleCountdown({
   executionId,
   nodeId,
   session,
+  editor,
 }: {
   executionId: string;
   nodeId: string;
   session: InteractiveSession & { idleDeadline: string };
+  editor: Gate;
 }) {
   const now = useSharedClock(true);
   const keepAlive = useMutation({
@@ -90,7 +109,12 @@ function IdleCountdown({
       <span data-testid="idle-countdown" data-deadline={session.idleDeadline} aria-live="off">
         {idleCountdownText(session.idleDeadline, now)}
       </span>{" "}
-      <button type="button" onClick={() => keepAlive.mutate()} disabled={keepAlive.isPending}>
+      <button
+        type="button"
+        onClick={() => keepAlive.mutate()}
+        disabled={keepAlive.isPending || !editor.allowed}
+        title={editor.allowed ? undefined : editor.reason}
+      >
         Keep alive
       </button>
       {keepAlive.isError && (
@@ -130,20 +154,80 @@ function ConfirmResume(props: { busy: boolean; onConfirm: () => void; onCancel: 
   );
 }
 
-interface SessionPanelProps {
+/** Resume with its confirmation; for editors of the project. */
+function ResumeAction({
+  executionId,
+  nodeId,
+  requested,
+  editor,
+}: {
   executionId: string;
   nodeId: string;
-  session: InteractiveSession;
-}
-
-export function SessionPanel({ executionId, nodeId, session }: SessionPanelProps) {
+  requested: boolean;
+  editor: Gate;
+}) {
   const [confirming, setConfirming] = useState(false);
   const resume = useMutation({
     mutationFn: () => api.sessions.resume.mutate({ executionId, nodeId }),
     onSettled: () => setConfirming(false),
   });
+  return (
+    <>
+      <div className="pane-actions">
+        <button
+          type="button"
+          onClick={() => setConfirming(true)}
+          disabled={requested || resume.isPending || !editor.allowed}
+          title={editor.allowed ? undefined : editor.reason}
+        >
+          Resume
+        </button>
+        {requested && <span role="status">Resume requested…</span>}
+      </div>
+      {resume.isError && (
+        <p className="inline-error" role="alert">
+          Could not resume: {errorMessage(resume.error)}
+        </p>
+      )}
+      {confirming && (
+        <ConfirmResume
+          busy={resume.isPending}
+          onConfirm={() => resume.mutate()}
+          onCancel={() => setConfirming(false)}
+        />
+      )}
+    </>
+  );
+}
+
+interface SessionPanelProps {
+  executionId: string;
+  nodeId: string;
+  session: InteractiveSession;
+  /** The execution's project: my role there decides what is offered. */
+  project: string;
+  /** Who launched the execution: the session's owner, who may share it. */
+  owner: UserRef | undefined;
+}
+
+/** What I may do with the session: the server decides, the panel disables what it would refuse. */
+function useSessionGates(session: InteractiveSession, project: string, owner: UserRef | undefined) {
   const live = isLiveSession(session);
-  const resumeRequested = live && Boolean(session.resumeRequestedAt);
+  const now = useSharedClock(live);
+  const me = useMe();
+  const access = useQuery(sessionAccessQuery(session.id, live));
+  return {
+    live,
+    now,
+    access: access.data,
+    editor: roleGate(me, project, "editor"),
+    ide: ideGate(me, project, access.data, now),
+    share: shareGate(me, project, owner ?? access.data?.owner),
+  };
+}
+
+export function SessionPanel({ executionId, nodeId, session, project, owner }: SessionPanelProps) {
+  const { live, now, access, editor, ide, share } = useSessionGates(session, project, owner);
   const explanation = sessionEndExplanation(session);
   return (
     <section className="pane-section session-panel" aria-label="VS Code session">
@@ -164,40 +248,29 @@ export function SessionPanel({ executionId, nodeId, session }: SessionPanelProps
           testId="first-run-error"
         />
       )}
-      {canOpenIde(session) && <IdeLink session={session} />}
+      {canOpenIde(session) &&
+        (ide.allowed ? <IdeLink session={session} /> : <IdeLinkRefused reason={ide.reason} />)}
       {live && session.idleDeadline && (
         <IdleCountdown
           executionId={executionId}
           nodeId={nodeId}
           session={{ ...session, idleDeadline: session.idleDeadline }}
+          editor={editor}
         />
       )}
       {live && (
-        <div className="pane-actions">
-          <button
-            type="button"
-            onClick={() => setConfirming(true)}
-            disabled={resumeRequested || resume.isPending}
-          >
-            Resume
-          </button>
-          {resumeRequested && <span role="status">Resume requested…</span>}
-        </div>
-      )}
-      {resume.isError && (
-        <p className="inline-error" role="alert">
-          Could not resume: {errorMessage(resume.error)}
-        </p>
+        <ResumeAction
+          executionId={executionId}
+          nodeId={nodeId}
+          requested={Boolean(session.resumeRequestedAt)}
+          editor={editor}
+        />
       )}
       {session.extensionProblems.length > 0 && (
         <ExtensionProblems problems={session.extensionProblems} />
       )}
-      {confirming && (
-        <ConfirmResume
-          busy={resume.isPending}
-          onConfirm={() => resume.mutate()}
-          onCancel={() => setConfirming(false)}
-        />
+      {access && (
+        <SessionAccessPanel access={access} canShare={share.allowed} live={live} now={now} />
       )}
     </section>
   );

@@ -4,7 +4,8 @@ import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it, vi } from "vitest";
 import { Router } from "wouter";
 
-import type { ExecutionDetail, NodeExecution } from "../ui/types.js";
+import { testMe, withIdentity } from "../__tests__/fixtures.js";
+import type { ExecutionDetail, Me, NodeExecution } from "../ui/types.js";
 import type { DagNode } from "./graph.js";
 
 // api.ts opens a WebSocket client against `location` when imported; rendering on the server needs none of it.
@@ -34,6 +35,7 @@ function render(
   nodeId: string,
   dagNode: DagNode,
   fetched?: NodeExecution,
+  me: Me = testMe({ default: "editor" }),
 ): string {
   const client = new QueryClient();
   if (fetched) client.setQueryData(nodeQueryKey("x1", nodeId), fetched);
@@ -49,7 +51,7 @@ function render(
     createElement(
       QueryClientProvider,
       { client },
-      createElement(Router, { ssrPath: "/executions/x1", children: pane }),
+      createElement(Router, { ssrPath: "/executions/x1", children: withIdentity(me, pane) }),
     ),
   );
 }
@@ -88,6 +90,24 @@ describe("TaskPane", () => {
     expect(html).toContain(">Debug</button>");
     expect(html).toContain('data-testid="node-logs"');
     expect(html).not.toContain("Download changes");
+  });
+
+  it("disables Debug for a viewer, naming the role it needs", () => {
+    const live: NodeExecution = {
+      executionId: "x1",
+      nodeId: "n0",
+      task: "double",
+      status: "FAILED",
+      attempts: [],
+    };
+    const fetched = { ...live, inputs: { x: 21 } };
+    const viewer = testMe({ default: "viewer" });
+    expect(render(detail([live]), "n0", task, fetched, viewer)).toMatch(
+      /<button type="button" disabled="" title="Needs the editor role in project default \(you are a viewer\)">Debug<\/button>/,
+    );
+    expect(render(detail([live]), "n0", task, fetched)).toMatch(
+      /<button type="button" title="Re-run this node[^"]*">Debug<\/button>/,
+    );
   });
 
   it("says there are no outputs yet while a node runs, and offers no Debug", () => {

@@ -178,8 +178,22 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
           {element && (
             <ElementParent index={element.index} parent={element.parent} onSelect={onSelect} />
           )}
-          {session && <SessionPanel executionId={executionId} nodeId={nodeId} session={session} />}
-          <NodeActions executionId={executionId} nodeId={nodeId} node={node} isMap={isMap} />
+          {session && (
+            <SessionPanel
+              executionId={executionId}
+              nodeId={nodeId}
+              session={session}
+              project={detail.execution.project}
+              owner={detail.execution.createdBy}
+            />
+          )}
+          <NodeActions
+            executionId={executionId}
+            nodeId={nodeId}
+            node={node}
+            isMap={isMap}
+            project={detail.execution.project}
+          />
           {node.error && <NodeError error={node.error} />}
           {isMap && (
             <ElementList detail={detail} mapNodeId={nodeId} summary={fanout} onSelect={onSelect} />

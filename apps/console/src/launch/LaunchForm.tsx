@@ -3,6 +3,8 @@
  * browser first (ajv, as the server checks); nothing is sent while one is invalid. What the server still
  * refuses is shown at the field it names, or above the button. A launch opens the new execution's page.
  */
+import { useRoleGate } from "../identity/identity-context.js";
+import type { Gate } from "../identity/roles.js";
 import type { WorkflowVersion } from "../ui/types.js";
 import type { FieldControlProps } from "./FieldControl.js";
 import { FieldControl } from "./FieldControl.js";
@@ -44,12 +46,27 @@ function LaunchField(props: FieldControlProps) {
   );
 }
 
-function LaunchButton({ workflowName, pending }: { workflowName: string; pending: boolean }) {
+function LaunchButton({
+  workflowName,
+  pending,
+  gate,
+}: {
+  workflowName: string;
+  pending: boolean;
+  gate: Gate;
+}) {
   return (
     <div className="form-actions">
-      <button type="submit" className="primary" disabled={pending} aria-busy={pending || undefined}>
+      <button
+        type="submit"
+        className="primary"
+        disabled={pending || !gate.allowed}
+        aria-busy={pending || undefined}
+        title={gate.allowed ? undefined : gate.reason}
+      >
         Launch
       </button>
+      {!gate.allowed && <span className="muted">{gate.reason}</span>}
       {pending && (
         <span className="muted" role="status">
           Starting an execution of {workflowName}…
@@ -61,6 +78,7 @@ function LaunchButton({ workflowName, pending }: { workflowName: string; pending
 
 export function LaunchForm({ workflow }: { workflow: WorkflowVersion }) {
   const form = useLaunchForm(workflow);
+  const gate = useRoleGate(workflow.project, "editor");
   return (
     <form
       className="launch-form"
@@ -84,7 +102,7 @@ export function LaunchForm({ workflow }: { workflow: WorkflowVersion }) {
           {form.formError}
         </p>
       )}
-      <LaunchButton workflowName={workflow.name} pending={form.pending} />
+      <LaunchButton workflowName={workflow.name} pending={form.pending} gate={gate} />
     </form>
   );
 }

@@ -8,7 +8,7 @@ import type { FormEvent } from "react";
 import { useId, useMemo, useState } from "react";
 import { useLocation } from "wouter";
 
-import { api, appCode, errorMessage, PROJECT } from "../api.js";
+import { api, appCode, errorMessage } from "../api.js";
 import { EXECUTION_LISTS_KEY } from "../pages/execution-list.js";
 import type { WorkflowVersion } from "../ui/types.js";
 import type { FieldDescriptor, RawValue, RawValues } from "./form.js";
@@ -56,7 +56,7 @@ function useLaunchMutation(workflow: WorkflowVersion, onRefused: (error: unknown
   return useMutation({
     mutationFn: (inputs: Record<string, JsonValue>) =>
       api.executions.create.mutate({
-        project: PROJECT,
+        project: workflow.project,
         workflow: workflow.name,
         version: workflow.version,
         inputs,

@@ -8,7 +8,7 @@ import { queryOptions, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useId, useState } from "react";
 import { Link, useSearchParams } from "wouter";
 
-import { api, errorMessage, PROJECT } from "../api.js";
+import { api, errorMessage } from "../api.js";
 import { EmptyState, ErrorState, Loading } from "../ui/states.js";
 import { durationBetween, StatusBadge, statusLabel } from "../ui/status.js";
 import type { ExecutionSummary } from "../ui/types.js";
@@ -51,13 +51,13 @@ type LiveState =
   { state: "connecting" | "live" | "reconnecting" } | { state: "stopped"; reason: string };
 
 /** Follows the project's executions while the page is open; says whether it is following. */
-function useLiveExecutions(): LiveState {
+function useLiveExecutions(project: string): LiveState {
   const queryClient = useQueryClient();
   const [state, setState] = useState<LiveState>({ state: "connecting" });
   useEffect(() => {
     let starts = 0;
     const subscription = api.executions.watchList.subscribe(
-      { project: PROJECT },
+      { project },
       {
         onStarted: () => {
           starts += 1;
@@ -74,7 +74,7 @@ function useLiveExecutions(): LiveState {
       },
     );
     return () => subscription.unsubscribe();
-  }, [queryClient]);
+  }, [project, queryClient]);
   return state;
 }
 
@@ -256,21 +256,22 @@ function ExecutionTable({
   );
 }
 
-export function ExecutionsPage() {
+export function ExecutionsPage({ project }: { project: string }) {
   const [searchParams, setSearchParams] = useSearchParams();
   const filters = readFilters(searchParams);
   // Opening the list shows it as it is now; from then on watchList keeps it current.
   const executions = useQuery({
-    ...executionListQuery(PROJECT, filters),
+    ...executionListQuery(project, filters),
     refetchOnMount: "always",
   });
-  const workflows = useQuery(workflowListQuery(PROJECT));
-  const live = useLiveExecutions();
+  const workflows = useQuery(workflowListQuery(project));
+  const live = useLiveExecutions(project);
   const running = executions.data?.some((e) => e.status === "RUNNING") ?? false;
   // Running durations count every second; otherwise only "… ago" moves.
   const now = useNowEvery(running ? 1_000 : 15_000);
 
-  const setFilters = (next: ExecutionFilters) => setSearchParams(filtersSearch(next));
+  const setFilters = (next: ExecutionFilters) =>
+    setSearchParams({ ...filtersSearch(next), project });
 
   let body;
   if (executions.isPending) {

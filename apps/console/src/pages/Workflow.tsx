@@ -6,7 +6,7 @@ import { useQuery } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useId } from "react";
 import { Link, useSearchParams } from "wouter";
 
-import { api, errorMessage, PROJECT } from "../api.js";
+import { api, errorMessage } from "../api.js";
 import { ErrorState, Loading } from "../ui/states.js";
 import type { WorkflowVersion } from "../ui/types.js";
 import { executionListQuery } from "./Executions.js";
@@ -52,7 +52,12 @@ function VersionPicker({ workflow, latest, registered, known }: VersionProps) {
         value={workflow.version}
         aria-describedby={unlisted ? `${id}-note` : undefined}
         onChange={(e) =>
-          setSearchParams(e.target.value === latest ? {} : { version: e.target.value })
+          setSearchParams((prev) => {
+            const next = new URLSearchParams(prev);
+            if (e.target.value === latest) next.delete("version");
+            else next.set("version", e.target.value);
+            return next;
+          })
         }
       >
         {options.map((v) => (
@@ -173,18 +178,17 @@ function WorkflowVersionView(props: VersionProps) {
   );
 }
 
-export function WorkflowPage({ name }: { name: string }) {
+export function WorkflowPage({ name, project }: { name: string; project: string }) {
   const [searchParams] = useSearchParams();
   const version = searchParams.get("version") ?? undefined;
   const workflow = useQuery({
-    queryKey: ["workflows", "get", PROJECT, name, version ?? null],
-    queryFn: () =>
-      api.workflows.get.query({ project: PROJECT, name, ...(version ? { version } : {}) }),
+    queryKey: ["workflows", "get", project, name, version ?? null],
+    queryFn: () => api.workflows.get.query({ project, name, ...(version ? { version } : {}) }),
     retry: retryUnlessRefused,
   });
-  const summaries = useQuery(workflowListQuery(PROJECT));
+  const summaries = useQuery(workflowListQuery(project));
   // The server lists no versions; recent executions name the ones people ran.
-  const recent = useQuery(executionListQuery(PROJECT, { workflow: name }));
+  const recent = useQuery(executionListQuery(project, { workflow: name }));
 
   useEffect(() => {
     void loadLaunchForm().catch(() => undefined);
@@ -223,7 +227,7 @@ export function WorkflowPage({ name }: { name: string }) {
       </p>
       <div className="page-head">
         <h1>{name}</h1>
-        <Link href={`/executions?${new URLSearchParams({ workflow: name }).toString()}`}>
+        <Link href={`/executions?${new URLSearchParams({ workflow: name, project }).toString()}`}>
           Executions of {name}
         </Link>
       </div>

@@ -2,7 +2,8 @@
 import { queryOptions, useQuery } from "@tanstack/react-query";
 import { Link } from "wouter";
 
-import { api, errorMessage, PROJECT } from "../api.js";
+import { api, errorMessage } from "../api.js";
+import { withProject } from "../identity/project-choice.js";
 import { EmptyState, ErrorState, Loading } from "../ui/states.js";
 import { retryUnlessRefused } from "./retry.js";
 import { TimeAgo } from "./TimeAgo.js";
@@ -17,8 +18,8 @@ export const workflowListQuery = (project: string) =>
     retry: retryUnlessRefused,
   });
 
-export function WorkflowsPage() {
-  const workflows = useQuery(workflowListQuery(PROJECT));
+export function WorkflowsPage({ project }: { project: string }) {
+  const workflows = useQuery(workflowListQuery(project));
   const now = useNowEvery(30_000);
 
   if (workflows.isPending) return <Loading what="workflows" />;
@@ -59,7 +60,9 @@ export function WorkflowsPage() {
               {list.map((w) => (
                 <tr key={w.name}>
                   <td>
-                    <Link href={`/workflows/${encodeURIComponent(w.name)}`}>{w.name}</Link>
+                    <Link href={withProject(`/workflows/${encodeURIComponent(w.name)}`, project)}>
+                      {w.name}
+                    </Link>
                   </td>
                   <td>
                     <code>{w.latestVersion}</code>

@@ -19,11 +19,12 @@ import { Refusal } from "../authority.js";
 import { rawAnswer, type OwnAnswer } from "../pages.js";
 import { forwardedBody, forwardedHead, lastChunk } from "./forward.js";
 import { replayedRequest } from "./hand-off.js";
-import { headRefusal } from "./head-admission.js";
+import type { SessionGrant } from "../cookies.js";
+import { admitHead } from "./head-admission.js";
 import { HeadSizeMeter } from "./head-size.js";
 import type { ConnectionHooks, RequestKind } from "./hooks.js";
 import { parsedOffset, unparsedRest } from "./parser-position.js";
-import { RequestHead } from "./request-head.js";
+import { headerValue, RequestHead } from "./request-head.js";
 import { TunnelStream, type StreamOwner } from "./tunnel-stream.js";
 
 const OWN_PATH_PREFIX = "/__drydock/";
@@ -46,6 +47,8 @@ class FastPathConnection implements StreamOwner {
   private readonly tunnel: TunnelStream;
   /** The session of the connection's first request: every later request must be for it too. */
   private sessionId: string | undefined;
+  /** The grant of the last admitted request: the relay hears of the connection again only when it changes. */
+  private grant: SessionGrant | undefined;
   /** What was read before the first request head was understood, kept for a hand-off. */
   private firstBytes: Buffer[] | undefined = [];
   private chunked = false;
@@ -173,7 +176,12 @@ class FastPathConnection implements StreamOwner {
       this.head.contentLength === undefined &&
       this.head.transferEncoding === undefined;
     const own =
-      relayOwn && bodiless ? this.hooks.answer(this.head.host, method, info.url) : undefined;
+      relayOwn && bodiless
+        ? this.hooks.answer(this.head.host, method, info.url, {
+            ip: this.socket.remoteAddress,
+            userAgent: headerValue(info.headers, "user-agent"),
+          })
+        : undefined;
     if (own) {
       // 2: the request ends with its head, and the parser stops here; what follows waits for the answer.
       this.answerHere(own, info.shouldKeepAlive);
@@ -190,10 +198,16 @@ class FastPathConnection implements StreamOwner {
   /** Admits a request for the connection's session and sends it through the tunnel, opened by the first. */
   private forward(info: HeaderInfo, method: string, kind: RequestKind): AfterHead {
     const session = this.sessionId as string;
-    const refusal = headRefusal(this.head, session, info.upgrade, this.hooks);
-    if (refusal) {
-      this.refuse(refusal, kind);
+    const admitted = admitHead(this.head, session, info.upgrade, this.hooks);
+    if (admitted instanceof Refusal) {
+      this.refuse(admitted, kind);
       return 1;
+    }
+    // A browser sends the same cookie request after request, and its grant is the same object (the signer
+    // keeps it): the relay hears of the connection on its first request and when its person changes.
+    if (admitted !== this.grant) {
+      this.grant = admitted;
+      this.hooks.admitted(this.socket, admitted);
     }
     this.chunked = !info.upgrade && this.head.transferEncoding !== undefined;
     this.tunnel.send(forwardedHead(method, info, this.head, this.chunked, this.hooks));

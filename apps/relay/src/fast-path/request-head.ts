@@ -36,6 +36,13 @@ export class RequestHead {
   }
 }
 
+/** The first value of header `name` (lower case) in http-parser-js's flat list, for heads read once (a redemption). */
+export function headerValue(raw: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if ((raw[i] as string).toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}
+
 /** A head's first line, as the parser understood it. */
 export function requestLine(method: string, info: HeaderInfo): string {
   return `${method} ${info.url} HTTP/${info.versionMajor}.${info.versionMinor}\r\n`;

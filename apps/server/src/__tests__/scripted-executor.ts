@@ -6,6 +6,7 @@ import type { AttemptExit, AttemptLaunch, Executor } from "../executor/executor.
  */
 export class ScriptedExecutor implements Executor {
   readonly kind = "local";
+  readonly isolation = "none";
   /** False plays an executor whose agents never run a second attempt (Docker). */
   warmAgents = true;
   launched: string[] = [];

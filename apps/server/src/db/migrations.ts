@@ -1,4 +1,4 @@
-import { PREVIEW_CHARS } from "@drydock/contracts";
+import { LOCAL_ADMIN_ID, PREVIEW_CHARS } from "@drydock/contracts";
 import { sql } from "kysely";
 import type { Kysely, Migration, MigrationProvider } from "kysely";
 import { Migrator } from "kysely";
@@ -206,6 +206,7 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0005_teams": { up: teamsMigration },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
@@ -219,6 +220,152 @@ function describeMigrationError(error: unknown): string {
   } catch {
     return Object.prototype.toString.call(error);
   }
+}
+
+/**
+ * People, project roles, console sessions, sign-in codes, API keys, session shares, who opened and who is
+ * connected to each session, and the append-only audit log. Existing data belongs to the local admin.
+ */
+async function teamsMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("users")
+    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("name", "text", (c) => c.notNull())
+    .addColumn("email", "text", (c) => c.unique().check(sql`email = lower(email)`))
+    .addColumn("oidc_issuer", "text")
+    .addColumn("oidc_subject", "text")
+    .addColumn("instance_admin", "boolean", (c) => c.notNull().defaultTo(false))
+    .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn("last_sign_in_at", "timestamptz")
+    .addUniqueConstraint("users_oidc_identity", ["oidc_issuer", "oidc_subject"])
+    .execute();
+  await sql`INSERT INTO users (id, name, instance_admin) VALUES (${LOCAL_ADMIN_ID}, 'Local admin', true)`.execute(
+    db,
+  );
+  await db.schema
+    .createTable("project_members")
+    .addColumn("project", "text", (c) => c.notNull().references("projects.id").onDelete("cascade"))
+    .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+    .addColumn("role", "text", (c) => c.notNull().check(sql`role IN ('viewer', 'editor', 'admin')`))
+    .addColumn("added_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addPrimaryKeyConstraint("project_members_pk", ["project", "user_id"])
+    .execute();
+  await sql`INSERT INTO project_members (project, user_id, role) VALUES ('default', ${LOCAL_ADMIN_ID}, 'admin')`.execute(
+    db,
+  );
+  await db.schema
+    .createTable("web_sessions")
+    .addColumn("id_hash", "text", (c) => c.primaryKey())
+    .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+    .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn("expires_at", "timestamptz", (c) => c.notNull())
+    .addColumn("revoked_at", "timestamptz")
+    .addColumn("ip", "text")
+    .addColumn("user_agent", "text")
+    .execute();
+  await db.schema
+    .createTable("sign_in_codes")
+    .addColumn("code_hash", "text", (c) => c.primaryKey())
+    .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+    .addColumn("expires_at", "timestamptz", (c) => c.notNull())
+    .addColumn("used_at", "timestamptz")
+    .execute();
+  await db.schema
+    .createTable("api_keys")
+    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+    .addColumn("name", "text", (c) => c.notNull())
+    .addColumn("prefix", "text", (c) => c.notNull())
+    .addColumn("secret_hash", "text", (c) => c.notNull().unique())
+    .addColumn("ceiling", "text", (c) =>
+      c.notNull().check(sql`ceiling IN ('viewer', 'editor', 'admin')`),
+    )
+    .addColumn("project", "text", (c) => c.references("projects.id").onDelete("cascade"))
+    .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn("expires_at", "timestamptz")
+    .addColumn("revoked_at", "timestamptz")
+    .addColumn("last_used_at", "timestamptz")
+    .execute();
+  await db.schema.createIndex("api_keys_user").on("api_keys").column("user_id").execute();
+  await db.schema
+    .alterTable("executions")
+    .addColumn("created_by", "text", (c) => c.references("users.id"))
+    .execute();
+  await sql`UPDATE executions SET created_by = ${LOCAL_ADMIN_ID}`.execute(db);
+  await db.schema
+    .createTable("session_shares")
+    .addColumn("id", "bigserial", (c) => c.primaryKey())
+    .addColumn("session_id", "text", (c) =>
+      c.notNull().references("interactive_sessions.id").onDelete("cascade"),
+    )
+    .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+    .addColumn("granted_by", "text", (c) => c.notNull().references("users.id"))
+    .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn("expires_at", "timestamptz", (c) => c.notNull())
+    .addColumn("revoked_at", "timestamptz")
+    .execute();
+  await db.schema
+    .createIndex("session_shares_session_user")
+    .on("session_shares")
+    .columns(["session_id", "user_id"])
+    .execute();
+  await db.schema
+    .createTable("session_opens")
+    .addColumn("session_id", "text", (c) =>
+      c.notNull().references("interactive_sessions.id").onDelete("cascade"),
+    )
+    .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+    .addColumn("first_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn("last_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn("times", "integer", (c) => c.notNull().defaultTo(1))
+    .addPrimaryKeyConstraint("session_opens_pk", ["session_id", "user_id"])
+    .execute();
+  await db.schema
+    .createTable("relay_connections")
+    .addColumn("relay_id", "text", (c) => c.notNull())
+    .addColumn("session_id", "text", (c) => c.notNull())
+    .addColumn("user_id", "text", (c) => c.notNull())
+    .addColumn("connections", "integer", (c) => c.notNull())
+    .addColumn("since", "timestamptz", (c) => c.notNull())
+    .addColumn("reported_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addPrimaryKeyConstraint("relay_connections_pk", ["relay_id", "session_id", "user_id"])
+    .execute();
+  await db.schema
+    .createIndex("relay_connections_session")
+    .on("relay_connections")
+    .column("session_id")
+    .execute();
+  await db.schema
+    .createTable("audit_log")
+    .addColumn("id", "bigserial", (c) => c.primaryKey())
+    .addColumn("at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn("action", "text", (c) => c.notNull())
+    .addColumn("actor_kind", "text", (c) =>
+      c.notNull().check(sql`actor_kind IN ('user', 'agent', 'system')`),
+    )
+    .addColumn("actor_user_id", "text")
+    .addColumn("actor_via", "text")
+    .addColumn("api_key_id", "text")
+    .addColumn("project", "text")
+    .addColumn("execution_id", "text")
+    .addColumn("node_id", "text")
+    .addColumn("session_id", "text")
+    .addColumn("detail", "jsonb", (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+    .addColumn("ip", "text")
+    .addColumn("user_agent", "text")
+    .execute();
+  await db.schema
+    .createIndex("audit_log_project")
+    .on("audit_log")
+    .columns(["project", "id"])
+    .execute();
+  // Append-only: whoever asks, the database refuses to change or remove an entry.
+  await sql`CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'the audit log is append-only: % is refused', TG_OP; END $$`.execute(db);
+  await sql`CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`.execute(db);
+  await sql`CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()`.execute(db);
 }
 
 /** Brings the schema up to date; fails loudly with the migration that broke. */

@@ -46,6 +46,8 @@ export interface ExecutionsTable {
   inputs_preview: string | null;
   result_bytes: number | null;
   result_preview: string | null;
+  /** Who launched it (the owner of its sessions); the local admin for executions from before people existed. */
+  created_by: string | null;
 }
 
 export interface DebugOf {
@@ -126,6 +128,103 @@ export interface IdeTicketsTable {
   created_at: CreatedAt;
 }
 
+export interface UsersTable {
+  id: string;
+  name: string;
+  /** Lower-case; null for a person known only by their provider's subject. */
+  email: string | null;
+  oidc_issuer: string | null;
+  oidc_subject: string | null;
+  instance_admin: Generated<boolean>;
+  created_at: CreatedAt;
+  last_sign_in_at: Timestamp | null;
+}
+
+export interface ProjectMembersTable {
+  project: string;
+  user_id: string;
+  role: "viewer" | "editor" | "admin";
+  added_at: CreatedAt;
+}
+
+export interface WebSessionsTable {
+  /** sha256 (hex) of the console cookie's value; the value itself is only in the browser. */
+  id_hash: string;
+  user_id: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface SignInCodesTable {
+  code_hash: string;
+  user_id: string;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  user_id: string;
+  name: string;
+  prefix: string;
+  /** sha256 (hex) of the whole key. */
+  secret_hash: string;
+  ceiling: "viewer" | "editor" | "admin";
+  project: string | null;
+  created_at: CreatedAt;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+}
+
+export interface SessionSharesTable {
+  id: Generated<string>;
+  session_id: string;
+  user_id: string;
+  granted_by: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface SessionOpensTable {
+  session_id: string;
+  user_id: string;
+  first_at: CreatedAt;
+  last_at: CreatedAt;
+  times: Generated<number>;
+}
+
+export interface RelayConnectionsTable {
+  relay_id: string;
+  session_id: string;
+  user_id: string;
+  connections: number;
+  since: Timestamp;
+  reported_at: CreatedAt;
+}
+
+export interface AuditLogTable {
+  /** bigserial: pg hands it back as a string. */
+  id: Generated<string>;
+  at: CreatedAt;
+  action: string;
+  actor_kind: "user" | "agent" | "system";
+  actor_user_id: string | null;
+  actor_via: string | null;
+  api_key_id: string | null;
+  project: string | null;
+  execution_id: string | null;
+  node_id: string | null;
+  session_id: string | null;
+  detail: ColumnType<Record<string, unknown>, string, never>;
+  ip: string | null;
+  user_agent: string | null;
+}
+
 export interface Database {
   projects: ProjectsTable;
   bundles: BundlesTable;
@@ -135,7 +234,19 @@ export interface Database {
   attempts: AttemptsTable;
   interactive_sessions: InteractiveSessionsTable;
   ide_tickets: IdeTicketsTable;
+  users: UsersTable;
+  project_members: ProjectMembersTable;
+  web_sessions: WebSessionsTable;
+  sign_in_codes: SignInCodesTable;
+  api_keys: ApiKeysTable;
+  session_shares: SessionSharesTable;
+  session_opens: SessionOpensTable;
+  relay_connections: RelayConnectionsTable;
+  audit_log: AuditLogTable;
 }
+
+export type UserRow = Selectable<UsersTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
 
 export type ExecutionRow = Selectable<ExecutionsTable>;
 export type NodeRow = Selectable<NodeExecutionsTable>;

@@ -71,6 +71,7 @@ const statusOf = (error: unknown) => (error as { statusCode?: number }).statusCo
  */
 export class DockerExecutor implements Executor {
   readonly kind = "docker";
+  readonly isolation = "container";
   readonly warmAgents = false;
   private readonly running = new Map<string, Running>();
   private readonly listeners: ((attemptId: string, exit: AttemptExit) => void)[] = [];

@@ -1,5 +1,5 @@
 import type { TaskSpec } from "@drydock/contracts";
-import type { ExecutorKind } from "@drydock/contracts/router";
+import type { ExecutorKind, Isolation } from "@drydock/contracts/router";
 
 /** What an executor is told to run: one attempt of `task`, whose agent authenticates with `token`. */
 export interface AttemptLaunch {
@@ -26,6 +26,8 @@ export interface ExecutorOptions {
 /** Runs agents somewhere (a local process group, a container, a pod) and tells when they end. */
 export interface Executor {
   readonly kind: ExecutorKind;
+  /** How its attempts are kept from each other and from the server (health reports it; `drydock up` warns on none). */
+  readonly isolation: Isolation;
   /**
    * Whether an agent that finished an attempt may run the next queued attempt of its execution (`handOver`).
    * Processes may; containers do not, since the next task may need another image or other limits.

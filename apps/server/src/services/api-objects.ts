@@ -25,11 +25,18 @@ const opt = <K extends string, V>(key: K, value: V | null | undefined) =>
 type ExecutionHeadRow = Pick<
   ExecutionRow,
   "id" | "project" | "workflow" | "version" | "status" | "created_at" | "ended_at" | "debug_of"
->;
+> & {
+  created_by?: string | null;
+  /** Who launched it, by name, where the query joined it. */
+  created_by_name?: string | null;
+};
 
 function executionHead(row: ExecutionHeadRow) {
   const debugOf = row.debug_of;
   return {
+    ...(row.created_by && row.created_by_name
+      ? { createdBy: { id: row.created_by, name: row.created_by_name } }
+      : {}),
     id: row.id,
     project: row.project,
     workflow: row.workflow,
@@ -41,7 +48,8 @@ function executionHead(row: ExecutionHeadRow) {
   };
 }
 
-export function toExecution(row: ExecutionRow): Execution {
+/** An execution row, with the name of who launched it when the query joined it. */
+export function toExecution(row: ExecutionRow & { created_by_name?: string | null }): Execution {
   return {
     ...executionHead(row),
     inputs: row.inputs as Record<string, JsonValue>,
@@ -63,6 +71,10 @@ export const SUMMARY_COLUMNS = [
   "executions.created_at",
   "executions.ended_at",
   "executions.debug_of",
+  "executions.created_by",
+  sql<string | null>`(SELECT users.name FROM users WHERE users.id = executions.created_by)`.as(
+    "created_by_name",
+  ),
   // Rows from before the sizes were kept measure their stored text (`json` is kept as text: no parsing).
   sql<number>`coalesce(executions.inputs_bytes, octet_length(executions.inputs::text))`.as(
     "inputs_bytes",

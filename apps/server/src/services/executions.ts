@@ -54,12 +54,15 @@ export class ExecutionService {
     },
   ) {}
 
-  async create(input: {
-    project: string;
-    workflow: string;
-    version?: string;
-    inputs: Record<string, JsonValue>;
-  }): Promise<Execution> {
+  async create(
+    input: {
+      project: string;
+      workflow: string;
+      version?: string;
+      inputs: Record<string, JsonValue>;
+    },
+    createdBy?: string,
+  ): Promise<Execution> {
     const version = await this.deps.workflows.get(input.project, input.workflow, input.version);
     const checked = this.validator.validate(
       `${input.project}/${version.name}/${version.version}`,
@@ -72,14 +75,17 @@ export class ExecutionService {
       workflow: version.name,
       version: version.version,
       inputs: checked.value,
+      ...(createdBy ? { createdBy } : {}),
     });
   }
 
   async execution(id: string): Promise<Execution> {
     const row = await this.deps.db
       .selectFrom("executions")
-      .selectAll()
-      .where("id", "=", id)
+      .leftJoin("users", "users.id", "executions.created_by")
+      .selectAll("executions")
+      .select("users.name as created_by_name")
+      .where("executions.id", "=", id)
       .executeTakeFirst();
     if (!row) throw ServerErrors.executionNotFound(id);
     return toExecution(row);
@@ -173,7 +179,7 @@ export class ExecutionService {
    * Any node that ran to an end with its inputs recorded qualifies, fan-out elements (`n1[0]`) included;
    * a fan-out itself ran no task, so it names an element instead. See `debugWorkflow` for the run's shape.
    */
-  async debug(executionId: string, nodeId: string): Promise<Execution> {
+  async debug(executionId: string, nodeId: string, createdBy?: string): Promise<Execution> {
     const node = await this.deps.db
       .selectFrom("node_executions as n")
       .innerJoin("executions as x", "x.id", "n.execution_id")
@@ -211,6 +217,7 @@ export class ExecutionService {
       version: node.version,
       inputs: node.inputs as Record<string, JsonValue>,
       debugOf: { executionId, nodeId, task: node.task },
+      ...(createdBy ? { createdBy } : {}),
     });
   }
 

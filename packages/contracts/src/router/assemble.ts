@@ -32,13 +32,14 @@ type HandlerGroup = Record<string, unknown>;
 
 function procedureFrom(
   declaration: ProcedureDeclaration,
-  builder: ProcedureBuilderLike,
+  factory: (input: unknown) => ProcedureBuilderLike,
   group: HandlerGroup,
   name: string,
 ) {
   // Looked up at each call, as a method of its group, like `h.executions.create(input, ctx)`.
   const handler = (...args: Parameters<Handler>) => (group[name] as Handler).apply(group, args);
-  const withInput = declaration.input ? builder.input(declaration.input) : builder;
+  // The access's builder with the input applied, so a guard that needs the parsed input runs after it.
+  const withInput = factory(declaration.input);
   switch (declaration.kind) {
     case "query":
       return withInput.output(declaration.output).query(({ input, ctx }) => handler(input, ctx));
@@ -64,16 +65,17 @@ function routerRecordFrom(
   const record = Object.entries(table).map(([name, entry]): [string, unknown] => {
     if (!isProcedureDeclaration(entry))
       return [name, routerRecordFrom(router, builderFor, entry, handlers[name] as HandlerGroup)];
-    const builder = builderFor[entry.access] as ProcedureBuilderLike | undefined;
-    if (!builder)
+    const factory = builderFor[entry.access] as
+      ((input: unknown) => ProcedureBuilderLike) | undefined;
+    if (!factory)
       throw new Error(`no procedure builder for the access "${entry.access}" of ${name}`);
-    return [name, procedureFrom(entry, builder, handlers, name)];
+    return [name, procedureFrom(entry, factory, handlers, name)];
   });
   return router(Object.fromEntries(record));
 }
 
 /**
- * `createRouter(t.router, { user: userProcedure, … }, table, handlers)`: the router serving `table` with
+ * `createRouter(t.router, { signedIn: (input) => builder, … }, table, handlers)`: the router serving `table` with
  * `handlers`, typed exactly as if each procedure had been written out with `.input().output().query()`.
  */
 export function createRouter<TRoot extends AnyTRPCRootTypes, TTable extends ProcedureTable>(

@@ -5,7 +5,17 @@ import { query } from "./access.js";
 /** Where the server runs task attempts: `local` processes, or `docker` containers of each task's image. */
 export const ExecutorKindSchema = z.enum(["local", "docker"]);
 export type ExecutorKind = z.infer<typeof ExecutorKindSchema>;
-export const HealthSchema = z.object({ ok: z.literal(true), executor: ExecutorKindSchema });
+/**
+ * How attempts are kept apart: each as its own OS user (`per-attempt-user`), each in its own container
+ * (`container`), or not at all (`none`: a server that is not root runs every attempt as itself — one person only).
+ */
+export const IsolationSchema = z.enum(["per-attempt-user", "container", "none"]);
+export type Isolation = z.infer<typeof IsolationSchema>;
+export const HealthSchema = z.object({
+  ok: z.literal(true),
+  executor: ExecutorKindSchema,
+  isolation: IsolationSchema,
+});
 
-/** Unauthenticated: the server is up, and where it runs tasks (the CLI builds task images for `docker`). */
+/** Unauthenticated: the server is up, where it runs tasks (the CLI builds task images for `docker`), and how apart. */
 export const healthProcedure = query("public", { output: HealthSchema });

@@ -8,6 +8,9 @@ import { TRPCError } from "@trpc/server";
 
 import type { ContextByAccess } from "./access.js";
 import { agentProcedures } from "./agent.js";
+import { apiKeyProcedures } from "./api-keys.js";
+import { auditProcedures } from "./audit.js";
+import { authProcedures, userProcedures } from "./auth.js";
 import { createRouter } from "./assemble.js";
 import { executionProcedures } from "./executions.js";
 import { healthProcedure } from "./health.js";
@@ -21,7 +24,11 @@ import { workflowProcedures } from "./workflows.js";
 /** Every procedure of the app router, by domain. */
 export const appProcedures = {
   health: healthProcedure,
+  auth: authProcedures,
+  users: userProcedures,
+  apiKeys: apiKeyProcedures,
   projects: projectProcedures,
+  audit: auditProcedures,
   workflows: workflowProcedures,
   executions: executionProcedures,
   agent: agentProcedures,
@@ -39,15 +46,23 @@ export function createAppRouter(handlers: AppHandlers) {
 
 export type AppRouter = ReturnType<typeof createAppRouter>;
 
+export { PROJECT_SCOPES } from "./access.js";
 export type {
   Access,
+  AccessChecker,
   AgentContext,
+  ClientInfo,
   ContextByAccess,
   Principal,
+  ProjectAccess,
+  ProjectContext,
+  ProjectGrant,
+  ProjectScope,
   RelayContext,
   RequestContext,
   UserContext,
+  UserPrincipal,
 } from "./access.js";
-export { ExecutorKindSchema, HealthSchema } from "./health.js";
-export type { ExecutorKind } from "./health.js";
+export { ExecutorKindSchema, HealthSchema, IsolationSchema } from "./health.js";
+export type { ExecutorKind, Isolation } from "./health.js";
 export { TRPCError };

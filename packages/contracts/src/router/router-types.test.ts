@@ -23,6 +23,7 @@ import type {
   AppHandlers,
   AppRouter,
   HealthSchema,
+  ProjectContext,
   RelayContext,
   RequestContext,
   UserContext,
@@ -82,14 +83,15 @@ describe("AppRouter as clients infer it", () => {
 describe("AppHandlers", () => {
   it("gives each handler the parsed input and the context of its access", () => {
     expectTypeOf<AppHandlers["executions"]["list"]>().parameters.toEqualTypeOf<
-      [z.output<typeof ListExecutionsInput>, UserContext]
+      [z.output<typeof ListExecutionsInput>, ProjectContext]
     >();
     expectTypeOf<AppHandlers["sessions"]["resume"]>().parameters.toEqualTypeOf<
-      [z.output<typeof NodeRefInput>, UserContext]
+      [z.output<typeof NodeRefInput>, ProjectContext]
     >();
     expectTypeOf<AppHandlers["agent"]["next"]>().parameters.toEqualTypeOf<[void, AgentContext]>();
     expectTypeOf<AppHandlers["relay"]["sessionReady"]>().parameter(1).toEqualTypeOf<RelayContext>();
     expectTypeOf<AppHandlers["health"]>().parameter(1).toEqualTypeOf<RequestContext>();
+    expectTypeOf<AppHandlers["auth"]["me"]>().parameter(1).toEqualTypeOf<UserContext>();
   });
 
   it("lets a handler answer what the output schema accepts, and a subscription stream its events", () => {
@@ -97,7 +99,7 @@ describe("AppHandlers", () => {
       z.input<typeof ExecutionDetailSchema> | Promise<z.input<typeof ExecutionDetailSchema>>
     >();
     expectTypeOf<AppHandlers["executions"]["tailLogs"]>().parameters.toEqualTypeOf<
-      [{ attemptId: string; offset: number }, UserContext, AbortSignal]
+      [{ attemptId: string; offset: number }, ProjectContext, AbortSignal]
     >();
     expectTypeOf<ReturnType<AppHandlers["executions"]["tailLogs"]>>().toEqualTypeOf<
       AsyncIterable<LogChunk>

@@ -13,8 +13,17 @@ import {
 import { mutation, query } from "./access.js";
 
 export const workflowProcedures = {
-  createUpload: mutation("user", { input: CreateUploadInput, output: CreateUploadOutput }),
-  register: mutation("user", { input: RegisterWorkflowsInput, output: RegisterWorkflowsOutput }),
-  list: query("user", { input: ListWorkflowsInput, output: z.array(WorkflowSummarySchema) }),
-  get: query("user", { input: GetWorkflowInput, output: WorkflowVersionSchema }),
+  createUpload: mutation("editor@project", {
+    input: CreateUploadInput,
+    output: CreateUploadOutput,
+  }),
+  register: mutation("editor@project", {
+    input: RegisterWorkflowsInput,
+    output: RegisterWorkflowsOutput,
+  }),
+  list: query("viewer@project", {
+    input: ListWorkflowsInput,
+    output: z.array(WorkflowSummarySchema),
+  }),
+  get: query("viewer@project", { input: GetWorkflowInput, output: WorkflowVersionSchema }),
 };

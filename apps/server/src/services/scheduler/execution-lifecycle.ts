@@ -22,6 +22,8 @@ export interface NewExecution {
   inputs: Record<string, JsonValue>;
   /** Makes it a debug run of that node. */
   debugOf?: DebugOf;
+  /** The user who launched it. */
+  createdBy?: string;
 }
 
 export class ExecutionLifecycle {
@@ -36,7 +38,7 @@ export class ExecutionLifecycle {
 
   /** Creates the execution's nodes and starts the DAG; `debugOf` makes it a debug run of that node. */
   async startExecution(exec: NewExecution): Promise<void> {
-    const { debugOf, ...row } = exec;
+    const { debugOf, createdBy, ...row } = exec;
     const { spec } = await this.deps.workflows.workflowOf({ ...row, debug_of: debugOf ?? null });
     const inputs = jsonColumns(exec.inputs);
     await this.deps.db.transaction().execute(async (tx) => {
@@ -49,6 +51,7 @@ export class ExecutionLifecycle {
           inputs_bytes: inputs.bytes,
           inputs_preview: inputs.preview,
           debug_of: debugOf ? JSON.stringify(debugOf) : null,
+          created_by: createdBy ?? null,
         })
         .execute();
       if (spec.nodes.length > 0) {

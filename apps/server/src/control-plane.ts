@@ -1,0 +1,140 @@
+/**
+ * The control plane's parts, wired together but not started: services, people, handlers and the HTTP app.
+ * `startServer` runs it over a data directory; tests run it over a test database and a scripted executor.
+ */
+import { createHash } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { LOCAL_ADMIN_ID } from "@drydock/contracts";
+
+import { buildApp } from "./app.js";
+import { Authenticator } from "./auth.js";
+import { LocalBlobStore } from "./blobs/blob-store.js";
+import { BlobUrlSigner } from "./blobs/signing.js";
+import { consoleDist } from "./console.js";
+import type { Db } from "./db/database.js";
+import type { ServerConfig } from "./env.js";
+import type { Executor } from "./executor/executor.js";
+import { createHandlers } from "./handlers.js";
+import { createIdentityServices } from "./identity/services.js";
+import { landingPath } from "./identity/landing-path.js";
+import { createDeviceLogin } from "./identity/oidc-device.js";
+import type { Logger } from "./logger.js";
+import { AttemptAgentService } from "./services/attempt-agent.js";
+import { EventBus } from "./services/event-bus.js";
+import { ExecutionService } from "./services/executions.js";
+import { Scheduler } from "./services/scheduler.js";
+import { SessionService } from "./services/sessions.js";
+import { WorkflowService } from "./services/workflows.js";
+
+/** The console's build, where the workspace (or an install) put @drydock/console; undefined when it is not there. */
+function builtConsole(): string | undefined {
+  try {
+    return dirname(fileURLToPath(import.meta.resolve("@drydock/console/dist")));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ControlPlaneDeps {
+  config: ServerConfig;
+  dataDir: string;
+  db: Db;
+  executor: Executor;
+  tokens: { token: string; relayToken: string; signingSecret: string };
+  /** This server's base URL, once known. */
+  publicUrl: () => string;
+  log: Logger;
+}
+
+export type ControlPlane = Awaited<ReturnType<typeof assembleControlPlane>>;
+
+/** Builds every part; nothing listens and the scheduler has not started. */
+export async function assembleControlPlane(deps: ControlPlaneDeps) {
+  const { config, db, executor, tokens, publicUrl, log } = deps;
+  const blobs = new LocalBlobStore(join(deps.dataDir, "blobs"));
+  const signer = new BlobUrlSigner(tokens.signingSecret, publicUrl);
+  const services = await createServices({ ...deps, blobs, signer });
+  const identity = createIdentityServices({ db, log, oidc: config.oidc });
+  const auth = new Authenticator(db, tokens.token, tokens.relayToken, identity);
+  const handlers = createHandlers({
+    db,
+    ...services,
+    executor: executor.kind,
+    isolation: executor.isolation,
+    identity,
+    deviceLogin: createDeviceLogin({ config: config.oidc, signIn: identity.signIn }),
+    oidcName: config.oidc?.name,
+    publicUrl,
+  });
+  const app = await buildApp({
+    handlers,
+    auth,
+    accessChecker: identity.checker,
+    console: {
+      signIn: identity,
+      dist: await consoleDist(config.consoleDir ?? builtConsole()),
+    },
+    oidc: config.oidc ? { config: config.oidc, signIn: identity.signIn, publicUrl } : undefined,
+    cookieSecret: createHash("sha256")
+      .update(`drydock-cookies:${tokens.signingSecret}`)
+      .digest("hex"),
+    blobs,
+    signer,
+    log,
+    onBundleUploaded: (sha256, size) => services.workflows.bundleUploaded(sha256, size),
+  });
+  return {
+    app,
+    services,
+    identity,
+    auth,
+    handlers,
+    /** A one-time link signing the local admin into the console, landing on `next` (a path; `/` if absent). */
+    async signInLink(next?: string): Promise<{ url: string; expiresAt: string }> {
+      const { code, expiresAt } = await identity.codes.issue(LOCAL_ADMIN_ID);
+      const url = new URL("/auth/sign-in", publicUrl());
+      url.searchParams.set("code", code);
+      if (next !== undefined) url.searchParams.set("next", landingPath(next));
+      return { url: url.toString(), expiresAt: expiresAt.toISOString() };
+    },
+  };
+}
+
+/** The services behind the API, sharing one event bus; the scheduler is not started yet. */
+async function createServices(
+  deps: ControlPlaneDeps & { blobs: LocalBlobStore; signer: BlobUrlSigner },
+) {
+  const { config, db, executor, blobs, signer, publicUrl, log } = deps;
+  const bus = new EventBus();
+  const scheduler = new Scheduler({
+    db,
+    executor,
+    bus,
+    log: log.child({ component: "scheduler" }),
+    config,
+  });
+  const workflows = new WorkflowService({ db, signer });
+  const logsDir = join(deps.dataDir, "logs");
+  await mkdir(logsDir, { recursive: true, mode: 0o700 });
+  const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
+  const agent = new AttemptAgentService({
+    db,
+    blobs,
+    signer,
+    scheduler,
+    logsDir,
+    bus,
+    publicUrl,
+    log: log.child({ component: "agent-api" }),
+  });
+  const sessions = new SessionService({
+    db,
+    log: log.child({ component: "sessions" }),
+    relay: config,
+    bus,
+  });
+  return { scheduler, workflows, executions, agent, sessions };
+}
