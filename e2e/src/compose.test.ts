@@ -12,13 +12,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
-import type { AppRouter } from "@drydock/contracts/router";
-import { createTRPCClient, httpLink } from "@trpc/client";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { drydock, example, fixture, freePort, launchChromium, ROOT, waitFor } from "./harness.js";
+import {
+  apiClient,
+  drydock,
+  example,
+  fixture,
+  freePort,
+  launchChromium,
+  ROOT,
+  waitFor,
+} from "./harness.js";
+import type { ApiClient } from "./harness.js";
 import { launchDebugAndResume } from "./debug-and-resume.js";
+import { signInPage } from "./sign-in.js";
 
 const run = promisify(execFile);
 const SHOTS = join(ROOT, "e2e/artifacts/compose");
@@ -32,7 +41,7 @@ let work: string;
 let browser: Browser | undefined;
 let settings: { port: number; relayPort: number; token: string };
 let cli: Record<string, string>;
-let api: ReturnType<typeof createTRPCClient<AppRouter>>;
+let api: ApiClient;
 
 /** `infra/stack.sh <args>` for the test's own project and env file. */
 async function stack(...args: string[]): Promise<string> {
@@ -135,11 +144,7 @@ beforeAll(async () => {
     DRYDOCK_TOKEN: settings.token,
     DRYDOCK_HOME: join(work, "home"),
   };
-  api = createTRPCClient<AppRouter>({
-    links: [
-      httpLink({ url: `${endpoint}/trpc`, headers: { authorization: `Bearer ${settings.token}` } }),
-    ],
-  });
+  api = apiClient(endpoint, { authorization: `Bearer ${settings.token}` });
 }, 20 * 60_000);
 
 afterAll(async () => {
@@ -158,11 +163,17 @@ describe("the compose stack", () => {
     const ps = await stack("ps");
     for (const service of ["postgres", "server", "relay"])
       expect(ps).toMatch(new RegExp(`${PROJECT}_${service}_1 .*Up .*\\(healthy\\)`));
-    expect(await api.health.query()).toEqual({ ok: true, executor: "docker" });
-    // The console is served by the server: the sign-in link sets the cookie, and the page loads with it.
-    const signIn = await fetch(`http://localhost:${settings.port}/?token=${settings.token}`, {
-      redirect: "manual",
+    expect(await api.health.query()).toEqual({
+      ok: true,
+      executor: "docker",
+      isolation: "container",
     });
+    // The console is served by the server: a one-time sign-in link (asked for with the configured token) sets
+    // the cookie, and the page loads with it.
+    const link = await api.auth.signInCode.mutate();
+    expect(new URL(link.url).origin).toBe(`http://localhost:${settings.port}`);
+    expect(link.url).not.toContain(settings.token);
+    const signIn = await fetch(link.url, { redirect: "manual" });
     expect(signIn.status).toBe(303);
     const cookie = signIn.headers.get("set-cookie")?.split(";")[0] ?? "";
     expect(cookie).toMatch(/^drydock_console=/);
@@ -347,7 +358,7 @@ describe("the compose stack", () => {
       browser = await launchChromium();
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const page = await context.newPage();
-      await page.goto(`http://localhost:${settings.port}/?token=${settings.token}`);
+      await signInPage(page, { api });
       const { id } = await launchDebugAndResume(context, page, {
         consoleOrigin: `http://localhost:${settings.port}`,
         shots: SHOTS,

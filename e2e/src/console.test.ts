@@ -22,6 +22,7 @@ import {
 } from "./harness.js";
 import type { Stack } from "./harness.js";
 import { ideLink, launchDebugAndResume, pane } from "./debug-and-resume.js";
+import { printedSignInLink, signInPage } from "./sign-in.js";
 
 /** Where the screenshots go (the test prints it). */
 const SHOTS = join(ROOT, "e2e/artifacts/console");
@@ -32,7 +33,7 @@ let context: BrowserContext;
 /** Errors the console's pages logged (the IDE's own pages are not ours to judge). */
 const consoleErrors: string[] = [];
 
-const consoleUrl = () => stack.output().match(/console:\s+(\S+)/)?.[1] ?? "";
+const consoleUrl = () => printedSignInLink(stack.output()) ?? "";
 
 async function newConsolePage(within: BrowserContext = context): Promise<Page> {
   const page = await within.newPage();
@@ -77,9 +78,10 @@ beforeAll(async () => {
     viewport: { width: 1280, height: 800 },
     acceptDownloads: true,
   });
-  // Signed in once through the printed URL; the first test starts from a browser that never was.
+  // Signed in with a link of its own: the printed one is single-use, and the first test follows it in a browser
+  // that never was signed in.
   const signIn = await context.newPage();
-  await signIn.goto(consoleUrl());
+  await signInPage(signIn, stack);
   await signIn.close();
 });
 
@@ -109,7 +111,8 @@ describe("the console", () => {
     const page = await newConsolePage(fresh);
     await page.goto(consoleUrl());
     await page.getByRole("heading", { name: "No executions yet" }).waitFor();
-    expect(new URL(page.url()).search).not.toContain("token");
+    expect(new URL(page.url()).search).not.toContain("code");
+    expect(page.url()).not.toContain(stack.token);
 
     // Launch, debug, edit and resume (debug-and-resume.ts); a second page on the same execution, opened before the IDE, follows it live.
     let watcher: Page | undefined;
@@ -251,7 +254,8 @@ describe("the console", () => {
     await page.getByRole("button", { name: "Launch" }).click();
     await page.locator(".field-error").first().waitFor();
     expect(await page.locator(".field-error").first().textContent()).toMatch(/count/);
-    expect(page.url()).toBe(`${stack.url}/workflows/pipeline`);
+    // Still on the form (the console keeps the project it shows in the query).
+    expect(new URL(page.url()).pathname).toBe("/workflows/pipeline");
     expect(await stack.api.executions.list.query({ project: "default", limit: 500 })).toHaveLength(
       before.length,
     );
@@ -302,7 +306,9 @@ describe("the console", () => {
 
     await page.getByLabel("Status").selectOption({ label: "All" });
     await page.getByLabel("Workflow").selectOption({ label: "All" });
-    await expect.poll(() => new URL(page.url()).search).toBe("");
+    await expect
+      .poll(() => [...new URL(page.url()).searchParams.keys()].filter((k) => k !== "project"))
+      .toEqual([]);
     const id = await launchRemote(example("pipeline/workflow.ts"), "pipeline", ["--count", "2"]);
     await rows
       .filter({ hasText: id })
@@ -332,19 +338,21 @@ describe("pnpm start (drydock up --launch)", () => {
         async () => launched.output().match(/open it in the console: (\S+)/)?.[1],
         60_000,
       );
-      const link = new URL(printed);
-      expect(link.pathname).toMatch(/^\/executions\/x[a-z0-9]+$/);
-      expect(link.searchParams.get("node")).toBe("n0");
-      expect(link.searchParams.get("token")).toBe(launched.token);
+      expect(printed).not.toContain(launched.token);
+      const id = /execution (x[a-z0-9]+)/.exec(launched.output())?.[1] ?? "";
+      expect(id).not.toBe("");
 
+      // Signed in with the one-time link printed above it, the launch's link opens the pane of the task.
       const page = await own.newPage();
+      await page.goto(printedSignInLink(launched.output()) ?? "");
       await page.goto(printed);
+      await page.waitForURL((url) => url.pathname === `/executions/${id}`);
+      expect(new URL(page.url()).searchParams.get("node")).toBe("n0");
       await page
         .getByTestId("task-pane")
         .getByRole("link", { name: "VSCode (User)" })
         .waitFor({ timeout: 120_000 });
-      expect(new URL(page.url()).searchParams.get("token")).toBeNull();
-      const id = link.pathname.split("/").pop() ?? "";
+      expect(page.url()).not.toContain(launched.token);
       await launched.api.sessions.resume.mutate({ executionId: id, nodeId: "n0" });
       await page
         .getByTestId("execution-status")

@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { freePort, launchChromium, ROOT, waitFor } from "./harness.js";
 import { ideLink, launchDebugAndResume, pane } from "./debug-and-resume.js";
+import { printedSignInLink } from "./sign-in.js";
 
 const run = promisify(execFile);
 const SHOTS = join(ROOT, "e2e/artifacts/fresh-machine");
@@ -178,7 +179,16 @@ describe("the README's quick start on a fresh machine", () => {
       browser = await launchChromium();
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const page = await context.newPage();
-      // The printed link signs in and opens the launched execution with say_hello's pane: its IDE gets ready.
+      // The one-time link printed with the URLs signs in; the launch's link opens the execution with say_hello's
+      // pane: its IDE gets ready. No URL printed holds the long-lived token.
+      const signIn = printedSignInLink(startOutput);
+      expect(signIn).toBeDefined();
+      const { token: localToken } = JSON.parse(
+        (await inside(`cat ${HOME_IN}/.drydock/context.json`)).output,
+      ) as { token: string };
+      expect(localToken).not.toBe("");
+      expect(startOutput).not.toContain(localToken);
+      await page.goto(signIn ?? "");
       await page.goto(link);
       await pane(page).locator('[data-status="RUNNING"]').first().waitFor({ timeout: 60_000 });
       await ideLink(page).waitFor({ timeout: 120_000 });
@@ -227,14 +237,17 @@ describe("the README's quick start on a fresh machine", () => {
       expect(up.output).toMatch(/installing .*docker\.io.* with apt-get/);
       expect(up.output).toContain(`built ${PREFIX}/agent:latest`);
       expect(up.output).toContain(`built ${PREFIX}/server:latest`);
-      const consoleUrl = up.output.match(/console: (http:\/\/localhost:\d+\/\?token=\S+)/)?.[1];
+      // The console line is a one-time sign-in link; the token stays in the stack's env file.
+      const consoleUrl = printedSignInLink(up.output);
       expect(consoleUrl).toBeDefined();
+      const token = (await inside("sed -n 's/^DRYDOCK_TOKEN=//p' infra/.env")).output.trim();
+      expect(token).not.toBe("");
+      expect(up.output).not.toContain(token);
       // Printed only once every service answered: it answers now, at once.
       expect((await fetch(`http://localhost:${port}/healthz`)).status).toBe(200);
       expect((await fetch(`http://localhost:${relayPort}/healthz`)).status).toBe(200);
 
       // The same on the stack: wf registered from the fresh machine, its ImageSpec image built on the new agent image.
-      const token = new URL(consoleUrl ?? "").searchParams.get("token") ?? "";
       const registered = await inside("pnpm drydock register examples/hello/workflow.ts", {
         DRYDOCK_ENDPOINT: `http://localhost:${port}`,
         DRYDOCK_TOKEN: token,

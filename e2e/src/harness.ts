@@ -10,6 +10,7 @@ import type { AppRouter } from "@drydock/contracts/router";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { chromium } from "playwright-core";
 import type { Browser } from "playwright-core";
+import { z } from "zod";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const CLI = join(ROOT, "apps/cli/dist/cli.js");
@@ -51,13 +52,14 @@ export function drydock(
 
 export interface Stack {
   url: string;
+  /** The long-lived local admin token, read from `<home>/context.json`. */
   token: string;
   dataDir: string;
   home: string;
   env: Record<string, string>;
   process: ChildProcess;
   output(): string;
-  api: ReturnType<typeof createTRPCClient<AppRouter>>;
+  api: ApiClient;
   /** SIGTERM, waiting for everything `drydock up` started to stop. */
   stop(): Promise<void>;
   kill(): Promise<void>;
@@ -108,7 +110,10 @@ export async function startStack(
     child.stdout.on("data", check);
     child.on("exit", (code) => reject(new Error(`drydock up exited with ${code}:\n${out}`)));
   });
-  const token = out.match(/token=([a-f0-9]+)/)?.[1] ?? "";
+  const token = await savedToken(home).catch((error: unknown) => {
+    child.kill("SIGKILL");
+    throw error;
+  });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   return {
     url,
@@ -118,9 +123,7 @@ export async function startStack(
     env,
     process: child,
     output: () => out,
-    api: createTRPCClient<AppRouter>({
-      links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${token}` } })],
-    }),
+    api: apiClient(url, { authorization: `Bearer ${token}` }),
     stop: async () => {
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;
@@ -130,6 +133,26 @@ export async function startStack(
       await exited;
     },
   };
+}
+
+/** A typed API client of the server at `url`, sending `headers` (a bearer credential or a console cookie). */
+export function apiClient(url: string, headers: Record<string, string>): ApiClient {
+  return createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc`, headers })] });
+}
+
+export type ApiClient = ReturnType<typeof createTRPCClient<AppRouter>>;
+
+const SavedContextSchema = z.object({ token: z.string().min(1) });
+
+/**
+ * The long-lived token `drydock up` keeps in `<home>/context.json` (0600): it never prints it, and no URL holds
+ * it, so this is where a test (like the CLI) finds it.
+ */
+async function savedToken(home: string): Promise<string> {
+  const file = join(home, "context.json");
+  const parsed = SavedContextSchema.safeParse(JSON.parse(await readFile(file, "utf8")));
+  if (!parsed.success) throw new Error(`${file} holds no token: ${parsed.error.message}`);
+  return parsed.data.token;
 }
 
 export async function removeStack(stack: Stack): Promise<void> {

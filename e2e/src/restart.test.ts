@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -28,6 +28,8 @@ async function countFiles(dir: string, name: string): Promise<number> {
 describe("a server killed with SIGKILL mid-pipeline", () => {
   it("completes the execution after it restarts, running and writing each node once", async () => {
     markers = await mkdtemp(join(tmpdir(), "drydock-restart-"));
+    // The tasks run as their attempts' own users (a server run as root isolates them): they write here.
+    await chmod(markers, 0o777);
     // Two agents for six squares: each agent is handed further squares (a warm agent) before the kill.
     const env = { DRYDOCK_MAX_PARALLEL: "2" };
     const first = await startStack({ env });

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drydock, example, launchChromium, removeStack, ROOT, startStack } from "../harness.js";
 import type { Stack } from "../harness.js";
 import { launchInteractivePipeline, readySession } from "../interactive-pipeline.js";
+import { signInPage } from "../sign-in.js";
 
 /** A short head deadline, so that the slow-client probes take seconds; the default (10 s) is checked apart. */
 const HEAD_TIMEOUT_MS = 2_000;
@@ -270,7 +271,12 @@ describe("credentials and headers (no session needed)", () => {
   });
 
   it("the console sends a Content-Security-Policy with frame-ancestors 'none', and Referrer-Policy: no-referrer", async () => {
-    for (const path of ["/", "/executions", `/?token=${stack.token}`]) {
+    const { url: signInLink } = await stack.api.auth.signInCode.mutate();
+    for (const path of [
+      "/",
+      "/executions",
+      new URL(signInLink).pathname + new URL(signInLink).search,
+    ]) {
       const page = await fetch(`${stack.url}${path}`, {
         redirect: "manual",
         headers: { accept: "text/html" },
@@ -280,6 +286,28 @@ describe("credentials and headers (no session needed)", () => {
       expect(csp, path).toMatch(/script-src 'self'/);
       expect(csp, path).not.toMatch(/unsafe-inline/);
       expect(page.headers.get("referrer-policy"), path).toBe("no-referrer");
+    }
+  });
+
+  it("the long-lived token in a URL signs nobody in: `?token=` sets no cookie and the API still answers 401", async () => {
+    for (const path of [`/?token=${stack.token}`, `/executions?token=${stack.token}`]) {
+      const page = await fetch(`${stack.url}${path}`, {
+        redirect: "manual",
+        headers: { accept: "text/html" },
+      });
+      expect(page.headers.get("set-cookie"), path).toBeNull();
+      expect(page.status, path).not.toBe(303);
+    }
+    const browser: Browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${stack.url}/?token=${stack.token}`);
+      expect(await context.cookies(stack.url)).toEqual([]);
+      const me = await page.evaluate(async () => (await fetch("/trpc/auth.me")).status);
+      expect(me).toBe(401);
+    } finally {
+      await browser.close();
     }
   });
 
@@ -301,7 +329,7 @@ describe("credentials and headers (no session needed)", () => {
       page.on("console", (message) => {
         if (message.type() === "error") problems.push(message.text());
       });
-      await page.goto(`${stack.url}/?token=${stack.token}`);
+      await signInPage(page, stack);
       await page.getByRole("heading", { name: "No executions yet" }).waitFor();
       // The launch form compiles each input's schema with ajv (eval) and checks it in the page.
       await page.goto(`${stack.url}/workflows/pipeline`);
