@@ -72,7 +72,10 @@ describe("a server killed with SIGKILL mid-pipeline", () => {
     expect(done.execution.status, why).toBe("SUCCEEDED");
     expect(done.execution.result).toBe(1 + 4 + 9 + 16 + 25 + 36);
 
-    const runs = (await readFile(join(markers, "runs.log"), "utf8")).trim().split("\n").sort();
+    const runFiles = (await readdir(markers)).filter((f) => f.endsWith(".run"));
+    const runs = (
+      await Promise.all(runFiles.map((f) => readFile(join(markers, f), "utf8")))
+    ).sort();
     expect(runs).toEqual([
       "numbers",
       "square 1",

@@ -1,13 +1,7 @@
 import { randomUUID } from "node:crypto";
 
 import { createAppRouter } from "@drydock/contracts/router";
-import type {
-  AccessChecker,
-  AppHandlers,
-  AppRouter,
-  ClientInfo,
-  Principal,
-} from "@drydock/contracts/router";
+import type { AccessChecker, AppHandlers, AppRouter, Principal } from "@drydock/contracts/router";
 import cookie from "@fastify/cookie";
 import websocket from "@fastify/websocket";
 import { fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
@@ -18,7 +12,7 @@ import { bearer } from "./auth.js";
 import type { Authenticator } from "./auth.js";
 import type { LocalBlobStore } from "./blobs/blob-store.js";
 import { blobRoutes } from "./blobs/routes.js";
-import { consoleRoutes } from "./console.js";
+import { clientOf, consoleRoutes } from "./console.js";
 import type { ConsoleSignIn } from "./console.js";
 import type { BlobUrlSigner } from "./blobs/signing.js";
 import type { OidcConfig } from "./env.js";
@@ -73,9 +67,12 @@ export async function buildApp(deps: AppDeps) {
           token === undefined
             ? await deps.auth.principalOfCookie(req.headers)
             : await deps.auth.principal(token);
-        const userAgent = req.headers["user-agent"];
-        const client: ClientInfo = { ip: req.ip, ...(userAgent ? { userAgent } : {}) };
-        return { principal, requestId: randomUUID(), client, accessChecker: deps.accessChecker };
+        return {
+          principal,
+          requestId: randomUUID(),
+          client: clientOf(req),
+          accessChecker: deps.accessChecker,
+        };
       },
       onError: ({ path, error }) => {
         if (error.code === "INTERNAL_SERVER_ERROR")

@@ -20,6 +20,24 @@ type Revocation = Extract<RelayAccessEvent, { type: "revoked" }>;
 
 /** A relay that restarts learns the revocations of this long ago (a session's cookie never outlives it). */
 const SNAPSHOT_HOURS = 24;
+
+/** Shares with the names of the person shared with and of who granted it, as `toShare` reads them. */
+function shareRows(db: Db) {
+  return db
+    .selectFrom("session_shares as s")
+    .innerJoin("users as u", "u.id", "s.user_id")
+    .innerJoin("users as g", "g.id", "s.granted_by")
+    .select([
+      "s.user_id",
+      "u.name as user_name",
+      "s.granted_by",
+      "g.name as granter_name",
+      "s.created_at",
+      "s.expires_at",
+      "s.revoked_at",
+    ]);
+}
+
 /** A timer longer than this is re-armed on firing (setTimeout holds at most ~24.8 days). */
 const MAX_TIMER_MS = 3_600_000;
 
@@ -237,21 +255,7 @@ export class ShareService {
   }
 
   private async shareById(id: string): Promise<SessionShare> {
-    const row = await this.deps.db
-      .selectFrom("session_shares as s")
-      .innerJoin("users as u", "u.id", "s.user_id")
-      .innerJoin("users as g", "g.id", "s.granted_by")
-      .select([
-        "s.user_id",
-        "u.name as user_name",
-        "s.granted_by",
-        "g.name as granter_name",
-        "s.created_at",
-        "s.expires_at",
-        "s.revoked_at",
-      ])
-      .where("s.id", "=", id)
-      .executeTakeFirstOrThrow();
+    const row = await shareRows(this.deps.db).where("s.id", "=", id).executeTakeFirstOrThrow();
     return toShare(row);
   }
 
@@ -267,19 +271,7 @@ export class ShareService {
       .where("s.id", "=", sessionId)
       .executeTakeFirst();
     if (!owner) throw ServerErrors.sessionNotFound(sessionId);
-    const shares = await db
-      .selectFrom("session_shares as s")
-      .innerJoin("users as u", "u.id", "s.user_id")
-      .innerJoin("users as g", "g.id", "s.granted_by")
-      .select([
-        "s.user_id",
-        "u.name as user_name",
-        "s.granted_by",
-        "g.name as granter_name",
-        "s.created_at",
-        "s.expires_at",
-        "s.revoked_at",
-      ])
+    const shares = await shareRows(db)
       .where("s.session_id", "=", sessionId)
       .orderBy("s.created_at")
       .execute();

@@ -10,6 +10,7 @@ import type { Db } from "../db/database.js";
 import type { OidcConfig } from "../env.js";
 import type { ApiKeys } from "./api-keys.js";
 import type { AuditLog } from "./audit-log.js";
+import type { OidcIdentity } from "./oidc.js";
 import type { UserStore } from "./users.js";
 import { newUserId } from "./users.js";
 import type { WebSessions } from "./web-sessions.js";
@@ -17,15 +18,6 @@ import { WEB_SESSION_SECONDS } from "./web-sessions.js";
 
 /** The console's cookie (host-only; the relay's IDE cookie lives on each session's own origin). */
 export const CONSOLE_COOKIE = "drydock_console";
-
-/** What an OpenID provider says about the person who signed in. */
-export interface OidcClaims {
-  issuer: string;
-  subject: string;
-  email?: string | undefined;
-  emailVerified?: boolean | undefined;
-  name?: string | undefined;
-}
 
 /** Sets the console's session cookie: HttpOnly, SameSite=Lax, Secure over HTTPS, for the whole site. */
 export function setSessionCookie(reply: FastifyReply, value: string, request: FastifyRequest) {
@@ -56,7 +48,7 @@ export class SignInService {
    * The user an OpenID sign-in is: the one linked to this issuer and subject; else a person added by this
    * (verified) email, now linked; else someone new. An email in the admin list makes them an instance admin.
    */
-  async userFromOidc(claims: OidcClaims, client: ClientInfo): Promise<UserRef> {
+  async userFromOidc(claims: OidcIdentity, client: ClientInfo): Promise<UserRef> {
     const { db } = this.deps;
     const email = claims.emailVerified && claims.email ? claims.email.toLowerCase() : undefined;
     const admin = email !== undefined && (this.deps.oidc?.adminEmails ?? []).includes(email);
