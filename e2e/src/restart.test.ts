@@ -14,6 +14,8 @@ import type { Stack } from "./harness.js";
 const stacks: Stack[] = [];
 let markers = "";
 afterAll(async () => {
+  // The restarted stack shares the killed one's data directory: stop every stack before removing any.
+  for (const s of stacks) await s.stop();
   for (const s of stacks) await removeStack(s);
   if (markers) await rm(markers, { recursive: true, force: true });
 });
