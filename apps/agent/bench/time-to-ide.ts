@@ -10,7 +10,7 @@
  * Run: pnpm --filter @drydock/agent bench
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -77,7 +77,12 @@ try {
     60_000,
     async () => /api:\s+(http:\/\/\S+)\/trpc/.exec(upOutput)?.[1],
   );
-  const token = /token=([a-f0-9]+)/.exec(upOutput)?.[1] ?? "";
+  // `drydock up` prints no token: it keeps it in its context file (0600), where the CLI finds it too.
+  const saved = JSON.parse(await readFile(join(home, "context.json"), "utf8")) as {
+    token?: string;
+  };
+  if (!saved.token) throw new Error(`drydock up saved no credential in ${home}/context.json`);
+  const token = saved.token;
   const api = createTRPCClient<AppRouter>({
     links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${token}` } })],
   });
