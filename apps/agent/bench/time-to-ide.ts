@@ -160,7 +160,11 @@ try {
     await writeFile(join(scratch, "workflow.ts"), "export {};\n");
     const port = await freePort();
     const ide = await startCodeServer({
-      bin: await findCodeServer({ ideDir }),
+      // Attempts run as their own users and install no runtime where the bench can see it: use the one
+      // `drydock up` installed, else this machine's usual one.
+      bin: await findCodeServer({ ideDir }).catch(() =>
+        findCodeServer({ ideDir: defaultIdeDir({ ...process.env, DRYDOCK_IDE_DIR: undefined }) }),
+      ),
       listen: { host: "127.0.0.1", port },
       workspace: scratch,
       profileDir: join(scratch, "profile"),
