@@ -74,6 +74,8 @@ export const AUDIT_ACTIONS = [
   "execution.create",
   "execution.abort",
   "execution.debug",
+  "execution.recover",
+  "execution.fork",
   "ide_ticket.issue",
   "ide_ticket.redeem",
   "session.resume",

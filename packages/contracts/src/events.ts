@@ -5,6 +5,7 @@ import {
   ExecutionDetailSchema,
   ExecutionStatus,
   ExecutionSummarySchema,
+  NodeReuseSchema,
   NodeStatus,
 } from "./executions.js";
 import { InteractiveSessionSchema } from "./sessions.js";
@@ -19,6 +20,8 @@ export const ExecutionEventSchema = z.discriminatedUnion("type", [
     status: NodeStatus,
     attempt: z.number().int().optional(),
     error: ErrorInfoSchema.optional(),
+    /** The node SUCCEEDED by reusing outputs (from the parent execution or the cache). */
+    reused: NodeReuseSchema.optional(),
     at: Timestamp,
   }),
   z.object({

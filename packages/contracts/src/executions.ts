@@ -31,6 +31,33 @@ export const AttemptStatus = z.enum([
 ]);
 export type AttemptStatus = z.infer<typeof AttemptStatus>;
 
+/**
+ * A recovered or forked execution's link to the one it came from. `recover` re-runs the same version from
+ * its failure (`force`: nodes run again even if they succeeded); `fork` runs a new version made of the
+ * parent's sources plus the IDE edits of `nodeId`'s session.
+ */
+export const ExecutionParentSchema = z.object({
+  executionId: z.string(),
+  kind: z.enum(["recover", "fork"]),
+  nodeId: z.string().optional(),
+  force: z.array(z.string()).default([]),
+});
+export type ExecutionParent = z.infer<typeof ExecutionParentSchema>;
+
+/**
+ * A node that ran no task because its outputs were reused: from the parent execution (`recover`, `fork`)
+ * or from the task cache (any earlier execution). `executionId`/`nodeId`/`attemptId` name the run that
+ * produced the outputs; `outputsSha256` is the sha256 of the outputs as that attempt stored them.
+ */
+export const NodeReuseSchema = z.object({
+  from: z.enum(["parent", "cache"]),
+  executionId: z.string(),
+  nodeId: z.string(),
+  attemptId: z.string().optional(),
+  outputsSha256: z.string().optional(),
+});
+export type NodeReuse = z.infer<typeof NodeReuseSchema>;
+
 export const ExecutionSchema = z.object({
   id: z.string(),
   project: z.string(),
@@ -46,6 +73,10 @@ export const ExecutionSchema = z.object({
   debugOf: z.object({ executionId: z.string(), nodeId: z.string() }).optional(),
   /** Who launched it: the owner of its interactive sessions. Absent for executions from before people existed. */
   createdBy: UserRefSchema.optional(),
+  /** Set on an execution made by `recover` or `fork`. */
+  parent: ExecutionParentSchema.optional(),
+  /** Launched with `--overwrite-cache`: cached tasks ran again and replaced their cache entries. */
+  overwriteCache: z.boolean().default(false),
 });
 export type Execution = z.infer<typeof ExecutionSchema>;
 
@@ -102,6 +133,8 @@ export const NodeExecutionSchema = z.object({
   attempts: z.array(AttemptSchema),
   startedAt: Timestamp.optional(),
   endedAt: Timestamp.optional(),
+  /** Set when the node SUCCEEDED without running: its outputs were reused (no attempt, no agent). */
+  reused: NodeReuseSchema.optional(),
 });
 export type NodeExecution = z.infer<typeof NodeExecutionSchema>;
 
@@ -129,7 +162,16 @@ export const CreateExecutionInput = z.object({
   /** Defaults to the latest registered version. */
   version: z.string().optional(),
   inputs: LaunchInputsSchema.default({}),
+  /** Cached tasks run again instead of reusing their cache entries, and replace them. */
+  overwriteCache: z.boolean().default(false),
 });
+/** `drydock recover`: re-run an ended execution from its failure, reusing what succeeded. */
+export const RecoverExecutionInput = z.object({
+  id: z.string().min(1),
+  /** Nodes to run again even though they succeeded (with everything downstream of them). */
+  force: z.array(z.string().min(1)).max(10_000).default([]),
+});
+export type RecoverExecutionInput = z.infer<typeof RecoverExecutionInput>;
 export const WatchListInput = z.object({ project: z.string() });
 export const ListExecutionsInput = z.object({
   project: z.string(),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { EntityName, JsonSchemaSchema } from "./common.js";
+import { EntityName, JsonSchemaSchema, Sha256 } from "./common.js";
 
 /** A container image as data; the Docker executor builds it (ImageSpec in the SDK). */
 export const ImageSpecDataSchema = z.object({
@@ -36,6 +36,28 @@ export const ResourcesSchema = z.object({
   memoryMiB: z.number().int().positive().optional(),
 });
 
+/**
+ * `task({ cache: true })` or `cache: { version: "2" }`: a node of this task reuses the outputs of any earlier
+ * successful run in the project with the same cache key and the same inputs. The key is `version` when given,
+ * else the task's fingerprint (its code's hash, interface and image). Interactive tasks and debug runs
+ * never read or write the cache.
+ */
+export const TaskCacheSchema = z.object({
+  version: z.string().min(1).max(128).optional(),
+});
+export type TaskCache = z.infer<typeof TaskCacheSchema>;
+
+/**
+ * The task function's code as registered: the sha256 of its source text, and where that text lies in
+ * `sourceFile` (first and last line, 1-based) when it was found there. A fork marks a task changed when its
+ * edit touches those lines (or anything outside every task's lines), and gives it a new hash.
+ */
+export const TaskCodeSchema = z.object({
+  sha256: Sha256,
+  lines: z.tuple([z.number().int().min(1), z.number().int().min(1)]).optional(),
+});
+export type TaskCode = z.infer<typeof TaskCodeSchema>;
+
 /** A task as registered: its typed interface and how the platform should run it. */
 export const TaskSpecSchema = z.object({
   name: EntityName,
@@ -57,6 +79,9 @@ export const TaskSpecSchema = z.object({
   interactive: InteractiveConfigSchema.optional(),
   /** Path of the source file that defines the task, relative to the bundle root. */
   sourceFile: z.string().optional(),
+  /** The task function's code (absent for tasks registered before code was recorded). */
+  code: TaskCodeSchema.optional(),
+  cache: TaskCacheSchema.optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpecSchema>;
 export type TaskSpecInput = z.input<typeof TaskSpecSchema>;

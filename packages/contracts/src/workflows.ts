@@ -88,12 +88,55 @@ export const CreateUploadOutput = z.object({
   uploadUrl: z.string().optional(),
 });
 
+/** Where a git working tree stood when a version was registered from it. */
+export const GitOriginSchema = z.object({
+  /** The working tree's top-level directory on the registering machine. */
+  toplevel: z.string().min(1),
+  /** HEAD's commit (40 hex). */
+  commit: z.string().regex(/^[0-9a-f]{40}$/, "a full git commit id"),
+  /** HEAD's branch; absent on a detached HEAD. */
+  branch: z.string().optional(),
+  /** True when any of the bundle's source files differed from HEAD (changed, staged or untracked). */
+  dirty: z.boolean(),
+  /** Those files, relative to the bundle root. */
+  dirtyFiles: z.array(z.string()).max(10_000).default([]),
+});
+export type GitOrigin = z.infer<typeof GitOriginSchema>;
+
+/**
+ * The files a version was registered from (`drydock register` records it): the machine, the directory that
+ * became the bundle root, each source file's sha256 as packed, and the git working tree they lived in. With
+ * it, `drydock changes --apply/--commit` knows where an IDE's edit goes and whether it still applies.
+ */
+export const SourceOriginSchema = z.object({
+  host: z.string().min(1),
+  root: z.string().min(1),
+  /** Source path (relative to the bundle root) → sha256 of its content as registered. */
+  files: z.record(z.string(), Sha256),
+  git: GitOriginSchema.optional(),
+});
+export type SourceOrigin = z.infer<typeof SourceOriginSchema>;
+
+/** How a forked version came to be: the version it was made from and the IDE edit applied to its sources. */
+export const ForkLineageSchema = z.object({
+  version: z.string(),
+  executionId: z.string(),
+  nodeId: z.string(),
+  sessionId: z.string(),
+  /** The unified diff applied to the parent version's sources. */
+  patch: z.string(),
+  /** The tasks whose code the edit changed. */
+  changedTasks: z.array(EntityName),
+});
+export type ForkLineage = z.infer<typeof ForkLineageSchema>;
+
 export const RegisterWorkflowsInput = z.object({
   project: z.string(),
   bundle: Sha256,
   entry: z.string().min(1),
   tasks: z.array(TaskSpecSchema).min(1).max(1_000),
   workflows: z.array(WorkflowSpecSchema).min(1).max(1_000),
+  origin: SourceOriginSchema.optional(),
 });
 export type RegisterWorkflowsInput = z.infer<typeof RegisterWorkflowsInput>;
 
@@ -106,6 +149,10 @@ export const WorkflowVersionSchema = z.object({
   spec: WorkflowSpecSchema,
   tasks: z.array(TaskSpecSchema),
   createdAt: Timestamp,
+  /** Where it was registered from (its latest registration); absent for a forked version. */
+  origin: SourceOriginSchema.optional(),
+  /** Set on a version made by `fork`: its parent version and the edit. */
+  forkedFrom: ForkLineageSchema.optional(),
 });
 export type WorkflowVersion = z.infer<typeof WorkflowVersionSchema>;
 

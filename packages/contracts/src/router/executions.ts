@@ -11,6 +11,7 @@ import {
   ExecutionSummarySchema,
   ListExecutionsInput,
   NodeExecutionSchema,
+  RecoverExecutionInput,
   WatchListInput,
 } from "../executions.js";
 import { NodeRefInput } from "../sessions.js";
@@ -30,6 +31,17 @@ export const executionProcedures = {
   abort: mutation("editor@execution", { input: ExecutionIdInput, output: ExecutionSchema }),
   /** A new execution re-running one node of a past one interactively, with the inputs it had. */
   debug: mutation("editor@execution", { input: NodeRefInput, output: ExecutionSchema }),
+  /**
+   * A new execution of the same version, linked to this ended one, that reuses the outputs of every node
+   * that succeeded with the same task and inputs and runs the rest (and `force`'s nodes and their downstream).
+   */
+  recover: mutation("editor@execution", { input: RecoverExecutionInput, output: ExecutionSchema }),
+  /**
+   * Registers a new version made of this execution's sources plus the IDE edits of the node's session
+   * (lineage recorded), and starts it with this execution's inputs: the edited node and its downstream run,
+   * unchanged upstream nodes are reused.
+   */
+  fork: mutation("editor@execution", { input: NodeRefInput, output: ExecutionSchema }),
   logs: query("viewer@attempt", { input: AttemptLogsInput, output: AttemptLogsOutput }),
   /** The execution as a snapshot, then its changes as they happen. */
   watch: subscription("viewer@execution", {

@@ -66,6 +66,8 @@ const inputs: inferRouterInputs<AppRouter> = {
     node: NODE,
     abort: { id: "x1" },
     debug: NODE,
+    recover: { id: "x1" },
+    fork: NODE,
     logs: { attemptId: "a1" },
     watch: { id: "x1" },
     watchList: { project: "default" },
@@ -220,7 +222,7 @@ describe("createAppRouter", () => {
         ...["executions", "agent", "sessions", "relay"],
       ]),
     );
-    expect(all).toHaveLength(54);
+    expect(all).toHaveLength(56);
   });
 
   it("gives every procedure an access the router knows how to enforce", () => {
