@@ -119,7 +119,6 @@ async function createServices(
   const workflows = new WorkflowService({ db, signer });
   const logsDir = join(deps.dataDir, "logs");
   await mkdir(logsDir, { recursive: true, mode: 0o700 });
-  const executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir });
   const agent = new AttemptAgentService({
     db,
     blobs,
@@ -135,6 +134,15 @@ async function createServices(
     log: log.child({ component: "sessions" }),
     relay: config,
     bus,
+  });
+  const executions = new ExecutionService({
+    db,
+    scheduler,
+    workflows,
+    sessions,
+    blobs,
+    bus,
+    logsDir,
   });
   return { scheduler, workflows, executions, agent, sessions };
 }

@@ -28,6 +28,36 @@ export const ServerErrors = {
       "CONFLICT",
       `node "${nodeId}" of execution "${executionId}" cannot be debugged: ${why}`,
     ),
+  executionNotRecoverable: (id: string, why: string) =>
+    new AppError(
+      "EXECUTION_NOT_RECOVERABLE",
+      "CONFLICT",
+      `execution "${id}" cannot be recovered: ${why}`,
+    ),
+  forceNodesUnknown: (id: string, unknown: string[], valid: string[]) =>
+    new AppError(
+      "FORCE_NODE_NOT_FOUND",
+      "BAD_REQUEST",
+      `execution "${id}" has no node ${unknown.map((n) => `"${n}"`).join(", ")} to force; its workflow's nodes are ${valid.join(", ")}`,
+    ),
+  executionNotForkable: (id: string, why: string) =>
+    new AppError(
+      "EXECUTION_NOT_FORKABLE",
+      "CONFLICT",
+      `execution "${id}" cannot be forked: ${why}`,
+    ),
+  noEditsToFork: (executionId: string, nodeId: string) =>
+    new AppError(
+      "NO_EDITS_TO_FORK",
+      "CONFLICT",
+      `node "${nodeId}" of execution "${executionId}" has no IDE edits to fork: its session saved none`,
+    ),
+  forkFailed: (executionId: string, nodeId: string, why: string) =>
+    new AppError(
+      "FORK_FAILED",
+      "CONFLICT",
+      `the edits of node "${nodeId}" of execution "${executionId}" cannot be forked: ${why}`,
+    ),
   invalidWorkflow: (name: string, problems: string[]) =>
     new AppError(
       "INVALID_WORKFLOW",

@@ -120,6 +120,34 @@ function executionHandlers(s: HandlerServices): AppHandlers["executions"] {
       );
       return execution;
     },
+    recover: async (input, ctx) => {
+      const execution = await executions.recover(input.id, input.force, ctx.principal.userId);
+      await audit.record(
+        ctx,
+        "execution.recover",
+        { project: execution.project, executionId: execution.id },
+        { parent: input.id, force: input.force, version: execution.version },
+      );
+      return execution;
+    },
+    fork: async (input, ctx) => {
+      const execution = await executions.fork(
+        input.executionId,
+        input.nodeId,
+        ctx.principal.userId,
+      );
+      await audit.record(
+        ctx,
+        "execution.fork",
+        { project: execution.project, executionId: execution.id, nodeId: input.nodeId },
+        {
+          of: { executionId: input.executionId, nodeId: input.nodeId },
+          parent: execution.parent?.executionId,
+          version: execution.version,
+        },
+      );
+      return execution;
+    },
     logs: (input) => executions.logs(input.attemptId, input.offset),
     watch: (input, _ctx, signal) => executions.watch(input.id, signal),
     watchList: (input, _ctx, signal) => executions.watchList(input.project, signal),

@@ -5,6 +5,7 @@ import { UserRefSchema } from "./identity.js";
 import { EntityName, ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
 import { jsonLimitProblem, MAX_INPUTS_BYTES } from "./json-limits.js";
 import { InteractiveSessionSchema } from "./sessions.js";
+import { ForkLineageSchema } from "./workflows.js";
 
 export const ExecutionStatus = z.enum(["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]);
 export type ExecutionStatus = z.infer<typeof ExecutionStatus>;
@@ -141,6 +142,8 @@ export type NodeExecution = z.infer<typeof NodeExecutionSchema>;
 export const ExecutionDetailSchema = z.object({
   execution: ExecutionSchema,
   nodes: z.array(NodeExecutionSchema),
+  /** When the execution runs a version made by `fork`: that version's lineage (its parent version and the edit). */
+  lineage: ForkLineageSchema.optional(),
 });
 export type ExecutionDetail = z.infer<typeof ExecutionDetailSchema>;
 

@@ -169,6 +169,8 @@ function handlers(state: ControlPlaneState): AppHandlers {
       node: notServed,
       abort: notServed,
       debug: notServed,
+      recover: notServed,
+      fork: notServed,
       logs: notServed,
       watch: notStreamed,
       watchList: notStreamed,

@@ -207,6 +207,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   "0005_teams": { up: teamsMigration },
+  "0006_reuse": { up: reuseMigration },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
@@ -366,6 +367,45 @@ async function teamsMigration(db: Kysely<unknown>): Promise<void> {
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`.execute(db);
   await sql`CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()`.execute(db);
+}
+
+/**
+ * Reusing outputs: a recovered or forked execution's link to its parent, `--overwrite-cache`, each node's
+ * reuse, where a version came from (its sources, or the fork that made it), and the task output cache.
+ */
+async function reuseMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .alterTable("executions")
+    .addColumn("parent", "jsonb")
+    .addColumn("parent_id", "text", (c) => c.references("executions.id"))
+    .addColumn("overwrite_cache", "boolean", (c) => c.notNull().defaultTo(false))
+    .execute();
+  await db.schema
+    .createIndex("executions_parent_id")
+    .on("executions")
+    .column("parent_id")
+    .execute();
+  await db.schema.alterTable("node_executions").addColumn("reused", "jsonb").execute();
+  await db.schema
+    .alterTable("workflow_versions")
+    .addColumn("origin", "jsonb")
+    .addColumn("forked_from", "jsonb")
+    .execute();
+  // Outputs are kept as `json`, like every value a task hands in (see 0004): `jsonb` refuses U+0000.
+  await db.schema
+    .createTable("task_cache")
+    .addColumn("project", "text", (c) => c.notNull().references("projects.id"))
+    .addColumn("task", "text", (c) => c.notNull())
+    .addColumn("cache_key", "text", (c) => c.notNull())
+    .addColumn("inputs_sha256", "text", (c) => c.notNull())
+    .addColumn("outputs", "json", (c) => c.notNull())
+    .addColumn("outputs_sha256", "text", (c) => c.notNull())
+    .addColumn("execution_id", "text", (c) => c.notNull())
+    .addColumn("node_id", "text", (c) => c.notNull())
+    .addColumn("attempt_id", "text", (c) => c.notNull())
+    .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addPrimaryKeyConstraint("task_cache_pk", ["project", "task", "cache_key", "inputs_sha256"])
+    .execute();
 }
 
 /** Brings the schema up to date; fails loudly with the migration that broke. */

@@ -1,3 +1,4 @@
+import type { ExecutionParent, ForkLineage, NodeReuse, SourceOrigin } from "@drydock/contracts";
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -26,6 +27,10 @@ export interface WorkflowVersionsTable {
   spec: Json;
   tasks: Json;
   created_at: CreatedAt;
+  /** Where its latest registration's sources came from (absent for a forked version). */
+  origin: Json<SourceOrigin> | null;
+  /** Set on a version made by `fork`: the version, execution, node and IDE edit it came from. */
+  forked_from: Json<ForkLineage> | null;
 }
 
 export interface ExecutionsTable {
@@ -48,6 +53,11 @@ export interface ExecutionsTable {
   result_preview: string | null;
   /** Who launched it (the owner of its sessions); the local admin for executions from before people existed. */
   created_by: string | null;
+  /** Set on a recovered or forked execution: the one it came from; `parent_id` is its id, for lookups. */
+  parent: Json<ExecutionParent> | null;
+  parent_id: string | null;
+  /** `--overwrite-cache`: cached tasks run again and replace their entries. */
+  overwrite_cache: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface DebugOf {
@@ -70,6 +80,8 @@ export interface NodeExecutionsTable {
   children_done: Generated<number>;
   started_at: Timestamp | null;
   ended_at: Timestamp | null;
+  /** Set when the node SUCCEEDED with outputs reused from the parent execution or the task cache. */
+  reused: Json<NodeReuse> | null;
 }
 
 export interface AttemptsTable {
@@ -96,6 +108,20 @@ export interface AttemptsTable {
   /** Log lines of the attempt the server could not store, and why the first ones could not. */
   log_lost_lines: Generated<number>;
   log_lost_reason: string | null;
+}
+
+/** One task's outputs for one cache key and inputs hash: the latest successful run's (see services/reuse.ts). */
+export interface TaskCacheTable {
+  project: string;
+  task: string;
+  cache_key: string;
+  inputs_sha256: string;
+  outputs: Json;
+  outputs_sha256: string;
+  execution_id: string;
+  node_id: string;
+  attempt_id: string;
+  created_at: CreatedAt;
 }
 
 export interface InteractiveSessionsTable {
@@ -232,6 +258,7 @@ export interface Database {
   executions: ExecutionsTable;
   node_executions: NodeExecutionsTable;
   attempts: AttemptsTable;
+  task_cache: TaskCacheTable;
   interactive_sessions: InteractiveSessionsTable;
   ide_tickets: IdeTicketsTable;
   users: UsersTable;

@@ -111,6 +111,11 @@ const FIXTURES: Record<
     allowed: [409, "the execution already ended"],
   },
   "executions.debug": { input: () => ({ executionId: DONE_EXECUTION, nodeId: "n0" }) },
+  "executions.recover": { input: () => ({ id: DONE_EXECUTION, force: ["n0"] }) },
+  "executions.fork": {
+    input: () => ({ executionId: DONE_EXECUTION, nodeId: "n0" }),
+    allowed: [409, "the node's session saved no edits"],
+  },
   "executions.logs": { input: () => ({ attemptId: LIVE_ATTEMPT }) },
   "executions.watch": { input: () => ({ id: LIVE_EXECUTION }) },
   "executions.watchList": { input: () => ({ project: "default" }) },

@@ -88,6 +88,11 @@ describe("the audit log", () => {
       { executionId: DONE_EXECUTION, nodeId: "n0" },
       team.headers.editor,
     );
+    const recovered = await ok(
+      "executions.recover",
+      { id: DONE_EXECUTION, force: ["n0"] },
+      team.headers.editor,
+    );
     const ticket = await ok("sessions.ideTicket", { sessionId: LIVE_SESSION }, team.headers.editor);
     await ok(
       "relay.redeemTicket",
@@ -162,6 +167,12 @@ describe("the audit log", () => {
       actor: editorActor,
       nodeId: "n0",
       detail: { of: { executionId: DONE_EXECUTION, nodeId: "n0" } },
+    });
+    expect(one("execution.recover")).toMatchObject({
+      actor: editorActor,
+      project: "default",
+      executionId: recovered.id,
+      detail: { parent: DONE_EXECUTION, force: ["n0"] },
     });
     const refs = {
       project: "default",

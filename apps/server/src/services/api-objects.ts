@@ -24,7 +24,16 @@ const opt = <K extends string, V>(key: K, value: V | null | undefined) =>
 /** The fields an execution and its summary share: everything but its values (inputs, result, error). */
 type ExecutionHeadRow = Pick<
   ExecutionRow,
-  "id" | "project" | "workflow" | "version" | "status" | "created_at" | "ended_at" | "debug_of"
+  | "id"
+  | "project"
+  | "workflow"
+  | "version"
+  | "status"
+  | "created_at"
+  | "ended_at"
+  | "debug_of"
+  | "parent"
+  | "overwrite_cache"
 > & {
   created_by?: string | null;
   /** Who launched it, by name, where the query joined it. */
@@ -45,6 +54,8 @@ function executionHead(row: ExecutionHeadRow) {
     createdAt: row.created_at.toISOString(),
     ...opt("endedAt", iso(row.ended_at)),
     ...(debugOf ? { debugOf: { executionId: debugOf.executionId, nodeId: debugOf.nodeId } } : {}),
+    ...opt("parent", row.parent),
+    overwriteCache: row.overwrite_cache,
   };
 }
 
@@ -71,6 +82,8 @@ export const SUMMARY_COLUMNS = [
   "executions.created_at",
   "executions.ended_at",
   "executions.debug_of",
+  "executions.parent",
+  "executions.overwrite_cache",
   "executions.created_by",
   sql<string | null>`(SELECT users.name FROM users WHERE users.id = executions.created_by)`.as(
     "created_by_name",
@@ -190,5 +203,6 @@ export function toNode(row: NodeRow, attempts: Attempt[]): NodeExecution {
     attempts,
     ...opt("startedAt", iso(row.started_at)),
     ...opt("endedAt", iso(row.ended_at)),
+    ...opt("reused", row.reused),
   };
 }

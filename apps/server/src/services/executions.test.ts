@@ -51,7 +51,6 @@ beforeAll(async () => {
     config: { maxParallel: 4, heartbeatTimeoutSeconds: 30, lostAttemptRetries: 0 },
   });
   const workflows = new WorkflowService({ db, signer });
-  executions = new ExecutionService({ db, scheduler, workflows, bus, logsDir: pg.dir });
   agent = new AttemptAgentService({
     db,
     blobs,
@@ -66,6 +65,15 @@ beforeAll(async () => {
     log,
     relay: { relayUrl: "http://127.0.0.1:8081", ideOrigin: "http://localhost:8081" },
     bus,
+  });
+  executions = new ExecutionService({
+    db,
+    scheduler,
+    workflows,
+    sessions,
+    blobs,
+    bus,
+    logsDir: pg.dir,
   });
   await db.insertInto("bundles").values({ sha256: BUNDLE, size: 1 }).execute();
   await scheduler.start();

@@ -12,14 +12,16 @@ import type {
   NodeExecution,
   NodeStatus,
 } from "@drydock/contracts";
+import { forkBundle } from "@drydock/bundle";
 import {
   TERMINAL_ATTEMPT_STATUSES,
   TERMINAL_EXECUTION_STATUSES,
   TERMINAL_NODE_STATUSES,
 } from "@drydock/contracts";
 
+import type { LocalBlobStore } from "../blobs/blob-store.js";
 import type { Db } from "../db/database.js";
-import type { NodeRow } from "../db/schema.js";
+import type { ExecutionRow, NodeRow } from "../db/schema.js";
 import { ServerErrors } from "../errors.js";
 import {
   SESSION_COLUMNS,
@@ -35,7 +37,10 @@ import { newExecutionId } from "./ids.js";
 import { InputValidator } from "./input-validator.js";
 import type { Scheduler } from "./scheduler.js";
 import type { NewExecution } from "./scheduler/execution-lifecycle.js";
+import type { Tx } from "./scheduler/transaction.js";
+import type { SessionService } from "./sessions.js";
 import type { WorkflowService } from "./workflows.js";
+import { bundleKey, storeVersion, versionOf } from "./workflows.js";
 
 /** The most one read of a log returns. */
 const LOG_CHUNK_BYTES = 1_048_576;
@@ -49,6 +54,8 @@ export class ExecutionService {
       db: Db;
       scheduler: Scheduler;
       workflows: WorkflowService;
+      sessions: SessionService;
+      blobs: LocalBlobStore;
       bus: EventBus;
       logsDir: string;
     },
@@ -60,6 +67,7 @@ export class ExecutionService {
       workflow: string;
       version?: string;
       inputs: Record<string, JsonValue>;
+      overwriteCache?: boolean;
     },
     createdBy?: string,
   ): Promise<Execution> {
@@ -75,8 +83,119 @@ export class ExecutionService {
       workflow: version.name,
       version: version.version,
       inputs: checked.value,
+      overwriteCache: input.overwriteCache ?? false,
       ...(createdBy ? { createdBy } : {}),
     });
+  }
+
+  /**
+   * `drydock recover`: a new execution of the same version with the same inputs, linked to this ended one.
+   * Each node that succeeded there with the same task and inputs reuses its outputs (see reuse.ts); the rest
+   * runs, and so do `force`'s nodes and everything downstream of them.
+   */
+  async recover(id: string, force: string[], createdBy?: string): Promise<Execution> {
+    const row = await this.row(id);
+    const refuse = (why: string) => ServerErrors.executionNotRecoverable(id, why);
+    if (row.debug_of)
+      throw refuse(
+        `it is a debug run of node "${row.debug_of.nodeId}" of execution "${row.debug_of.executionId}"; debug that node again instead`,
+      );
+    if (row.status === "RUNNING")
+      throw refuse("it is RUNNING; recover it once it has ended, or abort it first");
+    if (row.status === "SUCCEEDED" && force.length === 0)
+      throw refuse("it succeeded; name nodes to run again with --force");
+    const { spec } = await this.deps.scheduler.workflowOf(row);
+    const valid = spec.nodes.map((n) => n.id);
+    const forced = [...new Set(force)];
+    const unknown = forced.filter((n) => !valid.includes(n));
+    if (unknown.length > 0) throw ServerErrors.forceNodesUnknown(id, unknown, valid);
+    return this.startNew({
+      project: row.project,
+      workflow: row.workflow,
+      version: row.version,
+      inputs: row.inputs as Record<string, JsonValue>,
+      parent: { executionId: id, kind: "recover", force: forced },
+      ...(createdBy ? { createdBy } : {}),
+    });
+  }
+
+  /**
+   * `drydock fork`: registers a new version made of the execution's bundle plus the IDE edits of the node's
+   * latest session that saved any (its lineage recorded), and starts it with the execution's inputs, linked
+   * to it: the edited node and what is downstream run, unchanged upstream nodes are reused. The edits of a
+   * debug run's node fork the execution it debugged. The version and the execution are written in one
+   * transaction; the new bundle blob is content-addressed, so one left by a failure is simply reused.
+   */
+  async fork(executionId: string, nodeId: string, createdBy?: string): Promise<Execution> {
+    const row = await this.row(executionId);
+    const base = row.debug_of ? await this.row(row.debug_of.executionId) : row;
+    for (const x of new Set([row, base]))
+      if (x.status === "RUNNING")
+        throw ServerErrors.executionNotForkable(
+          x.id,
+          "it is RUNNING; fork it once it has ended, or abort it first",
+        );
+    const edits = await this.deps.sessions.editedChanges(executionId, nodeId);
+    if (!edits) throw ServerErrors.noEditsToFork(executionId, nodeId);
+    const version = await this.deps.workflows.get(base.project, base.workflow, base.version);
+    const refuse = (why: string) => ServerErrors.forkFailed(executionId, nodeId, why);
+    const tarball = await this.deps.blobs
+      .readBuffer(bundleKey(version.bundle))
+      .catch(() => undefined);
+    if (!tarball)
+      throw refuse(
+        `the bundle of version ${version.version} (${version.bundle}) is not in this server's blob store`,
+      );
+    let forked: Awaited<ReturnType<typeof forkBundle>>;
+    try {
+      forked = await forkBundle(tarball, edits.patch, version.tasks);
+    } catch (error) {
+      throw refuse(error instanceof Error ? error.message : String(error));
+    }
+    await this.deps.blobs.write(bundleKey(forked.sha256), forked.tarball, forked.size);
+    const content = {
+      project: base.project,
+      bundle: forked.sha256,
+      entry: version.entry,
+      spec: version.spec,
+      tasks: new Map(forked.tasks.map((t) => [t.name, t])),
+    };
+    const forkedFrom = {
+      version: version.version,
+      executionId,
+      nodeId,
+      sessionId: edits.sessionId,
+      patch: edits.patch,
+      changedTasks: forked.changedTasks,
+    };
+    return this.startNew(
+      {
+        project: base.project,
+        workflow: base.workflow,
+        version: versionOf(content).version,
+        inputs: base.inputs as Record<string, JsonValue>,
+        parent: { executionId: base.id, kind: "fork", nodeId, force: [] },
+        ...(createdBy ? { createdBy } : {}),
+      },
+      async (tx) => {
+        await tx
+          .insertInto("bundles")
+          .values({ sha256: forked.sha256, size: forked.size })
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+        await storeVersion(tx, content, { forkedFrom });
+      },
+    );
+  }
+
+  private async row(id: string): Promise<ExecutionRow> {
+    const row = await this.deps.db
+      .selectFrom("executions")
+      .selectAll()
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw ServerErrors.executionNotFound(id);
+    return row;
   }
 
   async execution(id: string): Promise<Execution> {
@@ -121,7 +240,18 @@ export class ExecutionService {
 
   async detail(id: string): Promise<ExecutionDetail> {
     const execution = await this.execution(id);
-    return { execution, nodes: await this.nodes(id) };
+    const [nodes, version] = await Promise.all([
+      this.nodes(id),
+      this.deps.db
+        .selectFrom("workflow_versions")
+        .select("forked_from")
+        .where("project", "=", execution.project)
+        .where("name", "=", execution.workflow)
+        .where("version", "=", execution.version)
+        .executeTakeFirst(),
+    ]);
+    const lineage = version?.forked_from;
+    return { execution, nodes, ...(lineage ? { lineage } : {}) };
   }
 
   /** One node of an execution, with its attempts and their sessions. */
@@ -222,9 +352,12 @@ export class ExecutionService {
   }
 
   /** Starts an execution under a new id and returns it as it stands once started. */
-  private async startNew(execution: Omit<NewExecution, "id">): Promise<Execution> {
+  private async startNew(
+    execution: Omit<NewExecution, "id">,
+    prepare?: (tx: Tx) => Promise<void>,
+  ): Promise<Execution> {
     const id = newExecutionId();
-    await this.deps.scheduler.startExecution({ id, ...execution });
+    await this.deps.scheduler.startExecution({ id, ...execution }, prepare);
     return this.execution(id);
   }
 

@@ -20,6 +20,7 @@ import type { LoadedWorkflow } from "./scheduler/loaded-workflow.js";
 import { recoverOpenAttempts } from "./scheduler/restart-recovery.js";
 import { Sweeper } from "./scheduler/sweeper.js";
 import { ExecutionTransactions } from "./scheduler/transaction.js";
+import type { Tx } from "./scheduler/transaction.js";
 import { WorkflowCache } from "./scheduler/workflow-cache.js";
 
 /**
@@ -107,9 +108,12 @@ export class Scheduler {
     return this.workflows.workflowOf(exec, q);
   }
 
-  /** Creates the execution's nodes and starts the DAG; `debugOf` makes it a debug run of that node. */
-  startExecution(exec: NewExecution): Promise<void> {
-    return this.executions.startExecution(exec);
+  /**
+   * Creates the execution's nodes and starts the DAG; `debugOf` makes it a debug run of that node, `parent`
+   * a recover or fork. `prepare` writes what it needs first, in the same transaction.
+   */
+  startExecution(exec: NewExecution, prepare?: (tx: Tx) => Promise<void>): Promise<void> {
+    return this.executions.startExecution(exec, prepare);
   }
 
   abort(executionId: string): Promise<void> {

@@ -400,22 +400,8 @@ export class SessionService {
     executionId: string,
     nodeId: string,
   ): Promise<{ sessionId: string; patch: string; savedAt?: string }> {
-    const row = await this.deps.db
-      .selectFrom("interactive_sessions as s")
-      .innerJoin("attempts as a", "a.id", "s.attempt_id")
-      .select(["s.id", "s.changes", "s.changes_at"])
-      .where("a.execution_id", "=", executionId)
-      .where("a.node_id", "=", nodeId)
-      .orderBy("a.number", "desc")
-      .orderBy("s.created_at", "desc")
-      .limit(1)
-      .executeTakeFirst();
-    if (row)
-      return {
-        sessionId: row.id,
-        patch: row.changes ?? "",
-        ...(row.changes_at ? { savedAt: row.changes_at.toISOString() } : {}),
-      };
+    const latest = await this.latestChanges(executionId, nodeId, false);
+    if (latest) return latest;
     const node = await this.nodeState(executionId, nodeId);
     const why =
       node.fanOut ??
@@ -423,6 +409,43 @@ export class SessionService {
         ? `its latest attempt is ${node.attempt.status} and opened none`
         : `it is ${node.status} and has not run`);
     throw ServerErrors.noSession(executionId, nodeId, why);
+  }
+
+  /**
+   * The edits of the node's latest session that saved any (`fork` builds on them), or undefined when none
+   * did; unknown executions and nodes are refused as `changes` refuses them.
+   */
+  async editedChanges(
+    executionId: string,
+    nodeId: string,
+  ): Promise<{ sessionId: string; patch: string; savedAt?: string } | undefined> {
+    const latest = await this.latestChanges(executionId, nodeId, true);
+    if (latest) return latest;
+    await this.nodeState(executionId, nodeId);
+    return undefined;
+  }
+
+  /** The node's latest session (with edits, when `edited`) and its patch, newest attempt first. */
+  private async latestChanges(executionId: string, nodeId: string, edited: boolean) {
+    let query = this.deps.db
+      .selectFrom("interactive_sessions as s")
+      .innerJoin("attempts as a", "a.id", "s.attempt_id")
+      .select(["s.id", "s.changes", "s.changes_at"])
+      .where("a.execution_id", "=", executionId)
+      .where("a.node_id", "=", nodeId);
+    if (edited) query = query.where(sql<boolean>`coalesce(s.changes, '') <> ''`);
+    const row = await query
+      .orderBy("a.number", "desc")
+      .orderBy("s.created_at", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return row
+      ? {
+          sessionId: row.id,
+          patch: row.changes ?? "",
+          ...(row.changes_at ? { savedAt: row.changes_at.toISOString() } : {}),
+        }
+      : undefined;
   }
 
   /** One UPDATE of the live session of the node's latest attempt; when there is none, says why. */

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 
 import type {
+  ForkLineage,
   RegisterWorkflowsInput,
+  SourceOrigin,
   TaskSpec,
   WorkflowSpec,
   WorkflowSummary,
@@ -9,12 +11,74 @@ import type {
 } from "@drydock/contracts";
 import { findWorkflowProblems } from "@drydock/contracts";
 import { sql } from "kysely";
+import type { Kysely } from "kysely";
 
 import type { BlobUrlSigner } from "../blobs/signing.js";
 import type { Db } from "../db/database.js";
+import type { Database } from "../db/schema.js";
 import { ServerErrors } from "../errors.js";
 
 export const bundleKey = (sha256: string) => `bundles/${sha256}.tgz`;
+
+/** A workflow version's content: the bundle, entry and DAG, and the tasks its nodes run (by name). */
+export interface VersionContent {
+  project: string;
+  bundle: string;
+  entry: string;
+  spec: WorkflowSpec;
+  /** Every task the registration (or fork) knows; the version keeps those the DAG uses. */
+  tasks: Map<string, TaskSpec>;
+}
+
+/** The version a workflow's content is stored under (a content hash), and the tasks it keeps. */
+export function versionOf(content: VersionContent): { version: string; tasks: TaskSpec[] } {
+  const { spec } = content;
+  const tasks = [...new Set(spec.nodes.map((n) => n.task))]
+    .sort()
+    .map((name) => content.tasks.get(name) as TaskSpec);
+  const version = createHash("sha256")
+    .update(JSON.stringify({ bundle: content.bundle, entry: content.entry, spec, tasks }))
+    .digest("hex")
+    .slice(0, 16);
+  return { version, tasks };
+}
+
+/**
+ * Stores a workflow version under its content hash (the same content is the same version) and says whether
+ * it was new. An `origin` given replaces the one an identical version had (the newest registration's wins);
+ * `forkedFrom` is recorded when the version is new.
+ */
+export async function storeVersion(
+  q: Kysely<Database>,
+  content: VersionContent,
+  from: { origin?: SourceOrigin; forkedFrom?: ForkLineage } = {},
+): Promise<{ name: string; version: string; created: boolean }> {
+  const { spec } = content;
+  const { version, tasks: used } = versionOf(content);
+  const origin = from.origin ? JSON.stringify(from.origin) : null;
+  const row = await q
+    .insertInto("workflow_versions")
+    .values({
+      project: content.project,
+      name: spec.name,
+      version,
+      bundle: content.bundle,
+      entry: content.entry,
+      spec: JSON.stringify(spec),
+      tasks: JSON.stringify(used),
+      origin,
+      forked_from: from.forkedFrom ? JSON.stringify(from.forkedFrom) : null,
+    })
+    .onConflict((oc) =>
+      origin === null
+        ? oc.doNothing()
+        : oc.columns(["project", "name", "version"]).doUpdateSet({ origin }),
+    )
+    // xmax is 0 on a row this statement inserted, not on one it updated.
+    .returning(sql<boolean>`(xmax = 0)`.as("inserted"))
+    .executeTakeFirst();
+  return { name: spec.name, version, created: row?.inserted === true };
+}
 
 /** Registration and lookup of workflow versions; a version is a content hash, so re-registering is free. */
 export class WorkflowService {
@@ -68,32 +132,19 @@ export class WorkflowService {
         ]);
       tasks.set(t.name, t);
     }
-    const results = [];
     for (const wf of input.workflows) {
       const problems = findWorkflowProblems(wf, tasks);
       if (problems.length > 0) throw ServerErrors.invalidWorkflow(wf.name, problems);
-      const used = [...new Set(wf.nodes.map((n) => n.task))]
-        .sort()
-        .map((name) => tasks.get(name) as TaskSpec);
-      const version = createHash("sha256")
-        .update(JSON.stringify({ bundle: input.bundle, entry: input.entry, spec: wf, tasks: used }))
-        .digest("hex")
-        .slice(0, 16);
-      const inserted = await this.deps.db
-        .insertInto("workflow_versions")
-        .values({
-          project: input.project,
-          name: wf.name,
-          version,
-          bundle: input.bundle,
-          entry: input.entry,
-          spec: JSON.stringify(wf),
-          tasks: JSON.stringify(used),
-        })
-        .onConflict((oc) => oc.doNothing())
-        .returning("version")
-        .executeTakeFirst();
-      results.push({ name: wf.name, version, created: inserted !== undefined });
+    }
+    const results = [];
+    for (const spec of input.workflows) {
+      results.push(
+        await storeVersion(
+          this.deps.db,
+          { project: input.project, bundle: input.bundle, entry: input.entry, spec, tasks },
+          input.origin ? { origin: input.origin } : {},
+        ),
+      );
     }
     return { workflows: results };
   }
@@ -142,6 +193,8 @@ export class WorkflowService {
       spec: row.spec as WorkflowSpec,
       tasks: row.tasks as TaskSpec[],
       createdAt: row.created_at.toISOString(),
+      ...(row.origin ? { origin: row.origin } : {}),
+      ...(row.forked_from ? { forkedFrom: row.forked_from } : {}),
     };
   }
 }

@@ -14,6 +14,7 @@ import { ServerErrors } from "../../errors.js";
 import type { AttemptExit } from "../../executor/executor.js";
 import type { Logger } from "../../logger.js";
 import { requireExecutionOfAttempt } from "../ids.js";
+import { cacheOutputs } from "../reuse.js";
 import { advance, createAttempt, endSessions, errorJson, nodeEvent, setNode } from "./dag.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { ACTIVE_ATTEMPT } from "./open-statuses.js";
@@ -94,6 +95,14 @@ export class AttemptLifecycle {
         outputs,
         attempt: attempt.number,
       });
+      await cacheOutputs(
+        tx,
+        await this.deps.workflows.workflowOf(exec, tx),
+        exec,
+        { node_id: attempt.node_id, task: node.task },
+        { id, outputsSha256 },
+        outputs,
+      );
       if (node.parent_node_id === null) return advance(this.deps.workflows, tx, exec, fx);
       // A fan-out element: the last one to succeed gathers the elements' outputs, in order, into its parent's.
       const parent = await tx

@@ -9,6 +9,7 @@ import type {
   ErrorInfo,
   ExecutionEvent,
   JsonValue,
+  NodeReuse,
   NodeSpec,
   NodeStatus,
   SessionEndReason,
@@ -18,6 +19,8 @@ import { BindingError, nodeUpstream, resolveBinding, resolveNodeInputs } from "@
 import type { ExecutionRow, NodeRow } from "../../db/schema.js";
 import { attemptId } from "../ids.js";
 import { jsonColumns } from "../json-text.js";
+import { OutputReuse } from "../reuse.js";
+import type { Reused } from "../reuse.js";
 import { ACTIVE_ATTEMPT, ACTIVE_NODE } from "./open-statuses.js";
 import type { Effects, Tx } from "./transaction.js";
 import type { WorkflowCache } from "./workflow-cache.js";
@@ -31,6 +34,7 @@ export function nodeEvent(
   nodeId: string,
   status: NodeStatus,
   attempt?: number,
+  reused?: NodeReuse,
 ): ExecutionEvent & { type: "node" } {
   return {
     type: "node",
@@ -39,6 +43,7 @@ export function nodeEvent(
     status,
     at: new Date().toISOString(),
     ...(attempt ? { attempt } : {}),
+    ...(reused ? { reused } : {}),
   };
 }
 
@@ -50,7 +55,8 @@ export async function advance(
   fx: Effects,
 ): Promise<void> {
   if (exec.status !== "RUNNING") return;
-  const { spec } = await workflows.workflowOf(exec, tx);
+  const loaded = await workflows.workflowOf(exec, tx);
+  const { spec } = loaded;
   const rows = await tx
     .selectFrom("node_executions")
     .selectAll()
@@ -77,19 +83,22 @@ export async function advance(
     return;
   }
 
+  const reuse = new OutputReuse({ workflows, tx, exec, loaded });
   for (const node of spec.nodes) {
     const row = byId.get(node.id);
     if (row?.status !== "PENDING") continue;
     if (![...nodeUpstream(node)].every((dep) => byId.get(dep)?.status === "SUCCEEDED")) continue;
     // A node that ended as it started changed what the rest of the DAG sees: decide again from the start.
-    if (await startNode(tx, exec.id, fx, node, row, scope)) return advance(workflows, tx, exec, fx);
+    if (await startNode(tx, exec.id, fx, node, row, scope, reuse))
+      return advance(workflows, tx, exec, fx);
   }
   await finishOnceAllSucceeded(tx, exec, fx, spec.output, scope);
 }
 
 /**
  * Starts a node whose upstream succeeded: a task gets its first attempt, a fan-out one child per element.
- * True when the node ended at once instead (its inputs did not bind, or it fans out over nothing).
+ * True when the node ended at once instead (its inputs did not bind, it fans out over nothing, or it reused
+ * outputs: see reuse.ts).
  */
 async function startNode(
   tx: Tx,
@@ -98,6 +107,7 @@ async function startNode(
   node: NodeSpec,
   row: NodeRow,
   scope: BindingScope,
+  reuse: OutputReuse,
 ): Promise<boolean> {
   let resolved: Record<string, JsonValue>[];
   try {
@@ -111,12 +121,29 @@ async function startNode(
   }
   if (node.kind === "task") {
     const first = resolved[0] ?? {};
+    const reused = await reuse.forNode(node.id, node.task, first);
+    const now = new Date();
     await tx
       .updateTable("node_executions")
-      .set({ inputs: JSON.stringify(first) })
+      .set({
+        inputs: JSON.stringify(first),
+        ...(reused
+          ? {
+              status: "SUCCEEDED",
+              outputs: reused.outputs,
+              reused: JSON.stringify(reused.reuse),
+              started_at: now,
+              ended_at: now,
+            }
+          : {}),
+      })
       .where("execution_id", "=", executionId)
       .where("node_id", "=", node.id)
       .execute();
+    if (reused) {
+      fx.events.push(nodeEvent(executionId, node.id, "SUCCEEDED", undefined, reused.reuse));
+      return true;
+    }
     await createAttempt(tx, fx, executionId, row, 1);
     return false;
   }
@@ -132,8 +159,8 @@ async function startNode(
     await setNode(tx, fx, executionId, row, "SUCCEEDED", { outputs: [] });
     return true;
   }
-  await expandMap(tx, fx, executionId, node.id, node.task, resolved);
-  return false;
+  const reused = await reuse.forElements(node.id, node.task, resolved);
+  return expandMap(tx, fx, executionId, node.id, node.task, resolved, reused);
 }
 
 /** Once every top-level node succeeded, the execution succeeds with its output binding resolved (or fails if it does not bind). */
@@ -166,6 +193,10 @@ async function finishOnceAllSucceeded(
   }
 }
 
+/**
+ * One child node per element: an element that reuses outputs (`reused[i]`) SUCCEEDED at once, counted done,
+ * with no attempt; the others are queued. True when every element reused, so the fan-out SUCCEEDED too.
+ */
 async function expandMap(
   tx: Tx,
   fx: Effects,
@@ -173,11 +204,14 @@ async function expandMap(
   parentId: string,
   task: string,
   elements: Record<string, JsonValue>[],
-): Promise<void> {
+  reused: (Reused | undefined)[],
+): Promise<boolean> {
+  const now = new Date();
   const children = elements.map((inputs, index) => ({
     nodeId: `${parentId}[${index}]`,
     inputs,
     index,
+    reused: reused[index],
   }));
   for (let i = 0; i < children.length; i += 1_000) {
     const chunk = children.slice(i, i + 1_000);
@@ -190,28 +224,55 @@ async function expandMap(
           task,
           parent_node_id: parentId,
           map_index: c.index,
-          status: "QUEUED",
           inputs: JSON.stringify(c.inputs),
+          ...(c.reused
+            ? {
+                status: "SUCCEEDED",
+                outputs: c.reused.outputs,
+                reused: JSON.stringify(c.reused.reuse),
+                started_at: now,
+                ended_at: now,
+              }
+            : { status: "QUEUED" }),
         })),
       )
       .execute();
-    await tx
-      .insertInto("attempts")
-      .values(
-        chunk.map((c) => ({
-          id: attemptId(executionId, c.nodeId, 1),
-          execution_id: executionId,
-          node_id: c.nodeId,
-          number: 1,
-          status: "QUEUED",
-        })),
-      )
-      .execute();
+    const queued = chunk.filter((c) => !c.reused);
+    if (queued.length > 0)
+      await tx
+        .insertInto("attempts")
+        .values(
+          queued.map((c) => ({
+            id: attemptId(executionId, c.nodeId, 1),
+            execution_id: executionId,
+            node_id: c.nodeId,
+            number: 1,
+            status: "QUEUED",
+          })),
+        )
+        .execute();
     for (const c of chunk) {
+      if (c.reused) {
+        fx.events.push(nodeEvent(executionId, c.nodeId, "SUCCEEDED", undefined, c.reused.reuse));
+        continue;
+      }
       fx.dispatch.push(attemptId(executionId, c.nodeId, 1));
       fx.events.push(nodeEvent(executionId, c.nodeId, "QUEUED", 1));
     }
   }
+  const done = children.filter((c) => c.reused).length;
+  if (done === 0) return false;
+  await tx
+    .updateTable("node_executions")
+    .set({ children_done: done })
+    .where("execution_id", "=", executionId)
+    .where("node_id", "=", parentId)
+    .execute();
+  if (done < children.length) return false;
+  await setNode(tx, fx, executionId, { node_id: parentId }, "SUCCEEDED", {
+    outputs: children.map((c) => JSON.parse(c.reused?.outputs ?? "null") as JsonValue),
+  });
+  return true;
 }
 
 /** `after`: why the previous attempt ended, carried on the retry's QUEUED event. */
@@ -266,7 +327,7 @@ export async function setNode(
   node: Pick<NodeRow, "node_id">,
   status: "SUCCEEDED" | "FAILED",
   values: { outputs?: JsonValue; error?: ErrorInfo; attempt?: number },
-): Promise<Pick<NodeRow, "parent_node_id">> {
+): Promise<Pick<NodeRow, "parent_node_id" | "task">> {
   const row = await tx
     .updateTable("node_executions")
     .set({
@@ -277,7 +338,7 @@ export async function setNode(
     })
     .where("execution_id", "=", executionId)
     .where("node_id", "=", node.node_id)
-    .returning("parent_node_id")
+    .returning(["parent_node_id", "task"])
     .executeTakeFirstOrThrow();
   fx.events.push({
     ...nodeEvent(executionId, node.node_id, status, values.attempt),

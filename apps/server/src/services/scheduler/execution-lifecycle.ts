@@ -3,7 +3,7 @@
  * one ends it and everything of it still open, and after a restart every running execution takes its next
  * step again (a step is idempotent, so nothing runs twice).
  */
-import type { JsonValue } from "@drydock/contracts";
+import type { ExecutionParent, JsonValue } from "@drydock/contracts";
 
 import type { Db } from "../../db/database.js";
 import type { DebugOf } from "../../db/schema.js";
@@ -11,7 +11,7 @@ import { ServerErrors } from "../../errors.js";
 import type { EventBus } from "../event-bus.js";
 import { jsonColumns } from "../json-text.js";
 import { advance, finish } from "./dag.js";
-import type { ExecutionTransactions } from "./transaction.js";
+import type { ExecutionTransactions, Tx } from "./transaction.js";
 import type { WorkflowCache } from "./workflow-cache.js";
 
 export interface NewExecution {
@@ -24,6 +24,10 @@ export interface NewExecution {
   debugOf?: DebugOf;
   /** The user who launched it. */
   createdBy?: string;
+  /** Makes it a recover or fork of that execution: it reuses what succeeded there (see reuse.ts). */
+  parent?: ExecutionParent;
+  /** Cached tasks run again and replace their cache entries. */
+  overwriteCache?: boolean;
 }
 
 export class ExecutionLifecycle {
@@ -36,12 +40,19 @@ export class ExecutionLifecycle {
     },
   ) {}
 
-  /** Creates the execution's nodes and starts the DAG; `debugOf` makes it a debug run of that node. */
-  async startExecution(exec: NewExecution): Promise<void> {
-    const { debugOf, createdBy, ...row } = exec;
-    const { spec } = await this.deps.workflows.workflowOf({ ...row, debug_of: debugOf ?? null });
+  /**
+   * Creates the execution's nodes and starts the DAG; `debugOf` makes it a debug run of that node.
+   * `prepare` writes, in the same transaction, what the execution needs first (a fork's version).
+   */
+  async startExecution(exec: NewExecution, prepare?: (tx: Tx) => Promise<void>): Promise<void> {
+    const { debugOf, createdBy, parent, overwriteCache, ...row } = exec;
     const inputs = jsonColumns(exec.inputs);
     await this.deps.db.transaction().execute(async (tx) => {
+      await prepare?.(tx);
+      const { spec } = await this.deps.workflows.workflowOf(
+        { ...row, debug_of: debugOf ?? null },
+        tx,
+      );
       await tx
         .insertInto("executions")
         .values({
@@ -52,6 +63,9 @@ export class ExecutionLifecycle {
           inputs_preview: inputs.preview,
           debug_of: debugOf ? JSON.stringify(debugOf) : null,
           created_by: createdBy ?? null,
+          parent: parent ? JSON.stringify(parent) : null,
+          parent_id: parent?.executionId ?? null,
+          overwrite_cache: overwriteCache ?? false,
         })
         .execute();
       if (spec.nodes.length > 0) {

@@ -3,7 +3,7 @@
  * their code. Its own module so that whatever derives one (a debug run) and whatever caches them (the
  * scheduler's workflow cache) can both use it without importing each other.
  */
-import type { TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import type { ForkLineage, TaskSpec, WorkflowSpec } from "@drydock/contracts";
 import type { Kysely } from "kysely";
 
 import type { Database } from "../../db/schema.js";
@@ -14,6 +14,8 @@ export interface LoadedWorkflow {
   tasks: Map<string, TaskSpec>;
   bundle: string;
   entry: string;
+  /** Set on a version made by `fork`: which tasks its edit changed, among the rest. */
+  forkedFrom?: ForkLineage;
 }
 
 /** Reads a registered workflow version from the store; refuses one that was never registered. */
@@ -25,7 +27,7 @@ export async function readWorkflowVersion(
 ): Promise<LoadedWorkflow> {
   const row = await q
     .selectFrom("workflow_versions")
-    .select(["spec", "tasks", "bundle", "entry"])
+    .select(["spec", "tasks", "bundle", "entry", "forked_from"])
     .where("project", "=", project)
     .where("name", "=", name)
     .where("version", "=", version)
@@ -36,5 +38,6 @@ export async function readWorkflowVersion(
     tasks: new Map((row.tasks as TaskSpec[]).map((t) => [t.name, t])),
     bundle: row.bundle,
     entry: row.entry,
+    ...(row.forked_from ? { forkedFrom: row.forked_from } : {}),
   };
 }
