@@ -1,7 +1,9 @@
-import { dirname, isAbsolute, relative } from "node:path";
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, relative, sep } from "node:path";
 
-import { packBundle } from "@drydock/bundle";
+import { findTaskCode, packBundle } from "@drydock/bundle";
 import type { Execution, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
+import type { TaskCallSite } from "@drydock/sdk";
 import type Docker from "dockerode";
 
 import { buildTaskImages, imagePackageName, TaskImageError } from "./images/index.js";
@@ -9,6 +11,7 @@ import type { ApiClient } from "./client.js";
 import type { LoadedFile } from "./load.js";
 import { CliError } from "./errors.js";
 import { readNpmRegistry } from "./npm-registry.js";
+import { describeOrigin, sourceOrigin } from "./origin.js";
 import { formatBytes } from "./progress.js";
 import type { Progress } from "./progress.js";
 
@@ -51,17 +54,72 @@ export interface RegisterOptions {
   docker?: Docker;
 }
 
-/** The specs of every workflow the file exports and of the tasks they call, copied so they can be changed here. */
-function collectSpecs(loaded: LoadedFile): { tasks: TaskSpec[]; workflows: WorkflowSpec[] } {
+export interface LaunchOptions extends RegisterOptions {
+  /** Cached tasks run again and replace their cache entries (`run --remote --overwrite-cache`). */
+  overwriteCache?: boolean;
+}
+
+/**
+ * The specs of every workflow the file exports and of the tasks they call, copied so they can be changed here,
+ * and where each task was defined.
+ */
+function collectSpecs(loaded: LoadedFile): {
+  tasks: TaskSpec[];
+  workflows: WorkflowSpec[];
+  callSites: Map<string, TaskCallSite>;
+} {
   const tasks = new Map<string, TaskSpec>();
   const workflows: WorkflowSpec[] = [];
+  const callSites = new Map<string, TaskCallSite>();
   for (const wf of loaded.workflows.values()) {
     const built = wf.build();
     workflows.push(built.workflow);
     for (const t of built.tasks)
       tasks.set(t.name, { ...t, ...(t.image ? { image: { ...t.image } } : {}) });
+    for (const [name, entity] of wf.taskEntities())
+      if (entity.callSite) callSites.set(name, entity.callSite);
   }
-  return { tasks: [...tasks.values()], workflows };
+  return { tasks: [...tasks.values()], workflows, callSites };
+}
+
+/**
+ * Makes each task's sourceFile relative to the bundle root (dropping it when outside) and records its code:
+ * the hash and lines of its `task(...)` call, as a fork of the bundle computes them.
+ */
+async function locateTasks(
+  tasks: TaskSpec[],
+  callSites: Map<string, TaskCallSite>,
+  root: string,
+): Promise<void> {
+  const texts = new Map<string, Promise<string | undefined>>();
+  const textOf = (file: string) => {
+    let text = texts.get(file);
+    if (!text) {
+      text = readFile(file, "utf8").catch(() => undefined);
+      texts.set(file, text);
+    }
+    return text;
+  };
+  for (const spec of tasks) {
+    const file = spec.sourceFile;
+    const source = file && isAbsolute(file) ? relative(root, file) : undefined;
+    if (!file || !source || source.startsWith("..") || isAbsolute(source)) {
+      delete spec.sourceFile;
+      continue;
+    }
+    spec.sourceFile = source.split(sep).join("/");
+    // The call site is exact under tsx's source maps; the task's name in its options finds it otherwise.
+    const site = callSites.get(spec.name);
+    const text = await textOf(file);
+    const code =
+      text === undefined
+        ? undefined
+        : findTaskCode(text, spec.sourceFile, {
+            name: spec.name,
+            ...(site?.file === file ? { line: site.line, column: site.column } : {}),
+          });
+    if (code) spec.code = code;
+  }
 }
 
 /**
@@ -112,7 +170,7 @@ export async function registerFile(
   progress: Progress,
   options: RegisterOptions = {},
 ): Promise<Registered> {
-  const { tasks, workflows } = collectSpecs(loaded);
+  const { tasks, workflows, callSites } = collectSpecs(loaded);
   const imagePackages = await prepareTaskImages(api, loaded, tasks, progress, options);
 
   progress.update(`packaging ${loaded.path}`);
@@ -133,20 +191,16 @@ export async function registerFile(
     progress.step(`uploaded bundle (${formatBytes(bundle.size)})`);
   } else progress.step("the server already has this bundle");
 
-  for (const spec of tasks) {
-    const source =
-      spec.sourceFile && isAbsolute(spec.sourceFile)
-        ? relative(bundle.root, spec.sourceFile)
-        : undefined;
-    if (source && !source.startsWith("..")) spec.sourceFile = source;
-    else delete spec.sourceFile;
-  }
+  await locateTasks(tasks, callSites, bundle.root);
+  const origin = await sourceOrigin(bundle.root, bundle.manifest.sources);
+  progress.step(describeOrigin(origin));
   const result = await api.workflows.register.mutate({
     project,
     bundle: bundle.sha256,
     entry: bundle.manifest.entry,
     tasks,
     workflows,
+    origin,
   });
   for (const w of result.workflows)
     progress.step(
@@ -166,7 +220,7 @@ export async function launchWorkflow(
   name: string,
   inputs: Record<string, JsonValue>,
   progress: Progress,
-  options: RegisterOptions = {},
+  options: LaunchOptions = {},
 ): Promise<Execution> {
   const registered = await registerFile(api, project, loaded, progress, options);
   return api.executions.create.mutate({
@@ -174,5 +228,6 @@ export async function launchWorkflow(
     workflow: name,
     version: registered.versions.get(name),
     inputs,
+    overwriteCache: options.overwriteCache ?? false,
   });
 }

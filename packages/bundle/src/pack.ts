@@ -5,27 +5,16 @@
  *
  * esbuild is used only to discover the import graph (its metafile); nothing it generates is shipped.
  */
-import { createHash } from "node:crypto";
-import {
-  access,
-  chmod,
-  copyFile,
-  mkdir,
-  mkdtemp,
-  readFile,
-  realpath,
-  rm,
-  stat,
-  writeFile,
-} from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { access, readFile, realpath, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 import type { BundleManifest } from "@drydock/contracts";
 import { BUNDLE_MANIFEST_FILE } from "@drydock/contracts";
 import { build } from "esbuild";
 import type { Message, Metafile } from "esbuild";
-import { create as createTar } from "tar";
+
+import type { BundleContent } from "./tarball.js";
+import { comparePaths as compare, sha256Hex, writeBundleTarball } from "./tarball.js";
 
 export interface PackOptions {
   /** Called with a short human-readable line for each step (the CLI shows it as progress). */
@@ -60,9 +49,6 @@ interface PackageUse {
   files: Map<string, { file: string; root: string }>;
 }
 
-/** A bundle entry's content: a file on disk to copy, or generated text. */
-type BundleContent = { file: string } | { text: string };
-
 interface ImportEdge {
   from: string;
   to: string;
@@ -70,9 +56,6 @@ interface ImportEdge {
 }
 
 const NODE_MODULES = `${sep}node_modules${sep}`;
-const FIXED_MTIME = new Date(0);
-const GZIP_OS_BYTE = 9;
-const GZIP_OS_UNKNOWN = 255;
 const SOURCE_MAP_SUFFIXES = [".js", ".mjs", ".cjs"];
 
 /**
@@ -120,7 +103,7 @@ export async function packBundle(
   }
   if (!contents.has("package.json")) {
     contents.set("package.json", {
-      text: `${JSON.stringify(bundlePackageJson(entryPackage, root), null, 2)}\n`,
+      data: `${JSON.stringify(bundlePackageJson(entryPackage, root), null, 2)}\n`,
     });
   }
   const manifest: BundleManifest = {
@@ -133,7 +116,7 @@ export async function packBundle(
         .sort(([a], [b]) => compare(a, b)),
     ),
   };
-  contents.set(BUNDLE_MANIFEST_FILE, { text: `${JSON.stringify(manifest, null, 2)}\n` });
+  contents.set(BUNDLE_MANIFEST_FILE, { data: manifestText(manifest) });
 
   const packageList = Object.entries(manifest.packages).map(([n, v]) => `${n}@${v}`);
   progress(
@@ -142,8 +125,8 @@ export async function packBundle(
         ? ` and ${packageList.length} npm package(s): ${packageList.join(", ")}`
         : ""),
   );
-  const tarball = await writeTarball(contents);
-  const sha256 = createHash("sha256").update(tarball).digest("hex");
+  const tarball = await writeBundleTarball(contents);
+  const sha256 = sha256Hex(tarball);
   progress(`bundle ready: ${formatSize(tarball.length)}, sha256 ${sha256.slice(0, 12)}…`);
   return { tarball, sha256, size: tarball.length, manifest, root };
 }
@@ -381,32 +364,6 @@ async function sourceMapOf(file: string): Promise<string | undefined> {
   }
 }
 
-/** Writes the files to a scratch dir with normalised modes and tars them in sorted order with a fixed mtime. */
-async function writeTarball(contents: Map<string, BundleContent>): Promise<Buffer> {
-  const staging = await mkdtemp(join(tmpdir(), "drydock-pack-"));
-  try {
-    const paths = [...contents.keys()].sort(compare);
-    for (const path of paths) {
-      const target = join(staging, ...path.split("/"));
-      await mkdir(dirname(target), { recursive: true });
-      const content = contents.get(path);
-      if (content && "file" in content) await copyFile(content.file, target);
-      else await writeFile(target, content?.text ?? "");
-      await chmod(target, 0o644);
-    }
-    const pack = createTar({ gzip: true, cwd: staging, portable: true, mtime: FIXED_MTIME }, paths);
-    const chunks: Buffer[] = [];
-    for await (const chunk of pack) chunks.push(Buffer.from(chunk));
-    const tarball = Buffer.concat(chunks);
-    // zlib writes the packing machine's OS into the gzip header (3 on Linux, 19 on macOS); a fixed "unknown"
-    // keeps the sha256 the same wherever the code is packed. The header is not covered by the gzip CRC.
-    tarball[GZIP_OS_BYTE] = GZIP_OS_UNKNOWN;
-    return tarball;
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-}
-
 /** Reads package.json files once each. */
 class PackageJsonReader {
   private readonly cache = new Map<string, Promise<Record<string, unknown> | undefined>>();
@@ -480,11 +437,12 @@ function toPosix(path: string): string {
   return sep === "/" ? path : path.split(sep).join("/");
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** The manifest as the bundle stores it (a fork rewrites it the same way). */
+export function manifestText(manifest: BundleManifest): string {
+  return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
-function formatSize(bytes: number): string {
+export function formatSize(bytes: number): string {
   return bytes < 1024
     ? `${bytes} B`
     : bytes < 1024 * 1024

@@ -6,9 +6,18 @@ import type { JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
 
 export const ENTITY: unique symbol = Symbol.for("drydock.entity") as never;
 
+/** Where `task(...)` was called: absolute file path, 1-based line and column (as a V8 stack frame gives them). */
+export interface TaskCallSite {
+  file: string;
+  line: number;
+  column: number;
+}
+
 export interface TaskEntity {
   kind: "task";
   spec: TaskSpec;
+  /** Where the task was defined, so `drydock register` can hash its code (`taskCodeAt`); not part of the spec. */
+  callSite?: TaskCallSite;
   /** Validates raw inputs (applying defaults), runs the task function, validates and returns its output. */
   execute(inputs: Record<string, unknown>): Promise<JsonValue>;
   /**

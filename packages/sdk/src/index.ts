@@ -22,5 +22,5 @@ export type { RunEvent, RunOptions, RunnableWorkflow } from "./local-runner.js";
 export { InvalidInputsError, TaskFailedError } from "./errors.js";
 export type { InputIssue } from "./errors.js";
 export { ENTITY, entityOf, findEntities } from "./entity.js";
-export type { Entity, TaskEntity, WorkflowEntity } from "./entity.js";
+export type { Entity, TaskCallSite, TaskEntity, WorkflowEntity } from "./entity.js";
 export type { InputShape } from "./inputs.js";

@@ -7,6 +7,7 @@ import { ENTITY } from "./entity.js";
 import { InvalidInputsError } from "./errors.js";
 import { ImageSpec } from "./image.js";
 import { task } from "./task.js";
+import { vscode } from "./vscode.js";
 
 const greet = task(
   {
@@ -40,6 +41,17 @@ describe("task spec", () => {
 
   it("records the absolute path of the file that defined the task", () => {
     expect(spec.sourceFile).toBe(fileURLToPath(import.meta.url));
+  });
+
+  it("records the call site on the entity, not in the spec", () => {
+    // `const greet = task(` is line 12; V8 puts the call at `task`.
+    expect(greet[ENTITY].callSite).toEqual({
+      file: fileURLToPath(import.meta.url),
+      line: 12,
+      column: 15,
+    });
+    expect(spec).not.toHaveProperty("callSite");
+    expect(spec).not.toHaveProperty("cache");
   });
 
   it("carries image, resources, retries and timeout", () => {
@@ -186,5 +198,39 @@ describe("calling a task outside a workflow", () => {
     expect(() => sayHello.map({ name: ["x"] })).toThrow(
       "say_hello can only be called inside a workflow function",
     );
+  });
+});
+
+describe("task cache option", () => {
+  const define = (cache: unknown, wrap: (fn: () => number) => () => number = (fn) => fn) =>
+    task(
+      { name: "cached", inputs: {}, output: z.number(), cache } as Parameters<typeof task>[0],
+      wrap(() => 1),
+    )[ENTITY].spec;
+
+  it("puts cache: true in the spec as {} and a version as given", () => {
+    expect(define(true).cache).toEqual({});
+    expect(define({ version: "2" }).cache).toEqual({ version: "2" });
+  });
+
+  it("leaves cache: false out of the spec", () => {
+    expect(define(false)).not.toHaveProperty("cache");
+  });
+
+  it("refuses to cache an interactive task", () => {
+    expect(() => define(true, (fn) => vscode(fn))).toThrow(
+      'task "cached": interactive tasks are never cached',
+    );
+    expect(() => define({ version: "1" }, (fn) => vscode({ runTaskFirst: true }, fn))).toThrow(
+      /interactive tasks are never cached/,
+    );
+    expect(define(false, (fn) => vscode(fn)).interactive).toBeDefined();
+  });
+
+  it("refuses a cache option that is not true, false or { version }", () => {
+    expect(() => define("yes")).toThrow(
+      'task "cached": cache must be true, false or { version: "…" }',
+    );
+    expect(() => define({ version: "" })).toThrow(/task "cached" is not valid: cache.version/);
   });
 });

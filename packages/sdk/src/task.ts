@@ -1,9 +1,9 @@
 /** `task(...)`: a typed unit of work that workflows call and the platform runs. */
-import type { Binding, JsonValue, TaskSpec } from "@drydock/contracts";
+import type { Binding, JsonValue, TaskCache, TaskSpec } from "@drydock/contracts";
 import { EntityName, TaskSpecSchema } from "@drydock/contracts";
 import type { z } from "zod";
 
-import type { TaskEntity } from "./entity.js";
+import type { TaskCallSite, TaskEntity } from "./entity.js";
 import { ENTITY } from "./entity.js";
 import type { InputIssue } from "./errors.js";
 import { InvalidInputsError } from "./errors.js";
@@ -37,6 +37,12 @@ export interface TaskOptions<I extends InputShape, O extends z.ZodType> {
   retries?: number;
   timeoutSeconds?: number;
   resources?: { cpu?: number; memoryMiB?: number };
+  /**
+   * Reuse the outputs of an earlier successful run with the same inputs: `true` keys the cache on the task's
+   * code, `{ version: "2" }` on that version (bump it to invalidate). Not for `vscode(...)` tasks.
+   * @example task({ name: "featurize", cache: true, inputs, output }, fn)
+   */
+  cache?: boolean | { version: string };
 }
 
 /** The validated inputs a task function receives. */
@@ -73,19 +79,43 @@ function variableName(taskName: string): string {
   return taskName.replace(/[_.-]+([A-Za-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** The absolute path of the file that called `task(...)`, from the stack (frames above `caller` dropped). */
-function callerFile(caller: (...args: never[]) => unknown): string | undefined {
+/**
+ * Where `task(...)` was called, from the stack (frames above `caller` dropped): the file's absolute path and
+ * the 1-based line and column V8 gives the call (source-mapped under tsx).
+ */
+function callerSite(caller: (...args: never[]) => unknown): TaskCallSite | undefined {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, caller);
   for (const line of (holder.stack ?? "").split("\n").slice(1)) {
-    const match = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):\d+:\d+\)?\s*$/.exec(line);
+    const match = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
     const location = match?.[1];
     if (!location) continue;
-    return location.startsWith("file://")
-      ? decodeURIComponent(location.slice("file://".length))
+    // tsx imports a file more than once by adding a query (`?tsx-namespace=…`) to its URL.
+    const file = location.startsWith("file://")
+      ? decodeURIComponent(location.slice("file://".length).replace(/\?.*$/, ""))
       : location;
+    return { file, line: Number(match[2]), column: Number(match[3]) };
   }
   return undefined;
+}
+
+/** `cache: true` → `{}`, `{ version }` as given; false or absent → not cached. Interactive tasks refuse it. */
+function cacheSpec(
+  name: string,
+  cache: TaskOptions<InputShape, z.ZodType>["cache"],
+  interactive: boolean,
+): { cache?: TaskCache } {
+  if (cache === undefined || cache === false) return {};
+  if (interactive)
+    throw new Error(
+      `task "${name}": interactive tasks are never cached (each run opens an IDE on fresh inputs); remove the cache option or the vscode(...) wrapper`,
+    );
+  if (cache === true) return { cache: {} };
+  if (typeof cache !== "object" || cache === null || typeof cache.version !== "string")
+    throw new Error(
+      `task "${name}": cache must be true, false or { version: "…" }, not ${JSON.stringify(cache)}`,
+    );
+  return { cache: { version: cache.version } };
 }
 
 /** `what` says whose name it is in the error: `task name`, `task "t" input name`. */
@@ -114,6 +144,7 @@ export function task<I extends InputShape, O extends z.ZodType>(
   for (const input of Object.keys(shape)) checkName(`task "${name}" input name`, input);
 
   const interactive = interactiveDefinitionOf(fn);
+  const callSite = callerSite(task);
   const candidate = {
     name,
     ...(options.description === undefined ? {} : { description: options.description }),
@@ -125,7 +156,8 @@ export function task<I extends InputShape, O extends z.ZodType>(
     ...(options.image === undefined ? {} : { image: options.image.toData() }),
     ...(options.resources === undefined ? {} : { resources: options.resources }),
     ...(interactive ? { interactive: interactiveConfigOf(interactive.options) } : {}),
-    ...withSourceFile(callerFile(task)),
+    ...cacheSpec(name, options.cache, interactive !== undefined),
+    ...(callSite ? { sourceFile: callSite.file } : {}),
   };
   const checked = TaskSpecSchema.safeParse(candidate);
   if (!checked.success) {
@@ -154,6 +186,7 @@ export function task<I extends InputShape, O extends z.ZodType>(
       return toJsonValue(output.data);
     },
     ...(interactive ? { interactive } : {}),
+    ...(callSite ? { callSite } : {}),
   };
 
   const recordingContext = (): BuildContext => {
@@ -206,10 +239,6 @@ export function task<I extends InputShape, O extends z.ZodType>(
     [ENTITY]: { value: entity },
   });
   return call as unknown as Task<I, O>;
-}
-
-function withSourceFile(file: string | undefined): { sourceFile?: string } {
-  return file === undefined ? {} : { sourceFile: file };
 }
 
 function bindInputs(
