@@ -7,6 +7,7 @@ import { readCliEnv } from "./env.js";
 import {
   abortCommand,
   getExecutionCommand,
+  getWorkflowCommand,
   listExecutionsCommand,
   listWorkflowsCommand,
   logsCommand,
@@ -23,6 +24,7 @@ import {
   keepAliveCommand,
   resumeCommand,
 } from "./interactive.js";
+import { forkCommand, recoverCommand } from "./rerun.js";
 import { upCommand } from "./up.js";
 import type { UpFlags } from "./up.js";
 
@@ -37,7 +39,9 @@ const program = new Command("drydock")
 program
   .command("run")
   .description("run a workflow locally, or on the server with --remote")
-  .usage("[--remote [--wait]] [--output text|json] <file> <workflow> [--<input> <value>]...")
+  .usage(
+    "[--remote [--wait] [--overwrite-cache]] [--output text|json] <file> <workflow> [--<input> <value>]...",
+  )
   .helpOption(false)
   .allowUnknownOption()
   .allowExcessArguments()
@@ -79,6 +83,16 @@ connectionOptions(
     .description("the project's workflows with their latest version")
     .option("-o, --output <format>", "text or json", "text"),
 ).action(async (opts: Record<string, string>) => listWorkflowsCommand(env, opts));
+connectionOptions(
+  workflows
+    .command("get")
+    .description(
+      "a workflow's version: its tasks, where it was registered from, what it was forked from",
+    )
+    .argument("<name>")
+    .option("--version <version>", "which version (default: the latest)")
+    .option("-o, --output <format>", "text or json", "text"),
+).action(async (name: string, opts: Record<string, string>) => getWorkflowCommand(env, name, opts));
 
 connectionOptions(
   program
@@ -125,9 +139,55 @@ nodeCommand("keep-alive", "postpone the idle end of a task's IDE by its full max
 nodeCommand(
   "changes",
   "print the edits made in a task's IDE as a patch (drydock changes <execution> <node> | git apply)",
-).action(async (execution: string, node: string, opts: Record<string, string>) =>
-  changesCommand(env, execution, node, opts),
-);
+)
+  .option("--apply", "apply the edit to the files on this machine the version was registered from")
+  .option(
+    "--commit",
+    "commit the edit on a new branch of the git repository the version was registered from",
+  )
+  .option("--branch <name>", "the new branch's name (default: drydock/<execution>-<node>)")
+  .action(
+    async (
+      execution: string,
+      node: string,
+      opts: Record<string, string> & { apply?: boolean; commit?: boolean },
+    ) => changesCommand(env, execution, node, opts),
+  );
+
+connectionOptions(
+  program
+    .command("recover")
+    .description(
+      "re-run an ended execution from its failure: what succeeded is reused, the rest runs",
+    )
+    .argument("<execution>"),
+)
+  .option(
+    "--force <node...>",
+    "run these nodes (and what follows them) again even if they succeeded",
+  )
+  .option("--wait", "follow the new execution to its end")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(
+    async (
+      execution: string,
+      opts: Record<string, string> & { wait?: boolean; force?: string[] },
+    ) => {
+      exitCode = await recoverCommand(env, execution, opts);
+    },
+  );
+
+nodeCommand(
+  "fork",
+  "register the sources plus the edits of a node's IDE as a new version, and run it reusing what is unchanged",
+)
+  .option("--wait", "follow the new execution to its end")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(
+    async (execution: string, node: string, opts: Record<string, string> & { wait?: boolean }) => {
+      exitCode = await forkCommand(env, execution, node, opts);
+    },
+  );
 
 nodeCommand(
   "debug",

@@ -13,6 +13,7 @@ import {
   formatExecutionDetail,
   formatExecutionList,
   formatTable,
+  formatWorkflowVersion,
   printResult,
 } from "./output.js";
 import type { OutputFormat } from "./output.js";
@@ -58,6 +59,7 @@ export const executionUrl = (conn: Connection, id: string) => `${conn.endpoint}/
 const RUN_OPTIONS = {
   remote: false,
   wait: false,
+  "overwrite-cache": false,
   output: true,
   endpoint: true,
   token: true,
@@ -65,10 +67,11 @@ const RUN_OPTIONS = {
   help: false,
 };
 
-export const RUN_USAGE = `usage: drydock run [--remote [--wait]] [--output text|json] <file> <workflow> [--<input> <value>]...
+export const RUN_USAGE = `usage: drydock run [--remote [--wait] [--overwrite-cache]] [--output text|json] <file> <workflow> [--<input> <value>]...
 
 Runs a workflow: in this process by default (no IDE ever starts), or on the server with --remote.
-Inputs are given as --<input> <value>; values are text for string inputs and JSON otherwise.`;
+Inputs are given as --<input> <value>; values are text for string inputs and JSON otherwise.
+--overwrite-cache runs cached tasks again instead of reusing earlier outputs, and replaces their entries.`;
 
 /** `drydock run`: local by default; `--remote` registers, launches and (with --wait) follows the execution. */
 export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
@@ -85,6 +88,9 @@ export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
     throw new CliError(`unexpected argument "${extra[0]}" (inputs are given as --<input> <value>)`);
   if (args.options.wait && !args.options.remote)
     throw new CliError("--wait only applies to --remote runs");
+  // Local runs never read or write the server's cache.
+  if (args.options["overwrite-cache"] && !args.options.remote)
+    throw new CliError("--overwrite-cache only applies to --remote runs");
 
   const loaded = await loadWorkflowFile(file);
   const wf = pickWorkflow(loaded, name);
@@ -112,6 +118,7 @@ export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
   return withApi(env, flags, async (api, conn) => {
     const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress, {
       taskBaseImage: env.taskBaseImage,
+      overwriteCache: args.options["overwrite-cache"] === true,
     });
     const say = (line: string) =>
       (format === "json" || args.options.wait ? process.stderr : process.stdout).write(`${line}\n`);
@@ -235,5 +242,22 @@ export async function listWorkflowsCommand(
           ]),
       "text",
     );
+  });
+}
+
+/** `drydock workflows get`: one version (the latest without --version), its origin and lineage. */
+export async function getWorkflowCommand(
+  env: CliEnv,
+  name: string,
+  flags: ConnectionFlags & { version?: string; output?: string },
+): Promise<void> {
+  const format = outputFormat(flags.output);
+  await withApi(env, flags, async (api, conn) => {
+    const version = await api.workflows.get.query({
+      project: conn.project,
+      name,
+      ...(flags.version ? { version: flags.version } : {}),
+    });
+    printResult(format === "json" ? version : formatWorkflowVersion(version), format);
   });
 }

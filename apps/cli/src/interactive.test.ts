@@ -12,7 +12,7 @@ import { CLI_PACKAGE, runCli } from "./test/run-cli.js";
 // Two trivial tasks (count 0): the cheapest real execution to debug.
 const FANOUT = resolve(CLI_PACKAGE, "../../examples/fanout/workflow.ts");
 const NOWHERE = ["--endpoint", "http://127.0.0.1:1", "--token", "t0ken"];
-const NODE_COMMANDS = ["resume", "keep-alive", "changes", "debug"];
+const NODE_COMMANDS = ["resume", "keep-alive", "changes", "debug", "fork"];
 
 let home: string;
 beforeAll(async () => {
@@ -48,6 +48,33 @@ describe("resume, keep-alive, changes and debug: arguments", { timeout: 120_000 
     );
     expect(output).toMatchObject({ code: 2, stdout: "" });
     expect(output.stderr).toBe('error: --output must be "text" or "json", not "yaml"\n');
+  });
+
+  it("changes takes one way home, and --branch only with --commit, before calling any server", async () => {
+    const [both, branch] = await Promise.all([
+      drydock(["changes", "e1", "n0", "--apply", "--commit", ...NOWHERE]),
+      drydock(["changes", "e1", "n0", "--apply", "--branch", "fix/n0", ...NOWHERE]),
+    ]);
+    expect(both).toMatchObject({ code: 2, stdout: "" });
+    expect(both.stderr).toBe(
+      "error: --apply and --commit are two ways to carry the edit home: give one\n",
+    );
+    expect(branch).toMatchObject({ code: 2, stdout: "" });
+    expect(branch.stderr).toBe("error: --branch only applies to --commit\n");
+  });
+
+  it("recover needs an execution; run refuses --overwrite-cache without --remote", async () => {
+    const [missing, empty, local] = await Promise.all([
+      drydock(["recover", ...NOWHERE]),
+      drydock(["recover", "x1", "--force", "", ...NOWHERE]),
+      drydock(["run", FANOUT, "fanout", "--overwrite-cache"]),
+    ]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("missing required argument 'execution'");
+    expect(empty).toMatchObject({ code: 2, stdout: "" });
+    expect(empty.stderr).toBe("error: --force names an empty node id (nodes are n0, n1, …)\n");
+    expect(local).toMatchObject({ code: 2, stdout: "" });
+    expect(local.stderr).toBe("error: --overwrite-cache only applies to --remote runs\n");
   });
 
   it("say how to reach a server when none is configured", async () => {

@@ -1,6 +1,8 @@
 /** The commands about a node's interactive (VS Code) session: resume, keep-alive, changes and debug. */
-import type { InteractiveSession } from "@drydock/contracts";
+import type { InteractiveSession, WorkflowVersion } from "@drydock/contracts";
 
+import { applyEditHome, commitEditHome } from "./carry-home.js";
+import type { ApiClient } from "./client.js";
 import type { CliEnv } from "./env.js";
 import type { ConnectionFlags } from "./context.js";
 import { executionUrl, outputFormat, printAnswer, withApi } from "./commands.js";
@@ -103,15 +105,100 @@ export async function keepAliveCommand(
   );
 }
 
-/** `drydock changes`: the IDE's edits as a unified diff on stdout, and nothing else there (`| git apply`). */
+/** How `drydock changes` carries the edit home, if it does: `--apply`, `--commit [--branch NAME]`. */
+export interface CarryHomeFlags {
+  apply?: boolean;
+  commit?: boolean;
+  branch?: string;
+}
+
+/** The way home the flags ask for (none: print the patch); contradictory flags are a usage error. */
+export function carryHomeMode(flags: CarryHomeFlags): "apply" | "commit" | undefined {
+  if (flags.apply && flags.commit)
+    throw new CliError("--apply and --commit are two ways to carry the edit home: give one");
+  if (flags.branch !== undefined && !flags.commit)
+    throw new CliError("--branch only applies to --commit");
+  return flags.apply ? "apply" : flags.commit ? "commit" : undefined;
+}
+
+/** Why a version has nowhere to carry an edit to, and what to do instead. */
+function noOrigin(version: WorkflowVersion, ref: NodeRef): CliError {
+  const fork = version.forkedFrom;
+  if (fork)
+    return new CliError(
+      `version ${version.version} of ${version.name} was made by \`drydock fork\` (from version ${fork.version} with the edits of node ${fork.nodeId} of execution ${fork.executionId}), not registered from files: carry that edit home first (drydock changes ${fork.executionId} ${fork.nodeId} --apply), then apply this one by hand (drydock changes ${ref.executionId} ${ref.nodeId})`,
+      1,
+    );
+  return new CliError(
+    `version ${version.version} of ${version.name} has no record of the files it was registered from (register it again to record them): apply the edit by hand (drydock changes ${ref.executionId} ${ref.nodeId})`,
+    1,
+  );
+}
+
+/** `--apply` / `--commit`: the edit, the version it was made against and where that was registered from. */
+async function carryHome(
+  api: ApiClient,
+  ref: NodeRef,
+  mode: "apply" | "commit",
+  branch: string | undefined,
+): Promise<void> {
+  const changes = await api.sessions.changes.query(ref);
+  if (changes.patch === "")
+    throw new CliError(
+      `the IDE session ${changes.sessionId} of ${taskOf(ref)} has no edits to carry home`,
+      1,
+    );
+  const { execution, nodes } = await api.executions.get.query({ id: ref.executionId });
+  const version = await api.workflows.get.query({
+    project: execution.project,
+    name: execution.workflow,
+    version: execution.version,
+  });
+  if (!version.origin) throw noOrigin(version, ref);
+  const task = nodes.find((n) => n.nodeId === ref.nodeId)?.task ?? ref.nodeId;
+  if (mode === "apply") {
+    const written = await applyEditHome(changes.patch, version.origin);
+    const verb = (c: (typeof written)[number]) =>
+      c.after === undefined ? "deleted" : c.created ? "created" : "updated";
+    printResult(written.map((c) => `${verb(c)} ${c.absolute}`).join("\n"), "text");
+    return;
+  }
+  const made = await commitEditHome(
+    changes.patch,
+    version.origin,
+    {
+      workflow: execution.workflow,
+      version: execution.version,
+      executionId: ref.executionId,
+      nodeId: ref.nodeId,
+      task,
+    },
+    branch,
+  );
+  const toplevel = version.origin.git?.toplevel ?? version.origin.root;
+  printResult(
+    [
+      `created branch ${made.branch} in ${toplevel}: commit ${made.commit} with the edit of ${made.files.join(", ")}`,
+      `  look at it: git show ${made.branch}   (your current branch, index and working tree are as they were)`,
+    ].join("\n"),
+    "text",
+  );
+}
+
+/**
+ * `drydock changes`: the IDE's edits as a unified diff on stdout, and nothing else there (`| git apply`);
+ * with `--apply` or `--commit`, carried into the files or the repository the version was registered from.
+ */
 export async function changesCommand(
   env: CliEnv,
   execution: string,
   node: string,
-  flags: ConnectionFlags,
+  flags: ConnectionFlags & CarryHomeFlags,
 ): Promise<void> {
   const ref = nodeRef(execution, node);
+  const mode = carryHomeMode(flags);
   await withApi(env, flags, async (api) => {
+    if (mode) return carryHome(api, ref, mode, flags.branch);
     const changes = await api.sessions.changes.query(ref);
     if (changes.patch === "") {
       const why = changes.savedAt

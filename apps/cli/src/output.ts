@@ -1,4 +1,10 @@
-import type { ExecutionDetail, ExecutionSummary } from "@drydock/contracts";
+import type {
+  ExecutionDetail,
+  ExecutionParent,
+  ExecutionSummary,
+  NodeReuse,
+  WorkflowVersion,
+} from "@drydock/contracts";
 
 import { formatBytes } from "./progress.js";
 
@@ -30,27 +36,74 @@ export function formatTable(rows: string[][]): string {
     .join("\n");
 }
 
+/** Where a recovered or forked execution came from, in words. */
+export function describeParent(parent: ExecutionParent): string {
+  if (parent.kind === "fork")
+    return `forked from ${parent.executionId}${parent.nodeId ? ` node ${parent.nodeId}` : ""}`;
+  const forced = parent.force.length > 0 ? ` (run again: ${parent.force.join(", ")})` : "";
+  return `recovered from ${parent.executionId}${forced}`;
+}
+
+/** Where a node's reused outputs came from. */
+export const describeReuse = (reused: NodeReuse) =>
+  `${reused.from === "parent" ? "reused" : "cached"} from ${reused.executionId} ${reused.nodeId}`;
+
 export function formatExecutionDetail(detail: ExecutionDetail): string {
   const { execution: e, nodes } = detail;
   const lines = [
     `execution ${e.id}  workflow ${e.workflow} (version ${e.version})  ${e.status}  ${duration(e.createdAt, e.endedAt)}`,
-    `inputs: ${JSON.stringify(e.inputs)}`,
   ];
+  if (e.parent) lines.push(describeParent(e.parent));
+  if (e.overwriteCache) lines.push("launched with --overwrite-cache: cached tasks ran again");
+  lines.push(`inputs: ${JSON.stringify(e.inputs)}`);
   if (e.result !== undefined) lines.push(`result: ${JSON.stringify(e.result)}`);
   if (e.error) lines.push(`error: ${e.error.message}`);
+  // The outputs' origin only when some node did not run.
+  const reuse = nodes.some((n) => n.reused);
   lines.push(
     "",
     formatTable([
-      ["NODE", "TASK", "STATUS", "ATTEMPTS", "DURATION"],
+      ["NODE", "TASK", "STATUS", "ATTEMPTS", "DURATION", ...(reuse ? ["OUTPUTS"] : [])],
       ...nodes.map((n) => [
         n.nodeId,
         n.task,
         n.status,
         String(n.attempts.length),
         duration(n.startedAt, n.endedAt),
+        ...(reuse ? [n.reused ? describeReuse(n.reused) : ""] : []),
       ]),
     ]),
   );
+  return lines.join("\n");
+}
+
+/** A registered version: its tasks, where its sources came from, and a fork's lineage. */
+export function formatWorkflowVersion(v: WorkflowVersion): string {
+  const lines = [
+    `workflow ${v.name}  version ${v.version}  registered ${v.createdAt}`,
+    `bundle: sha256 ${v.bundle.slice(0, 12)}  entry ${v.entry}`,
+    `tasks: ${v.tasks.map((t) => t.name).join(", ")}`,
+  ];
+  if (v.origin) {
+    lines.push(`registered from: ${v.origin.root} on ${v.origin.host}`);
+    const git = v.origin.git;
+    if (git) {
+      const dirty = git.dirty
+        ? ` with uncommitted changes${git.dirtyFiles.length > 0 ? ` (${git.dirtyFiles.join(", ")})` : ""}`
+        : " (clean)";
+      lines.push(
+        `git: commit ${git.commit}${git.branch ? ` on ${git.branch}` : " (detached)"}${dirty}`,
+      );
+    }
+  }
+  const fork = v.forkedFrom;
+  if (fork) {
+    const changed =
+      fork.changedTasks.length > 0 ? ` (changed: ${fork.changedTasks.join(", ")})` : "";
+    lines.push(
+      `forked from ${fork.version} with edits from ${fork.executionId} ${fork.nodeId}${changed}`,
+    );
+  }
   return lines.join("\n");
 }
 

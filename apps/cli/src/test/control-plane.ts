@@ -14,12 +14,14 @@ import { AppError } from "@drydock/contracts";
 import type {
   ApiKey,
   AuditEntry,
+  ExecutionDetail,
   InteractiveSession,
   Member,
   Role,
   SessionShare,
   User,
   UserRef,
+  WorkflowVersion,
 } from "@drydock/contracts";
 import { createAppRouter } from "@drydock/contracts/router";
 import type {
@@ -78,6 +80,12 @@ export class TeamState {
   /** The node `executions.node` describes: its sessions, newest last. */
   sessions: InteractiveSession[] = [];
   shares: SessionShare[] = [];
+  /** A node's IDE edit as `drydock changes` finds it: the session's patch, its execution and version. */
+  edit?: {
+    changes: { sessionId: string; patch: string; savedAt?: string };
+    detail: ExecutionDetail;
+    version: WorkflowVersion;
+  };
   /** Every project-scoped call: the access it needed and its input. */
   readonly projectCalls: { access: ProjectAccess; input: unknown; userId: string }[] = [];
 
@@ -244,7 +252,7 @@ function sessionHandlers(state: TeamState): AppHandlers["sessions"] {
     ideTicket: notServed,
     resume: notServed,
     keepAlive: notServed,
-    changes: notServed,
+    changes: async () => state.edit?.changes ?? notServed(),
     access: async ({ sessionId }) => ({
       sessionId,
       owner: state.userRef("ada"),
@@ -303,15 +311,17 @@ function handlers(state: TeamState, baseUrl: () => string): AppHandlers {
       createUpload: notServed,
       register: notServed,
       list: async () => [],
-      get: notServed,
+      get: async () => state.edit?.version ?? notServed(),
     },
     executions: {
       create: notServed,
       list: async () => [],
-      get: notServed,
+      get: async () => state.edit?.detail ?? notServed(),
       node: async ({ executionId, nodeId }) => nodeWithSessions(state, executionId, nodeId),
       abort: notServed,
       debug: notServed,
+      recover: notServed,
+      fork: notServed,
       logs: notServed,
       watch: notStreamed,
       watchList: notStreamed,
