@@ -67,6 +67,7 @@ function elementEvents(count: number): { detail: ExecutionDetail; events: Execut
       workflow: "wf",
       version: "v1",
       status: "RUNNING",
+      overwriteCache: false,
       inputs: {},
       createdAt: at,
     },

@@ -7,6 +7,7 @@ export function ConfirmDialog({
   children,
   confirmLabel,
   busy = false,
+  blocked = false,
   danger = false,
   onConfirm,
   onCancel,
@@ -15,6 +16,8 @@ export function ConfirmDialog({
   children: ReactNode;
   confirmLabel: string;
   busy?: boolean;
+  /** The choices made so far cannot be confirmed (the body says why). */
+  blocked?: boolean;
   danger?: boolean;
   onConfirm: () => void;
   onCancel: () => void;
@@ -46,7 +49,7 @@ export function ConfirmDialog({
           type="button"
           className={danger ? "danger" : "primary"}
           onClick={onConfirm}
-          disabled={busy}
+          disabled={busy || blocked}
         >
           {confirmLabel}
         </button>

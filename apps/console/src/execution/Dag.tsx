@@ -36,13 +36,14 @@ import {
   useState,
 } from "react";
 
-import type { NodeExecution, NodeStatus } from "../ui/types.js";
+import type { NodeExecution, NodeReuse, NodeStatus } from "../ui/types.js";
 import { durationBetween, statusLabel, statusTone } from "../ui/status.js";
 import { useSharedClock } from "./shared-clock.js";
 import type { FanoutSummary } from "./fanout.js";
 import { describeFanout } from "./fanout.js";
 import type { DagGraph } from "./graph.js";
 import type { DagGroup, DagLayout, Point } from "./layout.js";
+import { reuseBadge, reuseLabel } from "./lineage.js";
 import {
   GRID_GAP_X,
   GRID_GAP_Y,
@@ -65,7 +66,7 @@ export interface DagProps {
 }
 
 /** What one DAG node shows. */
-interface NodeView {
+export interface NodeView {
   nodeId: string;
   task: string;
   status: NodeStatus;
@@ -73,6 +74,8 @@ interface NodeView {
   startedAt?: string;
   endedAt?: string;
   summary?: string;
+  /** It ran nothing: its outputs came from the parent execution or the cache. */
+  reused?: NodeReuse;
   selected: boolean;
 }
 interface TaskNodeData extends Record<string, unknown> {
@@ -116,20 +119,27 @@ function sideHandles(width: number, height: number): NodeHandle[] {
 }
 
 /** A DAG node: a button showing the task, its id, status and duration; far out, a coloured tile. */
-const NodeBody = memo(function NodeBody({ view }: { view: NodeView }) {
+export const NodeBody = memo(function NodeBody({ view }: { view: NodeView }) {
   const { select, reveal } = useContext(DagActions);
   const far = useContext(FarAway);
   const now = useSharedClock(view.status === "RUNNING" && !far);
   const tone = statusTone(view.status);
   const duration = view.startedAt ? durationBetween(view.startedAt, view.endedAt, now) : undefined;
+  const reused = view.reused;
   return (
     <button
       type="button"
-      className={`dag-node dag-tone-${tone}${view.selected ? " selected" : ""}`}
+      className={`dag-node dag-tone-${tone}${reused ? " dag-reused" : ""}${view.selected ? " selected" : ""}`}
       data-testid={`dag-node-${view.nodeId}`}
       data-status={view.status}
+      data-reused={reused?.from}
+      title={reused ? reuseLabel(reused) : undefined}
       aria-pressed={view.selected}
-      aria-label={far ? `${view.task} ${view.nodeId}: ${statusLabel(view.status)}` : undefined}
+      aria-label={
+        far
+          ? `${view.task} ${view.nodeId}: ${statusLabel(view.status)}${reused ? ` (${reuseBadge(reused)})` : ""}`
+          : undefined
+      }
       onClick={() => select(view.nodeId)}
       onFocus={(event) => {
         if (event.currentTarget.matches(":focus-visible")) reveal(view.nodeId);
@@ -151,6 +161,7 @@ const NodeBody = memo(function NodeBody({ view }: { view: NodeView }) {
           <span className="dag-node-meta">
             <code>{view.nodeId}</code>
             <span className={`dag-node-status tone-${tone}`}>{statusLabel(view.status)}</span>
+            {reused && <span className="dag-node-reused">{reuseBadge(reused)}</span>}
             {duration && <span className="dag-node-duration">{duration}</span>}
           </span>
           {view.summary && (
@@ -222,7 +233,7 @@ function selectedDagNode(selected: string | undefined): string | undefined {
   return selected === undefined ? undefined : dagNodeIdOf(selected);
 }
 
-interface CacheEntry {
+export interface CacheEntry {
   key: string;
   view: NodeView;
 }
@@ -231,7 +242,7 @@ interface CacheEntry {
  * What each DAG node shows, keyed by what it depends on. A view whose key is unchanged is the previous object,
  * so the nodes drawing it need not re-render; `changed` names the others.
  */
-function nodeViews(
+export function nodeViews(
   props: Pick<DagProps, "graph" | "nodes" | "fanouts">,
   selected: string | undefined,
   previous: ReadonlyMap<string, CacheEntry>,
@@ -244,7 +255,9 @@ function nodeViews(
     const status = live?.status ?? "PENDING";
     const summary = n.kind === "map" ? describeFanout(fanouts.get(n.id)) : undefined;
     const isSelected = selected === n.id;
-    const key = `${status}|${live?.startedAt ?? ""}|${live?.endedAt ?? ""}|${summary ?? ""}|${isSelected}|${n.interactive}|${n.task}`;
+    const reused = live?.reused;
+    const reuseKey = reused ? `${reused.from}:${reused.executionId}:${reused.nodeId}` : "";
+    const key = `${status}|${live?.startedAt ?? ""}|${live?.endedAt ?? ""}|${summary ?? ""}|${isSelected}|${n.interactive}|${n.task}|${reuseKey}`;
     const known = previous.get(n.id);
     if (known && known.key === key) {
       views.set(n.id, known);
@@ -261,6 +274,7 @@ function nodeViews(
         ...(live?.startedAt ? { startedAt: live.startedAt } : {}),
         ...(live?.endedAt ? { endedAt: live.endedAt } : {}),
         ...(summary ? { summary } : {}),
+        ...(reused ? { reused } : {}),
         selected: isSelected,
       },
     });

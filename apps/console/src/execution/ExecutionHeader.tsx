@@ -1,4 +1,7 @@
-/** The execution's header: what ran, how it stands, what it got and gave, and Abort while it runs. */
+/**
+ * The execution's header: what ran, where it came from, how it stands, what it got and gave; Abort while it
+ * runs, Recover once it has ended.
+ */
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "wouter";
@@ -6,11 +9,26 @@ import { Link } from "wouter";
 import { api, errorMessage } from "../api.js";
 import { useRoleGate } from "../identity/identity-context.js";
 import { withProject } from "../identity/project-choice.js";
+import { workflowVersionHref } from "../pages/version-lineage.js";
 import { durationBetween, StatusBadge } from "../ui/status.js";
-import type { Execution } from "../ui/types.js";
+import type { Execution, NodeExecution } from "../ui/types.js";
 import { ErrorBlock, inlineJson, JsonBlock } from "./blocks.js";
 import { useSharedClock } from "./shared-clock.js";
 import { ConfirmDialog } from "./ConfirmDialog.js";
+import { executionHref, parentVerb, recoverable } from "./lineage.js";
+import { RecoverAction } from "./Recover.js";
+
+/** "Recovered from x0" or "Forked from x0 (node n2)", the parent linked. */
+function ParentLink({ parent }: { parent: NonNullable<Execution["parent"]> }) {
+  return (
+    <>
+      {parentVerb(parent)}{" "}
+      <Link href={executionHref(parent.executionId, parent.nodeId)}>{parent.executionId}</Link>
+      {parent.kind === "fork" && parent.nodeId && ` (node ${parent.nodeId})`}
+      {parent.force.length > 0 && `; ran again: ${parent.force.join(", ")}`}
+    </>
+  );
+}
 
 /** Which execution this is, when it started, how long it has taken, and which node a debug run re-runs. */
 function ExecutionFacts({ execution, now }: { execution: Execution; now: number }) {
@@ -36,6 +54,14 @@ function ExecutionFacts({ execution, now }: { execution: Execution; now: number 
           {durationBetween(execution.createdAt, execution.endedAt, now)}
         </dd>
       </div>
+      {execution.parent && (
+        <div>
+          <dt>Lineage</dt>
+          <dd data-testid="execution-parent">
+            <ParentLink parent={execution.parent} />
+          </dd>
+        </div>
+      )}
       {execution.debugOf && (
         <div>
           <dt>Debug run</dt>
@@ -81,7 +107,14 @@ function InputsAndResult({ execution }: { execution: Execution }) {
   );
 }
 
-export function ExecutionHeader({ execution }: { execution: Execution }) {
+export function ExecutionHeader({
+  execution,
+  nodes = [],
+}: {
+  execution: Execution;
+  /** The execution's nodes: Recover offers to run those that succeeded again. */
+  nodes?: readonly NodeExecution[];
+}) {
   const running = execution.status === "RUNNING";
   const now = useSharedClock(running);
   const [confirming, setConfirming] = useState(false);
@@ -102,7 +135,15 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
           >
             {execution.workflow}
           </Link>{" "}
-          <span className="execution-version">version {execution.version}</span>
+          <span className="execution-version">
+            version{" "}
+            <Link
+              href={workflowVersionHref(execution.workflow, execution.version, execution.project)}
+              data-testid="execution-version"
+            >
+              {execution.version}
+            </Link>
+          </span>
         </h1>
         {execution.createdBy && (
           <span className="execution-launched-by" data-testid="execution-launched-by">
@@ -112,6 +153,15 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
         <span data-testid="execution-status" data-status={execution.status}>
           <StatusBadge status={execution.status} />
         </span>
+        {execution.overwriteCache && (
+          <span
+            className="execution-note"
+            data-testid="execution-overwrite-cache"
+            title="Launched to overwrite the cache: cached tasks ran again and replaced their entries"
+          >
+            cache overwritten
+          </span>
+        )}
         {running && (
           <button
             type="button"
@@ -123,6 +173,7 @@ export function ExecutionHeader({ execution }: { execution: Execution }) {
             Abort
           </button>
         )}
+        {recoverable(execution) && <RecoverAction execution={execution} nodes={nodes} />}
       </div>
       <ExecutionFacts execution={execution} now={now} />
       <InputsAndResult execution={execution} />

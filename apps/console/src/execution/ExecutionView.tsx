@@ -144,7 +144,7 @@ export function ExecutionView({ id }: { id: string }) {
   const dagNode = graph?.nodes.find((n) => n.id === dagNodeId);
   return (
     <div className="execution-page">
-      <ExecutionHeader execution={detail.execution} />
+      <ExecutionHeader execution={detail.execution} nodes={detail.nodes} />
       {error !== undefined && <LiveUpdatesLost error={error} retry={retry} />}
       <div className={`execution-body${selected ? " with-pane" : ""}`}>
         <DagArea

@@ -1,10 +1,17 @@
-/** What can be done with a node from the task pane: re-run it in VS Code (Debug), download the changes made in its IDE. */
-import { useMutation } from "@tanstack/react-query";
+/**
+ * What can be done with a node from the task pane: re-run it in VS Code (Debug), download the changes made in
+ * its IDE, and fork them into a new version that runs from this node on (Fork with edits).
+ */
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { useLocation } from "wouter";
 
 import { api, errorMessage } from "../api.js";
 import { useRoleGate } from "../identity/identity-context.js";
-import type { NodeExecution } from "../ui/types.js";
+import { EXECUTION_LISTS_KEY } from "../pages/execution-list.js";
+import type { ExecutionStatus, NodeExecution } from "../ui/types.js";
+import { ConfirmDialog } from "./ConfirmDialog.js";
+import { canFork, executionHref } from "./lineage.js";
 import { canDebug, hadSession, patchFileName } from "./session.js";
 
 interface NodeRef {
@@ -96,19 +103,77 @@ function DebugButton({ executionId, nodeId, project }: NodeRef & { project: stri
   );
 }
 
+function ForkButton({ executionId, nodeId, project }: NodeRef & { project: string }) {
+  const [, navigate] = useLocation();
+  const queryClient = useQueryClient();
+  const editor = useRoleGate(project, "editor");
+  const [confirming, setConfirming] = useState(false);
+  const fork = useMutation({
+    mutationFn: () => api.executions.fork.mutate({ executionId, nodeId }),
+    onSuccess: (execution) => {
+      void queryClient.invalidateQueries({ queryKey: EXECUTION_LISTS_KEY, refetchType: "none" });
+      navigate(executionHref(execution.id, nodeId));
+    },
+  });
+  return (
+    <>
+      <button
+        type="button"
+        onClick={() => setConfirming(true)}
+        disabled={fork.isPending || !editor.allowed}
+        title={
+          editor.allowed
+            ? "Register a version with the edits made in this node's IDE and run it"
+            : editor.reason
+        }
+      >
+        Fork with edits
+      </button>
+      {confirming && (
+        <ConfirmDialog
+          title="Fork with the IDE's edits?"
+          confirmLabel="Fork and run"
+          busy={fork.isPending}
+          onConfirm={() => fork.mutate()}
+          onCancel={() => setConfirming(false)}
+        >
+          <p>
+            A new version is registered from this version&apos;s sources plus the edits made in{" "}
+            {nodeId}&apos;s IDE, and runs with this execution&apos;s inputs. Upstream nodes whose
+            code and inputs are unchanged are reused; {nodeId} and everything after it run.
+          </p>
+          {fork.isError && (
+            <p className="inline-error" role="alert">
+              Could not fork: {errorMessage(fork.error)}
+            </p>
+          )}
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
+
 /** The pane's buttons for a node; nothing when none applies. */
 export function NodeActions({
   node,
   isMap,
   project,
+  executionStatus,
   ...ref
-}: NodeRef & { node: NodeExecution; isMap: boolean; project: string }) {
+}: NodeRef & {
+  node: NodeExecution;
+  isMap: boolean;
+  project: string;
+  executionStatus: ExecutionStatus;
+}) {
   const debuggable = canDebug(node, isMap);
   const changed = hadSession(node);
-  if (!debuggable && !changed) return null;
+  const forkable = !isMap && canFork(node, { status: executionStatus });
+  if (!debuggable && !changed && !forkable) return null;
   return (
     <div className="pane-actions">
       {debuggable && <DebugButton {...ref} project={project} />}
+      {forkable && <ForkButton {...ref} project={project} />}
       {changed && <DownloadChanges {...ref} />}
     </div>
   );

@@ -15,7 +15,10 @@ const { TaskPane, nodeQueryKey } = await import("./TaskPane.js");
 const T0 = "2030-01-01T00:00:00.000Z";
 const T1 = "2030-01-01T00:00:02.500Z";
 
-function detail(nodes: NodeExecution[]): ExecutionDetail {
+function detail(
+  nodes: NodeExecution[],
+  extra: Partial<ExecutionDetail["execution"]> = {},
+): ExecutionDetail {
   return {
     execution: {
       id: "x1",
@@ -23,8 +26,10 @@ function detail(nodes: NodeExecution[]): ExecutionDetail {
       workflow: "wf",
       version: "v1",
       status: "RUNNING",
+      overwriteCache: false,
       inputs: {},
       createdAt: T0,
+      ...extra,
     },
     nodes,
   };
@@ -173,6 +178,88 @@ describe("TaskPane", () => {
     expect(html).toContain("Session ended: resumed");
     expect(html).toContain(">Download changes</button>");
     expect(html).toContain(">Debug</button>");
+    // The execution still runs: what a fork would reuse is not final yet.
+    expect(html).not.toContain("Fork with edits");
+  });
+
+  const edited = (hasChanges: boolean): NodeExecution => ({
+    executionId: "x1",
+    nodeId: "n0",
+    task: "train",
+    status: "FAILED",
+    inputs: {},
+    attempts: [
+      {
+        id: "x1.n0.a1",
+        executionId: "x1",
+        nodeId: "n0",
+        number: 1,
+        status: "FAILED",
+        createdAt: T0,
+        session: {
+          id: "s1",
+          attemptId: "x1.n0.a1",
+          state: "ENDED",
+          endReason: "idle",
+          maxIdleSeconds: 60,
+          extensionProblems: [],
+          hasChanges,
+          createdAt: T0,
+        },
+      },
+    ],
+  });
+  const interactive = { ...task, task: "train", interactive: true };
+
+  it("offers Fork with edits for a node whose session saved edits, once the execution ended", () => {
+    const ended = detail([edited(true)], { status: "FAILED" });
+    expect(render(ended, "n0", interactive)).toMatch(
+      /<button type="button" title="Register a version with the edits[^"]*">Fork with edits<\/button>/,
+    );
+    expect(render(detail([edited(false)], { status: "FAILED" }), "n0", interactive)).not.toContain(
+      "Fork with edits",
+    );
+    expect(render(ended, "n0", interactive, undefined, testMe({ default: "viewer" }))).toMatch(
+      /<button type="button" disabled="" title="Needs the editor role in project default \(you are a viewer\)">Fork with edits<\/button>/,
+    );
+  });
+
+  it("says where a reused node's outputs came from, and lists no attempts for it", () => {
+    const reused: NodeExecution = {
+      executionId: "x1",
+      nodeId: "n0",
+      task: "double",
+      status: "SUCCEEDED",
+      outputs: 42,
+      reused: { from: "parent", executionId: "x0old", nodeId: "n0" },
+      // Not the contract's (a reused node runs no attempt), so that hiding the section is what is tested.
+      attempts: [
+        {
+          id: "x1.n0.a1",
+          executionId: "x1",
+          nodeId: "n0",
+          number: 1,
+          status: "SUCCEEDED",
+          createdAt: T0,
+        },
+      ],
+    };
+    const html = render(detail([reused], { status: "SUCCEEDED" }), "n0", task, reused);
+    expect(html).toMatch(
+      /data-testid="node-reused" data-reused="parent">Not run: outputs reused from execution <a href="\/executions\/x0old\?node=n0">x0old<\/a> node n0<\/p>/,
+    );
+    expect(html).not.toContain("Not started yet");
+    expect(html).not.toContain('data-testid="attempt-');
+    expect(html).not.toContain('data-testid="node-logs"');
+    expect(html).toMatch(/data-testid="node-outputs"[^>]*>42<\/pre>/);
+
+    const cached = {
+      ...reused,
+      reused: { from: "cache" as const, executionId: "x9", nodeId: "n4" },
+    };
+    expect(render(detail([cached]), "n0", task, cached)).toContain(
+      'data-reused="cache">Not run: cached outputs from execution <a href="/executions/x9?node=n4">x9</a> node n4</p>',
+    );
   });
 
   it("lists a map node's elements, each selectable, instead of attempts and logs", () => {

@@ -1,18 +1,21 @@
 /**
  * The task pane: one node of the execution — status, attempts, inputs, outputs, error, live logs, its VS Code
- * session — and what can be done with it (Debug, Download changes). A map node lists its elements instead.
+ * session — and what can be done with it (Debug, Fork with edits, Download changes). A map node lists its
+ * elements instead; a node that reused outputs says where they came from instead of listing attempts.
  */
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
+import { Link } from "wouter";
 
 import { api, appCode, errorMessage } from "../api.js";
 import { durationBetween, StatusBadge } from "../ui/status.js";
-import type { ExecutionDetail, NodeExecution } from "../ui/types.js";
+import type { ExecutionDetail, NodeExecution, NodeReuse } from "../ui/types.js";
 import { AttemptLogs, AttemptsSection } from "./Attempts.js";
 import { ElementList } from "./ElementList.js";
 import { useSharedClock } from "./shared-clock.js";
 import type { FanoutSummary } from "./fanout.js";
 import type { DagNode } from "./graph.js";
+import { executionHref, reusePhrase } from "./lineage.js";
 import { NodeActions } from "./NodeActions.js";
 import { NodeError, NodeInputs, NodeOutputs } from "./NodeData.js";
 import { latestSession } from "./session.js";
@@ -115,12 +118,25 @@ function NodeStatusLine({
         <StatusBadge status={node.status} />
       </span>
       {interactive && <span className="vscode-marker">VS Code</span>}
-      <span className="muted">
-        {node.startedAt
-          ? `Started ${formatTimeOfDay(node.startedAt)} · ${node.endedAt ? "took" : "running for"} ${durationBetween(node.startedAt, node.endedAt, now)}`
-          : "Not started yet"}
-      </span>
+      {(node.startedAt || !node.reused) && (
+        <span className="muted">
+          {node.startedAt
+            ? `Started ${formatTimeOfDay(node.startedAt)} · ${node.endedAt ? "took" : "running for"} ${durationBetween(node.startedAt, node.endedAt, now)}`
+            : "Not started yet"}
+        </span>
+      )}
     </div>
+  );
+}
+
+/** "Not run: outputs reused from execution x0 node n1", the run that made the outputs linked. */
+function ReusedNote({ reused }: { reused: NodeReuse }) {
+  return (
+    <p className="node-reused" data-testid="node-reused" data-reused={reused.from}>
+      Not run: {reusePhrase(reused)}{" "}
+      <Link href={executionHref(reused.executionId, reused.nodeId)}>{reused.executionId}</Link> node{" "}
+      {reused.nodeId}
+    </p>
   );
 }
 
@@ -175,6 +191,7 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
       {node && (
         <>
           <NodeStatusLine node={node} interactive={Boolean(dagNode?.interactive)} now={now} />
+          {node.reused && <ReusedNote reused={node.reused} />}
           {element && (
             <ElementParent index={element.index} parent={element.parent} onSelect={onSelect} />
           )}
@@ -193,12 +210,13 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
             node={node}
             isMap={isMap}
             project={detail.execution.project}
+            executionStatus={detail.execution.status}
           />
           {node.error && <NodeError error={node.error} />}
           {isMap && (
             <ElementList detail={detail} mapNodeId={nodeId} summary={fanout} onSelect={onSelect} />
           )}
-          {!isMap && node.attempts.length > 0 && (
+          {!isMap && !node.reused && node.attempts.length > 0 && (
             <AttemptsSection
               attempts={node.attempts}
               shown={shownAttempt?.id}
@@ -208,7 +226,7 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
           )}
           <NodeInputs inputs={node.inputs} loading={fetched.isPending} isMap={isMap} />
           <NodeOutputs outputs={node.outputs} />
-          {!isMap && shownAttempt && (
+          {!isMap && !node.reused && shownAttempt && (
             <AttemptLogs attempt={shownAttempt} numbered={node.attempts.length > 1} />
           )}
         </>

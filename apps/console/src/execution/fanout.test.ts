@@ -21,6 +21,7 @@ function detail(nodes: NodeExecution[]): ExecutionDetail {
       workflow: "w",
       version: "v",
       status: "RUNNING",
+      overwriteCache: false,
       inputs: {},
       createdAt: "2030-01-01T00:00:00Z",
     },

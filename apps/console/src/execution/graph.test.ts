@@ -113,6 +113,7 @@ function detail(extra: Partial<ExecutionDetail["execution"]> = {}): ExecutionDet
       workflow: "wf",
       version: "v1",
       status: "RUNNING",
+      overwriteCache: false,
       inputs: {},
       createdAt: T,
       ...extra,

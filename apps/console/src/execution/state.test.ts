@@ -58,6 +58,7 @@ function detail(nodes: NodeExecution[] = [node("n0"), node("n1")]): ExecutionDet
       workflow: "wf",
       version: "v1",
       status: "RUNNING",
+      overwriteCache: false,
       inputs: {},
       createdAt: T0,
     },
@@ -193,6 +194,21 @@ describe("applyEvents", () => {
   it("marks a skipped node ended without inventing an attempt", () => {
     const state = applyEvent(detail(), nodeEvent("n1", "SKIPPED"));
     expect(state?.nodes[1]).toMatchObject({ status: "SKIPPED", endedAt: T1, attempts: [] });
+  });
+
+  it("marks a node that succeeded by reusing outputs, without inventing an attempt", () => {
+    const reused = {
+      from: "parent" as const,
+      executionId: "x0",
+      nodeId: "n0",
+      outputsSha256: "a".repeat(64),
+    };
+    const before = detail();
+    const state = applyEvent(before, nodeEvent("n0", "SUCCEEDED", { reused }));
+    expect(state?.nodes[0]).toMatchObject({ status: "SUCCEEDED", endedAt: T1, reused });
+    expect(state?.nodes[0]?.attempts).toEqual([]);
+    expect(state?.nodes[1]).toBe(before.nodes[1]);
+    expect(before.nodes[0]?.reused).toBeUndefined();
   });
 
   it("ends the execution with its result, or its error", () => {
@@ -358,6 +374,15 @@ describe("mergeNodeViews", () => {
     );
     expect(merged?.endedAt).toBeUndefined();
     expect(merged?.startedAt).toBe(T1);
+  });
+
+  it("keeps the live reuse mark until the fetched node has it too", () => {
+    const reused = { from: "cache" as const, executionId: "x9", nodeId: "n0" };
+    const merged = mergeNodeViews(
+      node("n0", { status: "SUCCEEDED", reused }),
+      node("n0", { status: "PENDING", inputs: { a: 1 } }),
+    );
+    expect(merged).toMatchObject({ status: "SUCCEEDED", reused, inputs: { a: 1 } });
   });
 
   it("uses whichever side it has when the other is missing", () => {

@@ -76,6 +76,7 @@ function applyNodeEvent(node: NodeExecution, event: NodeEvent): NodeExecution {
   else if (next.endedAt) delete next.endedAt;
   // A QUEUED event's error is why the previous attempt ended (a retry follows); only a final one is the node's.
   if (event.error && event.status !== "QUEUED") next.error = event.error;
+  if (event.reused) next.reused = event.reused;
 
   let attempts = node.attempts;
   const number =
@@ -242,6 +243,8 @@ export function mergeNodeViews(
   else delete merged.endedAt;
   if (error) merged.error = error;
   if (live.outputs !== undefined && fetched.outputs === undefined) merged.outputs = live.outputs;
+  // The event that marked it reused can arrive before the fetch that would have it.
+  if (live.reused && !fetched.reused) merged.reused = live.reused;
   if (live.inputs && !fetched.inputs) merged.inputs = live.inputs;
   return merged;
 }

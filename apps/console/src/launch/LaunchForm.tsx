@@ -3,6 +3,8 @@
  * browser first (ajv, as the server checks); nothing is sent while one is invalid. What the server still
  * refuses is shown at the field it names, or above the button. A launch opens the new execution's page.
  */
+import { useId } from "react";
+
 import { useRoleGate } from "../identity/identity-context.js";
 import type { Gate } from "../identity/roles.js";
 import type { WorkflowVersion } from "../ui/types.js";
@@ -42,6 +44,35 @@ function LaunchField(props: FieldControlProps) {
           {error}
         </p>
       )}
+    </div>
+  );
+}
+
+/** Launch options beside the inputs: cached tasks can be made to run again and replace their entries. */
+function OverwriteCacheOption({
+  checked,
+  onChange,
+}: {
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+}) {
+  const id = useId();
+  return (
+    <div className="field field-checkbox launch-option">
+      <div className="field-head">
+        <input
+          id={id}
+          type="checkbox"
+          checked={checked}
+          onChange={(e) => onChange(e.target.checked)}
+          aria-describedby={`${id}-description`}
+        />
+        <label htmlFor={id}>Overwrite cache (run cached tasks again)</label>
+      </div>
+      <p id={`${id}-description`} className="field-description">
+        Tasks that cache their outputs run instead of reusing an earlier run&apos;s, and their cache
+        entries are replaced.
+      </p>
     </div>
   );
 }
@@ -97,6 +128,7 @@ export function LaunchForm({ workflow }: { workflow: WorkflowVersion }) {
           onChange={(value, bad) => form.change(field.name, value, bad)}
         />
       ))}
+      <OverwriteCacheOption checked={form.overwriteCache} onChange={form.setOverwriteCache} />
       {form.formError && (
         <p className="form-error" role="alert">
           {form.formError}

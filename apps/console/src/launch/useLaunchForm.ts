@@ -49,17 +49,24 @@ function useFieldValues(fields: readonly FieldDescriptor[]) {
   return { values, unreadable, errors, setErrors, change };
 }
 
+/** What one launch sends besides the version: the inputs, and whether cached tasks run again. */
+interface Launch {
+  inputs: Record<string, JsonValue>;
+  overwriteCache: boolean;
+}
+
 /** `executions.create` for this workflow version; a launch opens the new execution's page. */
 function useLaunchMutation(workflow: WorkflowVersion, onRefused: (error: unknown) => void) {
   const [, navigate] = useLocation();
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (inputs: Record<string, JsonValue>) =>
+    mutationFn: ({ inputs, overwriteCache }: Launch) =>
       api.executions.create.mutate({
         project: workflow.project,
         workflow: workflow.name,
         version: workflow.version,
         inputs,
+        overwriteCache,
       }),
     onSuccess: (execution) => {
       // Lists fetched before this launch lack it; they refetch when next shown.
@@ -78,6 +85,7 @@ export function useLaunchForm(workflow: WorkflowVersion) {
   const checks = useMemo(() => compileChecks(fields), [fields]);
   const { values, unreadable, errors, setErrors, change } = useFieldValues(fields);
   const [formError, setFormError] = useState<string>();
+  const [overwriteCache, setOverwriteCache] = useState(false);
   const formId = useId();
   const fieldId = (name: string) => `${formId}-${name}`;
 
@@ -115,8 +123,19 @@ export function useLaunchForm(workflow: WorkflowVersion) {
       return;
     }
     setErrors({});
-    launch.mutate(result.inputs);
+    launch.mutate({ inputs: result.inputs, overwriteCache });
   }
 
-  return { fields, values, errors, formError, pending: launch.isPending, fieldId, change, submit };
+  return {
+    fields,
+    values,
+    errors,
+    formError,
+    pending: launch.isPending,
+    overwriteCache,
+    setOverwriteCache,
+    fieldId,
+    change,
+    submit,
+  };
 }

@@ -1,6 +1,6 @@
 /**
  * One workflow: the launch form of a version (the latest unless `?version=` names another), and what that
- * version holds: when it was registered, its nodes and tasks, which tasks open an IDE.
+ * version holds: when and where from it was registered, its nodes and tasks, which tasks open an IDE.
  */
 import { useQuery } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useId } from "react";
@@ -12,6 +12,7 @@ import type { WorkflowVersion } from "../ui/types.js";
 import { executionListQuery } from "./Executions.js";
 import { formatLocalTime } from "./relative-time.js";
 import { retryUnlessRefused } from "./retry.js";
+import { VersionLineage } from "./VersionLineage.js";
 import { workflowListQuery } from "./Workflows.js";
 import "./pages.css";
 
@@ -105,6 +106,7 @@ function VersionFacts({ workflow, latest, registered, known }: VersionProps) {
           <code>{workflow.entry}</code>
         </dd>
       </dl>
+      <VersionLineage workflow={workflow} />
       <h2>Tasks</h2>
       {tasks.length === 0 ? (
         <p className="muted">This version runs no tasks.</p>
@@ -119,6 +121,14 @@ function VersionFacts({ workflow, latest, registered, known }: VersionProps) {
                   title="Opens a VS Code session in the browser while it runs"
                 >
                   interactive
+                </span>
+              )}
+              {t.cache && (
+                <span
+                  className="badge tone-off"
+                  title="Reuses the outputs of an earlier run with the same code and inputs"
+                >
+                  cached
                 </span>
               )}
               {t.retries > 0 && <span className="muted">retries {t.retries}</span>}

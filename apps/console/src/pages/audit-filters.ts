@@ -19,6 +19,8 @@ export const AUDIT_ACTION_LABELS: Record<AuditAction, string> = {
   "execution.create": "Execution launched",
   "execution.abort": "Execution aborted",
   "execution.debug": "Debug run started",
+  "execution.recover": "Execution recovered",
+  "execution.fork": "Execution forked with edits",
   "ide_ticket.issue": "IDE ticket issued",
   "ide_ticket.redeem": "IDE opened",
   "session.resume": "Session resumed",

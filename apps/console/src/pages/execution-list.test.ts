@@ -20,6 +20,7 @@ function execution(
     workflow: "wf",
     version: "v1",
     status: "RUNNING",
+    overwriteCache: false,
     inputsPreview: "{}",
     inputsBytes: 2,
     createdAt: new Date(Date.UTC(2025, 0, 1, 12, minute)).toISOString(),
