@@ -103,10 +103,21 @@ export async function assembleControlPlane(deps: ControlPlaneDeps) {
   };
 }
 
+/** What the services behind the API are built from (the tests build them from the same). */
+export interface ServiceDeps extends Pick<
+  ControlPlaneDeps,
+  "dataDir" | "db" | "executor" | "publicUrl" | "log"
+> {
+  config: Pick<
+    ServerConfig,
+    "maxParallel" | "heartbeatTimeoutSeconds" | "lostAttemptRetries" | "relayUrl" | "ideOrigin"
+  >;
+  blobs: LocalBlobStore;
+  signer: BlobUrlSigner;
+}
+
 /** The services behind the API, sharing one event bus; the scheduler is not started yet. */
-async function createServices(
-  deps: ControlPlaneDeps & { blobs: LocalBlobStore; signer: BlobUrlSigner },
-) {
+export async function createServices(deps: ServiceDeps) {
   const { config, db, executor, blobs, signer, publicUrl, log } = deps;
   const bus = new EventBus();
   const scheduler = new Scheduler({
@@ -144,5 +155,5 @@ async function createServices(
     bus,
     logsDir,
   });
-  return { scheduler, workflows, executions, agent, sessions };
+  return { bus, logsDir, scheduler, workflows, executions, agent, sessions };
 }

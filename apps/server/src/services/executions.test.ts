@@ -12,22 +12,20 @@ import {
   testTask as task,
 } from "../__tests__/pipeline.js";
 import { ScriptedExecutor } from "../__tests__/scripted-executor.js";
-import { LocalBlobStore } from "../blobs/blob-store.js";
-import { BlobUrlSigner } from "../blobs/signing.js";
+import { testServices } from "../__tests__/services.js";
+import type { LocalBlobStore } from "../blobs/blob-store.js";
 import type { Db } from "../db/database.js";
-import { createLogger } from "../logger.js";
-import { AttemptAgentService } from "./attempt-agent.js";
-import { EventBus } from "./event-bus.js";
-import { ExecutionService } from "./executions.js";
-import { Scheduler } from "./scheduler.js";
-import { SessionService } from "./sessions.js";
-import { WorkflowService } from "./workflows.js";
+import type { AttemptAgentService } from "./attempt-agent.js";
+import type { ExecutionService } from "./executions.js";
+import type { Scheduler } from "./scheduler.js";
+import type { SessionService } from "./sessions.js";
 
 const BUNDLE = "b".repeat(64);
 const PATCH = "--- a/tasks.ts\n+++ b/tasks.ts\n@@ -1 +1 @@\n-const sum = 0;\n+const sum = 1;\n";
 
 let pg: Awaited<ReturnType<typeof testDatabase>>;
 let db: Db;
+let services: Awaited<ReturnType<typeof testServices>>;
 let blobs: LocalBlobStore;
 let scheduler: Scheduler;
 let executions: ExecutionService;
@@ -39,42 +37,8 @@ let seq = 0;
 beforeAll(async () => {
   pg = await testDatabase();
   db = pg.db;
-  blobs = new LocalBlobStore(join(pg.dir, "blobs"));
-  const signer = new BlobUrlSigner("test-secret", () => "http://127.0.0.1:1");
-  const bus = new EventBus();
-  const log = createLogger("silent");
-  scheduler = new Scheduler({
-    db,
-    executor,
-    bus,
-    log,
-    config: { maxParallel: 4, heartbeatTimeoutSeconds: 30, lostAttemptRetries: 0 },
-  });
-  const workflows = new WorkflowService({ db, signer });
-  agent = new AttemptAgentService({
-    db,
-    blobs,
-    signer,
-    scheduler,
-    logsDir: pg.dir,
-    bus,
-    publicUrl: () => "http://127.0.0.1:1",
-  });
-  sessions = new SessionService({
-    db,
-    log,
-    relay: { relayUrl: "http://127.0.0.1:8081", ideOrigin: "http://localhost:8081" },
-    bus,
-  });
-  executions = new ExecutionService({
-    db,
-    scheduler,
-    workflows,
-    sessions,
-    blobs,
-    bus,
-    logsDir: pg.dir,
-  });
+  services = await testServices(pg, executor);
+  ({ blobs, scheduler, executions, agent, sessions } = services);
   await db.insertInto("bundles").values({ sha256: BUNDLE, size: 1 }).execute();
   await scheduler.start();
 });
@@ -483,7 +447,7 @@ describe("ExecutionService: what the console follows", () => {
       { timeout: 5_000, interval: 20 },
     );
     // A directory where the log file should be: appending fails (EISDIR), even for root.
-    await mkdir(join(pg.dir, `${attemptId}.log`));
+    await mkdir(join(services.logsDir, `${attemptId}.log`));
     await agent.log(attemptId, [
       { stream: "stdout", text: "one" },
       { stream: "stdout", text: "two" },

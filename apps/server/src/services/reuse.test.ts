@@ -19,16 +19,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { testDatabase } from "../__tests__/postgres.js";
 import { pipelineSpec, testTask as task } from "../__tests__/pipeline.js";
 import { ScriptedExecutor } from "../__tests__/scripted-executor.js";
-import { LocalBlobStore } from "../blobs/blob-store.js";
-import { BlobUrlSigner } from "../blobs/signing.js";
+import { testServices } from "../__tests__/services.js";
+import type { LocalBlobStore } from "../blobs/blob-store.js";
 import type { Db } from "../db/database.js";
-import { createLogger } from "../logger.js";
-import { EventBus } from "./event-bus.js";
-import { ExecutionService } from "./executions.js";
+import type { ExecutionService } from "./executions.js";
 import { cacheKey, canonicalJson, inputsHash, mustRunNodes, taskFingerprint } from "./reuse.js";
-import { Scheduler } from "./scheduler.js";
-import { SessionService } from "./sessions.js";
-import { WorkflowService, bundleKey } from "./workflows.js";
+import type { Scheduler } from "./scheduler.js";
+import type { SessionService } from "./sessions.js";
+import type { WorkflowService } from "./workflows.js";
+import { bundleKey } from "./workflows.js";
 
 describe("fingerprints", () => {
   it("canonicalJson sorts keys at every depth, keeps array order, leaves undefined members out", () => {
@@ -106,47 +105,21 @@ const chainTasks = (extra: Partial<TaskSpec> = {}) =>
 
 let pg: Awaited<ReturnType<typeof testDatabase>>;
 let db: Db;
+let services: Awaited<ReturnType<typeof testServices>>;
 let blobs: LocalBlobStore;
 let scheduler: Scheduler;
 let workflows: WorkflowService;
 let executions: ExecutionService;
 let sessions: SessionService;
 const executor = new ScriptedExecutor();
-const bus = new EventBus();
 const BUNDLE = "d".repeat(64);
 let seq = 0;
 
 beforeAll(async () => {
   pg = await testDatabase();
   db = pg.db;
-  blobs = new LocalBlobStore(join(pg.dir, "blobs"));
-  const log = createLogger("silent");
-  scheduler = new Scheduler({
-    db,
-    executor,
-    bus,
-    log,
-    config: { maxParallel: 4, heartbeatTimeoutSeconds: 30, lostAttemptRetries: 0 },
-  });
-  workflows = new WorkflowService({
-    db,
-    signer: new BlobUrlSigner("test-secret", () => "http://127.0.0.1:1"),
-  });
-  sessions = new SessionService({
-    db,
-    log,
-    relay: { relayUrl: "http://127.0.0.1:8081", ideOrigin: "http://localhost:8081" },
-    bus,
-  });
-  executions = new ExecutionService({
-    db,
-    scheduler,
-    workflows,
-    sessions,
-    blobs,
-    bus,
-    logsDir: pg.dir,
-  });
+  services = await testServices(pg, executor);
+  ({ blobs, scheduler, workflows, executions, sessions } = services);
   await db.insertInto("bundles").values({ sha256: BUNDLE, size: 1 }).execute();
   await scheduler.start();
 });
@@ -338,7 +311,7 @@ describe("ExecutionService.recover (drydock recover)", () => {
     // --force n1 on the recovered (SUCCEEDED) one: n1 and all downstream run; n0 keeps its first source.
     const events: ExecutionEvent[] = [];
     const forcedId = `x${++seq}`;
-    const off = bus.subscribe(forcedId, (e) => events.push(e));
+    const off = services.bus.subscribe(forcedId, (e) => events.push(e));
     await scheduler.startExecution({
       id: forcedId,
       project: "default",
