@@ -23,16 +23,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `drydock` CLI as a separate process. */
-export function drydock(
+/** Runs a command to its end, collecting its output; killed (and rejected) after `timeoutMs`. */
+export function runProcess(
+  command: string,
   args: string[],
-  env: Record<string, string> = {},
-  timeoutMs = 120_000,
+  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CI: "true", ...env },
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -41,12 +41,26 @@ export function drydock(
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`drydock ${args.join(" ")} timed out\n${stdout}\n${stderr}`));
-    }, timeoutMs);
+      reject(new Error(`${command} ${args.join(" ")} timed out\n${stdout}\n${stderr}`));
+    }, options.timeoutMs ?? 120_000);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolvePromise({ code: code ?? -1, stdout, stderr });
     });
+  });
+}
+
+/** Runs the real `drydock` CLI as a separate process (from `cwd`, the repository's root unless given). */
+export function drydock(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+  cwd = ROOT,
+): Promise<CliResult> {
+  return runProcess(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { CI: "true", ...env },
+    timeoutMs,
   });
 }
 

@@ -1,5 +1,6 @@
 /** Executions as a script sees them through the CLI (`executions get/list -o json`), and waiting on them. */
 import type { ExecutionDetail, ExecutionSummary, NodeExecution } from "@drydock/contracts";
+import type { Page } from "playwright-core";
 import { expect } from "vitest";
 
 import { drydock, waitFor } from "../harness.js";
@@ -80,3 +81,20 @@ export function childOf(
 
 /** The outputs as the API gives them, to compare byte for byte. */
 export const outputBytes = (node: NodeExecution) => JSON.stringify(node.outputs);
+
+/** Opens an execution's page once it shows SUCCEEDED, and reads each node's `data-reused` mark on the DAG (null: ran). */
+export async function dagReusedMarks(
+  page: Page,
+  stack: Stack,
+  id: string,
+  nodeIds: string[],
+): Promise<(string | null)[]> {
+  await page.goto(`${stack.url}/executions/${id}`);
+  await page
+    .getByTestId("execution-status")
+    .and(page.locator('[data-status="SUCCEEDED"]'))
+    .waitFor({ timeout: 30_000 });
+  return Promise.all(
+    nodeIds.map((nodeId) => page.getByTestId(`dag-node-${nodeId}`).getAttribute("data-reused")),
+  );
+}

@@ -24,6 +24,7 @@ import { signInPage } from "../sign-in.js";
 import { sampleAgents } from "./agents.js";
 import {
   childOf,
+  dagReusedMarks,
   detailOf,
   ended,
   listedIds,
@@ -185,14 +186,7 @@ describe("fork with the IDE's edits", () => {
     expect(seen).toEqual(expect.arrayContaining([`${childId}.n2.a1`, `${childId}.n3.a1`]));
 
     // The DAG marks the reused nodes.
-    await page.goto(`${stack.url}/executions/${childId}`);
-    await page
-      .getByTestId("execution-status")
-      .and(page.locator('[data-status="SUCCEEDED"]'))
-      .waitFor({ timeout: 30_000 });
-    const reusedMark = (nodeId: string) =>
-      page.getByTestId(`dag-node-${nodeId}`).getAttribute("data-reused");
-    expect(await Promise.all(["n0", "n1", "n2", "n3"].map(reusedMark))).toEqual([
+    expect(await dagReusedMarks(page, stack, childId, ["n0", "n1", "n2", "n3"])).toEqual([
       "parent",
       "parent",
       null,

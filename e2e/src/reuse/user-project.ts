@@ -3,12 +3,11 @@
  * and a node_modules link so they import the SDK as the fixtures in `e2e/` do; optionally a git working tree
  * with one commit. The CLI runs from inside it, as a user would run it there.
  */
-import { spawn } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
-import { CLI, fixture, ROOT } from "../harness.js";
+import { drydock, fixture, ROOT, runProcess } from "../harness.js";
 import type { CliResult } from "../harness.js";
 
 /** Who commits in the temp repository: the test's own identity, whatever this machine's git config says. */
@@ -30,34 +29,6 @@ export interface UserProject {
   remove(): Promise<void>;
 }
 
-function run(
-  command: string,
-  args: string[],
-  cwd: string,
-  env: Record<string, string>,
-  timeoutMs = 120_000,
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${command} ${args.join(" ")} timed out\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
-
 /**
  * Copies `files` (project path → fixture path under `e2e/fixtures`) into a new temp project; with `git`, makes
  * it a working tree on `main` with everything committed (node_modules ignored).
@@ -69,7 +40,7 @@ export async function userProject(
   const dir = await realpath(await mkdtemp(join(tmpdir(), "drydock-e2e-project-")));
   const path = (relative: string) => join(dir, relative);
   const git = async (...args: string[]) => {
-    const result = await run("git", args, dir, GIT_IDENTITY);
+    const result = await runProcess("git", args, { cwd: dir, env: GIT_IDENTITY });
     if (result.code !== 0) throw new Error(`git ${args.join(" ")} failed:\n${result.stderr}`);
     return result.stdout;
   };
@@ -103,7 +74,7 @@ export async function userProject(
     dir,
     path,
     git,
-    drydock: (args, env = {}) => run(process.execPath, [CLI, ...args], dir, { CI: "true", ...env }),
+    drydock: (args, env = {}) => drydock(args, env, undefined, dir),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -1,3 +1,4 @@
+import type { Db } from "../db/database.js";
 import type { AttemptExit, AttemptLaunch, Executor } from "../executor/executor.js";
 
 /**
@@ -49,4 +50,20 @@ export class ScriptedExecutor implements Executor {
     for (const l of this.listeners) l(id, exit);
   }
   async shutdown() {}
+}
+
+/** The attempt a scripted agent was launched for, and its node (task, inputs): what a real agent's assignment tells it. */
+export async function attemptAndNode(db: Db, attemptId: string) {
+  const attempt = await db
+    .selectFrom("attempts")
+    .selectAll()
+    .where("id", "=", attemptId)
+    .executeTakeFirstOrThrow();
+  const node = await db
+    .selectFrom("node_executions")
+    .selectAll()
+    .where("execution_id", "=", attempt.execution_id)
+    .where("node_id", "=", attempt.node_id)
+    .executeTakeFirstOrThrow();
+  return { attempt, node };
 }

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { testDatabase } from "../__tests__/postgres.js";
 import { pipelineSpec, testTask as task } from "../__tests__/pipeline.js";
-import { ScriptedExecutor } from "../__tests__/scripted-executor.js";
+import { attemptAndNode, ScriptedExecutor } from "../__tests__/scripted-executor.js";
 import { testServices } from "../__tests__/services.js";
 import type { LocalBlobStore } from "../blobs/blob-store.js";
 import type { Db } from "../db/database.js";
@@ -154,17 +154,7 @@ function agents(
 ) {
   executor.behaviour = async ({ attemptId }) => {
     await scheduler.attemptStarted(attemptId, 4242);
-    const a = await db
-      .selectFrom("attempts")
-      .selectAll()
-      .where("id", "=", attemptId)
-      .executeTakeFirstOrThrow();
-    const node = await db
-      .selectFrom("node_executions")
-      .selectAll()
-      .where("execution_id", "=", a.execution_id)
-      .where("node_id", "=", a.node_id)
-      .executeTakeFirstOrThrow();
+    const { attempt: a, node } = await attemptAndNode(db, attemptId);
     const inputs = node.inputs as Record<string, JsonValue>;
     if (node.task === how.hang) return new Promise(() => undefined);
     if (how.fail?.(node.task, inputs)) {

@@ -14,7 +14,7 @@ import {
   pipelineSpec,
   testTask as task,
 } from "../__tests__/pipeline.js";
-import { ScriptedExecutor } from "../__tests__/scripted-executor.js";
+import { attemptAndNode, ScriptedExecutor } from "../__tests__/scripted-executor.js";
 import type { Db } from "../db/database.js";
 import { createLogger } from "../logger.js";
 import { EventBus } from "./event-bus.js";
@@ -69,17 +69,7 @@ function agentsComputing(
 ) {
   executor.behaviour = async ({ attemptId }) => {
     await scheduler.attemptStarted(attemptId, 4242);
-    const a = await db
-      .selectFrom("attempts")
-      .selectAll()
-      .where("id", "=", attemptId)
-      .executeTakeFirstOrThrow();
-    const node = await db
-      .selectFrom("node_executions")
-      .selectAll()
-      .where("execution_id", "=", a.execution_id)
-      .where("node_id", "=", a.node_id)
-      .executeTakeFirstOrThrow();
+    const { attempt: a, node } = await attemptAndNode(db, attemptId);
     const result = fn(node.task, node.inputs as Record<string, JsonValue>, a.number);
     if (result && typeof result === "object" && "message" in result)
       await scheduler.attemptFailed(attemptId, "FAILED", result as ErrorInfo);
