@@ -1,6 +1,7 @@
 import { z } from "zod";
 
 import { ErrorInfoSchema, Sha256 } from "./common.js";
+import { ResumeChoice, SessionLimit } from "./sessions.js";
 import { TaskSpecSchema } from "./tasks.js";
 
 /** Everything an agent needs to run its attempt; URLs are signed and expire. */
@@ -19,6 +20,11 @@ export const AttemptAssignmentSchema = z.object({
   upstream: z.array(z.object({ nodeId: z.string(), task: z.string() })).optional(),
   /** This node's pane in the console. */
   consoleUrl: z.string().url().optional(),
+  /**
+   * A pause point on this node (`--pause-before`): the task runs under the inspector, held on its first line,
+   * and its IDE opens with the real inputs loaded; continuing runs it for real.
+   */
+  pauseBefore: z.boolean().optional(),
 });
 export type AttemptAssignment = z.infer<typeof AttemptAssignmentSchema>;
 
@@ -41,8 +47,12 @@ export const AgentHeartbeatOutput = z.object({
       /** Milliseconds until the session ends idle (measured on the server's clock, so no clock skew matters). */
       idleRemainingMs: z.number().int(),
       idleDeadline: z.string(),
+      /** Which limit the deadline is: nobody opened the IDE yet (`unopened`), or it was used (`idle`). */
+      limit: SessionLimit,
       /** A user asked to resume (console or CLI). */
       resumeRequested: z.boolean(),
+      /** …with this choice (`edited` unless a paused task's session was asked otherwise). */
+      resumeChoice: ResumeChoice.optional(),
     })
     .optional(),
 });

@@ -8,7 +8,15 @@ import type { AttemptStatus, ExecutionStatus, NodeStatus } from "./executions.js
 export const BUNDLE_MANIFEST_FILE = "drydock-bundle.json";
 
 /** The launch configurations the agent writes into a session's `.vscode/launch.json` and the extension starts. */
-export const LAUNCH_NAMES = { debug: "Interactive Debugging", resume: "Resume Task" } as const;
+export const LAUNCH_NAMES = {
+  debug: "Interactive Debugging",
+  resume: "Resume Task",
+  /** A paused task's session only: attach to the paused process (the extension starts it on opening). */
+  attach: "Attach to Paused Task",
+  /** A paused task's session only: the resume choices `original` and `fail`. */
+  resumeOriginal: "Resume Task: Original Code",
+  resumeFail: "Resume Task: End as Failed",
+} as const;
 
 export const TERMINAL_EXECUTION_STATUSES: readonly ExecutionStatus[] = [
   "SUCCEEDED",

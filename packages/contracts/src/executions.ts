@@ -4,7 +4,7 @@ import { UserRefSchema } from "./identity.js";
 
 import { EntityName, ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
 import { jsonLimitProblem, MAX_INPUTS_BYTES } from "./json-limits.js";
-import { InteractiveSessionSchema } from "./sessions.js";
+import { InteractiveSessionSchema, NodeRefInput, ResumeRecordSchema } from "./sessions.js";
 import { ForkLineageSchema } from "./workflows.js";
 
 export const ExecutionStatus = z.enum(["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]);
@@ -78,6 +78,8 @@ export const ExecutionSchema = z.object({
   parent: ExecutionParentSchema.optional(),
   /** Launched with `--overwrite-cache`: cached tasks ran again and replaced their cache entries. */
   overwriteCache: z.boolean().default(false),
+  /** Pause points (`--pause-before`): these nodes' tasks are held on their first line with their IDE open. */
+  pauseBefore: z.array(z.string()).default([]),
 });
 export type Execution = z.infer<typeof ExecutionSchema>;
 
@@ -117,6 +119,8 @@ export const AttemptSchema = z.object({
   logLost: z.object({ lines: z.number().int().min(0), reason: z.string() }).optional(),
   /** The attempt's interactive session, its latest if it had several: state, link once READY, why it ended. */
   session: InteractiveSessionSchema.optional(),
+  /** How its paused or interactive session was resumed: which choice, by whom, when. */
+  resume: ResumeRecordSchema.optional(),
 });
 export type Attempt = z.infer<typeof AttemptSchema>;
 
@@ -167,7 +171,14 @@ export const CreateExecutionInput = z.object({
   inputs: LaunchInputsSchema.default({}),
   /** Cached tasks run again instead of reusing their cache entries, and replace them. */
   overwriteCache: z.boolean().default(false),
+  /**
+   * Pause points: workflow node ids whose tasks are held on their first line, with their IDE open and the real
+   * inputs loaded, before they run (a fan-out's id pauses each element). Unknown ids are refused, naming them.
+   */
+  pauseBefore: z.array(z.string().min(1)).max(100).default([]),
 });
+/** `drydock debug <execution> <node> [--pause-before]`: the debug run's node held on its task's first line. */
+export const DebugExecutionInput = NodeRefInput.extend({ pauseBefore: z.boolean().default(false) });
 /** `drydock recover`: re-run an ended execution from its failure, reusing what succeeded. */
 export const RecoverExecutionInput = z.object({
   id: z.string().min(1),

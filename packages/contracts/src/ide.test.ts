@@ -4,7 +4,12 @@ import { describe, expect, it } from "vitest";
 import { createIdeRouter, ideProcedures } from "./ide.js";
 import type { IdeHandlers, IdeStatus } from "./ide.js";
 
-const status: IdeStatus = { state: "open", maxIdleSeconds: 60, resumeRequested: false };
+const status: IdeStatus = {
+  state: "open",
+  maxIdleSeconds: 60,
+  limit: "idle",
+  resumeRequested: false,
+};
 const handlers: IdeHandlers = {
   context: async () => ({
     execution: { id: "x1", workflow: "wf", version: "v1" },

@@ -7,6 +7,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { ErrorInfoSchema, JsonValueSchema, Timestamp } from "./common.js";
+import { PauseInfoSchema, ResumeChoice, SessionLimit } from "./sessions.js";
 import { createRouter } from "./router/assemble.js";
 import { declareProcedures } from "./router/procedure.js";
 import type { HandlersOf } from "./router/procedure.js";
@@ -26,6 +27,12 @@ export const IdeContextSchema = z.object({
   consoleUrl: z.string().url().optional(),
   /** The workspace's file holding the task, relative to the workspace root. */
   entry: z.string(),
+  /**
+   * The task's process, paused (post-mortem or a pause point): where, and the launch configuration that
+   * attaches VS Code's debugger to it (the extension starts it when the IDE opens). The inspector is a Unix
+   * socket in the session's private directory; nothing listens on TCP.
+   */
+  paused: PauseInfoSchema.extend({ attachConfiguration: z.string() }).optional(),
 });
 export type IdeContext = z.infer<typeof IdeContextSchema>;
 
@@ -34,6 +41,8 @@ export const IdeStatusSchema = z.object({
   /** "ending" once a resume was accepted or the session is shutting down. */
   state: z.enum(["open", "ending"]),
   maxIdleSeconds: z.number().int().positive(),
+  /** Which limit the deadline is (in an opened IDE, `idle` once the server has seen it opened). */
+  limit: SessionLimit.default("idle"),
   /** When the session ends idle unless there is activity first (the server's clock). */
   idleDeadline: Timestamp.optional(),
   /** Milliseconds left when the agent last heard from the server. */
@@ -70,8 +79,15 @@ export const ideProcedures = {
   status: query("control", { output: IdeStatusSchema }),
   /** Activity from the person in the IDE (the status bar's click): the idle deadline moves a full maxIdleSeconds on. */
   keepAlive: mutation("control", { output: IdeStatusSchema }),
-  /** Stops code-server and runs the task for real with the edited sources; false once the session is already ending. */
-  resume: mutation("control", { output: IdeResumeOutput }),
+  /**
+   * Stops code-server and runs the task for real with the edited sources (`edited`, the default), or — for a
+   * paused task — ends this attempt so the original code runs again (`original`), or fails the node with the
+   * original error (`fail`); false once the session is already ending.
+   */
+  resume: mutation("control", {
+    input: z.object({ choice: ResumeChoice.default("edited") }).optional(),
+    output: IdeResumeOutput,
+  }),
   changes: query("control", { output: IdeChangesSchema }),
 };
 

@@ -65,6 +65,7 @@ export {
   AttemptSchema,
   AttemptStatus,
   CreateExecutionInput,
+  DebugExecutionInput,
   ExecutionDetailSchema,
   ExecutionIdInput,
   ExecutionParentSchema,
@@ -97,15 +98,26 @@ export {
 } from "./json-limits.js";
 export {
   DEFAULT_MAX_IDLE_SECONDS,
+  defaultMaxUnopenedSeconds,
+  describePause,
   ExtensionProblemSchema,
   InteractiveSessionSchema,
   NodeRefInput,
+  PauseInfoSchema,
+  RecordedResumeChoice,
+  RESUME_FAIL_CODE,
+  RESUME_ORIGINAL_CODE,
+  ResumeChoice,
+  ResumeRecordSchema,
+  ResumeSessionInput,
   SESSION_IDLE_CODE,
+  SESSION_UNOPENED_CODE,
   SessionChangesOutput,
   SessionEndReason,
+  SessionLimit,
   SessionState,
 } from "./sessions.js";
-export type { ExtensionProblem, InteractiveSession } from "./sessions.js";
+export type { ExtensionProblem, InteractiveSession, PauseInfo, ResumeRecord } from "./sessions.js";
 export { ExecutionEventSchema, ExecutionListEventSchema, LogChunkSchema } from "./events.js";
 export type { ExecutionEvent, ExecutionListEvent, LogChunk } from "./events.js";
 export {

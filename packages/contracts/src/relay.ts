@@ -4,7 +4,12 @@ import type { RelayAccessEvent } from "./identity.js";
 import type { ReportConnectionsInput } from "./identity.js";
 
 import { ErrorInfoSchema, Timestamp } from "./common.js";
-import { ExtensionProblemSchema, SessionEndReason } from "./sessions.js";
+import {
+  ExtensionProblemSchema,
+  PauseInfoSchema,
+  RecordedResumeChoice,
+  SessionEndReason,
+} from "./sessions.js";
 
 /**
  * A session id is one DNS label (lower-case letters, digits, hyphens; ≤ 63), because the relay serves each
@@ -33,8 +38,12 @@ export const AgentOpenSessionInput = z
   .object({
     /** From the task's `vscode({ maxIdleSeconds })`; DEFAULT_MAX_IDLE_SECONDS when absent. */
     maxIdleSeconds: z.number().int().positive().optional(),
+    /** From `vscode({ maxUnopenedSeconds })`; defaultMaxUnopenedSeconds(maxIdleSeconds) when absent. */
+    maxUnopenedSeconds: z.number().int().positive().optional(),
     /** With runTaskFirst: the first run's error, shown on the session. */
     firstRunError: ErrorInfoSchema.optional(),
+    /** The task's process is paused: where and why (post-mortem, or a pause point). */
+    pause: PauseInfoSchema.optional(),
   })
   .optional();
 export const AgentOpenSessionOutput = z.object({
@@ -74,6 +83,11 @@ export const RedeemTicketOutput = z.object({ sessionId: SessionIdSchema, userId:
 export const AgentEndSessionInput = z.object({
   reason: SessionEndReason,
   error: ErrorInfoSchema.optional(),
+  /**
+   * How a resumed session resumed, when the agent decided it (the IDE's commands, or the debugger continuing a
+   * paused process); a resume asked for through the server is recorded there already.
+   */
+  resume: z.object({ choice: RecordedResumeChoice, by: z.string() }).optional(),
 });
 
 /** Largest patch of IDE edits the control plane keeps for one session. */
@@ -84,6 +98,8 @@ export const AgentUpdateSessionInput = z.object({
   extensionProblems: z.array(ExtensionProblemSchema).optional(),
   /** The IDE's edits so far, as a unified diff against the registered sources ("" once they are undone). */
   changes: z.string().max(MAX_CHANGES_BYTES).optional(),
+  /** The task's process paused (again), or `null` once it is no longer paused (it ran to its end). */
+  pause: PauseInfoSchema.nullable().optional(),
 });
 
 /**

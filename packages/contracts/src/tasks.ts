@@ -28,6 +28,13 @@ export const InteractiveConfigSchema = z.object({
   preExecute: z.boolean().default(false),
   port: z.number().int().min(1).max(65_535).optional(),
   extensions: z.array(z.string()).default([]),
+  /**
+   * `pause`: the task runs at once with no IDE, in a process of its own under the inspector; if its function
+   * throws or rejects, that process stays paused at the throw and the IDE opens on it (post-mortem).
+   */
+  onFailure: z.enum(["pause"]).optional(),
+  /** Seconds a session nobody opened stays up; defaultMaxUnopenedSeconds(maxIdleSeconds) when absent. */
+  maxUnopenedSeconds: z.number().int().positive().optional(),
 });
 export type InteractiveConfig = z.infer<typeof InteractiveConfigSchema>;
 

@@ -69,6 +69,22 @@ describe("vscode(...)", () => {
     });
   });
 
+  it('takes onFailure "pause" and maxUnopenedSeconds, and refuses pause with runTaskFirst, naming both', () => {
+    const paused = task(
+      { name: "paused", inputs: {}, output: z.number() },
+      vscode({ onFailure: "pause", maxUnopenedSeconds: 120 }, () => 3),
+    );
+    expect(paused[ENTITY].spec.interactive).toMatchObject({
+      onFailure: "pause",
+      maxUnopenedSeconds: 120,
+    });
+    expect(() => vscode({ onFailure: "pause", runTaskFirst: true }, () => 1)).toThrow(
+      /onFailure "pause" and runTaskFirst cannot be combined/,
+    );
+    expect(() => vscode({ maxUnopenedSeconds: 0 }, () => 1)).toThrow(/maxUnopenedSeconds/);
+    expect(() => vscode({ onFailure: "retry" as "pause" }, () => 1)).toThrow(/onFailure/);
+  });
+
   it("leaves interactive out of plain tasks", () => {
     const plain = task({ name: "plain", inputs: {}, output: z.number() }, () => 1);
     expect(plain[ENTITY].spec).not.toHaveProperty("interactive");

@@ -41,6 +41,18 @@ export class VscodeConfig {
 export interface VscodeOptions {
   /** Seconds without IDE activity before the session ends (and the task fails). Default 36 000 (10 h). */
   maxIdleSeconds?: number;
+  /**
+   * Seconds a session nobody has opened stays up before it ends (and the task fails). Default a quarter of
+   * maxIdleSeconds, at least 60 and at most maxIdleSeconds.
+   */
+  maxUnopenedSeconds?: number;
+  /**
+   * `"pause"`: post-mortem debugging. The task runs at once, with no IDE, in a process of its own under the
+   * Node inspector; when its function throws or rejects, that process stays paused at the throw, with its
+   * stack and locals, and the IDE opens attached to it. Succeeding, it costs nothing measurable.
+   * Not with runTaskFirst (which re-runs the task in the IDE instead).
+   */
+  onFailure?: "pause";
   /** Run the task function first and open the IDE only if it fails. Default false. */
   runTaskFirst?: boolean;
   /** Runs in the task's process before the IDE starts. */
@@ -82,13 +94,24 @@ export function interactiveConfigOf(options: VscodeOptions): InteractiveConfig {
     preExecute: options.preExecute !== undefined,
     port: options.port,
     extensions: options.config ? [...options.config.extensions] : [],
+    onFailure: options.onFailure,
+    maxUnopenedSeconds: options.maxUnopenedSeconds,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`invalid vscode options: ${problems}`);
   }
-  const { port, ...config } = parsed.data;
-  return port === undefined ? config : { ...config, port };
+  if (parsed.data.onFailure === "pause" && parsed.data.runTaskFirst)
+    throw new Error(
+      'invalid vscode options: onFailure "pause" and runTaskFirst cannot be combined: the first pauses the failing run where it threw, the second runs the task again in the IDE',
+    );
+  const { port, onFailure, maxUnopenedSeconds, ...config } = parsed.data;
+  return {
+    ...config,
+    ...(port === undefined ? {} : { port }),
+    ...(onFailure === undefined ? {} : { onFailure }),
+    ...(maxUnopenedSeconds === undefined ? {} : { maxUnopenedSeconds }),
+  };
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   AttemptLogsInput,
   AttemptLogsOutput,
   CreateExecutionInput,
+  DebugExecutionInput,
   ExecutionDetailSchema,
   ExecutionIdInput,
   ExecutionSchema,
@@ -30,7 +31,7 @@ export const executionProcedures = {
   node: query("viewer@execution", { input: NodeRefInput, output: NodeExecutionSchema }),
   abort: mutation("editor@execution", { input: ExecutionIdInput, output: ExecutionSchema }),
   /** A new execution re-running one node of a past one interactively, with the inputs it had. */
-  debug: mutation("editor@execution", { input: NodeRefInput, output: ExecutionSchema }),
+  debug: mutation("editor@execution", { input: DebugExecutionInput, output: ExecutionSchema }),
   /**
    * A new execution of the same version, linked to this ended one, that reuses the outputs of every node
    * that succeeded with the same task and inputs and runs the rest (and `force`'s nodes and their downstream).

@@ -17,7 +17,7 @@ import type {
 } from "../executions.js";
 import type { IdeContextSchema, IdeHandlers, IdeRequestContext, IdeRouter } from "../ide.js";
 import type { AuthorizeTunnelInput } from "../relay.js";
-import type { NodeRefInput } from "../sessions.js";
+import type { ResumeSessionInput } from "../sessions.js";
 import type {
   AgentContext,
   AppHandlers,
@@ -86,7 +86,7 @@ describe("AppHandlers", () => {
       [z.output<typeof ListExecutionsInput>, ProjectContext]
     >();
     expectTypeOf<AppHandlers["sessions"]["resume"]>().parameters.toEqualTypeOf<
-      [z.output<typeof NodeRefInput>, ProjectContext]
+      [z.output<typeof ResumeSessionInput>, ProjectContext]
     >();
     expectTypeOf<AppHandlers["agent"]["next"]>().parameters.toEqualTypeOf<[void, AgentContext]>();
     expectTypeOf<AppHandlers["relay"]["sessionReady"]>().parameter(1).toEqualTypeOf<RelayContext>();
@@ -112,7 +112,8 @@ describe("IdeRouter", () => {
     expectTypeOf<inferRouterOutputs<IdeRouter>["context"]>().toEqualTypeOf<
       z.output<typeof IdeContextSchema>
     >();
-    expectTypeOf<inferRouterInputs<IdeRouter>["resume"]>().toEqualTypeOf<void>();
+    expectTypeOf<{ choice: "original" }>().toExtend<inferRouterInputs<IdeRouter>["resume"]>();
+    expectTypeOf<undefined>().toExtend<inferRouterInputs<IdeRouter>["resume"]>();
     expectTypeOf<IdeRouter["keepAlive"]["_def"]["type"]>().toEqualTypeOf<"mutation">();
     expectTypeOf<IdeHandlers["status"]>().parameters.toEqualTypeOf<[void, IdeRequestContext]>();
   });

@@ -5,14 +5,25 @@ import {
   ShareSessionInput,
 } from "../identity.js";
 import { IdeTicketOutput, SessionIdInput } from "../relay.js";
-import { InteractiveSessionSchema, NodeRefInput, SessionChangesOutput } from "../sessions.js";
+import {
+  InteractiveSessionSchema,
+  NodeRefInput,
+  ResumeSessionInput,
+  SessionChangesOutput,
+} from "../sessions.js";
 import { mutation, query } from "./access.js";
 
 export const sessionProcedures = {
   /** A single-use link into the session's IDE, for me: an editor of its project, or someone it is shared with. */
   ideTicket: mutation("opener@session", { input: SessionIdInput, output: IdeTicketOutput }),
-  /** Ends the node's live session by resuming the task (as the IDE's Resume Task does). */
-  resume: mutation("editor@execution", { input: NodeRefInput, output: InteractiveSessionSchema }),
+  /**
+   * Ends the node's live session by resuming the task (as the IDE's Resume Task does), with a choice for a
+   * paused task: its edited code, its original code again (a new attempt), or ending it as failed.
+   */
+  resume: mutation("editor@execution", {
+    input: ResumeSessionInput,
+    output: InteractiveSessionSchema,
+  }),
   /** Postpones the node's live session's idle end by its full maxIdleSeconds from now. */
   keepAlive: mutation("editor@execution", {
     input: NodeRefInput,
