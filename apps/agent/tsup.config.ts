@@ -40,7 +40,15 @@ export const workspaceScripts: Options = {
 
 export default defineConfig([
   {
-    entry: ["src/index.ts", "src/main.ts", "src/prepare.ts", "src/process-group.ts"],
+    entry: {
+      index: "src/index.ts",
+      main: "src/main.ts",
+      prepare: "src/prepare.ts",
+      "process-group": "src/process-group.ts",
+      // A child process of the agent, and its worker thread: post-mortem debugging (src/paused/).
+      "paused-runner": "src/paused/runner.ts",
+      "paused-bridge": "src/paused/bridge.ts",
+    },
     format: ["esm"],
     dts: { entry: ["src/index.ts", "src/process-group.ts"] },
     // dist/workspace-scripts is the other build's.

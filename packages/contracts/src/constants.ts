@@ -18,6 +18,19 @@ export const LAUNCH_NAMES = {
   resumeFail: "Resume Task: End as Failed",
 } as const;
 
+/** "paused at src/x.ts:12: boom", as the console's task pane, the CLI and the extension say where a task is paused. */
+export function describePause(pause: {
+  reason: "exception" | "before";
+  file?: string | undefined;
+  line?: number | undefined;
+  message: string;
+}): string {
+  const where = pause.file ? `${pause.file}${pause.line ? `:${pause.line}` : ""}` : "the task";
+  return pause.reason === "before"
+    ? `paused before the task at ${where}`
+    : `paused at ${where}: ${pause.message}`;
+}
+
 export const TERMINAL_EXECUTION_STATUSES: readonly ExecutionStatus[] = [
   "SUCCEEDED",
   "FAILED",

@@ -2,6 +2,8 @@ import { z } from "zod";
 
 import { ErrorInfoSchema, Timestamp } from "./common.js";
 
+export { describePause } from "./constants.js";
+
 export const SessionState = z.enum(["STARTING", "READY", "ENDED"]);
 /** `unopened`: nobody opened the IDE within maxUnopenedSeconds; `idle`: it was used, then idle for maxIdleSeconds. */
 export const SessionEndReason = z.enum(["resumed", "idle", "unopened", "aborted", "failed"]);
@@ -70,16 +72,6 @@ export const PauseInfoSchema = z.object({
   at: Timestamp,
 });
 export type PauseInfo = z.infer<typeof PauseInfoSchema>;
-
-/** "paused at src/x.ts:12: boom", as the console's task pane, the CLI and the extension say it. */
-export function describePause(
-  pause: Pick<PauseInfo, "reason" | "file" | "line" | "message">,
-): string {
-  const where = pause.file ? `${pause.file}${pause.line ? `:${pause.line}` : ""}` : "the task";
-  return pause.reason === "before"
-    ? `paused before the task at ${where}`
-    : `paused at ${where}: ${pause.message}`;
-}
 
 /** An extension that could not be downloaded or installed into the session (the IDE opens regardless). */
 export const ExtensionProblemSchema = z.object({ extension: z.string(), message: z.string() });

@@ -21,6 +21,11 @@ export interface TaskEntity {
   /** Validates raw inputs (applying defaults), runs the task function, validates and returns its output. */
   execute(inputs: Record<string, unknown>): Promise<JsonValue>;
   /**
+   * The author's own function (unwrapped from `vscode(...)`), which `execute` calls: a pause point breaks on its
+   * first line. Absent on entities made by an SDK from before pause points.
+   */
+  fn?: (...args: never[]) => unknown;
+  /**
    * Set by `vscode(...)`: the hooks, which the agent runs in the task's process (the spec carries the rest).
    * Only the hooks are declared, so entities made by another copy of the SDK still fit.
    */

@@ -189,6 +189,9 @@ export function task<I extends InputShape, O extends z.ZodType>(
     ...(callSite ? { callSite } : {}),
   };
 
+  // Not enumerable: entities compare and print as before.
+  Object.defineProperty(entity, "fn", { value: interactive?.fn ?? fn, enumerable: false });
+
   const recordingContext = (): BuildContext => {
     const context = activeBuild();
     if (!context) {

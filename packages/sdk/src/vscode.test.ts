@@ -85,6 +85,14 @@ describe("vscode(...)", () => {
     expect(() => vscode({ onFailure: "retry" as "pause" }, () => 1)).toThrow(/onFailure/);
   });
 
+  it("keeps the author's own function on the entity, unwrapped from vscode(...)", () => {
+    const fn = () => 4;
+    const plain = task({ name: "plain_fn", inputs: {}, output: z.number() }, fn);
+    const wrapped = task({ name: "wrapped_fn", inputs: {}, output: z.number() }, vscode(fn));
+    expect(plain[ENTITY].fn).toBe(fn);
+    expect(wrapped[ENTITY].fn).toBe(fn);
+  });
+
   it("leaves interactive out of plain tasks", () => {
     const plain = task({ name: "plain", inputs: {}, output: z.number() }, () => 1);
     expect(plain[ENTITY].spec).not.toHaveProperty("interactive");

@@ -1,0 +1,35 @@
+/**
+ * Between the agent and a paused-task runner (runner.ts, a child process) and its inspector bridge (bridge.ts,
+ * a worker thread of that child): the settings the child starts with (a 0600 file in the attempt's private
+ * directory, named by its only argument), and the messages it writes, one JSON object per line, on file
+ * descriptor 3.
+ */
+import type { ErrorInfo, JsonValue, PauseInfo } from "@drydock/contracts";
+
+/** The runner's message pipe (stdio index 3). */
+export const MESSAGE_FD = 3;
+
+/** The global the runner puts the task's own function in for the bridge to break on (a pause point). */
+export const TASK_FN_KEY = "drydock.pausedTask.fn";
+
+export interface RunnerSettings {
+  bundleDir: string;
+  entry: string;
+  taskName: string;
+  inputs: Record<string, unknown>;
+  pauseBefore: boolean;
+  /** The inspector's Unix socket. */
+  socketPath: string;
+  /** The `tsx/esm` loader's URL: TypeScript loads as the agent loads it. */
+  tsxLoader: string;
+}
+
+export type RunnerMessage =
+  | { type: "paused"; pause: PauseInfo }
+  | { type: "succeeded"; output: JsonValue }
+  | { type: "failed"; error: ErrorInfo };
+
+/** Bridge ↔ runner, over the worker's message port. */
+export type BridgeRequest = { type: "break-on-task" };
+export type BridgeReply =
+  { type: "ready" } | { type: "breakpoint-set"; ok: boolean; reason?: string };
