@@ -40,6 +40,12 @@ export const ServerErrors = {
       "BAD_REQUEST",
       `execution "${id}" has no node ${unknown.map((n) => `"${n}"`).join(", ")} to force; its workflow's nodes are ${valid.join(", ")}`,
     ),
+  pausePointsUnknown: (workflow: string, unknown: string[], valid: string[]) =>
+    new AppError(
+      "PAUSE_NODE_NOT_FOUND",
+      "BAD_REQUEST",
+      `workflow "${workflow}" has no node ${unknown.map((n) => `"${n}"`).join(", ")} to pause before; its nodes are ${valid.join(", ")}`,
+    ),
   executionNotForkable: (id: string, why: string) =>
     new AppError(
       "EXECUTION_NOT_FORKABLE",
@@ -140,6 +146,18 @@ export const ServerErrors = {
       "NO_LIVE_SESSION",
       "CONFLICT",
       `node "${nodeId}" of execution "${executionId}" has no live interactive session (${why})`,
+    ),
+  sessionNotPaused: (executionId: string, nodeId: string, choice: string) =>
+    new AppError(
+      "SESSION_NOT_PAUSED",
+      "BAD_REQUEST",
+      `node "${nodeId}" of execution "${executionId}" cannot resume with "${choice}": its session's task is not paused (no throw to end with, no process held before it ran), so only "edited" can resume it`,
+    ),
+  resumeChoiceTaken: (executionId: string, nodeId: string, taken: string, asked: string) =>
+    new AppError(
+      "RESUME_CHOICE_TAKEN",
+      "CONFLICT",
+      `node "${nodeId}" of execution "${executionId}" is already resuming with "${taken}"; it cannot also resume with "${asked}"`,
     ),
   noSession: (executionId: string, nodeId: string, why: string) =>
     new AppError(

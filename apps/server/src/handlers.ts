@@ -91,7 +91,11 @@ function executionHandlers(s: HandlerServices): AppHandlers["executions"] {
         ctx,
         "execution.create",
         { project: execution.project, executionId: execution.id },
-        { workflow: execution.workflow, version: execution.version },
+        {
+          workflow: execution.workflow,
+          version: execution.version,
+          ...(execution.pauseBefore.length > 0 ? { pauseBefore: execution.pauseBefore } : {}),
+        },
       );
       return execution;
     },
@@ -111,12 +115,16 @@ function executionHandlers(s: HandlerServices): AppHandlers["executions"] {
         input.executionId,
         input.nodeId,
         ctx.principal.userId,
+        { pauseBefore: input.pauseBefore },
       );
       await audit.record(
         ctx,
         "execution.debug",
         { project: execution.project, executionId: execution.id, nodeId: input.nodeId },
-        { of: { executionId: input.executionId, nodeId: input.nodeId } },
+        {
+          of: { executionId: input.executionId, nodeId: input.nodeId },
+          ...(input.pauseBefore ? { pauseBefore: true } : {}),
+        },
       );
       return execution;
     },
@@ -168,7 +176,12 @@ function agentHandlers(s: HandlerServices): AppHandlers["agent"] {
       const proceed = await s.scheduler.heartbeat(attemptId);
       // An attempt that must stop has no session left to act on.
       const session = proceed
-        ? await s.sessions.heartbeat(attemptId, input?.sessionActive === true, input?.tunnelDownMs)
+        ? await s.sessions.heartbeat(
+            attemptId,
+            input?.sessionActive === true,
+            input?.tunnelDownMs,
+            input?.sessionOpened === true,
+          )
         : undefined;
       return { proceed, ...(session ? { session } : {}) };
     },
@@ -198,14 +211,19 @@ function agentHandlers(s: HandlerServices): AppHandlers["agent"] {
       return ok;
     },
     endSession: async (input, ctx) => {
-      await s.sessions.endSession(ctx.principal.attemptId, input.reason, input.error);
-      // The IDE's Resume Task: the person's choice, reported by the agent.
+      const { resumeChoice } = await s.sessions.endSession(
+        ctx.principal.attemptId,
+        input.reason,
+        input.error,
+        input.resume,
+      );
+      // The IDE's resume commands or the debugger: the person's choice, reported by the agent.
       if (input.reason === "resumed")
         await s.identity.audit.record(
           ctx,
           "session.resume",
           await attemptRefs(s.db, ctx.principal.attemptId),
-          { choice: "edited", from: "ide" },
+          { choice: input.resume?.choice ?? resumeChoice ?? "edited", from: "ide" },
         );
       return ok;
     },

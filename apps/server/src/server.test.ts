@@ -338,7 +338,13 @@ describe("startServer", () => {
       expect(beat.session).toMatchObject({ resumeRequested: false });
       expect(beat.session?.idleRemainingMs).toBeGreaterThan(55_000);
 
-      // Activity moves the deadline to a full 60 s away; without it, it stays.
+      // Once opened (here: a sign-in on the task's pinned port), activity moves the deadline to a full 60 s
+      // away; without it, it stays. Before, activity alone does not: the relay's probe is traffic too.
+      await setDeadline(5);
+      expect(
+        (await agent.agent.heartbeat.mutate({ sessionActive: true })).session?.idleRemainingMs,
+      ).toBeLessThanOrEqual(5_000);
+      await agent.agent.heartbeat.mutate({ sessionOpened: true });
       await setDeadline(5);
       expect((await agent.agent.heartbeat.mutate({})).session?.idleRemainingMs).toBeLessThanOrEqual(
         5_000,

@@ -36,6 +36,12 @@ export const AgentHeartbeatInput = z
     sessionActive: z.boolean().optional(),
     /** How long the session's tunnel to the relay has been down (0 while it is up); long enough, the session leaves READY. */
     tunnelDownMs: z.number().int().nonnegative().optional(),
+    /**
+     * Someone signed in to the session's IDE through the task's pinned local port (`vscode({ port })`): the
+     * session is opened, as a redeemed relay ticket opens it. Activity alone does not open it: the relay's own
+     * readiness probe is traffic too.
+     */
+    sessionOpened: z.boolean().optional(),
   })
   .optional();
 export const AgentHeartbeatOutput = z.object({

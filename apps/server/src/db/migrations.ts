@@ -208,6 +208,7 @@ const migrations: Record<string, Migration> = {
   },
   "0005_teams": { up: teamsMigration },
   "0006_reuse": { up: reuseMigration },
+  "0007_post_mortem": { up: postMortemMigration },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
@@ -405,6 +406,31 @@ async function reuseMigration(db: Kysely<unknown>): Promise<void> {
     .addColumn("attempt_id", "text", (c) => c.notNull())
     .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
     .addPrimaryKeyConstraint("task_cache_pk", ["project", "task", "cache_key", "inputs_sha256"])
+    .execute();
+}
+
+/**
+ * Post-mortem debugging: a session's second limit (nobody opened it) and when it was first opened, where its
+ * task's process is paused, the resume choice asked for; how each attempt was resumed; an execution's pause
+ * points. `pause` and `resume` are `json`, like every value a task hands in (see 0004).
+ */
+async function postMortemMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .alterTable("interactive_sessions")
+    .addColumn("max_unopened_seconds", "integer", (c) => c.notNull().defaultTo(9_000))
+    .addColumn("opened_at", "timestamptz")
+    .addColumn("pause", "json")
+    .addColumn("resume_choice", "text")
+    .execute();
+  // Sessions from before the second limit keep the one they had; one somebody opened is known by its opens.
+  await sql`UPDATE interactive_sessions SET max_unopened_seconds = max_idle_seconds,
+    opened_at = (SELECT min(first_at) FROM session_opens WHERE session_opens.session_id = interactive_sessions.id)`.execute(
+    db,
+  );
+  await db.schema.alterTable("attempts").addColumn("resume", "json").execute();
+  await db.schema
+    .alterTable("executions")
+    .addColumn("pause_before", sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
     .execute();
 }
 

@@ -1,4 +1,11 @@
-import type { ExecutionParent, ForkLineage, NodeReuse, SourceOrigin } from "@drydock/contracts";
+import type {
+  ExecutionParent,
+  ForkLineage,
+  NodeReuse,
+  PauseInfo,
+  ResumeRecord,
+  SourceOrigin,
+} from "@drydock/contracts";
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -58,6 +65,8 @@ export interface ExecutionsTable {
   parent_id: string | null;
   /** `--overwrite-cache`: cached tasks run again and replace their entries. */
   overwrite_cache: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Pause points (`--pause-before`): workflow node ids (a fan-out's pauses each element), or a debug run's node. */
+  pause_before: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export interface DebugOf {
@@ -108,6 +117,8 @@ export interface AttemptsTable {
   /** Log lines of the attempt the server could not store, and why the first ones could not. */
   log_lost_lines: Generated<number>;
   log_lost_reason: string | null;
+  /** How its session was resumed (which choice, by whom, when); the first one recorded stays. */
+  resume: Json<ResumeRecord> | null;
 }
 
 /** One task's outputs for one cache key and inputs hash: the latest successful run's (see services/reuse.ts). */
@@ -130,10 +141,21 @@ export interface InteractiveSessionsTable {
   state: string;
   link: string | null;
   max_idle_seconds: Generated<number>;
-  /** Set (on the database's clock) when the session opens, and moved on by activity and keep-alives. */
+  /** How long the session stays up while nobody has opened its IDE. */
+  max_unopened_seconds: Generated<number>;
+  /** When someone first opened its IDE (a ticket redeemed, or activity): from then on `max_idle_seconds` applies. */
+  opened_at: Timestamp | null;
+  /**
+   * Set (on the database's clock) when the session opens, `max_unopened_seconds` away; once opened, moved on
+   * by activity and keep-alives.
+   */
   idle_deadline: Timestamp | null;
   /** A user asked to resume; the agent sees it at its next heartbeat. */
   resume_requested_at: Timestamp | null;
+  /** …with this choice (`edited`, or for a paused task `original` or `fail`). */
+  resume_choice: string | null;
+  /** While the task's process is paused in this session: where and why. */
+  pause: Json<PauseInfo> | null;
   extension_problems: ColumnType<unknown, string | undefined, string>;
   end_reason: string | null;
   first_run_error: Json | null;

@@ -18,12 +18,20 @@ export function sessionHandlers(s: HandlerServices): AppHandlers["sessions"] {
       return ticket;
     },
     resume: async (input, ctx) => {
-      const session = await s.sessions.resume(input.executionId, input.nodeId);
+      // Recorded on the attempt as who chose: the person's e-mail, else their id.
+      const user = await s.identity.users.byId(ctx.principal.userId);
+      const by = user?.email ?? ctx.principal.userId;
+      const session = await s.sessions.resume(input.executionId, input.nodeId, input.choice, by);
       await audit.record(
         ctx,
         "session.resume",
-        { project: ctx.grant.project, ...input, sessionId: session.id },
-        { choice: "edited" },
+        {
+          project: ctx.grant.project,
+          executionId: input.executionId,
+          nodeId: input.nodeId,
+          sessionId: session.id,
+        },
+        { choice: input.choice },
       );
       return session;
     },
@@ -88,6 +96,7 @@ export function relayHandlers(s: HandlerServices): AppHandlers["relay"] {
         "opener@session",
         { sessionId: redeemed.sessionId },
       );
+      await s.sessions.opened(redeemed.sessionId);
       await shares.opened(redeemed.sessionId, redeemed.userId);
       // The browser that presented the ticket, as the relay saw it: who opened the IDE, from where.
       await audit.record(

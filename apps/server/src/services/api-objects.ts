@@ -11,6 +11,8 @@ import type {
   InteractiveSession,
   JsonValue,
   NodeExecution,
+  ResumeChoice,
+  SessionLimit,
 } from "@drydock/contracts";
 import { PREVIEW_CHARS } from "@drydock/contracts";
 import { sql } from "kysely";
@@ -34,6 +36,7 @@ type ExecutionHeadRow = Pick<
   | "debug_of"
   | "parent"
   | "overwrite_cache"
+  | "pause_before"
 > & {
   created_by?: string | null;
   /** Who launched it, by name, where the query joined it. */
@@ -56,6 +59,7 @@ function executionHead(row: ExecutionHeadRow) {
     ...(debugOf ? { debugOf: { executionId: debugOf.executionId, nodeId: debugOf.nodeId } } : {}),
     ...opt("parent", row.parent),
     overwriteCache: row.overwrite_cache,
+    pauseBefore: row.pause_before,
   };
 }
 
@@ -84,6 +88,7 @@ export const SUMMARY_COLUMNS = [
   "executions.debug_of",
   "executions.parent",
   "executions.overwrite_cache",
+  "executions.pause_before",
   "executions.created_by",
   sql<string | null>`(SELECT users.name FROM users WHERE users.id = executions.created_by)`.as(
     "created_by_name",
@@ -141,8 +146,12 @@ export const SESSION_COLUMNS = [
   "interactive_sessions.state",
   "interactive_sessions.link",
   "interactive_sessions.max_idle_seconds",
+  "interactive_sessions.max_unopened_seconds",
+  "interactive_sessions.opened_at",
   "interactive_sessions.idle_deadline",
   "interactive_sessions.resume_requested_at",
+  "interactive_sessions.resume_choice",
+  "interactive_sessions.pause",
   "interactive_sessions.extension_problems",
   "interactive_sessions.end_reason",
   "interactive_sessions.first_run_error",
@@ -160,8 +169,13 @@ export function toSession(row: SessionView): InteractiveSession {
     state: row.state as InteractiveSession["state"],
     ...opt("link", row.link),
     maxIdleSeconds: row.max_idle_seconds,
+    maxUnopenedSeconds: row.max_unopened_seconds,
+    ...opt("openedAt", iso(row.opened_at)),
+    limit: sessionLimit(row.opened_at),
     ...opt("idleDeadline", iso(row.idle_deadline)),
     ...opt("resumeRequestedAt", iso(row.resume_requested_at)),
+    ...opt("resumeChoice", row.resume_choice as ResumeChoice | null),
+    ...opt("pause", row.pause),
     extensionProblems: row.extension_problems as ExtensionProblem[],
     hasChanges: row.has_changes,
     ...opt("endReason", row.end_reason as InteractiveSession["endReason"] | null),
@@ -170,6 +184,10 @@ export function toSession(row: SessionView): InteractiveSession {
     ...opt("endedAt", iso(row.ended_at)),
   };
 }
+
+/** The limit a session's deadline belongs to: `unopened` until someone first opened its IDE. */
+export const sessionLimit = (openedAt: Date | null): SessionLimit =>
+  openedAt ? "idle" : "unopened";
 
 export function toAttempt(row: AttemptRow, session?: SessionView): Attempt {
   return {
@@ -186,6 +204,7 @@ export function toAttempt(row: AttemptRow, session?: SessionView): Attempt {
       ? { logLost: { lines: row.log_lost_lines, reason: row.log_lost_reason ?? "unknown" } }
       : {}),
     ...(session ? { session: toSession(session) } : {}),
+    ...opt("resume", row.resume),
   };
 }
 

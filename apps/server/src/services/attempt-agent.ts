@@ -11,6 +11,7 @@ import type { Db } from "../db/database.js";
 import { ServerErrors } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { EventBus } from "./event-bus.js";
+import { pausesBefore } from "./pause-points.js";
 import type { Scheduler } from "./scheduler.js";
 import { bundleKey } from "./workflows.js";
 
@@ -84,6 +85,7 @@ export class AttemptAgentService {
         "x.workflow",
         "x.version",
         "x.debug_of",
+        "x.pause_before",
       ])
       .where("a.id", "=", attemptId)
       .executeTakeFirst();
@@ -121,6 +123,7 @@ export class AttemptAgentService {
         this.outputsKey(row.execution_id, row.node_id, row.number),
         7 * 24 * 3_600,
       ),
+      ...(pausesBefore(row.pause_before, row.node_id) ? { pauseBefore: true } : {}),
     };
   }
 

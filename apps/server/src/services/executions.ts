@@ -35,6 +35,7 @@ import { Inbox } from "./event-bus.js";
 import type { EventBus } from "./event-bus.js";
 import { newExecutionId } from "./ids.js";
 import { InputValidator } from "./input-validator.js";
+import { checkPausePoints } from "./pause-points.js";
 import type { Scheduler } from "./scheduler.js";
 import type { NewExecution } from "./scheduler/execution-lifecycle.js";
 import type { Tx } from "./scheduler/transaction.js";
@@ -68,10 +69,15 @@ export class ExecutionService {
       version?: string;
       inputs: Record<string, JsonValue>;
       overwriteCache?: boolean;
+      pauseBefore?: string[];
     },
     createdBy?: string,
   ): Promise<Execution> {
     const version = await this.deps.workflows.get(input.project, input.workflow, input.version);
+    const pauseBefore = checkPausePoints(
+      { name: version.name, nodes: version.spec.nodes },
+      input.pauseBefore ?? [],
+    );
     const checked = this.validator.validate(
       `${input.project}/${version.name}/${version.version}`,
       version.spec,
@@ -84,6 +90,7 @@ export class ExecutionService {
       version: version.version,
       inputs: checked.value,
       overwriteCache: input.overwriteCache ?? false,
+      pauseBefore,
       ...(createdBy ? { createdBy } : {}),
     });
   }
@@ -308,8 +315,14 @@ export class ExecutionService {
    * re-runs one node of a past execution interactively, with the inputs that node had, keeping its id.
    * Any node that ran to an end with its inputs recorded qualifies, fan-out elements (`n1[0]`) included;
    * a fan-out itself ran no task, so it names an element instead. See `debugWorkflow` for the run's shape.
+   * `pauseBefore` makes the node a pause point: its task is held on its first line with its IDE open.
    */
-  async debug(executionId: string, nodeId: string, createdBy?: string): Promise<Execution> {
+  async debug(
+    executionId: string,
+    nodeId: string,
+    createdBy?: string,
+    options: { pauseBefore?: boolean } = {},
+  ): Promise<Execution> {
     const node = await this.deps.db
       .selectFrom("node_executions as n")
       .innerJoin("executions as x", "x.id", "n.execution_id")
@@ -347,6 +360,7 @@ export class ExecutionService {
       version: node.version,
       inputs: node.inputs as Record<string, JsonValue>,
       debugOf: { executionId, nodeId, task: node.task },
+      ...(options.pauseBefore ? { pauseBefore: [nodeId] } : {}),
       ...(createdBy ? { createdBy } : {}),
     });
   }

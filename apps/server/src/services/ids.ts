@@ -15,6 +15,9 @@ export function attemptId(executionId: string, nodeId: string, number: number): 
   return `${executionId}.${nodeId}.a${number}`;
 }
 
+/** A fan-out element's id (`n2[1]`) as the workflow names it (`n2`); a node's own id otherwise. */
+export const specNodeId = (nodeId: string) => nodeId.replace(/\[\d+\]$/, "");
+
 /** The execution an attempt belongs to, read from its id (execution ids hold no dot). */
 export function executionOfAttempt(attemptId: string): string {
   return attemptId.slice(0, Math.max(0, attemptId.indexOf(".")));

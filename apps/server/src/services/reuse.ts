@@ -18,6 +18,8 @@ import { nodeUpstream } from "@drydock/contracts";
 import { sql } from "kysely";
 
 import type { ExecutionRow } from "../db/schema.js";
+import { specNodeId } from "./ids.js";
+import { pausesBefore } from "./pause-points.js";
 import type { LoadedWorkflow } from "./scheduler/loaded-workflow.js";
 import type { Tx } from "./scheduler/transaction.js";
 import type { WorkflowCache } from "./scheduler/workflow-cache.js";
@@ -66,9 +68,6 @@ export function cacheKey(task: TaskSpec, bundle: string): string {
     ? `v:${task.cache.version}`
     : `f:${taskFingerprint(task, bundle)}`;
 }
-
-/** A fan-out element's id (`n2[1]`) as the workflow names it (`n2`); a node's own id otherwise. */
-export const specNodeId = (nodeId: string) => nodeId.replace(/\[\d+\]$/, "");
 
 /**
  * The nodes a recovered or forked execution runs whatever its parent did: a recover's `force` nodes; a fork's
@@ -171,12 +170,14 @@ export class OutputReuse {
     const task = this.deps.loaded.tasks.get(taskName);
     const result: (Reused | undefined)[] = elements.map(() => undefined);
     if (!task) return result;
+    // A pause point runs, held on its first line, for the person who asked to see it run.
+    if (pausesBefore(this.deps.exec.pause_before, specId)) return result;
     const parent = await this.parent();
     // Forced nodes run: neither the parent's outputs nor the cache's stand in for them.
     if (parent?.mustRun.has(specId)) return result;
     const fromParent = parent?.sameTask(taskName) === true;
     // Most nodes have neither: their inputs are not even hashed.
-    if (!fromParent && !this.readsCache(task)) return result;
+    if (!fromParent && !this.readsCache(task, specId)) return result;
     const hashes = elements.map(inputsHash);
     if (parent && fromParent) {
       const rows = await parentNodes(parent);
@@ -189,7 +190,7 @@ export class OutputReuse {
         result[i] = { reuse: reuseOfParent(parent.executionId, row), outputs: row.outputs_text };
       });
     }
-    if (!this.readsCache(task)) return result;
+    if (!this.readsCache(task, specId)) return result;
     const missing = [...new Set(hashes.filter((_, i) => result[i] === undefined))];
     const entries = await this.cacheEntries(task, missing);
     hashes.forEach((hash, i) => {
@@ -209,8 +210,8 @@ export class OutputReuse {
     return result;
   }
 
-  private readsCache(task: TaskSpec): boolean {
-    return cachesTask(this.deps.exec, task) && !this.deps.exec.overwrite_cache;
+  private readsCache(task: TaskSpec, specId: string): boolean {
+    return cachesTask(this.deps.exec, task, specId) && !this.deps.exec.overwrite_cache;
   }
 
   private async cacheEntries(task: TaskSpec, hashes: string[]) {
@@ -318,9 +319,21 @@ function reuseOfParent(executionId: string, row: ParentNode): NodeReuse {
   };
 }
 
-/** Interactive tasks and debug runs never read nor write the cache: a person's session is not a result to keep. */
-function cachesTask(exec: Pick<ExecutionRow, "debug_of">, task: TaskSpec): boolean {
-  return task.cache !== undefined && !task.interactive?.enable && exec.debug_of === null;
+/**
+ * Interactive tasks, debug runs and pause points never read nor write the cache: a person's session is not
+ * a result to keep.
+ */
+function cachesTask(
+  exec: Pick<ExecutionRow, "debug_of" | "pause_before">,
+  task: TaskSpec,
+  nodeId: string,
+): boolean {
+  return (
+    task.cache !== undefined &&
+    !task.interactive?.enable &&
+    exec.debug_of === null &&
+    !pausesBefore(exec.pause_before, nodeId)
+  );
 }
 
 /**
@@ -336,7 +349,7 @@ export async function cacheOutputs(
   outputs: JsonValue,
 ): Promise<void> {
   const task = loaded.tasks.get(node.task);
-  if (!task || !cachesTask(exec, task)) return;
+  if (!task || !cachesTask(exec, task, node.node_id)) return;
   const row = await tx
     .selectFrom("node_executions")
     .select("inputs")

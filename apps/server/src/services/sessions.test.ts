@@ -1,6 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 
-import { DEFAULT_MAX_IDLE_SECONDS, InteractiveSessionSchema } from "@drydock/contracts";
+import {
+  DEFAULT_MAX_IDLE_SECONDS,
+  defaultMaxUnopenedSeconds,
+  InteractiveSessionSchema,
+} from "@drydock/contracts";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -509,17 +513,23 @@ async function nodeWithAttempts(
 }
 
 describe("SessionService idle deadline, resume and edits (interactive tasks)", () => {
-  it("openSession records maxIdleSeconds (36000 by default), an idle deadline that far away on the database's clock, and a first run's error", async () => {
+  it("openSession records maxIdleSeconds (36000 by default) and maxUnopenedSeconds (a quarter by default), a deadline maxUnopenedSeconds away on the database's clock, and a first run's error", async () => {
     const plain = await attempt();
     const { sessionId: defaulted } = await sessions.openSession(plain.attemptId);
     const row = await db
       .selectFrom("interactive_sessions")
-      .select(["max_idle_seconds", "first_run_error"])
+      .select(["max_idle_seconds", "max_unopened_seconds", "first_run_error"])
       .where("id", "=", defaulted)
       .executeTakeFirstOrThrow();
-    expect(row).toEqual({ max_idle_seconds: DEFAULT_MAX_IDLE_SECONDS, first_run_error: null });
-    expect(await idleSecondsLeft(defaulted)).toBeGreaterThan(DEFAULT_MAX_IDLE_SECONDS - 5);
-    expect(await idleSecondsLeft(defaulted)).toBeLessThanOrEqual(DEFAULT_MAX_IDLE_SECONDS);
+    const unopened = defaultMaxUnopenedSeconds(DEFAULT_MAX_IDLE_SECONDS);
+    expect(row).toEqual({
+      max_idle_seconds: DEFAULT_MAX_IDLE_SECONDS,
+      max_unopened_seconds: unopened,
+      first_run_error: null,
+    });
+    expect(unopened).toBe(9_000);
+    expect(await idleSecondsLeft(defaulted)).toBeGreaterThan(unopened - 5);
+    expect(await idleSecondsLeft(defaulted)).toBeLessThanOrEqual(unopened);
 
     const failedFirst = await attempt();
     const firstRunError = {
@@ -537,12 +547,15 @@ describe("SessionService idle deadline, resume and edits (interactive tasks)", (
     );
     const custom = await db
       .selectFrom("interactive_sessions")
-      .select(["max_idle_seconds", "first_run_error"])
+      .select(["max_idle_seconds", "max_unopened_seconds", "first_run_error"])
       .where("attempt_id", "=", failedFirst.attemptId)
       .execute();
-    expect(custom).toEqual([{ max_idle_seconds: 90, first_run_error: firstRunError }]);
-    expect(await idleSecondsLeft(opened.sessionId)).toBeGreaterThan(85);
-    expect(await idleSecondsLeft(opened.sessionId)).toBeLessThanOrEqual(90);
+    // A quarter of 90 s is under the one-minute floor.
+    expect(custom).toEqual([
+      { max_idle_seconds: 90, max_unopened_seconds: 60, first_run_error: firstRunError },
+    ]);
+    expect(await idleSecondsLeft(opened.sessionId)).toBeGreaterThan(55);
+    expect(await idleSecondsLeft(opened.sessionId)).toBeLessThanOrEqual(60);
 
     // Ending it without an error keeps the first run's error on the record.
     await sessions.endSession(failedFirst.attemptId, "resumed");
@@ -554,7 +567,7 @@ describe("SessionService idle deadline, resume and edits (interactive tasks)", (
     expect(ended).toEqual({ end_reason: "resumed", first_run_error: firstRunError });
   });
 
-  it("heartbeat answers the idle time left from the database's clock (≤ 0 once passed), moves the deadline only while active, and shows a resume request", async () => {
+  it("heartbeat answers the idle time left from the database's clock (≤ 0 once passed), moves the deadline only while active once opened, and shows a resume request", async () => {
     const { attemptId } = await attempt();
     expect(await sessions.heartbeat(attemptId, true)).toBeUndefined();
     const { sessionId } = await sessions.openSession(attemptId, { maxIdleSeconds: 60 });
@@ -566,6 +579,12 @@ describe("SessionService idle deadline, resume and edits (interactive tasks)", (
     expect(expired?.resumeRequested).toBe(false);
     expect(await idleSecondsLeft(sessionId)).toBeLessThan(0);
 
+    // Activity before anyone opened the IDE (the relay's probe, say) leaves the unopened deadline alone.
+    expect((await sessions.heartbeat(attemptId, true))?.idleRemainingMs).toBeLessThanOrEqual(
+      -2_900,
+    );
+    await sessions.opened(sessionId);
+    await setIdleDeadline(sessionId, -3);
     const active = await sessions.heartbeat(attemptId, true);
     expect(active?.idleRemainingMs).toBeGreaterThan(59_000);
     expect(active?.idleRemainingMs).toBeLessThanOrEqual(60_000);
@@ -611,12 +630,22 @@ describe("SessionService idle deadline, resume and edits (interactive tasks)", (
     expect(again.resumeRequestedAt).toBe(first.resumeRequestedAt);
   });
 
-  it("keepAlive moves the idle deadline to a full maxIdleSeconds from now, never earlier than it was", async () => {
+  it("keepAlive moves the deadline by the limit that applies (maxUnopenedSeconds until opened, then maxIdleSeconds), never earlier than it was", async () => {
     const { attemptId } = await attempt();
-    const { sessionId } = await sessions.openSession(attemptId, { maxIdleSeconds: 300 });
+    const { sessionId } = await sessions.openSession(attemptId, {
+      maxIdleSeconds: 300,
+      maxUnopenedSeconds: 100,
+    });
     const executionId = attemptId.split(".")[0] ?? "";
     await setIdleDeadline(sessionId, 5);
+    const unopened = await sessions.keepAlive(executionId, "n0");
+    expect(unopened.limit).toBe("unopened");
+    expect(await idleSecondsLeft(sessionId)).toBeGreaterThan(95);
+    expect(await idleSecondsLeft(sessionId)).toBeLessThanOrEqual(100);
+    await sessions.opened(sessionId);
+    await setIdleDeadline(sessionId, 5);
     const kept = await sessions.keepAlive(executionId, "n0");
+    expect(kept.limit).toBe("idle");
     expect(await idleSecondsLeft(sessionId)).toBeGreaterThan(295);
     expect(kept.idleDeadline).toBe(
       (
@@ -825,7 +854,8 @@ describe("SessionService tells the execution's watchers every change of a sessio
           (await sql<{ now: Date }>`SELECT now() AS now`.execute(db)).rows[0]?.now.getTime(),
         )
         .toBeGreaterThan(setAt);
-      await sessions.heartbeat(attemptId, true);
+      // Active, and opened (through the pinned port): only an opened session's deadline follows activity.
+      await sessions.heartbeat(attemptId, true, 0, true);
       expect(seen).toHaveLength(3);
       expect(Date.parse(seen[2]?.deadline ?? "")).toBeGreaterThan(
         Date.parse(seen[1]?.deadline ?? ""),

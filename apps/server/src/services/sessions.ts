@@ -1,21 +1,31 @@
 import { randomBytes } from "node:crypto";
 
 import { sql } from "kysely";
-import type { RawBuilder } from "kysely";
+import type { ExpressionBuilder, RawBuilder } from "kysely";
 
 import type {
   ErrorInfo,
   ExtensionProblem,
   InteractiveSession,
+  PauseInfo,
+  RecordedResumeChoice,
+  ResumeChoice,
   SessionEndReason,
+  SessionLimit,
 } from "@drydock/contracts";
-import { DEFAULT_MAX_IDLE_SECONDS, sessionHost, sessionOrigin } from "@drydock/contracts";
+import {
+  DEFAULT_MAX_IDLE_SECONDS,
+  defaultMaxUnopenedSeconds,
+  sessionHost,
+  sessionOrigin,
+} from "@drydock/contracts";
 
 import type { Db } from "../db/database.js";
+import type { Database } from "../db/schema.js";
 import type { ServerConfig } from "../env.js";
 import { ServerErrors } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { SESSION_COLUMNS, toSession } from "./api-objects.js";
+import { SESSION_COLUMNS, sessionLimit, toSession } from "./api-objects.js";
 import type { EventBus } from "./event-bus.js";
 import { newSessionId } from "./ids.js";
 import { hashToken } from "./agent-token.js";
@@ -71,12 +81,19 @@ export class SessionService {
 
   /**
    * The attempt's live session (opened on the first call, returned again after) and where to dial its tunnel.
-   * It opens with its idle deadline `maxIdleSeconds` away on the database's clock, and with the first run's
-   * error when the task ran first and failed (runTaskFirst).
+   * Any running attempt may open one (a pause point opens one for a task that is not interactive). It opens
+   * with its deadline `maxUnopenedSeconds` away on the database's clock (nobody has opened its IDE yet), with
+   * the first run's error when the task ran first and failed (runTaskFirst), and with where its task's process
+   * is paused (post-mortem, a pause point).
    */
   async openSession(
     attemptId: string,
-    options: { maxIdleSeconds?: number | undefined; firstRunError?: ErrorInfo | undefined } = {},
+    options: {
+      maxIdleSeconds?: number | undefined;
+      maxUnopenedSeconds?: number | undefined;
+      firstRunError?: ErrorInfo | undefined;
+      pause?: PauseInfo | undefined;
+    } = {},
   ): Promise<{ sessionId: string; tunnel: { relayUrl: string; host: string } }> {
     const { relayUrl, ideOrigin } = this.relaySettings("relayUrl", "ideOrigin");
     const { sessionId, opened } = await this.deps.db.transaction().execute(async (tx) => {
@@ -99,6 +116,8 @@ export class SessionService {
       if (live) return { sessionId: live.id, opened: false };
       const id = newSessionId();
       const maxIdleSeconds = options.maxIdleSeconds ?? DEFAULT_MAX_IDLE_SECONDS;
+      const maxUnopenedSeconds =
+        options.maxUnopenedSeconds ?? defaultMaxUnopenedSeconds(maxIdleSeconds);
       await tx
         .insertInto("interactive_sessions")
         .values({
@@ -106,8 +125,10 @@ export class SessionService {
           attempt_id: attemptId,
           state: "STARTING",
           max_idle_seconds: maxIdleSeconds,
-          idle_deadline: sql<Date>`now() + make_interval(secs => ${maxIdleSeconds})`,
+          max_unopened_seconds: maxUnopenedSeconds,
+          idle_deadline: sql<Date>`now() + make_interval(secs => ${maxUnopenedSeconds})`,
           first_run_error: options.firstRunError ? JSON.stringify(options.firstRunError) : null,
+          pause: options.pause ? JSON.stringify(options.pause) : null,
         })
         .execute();
       return { sessionId: id, opened: true };
@@ -205,6 +226,24 @@ export class SessionService {
     throw new Error(`IDE ticket for session "${sessionId}" was neither spent nor refused`);
   }
 
+  /**
+   * Someone opened the session's IDE (a ticket redeemed and its holder still allowed in): the first time, it
+   * is opened, and from now on `max_idle_seconds` without activity ends it; the deadline moves that far on.
+   */
+  async opened(sessionId: string): Promise<void> {
+    const row = await this.deps.db
+      .updateTable("interactive_sessions")
+      .set({
+        opened_at: sql<Date>`coalesce(opened_at, now())`,
+        idle_deadline: sql<Date>`now() + make_interval(secs => max_idle_seconds)`,
+      })
+      .where("id", "=", sessionId)
+      .where("state", "<>", "ENDED")
+      .returning("id")
+      .executeTakeFirst();
+    if (row) await this.announce(sessionId);
+  }
+
   /** May the agent holding `agentToken` carry `sessionId`'s tunnel? Only its own attempt's, while both are live. */
   async authorizeTunnel(
     sessionId: string,
@@ -254,10 +293,18 @@ export class SessionService {
 
   /**
    * The attempt's live session ended, and why; its tunnel and tickets stop working. Nothing to end is fine.
-   * A first-run error given at opening stays unless this call brings one.
+   * A first-run error given at opening stays unless this call brings one. `resume` is how the agent resumed
+   * it (the IDE's commands, the debugger), recorded on the attempt unless a choice is recorded there already
+   * (one asked for through the server). Answers the choice the attempt was resumed with, if any.
    */
-  async endSession(attemptId: string, reason: SessionEndReason, error?: ErrorInfo): Promise<void> {
-    const ended = await this.deps.db
+  async endSession(
+    attemptId: string,
+    reason: SessionEndReason,
+    error?: ErrorInfo,
+    resume?: { choice: RecordedResumeChoice; by: string },
+  ): Promise<{ resumeChoice?: RecordedResumeChoice }> {
+    const { db } = this.deps;
+    const ended = await db
       .updateTable("interactive_sessions")
       .set({
         state: "ENDED",
@@ -269,57 +316,95 @@ export class SessionService {
       .where("state", "<>", "ENDED")
       .returning("id")
       .executeTakeFirst();
+    if (resume) {
+      const record = { ...resume, at: new Date().toISOString() };
+      await db
+        .updateTable("attempts")
+        .set({ resume: JSON.stringify(record) })
+        .where("id", "=", attemptId)
+        .where("resume", "is", null)
+        .execute();
+    }
     if (ended) {
       this.deps.log.info({ sessionId: ended.id, attemptId, reason }, "interactive session ended");
       await this.announce(ended.id);
     }
+    const recorded = await db
+      .selectFrom("attempts")
+      .select("resume")
+      .where("id", "=", attemptId)
+      .executeTakeFirst();
+    return recorded?.resume ? { resumeChoice: recorded.resume.choice } : {};
   }
 
   /**
-   * The agent's heartbeat, for its attempt's live session: with `active` (traffic, the editor's heartbeat),
-   * the idle deadline moves to a full `max_idle_seconds` from now. Answers what the agent must act on: the
-   * time left (the database's clock, so the agent's clock does not matter; ≤ 0 once it passed) and whether a
-   * user asked to resume. Undefined when the attempt has no live session. One query, and one more to tell watchers when the deadline moved: this runs every 2 s.
+   * The agent's heartbeat, for its attempt's live session: `opened` (a browser signed in through the task's
+   * pinned local port) opens the session as a redeemed ticket does; `active` (traffic, the editor's heartbeat)
+   * then moves its deadline to a full `max_idle_seconds` from now — but not before someone opened it: the
+   * relay's readiness probe is traffic too, and a session nobody opened keeps its `max_unopened_seconds`. Answers what the agent must act on: the time left (the database's clock, so
+   * the agent's clock does not matter; ≤ 0 once it passed), which limit that is, and whether (and how) a user
+   * asked to resume. Undefined when the attempt has no live session. One query, and one more to tell watchers
+   * when the deadline moved: this runs every 2 s.
    */
   async heartbeat(
     attemptId: string,
     active: boolean,
     tunnelDownMs = 0,
+    opened = false,
   ): Promise<
-    { idleRemainingMs: number; idleDeadline: string; resumeRequested: boolean } | undefined
+    | {
+        idleRemainingMs: number;
+        idleDeadline: string;
+        limit: SessionLimit;
+        resumeRequested: boolean;
+        resumeChoice?: ResumeChoice;
+      }
+    | undefined
   > {
     const { db } = this.deps;
     const answer = [
       "id",
       "idle_deadline",
+      "opened_at",
       "resume_requested_at",
+      "resume_choice",
       sql<number | null>`extract(epoch from idle_deadline - now())::float8 * 1000`.as(
         "remaining_ms",
       ),
     ] as const;
-    const row = active
-      ? await db
-          .updateTable("interactive_sessions")
-          .set({ idle_deadline: sql<Date>`now() + make_interval(secs => max_idle_seconds)` })
-          .where("attempt_id", "=", attemptId)
-          .where("state", "<>", "ENDED")
-          .returning(answer)
-          .executeTakeFirst()
-      : await db
-          .selectFrom("interactive_sessions")
-          .select(answer)
-          .where("attempt_id", "=", attemptId)
-          .where("state", "<>", "ENDED")
-          .executeTakeFirst();
+    const row =
+      active || opened
+        ? await db
+            .updateTable("interactive_sessions")
+            .set({
+              ...(opened ? { opened_at: sql<Date>`coalesce(opened_at, now())` } : {}),
+              idle_deadline: opened
+                ? sql<Date>`now() + make_interval(secs => max_idle_seconds)`
+                : sql<Date>`case when opened_at is null then idle_deadline else now() + make_interval(secs => max_idle_seconds) end`,
+            })
+            .where("attempt_id", "=", attemptId)
+            .where("state", "<>", "ENDED")
+            .returning(answer)
+            .executeTakeFirst()
+        : await db
+            .selectFrom("interactive_sessions")
+            .select(answer)
+            .where("attempt_id", "=", attemptId)
+            .where("state", "<>", "ENDED")
+            .executeTakeFirst();
     if (!row?.idle_deadline || row.remaining_ms === null) return undefined;
     const unready =
       tunnelDownMs >= TUNNEL_DOWN_UNREADY_MS && (await this.unready(row.id, tunnelDownMs));
     // The deadline moved, or the link went: the console follows.
     if (active || unready) await this.announce(row.id);
+    const requested = row.resume_requested_at !== null;
     return {
       idleRemainingMs: Math.round(row.remaining_ms),
       idleDeadline: row.idle_deadline.toISOString(),
-      resumeRequested: row.resume_requested_at !== null,
+      limit: sessionLimit(row.opened_at),
+      resumeRequested: requested,
+      // A request from before choices existed is for the edited code.
+      ...(requested ? { resumeChoice: (row.resume_choice ?? "edited") as ResumeChoice } : {}),
     };
   }
 
@@ -341,12 +426,17 @@ export class SessionService {
   }
 
   /**
-   * What the agent learnt: extension problems, the IDE's edits so far. Goes to the attempt's latest session,
-   * also once it ended (the agent saves its final edits right after ending it).
+   * What the agent learnt: extension problems, the IDE's edits so far, where its task's process is paused
+   * (`null` once it is no longer). Goes to the attempt's latest session, also once it ended (the agent saves
+   * its final edits right after ending it).
    */
   async updateSession(
     attemptId: string,
-    update: { extensionProblems?: ExtensionProblem[] | undefined; changes?: string | undefined },
+    update: {
+      extensionProblems?: ExtensionProblem[] | undefined;
+      changes?: string | undefined;
+      pause?: PauseInfo | null | undefined;
+    },
   ): Promise<void> {
     const { db } = this.deps;
     const latest = db
@@ -362,6 +452,9 @@ export class SessionService {
       ...(update.changes !== undefined
         ? { changes: update.changes, changes_at: sql<Date>`now()` }
         : {}),
+      ...(update.pause !== undefined
+        ? { pause: update.pause === null ? null : JSON.stringify(update.pause) }
+        : {}),
     };
     const row =
       Object.keys(set).length > 0
@@ -376,23 +469,97 @@ export class SessionService {
     await this.announce(row.id);
   }
 
-  /** A user asks the node's live session to resume; the agent sees it at its next heartbeat. Asking again changes nothing. */
-  async resume(executionId: string, nodeId: string): Promise<InteractiveSession> {
-    const session = await this.updateLiveSession(executionId, nodeId, {
-      resume_requested_at: sql<Date>`coalesce(resume_requested_at, now())`,
+  /**
+   * `by` (a user's e-mail, else id) asks the node's live session to resume with `choice`; the agent sees it at
+   * its next heartbeat. The choice is recorded on the attempt. `original` and `fail` need a paused task (there
+   * is an original error to end with, or a process to continue); once a choice was asked, asking it again
+   * changes nothing and asking another is refused.
+   */
+  async resume(
+    executionId: string,
+    nodeId: string,
+    choice: ResumeChoice = "edited",
+    by = "unknown",
+  ): Promise<InteractiveSession> {
+    const asked = await this.deps.db.transaction().execute(async (tx) => {
+      // The session's row lock orders racing requests: one choice wins, the others see it.
+      const live = await tx
+        .selectFrom("interactive_sessions")
+        .select(["id", "attempt_id", "resume_requested_at", "resume_choice", "pause"])
+        .where("state", "<>", "ENDED")
+        .where("attempt_id", "=", latestAttemptOf(executionId, nodeId))
+        .forUpdate()
+        .executeTakeFirst();
+      if (!live) return undefined;
+      if (live.resume_requested_at !== null) {
+        const taken = (live.resume_choice ?? "edited") as ResumeChoice;
+        if (taken !== choice)
+          throw ServerErrors.resumeChoiceTaken(executionId, nodeId, taken, choice);
+        return { id: live.id, changed: false };
+      }
+      if (choice !== "edited" && live.pause === null)
+        throw ServerErrors.sessionNotPaused(executionId, nodeId, choice);
+      const { resume_requested_at: at } = await tx
+        .updateTable("interactive_sessions")
+        .set({ resume_requested_at: sql<Date>`now()`, resume_choice: choice })
+        .where("id", "=", live.id)
+        .returning("resume_requested_at")
+        .executeTakeFirstOrThrow();
+      const record = { choice, by, at: (at ?? new Date()).toISOString() };
+      await tx
+        .updateTable("attempts")
+        .set({ resume: JSON.stringify(record) })
+        .where("id", "=", live.attempt_id)
+        .where("resume", "is", null)
+        .execute();
+      return { id: live.id, changed: true };
     });
-    this.deps.log.info(
-      { sessionId: session.id, executionId, nodeId },
-      "a user asked the interactive session to resume",
-    );
+    if (!asked)
+      throw ServerErrors.noLiveSession(
+        executionId,
+        nodeId,
+        whyNoLiveSession(await this.nodeState(executionId, nodeId)),
+      );
+    const session = await this.publishSession(executionId, nodeId, asked.id);
+    if (asked.changed)
+      this.deps.log.info(
+        { sessionId: session.id, executionId, nodeId, choice, by },
+        "a user asked the interactive session to resume",
+      );
     return session;
   }
 
-  /** Postpones the node's live session's idle end to a full `max_idle_seconds` from now (never earlier than it was). */
+  /**
+   * Postpones the node's live session's end by the limit that applies from now (never earlier than it was):
+   * `max_unopened_seconds` while nobody has opened its IDE, `max_idle_seconds` once someone has.
+   */
   keepAlive(executionId: string, nodeId: string): Promise<InteractiveSession> {
     return this.updateLiveSession(executionId, nodeId, {
-      idle_deadline: sql<Date>`greatest(idle_deadline, now() + make_interval(secs => max_idle_seconds))`,
+      idle_deadline: sql<Date>`greatest(idle_deadline, now() + make_interval(secs =>
+        CASE WHEN opened_at IS NULL THEN max_unopened_seconds ELSE max_idle_seconds END))`,
     });
+  }
+
+  /** The session as users see it, told to the execution's watchers. */
+  private async publishSession(
+    executionId: string,
+    nodeId: string,
+    sessionId: string,
+  ): Promise<InteractiveSession> {
+    const row = await this.deps.db
+      .selectFrom("interactive_sessions")
+      .select(SESSION_COLUMNS)
+      .where("id", "=", sessionId)
+      .executeTakeFirstOrThrow();
+    const session = toSession(row);
+    this.deps.bus.publish(executionId, {
+      type: "session",
+      executionId,
+      nodeId,
+      attemptId: session.attemptId,
+      session,
+    });
+    return session;
   }
 
   /** The IDE's edits in the node's latest session (of any attempt, live or ended), as a unified diff. */
@@ -452,21 +619,13 @@ export class SessionService {
   private async updateLiveSession(
     executionId: string,
     nodeId: string,
-    set: { resume_requested_at?: RawBuilder<Date>; idle_deadline?: RawBuilder<Date> },
+    set: { idle_deadline: RawBuilder<Date> },
   ): Promise<InteractiveSession> {
     const row = await this.deps.db
       .updateTable("interactive_sessions")
       .set(set)
       .where("state", "<>", "ENDED")
-      .where("attempt_id", "=", (eb) =>
-        eb
-          .selectFrom("attempts")
-          .select("attempts.id")
-          .where("attempts.execution_id", "=", executionId)
-          .where("attempts.node_id", "=", nodeId)
-          .orderBy("attempts.number", "desc")
-          .limit(1),
-      )
+      .where("attempt_id", "=", latestAttemptOf(executionId, nodeId))
       .returning(SESSION_COLUMNS)
       .executeTakeFirst();
     if (row) {
@@ -545,6 +704,18 @@ export class SessionService {
     if (missing.length > 0) throw ServerErrors.relayNotConfigured(missing.map((k) => SETTING[k]));
     return Object.fromEntries(keys.map((k) => [k, this.deps.relay[k]])) as Record<K, string>;
   }
+}
+
+/** The id of the node's latest attempt, as a subquery: its live session is the node's. */
+function latestAttemptOf(executionId: string, nodeId: string) {
+  return (eb: ExpressionBuilder<Database, "interactive_sessions">) =>
+    eb
+      .selectFrom("attempts")
+      .select("attempts.id")
+      .where("attempts.execution_id", "=", executionId)
+      .where("attempts.node_id", "=", nodeId)
+      .orderBy("attempts.number", "desc")
+      .limit(1);
 }
 
 interface NodeSessionState {

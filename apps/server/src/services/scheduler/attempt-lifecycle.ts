@@ -4,8 +4,13 @@
  * a word. Each report moves the DAG on (see dag.ts); a report for an attempt that already ended is refused
  * or, when it repeats what is recorded, accepted once.
  */
-import type { ErrorInfo, JsonValue } from "@drydock/contracts";
-import { SESSION_IDLE_CODE } from "@drydock/contracts";
+import type { ErrorInfo, JsonValue, SessionEndReason } from "@drydock/contracts";
+import {
+  RESUME_FAIL_CODE,
+  RESUME_ORIGINAL_CODE,
+  SESSION_IDLE_CODE,
+  SESSION_UNOPENED_CODE,
+} from "@drydock/contracts";
 
 import type { Db } from "../../db/database.js";
 import type { AttemptRow, ExecutionRow } from "../../db/schema.js";
@@ -22,6 +27,19 @@ import type { ExecutionTransactions, Tx } from "./transaction.js";
 import type { WorkflowCache } from "./workflow-cache.js";
 
 export type FailureStatus = "FAILED" | "TIMED_OUT" | "LOST";
+
+/**
+ * Failures that a person's choice, or absence, decides rather than the task's retries: how the session
+ * ended, and whether the node runs again. A session that ended idle or unopened is never retried: its user
+ * walked away, or never came, and a retry would open an IDE for nobody. On a paused task, a person chose to
+ * run the original code again (a new attempt, whatever the retries) or to end the node as failed.
+ */
+const DECIDED_FAILURES: Record<string, { session: SessionEndReason; retry: boolean }> = {
+  [SESSION_IDLE_CODE]: { session: "idle", retry: false },
+  [SESSION_UNOPENED_CODE]: { session: "unopened", retry: false },
+  [RESUME_ORIGINAL_CODE]: { session: "resumed", retry: true },
+  [RESUME_FAIL_CODE]: { session: "resumed", retry: false },
+};
 
 export class AttemptLifecycle {
   constructor(
@@ -139,8 +157,8 @@ export class AttemptLifecycle {
         .set({ status, error: errorJson(error), ended_at: new Date() })
         .where("id", "=", id)
         .execute();
-      const idle = error.code === SESSION_IDLE_CODE;
-      await endSessions(tx, [id], idle ? "idle" : "failed");
+      const decided = error.code ? DECIDED_FAILURES[error.code] : undefined;
+      await endSessions(tx, [id], decided?.session ?? "failed");
       if (exec.status !== "RUNNING") return;
       const node = await tx
         .selectFrom("node_executions")
@@ -148,11 +166,21 @@ export class AttemptLifecycle {
         .where("execution_id", "=", executionId)
         .where("node_id", "=", attempt.node_id)
         .executeTakeFirstOrThrow();
-      if (await this.retries(tx, attempt, node.task, exec, status, idle)) {
+      const retry =
+        decided && status !== "LOST"
+          ? decided.retry
+          : await this.retries(tx, attempt, node.task, exec, status);
+      if (retry) {
         this.deps.log.info({ attemptId: id, status, next: attempt.number + 1 }, "retrying node");
+        const how =
+          status === "LOST"
+            ? "was lost"
+            : decided
+              ? "was ended to run the original code again"
+              : "failed";
         return createAttempt(tx, fx, executionId, node, attempt.number + 1, {
           ...error,
-          message: `attempt ${attempt.number} ${status === "LOST" ? "was lost" : "failed"}: ${error.message}`,
+          message: `attempt ${attempt.number} ${how}: ${error.message}`,
         });
       }
       await setNode(tx, fx, executionId, node, "FAILED", { error, attempt: attempt.number });
@@ -170,9 +198,8 @@ export class AttemptLifecycle {
   }
 
   /**
-   * Whether the node of a failed attempt gets another: a lost agent up to `lostAttemptRetries` times, a
-   * failure up to the task's `retries`. A session that ended idle is never retried: its user walked away,
-   * and a retry would open an IDE for nobody.
+   * Whether the node of a failed attempt has retries left: a lost agent up to `lostAttemptRetries` times, a
+   * failure up to the task's `retries`. Attempts ended to run the original code again count as neither.
    */
   private async retries(
     tx: Tx,
@@ -180,20 +207,22 @@ export class AttemptLifecycle {
     taskName: string,
     exec: ExecutionRow,
     status: FailureStatus,
-    idle: boolean,
   ): Promise<boolean> {
     const task = (await this.deps.workflows.workflowOf(exec, tx)).tasks.get(taskName);
     const history = await tx
       .selectFrom("attempts")
-      .select("status")
+      // The errors are read whole: `->>` would refuse one holding U+0000, which `json` keeps.
+      .select(["status", "error"])
       .where("execution_id", "=", attempt.execution_id)
       .where("node_id", "=", attempt.node_id)
       .execute();
     const lost = history.filter((a) => a.status === "LOST").length;
-    const failures = history.length - lost;
+    const failures = history.filter(
+      (a) => a.status !== "LOST" && (a.error as ErrorInfo | null)?.code !== RESUME_ORIGINAL_CODE,
+    ).length;
     return status === "LOST"
       ? lost <= this.deps.config.lostAttemptRetries
-      : !idle && failures <= (task?.retries ?? 0);
+      : failures <= (task?.retries ?? 0);
   }
 
   /** The executor saw the agent end: its slot is freed, and an attempt it never reported on fails with the reason. */

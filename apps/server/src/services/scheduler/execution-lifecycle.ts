@@ -28,6 +28,8 @@ export interface NewExecution {
   parent?: ExecutionParent;
   /** Cached tasks run again and replace their cache entries. */
   overwriteCache?: boolean;
+  /** Pause points: these nodes' tasks are held on their first line with their IDE open. */
+  pauseBefore?: string[];
 }
 
 export class ExecutionLifecycle {
@@ -45,7 +47,7 @@ export class ExecutionLifecycle {
    * `prepare` writes, in the same transaction, what the execution needs first (a fork's version).
    */
   async startExecution(exec: NewExecution, prepare?: (tx: Tx) => Promise<void>): Promise<void> {
-    const { debugOf, createdBy, parent, overwriteCache, ...row } = exec;
+    const { debugOf, createdBy, parent, overwriteCache, pauseBefore, ...row } = exec;
     const inputs = jsonColumns(exec.inputs);
     await this.deps.db.transaction().execute(async (tx) => {
       await prepare?.(tx);
@@ -66,6 +68,7 @@ export class ExecutionLifecycle {
           parent: parent ? JSON.stringify(parent) : null,
           parent_id: parent?.executionId ?? null,
           overwrite_cache: overwriteCache ?? false,
+          pause_before: pauseBefore ?? [],
         })
         .execute();
       if (spec.nodes.length > 0) {
