@@ -1,21 +1,29 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
-import { AppError } from "@drydock/contracts";
+import {
+  AppError,
+  LAUNCH_NAMES,
+  RESUME_FAIL_CODE,
+  RESUME_ORIGINAL_CODE,
+  SESSION_UNOPENED_CODE,
+} from "@drydock/contracts";
+import type { AttemptAssignment, InteractiveConfig } from "@drydock/contracts";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import WebSocket from "ws";
 
 import type { AgentConfig } from "../env.js";
 import { defaultIdeDir } from "../ide/runtime.js";
 import { newState, TestControlPlane } from "../test/control-plane.js";
-import { assignmentFor as assignmentOf, packFixture } from "../test/fixture.js";
+import { assignmentFor as assignmentOf, fixtureLine, packFixture } from "../test/fixture.js";
 import type { FixtureBundle } from "../test/fixture.js";
 import { serveAttempts } from "./attempt-loop.js";
 import { AGENT_ERROR_CODES, EXIT_CODES } from "./exit-codes.js";
@@ -356,25 +364,53 @@ describe("serveAttempts (a warm agent)", () => {
   });
 });
 
-describe("an interactive task", () => {
-  const sessionDirs = async () =>
-    new Set((await readdir(tmpdir())).filter((name) => name.startsWith("drydock-session-")));
-  const codeServers = async () => {
-    const found: string[] = [];
-    for (const pid of (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry))) {
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-      if (cmdline.includes("code-server") && cmdline.includes(cacheDir)) found.push(cmdline);
-    }
-    return found;
-  };
-  /** A port nobody listens on: the relay is away, so sessions wait for it only REACHABLE_FALLBACK_MS. */
-  const closedPort = () =>
-    new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, "127.0.0.1", () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => resolve(port));
-      });
+/** The attempt's private directories in the temp dir: a session's, a paused task's. */
+const privateDirs = async () =>
+  new Set(
+    (await readdir(tmpdir())).filter(
+      (name) => name.startsWith("drydock-session-") || name.startsWith("drydock-paused-"),
+    ),
+  );
+/** Command lines of this test's processes still running: code-server (from its cache) and paused-task runners. */
+async function processesLike(needle: (cmdline: string, cwd: string) => boolean): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => "");
+    if (needle(cmdline, cwd)) found.push(cmdline);
+  }
+  return found;
+}
+const codeServers = () =>
+  processesLike((cmdline) => cmdline.includes("code-server") && cmdline.includes(cacheDir));
+/** A runner works in its bundle, in this test's cache. */
+const pausedRunners = () =>
+  processesLike((cmdline, cwd) => cmdline.includes("paused-runner") && cwd.startsWith(cacheDir));
+/** A port nobody listens on: the relay is away, so sessions wait for it only REACHABLE_FALLBACK_MS. */
+const closedPort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
     });
+  });
+const systemLine = (prefix: string) =>
+  plane.state.calls.logs.find((line) => line.stream === "system" && line.text.startsWith(prefix))
+    ?.text;
+/** The session's workspace, once the agent laid it out. */
+const sessionWorkspace = () =>
+  vi.waitFor(
+    () => {
+      const line = systemLine("VS Code workspace: ");
+      if (!line) throw new Error("no workspace yet");
+      return line.slice("VS Code workspace: ".length);
+    },
+    { timeout: 30_000 },
+  );
+const runScript = promisify(execFile);
+
+describe("an interactive task", () => {
+  const sessionDirs = privateDirs;
 
   it("whose task is missing from the bundle ends the IDE it started early: failed, with no code-server or session directory left", async () => {
     // No preExecute and no runTaskFirst: code-server starts before the module is loaded and the task looked up.
@@ -431,23 +467,12 @@ describe("an interactive task", () => {
     const running = runOneAttempt(configFor(endpoint, { heartbeatMs: 500 }), {
       logger: testLogger(),
     });
-    const systemLine = (prefix: string) =>
-      plane.state.calls.logs.find(
-        (line) => line.stream === "system" && line.text.startsWith(prefix),
-      )?.text;
-    const workspace = await vi.waitFor(
-      () => {
-        const line = systemLine("VS Code workspace: ");
-        if (!line) throw new Error("no workspace yet");
-        return line.slice("VS Code workspace: ".length);
-      },
-      { timeout: 30_000 },
-    );
+    const workspace = await sessionWorkspace();
     await vi.waitFor(() => expect(systemLine("code-server started")).toBeDefined(), {
       timeout: 30_000,
     });
 
-    const run = promisify(execFile);
+    const run = runScript;
     const debugged = await run(
       process.execPath,
       [join(workspace, "drydock_interactive_entrypoint.mjs")],
@@ -466,9 +491,325 @@ describe("an interactive task", () => {
     expect(systemLine("code-server stopped")).toBe(
       "code-server stopped (resume asked for by the IDE)",
     );
-    expect(plane.state.calls.endSession).toEqual([{ reason: "resumed" }]);
+    expect(plane.state.calls.endSession).toEqual([
+      { reason: "resumed", resume: { choice: "edited", by: "the IDE" } },
+    ]);
     expect(plane.state.calls.complete).toHaveLength(1);
     expect(await codeServers()).toEqual([]);
     expect(existsSync(workspace)).toBe(false);
+  }, 60_000);
+});
+
+/** An assignment of a fixture task with `vscode(...)` options (the defaults, then `options`). */
+function interactiveAssignment(
+  taskName: string,
+  options: Partial<InteractiveConfig> = {},
+): AttemptAssignment {
+  const assignment = assignmentFor(taskName);
+  return {
+    ...assignment,
+    task: {
+      ...assignment.task,
+      interactive: {
+        enable: true,
+        maxIdleSeconds: 600,
+        runTaskFirst: false,
+        preExecute: false,
+        extensions: [],
+        ...options,
+      },
+    },
+  };
+}
+
+/** A minimal debugger on a paused task's inspector socket, as VS Code's attach configuration connects. */
+async function attachDebugger(websocketAddress: string) {
+  const ws = new WebSocket(websocketAddress);
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  let id = 0;
+  const replies = new Map<number, (result: unknown) => void>();
+  const paused: { callFrames: { callFrameId: string }[] }[] = [];
+  ws.on("message", (data) => {
+    const message = JSON.parse((data as Buffer).toString("utf8")) as {
+      id?: number;
+      method?: string;
+      params?: unknown;
+      result?: unknown;
+    };
+    if (message.id !== undefined) replies.get(message.id)?.(message.result);
+    else if (message.method === "Debugger.paused")
+      paused.push(message.params as (typeof paused)[number]);
+  });
+  const send = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve) => {
+      replies.set(++id, resolve);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  // A task that ends as soon as it is resumed may take its process, and the socket, with it before the reply.
+  ws.once("close", () => replies.forEach((resolve) => resolve(undefined)));
+  await send("Debugger.enable");
+  const frame = await vi.waitFor(
+    () => {
+      const callFrameId = paused[0]?.callFrames[0]?.callFrameId;
+      if (!callFrameId) throw new Error("not paused yet");
+      return callFrameId;
+    },
+    { timeout: 10_000 },
+  );
+  return {
+    evaluate: async (expression: string) =>
+      (
+        (await send("Debugger.evaluateOnCallFrame", { callFrameId: frame, expression })) as {
+          result: { value: unknown };
+        }
+      ).result.value,
+    resume: () => send("Debugger.resume"),
+    close: () => ws.close(),
+  };
+}
+
+/** The attach configuration the session's launch.json holds. */
+async function attachConfiguration(workspace: string): Promise<{ websocketAddress: string }> {
+  const launch = JSON.parse(await readFile(join(workspace, ".vscode", "launch.json"), "utf8")) as {
+    configurations: { name: string; websocketAddress: string }[];
+  };
+  const attach = launch.configurations.find((c) => c.name === LAUNCH_NAMES.attach);
+  if (!attach) throw new Error("no attach configuration");
+  return attach;
+}
+
+describe("a task that pauses (onFailure: pause, or a pause point)", () => {
+  let before: Set<string>;
+  beforeEach(async () => {
+    plane.state.relayUrl = `http://127.0.0.1:${await closedPort()}`;
+    before = await privateDirs();
+  });
+  /** Whatever the end: no code-server, no paused task's process, no private directory left. */
+  const expectNothingLeft = async () => {
+    expect(await codeServers()).toEqual([]);
+    expect(await pausedRunners()).toEqual([]);
+    expect([...(await privateDirs())].filter((dir) => !before.has(dir))).toEqual([]);
+  };
+  const startAttempt = async () =>
+    runOneAttempt(configFor(await plane.listen(), { heartbeatMs: 300 }), {
+      logger: testLogger(),
+    });
+
+  it("runs a task that succeeds in its own process to its output, with no session", async () => {
+    plane.state.assignment = interactiveAssignment("add", { onFailure: "pause" });
+    plane.state.inputs = { a: 2, b: 3 };
+
+    expect(await startAttempt()).toBe(EXIT_CODES.succeeded);
+    expect(plane.state.outputs.get("att-1")?.toString()).toBe(
+      JSON.stringify({ sum: 5, doubled: 4 }),
+    );
+    expect(plane.state.calls.openSession).toEqual([]);
+    // The task's own output reaches its log from its process.
+    expect(plane.state.calls.logs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ stream: "stdout", text: "adding 2 and 3" }),
+      ]),
+    );
+    await expectNothingLeft();
+  }, 30_000);
+
+  it("opens the session on a task paused at its throw; ended as failed in the IDE, the attempt fails with the original error and stack", async () => {
+    plane.state.assignment = interactiveAssignment("boom", { onFailure: "pause" });
+    const running = startAttempt();
+    const workspace = await sessionWorkspace();
+
+    const line = fixtureLine('throw new TypeError("kaboom")');
+    expect(plane.state.calls.openSession).toEqual([
+      {
+        maxIdleSeconds: 600,
+        maxUnopenedSeconds: 150,
+        pause: expect.objectContaining({
+          reason: "exception",
+          file: "tasks.ts",
+          line,
+          message: "kaboom",
+          name: "TypeError",
+        }) as unknown,
+      },
+    ]);
+    expect(systemLine("task boom threw")).toBe(
+      `task boom threw: paused at tasks.ts:${line}: kaboom; opening VS Code on the paused process (onFailure: pause)`,
+    );
+    expect((await attachConfiguration(workspace)).websocketAddress).toMatch(
+      /^ws\+unix:\/.*\/inspector\.sock:\/$/,
+    );
+    await vi.waitFor(() => expect(systemLine("code-server started")).toBeDefined(), {
+      timeout: 30_000,
+    });
+
+    const ended = await runScript(
+      process.execPath,
+      [join(workspace, "drydock_resume_task.mjs"), "--fail", "--yes"],
+      {
+        cwd: workspace,
+        env: { PATH: process.env.PATH ?? "" },
+      },
+    );
+    expect(ended.stdout).toContain("ending the task as failed");
+
+    expect(await running).toBe(EXIT_CODES.taskFailed);
+    expect(plane.state.calls.fail).toEqual([
+      expect.objectContaining({ message: "kaboom", name: "TypeError", code: RESUME_FAIL_CODE }),
+    ]);
+    expect(plane.state.calls.fail[0]?.stack).toMatch(/TypeError: kaboom\n\s+at .*tasks\.ts/);
+    expect(plane.state.calls.endSession).toEqual([
+      { reason: "resumed", resume: { choice: "fail", by: "the IDE" } },
+    ]);
+    expect(plane.state.calls.complete).toEqual([]);
+    await expectNothingLeft();
+  }, 60_000);
+
+  it("keeps the session open, and its pause, when the paused throw is continued in the debugger, and runs the original code again from the IDE with the original error", async () => {
+    plane.state.assignment = interactiveAssignment("boom", { onFailure: "pause" });
+    const running = startAttempt();
+    const workspace = await sessionWorkspace();
+    const debug = await attachDebugger((await attachConfiguration(workspace)).websocketAddress);
+    await debug.resume();
+    // The error went on and ended the task's process; the session stays, its pause kept as where it threw.
+    await vi.waitFor(
+      () => expect(systemLine("task boom ran on from the debugger and failed")).toBeDefined(),
+      {
+        timeout: 10_000,
+      },
+    );
+    expect(plane.state.calls.updateSession.filter((u) => "pause" in u)).toEqual([]);
+    debug.close();
+    expect(plane.state.calls.endSession).toEqual([]);
+    await vi.waitFor(() => expect(systemLine("code-server started")).toBeDefined(), {
+      timeout: 30_000,
+    });
+
+    await runScript(
+      process.execPath,
+      [join(workspace, "drydock_resume_task.mjs"), "--original", "--yes"],
+      {
+        cwd: workspace,
+        env: { PATH: process.env.PATH ?? "" },
+      },
+    );
+    expect(await running).toBe(EXIT_CODES.taskFailed);
+    expect(plane.state.calls.fail).toEqual([
+      expect.objectContaining({ message: "kaboom", name: "TypeError", code: RESUME_ORIGINAL_CODE }),
+    ]);
+    expect(plane.state.calls.endSession).toEqual([
+      { reason: "resumed", resume: { choice: "original", by: "the IDE" } },
+    ]);
+    await expectNothingLeft();
+  }, 60_000);
+
+  it("ends the attempt with the original error for a new attempt when the console or CLI asks for the original code", async () => {
+    plane.state.assignment = interactiveAssignment("boom", { onFailure: "pause" });
+    plane.state.sessionAnswer = {
+      idleRemainingMs: 60_000,
+      idleDeadline: new Date(Date.now() + 60_000).toISOString(),
+      limit: "unopened",
+      resumeRequested: true,
+      resumeChoice: "original",
+    };
+
+    expect(await startAttempt()).toBe(EXIT_CODES.taskFailed);
+    expect(plane.state.calls.fail).toEqual([
+      expect.objectContaining({ message: "kaboom", name: "TypeError", code: RESUME_ORIGINAL_CODE }),
+    ]);
+    // The server recorded who asked; the agent does not say it again.
+    expect(plane.state.calls.endSession).toEqual([{ reason: "resumed" }]);
+    expect(systemLine("code-server stopped")).toBe(
+      "code-server stopped (resume (original) asked for by a user (console or CLI))",
+    );
+    await expectNothingLeft();
+  }, 60_000);
+
+  it("holds a pause point before the task runs with its inputs loaded; continued in the debugger, its output is stored", async () => {
+    plane.state.assignment = { ...interactiveAssignment("add"), pauseBefore: true };
+    plane.state.inputs = { a: 4, b: 5 };
+    const running = startAttempt();
+    const workspace = await sessionWorkspace();
+
+    expect(plane.state.calls.openSession).toEqual([
+      expect.objectContaining({
+        pause: expect.objectContaining({
+          reason: "before",
+          file: "tasks.ts",
+          line: fixtureLine("console.log(`adding"),
+        }) as unknown,
+      }),
+    ]);
+    expect(systemLine("task add is held")).toBe(
+      "task add is held before it runs (pause point); opening VS Code",
+    );
+    const debug = await attachDebugger((await attachConfiguration(workspace)).websocketAddress);
+    expect(await debug.evaluate("a + b")).toBe(9);
+    await debug.resume();
+
+    expect(await running).toBe(EXIT_CODES.succeeded);
+    debug.close();
+    expect(plane.state.outputs.get("att-1")?.toString()).toBe(
+      JSON.stringify({ sum: 9, doubled: 8 }),
+    );
+    expect(plane.state.calls.endSession).toEqual([
+      { reason: "resumed", resume: { choice: "continued", by: "the debugger" } },
+    ]);
+    await expectNothingLeft();
+  }, 60_000);
+
+  it("runs a held task's registered code when the IDE resumes it with the original code", async () => {
+    plane.state.assignment = { ...interactiveAssignment("add"), pauseBefore: true };
+    plane.state.inputs = { a: 1, b: 2 };
+    const running = startAttempt();
+    const workspace = await sessionWorkspace();
+    await vi.waitFor(() => expect(systemLine("code-server started")).toBeDefined(), {
+      timeout: 30_000,
+    });
+    await runScript(
+      process.execPath,
+      [join(workspace, "drydock_resume_task.mjs"), "--original", "--yes"],
+      {
+        cwd: workspace,
+        env: { PATH: process.env.PATH ?? "" },
+      },
+    );
+
+    expect(await running).toBe(EXIT_CODES.succeeded);
+    expect(plane.state.outputs.get("att-1")?.toString()).toBe(
+      JSON.stringify({ sum: 3, doubled: 2 }),
+    );
+    expect(plane.state.calls.endSession).toEqual([
+      { reason: "resumed", resume: { choice: "original", by: "the IDE" } },
+    ]);
+    await expectNothingLeft();
+  }, 60_000);
+
+  it("ends a pause point's session nobody opened under the unopened limit, a task that is not interactive getting the default limits", async () => {
+    plane.state.assignment = { ...assignmentFor("add"), pauseBefore: true };
+    plane.state.sessionAnswer = {
+      idleRemainingMs: 0,
+      idleDeadline: new Date().toISOString(),
+      limit: "unopened",
+      resumeRequested: false,
+    };
+
+    expect(await startAttempt()).toBe(EXIT_CODES.taskFailed);
+    expect(plane.state.calls.openSession).toEqual([
+      expect.objectContaining({ maxIdleSeconds: 36_000, maxUnopenedSeconds: 9_000 }),
+    ]);
+    expect(plane.state.calls.fail).toEqual([
+      {
+        message:
+          "the interactive session of task add ended after 9000 s without being opened (maxUnopenedSeconds); the task did not run to completion",
+        name: "SessionUnopenedError",
+        code: SESSION_UNOPENED_CODE,
+      },
+    ]);
+    expect(plane.state.calls.endSession).toEqual([{ reason: "unopened" }]);
+    expect(systemLine("code-server stopped")).toBe(
+      "code-server stopped (nobody opened it within 9000 s)",
+    );
+    expect(plane.state.outputs.size).toBe(0);
+    await expectNothingLeft();
   }, 60_000);
 });

@@ -2,7 +2,7 @@
  * How the agent process ends and the codes of the errors it reports with `agent.fail`: what executors, the
  * server and the end-to-end tests read, so neither changes lightly.
  */
-import { SESSION_IDLE_CODE } from "@drydock/contracts";
+import { SESSION_IDLE_CODE, SESSION_UNOPENED_CODE } from "@drydock/contracts";
 
 /** How the agent process ends. */
 export const EXIT_CODES = {
@@ -30,4 +30,5 @@ export const AGENT_ERROR_CODES = {
   hookFailed: "INTERACTIVE_HOOK_FAILED",
   sessionFailed: "INTERACTIVE_SESSION_FAILED",
   sessionIdle: SESSION_IDLE_CODE,
+  sessionUnopened: SESSION_UNOPENED_CODE,
 } as const;

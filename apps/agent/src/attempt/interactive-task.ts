@@ -8,7 +8,8 @@ import { join } from "node:path";
 import type { ErrorInfo, JsonValue } from "@drydock/contracts";
 
 import { describeError } from "../client.js";
-import type { HeldSession } from "../ide/session.js";
+import { sessionLimits } from "../ide/session-ending.js";
+import type { HeldSession, SessionEnding } from "../ide/session.js";
 import { findTasks } from "../task-entity.js";
 import type { TaskEntity } from "../task-entity.js";
 import { taskLogWriter } from "./context.js";
@@ -19,7 +20,7 @@ import { runHook } from "./run-hook.js";
 import { errorInfo, errorName, printTaskError, runTrapped } from "./task-errors.js";
 import { importEntry } from "./task-loader.js";
 import { endFailedSession, holdTaskSession } from "./task-session.js";
-import type { SessionRun, TaskHooks } from "./task-session.js";
+import type { SessionRun, SessionStart, TaskHooks } from "./task-session.js";
 
 export interface InteractiveRun extends SessionRun {
   task: TaskEntity;
@@ -47,8 +48,14 @@ export async function runInteractiveTask(
   }
   if (ctx.signal.aborted) return EXIT_CODES.stopped;
 
-  const held = await awaitSession(ctx, run, hooks, firstRunError);
-  return typeof held === "number" ? held : finishSession(ctx, run, held);
+  const held = await awaitSession(ctx, {
+    ...run,
+    hooks: { current: hooks },
+    ...(firstRunError ? { firstRunError } : {}),
+  });
+  return typeof held === "number"
+    ? held
+    : finishSession(ctx, run, held, (ending) => runEditedTask(ctx, run, ending.workspace));
 }
 
 /** With runTaskFirst: the task runs once; its success ends the attempt (no IDE), its failure opens the IDE. */
@@ -74,20 +81,13 @@ async function runTaskFirst(
   return { exitCode: await storeOutput(ctx, output) };
 }
 
-/** The held session, or the exit code when it could not be held. */
-async function awaitSession(
+/** The held session (started early, or now), or the exit code when it could not be held. */
+export async function awaitSession(
   ctx: AttemptContext,
-  run: InteractiveRun,
-  hooks: TaskHooks,
-  firstRunError: ErrorInfo | undefined,
+  run: SessionStart & { early?: Promise<HeldSession> },
 ): Promise<HeldSession | number> {
   try {
-    return await (run.early ??
-      holdTaskSession(ctx, {
-        ...run,
-        hooks: { current: hooks },
-        ...(firstRunError ? { firstRunError } : {}),
-      }));
+    return await (run.early ?? holdTaskSession(ctx, run));
   } catch (error) {
     const message = `the interactive session failed: ${describeError(error)}`;
     ctx.log.error(message);
@@ -101,11 +101,15 @@ async function awaitSession(
   }
 }
 
-/** Acts on how the session ended; its private directory is removed by the time this resolves. */
-async function finishSession(
+/**
+ * Acts on how the session ended — `resumed` decides what a resume does — and its private directory is
+ * removed by the time this resolves.
+ */
+export async function finishSession(
   ctx: AttemptContext,
-  run: InteractiveRun,
+  run: SessionRun,
   held: HeldSession,
+  resumed: (ending: Extract<SessionEnding, { kind: "resume" }>) => Promise<number>,
 ): Promise<number> {
   const { signal } = ctx;
   // Stopped from here on (abort, or the server's answer once the attempt ended), the agent exits as soon as its
@@ -117,27 +121,45 @@ async function finishSession(
   try {
     const { ending } = held;
     if (ending.kind === "stopped") return EXIT_CODES.stopped;
-    if (ending.kind === "idle") {
-      const message = `the interactive session of task ${ctx.assignment.task.name} ended after ${run.interactive.maxIdleSeconds} s without activity (maxIdleSeconds); the task did not run to completion`;
-      taskLogWriter(ctx)(message);
+    if (ending.kind !== "resume") {
       await dispose(); // nothing needs the workspace any more
-      return await reportFailure(ctx, {
-        message,
-        name: "SessionIdleError",
-        code: AGENT_ERROR_CODES.sessionIdle,
-      });
+      return await sessionLimitPassed(ctx, run, ending.kind);
     }
-    return await runEditedTask(ctx, run, ending.workspace);
+    return await resumed(ending);
   } finally {
     signal.removeEventListener("abort", onStop);
     await dispose();
   }
 }
 
-/** Resumed: the task runs for real from the workspace's sources, edits included, with the same inputs. */
-async function runEditedTask(
+/** The session ended under one of its limits: the attempt fails saying which, never retried. */
+function sessionLimitPassed(
   ctx: AttemptContext,
-  run: InteractiveRun,
+  run: SessionRun,
+  limit: "idle" | "unopened",
+): Promise<number> {
+  const name = ctx.assignment.task.name;
+  const limits = sessionLimits(run.interactive);
+  const error: ErrorInfo =
+    limit === "idle"
+      ? {
+          message: `the interactive session of task ${name} ended after ${limits.maxIdleSeconds} s without activity (maxIdleSeconds); the task did not run to completion`,
+          name: "SessionIdleError",
+          code: AGENT_ERROR_CODES.sessionIdle,
+        }
+      : {
+          message: `the interactive session of task ${name} ended after ${limits.maxUnopenedSeconds} s without being opened (maxUnopenedSeconds); the task did not run to completion`,
+          name: "SessionUnopenedError",
+          code: AGENT_ERROR_CODES.sessionUnopened,
+        };
+  taskLogWriter(ctx)(error.message);
+  return reportFailure(ctx, error);
+}
+
+/** Resumed: the task runs for real from the workspace's sources, edits included, with the same inputs. */
+export async function runEditedTask(
+  ctx: AttemptContext,
+  run: SessionRun,
   workspace: string,
 ): Promise<number> {
   const name = ctx.assignment.task.name;

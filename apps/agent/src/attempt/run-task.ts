@@ -1,11 +1,13 @@
 /**
  * The task itself, once the attempt is under way: the code bundle (from the machine's cache) and the inputs,
  * the entry imported and the task found in it, then the task run — or, for a `vscode(...)` task, handed to
- * interactive-task.ts — and its outcome reported.
+ * interactive-task.ts, and for one that may pause (onFailure: "pause", a pause point) to paused-attempt.ts —
+ * and its outcome reported.
  */
 import { join } from "node:path";
 
-import type { JsonValue } from "@drydock/contracts";
+import { InteractiveConfigSchema } from "@drydock/contracts";
+import type { InteractiveConfig, JsonValue } from "@drydock/contracts";
 
 import { ensureBundle } from "../bundle-cache.js";
 import type { CachedBundle } from "../bundle-cache.js";
@@ -16,6 +18,7 @@ import type { AttemptContext } from "./context.js";
 import { AGENT_ERROR_CODES, EXIT_CODES } from "./exit-codes.js";
 import { runInteractiveTask } from "./interactive-task.js";
 import { reportFailure, setupFailed, storeOutput, taskFailed } from "./outcome.js";
+import { runPausedAttempt } from "./paused-attempt.js";
 import { errorInfo, printTaskError, runTrapped } from "./task-errors.js";
 import { importEntry } from "./task-loader.js";
 import { holdSessionEarly } from "./task-session.js";
@@ -36,12 +39,23 @@ export async function runAssignedTask(ctx: AttemptContext): Promise<number> {
   // check the task is there and for postExecute; resume imports the edited sources) loads once it is up,
   // so the two do not compete for the CPU while the user waits for the link.
   const interactive = spec.interactive?.enable ? spec.interactive : undefined;
+  const pauses = assignment.pauseBefore === true || interactive?.onFailure === "pause";
   const hooks: TaskHooksRef = {};
   const early =
-    interactive && !interactive.runTaskFirst && !interactive.preExecute
+    interactive && !pauses && !interactive.runTaskFirst && !interactive.preExecute
       ? holdSessionEarly(ctx, { bundle, inputs, interactive, hooks })
       : undefined;
   await early?.reachable;
+
+  if (pauses)
+    return runPausedAttempt(ctx, {
+      inputs,
+      bundle,
+      interactive: interactive ?? pausedSessionDefaults(spec.interactive),
+      pauseBefore: assignment.pauseBefore === true,
+      loadTask: () => loadTask(ctx, bundle, undefined),
+      hooksApply: interactive !== undefined,
+    });
 
   const task = await loadTask(ctx, bundle, early);
   if (typeof task === "number") return task;
@@ -64,6 +78,14 @@ export async function runAssignedTask(ctx: AttemptContext): Promise<number> {
     return taskFailed(ctx, error);
   }
   return storeOutput(ctx, output);
+}
+
+/** The session of a task that is not interactive, held at a pause point: the task's limits if it has any, else the defaults. */
+function pausedSessionDefaults(disabled: InteractiveConfig | undefined): InteractiveConfig {
+  return InteractiveConfigSchema.parse({
+    maxIdleSeconds: disabled?.maxIdleSeconds,
+    maxUnopenedSeconds: disabled?.maxUnopenedSeconds,
+  });
 }
 
 /** The extracted bundle and the inputs, or the exit code when either could not be had. */

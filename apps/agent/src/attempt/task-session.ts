@@ -8,6 +8,7 @@ import type { ErrorInfo, InteractiveConfig } from "@drydock/contracts";
 import type { CachedBundle } from "../bundle-cache.js";
 import { holdSession } from "../ide/session.js";
 import type { HeldSession } from "../ide/session.js";
+import type { SessionPause } from "../ide/session-pause.js";
 import type { TaskEntity } from "../task-entity.js";
 import { taskLogWriter } from "./context.js";
 import type { AttemptContext } from "./context.js";
@@ -26,10 +27,12 @@ export interface SessionRun {
   interactive: InteractiveConfig;
 }
 
-interface SessionStart extends SessionRun {
+export interface SessionStart extends SessionRun {
   hooks: TaskHooksRef;
   signal?: AbortSignal;
   firstRunError?: ErrorInfo;
+  /** The task's paused process (post-mortem, or a pause point). */
+  pause?: SessionPause;
   onReachable?: () => void;
 }
 
@@ -50,6 +53,7 @@ export function holdTaskSession(ctx: AttemptContext, run: SessionStart): Promise
     defaultExtensions: ctx.config.defaultExtensions,
     signal: run.signal ?? ctx.signal,
     ...(run.firstRunError ? { firstRunError: run.firstRunError } : {}),
+    ...(run.pause ? { pause: run.pause } : {}),
     ...(run.onReachable ? { onReachable: run.onReachable } : {}),
     afterStop: async () => {
       const hook = run.hooks.current?.postExecute;

@@ -35,10 +35,20 @@ const handlers: IdeHandlers = {
     upstream: [],
     entry: "task.ts",
   }),
-  status: async () => ({ state: "open", maxIdleSeconds: 60, resumeRequested: false }),
-  keepAlive: async () => ({ state: "open", maxIdleSeconds: 60, resumeRequested: false }),
-  resume: async () => {
-    calls.push("resume");
+  status: async () => ({
+    state: "open",
+    maxIdleSeconds: 60,
+    limit: "idle",
+    resumeRequested: false,
+  }),
+  keepAlive: async () => ({
+    state: "open",
+    maxIdleSeconds: 60,
+    limit: "idle",
+    resumeRequested: false,
+  }),
+  resume: async (input) => {
+    calls.push(`resume ${input?.choice ?? "edited"}`);
     return accepting
       ? { accepted: true, message: "resuming now" }
       : { accepted: false, message: "the session is already ending" };
@@ -97,8 +107,8 @@ function call(path: string, authorization?: string): Promise<{ status: number; b
   });
 }
 
-const resumeScript = (env: Record<string, string>) =>
-  run(process.execPath, [join(workspace, RESUME_FILE), "--yes"], {
+const resumeScript = (env: Record<string, string>, flags: string[] = []) =>
+  run(process.execPath, [join(workspace, RESUME_FILE), "--yes", ...flags], {
     cwd: workspace,
     env: { PATH: process.env.PATH ?? "", ...env },
   }).then(
@@ -133,7 +143,7 @@ describe("the session's control socket (the IDE contract over tRPC)", () => {
       DRYDOCK_CONTROL_TOKEN: TOKEN,
     });
     expect(resumed).toEqual({ code: 0, out: "resuming now\n" });
-    expect(calls).toEqual(["resume"]);
+    expect(calls).toEqual(["resume edited"]);
 
     accepting = false;
     const ending = await resumeScript({
@@ -157,6 +167,29 @@ describe("the session's control socket (the IDE contract over tRPC)", () => {
     expect(noToken).toMatchObject({
       code: 2,
       out: expect.stringContaining("DRYDOCK_CONTROL_TOKEN is not set") as string,
+    });
+    expect(calls).toHaveLength(3);
+  });
+
+  it("the resume script passes a paused task's choice, and refuses two choices or an unknown flag before asking anything", async () => {
+    const env = { DRYDOCK_CONTROL_SOCKET: control.socketPath, DRYDOCK_CONTROL_TOKEN: TOKEN };
+    calls.length = 0;
+    expect(await resumeScript(env, ["--original"])).toEqual({ code: 0, out: "resuming now\n" });
+    expect(await resumeScript(env, ["--fail"])).toEqual({ code: 0, out: "resuming now\n" });
+    expect(await resumeScript(env, ["--edited"])).toEqual({ code: 0, out: "resuming now\n" });
+    expect(calls).toEqual(["resume original", "resume fail", "resume edited"]);
+
+    const both = await resumeScript(env, ["--original", "--fail"]);
+    expect(both).toMatchObject({
+      code: 2,
+      out: expect.stringContaining(
+        "give at most one of --edited, --original, --fail (got --original --fail)",
+      ) as string,
+    });
+    const unknown = await resumeScript(env, ["--skip"]);
+    expect(unknown).toMatchObject({
+      code: 2,
+      out: expect.stringContaining("unknown argument --skip") as string,
     });
     expect(calls).toHaveLength(3);
   });

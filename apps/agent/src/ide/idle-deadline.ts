@@ -1,7 +1,8 @@
 /**
- * The session's idle deadline as the server last answered it (the server moves it on each active beat):
- * the IDE's `status`, and the ends an answer brings — a resume a user asked for in the console or the CLI,
- * or no time left.
+ * The session's deadline as the server last answered it (the server moves it on each active beat once the
+ * IDE was opened), and which limit it is: `unopened` until someone first opens the IDE, then `idle`. Gives
+ * the IDE's `status`, and the ends an answer brings — a resume a user asked for in the console or the CLI
+ * (with its choice), or no time left under the limit that applies.
  */
 import type { IdeStatus } from "@drydock/contracts/ide";
 
@@ -21,14 +22,22 @@ export class IdleDeadline {
     if (!answer) return;
     this.last = answer;
     if (answer.resumeRequested)
-      this.ending.settle({ kind: "resume", by: "a user (console or CLI)" });
-    else if (answer.idleRemainingMs <= 0) this.ending.settle({ kind: "idle" });
+      this.ending.settle({
+        kind: "resume",
+        choice: answer.resumeChoice ?? "edited",
+        by: "a user (console or CLI)",
+        decidedHere: false,
+      });
+    else if (answer.idleRemainingMs <= 0)
+      this.ending.settle({ kind: answer.limit === "unopened" ? "unopened" : "idle" });
   }
 
   status(): IdeStatus {
     return {
       state: this.ending.settled ? "ending" : "open",
       maxIdleSeconds: this.maxIdleSeconds,
+      // Before the server first answered, nobody can have opened the session yet.
+      limit: this.last.limit ?? "unopened",
       ...(this.last.idleDeadline ? { idleDeadline: this.last.idleDeadline } : {}),
       ...(this.last.idleRemainingMs !== undefined
         ? { idleRemainingMs: this.last.idleRemainingMs }

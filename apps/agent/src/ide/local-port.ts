@@ -28,6 +28,8 @@ export interface LocalPort {
   signInUrl: string;
   /** Connections and requests taken since the guard started, and open now (the session's activity). */
   activity(): { opened: number; open: number };
+  /** True once a browser signed in with the link: someone opened the IDE here. */
+  signedIn(): boolean;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ interface Admission {
   key: Buffer;
   /** The Host headers the port answers to. */
   hosts: Set<string>;
+  onSignedIn: () => void;
 }
 
 /** Listens on 127.0.0.1:`port` and forwards what it admits to code-server's socket. */
@@ -48,10 +51,12 @@ export async function openLocalPort(options: {
 }): Promise<LocalPort> {
   const { port, socketPath } = options;
   const key = Buffer.from(options.key ?? randomBytes(24).toString("hex"));
+  let signedIn = false;
   const admission: Admission = {
     port,
     key,
     hosts: new Set([`127.0.0.1:${port}`, `localhost:${port}`]),
+    onSignedIn: () => (signedIn = true),
   };
   const activity = new ActivityCount();
 
@@ -75,6 +80,7 @@ export async function openLocalPort(options: {
   return {
     signInUrl: `http://127.0.0.1:${port}${SIGN_IN_PATH}?key=${key.toString()}`,
     activity: () => ({ opened: activity.opened, open: activity.open }),
+    signedIn: () => signedIn,
     close: async () => {
       const closed = new Promise((resolve) => server.close(resolve));
       server.closeAllConnections();
@@ -137,7 +143,7 @@ function refusal(
 
 /** The sign-in link: the session's key, once, becomes the cookie that admits this browser from now on. */
 function signIn(
-  { port, key, hosts }: Admission,
+  { port, key, hosts, onSignedIn }: Admission,
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
@@ -156,6 +162,7 @@ function signIn(
       401,
       "this sign-in link is not the session's: copy it again from the task's log",
     );
+  onSignedIn();
   res.writeHead(303, {
     "set-cookie": `${LOCAL_PORT_COOKIE}=${key.toString()}; Path=/; HttpOnly; SameSite=Strict`,
     location: "/",

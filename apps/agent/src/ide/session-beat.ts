@@ -3,20 +3,21 @@
  * and how long its tunnel has been down, after it hands over the server's answer about the session.
  * Attached while a session is held.
  */
+import type { AgentHeartbeatOutput } from "@drydock/contracts";
+import type { z } from "zod";
+
 import type { AgentClient } from "../client.js";
 
-/** What the heartbeat answers about the session (see AgentHeartbeatOutput). */
-export interface SessionBeatAnswer {
-  idleRemainingMs: number;
-  idleDeadline: string;
-  resumeRequested: boolean;
-}
+/** What the heartbeat answers about the session: its deadline, which limit that is, a resume asked for. */
+export type SessionBeatAnswer = NonNullable<z.output<typeof AgentHeartbeatOutput>["session"]>;
 
 /** The session's side of the beat. */
 export interface BeatingSession {
   /** Whether the session saw activity since the last beat (asked once per beat). */
   active(): boolean;
   tunnelDownMs(): number;
+  /** Whether someone signed in through the pinned local port (the relay's tickets tell the server themselves). */
+  opened(): boolean;
   answered(answer: SessionBeatAnswer | undefined): void;
 }
 
@@ -32,11 +33,12 @@ export class SessionBeat {
   }
 
   /** The heartbeat's input. */
-  input(): { sessionActive?: boolean; tunnelDownMs?: number } | undefined {
+  input(): { sessionActive?: boolean; tunnelDownMs?: number; sessionOpened?: boolean } | undefined {
     return this.session
       ? {
           sessionActive: this.session.active(),
           tunnelDownMs: Math.round(this.session.tunnelDownMs()),
+          ...(this.session.opened() ? { sessionOpened: true } : {}),
         }
       : undefined;
   }

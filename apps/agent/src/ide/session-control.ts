@@ -1,8 +1,10 @@
 /**
  * What the session answers on its control socket (control.ts) to the Drydock extension and the resume
- * script: the task's context, the idle status, keep-alives, resume, and the edits so far.
+ * script: the task's context (where its process is paused, if it is), the deadline's status, keep-alives,
+ * resume with a choice, and the edits so far.
  */
-import type { AttemptAssignment, ErrorInfo, JsonValue } from "@drydock/contracts";
+import { LAUNCH_NAMES } from "@drydock/contracts";
+import type { AttemptAssignment, ErrorInfo, JsonValue, ResumeChoice } from "@drydock/contracts";
 import type { IdeContext } from "@drydock/contracts/ide";
 
 import type { CachedBundle } from "../bundle-cache.js";
@@ -11,6 +13,7 @@ import { startControlServer } from "./control.js";
 import type { ControlServer } from "./control.js";
 import type { IdleDeadline } from "./idle-deadline.js";
 import type { Ending } from "./session-ending.js";
+import type { SessionPause } from "./session-pause.js";
 import { workspaceEdits } from "./workspace.js";
 
 export interface SessionControlOptions {
@@ -20,6 +23,8 @@ export interface SessionControlOptions {
   bundle: CachedBundle;
   inputs: Record<string, unknown>;
   firstRunError?: ErrorInfo;
+  /** The task's paused process, in a post-mortem or pause point session. */
+  pause?: SessionPause;
   workspace: string;
   ending: Ending;
   idle: IdleDeadline;
@@ -30,7 +35,7 @@ export interface SessionControlOptions {
 }
 
 export function startSessionControl(options: SessionControlOptions): Promise<ControlServer> {
-  const { ending, idle, bundle, workspace } = options;
+  const { idle, bundle, workspace } = options;
   return startControlServer(options.socketPath, options.token, {
     context: () => ideContext(options),
     status: () => idle.status(),
@@ -42,13 +47,7 @@ export function startSessionControl(options: SessionControlOptions): Promise<Con
       await options.beatNow();
       return idle.status();
     },
-    resume: () =>
-      ending.settle({ kind: "resume", by: "the IDE" })
-        ? {
-            accepted: true,
-            message: "resuming: code-server stops now and the task runs with the edited sources",
-          }
-        : { accepted: false, message: "the session is already ending" },
+    resume: (input) => resume(options, input?.choice ?? "edited"),
     changes: async () => {
       const edits = await workspaceEdits(bundle.dir, bundle.manifest, workspace);
       return {
@@ -63,9 +62,39 @@ export function startSessionControl(options: SessionControlOptions): Promise<Con
   });
 }
 
+/** Ends the session with the IDE's choice; `original` and `fail` are for a paused task only. */
+function resume(
+  options: SessionControlOptions,
+  choice: ResumeChoice,
+): { accepted: boolean; message: string } {
+  const { pause, ending } = options;
+  if (choice !== "edited" && !pause)
+    return {
+      accepted: false,
+      message: `resuming with ${choice === "original" ? "the original code" : "the task ended as failed"} is only for a paused task, and this session's task is not paused; Resume Task runs the edited sources`,
+    };
+  if (!ending.settle({ kind: "resume", choice, by: "the IDE", decidedHere: true }))
+    return { accepted: false, message: "the session is already ending" };
+  return { accepted: true, message: acceptedMessage(choice, pause?.heldBefore ?? false) };
+}
+
+function acceptedMessage(choice: ResumeChoice, heldBefore: boolean): string {
+  switch (choice) {
+    case "edited":
+      return "resuming: code-server stops now and the task runs with the edited sources";
+    case "original":
+      return heldBefore
+        ? "resuming with the original code: code-server stops now and the task runs as registered"
+        : "running the original code again: code-server stops now, this attempt ends and a new one runs the registered code";
+    case "fail":
+      return "ending the task as failed: code-server stops now and the node fails with the original error; downstream does not run";
+  }
+}
+
 /** What the Drydock extension shows about the task (see IdeContext). */
 function ideContext(options: SessionControlOptions): IdeContext {
   const { assignment, firstRunError } = options;
+  const paused = options.pause?.current;
   return {
     execution: {
       id: assignment.executionId,
@@ -79,5 +108,6 @@ function ideContext(options: SessionControlOptions): IdeContext {
     ...(firstRunError ? { firstRunError } : {}),
     ...(assignment.consoleUrl ? { consoleUrl: assignment.consoleUrl } : {}),
     entry: options.bundle.manifest.entry,
+    ...(paused ? { paused: { ...paused, attachConfiguration: LAUNCH_NAMES.attach } } : {}),
   };
 }

@@ -1,20 +1,27 @@
 /**
  * One interactive session, from opening to its end: the agent registers the session, lays out the
  * workspace, starts code-server where only it can reach it, carries the relay tunnel, reports activity
- * with its heartbeat, and waits for the session to end — resumed (the resume script, the console, the CLI),
- * idle (the deadline on the session record passed), or stopped (the attempt was aborted). Whatever the end,
- * code-server and its whole process tree are gone before `holdSession` returns. Each part has a module of
- * its own; this one wires them.
+ * with its heartbeat, and waits for the session to end — resumed (the resume script, the console, the CLI,
+ * or a paused task continued to its end in the debugger), unopened or idle (the deadline on the session
+ * record passed), or stopped (the attempt was aborted). Whatever the end, code-server and its whole process
+ * tree are gone before `holdSession` returns. Each part has a module of its own; this one wires them.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import type { AttemptAssignment, ErrorInfo, InteractiveConfig } from "@drydock/contracts";
+import type {
+  AttemptAssignment,
+  ErrorInfo,
+  InteractiveConfig,
+  PauseInfo,
+  RecordedResumeChoice,
+} from "@drydock/contracts";
 import type { Logger } from "pino";
 
 import type { CachedBundle } from "../bundle-cache.js";
+import { describeError } from "../client.js";
 import type { AgentClient, ServerCall } from "../client.js";
 import type { AgentConfig } from "../env.js";
 import { ActivityMonitor } from "./activity-monitor.js";
@@ -22,9 +29,10 @@ import { ChangeSaver } from "./change-saver.js";
 import { IdleDeadline } from "./idle-deadline.js";
 import type { SessionBeat } from "./session-beat.js";
 import { startSessionControl } from "./session-control.js";
-import { describeEndReason, Ending } from "./session-ending.js";
+import { describeEndReason, Ending, sessionLimits } from "./session-ending.js";
 import type { EndReason } from "./session-ending.js";
 import { launchIde, prepareIde } from "./session-ide.js";
+import type { SessionPause } from "./session-pause.js";
 import { SessionResources } from "./session-resources.js";
 import { holdTunnel } from "./tunnel-holder.js";
 import { prepareWorkspace } from "./workspace.js";
@@ -44,6 +52,8 @@ export interface HoldSessionOptions {
   signal: AbortSignal;
   /** With runTaskFirst: why the first run failed. */
   firstRunError?: ErrorInfo;
+  /** The task's process, paused (post-mortem or a pause point): VS Code attaches to it. */
+  pause?: SessionPause;
   /** Extensions every session gets, before the task's own. */
   defaultExtensions?: readonly string[];
   /** Runs once code-server has stopped, before the session is reported ended (postExecute). */
@@ -55,8 +65,8 @@ export interface HoldSessionOptions {
 }
 
 export type SessionEnding =
-  | { kind: "resume"; workspace: string; sessionId: string }
-  | { kind: "idle"; sessionId: string }
+  | { kind: "resume"; choice: RecordedResumeChoice; workspace: string; sessionId: string }
+  | { kind: "idle" | "unopened"; sessionId: string }
   | { kind: "stopped"; sessionId?: string };
 
 export interface HeldSession {
@@ -104,12 +114,14 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
       resources,
       ending,
     });
+    // Only now: the paused process running to its end settles the session, which must be up by then.
+    watchPause(options, opened.pause, ending);
 
     const why = await ending.promise;
     beat.detach();
     await resources.stopAll();
     log.info({ why }, "code-server stopped");
-    writeTaskLog(`code-server stopped (${describeEndReason(why, interactive.maxIdleSeconds)})`);
+    writeTaskLog(`code-server stopped (${describeEndReason(why, sessionLimits(interactive))})`);
     if (why.kind === "stopped") {
       // The agent is on its way out: one quick try to save the last edits, then clean up.
       await changes.saveBeforeExit(1_000);
@@ -119,8 +131,8 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     return {
       ending:
         why.kind === "resume"
-          ? { kind: "resume", workspace, sessionId: opened.sessionId }
-          : { kind: "idle", sessionId: opened.sessionId },
+          ? { kind: "resume", choice: why.choice, workspace, sessionId: opened.sessionId }
+          : { kind: why.kind === "unopened" ? "unopened" : "idle", sessionId: opened.sessionId },
       dispose,
     };
   } catch (error) {
@@ -128,20 +140,50 @@ export async function holdSession(options: HoldSessionOptions): Promise<HeldSess
     await dispose();
     throw error;
   } finally {
+    options.pause?.unwatch();
     beat.detach();
     ending.dispose();
   }
 }
 
 async function openSession(options: HoldSessionOptions) {
+  const { interactive } = options;
+  const pause = options.pause?.current;
   const opened = await options.call("openSession", () =>
     options.client.agent.openSession.mutate({
-      maxIdleSeconds: options.interactive.maxIdleSeconds,
+      maxIdleSeconds: interactive.maxIdleSeconds,
+      maxUnopenedSeconds: sessionLimits(interactive).maxUnopenedSeconds,
       ...(options.firstRunError ? { firstRunError: options.firstRunError } : {}),
+      ...(pause ? { pause } : {}),
     }),
   );
   options.log.info({ sessionId: opened.sessionId }, "interactive session opened");
-  return opened;
+  return { ...opened, pause };
+}
+
+/**
+ * The attempt's news of the paused process: paused again or no longer paused goes to the server (the console
+ * and the CLI show it); run to its end successfully ends the session, continued in the debugger.
+ */
+function watchPause(
+  options: HoldSessionOptions,
+  reported: PauseInfo | undefined,
+  ending: Ending,
+): void {
+  const { pause, log, call, client } = options;
+  if (!pause) return;
+  const update = (next: PauseInfo | null) =>
+    void call("updateSession", () => client.agent.updateSession.mutate({ pause: next })).catch(
+      (error: unknown) =>
+        log.warn({ error: describeError(error) }, "could not report the paused task's state"),
+    );
+  pause.watch({
+    updated: update,
+    finished: () =>
+      ending.settle({ kind: "resume", choice: "continued", by: "the debugger", decidedHere: true }),
+  });
+  // It changed while the session was being opened.
+  if (pause.current !== reported) update(pause.current ?? null);
 }
 
 interface ControlAccess {
@@ -171,6 +213,14 @@ async function layOutWorkspace(
     controlTokenFile: control.tokenFile,
     nodeBin: process.execPath,
     ...(options.firstRunError ? { firstRunError: options.firstRunError } : {}),
+    ...(options.pause
+      ? {
+          paused: {
+            inspectorUrl: options.pause.inspectorUrl,
+            loadedFrom: options.pause.loadedFrom,
+          },
+        }
+      : {}),
   });
   options.writeTaskLog(`VS Code workspace: ${workspace}`);
   return workspace;
@@ -209,6 +259,7 @@ async function serveSession(
     bundle,
     inputs: options.inputs,
     firstRunError: options.firstRunError,
+    ...(options.pause ? { pause: options.pause } : {}),
     workspace,
     ending,
     idle,
@@ -231,6 +282,7 @@ async function serveSession(
   beat.attach({
     active: () => activity.takeActivity(),
     tunnelDownMs: () => resources.tunnel?.downForMs() ?? 0,
+    opened: () => resources.localPort?.signedIn() ?? false,
     answered: (answer) => idle.answered(answer),
   });
   const changes = new ChangeSaver({
@@ -264,8 +316,13 @@ async function endSession(
 ): Promise<void> {
   if (why.kind !== "crashed") await options.afterStop?.(why.kind);
   await changes.save();
-  const reason = why.kind === "resume" ? "resumed" : why.kind === "idle" ? "idle" : "failed";
-  await options.call("endSession", () => options.client.agent.endSession.mutate({ reason }));
+  const reason = why.kind === "resume" ? "resumed" : why.kind === "crashed" ? "failed" : why.kind;
+  // A resume the server asked for is recorded there already, with who asked.
+  const resume =
+    why.kind === "resume" && why.decidedHere ? { choice: why.choice, by: why.by } : undefined;
+  await options.call("endSession", () =>
+    options.client.agent.endSession.mutate({ reason, ...(resume ? { resume } : {}) }),
+  );
   if (why.kind === "crashed")
     throw new Error(
       `code-server exited on its own (code ${String(why.code)}) before the session ended`,

@@ -49,6 +49,8 @@ export async function writeWorkspaceScripts(workspace: string, session: ScriptsF
     "Asks for confirmation, then resumes the task: code-server stops (this window disconnects) and the task",
     "runs for real with the sources in this folder, edits included, and the inputs it received; its output",
     `goes downstream. Run it as "${LAUNCH_NAMES.resume}" or by hand: node ${RESUME_FILE} [--yes]`,
+    `For a paused task, --original runs the registered code again ("${LAUNCH_NAMES.resumeOriginal}") and`,
+    `--fail ends the task as failed with its original error ("${LAUNCH_NAMES.resumeFail}").`,
   ]);
   await writeFile(
     join(workspace, ENTRYPOINT_FILE),

@@ -2,7 +2,8 @@
  * The folder an interactive session's VS Code opens: the task's sources as the author wrote them (a
  * writable copy of the extracted bundle, its node_modules linked from the cache), the task's real inputs,
  * and Drydock's generated files — the interactive entrypoint and the resume script (workspace-scripts.ts),
- * `.vscode/launch.json` with `Interactive Debugging` and `Resume Task`, and `.vscode/settings.json`. Also
+ * `.vscode/launch.json` with `Interactive Debugging` and `Resume Task` (and, for a paused task, the attach
+ * configuration and the other two resume choices), and `.vscode/settings.json`. Also
  * turns the edits made there into a unified diff against the registered sources (`drydock changes`).
  */
 import { cp, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
@@ -54,6 +55,8 @@ export interface WorkspaceOptions {
   nodeBin: string;
   /** With runTaskFirst: the first run's error, written into the workspace for the user to read. */
   firstRunError?: ErrorInfo;
+  /** The task's process is paused: its inspector, and where it loaded the sources from. */
+  paused?: { inspectorUrl: string; loadedFrom: string };
 }
 
 /** Creates the workspace and returns its path. */
@@ -216,6 +219,7 @@ function launchJson(options: WorkspaceOptions) {
     console: "integratedTerminal",
     skipFiles: ["<node_internals>/**"],
   };
+  const resume = { ...common, program: `\${workspaceFolder}/${RESUME_FILE}` };
   return {
     version: "0.2.0",
     configurations: [
@@ -227,9 +231,34 @@ function launchJson(options: WorkspaceOptions) {
         // tsx compiles the .ts sources in memory with inline source maps: breakpoints bind in the .ts files.
         resolveSourceMapLocations: ["${workspaceFolder}/**", "!**/node_modules/**"],
       },
-      { name: LAUNCH_NAMES.resume, ...common, program: `\${workspaceFolder}/${RESUME_FILE}` },
+      { name: LAUNCH_NAMES.resume, ...resume },
+      ...(options.paused ? pausedConfigurations(options.paused, resume) : []),
     ],
   };
+}
+
+/** A paused task's session: attach to the paused process, and resume with the original code or as failed. */
+function pausedConfigurations(
+  paused: NonNullable<WorkspaceOptions["paused"]>,
+  resume: Record<string, unknown>,
+) {
+  return [
+    {
+      name: LAUNCH_NAMES.attach,
+      type: "node",
+      request: "attach",
+      // A Unix socket in the session's private directory: nothing listens on TCP.
+      websocketAddress: paused.inspectorUrl,
+      // The process runs the extracted bundle; the workspace is a copy of it, so the paths map one to one.
+      localRoot: "${workspaceFolder}",
+      remoteRoot: paused.loadedFrom,
+      sourceMaps: true,
+      resolveSourceMapLocations: ["**", "!**/node_modules/**"],
+      skipFiles: ["<node_internals>/**"],
+    },
+    { name: LAUNCH_NAMES.resumeOriginal, ...resume, args: ["--original"] },
+    { name: LAUNCH_NAMES.resumeFail, ...resume, args: ["--fail"] },
+  ];
 }
 
 function firstRunErrorText(taskName: string, error: ErrorInfo): string {

@@ -75,6 +75,7 @@ async function start(
     taskName,
     inputs,
     pauseBefore,
+    postExecute: false,
     privateDir,
     writeOutput: (_stream, chunk) => output.push(chunk.toString()),
     signal: new AbortController().signal,
@@ -101,6 +102,8 @@ async function cdp(url: string) {
       pending.set(++id, resolve);
       ws.send(JSON.stringify({ id, method, params }));
     });
+  // A task that ends as soon as it is resumed may take its process, and the socket, with it before the reply.
+  ws.once("close", () => pending.forEach((resolve) => resolve({})));
   const event = async (method: string) => {
     for (let i = 0; i < 100; i++) {
       const found = events.find((e) => e.method === method);

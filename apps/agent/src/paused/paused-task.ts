@@ -28,6 +28,8 @@ export interface PausedTaskOptions {
   inputs: Record<string, unknown>;
   /** Hold the task on its function's first line. */
   pauseBefore: boolean;
+  /** Run the task's `vscode(...)` postExecute hook in its process once it succeeded (an interactive task's). */
+  postExecute: boolean;
   /** An existing 0700 directory of this attempt: the inspector's socket goes in it. */
   privateDir: string;
   /** The task's own output, for its log. */
@@ -88,6 +90,7 @@ export async function startPausedTask(options: PausedTaskOptions): Promise<Pause
     taskName: options.taskName,
     inputs: options.inputs,
     pauseBefore: options.pauseBefore,
+    postExecute: options.postExecute,
     socketPath,
     tsxLoader: tsxLoaderUrl(),
   };

@@ -18,6 +18,8 @@ export interface RunnerSettings {
   taskName: string;
   inputs: Record<string, unknown>;
   pauseBefore: boolean;
+  /** Run the task's postExecute hook once it succeeded (no session ever opened to run it after). */
+  postExecute: boolean;
   /** The inspector's Unix socket. */
   socketPath: string;
   /** The `tsx/esm` loader's URL: TypeScript loads as the agent loads it. */

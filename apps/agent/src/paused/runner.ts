@@ -16,6 +16,7 @@ import { Worker } from "node:worker_threads";
 import type { ErrorInfo, JsonValue } from "@drydock/contracts";
 
 import { findTasks } from "../task-entity.js";
+import type { TaskEntity } from "../task-entity.js";
 import { MESSAGE_FD, TASK_FN_KEY } from "./protocol.js";
 import type { BridgeReply, RunnerMessage, RunnerSettings } from "./protocol.js";
 
@@ -36,47 +37,81 @@ function errorInfo(error: unknown, code?: string): ErrorInfo {
   return code ? { ...info, code } : info;
 }
 
-function fail(error: unknown, code?: string): never {
-  send({ type: "failed", error: errorInfo(error, code) });
-  process.exit(1);
+/** Ends the process once the bridge's inspector sessions are closed (Node would say it waits for a debugger). */
+function exit(code: number): void {
+  void bridge.terminate().finally(() => process.exit(code));
 }
 
-const bridge = new Worker(new URL("./paused-bridge.js", import.meta.url), { workerData: settings });
+function fail(error: unknown, code?: string): void {
+  send({ type: "failed", error: errorInfo(error, code) });
+  exit(1);
+}
+
+const bridge: Worker = new Worker(new URL("./paused-bridge.js", import.meta.url), {
+  workerData: settings,
+});
 bridge.on("error", (error) => fail(error, "PAUSED_TASK_BRIDGE_FAILED"));
 const reply = async (): Promise<BridgeReply> => (await once(bridge, "message"))[0] as BridgeReply;
 await reply(); // inspecting, and listening on its socket
 
-let task;
-try {
-  // Stack traces and the debugger point at the .ts lines; TypeScript loads as in the agent.
-  process.setSourceMapsEnabled(true);
-  await import(settings.tsxLoader);
-  const entry = join(settings.bundleDir, settings.entry);
-  task = findTasks((await import(pathToFileURL(entry).href)) as Record<string, unknown>).get(
-    settings.taskName,
-  );
-  if (!task) throw new Error(`task "${settings.taskName}" is not defined in ${settings.entry}`);
-} catch (error) {
-  fail(error, "TASK_IMPORT_FAILED");
+/** The task from the bundle's entry; undefined once its failure was reported. */
+async function loadTask(): Promise<TaskEntity | undefined> {
+  try {
+    // Stack traces and the debugger point at the .ts lines; TypeScript loads as in the agent.
+    process.setSourceMapsEnabled(true);
+    await import(settings.tsxLoader);
+    const entry = join(settings.bundleDir, settings.entry);
+    const task = findTasks(
+      (await import(pathToFileURL(entry).href)) as Record<string, unknown>,
+    ).get(settings.taskName);
+    if (!task) throw new Error(`task "${settings.taskName}" is not defined in ${settings.entry}`);
+    return task;
+  } catch (error) {
+    fail(error, "TASK_IMPORT_FAILED");
+    return undefined;
+  }
 }
 
-if (settings.pauseBefore && task.fn) {
+/** A pause point: the bridge breaks on the first line of the task's own function. False once reported failed. */
+async function holdBeforeTask(task: TaskEntity): Promise<boolean> {
+  if (!settings.pauseBefore || !task.fn) return true;
   (globalThis as Record<symbol, unknown>)[Symbol.for(TASK_FN_KEY)] = task.fn;
   bridge.postMessage({ type: "break-on-task" });
   const set = await reply();
   delete (globalThis as Record<symbol, unknown>)[Symbol.for(TASK_FN_KEY)];
-  if (set.type === "breakpoint-set" && !set.ok)
+  if (set.type === "breakpoint-set" && !set.ok) {
     fail(new Error(`could not hold task ${settings.taskName} before it runs: ${set.reason ?? ""}`));
+    return false;
+  }
+  return true;
 }
 
-// The task's failure, once the debugger (or nobody, when the inspector is not paused) lets it through.
-process.on("uncaughtException", (error) => fail(error));
-process.on("unhandledRejection", (error) => fail(error));
-const run = task;
-setImmediate(() => {
-  // No rejection handler here, on purpose: see the top of this file.
-  void run.execute(settings.inputs).then((output: JsonValue) => {
-    send({ type: "succeeded", output });
-    process.exit(0);
+/** The task's postExecute hook, when it has one and it applies; false once its failure was reported. */
+async function postExecute(task: TaskEntity): Promise<boolean> {
+  const hook = settings.postExecute ? task.interactive?.options.postExecute : undefined;
+  if (!hook) return true;
+  console.log("[drydock] running postExecute");
+  try {
+    await hook();
+  } catch (error) {
+    fail(error, "INTERACTIVE_HOOK_FAILED");
+    return false;
+  }
+  console.log("[drydock] postExecute done");
+  return true;
+}
+
+const task = await loadTask();
+if (task && (await holdBeforeTask(task))) {
+  // The task's failure, once the debugger (or nobody, when the inspector is not paused) lets it through.
+  process.on("uncaughtException", (error) => fail(error));
+  process.on("unhandledRejection", (error) => fail(error));
+  setImmediate(() => {
+    // No rejection handler here, on purpose: see the top of this file.
+    void task.execute(settings.inputs).then(async (output: JsonValue) => {
+      if (!(await postExecute(task))) return;
+      send({ type: "succeeded", output });
+      exit(0);
+    });
   });
-});
+}

@@ -5,13 +5,20 @@
 import type { AddressInfo } from "node:net";
 
 import { AppError } from "@drydock/contracts";
-import type { AttemptAssignment, ErrorInfo } from "@drydock/contracts";
+import type {
+  AgentEndSessionInput,
+  AgentHeartbeatOutput,
+  AgentUpdateSessionInput,
+  AttemptAssignment,
+  ErrorInfo,
+} from "@drydock/contracts";
 import { createAppRouter } from "@drydock/contracts/router";
 import type { AgentContext, AppHandlers, RequestContext } from "@drydock/contracts/router";
 import { fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
 import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
 import Fastify from "fastify";
 import type { FastifyInstance } from "fastify";
+import type { z } from "zod";
 
 import type { LogLine } from "../log-forwarder.js";
 
@@ -34,6 +41,8 @@ export interface ControlPlaneState {
   handOver: AttemptAssignment[];
   /** Where `agent.openSession` tells the agent to dial the relay; unset, sessions are not served. */
   relayUrl?: string;
+  /** What the heartbeat answers about a session while one is open (opened and not ended). */
+  sessionAnswer?: z.input<typeof AgentHeartbeatOutput>["session"];
   calls: {
     assignment: number;
     started: { pid: number }[];
@@ -44,7 +53,8 @@ export interface ControlPlaneState {
     bundleDownloads: number;
     next: number;
     openSession: unknown[];
-    endSession: { reason: string }[];
+    updateSession: z.output<typeof AgentUpdateSessionInput>[];
+    endSession: z.output<typeof AgentEndSessionInput>[];
     /** The log lines the server had when the agent first reported the end (complete or fail). */
     linesAtEnd?: string[];
   };
@@ -74,6 +84,7 @@ export function newState(
       bundleDownloads: 0,
       next: 0,
       openSession: [],
+      updateSession: [],
       endSession: [],
     },
   };
@@ -100,7 +111,11 @@ function agentHandlers(state: ControlPlaneState): AppHandlers["agent"] {
     },
     heartbeat: async () => {
       state.calls.heartbeats++;
-      return { proceed: state.heartbeatProceed };
+      const open = state.calls.openSession.length > state.calls.endSession.length;
+      return {
+        proceed: state.heartbeatProceed,
+        ...(open && state.sessionAnswer ? { session: state.sessionAnswer } : {}),
+      };
     },
     log: async ({ lines }) => {
       state.calls.logs.push(...lines);
@@ -132,9 +147,12 @@ function agentHandlers(state: ControlPlaneState): AppHandlers["agent"] {
       state.calls.openSession.push(input);
       return { sessionId: "s1", tunnel: { relayUrl: state.relayUrl, host: "s1.localhost" } };
     },
-    updateSession: async () => ack,
-    endSession: async ({ reason }) => {
-      state.calls.endSession.push({ reason });
+    updateSession: async (input) => {
+      state.calls.updateSession.push(input);
+      return ack;
+    },
+    endSession: async (input) => {
+      state.calls.endSession.push(input);
       return ack;
     },
   };

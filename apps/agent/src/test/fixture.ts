@@ -21,6 +21,7 @@ function task(name: string, fn: (inputs: Inputs) => unknown) {
     kind: "task",
     spec: { name, inputs: {}, required: [], output: {}, retries: 0 },
     execute: async (inputs: Inputs) => fn(inputs),
+    fn,
   };
   return Object.assign((inputs: Inputs) => fn(inputs), { [ENTITY]: entity });
 }
