@@ -280,6 +280,7 @@ describe("drydock changes --apply and --commit", { timeout: 120_000 }, () => {
       inputs: {},
       createdAt: AT,
       overwriteCache: false,
+      pauseBefore: [],
     },
     nodes: [{ executionId: "x1", nodeId: "n3", task: "parse", status: "FAILED", attempts: [] }],
   };

@@ -24,6 +24,7 @@ import {
   keepAliveCommand,
   resumeCommand,
 } from "./interactive.js";
+import type { ResumeFlags } from "./interactive.js";
 import { forkCommand, recoverCommand } from "./rerun.js";
 import { upCommand } from "./up.js";
 import type { UpFlags } from "./up.js";
@@ -40,7 +41,7 @@ program
   .command("run")
   .description("run a workflow locally, or on the server with --remote")
   .usage(
-    "[--remote [--wait] [--overwrite-cache]] [--output text|json] <file> <workflow> [--<input> <value>]...",
+    "[--remote [--wait] [--overwrite-cache] [--pause-before <node>]...] [--output text|json] <file> <workflow> [--<input> <value>]...",
   )
   .helpOption(false)
   .allowUnknownOption()
@@ -120,17 +121,33 @@ const nodeCommand = (name: string, description: string) =>
 
 nodeCommand(
   "resume",
-  "resume a task waiting in its IDE: code-server stops and the task runs with the edited sources",
+  "resume a task waiting in its IDE: code-server stops and the task runs with the edited sources; a paused task may instead run its original code again (--original) or end as failed (--fail)",
 )
+  .option("--edited", "run the task with the IDE's edited sources (the default)")
+  .option(
+    "--original",
+    "a paused task only: this attempt fails with its error and a new attempt runs the registered code (the edits stay for `drydock changes`)",
+  )
+  .option(
+    "--fail",
+    "a paused task only: the node fails with the original error and stack, and what follows it does not run",
+  )
   .option("-y, --yes", "resume without asking (required when stdin is not a terminal)")
   .option("-o, --output <format>", "text or json", "text")
   .action(
-    async (execution: string, node: string, opts: Record<string, string> & { yes?: boolean }) => {
+    async (
+      execution: string,
+      node: string,
+      opts: Record<string, string> & ResumeFlags & { yes?: boolean },
+    ) => {
       exitCode = await resumeCommand(env, execution, node, opts);
     },
   );
 
-nodeCommand("keep-alive", "postpone the idle end of a task's IDE by its full maxIdleSeconds")
+nodeCommand(
+  "keep-alive",
+  "postpone the end of a task's IDE by its full limit: maxUnopenedSeconds until someone opens it, then maxIdleSeconds",
+)
   .option("-o, --output <format>", "text or json", "text")
   .action(async (execution: string, node: string, opts: Record<string, string>) =>
     keepAliveCommand(env, execution, node, opts),
@@ -194,9 +211,17 @@ nodeCommand(
   "re-run one node of a past execution in an IDE, with the inputs it had, without re-registering",
 )
   .option("--wait", "print the IDE link once it is ready and follow the run to its end")
+  .option(
+    "--pause-before",
+    "hold the task on its first line, its inputs loaded, until you continue it in the debugger",
+  )
   .option("-o, --output <format>", "text or json", "text")
   .action(
-    async (execution: string, node: string, opts: Record<string, string> & { wait?: boolean }) => {
+    async (
+      execution: string,
+      node: string,
+      opts: Record<string, string> & { wait?: boolean; pauseBefore?: boolean },
+    ) => {
       exitCode = await debugNodeCommand(env, execution, node, opts);
     },
   );

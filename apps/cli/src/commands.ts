@@ -56,10 +56,11 @@ export async function printAnswer<T>(
 /** The console page of an execution. */
 export const executionUrl = (conn: Connection, id: string) => `${conn.endpoint}/executions/${id}`;
 
-const RUN_OPTIONS = {
+const RUN_OPTIONS: Record<string, boolean | "repeatable"> = {
   remote: false,
   wait: false,
   "overwrite-cache": false,
+  "pause-before": "repeatable",
   output: true,
   endpoint: true,
   token: true,
@@ -67,11 +68,22 @@ const RUN_OPTIONS = {
   help: false,
 };
 
-export const RUN_USAGE = `usage: drydock run [--remote [--wait] [--overwrite-cache]] [--output text|json] <file> <workflow> [--<input> <value>]...
+export const RUN_USAGE = `usage: drydock run [--remote [--wait] [--overwrite-cache] [--pause-before <node>]...] [--output text|json] <file> <workflow> [--<input> <value>]...
 
 Runs a workflow: in this process by default (no IDE ever starts), or on the server with --remote.
 Inputs are given as --<input> <value>; values are text for string inputs and JSON otherwise.
---overwrite-cache runs cached tasks again instead of reusing earlier outputs, and replaces their entries.`;
+--overwrite-cache runs cached tasks again instead of reusing earlier outputs, and replaces their entries.
+--pause-before <node> holds that node (n0, n1, …; every element of a fan-out) before its task runs, with its
+IDE open on the task's first line and its real inputs loaded; continuing in the debugger runs it for real.
+Repeat it, or give several nodes comma-separated (--pause-before n1,n2).`;
+
+/** The nodes `--pause-before` names, each given once (repeated or comma-separated); an empty one is refused. */
+export function pauseBeforeNodes(values: string[]): string[] {
+  const nodes = values.flatMap((v) => v.split(",")).map((n) => n.trim());
+  if (nodes.some((n) => n === ""))
+    throw new CliError("--pause-before names an empty node id (nodes are n0, n1, …)");
+  return [...new Set(nodes)];
+}
 
 /** `drydock run`: local by default; `--remote` registers, launches and (with --wait) follows the execution. */
 export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
@@ -91,6 +103,11 @@ export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
   // Local runs never read or write the server's cache.
   if (args.options["overwrite-cache"] && !args.options.remote)
     throw new CliError("--overwrite-cache only applies to --remote runs");
+  const pauseBefore = pauseBeforeNodes(args.lists["pause-before"] ?? []);
+  if (pauseBefore.length > 0 && !args.options.remote)
+    throw new CliError(
+      "--pause-before only applies to --remote runs (local runs never start an IDE)",
+    );
 
   const loaded = await loadWorkflowFile(file);
   const wf = pickWorkflow(loaded, name);
@@ -119,10 +136,13 @@ export async function runCommand(env: CliEnv, argv: string[]): Promise<number> {
     const execution = await launchWorkflow(api, conn.project, loaded, name, inputs, progress, {
       taskBaseImage: env.taskBaseImage,
       overwriteCache: args.options["overwrite-cache"] === true,
+      pauseBefore,
     });
     const say = (line: string) =>
       (format === "json" || args.options.wait ? process.stderr : process.stdout).write(`${line}\n`);
     say(`execution ${execution.id} started`);
+    if (pauseBefore.length > 0)
+      say(`paused before: ${pauseBefore.join(", ")} (each opens its IDE before its task runs)`);
     say(`console: ${executionUrl(conn, execution.id)}`);
     if (!args.options.wait) {
       if (format === "json")

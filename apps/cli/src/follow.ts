@@ -1,6 +1,6 @@
 /** Following a server execution from the CLI (`run --remote --wait`, `debug --wait`). */
 import type { ExecutionDetail, ExecutionEvent, InteractiveSession } from "@drydock/contracts";
-import { LAUNCH_NAMES } from "@drydock/contracts";
+import { describePause, LAUNCH_NAMES } from "@drydock/contracts";
 
 import type { ApiClient } from "./client.js";
 import { explainApiError } from "./client.js";
@@ -86,6 +86,27 @@ async function followEvents(api: ApiClient, id: string, format: OutputFormat): P
 }
 
 /**
+ * What the CLI says of a session once its IDE is ready: the sign-in link, and what to do there; for a paused
+ * task, where it is paused and the three ways to resume it.
+ */
+export function describeReadyIde(
+  executionId: string,
+  nodeId: string,
+  session: Pick<InteractiveSession, "pause">,
+  ticket: { url: string; expiresAt: string },
+): string {
+  const link =
+    `IDE ready: ${ticket.url}\n` +
+    `  (a single-use link, valid until ${ticket.expiresAt}; the console's VSCode (User) link opens the IDE again)\n`;
+  if (!session.pause)
+    return `${link}  run "${LAUNCH_NAMES.debug}" there; when you are done, "${LAUNCH_NAMES.resume}", or: drydock resume ${executionId} ${nodeId}\n`;
+  return (
+    `${link}  ${describePause(session.pause)}\n` +
+    `  opening the IDE attaches the debugger to the paused task ("${LAUNCH_NAMES.attach}"); when you are done: drydock resume ${executionId} ${nodeId} --edited | --original | --fail\n`
+  );
+}
+
+/**
  * Prints a sign-in link for each interactive session of the execution once it is READY (sessions' changes
  * are part of the execution's event stream), until the execution ends or `signal` says to stop.
  */
@@ -100,11 +121,7 @@ export async function announceIdes(
     if (session?.state !== "READY" || !session.link || announced.has(session.id)) return;
     announced.add(session.id);
     const ticket = await api.sessions.ideTicket.mutate({ sessionId: session.id });
-    process.stderr.write(
-      `IDE ready: ${ticket.url}\n` +
-        `  (a single-use link, valid until ${ticket.expiresAt}; the console's VSCode (User) link opens the IDE again)\n` +
-        `  run "${LAUNCH_NAMES.debug}" there; when you are done, "${LAUNCH_NAMES.resume}", or: drydock resume ${executionId} ${nodeId}\n`,
-    );
+    process.stderr.write(describeReadyIde(executionId, nodeId, session, ticket));
   };
   try {
     await new Promise<void>((resolve, reject) => {

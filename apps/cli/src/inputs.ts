@@ -46,15 +46,21 @@ export function parseInputFlags(
 export interface RunArguments {
   positionals: string[];
   options: Record<string, string | true>;
+  /** Every value of the options that may be given more than once, in order. */
+  lists: Record<string, string[]>;
   inputs: [string, string | true][];
 }
 
 /**
- * Splits `drydock run` arguments into its own options (declared in `known`, with whether each takes a
- * value) and the workflow's `--<input> <value>` flags.
+ * Splits `drydock run` arguments into its own options (declared in `known`: whether each takes a value,
+ * `"repeatable"` for one that takes a value and may be given again) and the workflow's `--<input> <value>`
+ * flags.
  */
-export function splitRunArguments(argv: string[], known: Record<string, boolean>): RunArguments {
-  const result: RunArguments = { positionals: [], options: {}, inputs: [] };
+export function splitRunArguments(
+  argv: string[],
+  known: Record<string, boolean | "repeatable">,
+): RunArguments {
+  const result: RunArguments = { positionals: [], options: {}, lists: {}, inputs: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (!arg.startsWith("--") || arg === "--") {
@@ -77,7 +83,8 @@ export function splitRunArguments(argv: string[], known: Record<string, boolean>
     }
     if (name in known) {
       if (known[name] && value === true) throw new CliError(`option --${name} needs a value`);
-      result.options[name] = value;
+      if (known[name] === "repeatable" && value !== true) (result.lists[name] ??= []).push(value);
+      else result.options[name] = value;
     } else result.inputs.push([name, value]);
   }
   return result;

@@ -1,5 +1,5 @@
 /** The commands about a node's interactive (VS Code) session: resume, keep-alive, changes and debug. */
-import type { InteractiveSession, WorkflowVersion } from "@drydock/contracts";
+import type { InteractiveSession, ResumeChoice, WorkflowVersion } from "@drydock/contracts";
 
 import { applyEditHome, commitEditHome } from "./carry-home.js";
 import type { ApiClient } from "./client.js";
@@ -9,7 +9,7 @@ import { executionUrl, outputFormat, printAnswer, withApi } from "./commands.js"
 import { canAsk, confirm } from "./confirm.js";
 import { followExecution } from "./follow.js";
 import { CliError } from "./errors.js";
-import { formatSeconds, printResult } from "./output.js";
+import { describeSessionEnd, printResult } from "./output.js";
 
 type NodeFlags = ConnectionFlags & { output?: string };
 
@@ -38,31 +38,72 @@ const writeOut = (text: string) =>
     process.stdout.write(text, (error) => (error ? reject(error) : resolve())),
   );
 
-/** `drydock resume`: ends the node's live session the way the IDE's Resume Task does, after asking. */
+/** `--edited`, `--original`, `--fail`: how `drydock resume` ends the session (at most one; edited by default). */
+export type ResumeFlags = Partial<Record<ResumeChoice, boolean>>;
+
+const RESUME_FLAGS: ResumeChoice[] = ["edited", "original", "fail"];
+
+/** The choice the flags ask for; more than one is a usage error naming them. */
+export function resumeChoiceOf(flags: ResumeFlags): ResumeChoice {
+  const given = RESUME_FLAGS.filter((choice) => flags[choice]).map((choice) => `--${choice}`);
+  if (given.length > 1)
+    throw new CliError(
+      `${given.slice(0, -1).join(", ")} and ${given.at(-1)} are different ways to resume: give at most one`,
+    );
+  return RESUME_FLAGS.find((choice) => flags[choice]) ?? "edited";
+}
+
+/** What each choice asks before it, and says after it. */
+const RESUME_WORDS: Record<
+  ResumeChoice,
+  { ask: (task: string) => string; doing: (task: string) => string }
+> = {
+  edited: {
+    ask: (task) =>
+      `Resume ${task}? code-server will stop and the task runs with the edited sources`,
+    doing: (task) =>
+      `resuming ${task}: code-server stops and the task runs with the edited sources`,
+  },
+  original: {
+    ask: (task) =>
+      `Run the original code of ${task} again? code-server will stop, this attempt fails with its error and a new attempt runs the registered code`,
+    doing: (task) =>
+      `resuming ${task} with its original code: code-server stops, this attempt fails with its error and a new attempt runs the registered code`,
+  },
+  fail: {
+    ask: (task) =>
+      `End ${task} as failed? code-server will stop and the node fails with the original error; what follows it does not run`,
+    doing: (task) =>
+      `ending ${task} as failed: code-server stops and the node fails with the original error; what follows it does not run`,
+  },
+};
+
+/**
+ * `drydock resume`: ends the node's live session the way the IDE's Resume Task does (`--edited`, the default),
+ * or for a paused task by running its original code again (`--original`) or ending it as failed (`--fail`),
+ * after asking.
+ */
 export async function resumeCommand(
   env: CliEnv,
   execution: string,
   node: string,
-  flags: NodeFlags & { yes?: boolean },
+  flags: NodeFlags & ResumeFlags & { yes?: boolean },
 ): Promise<number> {
   const ref = nodeRef(execution, node);
+  const choice = resumeChoiceOf(flags);
   const format = outputFormat(flags.output);
+  const words = RESUME_WORDS[choice];
   if (!flags.yes && !canAsk()) {
     throw new CliError(
       `drydock resume asks before it stops code-server, and cannot ask without a terminal: pass --yes to resume ${taskOf(ref)}`,
     );
   }
   return withApi(env, flags, async (api, conn) => {
-    if (
-      !flags.yes &&
-      !(await confirm(
-        `Resume ${taskOf(ref)}? code-server will stop and the task runs with the edited sources`,
-      ))
-    ) {
+    if (!flags.yes && !(await confirm(words.ask(taskOf(ref))))) {
       process.stderr.write(`not resumed: ${taskOf(ref)} keeps its IDE\n`);
       return 1;
     }
-    const session = await api.sessions.resume.mutate(ref);
+    const session = await api.sessions.resume.mutate({ ...ref, choice });
     if (format === "json") {
       printResult(session, "json");
       return 0;
@@ -70,7 +111,7 @@ export async function resumeCommand(
     const lines = [
       session.state === "ENDED"
         ? `the IDE session of ${taskOf(ref)} has ended (${session.endReason ?? "ended"})`
-        : `resuming ${taskOf(ref)}: code-server stops and the task runs with the edited sources`,
+        : words.doing(taskOf(ref)),
       `  follow it: drydock executions get ${ref.executionId}   (console: ${executionUrl(conn, ref.executionId)})`,
     ];
     if (session.hasChanges)
@@ -82,14 +123,13 @@ export async function resumeCommand(
   });
 }
 
-function idleEnd(session: InteractiveSession): string {
-  if (!session.idleDeadline)
-    return `it may stay idle for another ${formatSeconds(session.maxIdleSeconds)}`;
-  const left = (Date.parse(session.idleDeadline) - Date.now()) / 1_000;
-  return `it ends idle at ${session.idleDeadline} (in ${formatSeconds(left)}) unless it is used before`;
+/** When the session ends now, by the limit that applies: unopened until someone opens its IDE, then idle. */
+function sessionEnd(session: InteractiveSession): string {
+  const end = describeSessionEnd(session);
+  return session.idleDeadline ? `it ${end} (at ${session.idleDeadline})` : `it ${end}`;
 }
 
-/** `drydock keep-alive`: postpones the node's idle end by its full maxIdleSeconds. */
+/** `drydock keep-alive`: postpones the node's end by its full limit (maxUnopenedSeconds until opened, then maxIdleSeconds). */
 export async function keepAliveCommand(
   env: CliEnv,
   execution: string,
@@ -101,7 +141,7 @@ export async function keepAliveCommand(
     env,
     flags,
     (api) => api.sessions.keepAlive.mutate(ref),
-    (session) => `kept the IDE of ${taskOf(ref)} alive: ${idleEnd(session)}`,
+    (session) => `kept the IDE of ${taskOf(ref)} alive: ${sessionEnd(session)}`,
   );
 }
 
@@ -222,16 +262,19 @@ export async function debugNodeCommand(
   env: CliEnv,
   execution: string,
   node: string,
-  flags: NodeFlags & { wait?: boolean },
+  flags: NodeFlags & { wait?: boolean; pauseBefore?: boolean },
 ): Promise<number> {
   const ref = nodeRef(execution, node);
   const format = outputFormat(flags.output);
+  const pauseBefore = flags.pauseBefore === true;
   return withApi(env, flags, async (api, conn) => {
-    const debug = await api.executions.debug.mutate(ref);
+    const debug = await api.executions.debug.mutate({ ...ref, pauseBefore });
     const url = executionUrl(conn, debug.id);
     const say = (line: string) =>
       (format === "json" || flags.wait ? process.stderr : process.stdout).write(`${line}\n`);
-    say(`execution ${debug.id} started: ${taskOf(ref)} again, in an IDE, with the inputs it had`);
+    say(
+      `execution ${debug.id} started: ${taskOf(ref)} again, in an IDE, with the inputs it had${pauseBefore ? ", paused on its task's first line" : ""}`,
+    );
     say(`console: ${url}`);
     if (flags.wait) return followExecution(api, debug.id, format, conn.endpoint);
     // The debug run names its nodes itself; it keeps the original's id when it can.
@@ -241,6 +284,8 @@ export async function debugNodeCommand(
       (nodes.length === 1 ? nodes[0]?.nodeId : undefined) ??
       ref.nodeId;
     say(`open the IDE from the node's VSCode (User) link in the console once it runs`);
+    if (pauseBefore)
+      say(`the debugger stops on the task's first line; continuing there runs the task for real`);
     say(
       `when you are done: drydock resume ${debug.id} ${target}   (the IDE's edits: drydock changes ${debug.id} ${target})`,
     );

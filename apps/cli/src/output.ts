@@ -1,10 +1,13 @@
 import type {
+  Attempt,
   ExecutionDetail,
   ExecutionParent,
   ExecutionSummary,
+  InteractiveSession,
   NodeReuse,
   WorkflowVersion,
 } from "@drydock/contracts";
+import { describePause } from "@drydock/contracts";
 
 import { formatBytes } from "./progress.js";
 
@@ -17,9 +20,9 @@ export function printResult(value: unknown, format: OutputFormat): void {
     process.stdout.write(`${typeof value === "string" ? value : JSON.stringify(value, null, 2)}\n`);
 }
 
-function duration(start?: string, end?: string): string {
+function duration(start?: string, end?: string, now = Date.now()): string {
   if (!start) return "-";
-  const ms = (end ? Date.parse(end) : Date.now()) - Date.parse(start);
+  const ms = (end ? Date.parse(end) : now) - Date.parse(start);
   return ms < 1_000 ? `${ms}ms` : `${(ms / 1_000).toFixed(1)}s`;
 }
 
@@ -48,13 +51,54 @@ export function describeParent(parent: ExecutionParent): string {
 export const describeReuse = (reused: NodeReuse) =>
   `${reused.from === "parent" ? "reused" : "cached"} from ${reused.executionId} ${reused.nodeId}`;
 
-export function formatExecutionDetail(detail: ExecutionDetail): string {
+/**
+ * When a live session ends unless someone acts, by the limit that applies now: `ends in 4m 59s unless opened`
+ * while nobody has opened its IDE, else `ends idle in 9h 59m unless used`.
+ */
+export function describeSessionEnd(session: InteractiveSession, now = Date.now()): string {
+  const unopened = session.limit === "unopened";
+  const left = session.idleDeadline
+    ? (Date.parse(session.idleDeadline) - now) / 1_000
+    : unopened
+      ? session.maxUnopenedSeconds
+      : session.maxIdleSeconds;
+  if (left <= 0) return unopened ? "ending now: nobody opened it" : "ending now: idle";
+  return unopened
+    ? `ends in ${formatSeconds(left)} unless opened`
+    : `ends idle in ${formatSeconds(left)} unless used`;
+}
+
+/** What `executions get` says of an attempt with an IDE session or a resume choice; nothing for the others. */
+export function describeAttempt(nodeId: string, attempt: Attempt, now = Date.now()): string[] {
+  const { session, resume } = attempt;
+  if (!session && !resume) return [];
+  const error = attempt.error
+    ? `: ${attempt.error.message}${attempt.error.code ? ` [${attempt.error.code}]` : ""}`
+    : "";
+  const lines = [`${nodeId} attempt ${attempt.number}: ${attempt.status}${error}`];
+  if (session?.state === "ENDED")
+    lines.push(`  IDE session ended: ${session.endReason ?? "ended"}`);
+  else if (session) {
+    lines.push(`  IDE session ${session.state}, ${describeSessionEnd(session, now)}`);
+    if (session.pause) lines.push(`  ${describePause(session.pause)}`);
+    if (session.resumeRequestedAt)
+      lines.push(
+        `  asked to resume: ${session.resumeChoice ?? "edited"} at ${session.resumeRequestedAt}`,
+      );
+  }
+  if (resume) lines.push(`  resumed: ${resume.choice} by ${resume.by} at ${resume.at}`);
+  return lines;
+}
+
+export function formatExecutionDetail(detail: ExecutionDetail, now = Date.now()): string {
   const { execution: e, nodes } = detail;
   const lines = [
-    `execution ${e.id}  workflow ${e.workflow} (version ${e.version})  ${e.status}  ${duration(e.createdAt, e.endedAt)}`,
+    `execution ${e.id}  workflow ${e.workflow} (version ${e.version})  ${e.status}  ${duration(e.createdAt, e.endedAt, now)}`,
   ];
   if (e.parent) lines.push(describeParent(e.parent));
   if (e.overwriteCache) lines.push("launched with --overwrite-cache: cached tasks ran again");
+  if (e.pauseBefore.length > 0)
+    lines.push(`launched with --pause-before ${e.pauseBefore.join(", ")}`);
   lines.push(`inputs: ${JSON.stringify(e.inputs)}`);
   if (e.result !== undefined) lines.push(`result: ${JSON.stringify(e.result)}`);
   if (e.error) lines.push(`error: ${e.error.message}`);
@@ -69,11 +113,16 @@ export function formatExecutionDetail(detail: ExecutionDetail): string {
         n.task,
         n.status,
         String(n.attempts.length),
-        duration(n.startedAt, n.endedAt),
+        duration(n.startedAt, n.endedAt, now),
         ...(reuse ? [n.reused ? describeReuse(n.reused) : ""] : []),
       ]),
     ]),
   );
+  // Sessions and resume choices, attempt by attempt, under the table.
+  const attempts = nodes.flatMap((n) =>
+    n.attempts.flatMap((a) => describeAttempt(n.nodeId, a, now)),
+  );
+  if (attempts.length > 0) lines.push("", ...attempts);
   return lines.join("\n");
 }
 

@@ -57,6 +57,8 @@ export interface RegisterOptions {
 export interface LaunchOptions extends RegisterOptions {
   /** Cached tasks run again and replace their cache entries (`run --remote --overwrite-cache`). */
   overwriteCache?: boolean;
+  /** Nodes held before their task runs, with their IDE open (`run --remote --pause-before`). */
+  pauseBefore?: string[];
 }
 
 /**
@@ -229,5 +231,6 @@ export async function launchWorkflow(
     version: registered.versions.get(name),
     inputs,
     overwriteCache: options.overwriteCache ?? false,
+    pauseBefore: options.pauseBefore ?? [],
   });
 }

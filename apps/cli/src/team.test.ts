@@ -256,6 +256,8 @@ describe("share, unshare and sessions access", { timeout: 120_000 }, () => {
     attemptId: `a-${id}`,
     state,
     maxIdleSeconds: 3_600,
+    maxUnopenedSeconds: 900,
+    limit: "idle" as const,
     extensionProblems: [],
     hasChanges: false,
     createdAt: new Date(

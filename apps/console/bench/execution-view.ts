@@ -68,6 +68,7 @@ function elementEvents(count: number): { detail: ExecutionDetail; events: Execut
       version: "v1",
       status: "RUNNING",
       overwriteCache: false,
+      pauseBefore: [],
       inputs: {},
       createdAt: at,
     },

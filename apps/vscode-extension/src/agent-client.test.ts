@@ -26,8 +26,8 @@ const handlers: IdeHandlers = {
     keepAliveDeadline = "2030-01-01T00:10:00.000Z";
     return sampleStatus({ idleDeadline: keepAliveDeadline });
   },
-  resume: async () => (
-    calls.push("resume"),
+  resume: async (input) => (
+    calls.push(`resume ${input?.choice}`),
     { accepted: true, message: "resuming: code-server stops now" }
   ),
   changes: async () => (calls.push("changes"), sampleChanges()),
@@ -77,11 +77,19 @@ describe("createIdeControlClient over a real Unix socket and a real tRPC server"
     calls.length = 0;
     const status = await client.keepAlive();
     expect(status.idleDeadline).toBe("2030-01-01T00:10:00.000Z");
-    expect(await client.resume()).toEqual({
+    expect(await client.resume("edited")).toEqual({
       accepted: true,
       message: "resuming: code-server stops now",
     });
-    expect(calls).toEqual(["keepAlive", "resume"]);
+    expect(calls).toEqual(["keepAlive", "resume edited"]);
+  });
+
+  it("sends the resume choice to the agent: the original code, or ending as failed", async () => {
+    const client = createIdeControlClient({ socketPath, token: TOKEN });
+    calls.length = 0;
+    await client.resume("original");
+    await client.resume("fail");
+    expect(calls).toEqual(["resume original", "resume fail"]);
   });
 
   it("queries the changes with each file's registered text", async () => {

@@ -7,6 +7,7 @@ import { request } from "node:http";
 import type { IncomingHttpHeaders, OutgoingHttpHeader } from "node:http";
 
 import type { IdeChanges, IdeContext, IdeRouter, IdeStatus } from "@drydock/contracts/ide";
+import type { ResumeChoice } from "@drydock/contracts";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 
 /** The host name is a placeholder: the socket decides where the request goes. */
@@ -27,7 +28,8 @@ export interface IdeControlClient {
   context(): Promise<IdeContext>;
   status(): Promise<IdeStatus>;
   keepAlive(): Promise<IdeStatus>;
-  resume(): Promise<{ accepted: boolean; message: string }>;
+  /** `edited` runs the edited sources; `original` and `fail` are for a paused task only (the agent refuses them otherwise). */
+  resume(choice: ResumeChoice): Promise<{ accepted: boolean; message: string }>;
   changes(): Promise<IdeChanges>;
 }
 
@@ -68,7 +70,7 @@ export function createIdeControlClient(options: IdeControlClientOptions): IdeCon
     context: () => call((signal) => trpc.context.query(undefined, { signal })),
     status: () => call((signal) => trpc.status.query(undefined, { signal })),
     keepAlive: () => call((signal) => trpc.keepAlive.mutate(undefined, { signal })),
-    resume: () => call((signal) => trpc.resume.mutate(undefined, { signal })),
+    resume: (choice) => call((signal) => trpc.resume.mutate({ choice }, { signal })),
     changes: () => call((signal) => trpc.changes.query(undefined, { signal })),
   };
 }

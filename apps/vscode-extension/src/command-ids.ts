@@ -2,6 +2,9 @@
 export const COMMANDS = {
   interactiveDebugging: "drydock.interactiveDebugging",
   resumeTask: "drydock.resumeTask",
+  /** A paused task only (the manifest shows them while `drydock.paused` is set). */
+  resumeOriginal: "drydock.resumeTaskWithOriginalCode",
+  endAsFailed: "drydock.endTaskAsFailed",
   showChanges: "drydock.showChanges",
   openInConsole: "drydock.openInConsole",
   keepAlive: "drydock.keepAlive",

@@ -2,6 +2,7 @@
  * The Drydock commands of a task session. Each one's failure is logged to the Drydock output channel and
  * shown to the user once, with the message the agent client already made readable.
  */
+import type { ResumeChoice } from "@drydock/contracts";
 import { LAUNCH_NAMES } from "@drydock/contracts/constants";
 import * as vscode from "vscode";
 
@@ -17,6 +18,7 @@ import {
 import type { ChangeEntry, UriParts } from "./changes.js";
 import { COMMANDS } from "./command-ids.js";
 import { initialOverrideText, ORIGINAL_INPUTS_FILE, OVERRIDE_FILE } from "./override.js";
+import { resumeDialog } from "./resume-dialog.js";
 import type { IdleStatusBar } from "./status-bar.js";
 import type { TaskViewProvider } from "./view.js";
 
@@ -44,7 +46,11 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     register(COMMANDS.interactiveDebugging, "Interactive Debugging", () =>
       interactiveDebugging(deps),
     ),
-    register(COMMANDS.resumeTask, "Resume Task", () => resumeTask(deps)),
+    register(COMMANDS.resumeTask, "Resume Task", () => resumeTask(deps, "edited")),
+    register(COMMANDS.resumeOriginal, "Resume Task with Original Code", () =>
+      resumeTask(deps, "original"),
+    ),
+    register(COMMANDS.endAsFailed, "End Task as Failed", () => resumeTask(deps, "fail")),
     register(COMMANDS.showChanges, "Show Changes", () => showChanges(deps, originals)),
     register(COMMANDS.openInConsole, "Open in Console", () => openInConsole(deps)),
     register(COMMANDS.keepAlive, "Keep Alive", () => deps.statusBar.keepAlive()),
@@ -86,37 +92,43 @@ async function interactiveDebugging({ view, log }: CommandDeps): Promise<void> {
   }
 }
 
-async function resumeTask({ client, view, statusBar, log }: CommandDeps): Promise<void> {
-  const task = await view.taskContext().then(
-    (context) => context.node.task,
-    () => "this task",
+/**
+ * Ends the session as the user chooses: the edited sources run (`edited`), or — for a paused task — the
+ * registered code (`original`) or a failed node (`fail`). Each asks first; the agent has the last word.
+ */
+async function resumeTask(
+  { client, view, statusBar, log }: CommandDeps,
+  choice: ResumeChoice,
+): Promise<void> {
+  // A fresh context: the task may have stopped being paused (continued in the debugger) since the last one.
+  const context = await view.freshContext();
+  const task = context?.node.task ?? "this task";
+  if (choice !== "edited" && context && !context.paused) {
+    void vscode.window.showWarningMessage(
+      `Drydock: task ${task} is not paused, so there is no paused run to ${choice === "original" ? "replace with the original code" : "end as failed"}. Resume Task runs the edited sources.`,
+    );
+    return;
+  }
+  const unsaved =
+    choice === "edited"
+      ? vscode.workspace.textDocuments.filter(
+          (document) => document.isDirty && document.uri.scheme === "file",
+        ).length
+      : 0;
+  const dialog = resumeDialog(choice, { task, paused: context?.paused, unsaved });
+  const answer = await vscode.window.showWarningMessage(
+    dialog.message,
+    { modal: true, detail: dialog.detail },
+    dialog.button,
   );
-  const unsaved = vscode.workspace.textDocuments.filter(
-    (document) => document.isDirty && document.uri.scheme === "file",
-  ).length;
-  const resume = "Resume Task";
-  // The same question the generated resume script asks in the terminal.
-  const choice = await vscode.window.showWarningMessage(
-    `Resume task ${task}? code-server stops and the task runs with the edited sources`,
-    {
-      modal: true,
-      detail: [
-        "The task runs for real with the inputs it received (never the input override) and its output goes downstream. This window disconnects.",
-        unsaved > 0 ? `${unsaved} unsaved file${unsaved === 1 ? " is" : "s are"} saved first.` : "",
-      ]
-        .filter(Boolean)
-        .join("\n\n"),
-    },
-    resume,
-  );
-  if (choice !== resume) return;
+  if (answer !== dialog.button) return;
   if (unsaved > 0 && !(await vscode.workspace.saveAll(false)))
     throw new Error("Not resumed: some files could not be saved.");
-  const answer = await client.resume();
-  log.info(`resume: ${answer.accepted ? "accepted" : "refused"}: ${answer.message}`);
+  const result = await client.resume(choice);
+  log.info(`resume (${choice}): ${result.accepted ? "accepted" : "refused"}: ${result.message}`);
   await statusBar.fetch();
-  if (answer.accepted) void vscode.window.showInformationMessage(`Drydock: ${answer.message}`);
-  else void vscode.window.showWarningMessage(`Drydock: ${answer.message}`);
+  if (result.accepted) void vscode.window.showInformationMessage(`Drydock: ${result.message}`);
+  else void vscode.window.showWarningMessage(`Drydock: ${result.message}`);
 }
 
 async function showChanges(

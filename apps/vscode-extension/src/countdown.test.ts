@@ -124,6 +124,35 @@ describe("renderCountdown", () => {
     );
   });
 
+  it("counts down the unopened limit as 'ends in M:SS unless opened' while the server has not seen the IDE opened", () => {
+    const unopened = sampleStatus({ maxIdleSeconds: 300, limit: "unopened" });
+    expect(renderCountdown(unopened, now + 75_000, now)).toEqual({
+      text: "$(watch) ends in 1:15 unless opened",
+      tooltip:
+        "Nobody has opened this session yet, as far as the server knows: it ends unless opened. Once opened, it ends after 300 s without activity. Click to keep it alive.",
+      warning: false,
+    });
+    expect(renderCountdown(unopened, now + 5_000, now)).toMatchObject({
+      text: "$(watch) ends in 0:05 unless opened",
+      warning: true,
+    });
+    expect(renderCountdown(unopened, now, now)).toMatchObject({
+      text: "$(watch) ends now unless opened",
+      warning: true,
+    });
+    expect(renderCountdown(unopened, undefined, now).text).toBe("$(watch) ends unless opened");
+    // Once the server flips the limit to idle, the same deadline reads as today's idle countdown.
+    expect(renderCountdown({ ...unopened, limit: "idle" }, now + 75_000, now).text).toBe(
+      "$(watch) Idle in 1:15",
+    );
+  });
+
+  it("says 'Resuming…' rather than the unopened countdown once a resume was asked for", () => {
+    expect(
+      renderCountdown(sampleStatus({ limit: "unopened", state: "ending" }), now + 5_000, now).text,
+    ).toBe("$(sync~spin) Resuming…");
+  });
+
   it("shows no countdown when the agent knows no deadline", () => {
     expect(renderCountdown(open, undefined, now)).toMatchObject({
       text: "$(watch) Idle timer",

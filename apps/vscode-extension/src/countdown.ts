@@ -1,6 +1,7 @@
 /**
- * The status bar's idle countdown, as pure functions of the agent's `status` and the local clock: the
- * extension ticks it every second without asking the agent, and corrects it at every fetch.
+ * The status bar's countdown, as pure functions of the agent's `status` and the local clock: the
+ * extension ticks it every second without asking the agent, and corrects it at every fetch. It counts
+ * down the limit that applies: `unopened` until the server has seen the IDE opened, then `idle`.
  */
 import type { IdeStatus } from "@drydock/contracts/ide";
 
@@ -68,14 +69,24 @@ export function renderCountdown(
   if (status.state === "ending" || status.resumeRequested) {
     return {
       text: "$(sync~spin) Resuming…",
-      tooltip:
-        "The session is ending: code-server stops and the task runs with the edited sources.",
+      tooltip: "The session is ending: code-server stops and the task resumes as chosen.",
       warning: false,
     };
   }
+  const left = deadline === undefined ? undefined : deadline - now;
+  // Until the server has seen the IDE opened, the session ends after maxUnopenedSeconds whatever happens in it.
+  if (status.limit === "unopened") {
+    const tooltip = `Nobody has opened this session yet, as far as the server knows: it ends unless opened. Once opened, it ends after ${status.maxIdleSeconds} s without activity. Click to keep it alive.`;
+    if (left === undefined) return { text: "$(watch) ends unless opened", tooltip, warning: false };
+    if (left <= 0) return { text: "$(watch) ends now unless opened", tooltip, warning: true };
+    return {
+      text: `$(watch) ends in ${formatRemaining(left)} unless opened`,
+      tooltip,
+      warning: left < WARNING_BELOW_MS,
+    };
+  }
   const tooltip = `The session ends after ${status.maxIdleSeconds} s without activity. Click to keep it alive.`;
-  if (deadline === undefined) return { text: "$(watch) Idle timer", tooltip, warning: false };
-  const left = deadline - now;
+  if (left === undefined) return { text: "$(watch) Idle timer", tooltip, warning: false };
   if (left <= 0) return { text: "$(watch) Idle now", tooltip, warning: true };
   return {
     text: `$(watch) Idle in ${formatRemaining(left)}`,

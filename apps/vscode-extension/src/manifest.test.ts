@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
 import { COMMANDS, VIEW_CONTAINER_ID, VIEW_ID } from "./command-ids.js";
+import { PAUSED_CONTEXT_KEY } from "./paused.js";
 
 interface Manifest {
   name: string;
@@ -59,6 +60,38 @@ describe("package.json as the extension's manifest", () => {
     expect(manifest.contributes.views[VIEW_CONTAINER_ID]).toEqual([
       expect.objectContaining({ id: VIEW_ID, name: "Task" }),
     ]);
+  });
+
+  it("titles the resume choices as the IDE names them, the paused-only ones offered only while paused", () => {
+    const title = (id: string) =>
+      manifest.contributes.commands.find((c) => c.command === id)?.title;
+    expect([COMMANDS.resumeTask, COMMANDS.resumeOriginal, COMMANDS.endAsFailed].map(title)).toEqual(
+      [
+        "Drydock: Resume Task",
+        "Drydock: Resume Task with Original Code",
+        "Drydock: End Task as Failed",
+      ],
+    );
+    const pausedOnly = new Set<string>([COMMANDS.resumeOriginal, COMMANDS.endAsFailed]);
+    expect(
+      manifest.contributes.menus.commandPalette?.filter((entry) => pausedOnly.has(entry.command)),
+    ).toEqual([
+      { command: COMMANDS.resumeOriginal, when: PAUSED_CONTEXT_KEY },
+      { command: COMMANDS.endAsFailed, when: PAUSED_CONTEXT_KEY },
+    ]);
+    expect(
+      manifest.contributes.menus["view/title"]
+        ?.filter((entry) => pausedOnly.has(entry.command))
+        .map((entry) => entry.when),
+    ).toEqual([
+      `view == ${VIEW_ID} && ${PAUSED_CONTEXT_KEY}`,
+      `view == ${VIEW_ID} && ${PAUSED_CONTEXT_KEY}`,
+    ]);
+    // Resume Task (the edited sources) is for every session: never hidden behind the paused key.
+    for (const entries of Object.values(manifest.contributes.menus))
+      for (const entry of entries)
+        if (entry.command === COMMANDS.resumeTask)
+          expect(entry.when).not.toContain(PAUSED_CONTEXT_KEY);
   });
 
   it("offers only registered commands in its menus", () => {

@@ -1,6 +1,7 @@
 /**
- * The idle countdown in the status bar. It ticks every second from the deadline of the last `status`,
- * asks the agent again every 15 s and after every action, and a click keeps the session alive.
+ * The session's countdown in the status bar (idle, or unopened while the server has not seen the IDE
+ * opened). It ticks every second from the deadline of the last `status`, asks the agent again every 15 s
+ * and after every action, and a click keeps the session alive.
  */
 import * as vscode from "vscode";
 
@@ -47,13 +48,13 @@ export class IdleStatusBar implements vscode.Disposable {
     }
   }
 
-  /** The `keepAlive` mutation: the deadline moves a full maxIdleSeconds on. Throws the agent's error. */
+  /** The `keepAlive` mutation: the deadline moves on by the limit that applies. Throws the agent's error. */
   async keepAlive(): Promise<IdeStatus> {
     try {
       const status = await this.client.keepAlive();
       this.apply(status);
       this.log.info(
-        `keep-alive: the session now ends idle at ${status.idleDeadline ?? "an unknown time"}`,
+        `keep-alive: the session now ends ${status.limit === "unopened" ? "unless opened by" : "idle at"} ${status.idleDeadline ?? "an unknown time"}`,
       );
       return status;
     } catch (error) {

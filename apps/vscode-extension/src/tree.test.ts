@@ -143,6 +143,63 @@ describe("buildTree", () => {
     ).toBeUndefined();
   });
 
+  it("shows a paused task as a 'Paused' item saying where, its stack in the tooltip, a click opening the line", () => {
+    const paused = {
+      reason: "exception" as const,
+      file: "src/steps.ts",
+      line: 12,
+      message: "boom",
+      stack: "Error: boom\n    at parse (src/steps.ts:12:11)",
+      at: "2030-01-01T00:00:00.000Z",
+      attachConfiguration: "Attach to Paused Task",
+    };
+    const tree = buildTree({
+      kind: "ready",
+      context: sampleContext({ paused }),
+      override: none,
+      workspaceRoot: WORKSPACE,
+    });
+    expect(tree.map((n) => n.id)).toEqual([
+      "execution",
+      "node",
+      "attempt",
+      "inputs",
+      "upstream",
+      "paused",
+      "override/none",
+    ]);
+    const node = find(tree, "paused");
+    expect(node).toMatchObject({
+      label: "Paused",
+      description: "paused at src/steps.ts:12: boom",
+      icon: "debug-pause",
+      action: { kind: "openFile", path: "src/steps.ts", line: 12, column: 1 },
+    });
+    expect(node.tooltip).toMatch(/"Attach to Paused Task" \(Run and Debug\)/);
+    expect(node.tooltip).toMatch(/\n\nError: boom\n {4}at parse/);
+    const before = find(
+      buildTree({
+        kind: "ready",
+        context: sampleContext({
+          paused: { ...paused, reason: "before", line: 3, message: "pause point" },
+        }),
+        override: none,
+      }),
+      "paused",
+    );
+    expect(before.description).toBe("paused before the task at src/steps.ts:3");
+    // A file outside the workspace (or none) has nothing to open.
+    const outside = buildTree({
+      kind: "ready",
+      context: sampleContext({ paused: { ...paused, file: "../lib/x.ts" } }),
+      override: none,
+    });
+    expect(find(outside, "paused").action).toBeUndefined();
+    expect(
+      find(buildTree({ kind: "ready", context: sampleContext(), override: none }), "paused"),
+    ).toBeUndefined();
+  });
+
   it("shows an active override with the keys it changes, leaves out and adds", () => {
     const context = sampleContext();
     const override = analyzeOverride(

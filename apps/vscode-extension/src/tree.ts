@@ -5,6 +5,8 @@
 import type { IdeContext } from "@drydock/contracts/ide";
 
 import type { OverrideState } from "./override.js";
+import { describePause } from "@drydock/contracts/constants";
+import type { PausedState } from "./paused.js";
 import { workspaceFrames } from "./stack.js";
 
 export type TreeAction =
@@ -83,6 +85,7 @@ export function buildTree(input: TreeInput): TreeNode[] {
     inputsNode(context.inputs),
     upstreamNode(context.upstream),
   ];
+  if (context.paused) nodes.push(pausedNode(context.paused));
   if (context.firstRunError)
     nodes.push(firstRunErrorNode(context.firstRunError, input.workspaceRoot, context.entry));
   nodes.push(overrideNode(input.override));
@@ -121,6 +124,29 @@ function upstreamNode(upstream: IdeContext["upstream"]): TreeNode {
       description: node.nodeId,
       tooltip: `Node ${node.nodeId} (task ${node.task})`,
     })),
+  };
+}
+
+/** The paused process: where it stopped; a click opens that line (the attached debugger shows it too). */
+function pausedNode(paused: PausedState): TreeNode {
+  const where = describePause(paused);
+  // `file` is relative to the bundle's root, which the workspace is a copy of.
+  const file = paused.file;
+  return {
+    id: "paused",
+    label: "Paused",
+    description: where,
+    tooltip: [
+      `The task's process is ${where}. "${paused.attachConfiguration}" (Run and Debug) shows its stack and variables; Resume Task, Resume Task with Original Code or End Task as Failed ends the session.`,
+      paused.stack ?? "",
+    ]
+      .filter(Boolean)
+      .join("\n\n"),
+    icon: "debug-pause",
+    action:
+      file && !file.startsWith("/") && !file.startsWith("..")
+        ? { kind: "openFile", path: file, line: paused.line ?? 1, column: 1 }
+        : undefined,
   };
 }
 

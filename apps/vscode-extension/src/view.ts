@@ -18,8 +18,11 @@ export class TaskViewProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private context: IdeContext | undefined;
   private override: OverrideState = { kind: "none" };
   private readonly changed = new vscode.EventEmitter<void>();
-  private readonly disposables: vscode.Disposable[] = [this.changed];
+  private readonly fetched = new vscode.EventEmitter<IdeContext>();
+  private readonly disposables: vscode.Disposable[] = [this.changed, this.fetched];
   readonly onDidChangeTreeData = this.changed.event;
+  /** Every context the agent answered (a paused task's handling follows it). */
+  readonly onDidFetchContext = this.fetched.event;
 
   constructor(
     private readonly client: IdeControlClient,
@@ -100,6 +103,7 @@ export class TaskViewProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       this.log.info(
         `context: execution ${this.context.execution.id}, node ${this.context.node.id}, attempt ${this.context.attempt.number}`,
       );
+      this.fetched.fire(this.context);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.log.error(`context: ${message}`);
@@ -118,6 +122,12 @@ export class TaskViewProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     if (this.context) return this.context;
     if (this.input.kind === "error") throw new Error(this.input.message);
     throw new Error("The Drydock agent gave no context");
+  }
+
+  /** The task's context fetched again now; undefined when the agent did not answer (the view says why). */
+  async freshContext(): Promise<IdeContext | undefined> {
+    await this.refresh();
+    return this.context;
   }
 
   async reloadOverride(): Promise<void> {

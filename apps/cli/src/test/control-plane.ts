@@ -1,7 +1,8 @@
 /**
- * A real HTTP control plane for the CLI's tests of people and projects: the contracts' tRPC router (its access
- * checks included) served by tRPC's own HTTP adapter, with in-memory handlers for the procedures those
- * commands call, and a record of every project-scoped call.
+ * A real HTTP control plane for the CLI's tests of people and projects, and of what `run --remote`, `debug` and
+ * `resume` ask: the contracts' tRPC router (its access checks and input schemas included) served by tRPC's
+ * own HTTP adapter, with in-memory handlers for the procedures those commands call, and a record of every
+ * project-scoped call.
  */
 import { createServer } from "node:http";
 import type { IncomingMessage, RequestListener, Server } from "node:http";
@@ -14,6 +15,7 @@ import { AppError } from "@drydock/contracts";
 import type {
   ApiKey,
   AuditEntry,
+  Execution,
   ExecutionDetail,
   InteractiveSession,
   Member,
@@ -86,6 +88,14 @@ export class TeamState {
     detail: ExecutionDetail;
     version: WorkflowVersion;
   };
+  /** What `executions.get` answers (else the edit's execution). */
+  detail?: ExecutionDetail;
+  /** The execution `executions.create` and `executions.debug` answer with. */
+  launched?: Execution;
+  /** What `sessions.resume` answers: the session, or the server's refusal. */
+  resumeAnswer?: InteractiveSession | AppError;
+  /** The input of every `executions.create`, `executions.debug` and `sessions.resume` call, in order. */
+  readonly asked: { procedure: string; input: unknown }[] = [];
   /** Every project-scoped call: the access it needed and its input. */
   readonly projectCalls: { access: ProjectAccess; input: unknown; userId: string }[] = [];
 
@@ -250,7 +260,12 @@ function teamHandlers(state: TeamState, baseUrl: () => string) {
 function sessionHandlers(state: TeamState): AppHandlers["sessions"] {
   return {
     ideTicket: notServed,
-    resume: notServed,
+    resume: async (input) => {
+      state.asked.push({ procedure: "sessions.resume", input });
+      const answer = state.resumeAnswer;
+      if (answer instanceof AppError) throw answer;
+      return answer ?? notServed();
+    },
     keepAlive: notServed,
     changes: async () => state.edit?.changes ?? notServed(),
     access: async ({ sessionId }) => ({
@@ -308,18 +323,27 @@ function handlers(state: TeamState, baseUrl: () => string): AppHandlers {
       listAll: async (input) => auditPage(state, "listAll", input),
     },
     workflows: {
-      createUpload: notServed,
-      register: notServed,
+      // Registration as `run --remote` needs it: the bundle is "already there", each workflow version v1.
+      createUpload: async () => ({ exists: true }),
+      register: async ({ workflows }) => ({
+        workflows: workflows.map((w) => ({ name: w.name, version: "v1", created: true })),
+      }),
       list: async () => [],
       get: async () => state.edit?.version ?? notServed(),
     },
     executions: {
-      create: notServed,
+      create: async (input) => {
+        state.asked.push({ procedure: "executions.create", input });
+        return state.launched ?? notServed();
+      },
       list: async () => [],
-      get: async () => state.edit?.detail ?? notServed(),
+      get: async () => state.detail ?? state.edit?.detail ?? notServed(),
       node: async ({ executionId, nodeId }) => nodeWithSessions(state, executionId, nodeId),
       abort: notServed,
-      debug: notServed,
+      debug: async (input) => {
+        state.asked.push({ procedure: "executions.debug", input });
+        return state.launched ?? notServed();
+      },
       recover: notServed,
       fork: notServed,
       logs: notServed,

@@ -14,6 +14,8 @@ export const testSession = (extra: Partial<InteractiveSession> = {}): Interactiv
   attemptId: "x1.n0.a1",
   state: "STARTING",
   maxIdleSeconds: 300,
+  maxUnopenedSeconds: 75,
+  limit: "idle",
   extensionProblems: [],
   hasChanges: false,
   createdAt: T,

@@ -2,6 +2,7 @@
 import { durationBetween, StatusBadge } from "../ui/status.js";
 import type { Attempt } from "../ui/types.js";
 import { LogView } from "./LogView.js";
+import { resumeRecordText } from "./session.js";
 import { formatTimeOfDay } from "./time-of-day.js";
 
 interface AttemptsProps {
@@ -24,6 +25,15 @@ function AttemptRow({
       <td>
         <StatusBadge status={a.status} />
         {a.error && <div className="attempt-error">{a.error.message}</div>}
+        {a.resume && (
+          <div
+            className="attempt-resume"
+            data-testid={`attempt-${a.number}-resume`}
+            data-choice={a.resume.choice}
+          >
+            {resumeRecordText(a.resume)}
+          </div>
+        )}
       </td>
       <td>
         {formatTimeOfDay(a.startedAt)}

@@ -19,6 +19,7 @@ const execution = (extra: Partial<Execution> = {}): Execution => ({
   version: "v7",
   status: "RUNNING",
   overwriteCache: false,
+  pauseBefore: [],
   inputs: { count: 3 },
   createdAt: "2030-01-01T00:00:00.000Z",
   ...extra,
@@ -137,6 +138,13 @@ describe("ExecutionHeader", () => {
       'data-testid="execution-overwrite-cache" title="Launched to overwrite the cache: cached tasks ran again and replaced their entries">cache overwritten</span>',
     );
     expect(render(execution())).not.toContain("cache overwritten");
+  });
+
+  it("names the pause points it was launched with", () => {
+    expect(render(execution({ pauseBefore: ["n2", "n4"] }))).toMatch(
+      /data-testid="execution-pause-before" title="[^"]*">pause points: n2, n4<\/span>/,
+    );
+    expect(render(execution())).not.toContain("pause points");
   });
 });
 

@@ -162,6 +162,15 @@ export function ExecutionHeader({
             cache overwritten
           </span>
         )}
+        {execution.pauseBefore.length > 0 && (
+          <span
+            className="execution-note"
+            data-testid="execution-pause-before"
+            title="Launched with pause points: these nodes' tasks are held on their first line, with their IDE open"
+          >
+            pause points: {execution.pauseBefore.join(", ")}
+          </span>
+        )}
         {running && (
           <button
             type="button"

@@ -1,6 +1,7 @@
 /**
- * What can be done with a node from the task pane: re-run it in VS Code (Debug), download the changes made in
- * its IDE, and fork them into a new version that runs from this node on (Fork with edits).
+ * What can be done with a node from the task pane: re-run it in VS Code (Debug, or held before its task
+ * runs), download the changes made in its IDE, and fork them into a new version that runs from this node on
+ * (Fork with edits).
  */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
@@ -72,27 +73,34 @@ function DownloadChanges({ executionId, nodeId }: NodeRef) {
   );
 }
 
-function DebugButton({ executionId, nodeId, project }: NodeRef & { project: string }) {
+/** Debug: a new execution re-running this node in VS Code; paused, its task is held on its first line. */
+function DebugButton({
+  executionId,
+  nodeId,
+  project,
+  pauseBefore,
+}: NodeRef & { project: string; pauseBefore: boolean }) {
   const [, navigate] = useLocation();
   const editor = useRoleGate(project, "editor");
   const debug = useMutation({
-    mutationFn: () => api.executions.debug.mutate({ executionId, nodeId }),
+    mutationFn: () => api.executions.debug.mutate({ executionId, nodeId, pauseBefore }),
     onSuccess: (execution) =>
       navigate(
         `/executions/${encodeURIComponent(execution.id)}?node=${encodeURIComponent(nodeId)}`,
       ),
   });
+  const purpose = pauseBefore
+    ? "Re-run this node with the inputs it had, in VS Code, held on its task's first line"
+    : "Re-run this node with the inputs it had, in VS Code";
   return (
     <>
       <button
         type="button"
         onClick={() => debug.mutate()}
         disabled={debug.isPending || !editor.allowed}
-        title={
-          editor.allowed ? "Re-run this node with the inputs it had, in VS Code" : editor.reason
-        }
+        title={editor.allowed ? purpose : editor.reason}
       >
-        Debug
+        {pauseBefore ? "Debug, paused before the task" : "Debug"}
       </button>
       {debug.isError && (
         <p className="inline-error" role="alert">
@@ -172,7 +180,8 @@ export function NodeActions({
   if (!debuggable && !changed && !forkable) return null;
   return (
     <div className="pane-actions">
-      {debuggable && <DebugButton {...ref} project={project} />}
+      {debuggable && <DebugButton {...ref} project={project} pauseBefore={false} />}
+      {debuggable && <DebugButton {...ref} project={project} pauseBefore />}
       {forkable && <ForkButton {...ref} project={project} />}
       {changed && <DownloadChanges {...ref} />}
     </div>

@@ -102,6 +102,99 @@ describe("SessionPanel", () => {
   });
 });
 
+describe("SessionPanel of a paused task", () => {
+  const inFiveMinutes = () => new Date(Date.now() + 299_500).toISOString();
+  const thrown = {
+    reason: "exception" as const,
+    file: "steps.ts",
+    line: 12,
+    message: "boom",
+    name: "Error",
+    stack: "Error: boom\n    at parse (steps.ts:12:11)",
+    at: T,
+  };
+  const paused = (extra: Partial<InteractiveSession> = {}) =>
+    session({
+      state: "READY",
+      link: "http://s1abc.localhost:8485/",
+      idleDeadline: inFiveMinutes(),
+      pause: thrown,
+      ...extra,
+    });
+  const choices = (html: string) =>
+    [
+      ...html.matchAll(/<button type="button"[^>]* data-choice="(\w+)"[^>]*>([^<]*)<\/button>/g),
+    ].map((m) => `${m[1]}: ${m[2]}`);
+
+  it("says where the task is paused, and offers the three choices instead of Resume", () => {
+    const html = render(paused());
+    expect(html).toMatch(
+      /data-testid="session-pause" data-reason="exception"><p class="session-pause-where">paused at steps.ts:12: boom<\/p>/,
+    );
+    expect(html).toContain("at parse (steps.ts:12:11)</pre>");
+    expect(choices(html)).toEqual([
+      "edited: Resume with edits",
+      "original: Run original again",
+      "fail: End as failed",
+    ]);
+    expect(html).not.toContain(">Resume</button>");
+    expect(html).not.toContain("Resume requested");
+  });
+
+  it("says a task held by a pause point is paused before it runs", () => {
+    const html = render(
+      paused({ pause: { reason: "before", file: "steps.ts", line: 3, message: "x", at: T } }),
+    );
+    expect(html).toContain(
+      'data-reason="before"><p class="session-pause-where">paused before the task at steps.ts:3</p>',
+    );
+    expect(choices(html)).toHaveLength(3);
+  });
+
+  it("keeps Resume for a session that is not paused, and shows no pause", () => {
+    const html = render(paused({ pause: undefined }));
+    expect(html).not.toContain("session-pause");
+    expect(html).toContain(">Resume</button>");
+    expect(choices(html)).toEqual([]);
+  });
+
+  it("says which choice was asked for, and offers none once one was", () => {
+    const html = render(paused({ resumeRequestedAt: T, resumeChoice: "original" }));
+    expect(html).toContain('<span role="status">Resume requested: run original again…</span>');
+    expect(html).toMatch(/data-choice="fail" disabled="">End as failed<\/button>/);
+    expect(html).toMatch(/data-choice="edited" disabled="">Resume with edits<\/button>/);
+  });
+
+  it("disables the choices for a viewer, naming the role they need", () => {
+    const html = render(paused(), { me: testMe({ default: "viewer" }) });
+    expect(html).toContain(
+      'data-choice="original" disabled="" title="Needs the editor role in project default (you are a viewer)">Run original again</button>',
+    );
+  });
+
+  it("counts down to the unopened end while nobody has opened the IDE", () => {
+    const deadline = inFiveMinutes();
+    const html = render(paused({ limit: "unopened", idleDeadline: deadline }));
+    expect(html).toContain(
+      `data-testid="idle-countdown" data-deadline="${deadline}" data-limit="unopened"`,
+    );
+    expect(html).toMatch(/Session ends in 4m 5\ds unless opened/);
+    expect(html).not.toContain("Ends idle");
+    expect(render(paused({ limit: "idle" }))).toMatch(/Ends idle in 4m 5\ds/);
+  });
+
+  it("says why a session nobody opened ended", () => {
+    const html = render(
+      session({ state: "ENDED", endReason: "unopened", maxUnopenedSeconds: 90, pause: thrown }),
+    );
+    expect(html).toContain(
+      "Session ended: unopened — nobody opened the IDE within 90 s (its maxUnopenedSeconds), so it was stopped and the attempt failed.",
+    );
+    expect(html).not.toContain("session-pause");
+    expect(choices(html)).toEqual([]);
+  });
+});
+
 describe("SessionPanel for people with other roles", () => {
   const ready = () =>
     session({

@@ -1,8 +1,10 @@
 /**
- * An interactive node's session in the task pane: where it stands, the VSCode (User) link once the IDE is
- * ready (for editors of the project and teammates it is shared with), the idle countdown with Keep alive,
- * Resume, and who may open it and who is connected.
+ * An interactive node's session in the task pane: where it stands (and where its task is paused), the VSCode
+ * (User) link once the IDE is ready (for editors of the project and teammates it is shared with), the
+ * countdown to its end with Keep alive, Resume (or a paused task's three choices), and who may open it and
+ * who is connected.
  */
+import { describePause } from "@drydock/contracts/constants";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import type { MouseEvent } from "react";
 import { useState } from "react";
@@ -12,14 +14,14 @@ import { useMe } from "../identity/identity-context.js";
 import type { Gate } from "../identity/roles.js";
 import { ideGate, roleGate, shareGate } from "../identity/roles.js";
 import { StatusBadge } from "../ui/status.js";
-import type { InteractiveSession, UserRef } from "../ui/types.js";
+import type { InteractiveSession, PauseInfo, ResumeRecord, UserRef } from "../ui/types.js";
 import { ErrorBlock } from "./blocks.js";
+import { PausedResumeActions, ResumeAction } from "./ResumeActions.js";
 import { useSharedClock } from "./shared-clock.js";
-import { ConfirmDialog } from "./ConfirmDialog.js";
 import { SessionAccessPanel, sessionAccessQuery } from "./SessionAccess.js";
 import {
   canOpenIde,
-  idleCountdownText,
+  countdownText,
   isLiveSession,
   sessionEndExplanation,
   sessionHeadline,
@@ -89,7 +91,8 @@ function IdeLink({ session }: { session: InteractiveSession & { link: string } }
   );
 }
 
-function IdleCountdown({
+/** The countdown to the session's end by the limit that applies (unopened, then idle), with Keep alive. */
+function Countdown({
   executionId,
   nodeId,
   session,
@@ -106,8 +109,13 @@ function IdleCountdown({
   });
   return (
     <div className="idle-countdown">
-      <span data-testid="idle-countdown" data-deadline={session.idleDeadline} aria-live="off">
-        {idleCountdownText(session.idleDeadline, now)}
+      <span
+        data-testid="idle-countdown"
+        data-deadline={session.idleDeadline}
+        data-limit={session.limit}
+        aria-live="off"
+      >
+        {countdownText(session.idleDeadline, now, session.limit)}
       </span>{" "}
       <button
         type="button"
@@ -141,69 +149,48 @@ function ExtensionProblems({ problems }: { problems: InteractiveSession["extensi
   );
 }
 
-/** Resume ends the IDE and runs the task for real: asked for once more, saying what it does. */
-function ConfirmResume(props: { busy: boolean; onConfirm: () => void; onCancel: () => void }) {
+/** Where the task's process is paused: "paused at steps.ts:12: boom", the error's stack folded away. */
+function PauseLine({ pause }: { pause: PauseInfo }) {
   return (
-    <ConfirmDialog title="Resume the task?" confirmLabel="Resume task" {...props}>
-      <p>
-        code-server will stop, and the task then runs for real with the edited code and its original
-        inputs: it writes its outputs and the workflow continues downstream.
-      </p>
-      <p>Open editors close; use Download changes afterwards to keep your edits.</p>
-    </ConfirmDialog>
+    <div className="session-pause" data-testid="session-pause" data-reason={pause.reason}>
+      <p className="session-pause-where">{describePause(pause)}</p>
+      {pause.stack && (
+        <details>
+          <summary>Stack trace</summary>
+          <pre className="error-stack" tabIndex={0}>
+            {pause.stack}
+          </pre>
+        </details>
+      )}
+    </div>
   );
 }
 
-/** Resume with its confirmation; for editors of the project. */
-function ResumeAction({
+/** Resume, or a paused task's three choices; the one asked for, once it was. */
+function SessionResume({
   executionId,
   nodeId,
-  requested,
+  session,
   editor,
 }: {
   executionId: string;
   nodeId: string;
-  requested: boolean;
+  session: InteractiveSession;
   editor: Gate;
 }) {
-  const [confirming, setConfirming] = useState(false);
-  const resume = useMutation({
-    mutationFn: () => api.sessions.resume.mutate({ executionId, nodeId }),
-    onSettled: () => setConfirming(false),
-  });
-  return (
-    <>
-      <div className="pane-actions">
-        <button
-          type="button"
-          onClick={() => setConfirming(true)}
-          disabled={requested || resume.isPending || !editor.allowed}
-          title={editor.allowed ? undefined : editor.reason}
-        >
-          Resume
-        </button>
-        {requested && <span role="status">Resume requested…</span>}
-      </div>
-      {resume.isError && (
-        <p className="inline-error" role="alert">
-          Could not resume: {errorMessage(resume.error)}
-        </p>
-      )}
-      {confirming && (
-        <ConfirmResume
-          busy={resume.isPending}
-          onConfirm={() => resume.mutate()}
-          onCancel={() => setConfirming(false)}
-        />
-      )}
-    </>
-  );
+  const ref = { executionId, nodeId, editor };
+  if (!session.pause)
+    return <ResumeAction {...ref} requested={Boolean(session.resumeRequestedAt)} />;
+  const requested = session.resumeRequestedAt ? (session.resumeChoice ?? "edited") : undefined;
+  return <PausedResumeActions {...ref} pause={session.pause} requested={requested} />;
 }
 
 interface SessionPanelProps {
   executionId: string;
   nodeId: string;
   session: InteractiveSession;
+  /** How the session's attempt was resumed, once recorded: says why a resumed session ended. */
+  resume?: ResumeRecord | undefined;
   /** The execution's project: my role there decides what is offered. */
   project: string;
   /** Who launched the execution: the session's owner, who may share it. */
@@ -226,9 +213,16 @@ function useSessionGates(session: InteractiveSession, project: string, owner: Us
   };
 }
 
-export function SessionPanel({ executionId, nodeId, session, project, owner }: SessionPanelProps) {
+export function SessionPanel({
+  executionId,
+  nodeId,
+  session,
+  resume,
+  project,
+  owner,
+}: SessionPanelProps) {
   const { live, now, access, editor, ide, share } = useSessionGates(session, project, owner);
-  const explanation = sessionEndExplanation(session);
+  const explanation = sessionEndExplanation(session, resume);
   return (
     <section className="pane-section session-panel" aria-label="VS Code session">
       <h3>
@@ -238,6 +232,7 @@ export function SessionPanel({ executionId, nodeId, session, project, owner }: S
         {sessionHeadline(session)}
         {explanation ? ` — ${explanation}.` : ""}
       </p>
+      {live && session.pause && <PauseLine pause={session.pause} />}
       {session.state === "STARTING" && (
         <p className="muted">The VSCode (User) link appears here as soon as the IDE answers.</p>
       )}
@@ -251,7 +246,7 @@ export function SessionPanel({ executionId, nodeId, session, project, owner }: S
       {canOpenIde(session) &&
         (ide.allowed ? <IdeLink session={session} /> : <IdeLinkRefused reason={ide.reason} />)}
       {live && session.idleDeadline && (
-        <IdleCountdown
+        <Countdown
           executionId={executionId}
           nodeId={nodeId}
           session={{ ...session, idleDeadline: session.idleDeadline }}
@@ -259,10 +254,10 @@ export function SessionPanel({ executionId, nodeId, session, project, owner }: S
         />
       )}
       {live && (
-        <ResumeAction
+        <SessionResume
           executionId={executionId}
           nodeId={nodeId}
-          requested={Boolean(session.resumeRequestedAt)}
+          session={session}
           editor={editor}
         />
       )}

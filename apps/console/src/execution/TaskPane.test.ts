@@ -4,13 +4,14 @@ import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it, vi } from "vitest";
 import { Router } from "wouter";
 
-import { testMe, withIdentity } from "../__tests__/fixtures.js";
+import { testMe, testSession, withIdentity } from "../__tests__/fixtures.js";
 import type { ExecutionDetail, Me, NodeExecution } from "../ui/types.js";
 import type { DagNode } from "./graph.js";
 
 // api.ts opens a WebSocket client against `location` when imported; rendering on the server needs none of it.
 vi.mock("../api.js", () => ({ api: {}, errorMessage: String, appCode: () => undefined }));
 const { TaskPane, nodeQueryKey } = await import("./TaskPane.js");
+const { formatTimeOfDay } = await import("./time-of-day.js");
 
 const T0 = "2030-01-01T00:00:00.000Z";
 const T1 = "2030-01-01T00:00:02.500Z";
@@ -27,6 +28,7 @@ function detail(
       version: "v1",
       status: "RUNNING",
       overwriteCache: false,
+      pauseBefore: [],
       inputs: {},
       createdAt: T0,
       ...extra,
@@ -93,6 +95,9 @@ describe("TaskPane", () => {
     expect(html).toMatch(/data-testid="node-outputs"[^>]*>42<\/pre>/);
     expect(html).toContain('data-testid="attempt-1"');
     expect(html).toContain(">Debug</button>");
+    expect(html).toMatch(
+      /<button type="button" title="[^"]*held on its task&#x27;s first line">Debug, paused before the task<\/button>/,
+    );
     expect(html).toContain('data-testid="node-logs"');
     expect(html).not.toContain("Download changes");
   });
@@ -113,6 +118,100 @@ describe("TaskPane", () => {
     expect(render(detail([live]), "n0", task, fetched)).toMatch(
       /<button type="button" title="Re-run this node[^"]*">Debug<\/button>/,
     );
+  });
+
+  it("shows where a running node's task is paused, with the three resume choices", () => {
+    const live: NodeExecution = {
+      executionId: "x1",
+      nodeId: "n0",
+      task: "parse",
+      status: "RUNNING",
+      startedAt: T0,
+      attempts: [
+        {
+          id: "x1.n0.a1",
+          executionId: "x1",
+          nodeId: "n0",
+          number: 1,
+          status: "RUNNING",
+          createdAt: T0,
+          session: testSession({
+            state: "READY",
+            link: "http://s1abc.localhost:8485/",
+            pause: { reason: "exception", file: "steps.ts", line: 12, message: "boom", at: T0 },
+          }),
+        },
+      ],
+    };
+    const html = render(detail([live]), "n0", { ...task, task: "parse", interactive: true });
+    expect(html).toContain(">paused at steps.ts:12: boom</p>");
+    for (const label of ["Resume with edits", "Run original again", "End as failed"])
+      expect(html).toContain(`>${label}</button>`);
+  });
+
+  it("shows how each attempt was resumed, by whom and when", () => {
+    type Attempt = NodeExecution["attempts"][number];
+    const attempt = (number: number, extra: Partial<Attempt>): Attempt => ({
+      id: `x1.n0.a${number}`,
+      executionId: "x1",
+      nodeId: "n0",
+      number,
+      status: "FAILED",
+      createdAt: T0,
+      ...extra,
+    });
+    const live: NodeExecution = {
+      executionId: "x1",
+      nodeId: "n0",
+      task: "parse",
+      status: "FAILED",
+      inputs: {},
+      attempts: [
+        attempt(1, {
+          error: { message: "boom", code: "RESUMED_WITH_ORIGINAL_CODE" },
+          resume: { choice: "original", by: "alice@example.com", at: T1 },
+          session: testSession({ state: "ENDED", endReason: "resumed" }),
+        }),
+        attempt(2, {
+          error: { message: "boom", code: "ENDED_AS_FAILED" },
+          resume: { choice: "fail", by: "the IDE", at: T1 },
+          session: testSession({ state: "ENDED", endReason: "resumed" }),
+        }),
+        attempt(3, { status: "SUCCEEDED" }),
+      ],
+    };
+    const html = render(detail([live]), "n0", { ...task, task: "parse", interactive: true });
+    expect(html).toContain(
+      `data-testid="attempt-1-resume" data-choice="original">resumed: original by alice@example.com at ${formatTimeOfDay(T1)}</div>`,
+    );
+    expect(html).toContain(
+      `data-testid="attempt-2-resume" data-choice="fail">resumed: fail by the IDE at ${formatTimeOfDay(T1)}</div>`,
+    );
+    expect(html).not.toContain('data-testid="attempt-3-resume"');
+  });
+
+  it("says how the latest attempt's session was resumed, by the choice it recorded", () => {
+    const live: NodeExecution = {
+      executionId: "x1",
+      nodeId: "n0",
+      task: "parse",
+      status: "FAILED",
+      inputs: {},
+      attempts: [
+        {
+          id: "x1.n0.a1",
+          executionId: "x1",
+          nodeId: "n0",
+          number: 1,
+          status: "FAILED",
+          createdAt: T0,
+          resume: { choice: "fail", by: "the IDE", at: T1 },
+          session: testSession({ state: "ENDED", endReason: "resumed" }),
+        },
+      ],
+    };
+    const html = render(detail([live]), "n0", { ...task, task: "parse", interactive: true });
+    expect(html).toContain("Session ended: resumed — the task was ended as failed.");
   });
 
   it("says there are no outputs yet while a node runs, and offers no Debug", () => {
@@ -167,6 +266,8 @@ describe("TaskPane", () => {
             state: "ENDED",
             endReason: "resumed",
             maxIdleSeconds: 60,
+            maxUnopenedSeconds: 60,
+            limit: "idle",
             extensionProblems: [],
             hasChanges: true,
             createdAt: T0,
@@ -202,6 +303,8 @@ describe("TaskPane", () => {
           state: "ENDED",
           endReason: "idle",
           maxIdleSeconds: 60,
+          maxUnopenedSeconds: 60,
+          limit: "idle",
           extensionProblems: [],
           hasChanges,
           createdAt: T0,

@@ -200,6 +200,7 @@ export function TaskPane({ detail, nodeId, dagNode, fanout, onSelect, onClose }:
               executionId={executionId}
               nodeId={nodeId}
               session={session}
+              resume={node.attempts.at(-1)?.resume}
               project={detail.execution.project}
               owner={detail.execution.createdBy}
             />

@@ -22,6 +22,7 @@ function detail(nodes: NodeExecution[]): ExecutionDetail {
       version: "v",
       status: "RUNNING",
       overwriteCache: false,
+      pauseBefore: [],
       inputs: {},
       createdAt: "2030-01-01T00:00:00Z",
     },

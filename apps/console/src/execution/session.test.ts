@@ -5,15 +5,17 @@ import type { NodeExecution } from "../ui/types.js";
 import {
   canDebug,
   canOpenIde,
+  countdownText,
   formatRemaining,
   hadSession,
-  idleCountdownText,
   isLiveSession,
   latestSession,
   patchFileName,
+  resumeRecordText,
   sessionEndExplanation,
   sessionHeadline,
 } from "./session.js";
+import { formatTimeOfDay } from "./time-of-day.js";
 
 const session = testSession;
 const node = (extra: Partial<NodeExecution> = {}): NodeExecution => ({
@@ -36,10 +38,21 @@ describe("idle countdown", () => {
 
   it("counts down to the deadline against the clock it is given", () => {
     const deadline = "2030-01-01T00:05:00.000Z";
-    expect(idleCountdownText(deadline, Date.parse(T) + 1_000)).toBe("Ends idle in 4m 59s");
-    expect(idleCountdownText(deadline, Date.parse(T) + 299_500)).toBe("Ends idle in 0s");
-    expect(idleCountdownText(deadline, Date.parse(deadline))).toBe("Ending idle now…");
-    expect(idleCountdownText("not a date", 0)).toBe("");
+    expect(countdownText(deadline, Date.parse(T) + 1_000)).toBe("Ends idle in 4m 59s");
+    expect(countdownText(deadline, Date.parse(T) + 1_000, "idle")).toBe("Ends idle in 4m 59s");
+    expect(countdownText(deadline, Date.parse(T) + 299_500)).toBe("Ends idle in 0s");
+    expect(countdownText(deadline, Date.parse(deadline))).toBe("Ending idle now…");
+    expect(countdownText("not a date", 0)).toBe("");
+  });
+
+  it("says the session ends unless opened while nobody has opened it", () => {
+    const deadline = "2030-01-01T00:05:00.000Z";
+    expect(countdownText(deadline, Date.parse(T) + 1_000, "unopened")).toBe(
+      "Session ends in 4m 59s unless opened",
+    );
+    expect(countdownText(deadline, Date.parse(deadline) + 1, "unopened")).toBe(
+      "Ending now: nobody opened it…",
+    );
   });
 });
 
@@ -57,6 +70,41 @@ describe("session wording", () => {
       /idle time/,
     );
     expect(sessionEndExplanation(session({ state: "READY" }))).toBeUndefined();
+  });
+
+  it("says a session nobody opened ended unopened, after how long", () => {
+    const ended = session({ state: "ENDED", endReason: "unopened", maxUnopenedSeconds: 120 });
+    expect(sessionHeadline(ended)).toBe("Session ended: unopened");
+    expect(sessionEndExplanation(ended)).toBe(
+      "nobody opened the IDE within 120 s (its maxUnopenedSeconds), so it was stopped and the attempt failed",
+    );
+  });
+
+  it("says how a resumed session resumed, by the choice recorded, else the one asked for", () => {
+    const resumed = (extra = {}) => session({ state: "ENDED", endReason: "resumed", ...extra });
+    const record = (choice: "edited" | "original" | "fail" | "continued") => ({
+      choice,
+      by: "ada@example.com",
+      at: T,
+    });
+    expect(sessionEndExplanation(resumed())).toBe(
+      "the task was resumed and ran with the edited code",
+    );
+    expect(sessionEndExplanation(resumed({ resumeChoice: "fail" }))).toBe(
+      "the task was ended as failed",
+    );
+    expect(sessionEndExplanation(resumed({ resumeChoice: "fail" }), record("original"))).toBe(
+      "the task's original code runs again, as a new attempt",
+    );
+    expect(sessionEndExplanation(resumed(), record("continued"))).toBe(
+      "the task was continued in the debugger and ran to its end",
+    );
+  });
+
+  it("says which resume choice an attempt recorded, who made it and when", () => {
+    expect(resumeRecordText({ choice: "original", by: "alice@example.com", at: T })).toBe(
+      `resumed: original by alice@example.com at ${formatTimeOfDay(T)}`,
+    );
   });
 });
 

@@ -1,5 +1,13 @@
 /** What the task pane says about a node's interactive session, and what it offers to do with the node. */
-import type { InteractiveSession, NodeExecution, NodeStatus } from "../ui/types.js";
+import type {
+  InteractiveSession,
+  NodeExecution,
+  NodeStatus,
+  RecordedResumeChoice,
+  ResumeRecord,
+  SessionLimit,
+} from "../ui/types.js";
+import { formatTimeOfDay } from "./time-of-day.js";
 
 /** 299_000 → "4m 59s", 7_260_000 → "2h 01m", 42_000 → "42s". */
 export function formatRemaining(ms: number): string {
@@ -10,18 +18,37 @@ export function formatRemaining(ms: number): string {
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
 }
 
-/** "Ends idle in 4m 59s", against the local clock; "Ending idle now…" once the deadline has passed. */
-export function idleCountdownText(idleDeadline: string, now: number): string {
-  const left = Date.parse(idleDeadline) - now;
+/**
+ * The countdown to the session's deadline on the local clock, by the limit that applies: "Session ends in
+ * 4m 59s unless opened" while nobody has opened the IDE, then "Ends idle in 4m 59s"; "…now…" once passed.
+ */
+export function countdownText(deadline: string, now: number, limit: SessionLimit = "idle"): string {
+  const left = Date.parse(deadline) - now;
   if (!Number.isFinite(left)) return "";
+  if (limit === "unopened")
+    return left <= 0
+      ? "Ending now: nobody opened it…"
+      : `Session ends in ${formatRemaining(left)} unless opened`;
   return left <= 0 ? "Ending idle now…" : `Ends idle in ${formatRemaining(left)}`;
 }
 
-const END_REASONS: Record<NonNullable<InteractiveSession["endReason"]>, string> = {
-  resumed: "the task was resumed and ran with the edited code",
-  idle: "nobody used the IDE for its idle time, so it was stopped without running the task",
-  aborted: "the execution was aborted",
-  failed: "the IDE or the task's process failed",
+const RESUMED: Record<RecordedResumeChoice, string> = {
+  edited: "the task was resumed and ran with the edited code",
+  original: "the task's original code runs again, as a new attempt",
+  fail: "the task was ended as failed",
+  continued: "the task was continued in the debugger and ran to its end",
+};
+
+const END_REASONS: Record<
+  NonNullable<InteractiveSession["endReason"]>,
+  (session: InteractiveSession, choice: RecordedResumeChoice) => string
+> = {
+  resumed: (_, choice) => RESUMED[choice],
+  idle: () => "nobody used the IDE for its idle time, so it was stopped without running the task",
+  unopened: (s) =>
+    `nobody opened the IDE within ${s.maxUnopenedSeconds} s (its maxUnopenedSeconds), so it was stopped and the attempt failed`,
+  aborted: () => "the execution was aborted",
+  failed: () => "the IDE or the task's process failed",
 };
 
 /** One line on where the session stands: "Session ended: idle", "VS Code is starting…". */
@@ -31,11 +58,24 @@ export function sessionHeadline(session: InteractiveSession): string {
   return "VS Code is starting…";
 }
 
-/** Why it ended, in a sentence, when it did. */
-export function sessionEndExplanation(session: InteractiveSession): string | undefined {
-  return session.state === "ENDED" && session.endReason
-    ? END_REASONS[session.endReason]
-    : undefined;
+/**
+ * Why it ended, in a sentence, when it did; a resumed one by the choice its attempt recorded (`resume`),
+ * else the one asked for.
+ */
+export function sessionEndExplanation(
+  session: InteractiveSession,
+  resume?: ResumeRecord,
+): string | undefined {
+  if (session.state !== "ENDED" || !session.endReason) return undefined;
+  return END_REASONS[session.endReason](
+    session,
+    resume?.choice ?? session.resumeChoice ?? "edited",
+  );
+}
+
+/** "resumed: original by alice@example.com at 14:03:27": how an attempt's session was resumed. */
+export function resumeRecordText(resume: ResumeRecord): string {
+  return `resumed: ${resume.choice} by ${resume.by} at ${formatTimeOfDay(resume.at)}`;
 }
 
 /** The session of the node's latest attempt: the one the pane acts on. */

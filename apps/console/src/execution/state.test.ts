@@ -43,6 +43,8 @@ function session(extra: Partial<InteractiveSession> = {}): InteractiveSession {
     attemptId: `${X}.n0.a1`,
     state: "STARTING",
     maxIdleSeconds: 60,
+    maxUnopenedSeconds: 60,
+    limit: "idle",
     extensionProblems: [],
     hasChanges: false,
     createdAt: T0,
@@ -59,6 +61,7 @@ function detail(nodes: NodeExecution[] = [node("n0"), node("n1")]): ExecutionDet
       version: "v1",
       status: "RUNNING",
       overwriteCache: false,
+      pauseBefore: [],
       inputs: {},
       createdAt: T0,
     },
@@ -365,6 +368,22 @@ describe("mergeNodeViews", () => {
       [2, "RUNNING"],
     ]);
     expect(merged?.attempts[0]?.error).toEqual({ message: "x", stack: "s" });
+  });
+
+  it("keeps the resume record whichever side has it", () => {
+    const resume = { choice: "original" as const, by: "ada@example.com", at: T1 };
+    const failed = (extra: Partial<Attempt> = {}) =>
+      attempt("n0", 1, { status: "FAILED", ...extra });
+    const withLive = mergeNodeViews(
+      node("n0", { status: "RUNNING", attempts: [failed({ resume })] }),
+      node("n0", { status: "RUNNING", attempts: [failed()] }),
+    );
+    expect(withLive?.attempts[0]?.resume).toEqual(resume);
+    const withFetched = mergeNodeViews(
+      node("n0", { status: "RUNNING", attempts: [failed()] }),
+      node("n0", { status: "RUNNING", attempts: [failed({ resume })] }),
+    );
+    expect(withFetched?.attempts[0]?.resume).toEqual(resume);
   });
 
   it("does not show a stale end time on a node running again", () => {

@@ -205,7 +205,7 @@ export function applyEvent(
 /**
  * The task pane's view of a node: the live node (moved by events) merged with the one `executions.node`
  * returned (inputs, outputs, real attempt ids). Status, times and sessions come from the live one, which is
- * never older; attempts only one of them knows are kept.
+ * never older; attempts only one of them knows are kept, and so is a resume record either one has.
  */
 export function mergeNodeViews(
   live: NodeExecution | undefined,
@@ -220,6 +220,7 @@ export function mergeNodeViews(
       continue;
     }
     const session = a.session ?? known.session;
+    const resume = known.resume ?? a.resume;
     byNumber.set(a.number, {
       ...known,
       status: a.status,
@@ -227,6 +228,7 @@ export function mergeNodeViews(
       ...((a.endedAt ?? known.endedAt) ? { endedAt: a.endedAt ?? known.endedAt } : {}),
       ...((known.error ?? a.error) ? { error: known.error ?? a.error } : {}),
       ...(session ? { session } : {}),
+      ...(resume ? { resume } : {}),
     });
   }
   const merged: NodeExecution = {

@@ -77,6 +77,48 @@ function OverwriteCacheOption({
   );
 }
 
+/**
+ * Pause points: the ticked nodes' tasks are held on their first line, their IDE open with the real inputs,
+ * before they run (a fan-out's every element).
+ */
+function PauseBeforeOption({
+  nodes,
+  checked,
+  onChange,
+}: {
+  nodes: WorkflowVersion["spec"]["nodes"];
+  checked: readonly string[];
+  onChange: (nodeId: string, on: boolean) => void;
+}) {
+  const id = useId();
+  return (
+    <fieldset className="launch-option pause-before" aria-describedby={`${id}-description`}>
+      <legend>Pause before</legend>
+      <p id={`${id}-description`} className="field-description">
+        Each ticked node&apos;s task is held on its first line before it runs, with its VS Code open
+        and its real inputs loaded; continuing in the debugger runs it for real.
+      </p>
+      <ul className="pause-before-nodes">
+        {nodes.map((node) => (
+          <li key={node.id}>
+            <input
+              id={`${id}-${node.id}`}
+              type="checkbox"
+              checked={checked.includes(node.id)}
+              onChange={(e) => onChange(node.id, e.target.checked)}
+            />
+            <label htmlFor={`${id}-${node.id}`}>Pause before {node.id}</label>{" "}
+            <span className="muted">
+              {node.task}
+              {node.kind === "map" ? " (each element)" : ""}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </fieldset>
+  );
+}
+
 function LaunchButton({
   workflowName,
   pending,
@@ -129,6 +171,13 @@ export function LaunchForm({ workflow }: { workflow: WorkflowVersion }) {
         />
       ))}
       <OverwriteCacheOption checked={form.overwriteCache} onChange={form.setOverwriteCache} />
+      {workflow.spec.nodes.length > 0 && (
+        <PauseBeforeOption
+          nodes={workflow.spec.nodes}
+          checked={form.pauseBefore}
+          onChange={form.setPausePoint}
+        />
+      )}
       {form.formError && (
         <p className="form-error" role="alert">
           {form.formError}

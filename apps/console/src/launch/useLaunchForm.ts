@@ -49,10 +49,31 @@ function useFieldValues(fields: readonly FieldDescriptor[]) {
   return { values, unreadable, errors, setErrors, change };
 }
 
-/** What one launch sends besides the version: the inputs, and whether cached tasks run again. */
-interface Launch {
+/** What one launch sends besides the version: inputs, whether cached tasks run again, pause points. */
+export interface Launch {
   inputs: Record<string, JsonValue>;
   overwriteCache: boolean;
+  pauseBefore: string[];
+}
+
+/** What `executions.create` is sent for one launch of this version. */
+export function launchRequest(workflow: WorkflowVersion, launch: Launch) {
+  return {
+    project: workflow.project,
+    workflow: workflow.name,
+    version: workflow.version,
+    ...launch,
+  };
+}
+
+/** The pause points ticked, in the workflow's node order whatever the order of the ticks. */
+export function togglePausePoint(
+  nodeIds: readonly string[],
+  current: readonly string[],
+  nodeId: string,
+  on: boolean,
+): string[] {
+  return nodeIds.filter((id) => (id === nodeId ? on : current.includes(id)));
 }
 
 /** `executions.create` for this workflow version; a launch opens the new execution's page. */
@@ -60,14 +81,7 @@ function useLaunchMutation(workflow: WorkflowVersion, onRefused: (error: unknown
   const [, navigate] = useLocation();
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: ({ inputs, overwriteCache }: Launch) =>
-      api.executions.create.mutate({
-        project: workflow.project,
-        workflow: workflow.name,
-        version: workflow.version,
-        inputs,
-        overwriteCache,
-      }),
+    mutationFn: (launch: Launch) => api.executions.create.mutate(launchRequest(workflow, launch)),
     onSuccess: (execution) => {
       // Lists fetched before this launch lack it; they refetch when next shown.
       void queryClient.invalidateQueries({ queryKey: EXECUTION_LISTS_KEY, refetchType: "none" });
@@ -86,6 +100,10 @@ export function useLaunchForm(workflow: WorkflowVersion) {
   const { values, unreadable, errors, setErrors, change } = useFieldValues(fields);
   const [formError, setFormError] = useState<string>();
   const [overwriteCache, setOverwriteCache] = useState(false);
+  const [pauseBefore, setPauseBefore] = useState<string[]>([]);
+  const nodeIds = useMemo(() => workflow.spec.nodes.map((n) => n.id), [workflow]);
+  const setPausePoint = (nodeId: string, on: boolean) =>
+    setPauseBefore((current) => togglePausePoint(nodeIds, current, nodeId, on));
   const formId = useId();
   const fieldId = (name: string) => `${formId}-${name}`;
 
@@ -123,7 +141,7 @@ export function useLaunchForm(workflow: WorkflowVersion) {
       return;
     }
     setErrors({});
-    launch.mutate({ inputs: result.inputs, overwriteCache });
+    launch.mutate({ inputs: result.inputs, overwriteCache, pauseBefore });
   }
 
   return {
@@ -134,6 +152,8 @@ export function useLaunchForm(workflow: WorkflowVersion) {
     pending: launch.isPending,
     overwriteCache,
     setOverwriteCache,
+    pauseBefore,
+    setPausePoint,
     fieldId,
     change,
     submit,

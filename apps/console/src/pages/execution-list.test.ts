@@ -21,6 +21,7 @@ function execution(
     version: "v1",
     status: "RUNNING",
     overwriteCache: false,
+    pauseBefore: [],
     inputsPreview: "{}",
     inputsBytes: 2,
     createdAt: new Date(Date.UTC(2025, 0, 1, 12, minute)).toISOString(),

@@ -20,6 +20,7 @@ export function sampleStatus(overrides: Partial<IdeStatus> = {}): IdeStatus {
   return {
     state: "open",
     maxIdleSeconds: 300,
+    limit: "idle",
     idleDeadline: "2030-01-01T00:05:00.000Z",
     idleRemainingMs: 300_000,
     resumeRequested: false,
