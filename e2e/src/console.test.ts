@@ -153,7 +153,7 @@ describe("the console", () => {
     );
 
     // Debug re-runs the finished node in a new execution with an IDE, from the registered (unedited) code.
-    await pane(page).getByRole("button", { name: "Debug" }).click();
+    await pane(page).getByRole("button", { name: "Debug", exact: true }).click();
     await page.waitForURL(
       (url) => url.pathname !== `/executions/${id}` && url.pathname.startsWith("/executions/x"),
     );
@@ -174,7 +174,7 @@ describe("the console", () => {
     await fresh.close();
   });
 
-  it("shows an idle countdown that Keep alive moves, then the idle end with its reason", async () => {
+  it("shows a countdown that Keep alive moves, then the end of a session nobody opened, with its reason", async () => {
     const id = await launchRemote(fixture("console.ts"), "idle_console");
     const page = await newConsolePage();
     await openExecution(page, id, "n0");
@@ -194,14 +194,16 @@ describe("the console", () => {
     )?.session;
     expect(Date.parse(session?.idleDeadline ?? "")).toBeGreaterThan(before + 1_500);
 
-    // Nobody opens the IDE: it ends idle, and the pane says why.
+    // Nobody opens the IDE: the unopened limit applies (the countdown says so), it ends, and the pane says why.
+    expect(await countdown.getAttribute("data-limit")).toBe("unopened");
+    await expect.poll(() => countdown.textContent()).toMatch(/unless opened/);
     await pane(page).locator('[data-status="FAILED"]').first().waitFor({ timeout: 60_000 });
     await pane(page)
       .getByTestId("node-error")
-      .getByText(/without activity/)
+      .getByText(/without being opened/)
       .waitFor();
     await pane(page)
-      .getByText(/ended: idle|idle/i)
+      .getByText(/unopened/i)
       .first()
       .waitFor();
     expect(await countdown.count()).toBe(0);

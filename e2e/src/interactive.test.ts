@@ -293,7 +293,7 @@ describe("an interactive task in the middle of a pipeline", () => {
 });
 
 describe("idle sessions, hooks and extensions", () => {
-  it("ends idle after maxIdleSeconds with no client, runs postExecute after code-server stopped, and a keep-alive postpones it", async () => {
+  it("ends unopened after maxUnopenedSeconds (here maxIdleSeconds, 5 s) with no client, runs postExecute after code-server stopped, and a keep-alive postpones it", async () => {
     const probe = createServer().listen(0, "127.0.0.1");
     await once(probe, "listening");
     const port = (probe.address() as AddressInfo).port;
@@ -332,10 +332,16 @@ describe("idle sessions, hooks and extensions", () => {
     const endedAfterMs = Date.now() - readyAt;
     expect(d.execution.status).toBe("FAILED");
     const attempt = nodeOf(d, "n0")?.attempts.at(-1);
-    expect(attempt?.error).toMatchObject({ code: "SESSION_IDLE" });
-    expect(attempt?.error?.message).toMatch(/5 s without activity/);
-    expect(attempt?.session).toMatchObject({ state: "ENDED", endReason: "idle" });
-    // The last keep-alive was at ~6 s; idle is then 5 s more, plus a heartbeat or two.
+    // Nobody ever opened it: the unopened limit ended it (a quarter of maxIdleSeconds, at least a minute, at most
+    // maxIdleSeconds: here 5 s), and the end reason says so.
+    expect(attempt?.error).toMatchObject({ code: "SESSION_UNOPENED" });
+    expect(attempt?.error?.message).toMatch(/5 s without being opened \(maxUnopenedSeconds\)/);
+    expect(attempt?.session).toMatchObject({
+      state: "ENDED",
+      endReason: "unopened",
+      maxUnopenedSeconds: 5,
+    });
+    // The last keep-alive was at ~6 s; the limit is then 5 s more, plus a heartbeat or two.
     expect(endedAfterMs).toBeLessThan(6_000 + 5_000 + 8_000);
     expect(nodeOf(d, "n0")?.attempts).toHaveLength(1);
     expect(await codeServers()).toEqual([]);
