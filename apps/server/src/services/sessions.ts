@@ -69,14 +69,7 @@ export class SessionService {
       .select([...SESSION_COLUMNS, "attempts.execution_id", "attempts.node_id"])
       .where("interactive_sessions.id", "=", sessionId)
       .executeTakeFirst();
-    if (!row) return;
-    this.deps.bus.publish(row.execution_id, {
-      type: "session",
-      executionId: row.execution_id,
-      nodeId: row.node_id,
-      attemptId: row.attempt_id,
-      session: toSession(row),
-    });
+    if (row) this.publish(row.execution_id, row.node_id, toSession(row));
   }
 
   /**
@@ -551,7 +544,15 @@ export class SessionService {
       .select(SESSION_COLUMNS)
       .where("id", "=", sessionId)
       .executeTakeFirstOrThrow();
-    const session = toSession(row);
+    return this.publish(executionId, nodeId, toSession(row));
+  }
+
+  /** Tells the execution's watchers the session as it is now; returns it. */
+  private publish(
+    executionId: string,
+    nodeId: string,
+    session: InteractiveSession,
+  ): InteractiveSession {
     this.deps.bus.publish(executionId, {
       type: "session",
       executionId,
@@ -628,17 +629,7 @@ export class SessionService {
       .where("attempt_id", "=", latestAttemptOf(executionId, nodeId))
       .returning(SESSION_COLUMNS)
       .executeTakeFirst();
-    if (row) {
-      const session = toSession(row);
-      this.deps.bus.publish(executionId, {
-        type: "session",
-        executionId,
-        nodeId,
-        attemptId: session.attemptId,
-        session,
-      });
-      return session;
-    }
+    if (row) return this.publish(executionId, nodeId, toSession(row));
     throw ServerErrors.noLiveSession(
       executionId,
       nodeId,
