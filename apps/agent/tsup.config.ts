@@ -2,6 +2,26 @@ import { defineConfig } from "tsup";
 import type { Options } from "tsup";
 
 /**
+ * The SDK and the contracts define their schemas at module level; a program bundled with them that uses none
+ * (only findEntities) would still build them all, zod included, when it starts. Declared free of side
+ * effects, those packages keep only what the program calls.
+ */
+const withoutSideEffects: NonNullable<Options["esbuildPlugins"]>[number] = {
+  name: "drydock-packages-without-side-effects",
+  setup(build) {
+    build.onResolve({ filter: /^(@drydock\/(sdk|contracts)|zod)$/ }, async (args) => {
+      if (args.pluginData === "resolving") return undefined;
+      const resolved = await build.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        pluginData: "resolving",
+      });
+      return { ...resolved, sideEffects: false };
+    });
+  },
+};
+
+/**
  * The programs the agent copies into every session's workspace (src/ide/scripts/). They run with plain
  * `node` there, where no package of the agent's resolves, so everything they import is bundled in.
  */
@@ -14,24 +34,8 @@ export const workspaceScripts: Options = {
   target: "node20",
   noExternal: [/.*/],
   splitting: false,
-  // The SDK and the contracts define their schemas at module level; the scripts use none of them, so those
-  // packages are declared free of side effects and only what the scripts call (findEntities) is kept.
-  esbuildPlugins: [
-    {
-      name: "drydock-packages-without-side-effects",
-      setup(build) {
-        build.onResolve({ filter: /^(@drydock\/(sdk|contracts)|zod)$/ }, async (args) => {
-          if (args.pluginData === "resolving") return undefined;
-          const resolved = await build.resolve(args.path, {
-            kind: args.kind,
-            resolveDir: args.resolveDir,
-            pluginData: "resolving",
-          });
-          return { ...resolved, sideEffects: false };
-        });
-      },
-    },
-  ],
+  // The scripts call findEntities and nothing else of the SDK: see withoutSideEffects.
+  esbuildPlugins: [withoutSideEffects],
   // The copies in a workspace have no map beside them; tsx maps the task's own sources.
   sourcemap: false,
   // Two fixed names, overwritten in place: a session starting meanwhile never finds them gone.
@@ -45,16 +49,28 @@ export default defineConfig([
       main: "src/main.ts",
       prepare: "src/prepare.ts",
       "process-group": "src/process-group.ts",
-      // A child process of the agent, and its worker thread: post-mortem debugging (src/paused/).
-      "paused-runner": "src/paused/runner.ts",
-      "paused-bridge": "src/paused/bridge.ts",
     },
     format: ["esm"],
     dts: { entry: ["src/index.ts", "src/process-group.ts"] },
-    // dist/workspace-scripts is the other build's.
-    clean: ["!workspace-scripts/**"],
+    // dist/workspace-scripts and dist/paused are the other builds'.
+    clean: ["!workspace-scripts/**", "!paused/**"],
     sourcemap: true,
     target: "node20",
   },
   workspaceScripts,
+  {
+    // A child process of the agent, and its worker thread: post-mortem debugging (src/paused/). Every
+    // attempt that may pause starts one, so it starts with the SDK's findEntities bundled in, not the SDK.
+    entry: { "paused-runner": "src/paused/runner.ts", "paused-bridge": "src/paused/bridge.ts" },
+    outDir: "dist/paused",
+    format: ["esm"],
+    platform: "node",
+    target: "node20",
+    noExternal: [/^@drydock\//, "zod"],
+    esbuildPlugins: [withoutSideEffects],
+    splitting: false,
+    sourcemap: true,
+    // Two fixed names, overwritten in place, as the workspace scripts.
+    clean: false,
+  },
 ]);

@@ -4,8 +4,9 @@
  * - overhead: a 1,000-iteration CPU loop (fixtures/post-mortem.ts) registered as a plain task and under
  *   `vscode({ onFailure: "pause" })`, RUNS `run --remote` executions of each, interleaved, after one warm-up
  *   pair that is not counted (the first attempt extracts the bundle). Per run: the attempt's wall time as the
- *   server recorded it (started → ended) and the task body's own time (its output). The goal, within 5 %,
- *   is on the attempt's wall time.
+ *   server recorded it, from its creation (queued, before its agent's process starts: a task that may pause
+ *   has its own process started beside the agent's) to its end, and from the agent's `started` to its end;
+ *   and the task body's own time (its output). The goal, within 5 %, is on the wall time from creation.
  * - throw → READY: a `vscode({ onFailure: "pause" })` task that throws at once; per run the time from the
  *   throw (the task logs Date.now() just before it) to the session READY, then it is ended as failed.
  * Run: pnpm --filter @drydock/agent bench (after time-to-ide), or `node --import tsx bench/post-mortem.ts`.
@@ -43,7 +44,10 @@ const SLOW_POLL_MS = 250;
 
 type Api = ReturnType<typeof createTRPCClient<AppRouter>>;
 interface LoopRun {
+  /** The attempt created → ended: its agent's start included. */
   wallMs: number;
+  /** The attempt's agent `started` → ended. */
+  startedMs: number;
   bodyMs: number;
   digest: string;
   /** The program whose process ran the task: the agent's, or the paused-task runner's. */
@@ -56,6 +60,8 @@ interface ThrowRun {
   pauseLine: string;
 }
 
+// Sized before the stack starts: measured while it starts, the loop would be sized short.
+const bytes = bytesForTarget();
 const dataDir = await mkdtemp(join(tmpdir(), "drydock-bench-pm-"));
 const home = await mkdtemp(join(tmpdir(), "drydock-bench-pm-home-"));
 const env = {
@@ -110,7 +116,6 @@ try {
     return (JSON.parse(launched.stdout) as { id: string }).id;
   };
 
-  const bytes = bytesForTarget();
   const load = loadavg()[0] ?? NaN;
   console.log(
     `post-mortem overhead: ${runs} executions each of a ${ITERATIONS.toLocaleString("en")}-iteration sha256 loop ` +
@@ -147,10 +152,15 @@ try {
   const body = medians((r) => r.bodyMs);
   const row = (label: string, [a, b]: readonly [number, number], ratio: boolean) =>
     console.log(
-      `  ${label.padEnd(40)}${ms(a).padStart(9)}${ms(b).padStart(9)}  ${ratio ? (b / a).toFixed(3) : ""}`,
+      `  ${label.padEnd(52)}${ms(a).padStart(9)}${ms(b).padStart(9)}  ${ratio ? (b / a).toFixed(3) : ""}`,
     );
-  console.log(`  ${"median".padEnd(40)}${"plain".padStart(9)}${"pause".padStart(9)}  pause/plain`);
-  row("attempt wall time (started → ended)", wall, true);
+  console.log(`  ${"median".padEnd(52)}${"plain".padStart(9)}${"pause".padStart(9)}  pause/plain`);
+  row("attempt wall time (created → ended)", wall, true);
+  row(
+    "attempt from its agent's start (started → ended)",
+    medians((r) => r.startedMs),
+    true,
+  );
   row("task body time (its own clock)", body, true);
   // The fixed cost apart from the loop, which the machine's load makes noisy.
   const outside = medians((r) => r.wallMs - r.bodyMs);
@@ -158,12 +168,12 @@ try {
   const overhead = wall[1] / wall[0] - 1;
   console.log(
     `post-mortem overhead: attempt wall time ${percent(overhead)} with onFailure: "pause", task body ` +
-      `${percent(body[1] / body[0] - 1)} (goal: within 5 %, on the attempt's wall time as the server ` +
-      `records it): ${overhead <= GOAL ? "PASS" : "MISS"}`,
+      `${percent(body[1] / body[0] - 1)} (goal: within 5 %, on the attempt's wall time from its creation ` +
+      `to its end as the server records it): ${overhead <= GOAL ? "PASS" : "MISS"}`,
   );
   console.log(
     `post-mortem fixed cost: ${ms(outside[1] - outside[0])} more outside the task body with onFailure: ` +
-      `"pause" (its own process: Node, tsx, the task's module loaded), ` +
+      `"pause" (its own process, started beside the agent: Node, tsx, the inspector, the task's module), ` +
       `${percent((outside[1] - outside[0]) / wall[0])} of the plain attempt's median`,
   );
 
@@ -225,7 +235,8 @@ async function runLoop(api: Api, workflow: string, start: () => Promise<string>)
       `${workflow} execution ${id} has no {bodyMs, digest, program} output: ${JSON.stringify(output)}`,
     );
   return {
-    wallMs: attemptWallMs(attempt),
+    wallMs: attemptMs(attempt, "createdAt"),
+    startedMs: attemptMs(attempt, "startedAt"),
     bodyMs: output.bodyMs,
     digest: output.digest,
     program: output.program,
@@ -286,10 +297,11 @@ async function throwToReady(api: Api, start: () => Promise<string>): Promise<Thr
   };
 }
 
-function attemptWallMs(attempt: Attempt): number {
-  if (!attempt.startedAt || !attempt.endedAt)
-    throw new Error(`attempt ${attempt.id} has no start or end time`);
-  return Date.parse(attempt.endedAt) - Date.parse(attempt.startedAt);
+function attemptMs(attempt: Attempt, from: "createdAt" | "startedAt"): number {
+  const start = attempt[from];
+  if (!start || !attempt.endedAt)
+    throw new Error(`attempt ${attempt.id} has no ${from} or end time`);
+  return Date.parse(attempt.endedAt) - Date.parse(start);
 }
 
 async function ended(api: Api, id: string, pollMs: number): Promise<ExecutionDetail> {

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 
 import { z } from "zod";
 
+import { childEnvOf } from "./env-early.js";
 import { defaultIdeDir } from "./ide/runtime.js";
 
 const DEFAULT_CACHE_DIR = join(tmpdir(), "drydock-cache");
@@ -66,12 +67,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatMs: e.DRYDOCK_HEARTBEAT_MS,
     reconnectSeconds: e.DRYDOCK_RECONNECT_SECONDS,
     defaultExtensions: defaultExtensions(e.DRYDOCK_DEFAULT_EXTENSIONS),
-    childEnv: Object.fromEntries(
-      Object.entries(env).filter(
-        (entry): entry is [string, string] =>
-          entry[1] !== undefined && entry[0] !== "DRYDOCK_AGENT_TOKEN",
-      ),
-    ),
+    childEnv: childEnvOf(env),
   };
 }
 

@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
+import { InteractiveConfigSchema } from "@drydock/contracts";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { EXIT_CODES } from "./attempt/exit-codes.js";
@@ -39,6 +40,7 @@ afterEach(async () => {
 });
 
 interface AgentProcess {
+  pid: number;
   exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
   kill(signal: NodeJS.Signals): void;
 }
@@ -68,7 +70,7 @@ async function startAgent(env: Record<string, string> = {}): Promise<AgentProces
   const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
-  return { exited, kill: (signal) => child.kill(signal) };
+  return { pid: child.pid ?? -1, exited, kill: (signal) => child.kill(signal) };
 }
 
 describe("the agent process", () => {
@@ -112,6 +114,66 @@ describe("the agent process", () => {
     expect((await agent.exited).code).toBe(EXIT_CODES.terminated);
     expect(Date.now() - sentAt).toBeLessThan(2_500);
     expect(plane.state.calls.complete).toEqual([]);
+  });
+
+  describe("told the attempt may pause (DRYDOCK_ATTEMPT_PAUSES=1)", () => {
+    /** The agent's paused-task runners: its children running paused-runner.js. */
+    const runnersOf = async (agentPid: number) => {
+      const found: number[] = [];
+      for (const entry of (await readdir("/proc")).filter((name) => /^\d+$/.test(name))) {
+        const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+        const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        if (ppid === agentPid && cmdline.includes("paused-runner.js")) found.push(Number(entry));
+      }
+      return found;
+    };
+    const alive = (pids: number[]) =>
+      pids.filter((pid) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    /** Starts the agent with the hint; resolves with the runners it had when it asked for its assignment. */
+    async function runWithHint() {
+      let atAssignment: number[] | undefined;
+      let agentPid = -1;
+      plane.state.onAssignment = async () => {
+        atAssignment = await runnersOf(agentPid);
+      };
+      const agent = await startAgent({ DRYDOCK_ATTEMPT_PAUSES: "1" });
+      agentPid = agent.pid;
+      return { ...(await agent.exited), atAssignment: atAssignment ?? [] };
+    }
+
+    it("starts the task's process before it asks for its assignment, runs a task that may pause in it, and leaves none", async () => {
+      const add = assignmentFor(bundle, "add");
+      plane.state.assignment = {
+        ...add,
+        task: { ...add.task, interactive: InteractiveConfigSchema.parse({ onFailure: "pause" }) },
+      };
+      plane.state.inputs = { a: 2, b: 3 };
+      const { code, stdout, atAssignment } = await runWithHint();
+
+      expect(code).toBe(EXIT_CODES.succeeded);
+      expect(atAssignment).toHaveLength(1);
+      expect(stdout).toContain("adding 2 and 3");
+      expect(plane.state.calls.complete).toHaveLength(1);
+      expect(alive(atAssignment)).toEqual([]);
+    });
+
+    it("gives that process up when the attempt turns out not to pause: the task runs in the agent, none is left", async () => {
+      plane.state.inputs = { a: 2, b: 3 };
+      const { code, stdout, atAssignment } = await runWithHint();
+
+      expect(code).toBe(EXIT_CODES.succeeded);
+      expect(atAssignment).toHaveLength(1);
+      expect(stdout).toContain("adding 2 and 3");
+      expect(alive(atAssignment)).toEqual([]);
+    });
   });
 
   it("exits 2 naming the variable when the environment is invalid", async () => {

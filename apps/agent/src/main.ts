@@ -6,14 +6,31 @@
  */
 import { parseArgs } from "node:util";
 
-import { serveAttempts } from "./attempt/attempt-loop.js";
-import { EXIT_CODES } from "./attempt/exit-codes.js";
-import { loadConfig } from "./env.js";
 import type { AgentConfig } from "./env.js";
-import { createAgentLogger } from "./logger.js";
+import { earlyConfig } from "./env-early.js";
+import { PrestartedRunner } from "./paused/runner-process.js";
 
 // Stack traces of the task then point at its TypeScript source lines (tsx emits inline source maps).
 process.setSourceMapsEnabled(true);
+
+// An attempt that may pause (onFailure: "pause", a pause point) runs its task in a process of its own
+// (paused/). The executor says so, and that process starts first, before the agent's own modules load, so
+// the two start side by side rather than one after the other.
+const early = earlyConfig();
+const prestarted = early.attemptPauses
+  ? new PrestartedRunner({
+      env: early.childEnv,
+      writeOutput: (stream, chunk) => process[stream].write(chunk),
+    })
+  : undefined;
+
+const [{ serveAttempts }, { EXIT_CODES }, { loadConfig }, { createAgentLogger }] =
+  await Promise.all([
+    import("./attempt/attempt-loop.js"),
+    import("./attempt/exit-codes.js"),
+    import("./env.js"),
+    import("./logger.js"),
+  ]);
 
 let attempt: string | undefined;
 let config: AgentConfig;
@@ -25,6 +42,7 @@ try {
   process.stderr.write(
     `drydock-agent: ${error instanceof Error ? error.message : String(error)}\n`,
   );
+  prestarted?.dispose();
   process.exit(EXIT_CODES.platformFailed);
 }
 
@@ -40,6 +58,10 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 logger.info({ endpoint: config.endpoint, cacheDir: config.cacheDir }, "agent starting");
-const code = await serveAttempts(config, { logger, signal: terminate.signal });
+const code = await serveAttempts(config, {
+  logger,
+  signal: terminate.signal,
+  ...(prestarted ? { prestarted } : {}),
+});
 logger.info({ code }, "agent exiting");
 process.exit(code);

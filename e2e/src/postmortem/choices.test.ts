@@ -12,7 +12,7 @@ import { mkdir, readFile, readdir, readlink, stat, writeFile } from "node:fs/pro
 import { request } from "node:http";
 import { connect } from "node:net";
 import { networkInterfaces } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 
 import { RESUME_FAIL_CODE, RESUME_ORIGINAL_CODE, SESSION_UNOPENED_CODE } from "@drydock/contracts";
@@ -115,10 +115,12 @@ describe("resume choices from the CLI", () => {
 
     // No socket of the paused process listens on TCP, on any address.
     const listening = await listeningInodes();
+    const socketInodes = new Set<string>();
     for (const fd of await readdir(`/proc/${runner.pid}/fd`)) {
       const inode = /^socket:\[(\d+)\]$/.exec(
         await readlink(`/proc/${runner.pid}/fd/${fd}`).catch(() => ""),
       )?.[1];
+      if (inode) socketInodes.add(inode);
       if (inode) expect(listening.has(inode), `fd ${fd} listens on TCP`).toBe(false);
     }
     // Node's default inspector port answers on neither loopback nor the machine's other address.
@@ -129,8 +131,12 @@ describe("resume choices from the CLI", () => {
     if (other) expect(await tcpConnect(other, 9229)).toBe("ECONNREFUSED");
 
     // The socket: 0600, owned by the attempt's user; another user's connect is refused by the kernel.
-    const settingsFile = runner.cmdline.split(" ").at(-1) ?? "";
-    const socket = join(dirname(settingsFile), "inspector.sock");
+    // It is the Unix socket the process listens on (/proc/net/unix: …, inode, path).
+    const socket = (await readFile(`/proc/${runner.pid}/net/unix`, "utf8"))
+      .split("\n")
+      .map((row) => row.trim().split(/\s+/))
+      .find((cols) => socketInodes.has(cols[6] ?? "") && cols[7]?.endsWith("/inspector.sock"))?.[7];
+    if (!socket) throw new Error("the paused-task runner listens on no inspector.sock");
     const info = await stat(socket);
     expect(info.mode & 0o777).toBe(0o600);
     const uid = /^Uid:\s+(\d+)/m.exec(await readFile(`/proc/${runner.pid}/status`, "utf8"))?.[1];

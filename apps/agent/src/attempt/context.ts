@@ -6,6 +6,7 @@ import type { AgentClient, ServerCall } from "../client.js";
 import type { AgentConfig } from "../env.js";
 import type { SessionBeat } from "../ide/session-beat.js";
 import type { LogForwarder } from "../log-forwarder.js";
+import type { PrestartedRunner } from "../paused/runner-process.js";
 
 export interface AttemptContext {
   config: AgentConfig;
@@ -21,6 +22,8 @@ export interface AttemptContext {
   beat: SessionBeat;
   /** What must finish before the agent exits when the attempt is stopped (an interactive session's teardown). */
   teardowns: Set<Promise<unknown>>;
+  /** A paused-task runner started with the agent, for an attempt that may pause (main.ts). */
+  prestarted?: PrestartedRunner;
 }
 
 /** Writes one of the agent's own lines into the task's log (a `system` line), when the log is forwarded. */

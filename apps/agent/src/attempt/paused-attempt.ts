@@ -65,7 +65,9 @@ export async function runPausedAttempt(ctx: AttemptContext, start: PausedStart):
   ctx.signal.addEventListener("abort", onStop, { once: true });
   try {
     try {
+      const runner = ctx.prestarted?.take();
       child = await startPausedTask({
+        ...(runner ? { runner } : {}),
         bundleDir: start.bundle.dir,
         entry: start.bundle.manifest.entry,
         taskName: ctx.assignment.task.name,
@@ -93,10 +95,10 @@ export async function runPausedAttempt(ctx: AttemptContext, start: PausedStart):
         child,
         first.pause,
       );
+    // Its output is final: stored at once, while its process ends (the finally waits for that).
+    if (first.type === "succeeded") return await storeOutput(ctx, first.output);
     await child.stop();
-    return first.type === "succeeded"
-      ? await storeOutput(ctx, first.output)
-      : await failedWithout(ctx, first.error);
+    return await failedWithout(ctx, first.error);
   } finally {
     ctx.signal.removeEventListener("abort", onStop);
     await child?.stop();

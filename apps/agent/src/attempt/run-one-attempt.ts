@@ -16,6 +16,7 @@ import { SessionBeat } from "../ide/session-beat.js";
 import { LogForwarder } from "../log-forwarder.js";
 import type { LogForwarderOptions } from "../log-forwarder.js";
 import { createAgentLogger } from "../logger.js";
+import type { PrestartedRunner } from "../paused/runner-process.js";
 import { AttemptStop } from "./attempt-stop.js";
 import { EXIT_CODES } from "./exit-codes.js";
 import { runAssignedTask } from "./run-task.js";
@@ -31,6 +32,8 @@ export interface AttemptDeps {
   pid?: number;
   /** An attempt handed over to a warm agent: already assigned and started, so neither is asked again. */
   handedOver?: AttemptAssignment;
+  /** A paused-task runner started with the agent (main.ts): taken if this attempt may pause, else given up. */
+  prestarted?: PrestartedRunner;
 }
 
 /** How long a stopped attempt waits for its teardowns (main's hard exit comes later; the executor's SIGKILL after 5 s). */
@@ -45,7 +48,10 @@ export async function runOneAttempt(config: AgentConfig, deps: AttemptDeps = {})
   const client = deps.client ?? createAgentClient(config);
   const call = createServerCall(config.reconnectSeconds, logger);
   const begun = await beginAttempt(client, call, logger, deps);
-  if (typeof begun === "number") return begun;
+  if (typeof begun === "number") {
+    deps.prestarted?.dispose();
+    return begun;
+  }
   const { assignment, log } = begun;
 
   const stop = new AttemptStop(deps.signal);
@@ -80,6 +86,7 @@ export async function runOneAttempt(config: AgentConfig, deps: AttemptDeps = {})
         signal: stop.signal,
         beat,
         teardowns,
+        ...(deps.prestarted ? { prestarted: deps.prestarted } : {}),
       }),
       stop.stopped,
     ]);
@@ -91,6 +98,8 @@ export async function runOneAttempt(config: AgentConfig, deps: AttemptDeps = {})
     forwarder?.system(`attempt stopped: ${reason}`);
     return stop.code;
   } finally {
+    // Taken by a paused attempt, it has ended with it; otherwise it is of no use now.
+    deps.prestarted?.dispose();
     heartbeat.stop();
     stop.dispose();
     // When stopping, do not wait long for a server that may be gone.

@@ -31,6 +31,10 @@ export async function runAssignedTask(ctx: AttemptContext): Promise<number> {
   forwarder?.system(
     `running task ${spec.name} (execution ${assignment.executionId}, node ${assignment.nodeId}, attempt ${assignment.attemptNumber})`,
   );
+  const interactive = spec.interactive?.enable ? spec.interactive : undefined;
+  const pauses = assignment.pauseBefore === true || interactive?.onFailure === "pause";
+  // A task process started with the agent serves only a task that may pause.
+  if (!pauses) ctx.prestarted?.dispose();
   const fetched = await fetchBundleAndInputs(ctx);
   if (typeof fetched === "number") return fetched;
   const { bundle, inputs } = fetched;
@@ -38,8 +42,6 @@ export async function runAssignedTask(ctx: AttemptContext): Promise<number> {
   // Without a preExecute hook or a first run to wait for, the IDE comes first: the module (needed only to
   // check the task is there and for postExecute; resume imports the edited sources) loads once it is up,
   // so the two do not compete for the CPU while the user waits for the link.
-  const interactive = spec.interactive?.enable ? spec.interactive : undefined;
-  const pauses = assignment.pauseBefore === true || interactive?.onFailure === "pause";
   const hooks: TaskHooksRef = {};
   const early =
     interactive && !pauses && !interactive.runTaskFirst && !interactive.preExecute

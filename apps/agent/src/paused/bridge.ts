@@ -13,7 +13,7 @@ import { SourceMap } from "node:module";
 import type { SourceMapPayload } from "node:module";
 import { relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 
 import type { PauseInfo } from "@drydock/contracts";
 import { WebSocketServer } from "ws";
@@ -21,7 +21,6 @@ import { WebSocketServer } from "ws";
 import { MESSAGE_FD, TASK_FN_KEY } from "./protocol.js";
 import type { BridgeReply, BridgeRequest, RunnerMessage, RunnerSettings } from "./protocol.js";
 
-const settings = workerData as RunnerSettings;
 const port = parentPort;
 if (!port) throw new Error("bridge.ts runs as a worker thread of the paused-task runner");
 
@@ -182,9 +181,11 @@ async function describeException(
   };
 }
 
-port.on("message", (request: BridgeRequest) => {
-  if (request.type !== "break-on-task") return;
-  void breakOnTask().then((reply) => port.postMessage(reply));
+const settingsGiven = new Promise<RunnerSettings>((resolve) => {
+  port.on("message", (request: BridgeRequest) => {
+    if (request.type === "settings") resolve(request.settings);
+    else void breakOnTask().then((reply) => port.postMessage(reply));
+  });
 });
 
 /** A pause point: a breakpoint on the first line of the task's own function (the runner put it in a global). */
@@ -248,7 +249,11 @@ function inspectorMessage(error: Error): string {
   return error.message.replace(/^Inspector error -?\d+: /, "");
 }
 
+// Inspecting from the start, before the task's modules load: V8 then reports each script as it is parsed, which
+// costs the main thread far less than reporting the hundreds loaded by then at once.
 await watcher.post("Debugger.enable");
 await watcher.post("Debugger.setPauseOnExceptions", { state: "uncaught" });
+// The attempt's, once the runner passes them on: the runner and this thread may start before the task is known.
+const settings = await settingsGiven;
 await serveInspector();
 port.postMessage({ type: "ready" } satisfies BridgeReply);

@@ -5,20 +5,18 @@
  * socket — or the agent stops it. Its events arrive in order: `paused` (perhaps several times, once a debugger
  * lets it go on), then at most one of `succeeded` / `failed`, after which the process has exited.
  */
-import { spawn } from "node:child_process";
-import { chmod, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
+import type { ChildProcess } from "node:child_process";
+import { chmod, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { pathToFileURL } from "node:url";
 
 import type { ErrorInfo, JsonValue, PauseInfo } from "@drydock/contracts";
 
-import { packageRoot } from "../package-root.js";
 import { terminateTree } from "../process-group.js";
 import { MESSAGE_FD } from "./protocol.js";
 import type { RunnerMessage, RunnerSettings } from "./protocol.js";
+import { spawnPausedRunner } from "./runner-process.js";
 
 export interface PausedTaskOptions {
   /** The extracted bundle; the child imports `entry` from here with tsx. */
@@ -38,6 +36,11 @@ export interface PausedTaskOptions {
   signal: AbortSignal;
   /** The child's environment: the agent's `childEnv` (never its attempt token). */
   env: Record<string, string>;
+  /**
+   * A runner already started (runner-process.ts), waiting for its settings; otherwise one is started now, with
+   * `env` and `writeOutput`.
+   */
+  runner?: ChildProcess;
 }
 
 export type PausedTaskEvent =
@@ -59,30 +62,8 @@ export interface PausedTask {
 /** How long a stopped runner gets to exit on SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 2_000;
 
-/** The built runner (dist/paused-runner.js), whether the agent runs from dist/ or from its sources (the tests). */
-function runnerPath(): string {
-  return join(packageRoot(), "dist", "paused-runner.js");
-}
-
-function tsxLoaderUrl(): string {
-  const require = createRequire(import.meta.url);
-  return pathToFileURL(require.resolve("tsx/esm")).href;
-}
-
-/** NODE_OPTIONS without any inspector flag: the only inspector of the task's process is the bridge's. */
-function withoutInspectorFlags(base: Record<string, string>): Record<string, string> {
-  const env = { ...base };
-  const options = (env.NODE_OPTIONS ?? "")
-    .split(/\s+/)
-    .filter((option) => option && !option.startsWith("--inspect") && !option.startsWith("--debug"));
-  if (options.length > 0) env.NODE_OPTIONS = options.join(" ");
-  else delete env.NODE_OPTIONS;
-  return env;
-}
-
 export async function startPausedTask(options: PausedTaskOptions): Promise<PausedTask> {
   const socketPath = join(options.privateDir, "inspector.sock");
-  const settingsFile = join(options.privateDir, "paused-task.json");
   await chmod(options.privateDir, 0o700);
   const settings: RunnerSettings = {
     bundleDir: options.bundleDir,
@@ -92,17 +73,15 @@ export async function startPausedTask(options: PausedTaskOptions): Promise<Pause
     pauseBefore: options.pauseBefore,
     postExecute: options.postExecute,
     socketPath,
-    tsxLoader: tsxLoaderUrl(),
   };
-  await writeFile(settingsFile, JSON.stringify(settings), { mode: 0o600 });
-  const child = spawn(process.execPath, [runnerPath(), settingsFile], {
-    cwd: options.bundleDir,
-    env: withoutInspectorFlags(options.env),
-    stdio: ["ignore", "pipe", "pipe", "pipe"],
-    detached: true,
-  });
-  child.stdout?.on("data", (chunk: Buffer) => options.writeOutput("stdout", chunk));
-  child.stderr?.on("data", (chunk: Buffer) => options.writeOutput("stderr", chunk));
+  const child =
+    options.runner ??
+    spawnPausedRunner({
+      env: options.env,
+      writeOutput: (stream, chunk) => options.writeOutput(stream, chunk),
+    });
+  // Its settings go down a pipe only the agent holds; the child reads one line and closes it.
+  child.stdin?.end(`${JSON.stringify(settings)}\n`);
 
   const queue: PausedTaskEvent[] = [];
   const waiting: ((event: PausedTaskEvent) => void)[] = [];
@@ -149,7 +128,6 @@ export async function startPausedTask(options: PausedTaskOptions): Promise<Pause
       await Promise.race([exited, new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
       lines.close();
       await rm(socketPath, { force: true });
-      await rm(settingsFile, { force: true });
     })());
   if (options.signal.aborted) void stop();
   else options.signal.addEventListener("abort", () => void stop(), { once: true });

@@ -1,8 +1,8 @@
 /**
  * Between the agent and a paused-task runner (runner.ts, a child process) and its inspector bridge (bridge.ts,
- * a worker thread of that child): the settings the child starts with (a 0600 file in the attempt's private
- * directory, named by its only argument), and the messages it writes, one JSON object per line, on file
- * descriptor 3.
+ * a worker thread of that child): the settings the agent writes on the child's stdin (one JSON line, once it
+ * knows the task: the child may have started before), and the messages the child writes, one JSON object per
+ * line, on file descriptor 3.
  */
 import type { ErrorInfo, JsonValue, PauseInfo } from "@drydock/contracts";
 
@@ -22,8 +22,6 @@ export interface RunnerSettings {
   postExecute: boolean;
   /** The inspector's Unix socket. */
   socketPath: string;
-  /** The `tsx/esm` loader's URL: TypeScript loads as the agent loads it. */
-  tsxLoader: string;
 }
 
 export type RunnerMessage =
@@ -31,7 +29,8 @@ export type RunnerMessage =
   | { type: "succeeded"; output: JsonValue }
   | { type: "failed"; error: ErrorInfo };
 
-/** Bridge ↔ runner, over the worker's message port. */
-export type BridgeRequest = { type: "break-on-task" };
+/** Bridge ↔ runner, over the worker's message port: the settings come first, then `ready` (listening). */
+export type BridgeRequest =
+  { type: "settings"; settings: RunnerSettings } | { type: "break-on-task" };
 export type BridgeReply =
   { type: "ready" } | { type: "breakpoint-set"; ok: boolean; reason?: string };

@@ -7,9 +7,10 @@
  * so V8 predicts the throw uncaught and pauses right there; the failure is then seen by the process-level
  * handlers, once a debugger lets it go on.
  */
-import { readFileSync, writeSync } from "node:fs";
+import { writeSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 
@@ -18,12 +19,7 @@ import type { ErrorInfo, JsonValue } from "@drydock/contracts";
 import { findTasks } from "../task-entity.js";
 import type { TaskEntity } from "../task-entity.js";
 import { MESSAGE_FD, TASK_FN_KEY } from "./protocol.js";
-import type { BridgeReply, RunnerMessage, RunnerSettings } from "./protocol.js";
-
-const settingsFile = process.argv[2];
-if (!settingsFile)
-  throw new Error("usage: paused-runner.js <settings file>: the agent starts this program");
-const settings = JSON.parse(readFileSync(settingsFile, "utf8")) as RunnerSettings;
+import type { BridgeReply, BridgeRequest, RunnerMessage, RunnerSettings } from "./protocol.js";
 
 function send(message: RunnerMessage): void {
   writeSync(MESSAGE_FD, `${JSON.stringify(message)}\n`);
@@ -47,19 +43,49 @@ function fail(error: unknown, code?: string): void {
   exit(1);
 }
 
-const bridge: Worker = new Worker(new URL("./paused-bridge.js", import.meta.url), {
-  workerData: settings,
-});
+const tsxLoader = process.argv[2];
+if (!tsxLoader)
+  throw new Error(
+    "usage: paused-runner.js <tsx loader URL>, settings on stdin: the agent starts this program",
+  );
+
+// What every task needs starts before the settings arrive — TypeScript loading and the bridge inspecting this
+// thread — so a runner started beside the agent (main.ts) has both under way by the time the agent knows the
+// task. Stack traces and the debugger point at the .ts lines; TypeScript loads as in the agent.
+process.setSourceMapsEnabled(true);
+const loader = import(tsxLoader).then(
+  () => undefined,
+  (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+);
+const bridge: Worker = new Worker(new URL("./paused-bridge.js", import.meta.url));
 bridge.on("error", (error) => fail(error, "PAUSED_TASK_BRIDGE_FAILED"));
 const reply = async (): Promise<BridgeReply> => (await once(bridge, "message"))[0] as BridgeReply;
-await reply(); // inspecting, and listening on its socket
+
+const settings = await readSettings();
+process.chdir(settings.bundleDir);
+// Ready: inspecting, and listening on the attempt's socket. The task's module loads meanwhile.
+const bridgeReady = reply().then(
+  () => true,
+  () => false, // its "error" event reported the failure
+);
+bridge.postMessage({ type: "settings", settings } satisfies BridgeRequest);
+
+/** The first line of stdin; the agent closing it first means no task will come: the process ends. */
+async function readSettings(): Promise<RunnerSettings> {
+  const lines = createInterface({ input: process.stdin });
+  const [line] = (await Promise.race([once(lines, "line"), once(lines, "close")])) as [string?];
+  lines.close();
+  process.stdin.destroy();
+  if (line !== undefined) return JSON.parse(line) as RunnerSettings;
+  exit(0);
+  return new Promise<never>(() => undefined); // the process is ending
+}
 
 /** The task from the bundle's entry; undefined once its failure was reported. */
 async function loadTask(): Promise<TaskEntity | undefined> {
   try {
-    // Stack traces and the debugger point at the .ts lines; TypeScript loads as in the agent.
-    process.setSourceMapsEnabled(true);
-    await import(settings.tsxLoader);
+    const loaderError = await loader;
+    if (loaderError !== undefined) throw loaderError;
     const entry = join(settings.bundleDir, settings.entry);
     const task = findTasks(
       (await import(pathToFileURL(entry).href)) as Record<string, unknown>,
@@ -102,7 +128,7 @@ async function postExecute(task: TaskEntity): Promise<boolean> {
 }
 
 const task = await loadTask();
-if (task && (await holdBeforeTask(task))) {
+if (task && (await bridgeReady) && (await holdBeforeTask(task))) {
   // The task's failure, once the debugger (or nobody, when the inspector is not paused) lets it through.
   process.on("uncaughtException", (error) => fail(error));
   process.on("unhandledRejection", (error) => fail(error));

@@ -41,6 +41,8 @@ export interface ControlPlaneState {
   handOver: AttemptAssignment[];
   /** Where `agent.openSession` tells the agent to dial the relay; unset, sessions are not served. */
   relayUrl?: string;
+  /** Awaited before agent.assignment answers (a test looks at the agent meanwhile). */
+  onAssignment?: () => Promise<void>;
   /** What the heartbeat answers about a session while one is open (opened and not ended). */
   sessionAnswer?: z.input<typeof AgentHeartbeatOutput>["session"];
   calls: {
@@ -102,6 +104,7 @@ function agentHandlers(state: ControlPlaneState): AppHandlers["agent"] {
   return {
     assignment: async (_input, _ctx: AgentContext) => {
       state.calls.assignment++;
+      await state.onAssignment?.();
       return state.assignment;
     },
     started: async (input) => {

@@ -8,6 +8,7 @@ import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 
 import type { Logger } from "../logger.js";
+import { agentEnvironment } from "./executor.js";
 import type { AttemptExit, AttemptLaunch, Executor, ExecutorOptions } from "./executor.js";
 import { tailFile } from "./tail.js";
 
@@ -134,9 +135,7 @@ export class DockerExecutor implements Executor {
       Cmd: ["--attempt", attempt.attemptId],
       Env: Object.entries({
         ...this.opts.env,
-        DRYDOCK_ENDPOINT: this.opts.endpoint(),
-        DRYDOCK_AGENT_TOKEN: attempt.token,
-        DRYDOCK_ATTEMPT_ID: attempt.attemptId,
+        ...agentEnvironment(attempt, this.opts.endpoint()),
       }).map(([k, v]) => `${k}=${v}`),
       Labels: {
         [LABELS.instance]: this.opts.instance,

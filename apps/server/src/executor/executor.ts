@@ -8,6 +8,21 @@ export interface AttemptLaunch {
   token: string;
   /** Where and with what the attempt runs: its image (`image.ref`) and resource limits. */
   task: Pick<TaskSpec, "name" | "image" | "resources">;
+  /**
+   * The attempt may pause (onFailure "pause", a pause point): its task runs in a process of its own, which
+   * the agent starts beside itself when told so (`DRYDOCK_ATTEMPT_PAUSES=1`, see agentEnvironment).
+   */
+  pauses?: boolean;
+}
+
+/** The variables an executor gives an attempt's agent, besides its own (PATH, HOME, …). */
+export function agentEnvironment(attempt: AttemptLaunch, endpoint: string): Record<string, string> {
+  return {
+    DRYDOCK_ENDPOINT: endpoint,
+    DRYDOCK_AGENT_TOKEN: attempt.token,
+    DRYDOCK_ATTEMPT_ID: attempt.attemptId,
+    ...(attempt.pauses ? { DRYDOCK_ATTEMPT_PAUSES: "1" } : {}),
+  };
 }
 
 export interface AttemptExit {

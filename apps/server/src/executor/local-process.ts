@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { groupAlive } from "@drydock/agent/process-group";
 
 import type { Logger } from "../logger.js";
+import { agentEnvironment } from "./executor.js";
 import type { AttemptExit, AttemptLaunch, Executor, ExecutorOptions } from "./executor.js";
 import { AttemptHomes, DEFAULT_HOMES_DIR, isolationSupport } from "./isolation.js";
 import type { IsolationMode } from "./isolation.js";
@@ -99,12 +100,7 @@ export class LocalProcessExecutor implements Executor {
           detached: true,
           stdio: ["ignore", logFd, logFd],
           ...place.identity,
-          env: {
-            ...place.env,
-            DRYDOCK_ENDPOINT: this.opts.endpoint(),
-            DRYDOCK_AGENT_TOKEN: attempt.token,
-            DRYDOCK_ATTEMPT_ID: attempt.attemptId,
-          },
+          env: { ...place.env, ...agentEnvironment(attempt, this.opts.endpoint()) },
         },
       );
       const pid = child.pid;

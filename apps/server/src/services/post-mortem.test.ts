@@ -18,6 +18,7 @@ import type {
 } from "@drydock/contracts";
 import {
   describePause,
+  InteractiveConfigSchema,
   RESUME_FAIL_CODE,
   RESUME_ORIGINAL_CODE,
   SESSION_UNOPENED_CODE,
@@ -569,6 +570,25 @@ describe("pause points", () => {
       from: "cache",
       executionId: filled.id,
     });
+  });
+
+  it("tells the executor which attempts may pause (onFailure pause, a pause point), so their agents start the task's process beside themselves", async () => {
+    pausePointAgents();
+    const interactive = InteractiveConfigSchema.parse({ onFailure: "pause" });
+    const version = await register(pipelineTasks({}, { interactive }));
+    const launched = (id: string) =>
+      t.executor.launches
+        .filter((l) => l.executionId === id)
+        .map((l) => [l.attemptId.slice(id.length + 1), l.pauses ?? false]);
+
+    // square (n1's elements) pauses on a throw; n2 is a pause point; range (n0) neither.
+    const done = await ended((await launch(version, 2, ["n2"])).id, "SUCCEEDED");
+    expect(launched(done.execution.id).sort()).toEqual([
+      ["n0.a1", false],
+      ["n1[0].a1", true],
+      ["n1[1].a1", true],
+      ["n2.a1", true],
+    ]);
   });
 
   it("executions.debug with pauseBefore holds the debug run's node, a fan-out element by its own id", async () => {

@@ -14,6 +14,7 @@ import type { Executor } from "../../executor/executor.js";
 import type { Logger } from "../../logger.js";
 import { requireExecutionOfAttempt } from "../ids.js";
 import { hashToken } from "../agent-token.js";
+import { mayPause } from "../pause-points.js";
 import { ACTIVE_ATTEMPT } from "./open-statuses.js";
 import type { LaunchQueue } from "./transaction.js";
 import type { WorkflowCache } from "./workflow-cache.js";
@@ -134,30 +135,42 @@ export class Dispatcher implements LaunchQueue {
       this.pump();
       return;
     }
-    const task = await this.taskOf(id);
+    const { task, pauses } = await this.taskOf(id);
     const { pid } = await this.deps.executor.launch({
       attemptId: id,
       executionId: requireExecutionOfAttempt(id),
       token,
       task,
+      ...(pauses ? { pauses } : {}),
     });
     await this.deps.db.updateTable("attempts").set({ pid }).where("id", "=", id).execute();
   }
 
-  /** The task an attempt runs, as registered (its image and resources tell the executor where to run it). */
-  private async taskOf(id: string): Promise<TaskSpec> {
+  /**
+   * The task an attempt runs, as registered (its image and resources tell the executor where to run it), and
+   * whether the attempt may pause (onFailure "pause", or a pause point).
+   */
+  private async taskOf(id: string): Promise<{ task: TaskSpec; pauses: boolean }> {
     const row = await this.deps.db
       .selectFrom("attempts as a")
       .innerJoin("node_executions as n", (join) =>
         join.onRef("n.execution_id", "=", "a.execution_id").onRef("n.node_id", "=", "a.node_id"),
       )
       .innerJoin("executions as e", "e.id", "a.execution_id")
-      .select(["n.task", "e.project", "e.workflow", "e.version", "e.debug_of"])
+      .select([
+        "n.task",
+        "n.node_id",
+        "e.project",
+        "e.workflow",
+        "e.version",
+        "e.debug_of",
+        "e.pause_before",
+      ])
       .where("a.id", "=", id)
       .executeTakeFirstOrThrow();
     const task = (await this.deps.workflows.workflowOf(row)).tasks.get(row.task);
     if (!task) throw new Error(`attempt ${id}: task ${row.task} is not in its workflow version`);
-    return task;
+    return { task, pauses: mayPause(task, row.pause_before, row.node_id) };
   }
 
   /**
