@@ -81,6 +81,11 @@ export const ServerConfigSchema = z.object({
   consoleDir: z.string().optional(),
   /** Where attempts run: `local` child processes (the default), or `docker` containers of each task's image. */
   executor: z.enum(["local", "docker"]).default("local"),
+  /**
+   * How events reach watchers: `local`, this server's own (the default: one server); `postgres`, every server
+   * replica on the database too (LISTEN/NOTIFY), whichever a browser's WebSocket lands on.
+   */
+  events: z.enum(["local", "postgres"]).default("local"),
   docker: z
     .object({
       /** The Docker engine's socket. */
@@ -144,6 +149,7 @@ export function readServerConfig(
     consoleDir: env.DRYDOCK_CONSOLE_DIR || undefined,
     maxParallel: env.DRYDOCK_MAX_PARALLEL,
     executor: env.DRYDOCK_EXECUTOR || undefined,
+    events: env.DRYDOCK_EVENTS || undefined,
     docker: {
       socket: env.DRYDOCK_DOCKER_SOCKET || undefined,
       taskImage: env.DRYDOCK_TASK_IMAGE || undefined,

@@ -6,10 +6,11 @@ import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 
 import type { AppRouter } from "@drydock/contracts/router";
-import { createTRPCClient, httpLink } from "@trpc/client";
+import { createTRPCClient, createWSClient, httpLink, wsLink } from "@trpc/client";
 import { sql } from "kysely";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import WebSocket from "ws";
 
 import { Authenticator } from "./auth.js";
 import { createDatabase } from "./db/database.js";
@@ -19,6 +20,8 @@ import { readServerConfig } from "./env.js";
 import { createLogger } from "./logger.js";
 import { refuseUnisolatedTeams, startServer } from "./server.js";
 import { hashToken } from "./services/agent-token.js";
+import { linkBusThroughPostgres } from "./services/bus-link.js";
+import { EventBus } from "./services/event-bus.js";
 
 let dir: string;
 let external: RunningPostgres | undefined;
@@ -103,6 +106,8 @@ describe("startServer", () => {
   it("refuses configuration it cannot use, naming the setting", () => {
     expect(() => readServerConfig({ DRYDOCK_PORT: "eighty" })).toThrow(/port/);
     expect(() => readServerConfig({ DRYDOCK_DATABASE_URL: "not a url" })).toThrow(/databaseUrl/);
+    expect(() => readServerConfig({ DRYDOCK_EVENTS: "redis" })).toThrow(/events/);
+    expect(readServerConfig({}).events).toBe("local");
     expect(() => readServerConfig({ DRYDOCK_RELAY_URL: "ftp://relay.example" })).toThrow(
       /relayUrl/,
     );
@@ -135,6 +140,73 @@ describe("startServer", () => {
       relayUrl: undefined,
       ideOrigin: undefined,
     });
+  });
+
+  it("with DRYDOCK_EVENTS=postgres, its watchers hear what another replica on the same database publishes", async () => {
+    const admin = new pg.Client({ connectionString: external?.adminUrl });
+    await admin.connect();
+    await admin.query("CREATE DATABASE replica_events OWNER drydock");
+    await admin.end();
+    const databaseUrl = (external?.url ?? "").replace(/\/drydock$/, "/replica_events");
+    const server = await startServer({
+      databaseUrl,
+      dataDir: join(dir, "replica-data"),
+      port: 0,
+      logLevel: "silent",
+      events: "postgres",
+    });
+    // The other replica: its bus, linked through the same database.
+    const other = new EventBus();
+    const link = await linkBusThroughPostgres(other, {
+      url: databaseUrl,
+      log: createLogger("silent"),
+    });
+    const db = createDatabase(databaseUrl);
+    const ws = createWSClient({
+      url: `${server.url.replace(/^http/, "ws")}/trpc`,
+      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+      connectionParams: { token: server.token },
+    });
+    const api = createTRPCClient<AppRouter>({ links: [wsLink({ client: ws })] });
+    const heard: string[] = [];
+    const watching = api.executions.watchList.subscribe(
+      { project: "default" },
+      { onData: ({ execution }) => heard.push(`${execution.id} ${execution.status}`) },
+    );
+    try {
+      // An execution the other replica ran (the row is what its watchers read; no scheduler of this server's).
+      await db
+        .insertInto("executions")
+        .values({
+          id: "xother",
+          project: "default",
+          workflow: "wf",
+          version: "v1",
+          status: "SUCCEEDED",
+          inputs: "{}",
+        })
+        .execute();
+      // Until the subscription is in place, a publication finds no watcher: publish until heard.
+      await vi.waitFor(
+        () => {
+          other.publishListChange("default", "xother");
+          expect(heard).toContain("xother SUCCEEDED");
+        },
+        { timeout: 10_000, interval: 200 },
+      );
+    } finally {
+      watching.unsubscribe();
+      await ws.close();
+      await link.close();
+      await db.destroy();
+      await server.close();
+    }
+    // Closed, the server listens no more.
+    const check = createDatabase(databaseUrl);
+    const listening = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_stat_activity
+      WHERE datname = 'replica_events' AND query LIKE 'LISTEN%'`.execute(check);
+    await check.destroy();
+    expect(listening.rows[0]?.n).toBe("0");
   });
 
   it("over tRPC, relay procedures take only the relay token and IDE tickets only a user token", async () => {

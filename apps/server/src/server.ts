@@ -22,6 +22,7 @@ import { LocalProcessExecutor } from "./executor/local-process.js";
 import { createLogger } from "./logger.js";
 import type { Logger } from "./logger.js";
 import { assertPortFree } from "./ports.js";
+import { linkBusThroughPostgres } from "./services/bus-link.js";
 import { loadSecrets } from "./secrets.js";
 import type { Secrets } from "./secrets.js";
 
@@ -105,7 +106,7 @@ async function startControlPlane(
   const secrets = await loadSecrets(dataDir);
   const token = config.token ?? secrets.token;
   const relayToken = config.relayToken ?? secrets.relayToken;
-  const db = await openDatabase(config, dataDir, secrets, log, cleanups);
+  const { db, url: databaseUrl } = await openDatabase(config, dataDir, secrets, log, cleanups);
 
   // Known once listening, unless configured: blob URLs and agents' endpoint read it when they need it.
   let baseUrl = config.publicUrl ?? "";
@@ -122,6 +123,10 @@ async function startControlPlane(
     log,
   });
   const { app, services, identity } = plane;
+  if (config.events === "postgres") {
+    const link = await linkBusThroughPostgres(services.bus, { url: databaseUrl, log });
+    cleanups.add(() => link.close());
+  }
   cleanups.add(() => app.close());
   const url = await listen(app, config);
   baseUrl = config.publicUrl ?? url;
@@ -169,7 +174,7 @@ async function openDatabase(
   secrets: Secrets,
   log: Logger,
   cleanups: CleanupSteps,
-): Promise<Db> {
+): Promise<{ db: Db; url: string }> {
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
     const postgres = await startEmbeddedPostgres(dataDir, log, secrets);
@@ -179,7 +184,7 @@ async function openDatabase(
   const db = createDatabase(databaseUrl, log);
   cleanups.add(() => db.destroy());
   await migrateToLatest(db as never);
-  return db;
+  return { db, url: databaseUrl };
 }
 
 /** Where attempts' agents run: Docker containers, or processes of this machine. */

@@ -9,7 +9,12 @@ import { startEmbeddedPostgres } from "../db/postgres.js";
 import { createLogger } from "../logger.js";
 
 /** A real, migrated PostgreSQL in a temp dir, for tests; `close` stops it and removes everything. */
-export async function testDatabase(): Promise<{ db: Db; dir: string; close(): Promise<void> }> {
+export async function testDatabase(): Promise<{
+  db: Db;
+  dir: string;
+  url: string;
+  close(): Promise<void>;
+}> {
   const dir = await mkdtemp(join(tmpdir(), "drydock-test-pg-"));
   const pg = await startEmbeddedPostgres(dir, createLogger("silent"));
   const db = createDatabase(pg.url);
@@ -17,6 +22,7 @@ export async function testDatabase(): Promise<{ db: Db; dir: string; close(): Pr
   return {
     db,
     dir,
+    url: pg.url,
     close: async () => {
       await db.destroy();
       await pg.stop();
