@@ -85,6 +85,23 @@ describe("the event bus across replicas (DRYDOCK_EVENTS=postgres)", () => {
     await close();
   });
 
+  it("listens again when its connection is lost (a database restart, an administrator's kill)", async () => {
+    const { a, b, close } = await twoReplicas();
+    const heard: ExecutionEvent[] = [];
+    b.subscribe("x1", (e) => heard.push(e));
+    await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE datname = current_database() AND query LIKE 'LISTEN%'`.execute(pg.db);
+    // Published until heard: what went out while no connection listened is not replayed.
+    await vi.waitFor(
+      () => {
+        a.publish("x1", executionEvent("RUNNING"));
+        expect(heard.length).toBeGreaterThan(0);
+      },
+      { timeout: 10_000, interval: 250 },
+    );
+    await close();
+  });
+
   it("closes its connections, and a closed link sends nothing more", async () => {
     const { a, b, close } = await twoReplicas();
     const heard: ExecutionEvent[] = [];

@@ -74,13 +74,18 @@ export async function linkBusThroughPostgres(
   /** A connection, opened again whenever it is lost, until the link is closed. */
   const connection = (role: "listen" | "send") => {
     let current: Promise<pg.Client> | undefined;
+    // Listening, a lost connection is opened again, every second until it opens or the link is closed.
+    const reopen = () =>
+      setTimeout(() => {
+        if (!closed) void get().catch(reopen);
+      }, RECONNECT_MS);
     const open = async (): Promise<pg.Client> => {
       const client = new pg.Client({ connectionString: url });
       client.on("error", (err) => log.warn({ err, role }, "the event link's connection failed"));
       client.on("end", () => {
         if (closed) return;
         current = undefined;
-        if (role === "listen") setTimeout(() => void get().catch(() => undefined), RECONNECT_MS);
+        if (role === "listen") reopen();
       });
       await client.connect();
       if (role === "listen") {
