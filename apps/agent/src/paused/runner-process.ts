@@ -6,9 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 
 import { packageRoot } from "../package-root.js";
 
@@ -24,9 +22,9 @@ function runnerPath(): string {
   return join(packageRoot(), "dist", "paused", "paused-runner.js");
 }
 
-function tsxLoaderUrl(): string {
-  const require = createRequire(import.meta.url);
-  return pathToFileURL(require.resolve("tsx/esm")).href;
+/** tsx's API, which the runner registers its loader with: its ES module (require.resolve would give the CommonJS one). */
+function tsxApiUrl(): string {
+  return import.meta.resolve("tsx/esm/api");
 }
 
 /** NODE_OPTIONS without any inspector flag: the only inspector of the task's process is the bridge's. */
@@ -42,7 +40,7 @@ function withoutInspectorFlags(base: Record<string, string>): Record<string, str
 
 /** A runner waiting for its settings, in a process group of its own; startPausedTask gives it its task. */
 export function spawnPausedRunner(options: RunnerSpawn): ChildProcess {
-  const child = spawn(process.execPath, [runnerPath(), tsxLoaderUrl()], {
+  const child = spawn(process.execPath, [runnerPath(), tsxApiUrl()], {
     env: withoutInspectorFlags(options.env),
     stdio: ["pipe", "pipe", "pipe", "pipe"],
     detached: true,

@@ -15,6 +15,7 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 
 import type { ErrorInfo, JsonValue } from "@drydock/contracts";
+import type { register } from "tsx/esm/api";
 
 import { findTasks } from "../task-entity.js";
 import type { TaskEntity } from "../task-entity.js";
@@ -43,18 +44,19 @@ function fail(error: unknown, code?: string): void {
   exit(1);
 }
 
-const tsxLoader = process.argv[2];
-if (!tsxLoader)
+const tsxApi = process.argv[2];
+if (!tsxApi)
   throw new Error(
-    "usage: paused-runner.js <tsx loader URL>, settings on stdin: the agent starts this program",
+    "usage: paused-runner.js <tsx/esm/api URL>, settings on stdin: the agent starts this program",
   );
 
 // What every task needs starts before the settings arrive — TypeScript loading and the bridge inspecting this
 // thread — so a runner started beside the agent (main.ts) has both under way by the time the agent knows the
-// task. Stack traces and the debugger point at the .ts lines; TypeScript loads as in the agent.
+// task. Stack traces and the debugger point at the .ts lines; TypeScript loads as in the agent: no tsconfig,
+// so neither this process's working directory nor the bundle's changes how it compiles.
 process.setSourceMapsEnabled(true);
-const loader = import(tsxLoader).then(
-  () => undefined,
+const loader = (import(tsxApi) as Promise<{ register: typeof register }>).then(
+  ({ register }) => void register({ tsconfig: false }),
   (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
 );
 const bridge: Worker = new Worker(new URL("./paused-bridge.js", import.meta.url));
