@@ -35,6 +35,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * A database of its own in the shared cluster, for a test's server: its scheduler must not see other tests' rows.
+ */
+async function databaseOfItsOwn(name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: external?.adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name} OWNER drydock`);
+  await admin.end();
+  return (external?.url ?? "").replace(/\/drydock$/, `/${name}`);
+}
+
 describe("startServer", () => {
   it("uses DRYDOCK_DATABASE_URL instead of an embedded PostgreSQL, and keeps its token across restarts", async () => {
     const dataDir = join(dir, "data");
@@ -143,11 +154,7 @@ describe("startServer", () => {
   });
 
   it("with DRYDOCK_EVENTS=postgres, its watchers hear what another replica on the same database publishes", async () => {
-    const admin = new pg.Client({ connectionString: external?.adminUrl });
-    await admin.connect();
-    await admin.query("CREATE DATABASE replica_events OWNER drydock");
-    await admin.end();
-    const databaseUrl = (external?.url ?? "").replace(/\/drydock$/, "/replica_events");
+    const databaseUrl = await databaseOfItsOwn("replica_events");
     const server = await startServer({
       databaseUrl,
       dataDir: join(dir, "replica-data"),
@@ -210,12 +217,7 @@ describe("startServer", () => {
   });
 
   it("over tRPC, relay procedures take only the relay token and IDE tickets only a user token", async () => {
-    // A database of its own in the shared cluster: this server's scheduler must not see other tests' rows.
-    const admin = new pg.Client({ connectionString: external?.adminUrl });
-    await admin.connect();
-    await admin.query("CREATE DATABASE relay_access OWNER drydock");
-    await admin.end();
-    const databaseUrl = (external?.url ?? "").replace(/\/drydock$/, "/relay_access");
+    const databaseUrl = await databaseOfItsOwn("relay_access");
     const relayToken = randomBytes(24).toString("hex");
     const server = await startServer({
       databaseUrl,
@@ -348,11 +350,7 @@ describe("startServer", () => {
   });
 
   it("over tRPC, the agent and the user drive an interactive session: idle deadline, keep-alive, resume, edits; debug refuses unknown ids", async () => {
-    const admin = new pg.Client({ connectionString: external?.adminUrl });
-    await admin.connect();
-    await admin.query("CREATE DATABASE interactive_api OWNER drydock");
-    await admin.end();
-    const databaseUrl = (external?.url ?? "").replace(/\/drydock$/, "/interactive_api");
+    const databaseUrl = await databaseOfItsOwn("interactive_api");
     const server = await startServer({
       databaseUrl,
       dataDir: join(dir, "interactive-data"),
@@ -477,11 +475,7 @@ describe("startServer", () => {
   });
 
   it("over tRPC, an ended attempt's token only retries its report and hears it must stop; a value the store refuses answers 400", async () => {
-    const admin = new pg.Client({ connectionString: external?.adminUrl });
-    await admin.connect();
-    await admin.query("CREATE DATABASE agent_ended OWNER drydock");
-    await admin.end();
-    const databaseUrl = (external?.url ?? "").replace(/\/drydock$/, "/agent_ended");
+    const databaseUrl = await databaseOfItsOwn("agent_ended");
     const dataDir = join(dir, "ended-data");
     const server = await startServer({ databaseUrl, dataDir, port: 0, logLevel: "silent" });
     const db = createDatabase(databaseUrl);
