@@ -4,7 +4,6 @@ import { pathToFileURL } from "node:url";
 
 import { findEntities } from "@drydock/sdk";
 import type { TaskEntity, WorkflowEntity } from "@drydock/sdk";
-import { tsImport } from "tsx/esm/api";
 
 import { CliError } from "./errors.js";
 
@@ -18,6 +17,7 @@ export interface LoadedFile {
 export async function loadWorkflowFile(file: string): Promise<LoadedFile> {
   const path = resolve(file);
   if (!existsSync(path)) throw new CliError(`no such file: ${file}`);
+  const { tsImport } = await import("tsx/esm/api");
   const ns = (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;
   const { tasks, workflows } = findEntities(ns);
   if (workflows.size === 0)

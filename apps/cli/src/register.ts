@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, relative, sep } from "node:path";
 
-import { findTaskCode, packBundle } from "@drydock/bundle";
 import type { Execution, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
 import type { TaskCallSite } from "@drydock/sdk";
 import type Docker from "dockerode";
@@ -102,6 +101,8 @@ async function locateTasks(
     }
     return text;
   };
+  // Loaded when needed: TypeScript's compiler is most of a CLI start-up otherwise.
+  const { findTaskCode } = await import("@drydock/bundle");
   for (const spec of tasks) {
     const file = spec.sourceFile;
     const source = file && isAbsolute(file) ? relative(root, file) : undefined;
@@ -176,6 +177,7 @@ export async function registerFile(
   const imagePackages = await prepareTaskImages(api, loaded, tasks, progress, options);
 
   progress.update(`packaging ${loaded.path}`);
+  const { packBundle } = await import("@drydock/bundle");
   const bundle = await packBundle(loaded.path, {
     onProgress: (m) => progress.update(m),
     imagePackages,

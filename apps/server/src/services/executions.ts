@@ -12,7 +12,7 @@ import type {
   NodeExecution,
   NodeStatus,
 } from "@drydock/contracts";
-import { forkBundle } from "@drydock/bundle";
+import type { forkBundle } from "@drydock/bundle";
 import {
   TERMINAL_ATTEMPT_STATUSES,
   TERMINAL_EXECUTION_STATUSES,
@@ -155,6 +155,8 @@ export class ExecutionService {
       );
     let forked: Awaited<ReturnType<typeof forkBundle>>;
     try {
+      // Loaded on the first fork: TypeScript's compiler, which finds the tasks' code, is most of a start-up.
+      const { forkBundle } = await import("@drydock/bundle");
       forked = await forkBundle(tarball, edits.patch, version.tasks);
     } catch (error) {
       throw refuse(error instanceof Error ? error.message : String(error));
