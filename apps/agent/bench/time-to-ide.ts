@@ -4,9 +4,10 @@
  * workbench appearing through the relay, then to the explorer listing the task's source (usable). The stack
  * is `drydock up` as a user starts it.
  * Cold first use: `drydock up` starts with an empty IDE directory, so it installs the IDE runtime (code-server
- * on its own Node, from the registry) at start-up while the first execution waits for it; that run's figures,
- * and the install's steps, are reported apart. The later runs are warm. COLD=0 uses the machine's installed
- * runtime instead (a quicker look, with RUNS=3).
+ * on its own Node, from the registry) at start-up; the install's time and steps are reported. The executions
+ * start once it is done: an install beside them (a compiler on both cores) would be measured with them. The
+ * first run (the stack's first session) is reported apart, the later ones are warm. COLD=0 uses the machine's
+ * installed runtime instead (a quicker look, with RUNS=3).
  * Run: pnpm --filter @drydock/agent bench
  */
 import { execFile, spawn } from "node:child_process";
@@ -32,6 +33,8 @@ const runs = Number(process.env.RUNS ?? 5);
 const POLL_MS = 10;
 
 const cold = process.env.COLD !== "0";
+/** The line `drydock up` prints when the install is done. */
+const INSTALLED = /^code-server [\d.]+ installed in \d+ s/;
 
 const dataDir = await mkdtemp(join(tmpdir(), "drydock-bench-ide-"));
 const home = await mkdtemp(join(tmpdir(), "drydock-bench-home-"));
@@ -51,13 +54,18 @@ const up = spawn(process.execPath, [cli, "up", "--port", "0", "--data-dir", data
 let upOutput = "";
 /** When each line of `drydock up`'s output arrived: the install's steps are timed from them. */
 const upLines: { at: number; line: string }[] = [];
-const take = (d: Buffer) => {
-  upOutput += d.toString();
-  for (const line of d.toString().split("\n"))
-    if (line.trim()) upLines.push({ at: Date.now(), line });
+/** Output is cut into lines where they end, not where a chunk of the pipe does. */
+const lineReader = () => {
+  let pending = "";
+  return (d: Buffer) => {
+    upOutput += d.toString();
+    const lines = (pending + d.toString()).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) if (line.trim()) upLines.push({ at: Date.now(), line });
+  };
 };
-up.stdout.on("data", take);
-up.stderr.on("data", take);
+up.stdout.on("data", lineReader());
+up.stderr.on("data", lineReader());
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   args: [
@@ -88,6 +96,12 @@ try {
   });
   const rows: { toReady: number; queuedToReady: number; toWorkbench: number; toUsable: number }[] =
     [];
+  if (cold)
+    await until("drydock up to install the IDE runtime", 20 * 60_000, async () => {
+      if (upOutput.includes("IDE runtime: cannot install"))
+        throw new Error(`drydock up could not install the IDE runtime:\n${upOutput}`);
+      return upLines.some((l) => INSTALLED.test(l.line)) || undefined;
+    });
 
   for (let i = 0; i < runs; i++) {
     const launched = await promisify(execFile)(
@@ -110,19 +124,15 @@ try {
       { encoding: "utf8", env },
     );
     const { id } = JSON.parse(launched.stdout) as { id: string };
-    const ready = await until(
-      `execution ${id} to have a READY session`,
-      i === 0 && cold ? 20 * 60_000 : 120_000,
-      async () => {
-        const { execution, nodes } = await api.executions.get.query({ id });
-        if (execution.status !== "RUNNING")
-          throw new Error(`execution ${id} ended ${execution.status}: ${execution.error?.message}`);
-        const attempt = nodes[0]?.attempts.at(-1);
-        return attempt?.session?.state === "READY" && attempt.startedAt
-          ? { seen: Date.now(), attempt, session: attempt.session }
-          : undefined;
-      },
-    );
+    const ready = await until(`execution ${id} to have a READY session`, 120_000, async () => {
+      const { execution, nodes } = await api.executions.get.query({ id });
+      if (execution.status !== "RUNNING")
+        throw new Error(`execution ${id} ended ${execution.status}: ${execution.error?.message}`);
+      const attempt = nodes[0]?.attempts.at(-1);
+      return attempt?.session?.state === "READY" && attempt.startedAt
+        ? { seen: Date.now(), attempt, session: attempt.session }
+        : undefined;
+    });
     const toReady = ready.seen - Date.parse(ready.attempt.startedAt ?? "");
     const queuedToReady = ready.seen - Date.parse(ready.attempt.createdAt);
 
@@ -194,7 +204,7 @@ try {
     return sorted[Math.floor(sorted.length / 2)] ?? NaN;
   };
   if (cold) {
-    const installed = upLines.find((l) => /^code-server [\d.]+ installed in \d+ s/.test(l.line));
+    const installed = upLines.find((l) => INSTALLED.test(l.line));
     const first = rows[0];
     console.log(
       `cold first use (empty IDE directory; npm's own download cache as this machine has it):`,
@@ -202,21 +212,22 @@ try {
     console.log(
       `  drydock up start → IDE runtime installed: ${ms((installed?.at ?? NaN) - upStarted)}`,
     );
-    // Each command lasts until the next one's line (the last until "installed"); a step may run several.
-    const steps = upLines.filter(
-      (l) => l.line.startsWith("code-server install: ") || l.line.startsWith("installing what"),
-    );
+    // Each step prints a line when it is done, with its time. apt-get's lasts until the next step starts.
     const byStep = new Map<string, number>();
-    steps.forEach((step, i) => {
-      const end = steps[i + 1]?.at ?? installed?.at ?? NaN;
-      const name = step.line.startsWith("installing what")
-        ? "build tools (apt-get)"
-        : (step.line.split(": ")[1] ?? "?");
-      byStep.set(name, (byStep.get(name) ?? 0) + end - step.at);
+    upLines.forEach((l, i) => {
+      const done = /^code-server install: (.+): done in ([\d.]+) s$/.exec(l.line);
+      if (done)
+        byStep.set(done[1] ?? "?", (byStep.get(done[1] ?? "?") ?? 0) + Number(done[2]) * 1000);
+      if (l.line.startsWith("installing what")) {
+        const next = upLines.slice(i + 1).find((n) => n.line.startsWith("code-server install: "));
+        byStep.set("build tools (apt-get)", (next?.at ?? NaN) - l.at);
+      }
     });
     for (const [name, spent] of byStep) console.log(`    ${name}: ${ms(spent)}`);
+    if (byStep.has("sqlite3"))
+      console.log("    (sqlite3 builds beside the other native modules and the extensions)");
     console.log(
-      `  first execution: attempt queued → session READY ${ms(first?.queuedToReady ?? NaN)} (it waited for the install), link → workbench ${ms(first?.toWorkbench ?? NaN)}`,
+      `  first execution: attempt queued → session READY ${ms(first?.queuedToReady ?? NaN)} (the stack's first session, once installed), link → workbench ${ms(first?.toWorkbench ?? NaN)}`,
     );
   }
   console.log(

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { findCodeServer } from "./code-server.js";
-import { CodeServerInstallError, ensureCodeServer } from "./provision.js";
+import { CodeServerInstallError, ensureCodeServer, together } from "./provision.js";
 import { defaultIdeDir, IDE_RUNTIME, runtimeName } from "./runtime.js";
 
 let dir: string;
@@ -107,6 +107,28 @@ describe("IDE runtime provisioning", () => {
         "To fix it: sudo apt-get install -y gcc g++ make python3",
     );
     expect(await readdir(ideDir)).toEqual([]);
+  });
+
+  it("stops the steps running beside one that fails, waits for them to end, and throws the first failure", async () => {
+    const events: string[] = [];
+    const failure = new CodeServerInstallError("sqlite3", "sqlite3 failed");
+    const settled = together([
+      async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        events.push("sqlite3 failed");
+        throw failure;
+      },
+      async (signal) => {
+        // A step beside it: its process is killed on abort, and it fails in turn, a little later.
+        await new Promise((r) => signal.addEventListener("abort", r, { once: true }));
+        await new Promise((r) => setTimeout(r, 100));
+        events.push("native modules stopped");
+        throw new CodeServerInstallError("native modules", "was stopped");
+      },
+    ]);
+    await expect(settled).rejects.toBe(failure);
+    expect(events).toEqual(["sqlite3 failed", "native modules stopped"]);
+    await expect(together([async () => {}, async () => {}])).resolves.toBeUndefined();
   });
 
   it("takes over a stale lock left by a dead agent", async () => {
