@@ -27,6 +27,8 @@ const EnvSchema = z.object({
   DRYDOCK_RECONNECT_SECONDS: z.coerce.number().positive().default(600),
   /** The extensions every session gets (comma-separated .vsix URLs or paths; "none" for none); default: the Drydock extension. */
   DRYDOCK_DEFAULT_EXTENSIONS: z.string().optional(),
+  /** A read-only cache of installed extension sets kept by someone else (the local executor, for isolated attempts). */
+  DRYDOCK_SHARED_EXTENSIONS: z.string().min(1).optional(),
 });
 
 export interface AgentConfig {
@@ -40,6 +42,8 @@ export interface AgentConfig {
   reconnectSeconds: number;
   /** Installed into every interactive session before the task's own. */
   defaultExtensions: string[];
+  /** Extension sets installed by someone else, copied rather than installed again (DRYDOCK_SHARED_EXTENSIONS). */
+  sharedExtensionsDir?: string;
   /**
    * The environment of what the agent starts for the user (code-server, its terminals, the debugged task):
    * the agent's own, less its attempt token, which nothing but the agent may hold.
@@ -67,6 +71,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatMs: e.DRYDOCK_HEARTBEAT_MS,
     reconnectSeconds: e.DRYDOCK_RECONNECT_SECONDS,
     defaultExtensions: defaultExtensions(e.DRYDOCK_DEFAULT_EXTENSIONS),
+    ...(e.DRYDOCK_SHARED_EXTENSIONS ? { sharedExtensionsDir: e.DRYDOCK_SHARED_EXTENSIONS } : {}),
     childEnv: childEnvOf(env),
   };
 }
@@ -78,7 +83,7 @@ export function loadPrepareConfig(
   return {
     cacheDir: env.DRYDOCK_CACHE_DIR || DEFAULT_CACHE_DIR,
     ideDir: defaultIdeDir(setVariables(env)),
-    defaultExtensions: defaultExtensions(env.DRYDOCK_DEFAULT_EXTENSIONS || undefined),
+    defaultExtensions: defaultExtensionsOf(env),
     childEnv: Object.fromEntries(
       Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
     ),
@@ -92,6 +97,10 @@ const setVariables = (env: Record<string, string | undefined>) =>
       (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== "",
     ),
   );
+
+/** The extensions every session gets, by DRYDOCK_DEFAULT_EXTENSIONS in `env` (the Drydock extension when unset). */
+export const defaultExtensionsOf = (env: Record<string, string | undefined>): string[] =>
+  defaultExtensions(env.DRYDOCK_DEFAULT_EXTENSIONS || undefined);
 
 const defaultExtensions = (value: string | undefined) =>
   value === undefined ? bundledExtensions() : listOf(value);

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import yazl from "yazl";
@@ -147,6 +147,35 @@ describe("extensions", () => {
     expect(result.extensionsDir).toBe(firstSet);
     expect(progress).toContain("using installed extensions: drydock-test.hello");
     expect(progress.some((l) => l.startsWith("installing"))).toBe(false);
+  }, 60_000);
+
+  it("a session whose own cache is empty copies the set from a shared cache, reads its downloads there, and installs nothing", async () => {
+    const url = `${base}/hello.vsix`;
+    const progress: string[] = [];
+    const { userDataDir } = await profile("s3");
+    const own = join(dir, "own-cache");
+    const result = await installExtensions({
+      bin,
+      extensions: [url],
+      cacheDir: own,
+      sharedCacheDir: join(dir, "cache"),
+      userDataDir,
+      env,
+      onProgress: (l) => progress.push(l),
+    });
+
+    expect(result).toMatchObject({ installed: ["drydock-test.hello"], problems: [] });
+    // A copy of its own, which code-server may write to; the download was read where the first session left it.
+    expect(result.extensionsDir).toBe(join(own, "extension-sets", basename(firstSet)));
+    expect(requests.get("/hello.vsix")).toBe(1);
+    expect(progress).toEqual([
+      `using cached ${url}`,
+      "using the machine's installed extensions: drydock-test.hello",
+    ]);
+    expect(
+      await listExtensions(bin, result.extensionsDir ?? "", { ...env, HOME: join(dir, "s3") }),
+    ).toEqual(["drydock-test.hello"]);
+    expect(await readdir(join(own, "extension-sets"))).toEqual([basename(firstSet)]);
   }, 60_000);
 
   it("reports a 404, a non-zip body, a corrupt .vsix and a missing path by name, and installs the good ones in one call", async () => {

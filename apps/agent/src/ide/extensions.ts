@@ -5,8 +5,8 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { constants, createWriteStream } from "node:fs";
+import { access, cp, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -25,6 +25,12 @@ export interface InstallExtensionsOptions {
    * set then uses as its extensions directory.
    */
   cacheDir: string;
+  /**
+   * A cache laid out as `cacheDir` that someone else keeps, read-only here: a set installed there is copied into
+   * `cacheDir` rather than installed again (the local executor's server installs the default set there once for
+   * its attempts' users, whose own caches live as long as their attempt).
+   */
+  sharedCacheDir?: string;
   /** The session's user data directory (the install call needs one). */
   userDataDir: string;
   /** code-server's environment; HOME becomes the parent of `userDataDir` (the session's profile, as startCodeServer does). */
@@ -119,6 +125,20 @@ export async function installExtensions(
     run.progress(`using installed extensions: ${known.installed.join(", ") || "none"}`);
     return reportSet(run, ready, known, setDir);
   }
+  const copied = options.sharedCacheDir
+    ? await copySharedSet(
+        run,
+        join(options.sharedCacheDir, "extension-sets", basename(setDir)),
+        setsDir,
+        setDir,
+      )
+    : undefined;
+  if (copied) {
+    run.progress(
+      `using the machine's installed extensions: ${copied.installed.join(", ") || "none"}`,
+    );
+    return reportSet(run, ready, copied, setDir);
+  }
   const record = await installSet(run, ready, setsDir, setDir);
   // A set that could not be listed is not kept: the next session tries again.
   if (!record) return { installed: [], problems: run.problems, extensionsDir: undefined };
@@ -200,6 +220,39 @@ async function installSet(
   }
 }
 
+/**
+ * The set installed in the shared cache, copied into ours (a private copy renamed into place, as installSet
+ * does); undefined when the shared cache does not have it or it cannot be copied (the session then installs).
+ */
+async function copySharedSet(
+  run: InstallRun,
+  sharedSet: string,
+  setsDir: string,
+  setDir: string,
+): Promise<SetRecord | undefined> {
+  const record = await readSetRecord(sharedSet).catch(() => undefined);
+  if (!record) return undefined;
+  const staging = join(
+    setsDir,
+    `.${basename(setDir)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`,
+  );
+  try {
+    await mkdir(setsDir, { recursive: true });
+    await cp(sharedSet, staging, { recursive: true });
+    await rename(staging, setDir).catch(async (error: NodeJS.ErrnoException) => {
+      if (!(await readSetRecord(setDir))) throw error;
+    });
+    return record;
+  } catch (error) {
+    run.progress(
+      `could not copy the machine's installed extensions (${(error as Error).message}): installing them`,
+    );
+    return undefined;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
 /** The one code-server call that installs every file into `extensionsDir`, saying which it installed. */
 function runInstall(
   run: InstallRun,
@@ -253,6 +306,12 @@ async function fileSha256(file: string): Promise<string> {
     .digest("hex");
 }
 
+const isReadable = (file: string) =>
+  access(file, constants.R_OK).then(
+    () => true,
+    () => false,
+  );
+
 /** The ids (`publisher.name`) of the extensions in `extensionsDir`, as `code-server --list-extensions` prints them. */
 export async function listExtensions(
   bin: string,
@@ -280,8 +339,11 @@ async function resolveVsix(
   options: InstallExtensionsOptions,
   progress: (line: string) => void,
 ): Promise<{ file: string; cached: boolean }> {
-  if (/^https?:\/\//i.test(extension))
-    return { file: await download(extension, options, progress), cached: true };
+  if (/^https?:\/\//i.test(extension)) {
+    const file = await download(extension, options, progress);
+    // Only our own cache's copy is ours to remove (when code-server refuses it), not the shared cache's.
+    return { file, cached: dirname(file) === join(options.cacheDir, "extensions") };
+  }
   if (/^[a-z][a-z0-9+.-]+:\/\//i.test(extension) && !extension.startsWith("file:")) {
     throw new Error(`unsupported URL scheme (use http, https or a local path)`);
   }
@@ -299,15 +361,17 @@ async function download(
   progress: (line: string) => void,
 ): Promise<string> {
   const dir = join(options.cacheDir, "extensions");
-  const file = join(dir, `${createHash("sha256").update(url).digest("hex")}.vsix`);
-  if (
-    await access(file).then(
-      () => true,
-      () => false,
-    )
-  ) {
-    progress(`using cached ${url}`);
-    return file;
+  const name = `${createHash("sha256").update(url).digest("hex")}.vsix`;
+  const file = join(dir, name);
+  // Ours, else the shared cache's (read only: code-server only reads it).
+  for (const cached of [
+    file,
+    ...(options.sharedCacheDir ? [join(options.sharedCacheDir, "extensions", name)] : []),
+  ]) {
+    if (await isReadable(cached)) {
+      progress(`using cached ${url}`);
+      return cached;
+    }
   }
   progress(`downloading ${url}`);
   await mkdir(dir, { recursive: true });

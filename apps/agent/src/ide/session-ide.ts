@@ -68,6 +68,7 @@ export async function prepareIde(options: SessionIdeOptions): Promise<PreparedId
     bin,
     extensions,
     cacheDir: config.cacheDir,
+    ...(config.sharedExtensionsDir ? { sharedCacheDir: config.sharedExtensionsDir } : {}),
     userDataDir: join(profileDir, "data"),
     env: { ...env, HOME: profileDir },
     onProgress: writeTaskLog,

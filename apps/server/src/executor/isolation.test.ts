@@ -10,6 +10,7 @@ import {
   chown,
   mkdir,
   mkdtemp,
+  readdir,
   readFile,
   readlink,
   rm,
@@ -27,7 +28,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../logger.js";
 import { loadSecrets } from "../secrets.js";
 import type { AttemptExit } from "./executor.js";
-import { ATTEMPT_ID_RANGE, isolationSupport, prepareHomesDir, uidOf } from "./isolation.js";
+import {
+  ATTEMPT_ID_RANGE,
+  AttemptHomes,
+  isolationSupport,
+  prepareHomesDir,
+  uidOf,
+} from "./isolation.js";
 import type { ProbeResult, ProbeTargets } from "./isolation-probe.js";
 import { LocalProcessExecutor } from "./local-process.js";
 
@@ -146,6 +153,44 @@ describe("prepareHomesDir", () => {
       `${planted}: it is owned by uid ${ATTEMPT_ID_RANGE.first + 1}`,
     );
   });
+});
+
+describe("the default extensions of isolated attempts", () => {
+  it("are installed once, by root, where attempts' users may read but not write them, and each agent is told where", async () => {
+    if (!asRoot) return;
+    const root = join(base, "homes-extensions");
+    const homes = new AttemptHomes(root, createLogger("silent"));
+    const a = await homes.create();
+    const b = await homes.create();
+    // The machine's IDE runtime (pnpm test installs it first), shared with the attempts' users.
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+    const [envA, envB] = await Promise.all([homes.agentEnv(a, env), homes.agentEnv(b, env)]);
+    const shared = join(root, "extensions");
+    expect(envA.DRYDOCK_SHARED_EXTENSIONS).toBe(shared);
+    expect(envB.DRYDOCK_SHARED_EXTENSIONS).toBe(shared);
+
+    // One set (no partial one beside it), holding the Drydock extension.
+    const sets = await readdir(join(shared, "extension-sets"));
+    expect(sets).toHaveLength(1);
+    const record = JSON.parse(
+      await readFile(join(shared, "extension-sets", sets[0] ?? "", ".drydock-set.json"), "utf8"),
+    ) as { installed: string[] };
+    expect(record.installed).toEqual(["drydock.drydock"]);
+    // Everything in it is root's, readable by others, and writable by no one else.
+    const open: string[] = [];
+    const walk = async (path: string): Promise<void> => {
+      const info = await stat(path);
+      if (info.uid !== 0 || (info.mode & 0o022) !== 0 || (info.mode & 0o004) === 0)
+        open.push(`${path} ${info.uid} ${(info.mode & 0o777).toString(8)}`);
+      if (info.isDirectory())
+        for (const entry of await readdir(path)) await walk(join(path, entry));
+    };
+    await walk(shared);
+    expect(open).toEqual([]);
+
+    await homes.remove(a.dir);
+    await homes.remove(b.dir);
+  }, 120_000);
 });
 
 describe("the local executor's attempts", () => {

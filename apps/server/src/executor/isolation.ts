@@ -14,6 +14,7 @@ import {
   chown,
   lstat,
   mkdir,
+  mkdtemp,
   readdir,
   readFile,
   rename,
@@ -24,7 +25,13 @@ import { basename, dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 
-import { defaultIdeDir, IDE_RUNTIME } from "@drydock/agent";
+import {
+  defaultExtensionsOf,
+  defaultIdeDir,
+  findCodeServer,
+  IDE_RUNTIME,
+  installExtensions,
+} from "@drydock/agent";
 
 import type { Logger } from "../logger.js";
 
@@ -184,6 +191,7 @@ export class AttemptHomes {
   private readonly taken = new Set<number>();
   private ready?: Promise<void>;
   private sharedIde?: Promise<string | undefined>;
+  private sharedExtensions?: Promise<string | undefined>;
 
   readonly root: string;
 
@@ -261,13 +269,60 @@ export class AttemptHomes {
       Object.entries(env).filter(([key]) => !key.startsWith("XDG_") && key !== "DRYDOCK_IDE_DIR"),
     );
     const ideDir = await this.ideDir(env);
+    const extensions = ideDir ? await this.extensionsFor(env, ideDir) : undefined;
     return {
       ...own,
       HOME: home.dir,
       TMPDIR: home.tmp,
       DRYDOCK_CACHE_DIR: home.cache,
       ...(ideDir ? { DRYDOCK_IDE_DIR: ideDir } : {}),
+      ...(extensions ? { DRYDOCK_SHARED_EXTENSIONS: extensions } : {}),
     };
+  }
+
+  /**
+   * A cache holding the default extensions installed, which agents read and copy (a set is a few small files)
+   * instead of each installing them: two code-server calls, 2–3 s of every session's start. Installed once per
+   * executor, by root, in `<homes>/extensions`: no attempt's user may write there, so none can plant an
+   * extension in another's IDE. Undefined when there are none or they cannot be installed: agents install
+   * their own then, and say why in the task log.
+   */
+  private extensionsFor(env: Record<string, string>, ideDir: string): Promise<string | undefined> {
+    this.sharedExtensions ??= this.installSharedExtensions(env, ideDir);
+    return this.sharedExtensions;
+  }
+
+  private async installSharedExtensions(
+    env: Record<string, string>,
+    ideDir: string,
+  ): Promise<string | undefined> {
+    const extensions = defaultExtensionsOf(env);
+    if (extensions.length === 0) return undefined;
+    const cacheDir = join(this.root, "extensions");
+    const scratch = await mkdtemp(join(tmpdir(), "drydock-extensions-"));
+    try {
+      await mkdir(cacheDir, { recursive: true, mode: 0o755 });
+      await chmod(cacheDir, 0o755);
+      const { installed, problems } = await installExtensions({
+        bin: await findCodeServer({ ideDir }),
+        extensions,
+        cacheDir,
+        userDataDir: join(scratch, "data"),
+        env: { PATH: env.PATH ?? "", HOME: scratch, TMPDIR: scratch },
+      });
+      if (problems.length > 0)
+        this.log.warn({ problems }, "some default extensions could not be installed for attempts");
+      this.log.info({ cacheDir, installed }, "the default extensions are installed for attempts");
+      return cacheDir;
+    } catch (error) {
+      this.log.warn(
+        { err: error },
+        "could not install the default extensions for attempts: each session installs its own",
+      );
+      return undefined;
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   }
 
   /**
