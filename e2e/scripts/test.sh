@@ -10,10 +10,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FRESH=src/fresh-machine.test.ts
-# Each lane ends before the fresh-machine test does (about 7 minutes each on the CI machine).
+# Each lane ends before the fresh-machine test does (about 10 minutes each on the CI machine).
 LANES=(
-  "src/security/tunnel.test.ts src/teams/isolation.test.ts src/reuse/cache.test.ts src/security/relay.test.ts"
-  "src/console.test.ts src/security/api.test.ts src/teams/audit-journey.test.ts src/teams/share-session.test.ts src/remote.test.ts src/reuse/recover.test.ts src/reuse/fork.test.ts src/extension.test.ts"
+  "src/security/tunnel.test.ts src/teams/isolation.test.ts src/reuse/cache.test.ts src/security/relay.test.ts src/postmortem/choices.test.ts src/ide-relay.test.ts"
+  "src/console.test.ts src/security/api.test.ts src/teams/audit-journey.test.ts src/teams/share-session.test.ts src/remote.test.ts src/reuse/recover.test.ts src/reuse/fork.test.ts src/extension.test.ts src/interactive.test.ts src/restart.test.ts src/security/ide-port.test.ts"
 )
 
 if [ "$#" -gt 0 ] || [ -n "${DRYDOCK_E2E_SERIAL:-}" ] || [ "$(id -u)" != 0 ] ||

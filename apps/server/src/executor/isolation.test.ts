@@ -164,7 +164,12 @@ describe("the default extensions of isolated attempts", () => {
     const b = await homes.create();
     // The machine's IDE runtime (pnpm test installs it first), shared with the attempts' users.
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
-    const [envA, envB] = await Promise.all([homes.agentEnv(a, env), homes.agentEnv(b, env)]);
+    // With the server's umask: what it makes is its own unless it opens it.
+    const umask = process.umask(0o077);
+    const [envA, envB] = await Promise.all([
+      homes.agentEnv(a, env),
+      homes.agentEnv(b, env),
+    ]).finally(() => process.umask(umask));
     const shared = join(root, "extensions");
     expect(envA.DRYDOCK_SHARED_EXTENSIONS).toBe(shared);
     expect(envB.DRYDOCK_SHARED_EXTENSIONS).toBe(shared);

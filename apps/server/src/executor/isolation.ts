@@ -310,6 +310,8 @@ export class AttemptHomes {
         userDataDir: join(scratch, "data"),
         env: { PATH: env.PATH ?? "", HOME: scratch, TMPDIR: scratch },
       });
+      // The server's umask (077) made it root's only.
+      await run("chmod", ["-R", "a+rX,go-w", cacheDir]);
       if (problems.length > 0)
         this.log.warn({ problems }, "some default extensions could not be installed for attempts");
       this.log.info({ cacheDir, installed }, "the default extensions are installed for attempts");
