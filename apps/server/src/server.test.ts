@@ -46,6 +46,26 @@ async function databaseOfItsOwn(name: string): Promise<string> {
   return (external?.url ?? "").replace(/\/drydock$/, `/${name}`);
 }
 
+/** A relay as agents and browsers would reach it (nothing listens there: the tests only read the links). */
+const RELAY = { relayUrl: "http://127.0.0.1:8081", ideOrigin: "http://localhost:8081" } as const;
+
+/** A server on a database and data directory of its own, listening on a free port, with `config` on top. */
+async function serverOfItsOwn(
+  name: string,
+  config: Partial<Parameters<typeof startServer>[0]> = {},
+) {
+  const databaseUrl = await databaseOfItsOwn(name);
+  const dataDir = join(dir, `${name}-data`);
+  const server = await startServer({
+    databaseUrl,
+    dataDir,
+    port: 0,
+    logLevel: "silent",
+    ...config,
+  });
+  return { server, databaseUrl, dataDir };
+}
+
 describe("startServer", () => {
   it("uses DRYDOCK_DATABASE_URL instead of an embedded PostgreSQL, and keeps its token across restarts", async () => {
     const dataDir = join(dir, "data");
@@ -154,14 +174,7 @@ describe("startServer", () => {
   });
 
   it("with DRYDOCK_EVENTS=postgres, its watchers hear what another replica on the same database publishes", async () => {
-    const databaseUrl = await databaseOfItsOwn("replica_events");
-    const server = await startServer({
-      databaseUrl,
-      dataDir: join(dir, "replica-data"),
-      port: 0,
-      logLevel: "silent",
-      events: "postgres",
-    });
+    const { server, databaseUrl } = await serverOfItsOwn("replica_events", { events: "postgres" });
     // The other replica: its bus, linked through the same database.
     const other = new EventBus();
     const link = await linkBusThroughPostgres(other, {
@@ -217,17 +230,8 @@ describe("startServer", () => {
   });
 
   it("over tRPC, relay procedures take only the relay token and IDE tickets only a user token", async () => {
-    const databaseUrl = await databaseOfItsOwn("relay_access");
     const relayToken = randomBytes(24).toString("hex");
-    const server = await startServer({
-      databaseUrl,
-      dataDir: join(dir, "relay-data"),
-      port: 0,
-      logLevel: "silent",
-      relayToken,
-      relayUrl: "http://127.0.0.1:8081",
-      ideOrigin: "http://localhost:8081",
-    });
+    const { server, databaseUrl } = await serverOfItsOwn("relay_access", { relayToken, ...RELAY });
     const db = createDatabase(databaseUrl);
     try {
       expect(server.relayToken).toBe(relayToken);
@@ -350,15 +354,7 @@ describe("startServer", () => {
   });
 
   it("over tRPC, the agent and the user drive an interactive session: idle deadline, keep-alive, resume, edits; debug refuses unknown ids", async () => {
-    const databaseUrl = await databaseOfItsOwn("interactive_api");
-    const server = await startServer({
-      databaseUrl,
-      dataDir: join(dir, "interactive-data"),
-      port: 0,
-      logLevel: "silent",
-      relayUrl: "http://127.0.0.1:8081",
-      ideOrigin: "http://localhost:8081",
-    });
+    const { server, databaseUrl } = await serverOfItsOwn("interactive_api", RELAY);
     const db = createDatabase(databaseUrl);
     try {
       const agentToken = randomBytes(24).toString("base64url");
@@ -475,9 +471,7 @@ describe("startServer", () => {
   });
 
   it("over tRPC, an ended attempt's token only retries its report and hears it must stop; a value the store refuses answers 400", async () => {
-    const databaseUrl = await databaseOfItsOwn("agent_ended");
-    const dataDir = join(dir, "ended-data");
-    const server = await startServer({ databaseUrl, dataDir, port: 0, logLevel: "silent" });
+    const { server, databaseUrl, dataDir } = await serverOfItsOwn("agent_ended");
     const db = createDatabase(databaseUrl);
     try {
       // An attempt that succeeded with these outputs, as the agent reported them.
