@@ -158,6 +158,7 @@ function stopOnSignals(
     };
     process.on("SIGINT", () => stop("SIGINT", 0));
     process.on("SIGTERM", () => stop("SIGTERM", 0));
+    server.onFatal((error) => stop(`the server cannot go on (${error.message})`, 1));
   });
   return { stop, stopped };
 }

@@ -41,12 +41,18 @@ function builtConsole(): string | undefined {
 export interface ControlPlaneDeps {
   config: ServerConfig;
   dataDir: string;
+  /** Where blobs and task logs live: a volume every replica mounts (the data directory by default). */
+  sharedDir?: string;
   db: Db;
   executor: Executor;
   tokens: { token: string; relayToken: string; signingSecret: string };
   /** This server's base URL, once known. */
   publicUrl: () => string;
   log: Logger;
+  /** This replica can no longer schedule (its lock connection broke): the server must stop. */
+  onReplicaLost?: (error: Error) => void;
+  /** This server replica's id, as its executor labels what it starts (a new one when absent). */
+  replica?: string;
 }
 
 export type ControlPlane = Awaited<ReturnType<typeof assembleControlPlane>>;
@@ -54,7 +60,7 @@ export type ControlPlane = Awaited<ReturnType<typeof assembleControlPlane>>;
 /** Builds every part; nothing listens and the scheduler has not started. */
 export async function assembleControlPlane(deps: ControlPlaneDeps) {
   const { config, db, executor, tokens, publicUrl, log } = deps;
-  const blobs = new LocalBlobStore(join(deps.dataDir, "blobs"));
+  const blobs = new LocalBlobStore(join(deps.sharedDir ?? deps.dataDir, "blobs"));
   const signer = new BlobUrlSigner(tokens.signingSecret, publicUrl);
   const services = await createServices({ ...deps, blobs, signer });
   const identity = createIdentityServices({ db, log, oidc: config.oidc });
@@ -106,7 +112,7 @@ export async function assembleControlPlane(deps: ControlPlaneDeps) {
 /** What the services behind the API are built from (the tests build them from the same). */
 export interface ServiceDeps extends Pick<
   ControlPlaneDeps,
-  "dataDir" | "db" | "executor" | "publicUrl" | "log"
+  "dataDir" | "sharedDir" | "db" | "executor" | "publicUrl" | "log" | "onReplicaLost" | "replica"
 > {
   config: Pick<
     ServerConfig,
@@ -126,9 +132,11 @@ export async function createServices(deps: ServiceDeps) {
     bus,
     log: log.child({ component: "scheduler" }),
     config,
+    ...(deps.onReplicaLost ? { onReplicaLost: deps.onReplicaLost } : {}),
+    ...(deps.replica ? { replica: deps.replica } : {}),
   });
   const workflows = new WorkflowService({ db, signer });
-  const logsDir = join(deps.dataDir, "logs");
+  const logsDir = join(deps.sharedDir ?? deps.dataDir, "logs");
   await mkdir(logsDir, { recursive: true, mode: 0o700 });
   const agent = new AttemptAgentService({
     db,

@@ -52,4 +52,35 @@ describe("readServerConfig", () => {
       /clientId/,
     );
   });
+
+  it("runs attempts on a swarm with the Docker settings and an overlay network, and names a missing network", () => {
+    const config = readServerConfig({
+      DRYDOCK_EXECUTOR: "swarm",
+      DRYDOCK_SWARM_NETWORK: "drydock_agents",
+      DRYDOCK_SWARM_UNPLACED_SECONDS: "10",
+      DRYDOCK_DOCKER_SOCKET: "/run/manager.sock",
+      DRYDOCK_TASK_IMAGE: "127.0.0.1:5000/drydock/agent:latest",
+    });
+    expect(config.executor).toBe("swarm");
+    expect(config.swarm).toEqual({ network: "drydock_agents", unplacedSeconds: 10 });
+    expect(config.docker).toMatchObject({
+      socket: "/run/manager.sock",
+      taskImage: "127.0.0.1:5000/drydock/agent:latest",
+    });
+    expect(
+      readServerConfig({ DRYDOCK_EXECUTOR: "swarm", DRYDOCK_SWARM_NETWORK: "n" }).swarm,
+    ).toEqual({ network: "n", unplacedSeconds: 20 });
+    expect(() => readServerConfig({ DRYDOCK_EXECUTOR: "swarm" })).toThrow(
+      "DRYDOCK_EXECUTOR=swarm needs DRYDOCK_SWARM_NETWORK",
+    );
+    // Waiting for a node longer than the heartbeat timeout would end as "lost" instead.
+    expect(() =>
+      readServerConfig({
+        DRYDOCK_EXECUTOR: "swarm",
+        DRYDOCK_SWARM_NETWORK: "n",
+        DRYDOCK_SWARM_UNPLACED_SECONDS: "30",
+      }),
+    ).toThrow("DRYDOCK_SWARM_UNPLACED_SECONDS (30) must be below the heartbeat timeout (30s)");
+    expect(readServerConfig({ DRYDOCK_EXECUTOR: "docker" }).executor).toBe("docker");
+  });
 });

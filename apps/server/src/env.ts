@@ -56,18 +56,25 @@ function oidcFromEnv(env: NodeJS.ProcessEnv) {
   };
 }
 
-/** The control plane's configuration, read and validated once from the environment. */
-export const ServerConfigSchema = z.object({
+/** The configuration's fields, each valid on its own; ServerConfigSchema checks them together. */
+const ServerConfigFields = z.object({
   host: z.string().default("127.0.0.1"),
   /** 0 picks a free port. */
   port: z.coerce.number().int().min(0).max(65_535).default(8484),
   dataDir: z.string().default(".drydock"),
+  /**
+   * Where the server keeps what every replica serves: blobs (bundles, inputs, outputs) and task logs. Defaults
+   * to the data directory; several replicas need one volume they all mount here.
+   */
+  sharedDir: z.string().optional(),
   /** An external PostgreSQL; without it the server runs an embedded one in `<dataDir>/pg`. */
   databaseUrl: z.string().url().optional(),
   /** The local user's API token; generated and kept in `<dataDir>/secrets.json` when absent. */
   token: z.string().min(16).optional(),
   /** The token relays present to the control plane; generated and kept in `<dataDir>/secrets.json` when absent. */
   relayToken: z.string().min(16).optional(),
+  /** Signs blob URLs; generated and kept in `<dataDir>/secrets.json` when absent. Replicas need one and the same. */
+  signingSecret: z.string().min(32).optional(),
   /** Where agents dial the relay for their session's tunnel, e.g. `http://127.0.0.1:8081`; interactive sessions need it. */
   relayUrl: RelayUrl.optional(),
   /**
@@ -79,8 +86,11 @@ export const ServerConfigSchema = z.object({
   publicUrl: z.string().url().optional(),
   /** The built console to serve at `/` (its index.html and assets); defaults to @drydock/console's build. */
   consoleDir: z.string().optional(),
-  /** Where attempts run: `local` child processes (the default), or `docker` containers of each task's image. */
-  executor: z.enum(["local", "docker"]).default("local"),
+  /**
+   * Where attempts run: `local` child processes (the default), `docker` containers of each task's image, or
+   * `swarm` services of it on a Docker Swarm cluster (with the `docker` settings, its socket a manager's).
+   */
+  executor: z.enum(["local", "docker", "swarm"]).default("local"),
   /**
    * How events reach watchers: `local`, this server's own (the default: one server); `postgres`, every server
    * replica on the database too (LISTEN/NOTIFY), whichever a browser's WebSocket lands on.
@@ -101,6 +111,14 @@ export const ServerConfigSchema = z.object({
       agentEndpoint: z.string().url().optional(),
     })
     .prefault({}),
+  swarm: z
+    .object({
+      /** The attachable overlay network attempts' services join; they must reach the server and the relay on it. */
+      network: z.string().min(1).optional(),
+      /** How long an attempt may wait for a node that has the labels and the free CPU and memory it asks for. */
+      unplacedSeconds: z.coerce.number().int().min(1).default(20),
+    })
+    .prefault({}),
   /** How many attempts run at once. */
   maxParallel: z.coerce.number().int().min(1).max(1_000).default(8),
   /** An attempt with no heartbeat for this long is declared lost. */
@@ -113,6 +131,27 @@ export const ServerConfigSchema = z.object({
   /** Sign-in through an OpenID provider; without one, the local admin signs in with one-time codes. */
   oidc: OidcConfigSchema.optional(),
 });
+
+/** The Swarm executor's settings, checked where the whole configuration is known. */
+function checkSwarm(config: z.infer<typeof ServerConfigFields>, ctx: z.RefinementCtx) {
+  if (config.executor !== "swarm") return;
+  if (!config.swarm.network)
+    ctx.addIssue({
+      code: "custom",
+      path: ["swarm", "network"],
+      message:
+        "DRYDOCK_EXECUTOR=swarm needs DRYDOCK_SWARM_NETWORK: the attachable overlay network attempts join, from which they reach the server and the relay",
+    });
+  if (config.swarm.unplacedSeconds >= config.heartbeatTimeoutSeconds)
+    ctx.addIssue({
+      code: "custom",
+      path: ["swarm", "unplacedSeconds"],
+      message: `DRYDOCK_SWARM_UNPLACED_SECONDS (${config.swarm.unplacedSeconds}) must be below the heartbeat timeout (${config.heartbeatTimeoutSeconds}s): an attempt waiting for a node that long is declared lost first`,
+    });
+}
+
+/** The control plane's configuration, read and validated once from the environment. */
+export const ServerConfigSchema = ServerConfigFields.superRefine(checkSwarm);
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 
@@ -140,9 +179,11 @@ export function readServerConfig(
     host: env.DRYDOCK_HOST,
     port: env.DRYDOCK_PORT,
     dataDir: env.DRYDOCK_DATA_DIR,
+    sharedDir: env.DRYDOCK_SHARED_DIR || undefined,
     databaseUrl: env.DRYDOCK_DATABASE_URL || undefined,
     token: env.DRYDOCK_TOKEN || undefined,
     relayToken: env.DRYDOCK_RELAY_TOKEN || undefined,
+    signingSecret: env.DRYDOCK_SIGNING_SECRET || undefined,
     relayUrl: env.DRYDOCK_RELAY_URL || undefined,
     ideOrigin: env.DRYDOCK_IDE_ORIGIN || undefined,
     publicUrl: env.DRYDOCK_PUBLIC_URL || undefined,
@@ -155,6 +196,10 @@ export function readServerConfig(
       taskImage: env.DRYDOCK_TASK_IMAGE || undefined,
       network: env.DRYDOCK_DOCKER_NETWORK || undefined,
       agentEndpoint: env.DRYDOCK_AGENT_ENDPOINT || undefined,
+    },
+    swarm: {
+      network: env.DRYDOCK_SWARM_NETWORK || undefined,
+      unplacedSeconds: env.DRYDOCK_SWARM_UNPLACED_SECONDS || undefined,
     },
     logLevel: env.DRYDOCK_LOG_LEVEL,
     oidc: oidcFromEnv(env),

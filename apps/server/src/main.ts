@@ -13,6 +13,12 @@ const server = await startServer(config, log).catch((error: unknown) => {
   process.exit(1);
 });
 let stopping = false;
+server.onFatal(() => {
+  if (stopping) return;
+  stopping = true;
+  // Logged where it happened; exit non-zero so a supervisor (Docker, Swarm, systemd) starts a new replica.
+  void server.close().then(() => process.exit(1));
+});
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     if (stopping) return;

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 
 import { Authenticator } from "./auth.js";
+import { BlobUrlSigner } from "./blobs/signing.js";
 import { createDatabase } from "./db/database.js";
 import { startEmbeddedPostgres } from "./db/postgres.js";
 import type { RunningPostgres } from "./db/postgres.js";
@@ -227,6 +228,38 @@ describe("startServer", () => {
       WHERE datname = 'replica_events' AND query LIKE 'LISTEN%'`.execute(check);
     await check.destroy();
     expect(listening.rows[0]?.n).toBe("0");
+  });
+
+  it("replicas with one DRYDOCK_SHARED_DIR and DRYDOCK_SIGNING_SECRET serve each other's blobs, and each joins as a replica of its own", async () => {
+    const signingSecret = randomBytes(32).toString("hex");
+    const sharedDir = join(dir, "replicas-shared");
+    const shared = { sharedDir, signingSecret, token: randomBytes(24).toString("hex") };
+    const { server: a, databaseUrl } = await serverOfItsOwn("replicas", shared);
+    const b = await startServer({
+      databaseUrl,
+      dataDir: join(dir, "replicas-b-data"),
+      port: 0,
+      logLevel: "silent",
+      ...shared,
+    });
+    const db = createDatabase(databaseUrl);
+    try {
+      // A blob written through one replica, by a URL it signed, is read through the other.
+      const put = new BlobUrlSigner(signingSecret, () => a.url).sign("put", "inputs/x1.json", 60);
+      expect((await fetch(put, { method: "PUT", body: '{"n":1}' })).status).toBe(201);
+      const get = new BlobUrlSigner(signingSecret, () => b.url).sign("get", "inputs/x1.json", 60);
+      const read = await fetch(get);
+      expect(read.status).toBe(200);
+      expect(await read.text()).toBe('{"n":1}');
+      expect(await readFile(join(sharedDir, "blobs", "inputs/x1.json"), "utf8")).toBe('{"n":1}');
+      // Each joined as a replica of its own, holding its lock.
+      const replicas = await db.selectFrom("server_replicas").select("id").execute();
+      expect(replicas).toHaveLength(2);
+    } finally {
+      await db.destroy();
+      await b.close();
+      await a.close();
+    }
   });
 
   it("over tRPC, relay procedures take only the relay token and IDE tickets only a user token", async () => {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmod } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -19,10 +19,12 @@ import type { ServerConfig, ServerConfigInput } from "./env.js";
 import { DockerExecutor } from "./executor/docker.js";
 import type { Executor } from "./executor/executor.js";
 import { LocalProcessExecutor } from "./executor/local-process.js";
+import { SwarmExecutor } from "./executor/swarm.js";
 import { createLogger } from "./logger.js";
 import type { Logger } from "./logger.js";
 import { assertPortFree } from "./ports.js";
 import { linkBusThroughPostgres } from "./services/bus-link.js";
+import { newReplicaId } from "./services/scheduler/replicas.js";
 import { loadSecrets } from "./secrets.js";
 import type { Secrets } from "./secrets.js";
 
@@ -40,6 +42,11 @@ export interface RunningServer {
   dataDir: string;
   /** How attempts are kept apart (`none`: not root, so one person only — `drydock up` says so). */
   isolation: Isolation;
+  /**
+   * Hears a failure this server cannot go on after (its replica's lock connection broke, so other replicas may
+   * take its attempts over): the caller closes it and exits, and its supervisor starts it again.
+   */
+  onFatal(listener: (error: Error) => void): void;
   close(): Promise<void>;
 }
 
@@ -106,21 +113,29 @@ async function startControlPlane(
   const secrets = await loadSecrets(dataDir);
   const token = config.token ?? secrets.token;
   const relayToken = config.relayToken ?? secrets.relayToken;
+  const signingSecret = config.signingSecret ?? secrets.signingSecret;
+  const sharedDir = config.sharedDir === undefined ? undefined : resolve(config.sharedDir);
+  if (sharedDir) await mkdir(sharedDir, { recursive: true, mode: 0o700 });
+  const replica = newReplicaId();
   const { db, url: databaseUrl } = await openDatabase(config, dataDir, secrets, log, cleanups);
 
   // Known once listening, unless configured: blob URLs and agents' endpoint read it when they need it.
   let baseUrl = config.publicUrl ?? "";
   const publicUrl = () => baseUrl;
-  const executor = createExecutor(config, dataDir, secrets, publicUrl, log);
+  const executor = createExecutor(config, dataDir, signingSecret, replica, publicUrl, log);
   refuseUnisolatedTeams(config, executor.isolation);
+  const fatal: ((error: Error) => void)[] = [];
   const plane = await assembleControlPlane({
     config,
     dataDir,
+    ...(sharedDir ? { sharedDir } : {}),
     db,
     executor,
-    tokens: { token, relayToken, signingSecret: secrets.signingSecret },
+    replica,
+    tokens: { token, relayToken, signingSecret },
     publicUrl,
     log,
+    onReplicaLost: (error) => fatal.forEach((listener) => listener(error)),
   });
   const { app, services, identity } = plane;
   if (config.events === "postgres") {
@@ -144,6 +159,7 @@ async function startControlPlane(
     relayToken,
     dataDir,
     isolation: executor.isolation,
+    onFatal: (listener) => fatal.push(listener),
     close: () => cleanups.run(),
   };
 }
@@ -187,17 +203,18 @@ async function openDatabase(
   return { db, url: databaseUrl };
 }
 
-/** Where attempts' agents run: Docker containers, or processes of this machine. */
+/** Where attempts' agents run: processes of this machine, containers on its Docker engine, or a swarm's services. */
 function createExecutor(
   config: ServerConfig,
   dataDir: string,
-  secrets: Secrets,
+  signingSecret: string,
+  replica: string,
   publicUrl: () => string,
   log: Logger,
 ): Executor {
   const attemptsDir = join(dataDir, "attempts");
   const executorLog = log.child({ component: "executor" });
-  if (config.executor !== "docker")
+  if (config.executor === "local")
     return new LocalProcessExecutor({
       agentEntry: agentEntry(),
       attemptsDir,
@@ -206,22 +223,31 @@ function createExecutor(
       log: executorLog,
       env: config.agentEnv,
     });
-  return new DockerExecutor({
+  // What the Docker and Swarm executors share: the engine (a manager's, for Swarm), the default image, where
+  // agents reach the server, and the labels that keep installations and replicas apart.
+  const engine = {
     docker: new Docker({ socketPath: config.docker.socket }),
     taskImage: config.docker.taskImage,
-    network: config.docker.network,
     endpoint: () => config.docker.agentEndpoint ?? publicUrl(),
     instance: createHash("sha256")
-      .update(`drydock instance\n${secrets.signingSecret}`)
+      .update(`drydock instance\n${signingSecret}`)
       .digest("hex")
       .slice(0, 16),
+    replica,
     attemptsDir,
     // The image has its own PATH, HOME and cache; agents get only Drydock's tuning variables.
     env: Object.fromEntries(
       Object.entries(config.agentEnv).filter(([k]) => k.startsWith("DRYDOCK_")),
     ),
     log: executorLog,
-  });
+  };
+  if (config.executor === "swarm") {
+    const { network, unplacedSeconds } = config.swarm;
+    // env.ts refuses DRYDOCK_EXECUTOR=swarm without a network; this only tells the type.
+    if (!network) throw new Error("DRYDOCK_EXECUTOR=swarm needs DRYDOCK_SWARM_NETWORK");
+    return new SwarmExecutor({ ...engine, network, unplacedSeconds });
+  }
+  return new DockerExecutor({ ...engine, network: config.docker.network });
 }
 
 /** Listens where configured and says where: the URL carries the port actually bound (`port: 0` picks one). */

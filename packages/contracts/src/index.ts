@@ -13,6 +13,7 @@ export type { ErrorInfo, JsonSchema, JsonValue, Project } from "./common.js";
 export {
   ImageSpecDataSchema,
   InteractiveConfigSchema,
+  NodeSelectorSchema,
   ResourcesSchema,
   TaskCacheSchema,
   TaskCodeSchema,
@@ -21,6 +22,7 @@ export {
 export type {
   ImageSpecData,
   InteractiveConfig,
+  NodeSelector,
   TaskCache,
   TaskCode,
   TaskSpec,

@@ -44,6 +44,30 @@ export const ResourcesSchema = z.object({
 });
 
 /**
+ * Node labels a task must run on (Kubernetes' name for it): `{ gpu: "true" }` runs it only on nodes labelled
+ * `gpu=true`. A cluster executor turns it into placement (Swarm: the constraint `node.labels.gpu==true`); an
+ * executor with one machine runs the task there anyway. Keys and values are in Kubernetes' label syntax; Swarm's
+ * constraints also refuse a '/' in a key and an empty value, which its executor names when it launches.
+ */
+export const NodeSelectorSchema = z.record(
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/),
+  z
+    .string()
+    .regex(
+      /^[A-Za-z0-9._-]{0,63}$/,
+      "a node label value is at most 63 letters, digits, '.', '_' or '-'",
+    ),
+  {
+    // The record reports a bad key itself ("Invalid key in record"); its path names the key.
+    error: (issue) =>
+      issue.code === "invalid_key"
+        ? "a node label key is 1 to 63 letters, digits, '.', '_', '-' or '/', starting with a letter or digit"
+        : undefined,
+  },
+);
+export type NodeSelector = z.infer<typeof NodeSelectorSchema>;
+
+/**
  * `task({ cache: true })` or `cache: { version: "2" }`: a node of this task reuses the outputs of any earlier
  * successful run in the project with the same cache key and the same inputs. The key is `version` when given,
  * else the task's fingerprint (its code's hash, interface and image). Interactive tasks and debug runs
@@ -83,6 +107,8 @@ export const TaskSpecSchema = z.object({
     .optional(),
   image: ImageSpecDataSchema.optional(),
   resources: ResourcesSchema.optional(),
+  /** The node labels its attempts must run on: see NodeSelectorSchema. */
+  nodeSelector: NodeSelectorSchema.optional(),
   interactive: InteractiveConfigSchema.optional(),
   /** Path of the source file that defines the task, relative to the bundle root. */
   sourceFile: z.string().optional(),

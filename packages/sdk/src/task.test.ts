@@ -37,6 +37,7 @@ describe("task spec", () => {
     expect(spec).not.toHaveProperty("timeoutSeconds");
     expect(spec).not.toHaveProperty("image");
     expect(spec).not.toHaveProperty("interactive");
+    expect(spec).not.toHaveProperty("nodeSelector");
   });
 
   it("records the absolute path of the file that defined the task", () => {
@@ -78,6 +79,27 @@ describe("task spec", () => {
       resources: { cpu: 2, memoryMiB: 512 },
       image: { name: "img", baseImage: "node:20", packages: ["lodash"], env: { A: "1" } },
     });
+  });
+
+  it("carries the node labels its attempts must run on, and names a label that is not label syntax", () => {
+    const t = task(
+      {
+        name: "train",
+        inputs: {},
+        output: z.null(),
+        nodeSelector: { gpu: "true", "example.com/zone": "eu-1" },
+      },
+      () => null,
+    );
+    expect(t[ENTITY].spec.nodeSelector).toEqual({ gpu: "true", "example.com/zone": "eu-1" });
+    const define = (nodeSelector: Record<string, string>) => () =>
+      task({ name: "t", inputs: {}, output: z.null(), nodeSelector }, () => null);
+    expect(define({ "gpu model": "a100" })).toThrow(
+      `task "t" is not valid: nodeSelector.gpu model: a node label key is 1 to 63 letters, digits, '.', '_', '-' or '/', starting with a letter or digit`,
+    );
+    expect(define({ gpu: "yes please" })).toThrow(
+      `task "t" is not valid: nodeSelector.gpu: a node label value is at most 63 letters, digits, '.', '_' or '-'`,
+    );
   });
 
   it("rejects bad names and settings when the task is defined", () => {

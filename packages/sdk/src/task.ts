@@ -38,6 +38,13 @@ export interface TaskOptions<I extends InputShape, O extends z.ZodType> {
   timeoutSeconds?: number;
   resources?: { cpu?: number; memoryMiB?: number };
   /**
+   * Run only on cluster nodes carrying these labels (Kubernetes' name for it): on a Docker Swarm cluster they
+   * become placement constraints (`node.labels.gpu==true`). A server running tasks on one machine runs the task
+   * there anyway.
+   * @example task({ name: "train", nodeSelector: { gpu: "true" }, inputs, output }, fn)
+   */
+  nodeSelector?: Record<string, string>;
+  /**
    * Reuse the outputs of an earlier successful run with the same inputs: `true` keys the cache on the task's
    * code, `{ version: "2" }` on that version (bump it to invalidate). Not for `vscode(...)` tasks.
    * @example task({ name: "featurize", cache: true, inputs, output }, fn)
@@ -155,6 +162,7 @@ export function task<I extends InputShape, O extends z.ZodType>(
     ...(options.timeoutSeconds === undefined ? {} : { timeoutSeconds: options.timeoutSeconds }),
     ...(options.image === undefined ? {} : { image: options.image.toData() }),
     ...(options.resources === undefined ? {} : { resources: options.resources }),
+    ...(options.nodeSelector === undefined ? {} : { nodeSelector: options.nodeSelector }),
     ...(interactive ? { interactive: interactiveConfigOf(interactive.options) } : {}),
     ...cacheSpec(name, options.cache, interactive !== undefined),
     ...(callSite ? { sourceFile: callSite.file } : {}),

@@ -1,6 +1,8 @@
 /** The small range → square (fan-out) → sum workflow the scheduler's and the executions' tests run. */
 import type { Binding, JsonValue, TaskSpec, WorkflowSpec } from "@drydock/contracts";
 
+import type { Db } from "../db/database.js";
+
 /** A task spec with untyped inputs, all required. */
 export const testTask = (
   name: string,
@@ -41,3 +43,29 @@ export const computePipeline = (t: string, i: Record<string, JsonValue>): JsonVa
     : t === "square"
       ? (i.x as number) ** 2 * (i.k as number)
       : (i.xs as number[]).reduce((a, b) => a + b, 0);
+
+/** Registers `spec` with `tasks` as `version` of project "default", on a stand-in bundle. */
+export async function registerWorkflow(
+  db: Db,
+  spec: WorkflowSpec,
+  tasks: TaskSpec[],
+  version: string,
+): Promise<void> {
+  await db
+    .insertInto("bundles")
+    .values({ sha256: "a".repeat(64), size: 1 })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+  await db
+    .insertInto("workflow_versions")
+    .values({
+      project: "default",
+      name: spec.name,
+      version,
+      bundle: "a".repeat(64),
+      entry: "wf.ts",
+      spec: JSON.stringify(spec),
+      tasks: JSON.stringify(tasks),
+    })
+    .execute();
+}

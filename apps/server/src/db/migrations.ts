@@ -209,6 +209,7 @@ const migrations: Record<string, Migration> = {
   "0005_teams": { up: teamsMigration },
   "0006_reuse": { up: reuseMigration },
   "0007_post_mortem": { up: postMortemMigration },
+  "0008_replicas": { up: replicasMigration },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
@@ -432,6 +433,26 @@ async function postMortemMigration(db: Kysely<unknown>): Promise<void> {
     .alterTable("executions")
     .addColumn("pause_before", sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
     .execute();
+}
+
+/**
+ * Several server replicas on one database: each running replica has a row and holds an advisory lock on its
+ * key for as long as it lives, and each open attempt names the replica that launches and watches it. Attempts
+ * from before (no replica) belong to whichever replica starts first, as they belonged to the one server.
+ */
+async function replicasMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("server_replicas")
+    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("lock_key", "integer", (c) => c.notNull().unique())
+    .addColumn("host", "text", (c) => c.notNull())
+    .addColumn("started_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .execute();
+  await sql`CREATE SEQUENCE server_replica_keys AS integer CYCLE`.execute(db);
+  await db.schema.alterTable("attempts").addColumn("replica", "text").execute();
+  await sql`CREATE INDEX attempts_open_by_replica ON attempts (replica) WHERE status IN ('QUEUED', 'RUNNING')`.execute(
+    db,
+  );
 }
 
 /** Brings the schema up to date; fails loudly with the migration that broke. */

@@ -119,6 +119,17 @@ export interface AttemptsTable {
   log_lost_reason: string | null;
   /** How its session was resumed (which choice, by whom, when); the first one recorded stays. */
   resume: Json<ResumeRecord> | null;
+  /** The server replica that launches and watches it while it is open (services/scheduler/replicas.ts). */
+  replica: string | null;
+}
+
+/** A server replica that is running, or that stopped and whose attempts no live replica has taken over yet. */
+export interface ServerReplicasTable {
+  id: string;
+  /** The advisory lock it holds while it lives: whoever can take it knows the replica is gone. */
+  lock_key: number;
+  host: string;
+  started_at: CreatedAt;
 }
 
 /** One task's outputs for one cache key and inputs hash: the latest successful run's (see services/reuse.ts). */
@@ -292,6 +303,7 @@ export interface Database {
   session_opens: SessionOpensTable;
   relay_connections: RelayConnectionsTable;
   audit_log: AuditLogTable;
+  server_replicas: ServerReplicasTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -23,10 +23,14 @@ const docker = new Docker({ socketPath: "/var/run/docker.sock" });
 const instance = `test-${process.pid}`;
 let work: string;
 
-function executor(id = instance): { executor: DockerExecutor; exits: Map<string, AttemptExit> } {
+function executor(
+  id = instance,
+  replica = "r1",
+): { executor: DockerExecutor; exits: Map<string, AttemptExit> } {
   const exits = new Map<string, AttemptExit>();
   const ex = new DockerExecutor({
     docker,
+    replica,
     taskImage: IMAGE,
     network: "none",
     endpoint: () => "http://server.invalid:8484",
@@ -167,21 +171,28 @@ describe("DockerExecutor", () => {
     expect(await byAttempt("xc.n0.a1")).toEqual([]);
   });
 
-  it("after a restart, adopts its running containers by name, removes the others of its own, and leaves other servers' alone", async () => {
+  it("after a restart, adopts its running containers by name, removes the others of ended replicas, and leaves live replicas' and other servers' alone", async () => {
     const before = executor();
     await launch(before.executor, "xd.n0.a1");
     await launch(before.executor, "xe.n0.a1");
     const other = executor(`${instance}-other`);
     await launch(other.executor, "xf.n0.a1");
+    const live = executor(instance, "r2");
+    await launch(live.executor, "xg.n0.a1");
 
-    // A new executor, as after a crash: it takes back xd (under the attempt it runs now), not xe.
-    const after = executor();
+    // A new executor (replica r3), as after r1 crashed: it takes back xd (under the attempt it runs now), not xe.
+    const after = executor(instance, "r3");
     expect(await after.executor.adopt("xd.n0.a2", 1, "xd.n0.a1")).toBe(true);
     expect(await after.executor.adopt("xz.n0.a1", 1, "xz.n0.a1")).toBe(false);
     expect(await after.executor.adopt("xf.n0.a1", 1, "xf.n0.a1")).toBe(false);
-    await after.executor.forgetOthers();
+    await after.executor.forgetOthers(new Set(["r1"]));
     expect(await byAttempt("xe.n0.a1")).toEqual([]);
     expect((await byAttempt("xf.n0.a1")).map((c) => c.State)).toEqual(["running"]);
+    expect((await byAttempt("xg.n0.a1")).map((c) => c.State)).toEqual(["running"]);
+
+    // An abort decided on r3 reaches the container the live replica r2 watches; r2 hears it exit.
+    await after.executor.terminate("xg.n0.a1");
+    await vi.waitFor(() => expect(live.exits.get("xg.n0.a1")).toMatchObject({ code: 143 }), engine);
 
     await after.executor.terminate("xd.n0.a2");
     expect(after.exits.get("xd.n0.a2")).toMatchObject({ code: 143 });

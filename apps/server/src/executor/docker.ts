@@ -8,19 +8,11 @@ import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 
 import type { Logger } from "../logger.js";
-import { agentEnvironment } from "./executor.js";
+import { agentEnvironment, LABELS } from "./executor.js";
 import type { AttemptExit, AttemptLaunch, Executor, ExecutorOptions } from "./executor.js";
 import { tailFile } from "./tail.js";
 
-/** Labels on every container this executor starts. */
-export const LABELS = {
-  /** Which server installation started it (a hash of its signing secret): servers sharing an engine keep apart. */
-  instance: "drydock.instance",
-  /** The attempt it was started for (its agent's name). */
-  attempt: "drydock.attempt",
-  execution: "drydock.execution",
-  task: "drydock.task",
-} as const;
+export { LABELS } from "./executor.js";
 
 /** `terminateGraceSeconds` becomes each container's stop timeout. */
 export interface DockerExecutorOptions extends ExecutorOptions {
@@ -55,7 +47,7 @@ export function containerName(attemptId: string): string {
 }
 
 /** The signal an exit status of 128+n stands for (Docker reports a killed process that way). */
-function signalOf(code: number): string | null {
+export function signalOf(code: number): string | null {
   if (code <= 128) return null;
   const found = Object.entries(constants.signals).find(([, n]) => n === code - 128);
   return found ? found[0] : null;
@@ -94,6 +86,12 @@ export class DockerExecutor implements Executor {
     const { docker } = this.opts;
     const image = attempt.task.image?.ref ?? this.opts.taskImage;
     const name = containerName(attempt.attemptId);
+    if (Object.keys(attempt.task.nodeSelector ?? {}).length > 0)
+      // One engine is one machine: the task runs here rather than not at all.
+      this.opts.log.warn(
+        { attemptId: attempt.attemptId, nodeSelector: attempt.task.nodeSelector },
+        "the Docker executor runs every task on its one engine: the task's nodeSelector is ignored",
+      );
     await mkdir(this.dir(attempt.attemptId), { recursive: true, mode: 0o700 });
     // A container left by a launch that failed half-way (the server died between create and start).
     await docker
@@ -139,6 +137,7 @@ export class DockerExecutor implements Executor {
       }).map(([k, v]) => `${k}=${v}`),
       Labels: {
         [LABELS.instance]: this.opts.instance,
+        ...(this.opts.replica === undefined ? {} : { [LABELS.replica]: this.opts.replica }),
         [LABELS.attempt]: attempt.attemptId,
         [LABELS.execution]: attempt.executionId,
         [LABELS.task]: attempt.task.name,
@@ -224,14 +223,16 @@ export class DockerExecutor implements Executor {
     return false;
   }
 
-  /** After a restart's adoptions: removes this server's containers that no attempt took back. */
-  async forgetOthers(): Promise<void> {
+  /** After adoptions: removes the containers ended replicas of this installation left that no attempt took back. */
+  async forgetOthers(ended: ReadonlySet<string>): Promise<void> {
     const containers = await this.opts.docker.listContainers({
       all: true,
       filters: { label: [`${LABELS.instance}=${this.opts.instance}`] },
     });
     const kept = new Set([...this.running.values()].map((e) => containerName(e.agent)));
     for (const c of containers) {
+      const replica = c.Labels[LABELS.replica];
+      if (replica !== undefined && !ended.has(replica)) continue;
       if (c.Names.some((n) => kept.has(n.replace(/^\//, "")))) continue;
       this.opts.log.warn(
         { container: c.Names[0], attempt: c.Labels[LABELS.attempt] },
@@ -244,15 +245,24 @@ export class DockerExecutor implements Executor {
     }
   }
 
+  /** Stops the attempt's container; one another replica watches is found by name (it removes it). */
   async terminate(attemptId: string): Promise<void> {
     const entry = this.running.get(attemptId);
-    if (!entry) return;
-    await entry.container.stop({ t: this.graceSeconds }).catch((err: unknown) => {
+    const container = entry?.container ?? (await this.ours(containerName(attemptId)));
+    if (!container) return;
+    await container.stop({ t: this.graceSeconds }).catch((err: unknown) => {
       // 304: already stopped; 404: already gone.
       if (statusOf(err) !== 304 && statusOf(err) !== 404)
         this.opts.log.warn({ err, attemptId }, "could not stop the container");
     });
-    await entry.done;
+    await entry?.done;
+  }
+
+  /** The container of that name, if this installation started it. */
+  private async ours(name: string): Promise<Docker.Container | undefined> {
+    const container = this.opts.docker.getContainer(name);
+    const info = await container.inspect().catch(() => undefined);
+    return info?.Config.Labels[LABELS.instance] === this.opts.instance ? container : undefined;
   }
 
   async shutdown(): Promise<void> {

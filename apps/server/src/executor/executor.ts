@@ -1,13 +1,25 @@
 import type { TaskSpec } from "@drydock/contracts";
 import type { ExecutorKind, Isolation } from "@drydock/contracts/router";
 
+/** Labels on everything an executor starts where its engine has labels (containers, cluster services). */
+export const LABELS = {
+  /** Which server installation started it (a hash of its signing secret): servers sharing an engine keep apart. */
+  instance: "drydock.instance",
+  /** The server replica that started or took it over (see services/scheduler/replicas.ts). */
+  replica: "drydock.replica",
+  /** The attempt it was started for (its agent's name). */
+  attempt: "drydock.attempt",
+  execution: "drydock.execution",
+  task: "drydock.task",
+} as const;
+
 /** What an executor is told to run: one attempt of `task`, whose agent authenticates with `token`. */
 export interface AttemptLaunch {
   attemptId: string;
   executionId: string;
   token: string;
-  /** Where and with what the attempt runs: its image (`image.ref`) and resource limits. */
-  task: Pick<TaskSpec, "name" | "image" | "resources">;
+  /** Where and with what the attempt runs: its image (`image.ref`), resource limits and the nodes it may run on. */
+  task: Pick<TaskSpec, "name" | "image" | "resources" | "nodeSelector">;
   /**
    * The attempt may pause (onFailure "pause", a pause point): its task runs in a process of its own, which
    * the agent starts beside itself when told so (`DRYDOCK_ATTEMPT_PAUSES=1`, see agentEnvironment).
@@ -34,6 +46,8 @@ export interface AttemptExit {
 
 /** Options every executor takes. */
 export interface ExecutorOptions {
+  /** This server replica's id: it labels what the executor starts (LABELS.replica). */
+  replica?: string;
   /** How long an agent gets between SIGTERM and SIGKILL when it is terminated (default 5). */
   terminateGraceSeconds?: number;
 }
@@ -59,9 +73,16 @@ export interface Executor {
    * False when this executor does not know the agent (a restart found it between attempts): adopt it then.
    */
   handOver(from: string, to: string): boolean;
-  /** After a restart's adoptions: ends what this executor started earlier that no attempt took back. */
-  forgetOthers?(): Promise<void>;
-  /** Ends the attempt's whole process tree and resolves once nothing of it remains. */
+  /**
+   * After adoptions: ends what this executor's installation started for the replicas in `ended` (replicas that
+   * have stopped, this server's own earlier lives among them) that no attempt took back. What carries no
+   * replica (started by an older version) counts as ended. What a live replica runs is never touched.
+   */
+  forgetOthers?(ended: ReadonlySet<string>): Promise<void>;
+  /**
+   * Ends the attempt's whole process tree and resolves once nothing of it remains. Where the engine is shared
+   * (a cluster, one Docker engine), this reaches an attempt another replica started too.
+   */
   terminate(attemptId: string): Promise<void>;
   onExit(listener: (attemptId: string, exit: AttemptExit) => void): void;
   /** Ends every agent it runs. */

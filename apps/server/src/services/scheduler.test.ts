@@ -12,6 +12,7 @@ import { testDatabase } from "../__tests__/postgres.js";
 import {
   computePipeline as compute,
   pipelineSpec,
+  registerWorkflow,
   testTask as task,
 } from "../__tests__/pipeline.js";
 import { attemptAndNode, ScriptedExecutor } from "../__tests__/scripted-executor.js";
@@ -29,23 +30,7 @@ let seq = 0;
 
 async function register(spec: WorkflowSpec, tasks: TaskSpec[]): Promise<string> {
   const version = `v${++seq}`;
-  await db
-    .insertInto("bundles")
-    .values({ sha256: "a".repeat(64), size: 1 })
-    .onConflict((oc) => oc.doNothing())
-    .execute();
-  await db
-    .insertInto("workflow_versions")
-    .values({
-      project: "default",
-      name: spec.name,
-      version,
-      bundle: "a".repeat(64),
-      entry: "wf.ts",
-      spec: JSON.stringify(spec),
-      tasks: JSON.stringify(tasks),
-    })
-    .execute();
+  await registerWorkflow(db, spec, tasks, version);
   return version;
 }
 

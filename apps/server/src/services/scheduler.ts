@@ -17,7 +17,10 @@ import { Dispatcher } from "./scheduler/dispatcher.js";
 import type { NewExecution } from "./scheduler/execution-lifecycle.js";
 import { ExecutionLifecycle } from "./scheduler/execution-lifecycle.js";
 import type { LoadedWorkflow } from "./scheduler/loaded-workflow.js";
-import { recoverOpenAttempts } from "./scheduler/restart-recovery.js";
+import type { Owner } from "./scheduler/dispatcher.js";
+import { newReplicaId, Replica } from "./scheduler/replicas.js";
+import { takeOverAttempts } from "./scheduler/restart-recovery.js";
+import type { TakeOverDeps } from "./scheduler/restart-recovery.js";
 import { Sweeper } from "./scheduler/sweeper.js";
 import { ExecutionTransactions } from "./scheduler/transaction.js";
 import type { Tx } from "./scheduler/transaction.js";
@@ -34,6 +37,9 @@ export class Scheduler {
   private readonly executions: ExecutionLifecycle;
   private readonly attempts: AttemptLifecycle;
   private readonly sweeper: Sweeper;
+  private readonly owner: Owner = { replica: undefined };
+  private replica: Replica | undefined;
+  private readonly takeOverDeps: TakeOverDeps;
 
   constructor(
     private readonly deps: {
@@ -42,6 +48,13 @@ export class Scheduler {
       bus: EventBus;
       log: Logger;
       config: Pick<ServerConfig, "maxParallel" | "heartbeatTimeoutSeconds" | "lostAttemptRetries">;
+      /**
+       * The replica's lock connection broke: other replicas may take its attempts over from now on, so this
+       * server must stop (and be started again). The scheduler has stopped launching already.
+       */
+      onReplicaLost?: (error: Error) => void;
+      /** This replica's id (newReplicaId), which the executor labels what it starts with; a new one by default. */
+      replica?: string;
     },
   ) {
     const { db, executor, bus, log, config } = deps;
@@ -57,8 +70,15 @@ export class Scheduler {
         launchFailed: (id, error) => this.attemptFailed(id, "FAILED", error),
         handedOver: (id, pid) => this.attemptStarted(id, pid),
       },
+      owner: this.owner,
     });
-    const transactions = new ExecutionTransactions({ db, bus, executor, queue: this.dispatcher });
+    const transactions = new ExecutionTransactions({
+      db,
+      bus,
+      executor,
+      queue: this.dispatcher,
+      owner: this.owner,
+    });
     this.executions = new ExecutionLifecycle({ db, bus, workflows: this.workflows, transactions });
     this.attempts = new AttemptLifecycle({
       db,
@@ -68,36 +88,78 @@ export class Scheduler {
       transactions,
       slots: this.dispatcher,
     });
+    const attemptFailed = (id: string, status: FailureStatus, error: ErrorInfo) =>
+      this.attemptFailed(id, status, error);
+    this.takeOverDeps = { db, executor, log, dispatcher: this.dispatcher, attemptFailed };
     this.sweeper = new Sweeper({
       db,
       executor,
       log,
       config,
-      attemptFailed: (id, status, error) => this.attemptFailed(id, status, error),
+      attemptFailed,
+      takeOver: () => this.takeOverEnded(false),
+      exclusively: (job, pass) => this.requireReplica().exclusively(job, pass),
     });
     executor.onExit((id, exit) => void this.attempts.agentExited(id, exit));
   }
 
-  /** Adopts agents that outlived a previous server, re-queues what never launched, and resumes every DAG. */
+  /**
+   * Joins the server's replicas, takes over what ended replicas left open (a previous life of this server
+   * among them: agents that outlived it are adopted, what never launched is queued again), and resumes every
+   * DAG. From then on, each sweep also takes over the attempts of replicas that end.
+   */
   async start(): Promise<void> {
-    const { db, executor, log } = this.deps;
-    await recoverOpenAttempts({
-      db,
-      executor,
-      log,
-      dispatcher: this.dispatcher,
-      attemptFailed: (id, status, error) => this.attemptFailed(id, status, error),
-    });
+    this.replica = await Replica.join(
+      this.deps.db,
+      this.deps.replica ?? newReplicaId(),
+      (error) => {
+        this.deps.log.fatal(
+          { err: error },
+          "lost this replica's lock connection: scheduling stops",
+        );
+        this.dispatcher.stop();
+        this.deps.onReplicaLost?.(error);
+      },
+    );
+    this.owner.replica = this.replica.id;
+    this.deps.log.info({ replica: this.replica.id }, "joined the server replicas");
+    await this.takeOverEnded(true);
     await this.executions.resumeRunning();
     this.sweeper.start();
     this.dispatcher.pump();
   }
 
-  /** Stops scheduling and ends every agent this server runs (they are re-run after the next start). */
+  private requireReplica(): Replica {
+    if (!this.replica) throw new Error("the scheduler has not started");
+    return this.replica;
+  }
+
+  /** Takes over the open attempts of replicas that ended (with `unowned`, also those nobody owns). */
+  private async takeOverEnded(unowned: boolean): Promise<void> {
+    const replica = this.requireReplica();
+    const ended = await replica.ended();
+    try {
+      await takeOverAttempts(
+        this.takeOverDeps,
+        replica.id,
+        ended.map((r) => r.id),
+        unowned,
+      );
+    } finally {
+      for (const r of ended) await r.release();
+    }
+    if (ended.length > 0 || unowned) this.dispatcher.pump();
+  }
+
+  /**
+   * Stops scheduling and ends every agent this server runs; its replica leaves, and its open attempts are
+   * re-run by the next replica that takes them over (this server's next start, or another replica's sweep).
+   */
   async stop(): Promise<void> {
     this.dispatcher.stop();
     await this.sweeper.stop();
     await this.deps.executor.shutdown();
+    this.replica?.leave();
   }
 
   /** The workflow an execution walks: its registered version, or for a debug run the one node it re-runs. */

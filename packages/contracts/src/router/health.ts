@@ -2,8 +2,11 @@ import { z } from "zod";
 
 import { query } from "./access.js";
 
-/** Where the server runs task attempts: `local` processes, or `docker` containers of each task's image. */
-export const ExecutorKindSchema = z.enum(["local", "docker"]);
+/**
+ * Where the server runs task attempts: `local` processes, `docker` containers of each task's image on one
+ * engine, or `swarm` services of it on a Docker Swarm cluster.
+ */
+export const ExecutorKindSchema = z.enum(["local", "docker", "swarm"]);
 export type ExecutorKind = z.infer<typeof ExecutorKindSchema>;
 /**
  * How attempts are kept apart: each as its own OS user (`per-attempt-user`), each in its own container

@@ -27,8 +27,15 @@ export interface DispatchReports {
   handedOver(attemptId: string, pid: number): Promise<void>;
 }
 
+/** The replica this server runs as, once it has joined (see replicas.ts): it launches only its own attempts. */
+export interface Owner {
+  replica: string | undefined;
+}
+
 export class Dispatcher implements LaunchQueue {
   private readonly queue: string[] = [];
+  /** What `queue` holds, so an attempt both enqueued and found by a takeover is launched once. */
+  private readonly queued = new Set<string>();
   /** Attempts whose agent runs (or is being launched): each holds one of the `maxParallel` slots. */
   private readonly active = new Set<string>();
   private stopped = false;
@@ -41,6 +48,7 @@ export class Dispatcher implements LaunchQueue {
       workflows: WorkflowCache;
       maxParallel: number;
       reports: DispatchReports;
+      owner: Owner;
     },
   ) {}
 
@@ -54,12 +62,18 @@ export class Dispatcher implements LaunchQueue {
   }
 
   enqueue(ids: readonly string[]): void {
-    this.queue.push(...ids);
+    for (const id of ids) this.add(id);
     this.pump();
   }
 
-  /** An attempt left queued by a previous server: it launches with the next pump. */
+  /** An attempt left queued by an ended replica: it launches with the next pump. */
   restore(id: string): void {
+    this.add(id);
+  }
+
+  private add(id: string): void {
+    if (this.queued.has(id) || this.active.has(id)) return;
+    this.queued.add(id);
     this.queue.push(id);
   }
 
@@ -81,12 +95,14 @@ export class Dispatcher implements LaunchQueue {
     let kept = 0;
     for (const id of this.queue) if (!ended.has(id)) this.queue[kept++] = id;
     this.queue.length = kept;
+    for (const id of ids) this.queued.delete(id);
   }
 
   pump(): void {
     while (!this.stopped && this.active.size < this.deps.maxParallel && this.queue.length > 0) {
       const id = this.queue.shift();
       if (id === undefined) break;
+      this.queued.delete(id);
       this.active.add(id);
       void this.launch(id).catch(async (err: unknown) => {
         this.active.delete(id);
@@ -103,7 +119,8 @@ export class Dispatcher implements LaunchQueue {
   /**
    * Gives an attempt to an agent: a fresh attempt-scoped token (only its hash is stored) and the agent
    * process that runs it. A queued attempt can be claimed; one already this agent's, while it has not
-   * ended, gets a new token (its first answer was lost). Undefined otherwise (aborted meanwhile, …).
+   * ended, gets a new token (its first answer was lost). Undefined otherwise (aborted meanwhile, taken over by
+   * another replica, …): a replica launches only attempts it owns, so no attempt is launched by two.
    */
   private async claim(
     id: string,
@@ -120,6 +137,9 @@ export class Dispatcher implements LaunchQueue {
         pid: agent.pid,
       })
       .where("id", "=", id);
+    const owner = this.deps.owner.replica;
+    if (owner === undefined) return undefined;
+    update = update.where("replica", "=", owner);
     update =
       which === "queued"
         ? update.where("status", "=", "QUEUED")
@@ -220,6 +240,7 @@ export class Dispatcher implements LaunchQueue {
       const index = this.queue.findIndex((id) => id.startsWith(prefix));
       if (index < 0) return null;
       const [next] = this.queue.splice(index, 1) as [string];
+      this.queued.delete(next);
       const token = await this.claim(next, agent);
       if (!token) continue;
       await this.deps.db

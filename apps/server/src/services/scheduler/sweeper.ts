@@ -1,7 +1,8 @@
 /**
  * Every second, fails the attempts that ran past their task's timeout (TIMED_OUT) and those whose agent
  * stopped sending heartbeats (LOST, so they are re-run), then ends their agents. One sweep at a time: a
- * slow one is not overlapped by the next tick.
+ * slow one is not overlapped by the next tick, and among replicas, one sweeps while the others skip that tick.
+ * Each tick first takes over the attempts of replicas that ended (restart-recovery.ts).
  */
 import type { ErrorInfo } from "@drydock/contracts";
 
@@ -11,6 +12,7 @@ import type { Executor } from "../../executor/executor.js";
 import type { Logger } from "../../logger.js";
 import type { FailureStatus } from "./attempt-lifecycle.js";
 import { ACTIVE_ATTEMPT } from "./open-statuses.js";
+import { JOBS } from "./replicas.js";
 
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -23,13 +25,15 @@ export class Sweeper {
       log: Logger;
       config: Pick<ServerConfig, "heartbeatTimeoutSeconds">;
       attemptFailed: (id: string, status: FailureStatus, error: ErrorInfo) => Promise<void>;
+      takeOver: () => Promise<void>;
+      exclusively: (job: number, pass: () => Promise<void>) => Promise<boolean>;
     },
   ) {}
 
   start(): void {
     this.timer = setInterval(() => {
       if (this.sweeping) return;
-      this.sweeping = this.sweep()
+      this.sweeping = this.tick()
         .catch((err: unknown) => this.deps.log.error({ err }, "sweep failed"))
         .finally(() => (this.sweeping = undefined));
     }, 1_000);
@@ -39,6 +43,11 @@ export class Sweeper {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.sweeping;
+  }
+
+  private async tick(): Promise<void> {
+    await this.deps.takeOver();
+    await this.deps.exclusively(JOBS.sweep, () => this.sweep());
   }
 
   private async sweep(): Promise<void> {

@@ -12,6 +12,7 @@ import type { Database, ExecutionRow } from "../../db/schema.js";
 import { ServerErrors } from "../../errors.js";
 import type { Executor } from "../../executor/executor.js";
 import type { EventBus } from "../event-bus.js";
+import type { Owner } from "./dispatcher.js";
 
 export type Tx = Transaction<Database>;
 
@@ -35,6 +36,7 @@ export class ExecutionTransactions {
       bus: EventBus;
       executor: Pick<Executor, "terminate">;
       queue: LaunchQueue;
+      owner: Owner;
     },
   ) {}
 
@@ -53,7 +55,9 @@ export class ExecutionTransactions {
         .executeTakeFirst();
       if (!exec) throw ServerErrors.executionNotFound(executionId);
       project = exec.project;
-      return fn(tx, exec, fx);
+      const result = await fn(tx, exec, fx);
+      await this.own(tx, fx.dispatch);
+      return result;
     });
     for (const event of fx.events) this.deps.bus.publish(executionId, event);
     if (fx.events.some((e) => e.type === "execution"))
@@ -63,4 +67,22 @@ export class ExecutionTransactions {
     this.deps.queue.enqueue(fx.dispatch);
     return result;
   }
+
+  /**
+   * The attempts it queued are this replica's to launch (it holds them in its queue). Before the replica has
+   * joined, they are nobody's: its start takes them over with the rest.
+   */
+  private async own(tx: Tx, ids: readonly string[]): Promise<void> {
+    const replica = this.deps.owner.replica;
+    if (replica === undefined) return;
+    for (let i = 0; i < ids.length; i += OWN_CHUNK)
+      await tx
+        .updateTable("attempts")
+        .set({ replica })
+        .where("id", "in", ids.slice(i, i + OWN_CHUNK))
+        .execute();
+  }
 }
+
+/** Attempt ids per statement: under PostgreSQL's 65,535 parameters. */
+const OWN_CHUNK = 10_000;
