@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A running Docker engine with docker-compose and debootstrap (the images are built offline on a debootstrapped
+# A running Docker engine with docker-compose, debootstrap and docker-registry (the images are built offline on a debootstrapped
 # base): what `pnpm stack:up` and the container tests need. Does nothing when all are there. Run as root on
 # Debian, installs Debian's docker.io, docker-compose and debootstrap and starts dockerd when they are missing
 # (there is no init system to start it here: it runs in the background, logging to /var/log/dockerd.log);
@@ -9,6 +9,8 @@ packages=()
 command -v docker >/dev/null 2>&1 || packages+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || packages+=(docker-compose)
 command -v debootstrap >/dev/null 2>&1 || packages+=(debootstrap)
+# The registry a swarm's nodes pull task images from; the CLI's tests push to one on loopback.
+command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
 docker_up() { docker info >/dev/null 2>&1; }
 if [ ${#packages[@]} -eq 0 ] && docker_up; then exit 0; fi
 

@@ -126,7 +126,8 @@ async function locateTasks(
 }
 
 /**
- * On a server that runs tasks on Docker, builds (or reuses) the tasks' images and records them as `image.ref`.
+ * On a server that runs tasks on Docker or a swarm, builds (or reuses) the tasks' images and records them as
+ * `image.ref`; a swarm's nodes pull them from the registry the server names, where they are pushed.
  * Returns the names of the packages the images install, which the bundle leaves to them.
  */
 async function prepareTaskImages(
@@ -138,8 +139,8 @@ async function prepareTaskImages(
 ): Promise<string[]> {
   const images = tasks.flatMap((t) => (t.image ? [t.image] : []));
   if (images.length === 0) return [];
-  const { executor } = await api.health.query();
-  if (executor !== "docker") {
+  const { executor, registry } = await api.health.query();
+  if (executor === "local") {
     progress.step(
       "the server's local executor runs tasks as processes, so task images are not built",
     );
@@ -152,6 +153,7 @@ async function prepareTaskImages(
       defaultBase: options.taskBaseImage,
       npmRegistry,
       docker: options.docker,
+      ...(registry ? { registry } : {}),
       progress,
     });
   } catch (error) {

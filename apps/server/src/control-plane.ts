@@ -70,6 +70,7 @@ export async function assembleControlPlane(deps: ControlPlaneDeps) {
     ...services,
     executor: executor.kind,
     isolation: executor.isolation,
+    ...(config.registry ? { registry: config.registry } : {}),
     identity,
     deviceLogin: createDeviceLogin({ config: config.oidc, signIn: identity.signIn }),
     oidcName: config.oidc?.name,

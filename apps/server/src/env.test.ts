@@ -83,4 +83,23 @@ describe("readServerConfig", () => {
     ).toThrow("DRYDOCK_SWARM_UNPLACED_SECONDS (30) must be below the heartbeat timeout (30s)");
     expect(readServerConfig({ DRYDOCK_EXECUTOR: "docker" }).executor).toBe("docker");
   });
+
+  it("reads what replicas share (a directory, a signing secret), the registry and the heartbeat timeout, and names a bad registry", () => {
+    const config = readServerConfig({
+      DRYDOCK_SHARED_DIR: "/var/lib/drydock-shared",
+      DRYDOCK_SIGNING_SECRET: "s".repeat(32),
+      DRYDOCK_REGISTRY: "10.77.0.11:5000",
+      DRYDOCK_HEARTBEAT_TIMEOUT_SECONDS: "12",
+    });
+    expect(config).toMatchObject({
+      sharedDir: "/var/lib/drydock-shared",
+      signingSecret: "s".repeat(32),
+      registry: "10.77.0.11:5000",
+      heartbeatTimeoutSeconds: 12,
+    });
+    expect(() => readServerConfig({ DRYDOCK_REGISTRY: "http://10.77.0.11:5000/v2" })).toThrow(
+      "DRYDOCK_REGISTRY must be host[:port], e.g. 10.77.0.11:5000 (no scheme, no path)",
+    );
+    expect(() => readServerConfig({ DRYDOCK_SIGNING_SECRET: "short" })).toThrow(/signingSecret/);
+  });
 });

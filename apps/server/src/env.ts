@@ -119,7 +119,18 @@ const ServerConfigFields = z.object({
       unplacedSeconds: z.coerce.number().int().min(1).default(20),
     })
     .prefault({}),
-  /** How many attempts run at once. */
+  /**
+   * The image registry a cluster's nodes pull task images from (`host:port`, no scheme): `drydock register`
+   * pushes the ImageSpec images it builds there (the server tells it through `health`).
+   */
+  registry: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/,
+      "DRYDOCK_REGISTRY must be host[:port], e.g. 10.77.0.11:5000 (no scheme, no path)",
+    )
+    .optional(),
+  /** How many attempts run at once (on each replica). */
   maxParallel: z.coerce.number().int().min(1).max(1_000).default(8),
   /** An attempt with no heartbeat for this long is declared lost. */
   heartbeatTimeoutSeconds: z.coerce.number().int().min(5).default(30),
@@ -189,6 +200,8 @@ export function readServerConfig(
     publicUrl: env.DRYDOCK_PUBLIC_URL || undefined,
     consoleDir: env.DRYDOCK_CONSOLE_DIR || undefined,
     maxParallel: env.DRYDOCK_MAX_PARALLEL,
+    registry: env.DRYDOCK_REGISTRY || undefined,
+    heartbeatTimeoutSeconds: env.DRYDOCK_HEARTBEAT_TIMEOUT_SECONDS,
     executor: env.DRYDOCK_EXECUTOR || undefined,
     events: env.DRYDOCK_EVENTS || undefined,
     docker: {

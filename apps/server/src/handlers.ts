@@ -49,7 +49,12 @@ const ok = { ok: true as const };
 /** Binds the router contract to the services; nothing here knows about HTTP. */
 export function createHandlers(s: HandlerServices): AppHandlers {
   return refusingBadValues<AppHandlers>({
-    health: () => ({ ok: true, executor: s.executor, isolation: s.isolation }),
+    health: () => ({
+      ok: true,
+      executor: s.executor,
+      isolation: s.isolation,
+      ...(s.registry ? { registry: s.registry } : {}),
+    }),
     auth: authHandlers(s),
     users: userHandlers(s.identity),
     apiKeys: apiKeyHandlers(s.identity),

@@ -230,10 +230,15 @@ describe("startServer", () => {
     expect(listening.rows[0]?.n).toBe("0");
   });
 
-  it("replicas with one DRYDOCK_SHARED_DIR and DRYDOCK_SIGNING_SECRET serve each other's blobs, and each joins as a replica of its own", async () => {
+  it("replicas with one DRYDOCK_SHARED_DIR and DRYDOCK_SIGNING_SECRET serve each other's blobs, each joins as a replica of its own, and either names the registry", async () => {
     const signingSecret = randomBytes(32).toString("hex");
     const sharedDir = join(dir, "replicas-shared");
-    const shared = { sharedDir, signingSecret, token: randomBytes(24).toString("hex") };
+    const shared = {
+      sharedDir,
+      signingSecret,
+      token: randomBytes(24).toString("hex"),
+      registry: "10.77.0.11:5000",
+    };
     const { server: a, databaseUrl } = await serverOfItsOwn("replicas", shared);
     const b = await startServer({
       databaseUrl,
@@ -255,6 +260,11 @@ describe("startServer", () => {
       // Each joined as a replica of its own, holding its lock.
       const replicas = await db.selectFrom("server_replicas").select("id").execute();
       expect(replicas).toHaveLength(2);
+      // The CLI learns where to push task images from either.
+      const health = (await (await fetch(`${b.url}/trpc/health`)).json()) as {
+        result: { data: { registry?: string } };
+      };
+      expect(health.result.data.registry).toBe("10.77.0.11:5000");
     } finally {
       await db.destroy();
       await b.close();

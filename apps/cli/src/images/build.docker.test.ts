@@ -2,8 +2,12 @@
  * Task images built for real on this machine's Docker engine: drydock/base (infra/images/base/build.sh) as the
  * base, is-number installed from the npm registry npm uses here, and a container that imports it.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -79,7 +83,10 @@ afterAll(async () => {
   const images = await docker.listImages({
     filters: JSON.stringify({ reference: [`drydock-task/${name}*`] }),
   });
-  for (const image of images) {
+  const pushed = await docker.listImages({
+    filters: JSON.stringify({ reference: [`127.0.0.1:*/drydock-task/${name}*`] }),
+  });
+  for (const image of [...images, ...pushed]) {
     for (const tag of image.RepoTags ?? [])
       await docker
         .getImage(tag)
@@ -206,4 +213,83 @@ describe("buildTaskImages on Docker", () => {
       message: `the base image drydock/no-such-base:sdk-test is not there: build or pull it (ImageSpec "${name}" builds on it; it must be built FROM drydock/agent)`,
     });
   });
+});
+
+/** A port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Debian's docker-registry on loopback, as a swarm's registry (Docker sends to 127.0.0.0/8 registries without
+ * TLS, as it does to those a daemon.json marks insecure): `pnpm test` installs it with the Docker engine.
+ */
+describe("buildTaskImages with a registry", () => {
+  let registry: ChildProcess | undefined;
+  let dir = "";
+  let address = "";
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "drydock-registry-test-"));
+    address = `127.0.0.1:${await freePort()}`;
+    await writeFile(
+      join(dir, "config.yml"),
+      `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: ${address}\n`,
+    );
+    registry = spawn("docker-registry", ["serve", join(dir, "config.yml")], { stdio: "ignore" });
+    for (let i = 0; i < 100; i++) {
+      if (
+        await fetch(`http://${address}/v2/`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`docker-registry did not answer on ${address}`);
+  });
+
+  afterAll(async () => {
+    registry?.kill();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("names the image in the registry and pushes it there, where the registry lists its tag", async () => {
+    const task = taskWith("pushed", imageSpec());
+    const { steps, progress } = recorder();
+    const refs = await buildTaskImages([task], { npmRegistry, registry: address, progress });
+    const ref = refs.get(name) ?? "";
+    expect(ref).toMatch(
+      new RegExp(`^${address.replace(/\./g, "\\.")}/drydock-task/${name}:[0-9a-f]{16}$`),
+    );
+    expect(task.image?.ref).toBe(ref);
+    expect(steps.at(-1)).toMatch(
+      new RegExp(`^pushed image ${ref.replace(/\./g, "\\.")} in \\d+\\.\\d s$`),
+    );
+    const tags = (await (
+      await fetch(`http://${address}/v2/drydock-task/${name}/tags/list`)
+    ).json()) as { tags: string[] };
+    expect(tags.tags).toEqual([ref.split(":").at(-1)]);
+  }, 240_000);
+
+  it("fails naming the image and the registry when the registry is not there", async () => {
+    const gone = `127.0.0.1:${await freePort()}`;
+    const attempt = buildTaskImages([taskWith("unpushed", imageSpec())], {
+      npmRegistry,
+      registry: gone,
+    });
+    await expect(attempt).rejects.toMatchObject({
+      code: "IMAGE_PUSH_FAILED",
+      message: expect.stringMatching(
+        new RegExp(
+          `^pushing the image ${gone.replace(/\./g, "\\.")}/drydock-task/${name}:[0-9a-f]{16} to its registry failed: `,
+        ),
+      ) as string,
+    });
+  }, 240_000);
 });

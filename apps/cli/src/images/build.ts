@@ -33,6 +33,11 @@ export interface BuildTaskImagesOptions {
   npmRegistry?: string;
   /** The engine to build on; default dockerode's (DOCKER_HOST, else /var/run/docker.sock). */
   docker?: Docker;
+  /**
+   * The image registry a cluster's nodes pull from (`host:port`, e.g. the stack's `10.77.0.1:5000`): images are
+   * named in it and pushed there, since the node that runs a task is not the one that built its image.
+   */
+  registry?: string;
   progress?: TaskImageProgress;
 }
 
@@ -77,7 +82,7 @@ export async function buildTaskImages(
       }
     }
     const hash = taskImageHash(job.spec, base.id);
-    const tag = taskImageTag(job.spec, base.id);
+    const tag = `${options.registry ? `${options.registry}/` : ""}${taskImageTag(job.spec, base.id)}`;
     if (await imageExists(docker, tag)) {
       progress.step(`image ${tag} is up to date (reused)`);
     } else {
@@ -94,6 +99,7 @@ export async function buildTaskImages(
         progress,
       });
     }
+    if (options.registry) await pushImage(docker, tag, progress);
     refs.set(job.spec.name, tag);
     for (const image of job.images) image.ref = tag;
   }
@@ -258,6 +264,35 @@ async function buildImage(
     );
   }
   progress.step(`built image ${tag} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** Pushes `tag` to the registry its name starts with; a layer the registry has already is not sent again. */
+async function pushImage(docker: Docker, tag: string, progress: TaskImageProgress): Promise<void> {
+  const started = performance.now();
+  let failure: string | undefined;
+  progress.update(`pushing image ${tag}`);
+  try {
+    // The engine wants credentials even for a registry without any: an empty set.
+    const stream = await docker.getImage(tag).push({ authconfig: {} });
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(
+        stream,
+        (error: Error | null) => (error ? reject(error) : resolve()),
+        (event: BuildEvent & { status?: string }) => {
+          if (event.status) progress.update(`pushing image ${tag}: ${event.status}`);
+          if (event.error || event.errorDetail) failure = event.errorDetail?.message ?? event.error;
+        },
+      );
+    });
+  } catch (error) {
+    failure = messageOf(error);
+  }
+  if (failure !== undefined)
+    throw new TaskImageError(
+      "IMAGE_PUSH_FAILED",
+      `pushing the image ${tag} to its registry failed: ${failure} (the cluster's nodes pull task images from there: is the registry up, and marked insecure in the engine's daemon.json if it has no TLS?)`,
+    );
+  progress.step(`pushed image ${tag} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
 /** A failed Engine API call: unreachable (socket errors), or the engine's own message. */

@@ -19,6 +19,8 @@ export interface HandlerServices {
   sessions: SessionService;
   executor: ExecutorKind;
   isolation: Isolation;
+  /** Where the cluster's nodes pull task images from (DRYDOCK_REGISTRY), told to the CLI by `health`. */
+  registry?: string;
   identity: IdentityServices;
   deviceLogin: DeviceLoginPort;
   /** The OpenID provider's name, when one is configured. */

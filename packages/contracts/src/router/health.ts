@@ -18,7 +18,15 @@ export const HealthSchema = z.object({
   ok: z.literal(true),
   executor: ExecutorKindSchema,
   isolation: IsolationSchema,
+  /**
+   * The image registry the cluster's nodes pull task images from (`host:port`): `drydock register` names the
+   * images it builds there and pushes them. Absent where tasks run on the engine that builds their images.
+   */
+  registry: z.string().optional(),
 });
 
-/** Unauthenticated: the server is up, where it runs tasks (the CLI builds task images for `docker`), and how apart. */
+/**
+ * Unauthenticated: the server is up, where it runs tasks (the CLI builds task images for `docker` and `swarm`,
+ * and pushes them to `registry`), and how they are kept apart.
+ */
 export const healthProcedure = query("public", { output: HealthSchema });
