@@ -4,10 +4,12 @@
 #   drydock/agent:latest                the agent / task runtime, the IDE runtime (code-server on its own Node)
 #                                       and the default extensions baked in
 #   drydock/server:latest               the server (with the console), the relay, and PostgreSQL for compose
+#   drydock/registry:latest             an image registry (Debian's docker-registry), for a swarm's engines
+#   drydock/haproxy:latest              HAProxy (Debian's), the swarm's load balancer (infra/swarm/haproxy.cfg)
 #
-#   bash infra/images/build.sh [agent|server ...]      (default: both)
+#   bash infra/images/build.sh [agent|server|registry|haproxy ...]      (default: agent and server)
 #
-# DRYDOCK_IMAGE_PREFIX (default drydock) names the images <prefix>/base, <prefix>/agent, <prefix>/server.
+# DRYDOCK_IMAGE_PREFIX (default drydock) names the images <prefix>/base, <prefix>/agent, <prefix>/server, ….
 # The IDE runtime is the one the agent installs on this machine (`drydock ide install`; done here if missing).
 #
 # BASE_IMAGE=node:20-bookworm-slim uses a registry's Node image instead of building drydock/base.
@@ -31,9 +33,11 @@ if [ -z "${BASE_IMAGE:-}" ]; then
 fi
 base_id="$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")"
 
-for built in apps/agent/dist/main.js apps/agent/dist/prepare.js apps/vscode-extension/dist/drydock.vsix apps/server/dist/main.js apps/relay/dist/main.js apps/console/dist/index.html; do
-  [ -e "$repo/$built" ] || { echo "images: $built is missing; run 'pnpm build' first" >&2; exit 1; }
-done
+require_built() { # what the agent and server images hold; the registry and haproxy images need none of it
+  for built in apps/agent/dist/main.js apps/agent/dist/prepare.js apps/vscode-extension/dist/drydock.vsix apps/server/dist/main.js apps/relay/dist/main.js apps/console/dist/index.html; do
+    [ -e "$repo/$built" ] || { echo "images: $built is missing; run 'pnpm build' first" >&2; exit 1; }
+  done
+}
 
 stage="$(mktemp -d /var/tmp/drydock-images.XXXXXX)"
 trap 'rm -rf "$stage"' EXIT
@@ -65,6 +69,30 @@ build() { # <name> <context> <recipe>
   echo "built $tag in $((SECONDS - started)) s ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 
+# Debian packages for an image, as .deb files to install with no network: apt on this machine works out what the
+# base lacks (from the base's own dpkg status) and downloads just that from the mirror it already uses.
+debs() { # <dir> <package…>
+  [ -e "$stage/dpkg-status" ] || docker run --rm --network none --entrypoint cat "$BASE_IMAGE" /var/lib/dpkg/status >"$stage/dpkg-status"
+  mkdir -p "$1/partial"
+  apt-get install --download-only --no-install-recommends -y -qq -o Debug::NoLocking=1 \
+    -o Dir::State::status="$stage/dpkg-status" -o Dir::Cache::archives="$1" "${@:2}" >"$stage/apt.log" 2>&1 \
+    || { cat "$stage/apt.log" >&2; echo "images: could not download ${*:2} (apt-get update first?)" >&2; exit 1; }
+  rm -rf "$1/partial" "$1/lock"
+}
+
+# An image of a Debian package: its recipe is its files under infra/images, the package's version and the base.
+debian_image() { # <name> <package>
+  local recipe version
+  version="$(apt-cache show --no-all-versions "$2" 2>/dev/null | sed -n 's/^Version: //p' | head -1)"
+  [ -n "$version" ] || { echo "images: apt knows no package $2 (apt-get update first?)" >&2; exit 1; }
+  recipe="$( { (cd "$here/$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); echo "$2 $version $base_id"; } | sha256sum | cut -c1-16)"
+  if up_to_date "$1" "$recipe"; then echo "image $prefix/$1:latest is up to date"; return; fi
+  mkdir -p "$stage/$1"
+  cp -a "$here/$1/." "$stage/$1/"
+  debs "$stage/$1/debs" "$2"
+  build "$1" "$stage/$1" "$recipe"
+}
+
 # The IDE runtime as the agent installed it on this machine (its launcher is <runtime>/bin/code-server).
 ide_runtime() {
   local bin
@@ -78,6 +106,7 @@ shared=(packages/contracts/dist packages/contracts/package.json packages/tunnel/
 for target in "${targets[@]}"; do
   case "$target" in
     agent)
+      require_built
       runtime="$(ide_runtime)"
       recipe="$( { inputs agent "${shared[@]}"; basename "$runtime"; } | sha256sum | cut -c1-16)"
       if up_to_date agent "$recipe"; then echo "image $prefix/agent:latest is up to date"; continue; fi
@@ -90,6 +119,7 @@ for target in "${targets[@]}"; do
       build agent "$stage/agent" "$recipe"
       ;;
     server)
+      require_built
       recipe="$(inputs server "${shared[@]}" apps/server/dist apps/server/package.json apps/relay/dist apps/relay/package.json \
         apps/console/dist apps/console/package.json | sha256sum | cut -c1-16)"
       if up_to_date server "$recipe"; then echo "image $prefix/server:latest is up to date"; continue; fi
@@ -100,6 +130,8 @@ for target in "${targets[@]}"; do
       deploy @drydock/relay "$stage/server/relay"
       build server "$stage/server" "$recipe"
       ;;
-    *) echo "images: unknown image '$target' (agent, server)" >&2; exit 1 ;;
+    registry) debian_image registry docker-registry ;;
+    haproxy) debian_image haproxy haproxy ;;
+    *) echo "images: unknown image '$target' (agent, server, registry, haproxy)" >&2; exit 1 ;;
   esac
 done

@@ -58,18 +58,30 @@ describe("readServerConfig", () => {
       DRYDOCK_EXECUTOR: "swarm",
       DRYDOCK_SWARM_NETWORK: "drydock_agents",
       DRYDOCK_SWARM_UNPLACED_SECONDS: "10",
+      DRYDOCK_SWARM_CONSTRAINTS: "node.role==worker, node.labels.zone != b",
       DRYDOCK_DOCKER_SOCKET: "/run/manager.sock",
       DRYDOCK_TASK_IMAGE: "127.0.0.1:5000/drydock/agent:latest",
     });
     expect(config.executor).toBe("swarm");
-    expect(config.swarm).toEqual({ network: "drydock_agents", unplacedSeconds: 10 });
+    expect(config.swarm).toEqual({
+      network: "drydock_agents",
+      unplacedSeconds: 10,
+      constraints: ["node.role==worker", "node.labels.zone != b"],
+    });
     expect(config.docker).toMatchObject({
       socket: "/run/manager.sock",
       taskImage: "127.0.0.1:5000/drydock/agent:latest",
     });
     expect(
       readServerConfig({ DRYDOCK_EXECUTOR: "swarm", DRYDOCK_SWARM_NETWORK: "n" }).swarm,
-    ).toEqual({ network: "n", unplacedSeconds: 20 });
+    ).toEqual({ network: "n", unplacedSeconds: 20, constraints: [] });
+    expect(() =>
+      readServerConfig({
+        DRYDOCK_EXECUTOR: "swarm",
+        DRYDOCK_SWARM_NETWORK: "n",
+        DRYDOCK_SWARM_CONSTRAINTS: "worker",
+      }),
+    ).toThrow("each of DRYDOCK_SWARM_CONSTRAINTS must read like node.role==worker");
     expect(() => readServerConfig({ DRYDOCK_EXECUTOR: "swarm" })).toThrow(
       "DRYDOCK_EXECUTOR=swarm needs DRYDOCK_SWARM_NETWORK",
     );

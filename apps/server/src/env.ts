@@ -117,6 +117,17 @@ const ServerConfigFields = z.object({
       network: z.string().min(1).optional(),
       /** How long an attempt may wait for a node that has the labels and the free CPU and memory it asks for. */
       unplacedSeconds: z.coerce.number().int().min(1).default(20),
+      /** Placement constraints every attempt gets, e.g. `node.role==worker` (DRYDOCK_SWARM_CONSTRAINTS, comma-separated). */
+      constraints: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^[A-Za-z0-9._-]+ *(==|!=) *[^\s,]+$/,
+              "each of DRYDOCK_SWARM_CONSTRAINTS must read like node.role==worker or node.labels.zone!=b",
+            ),
+        )
+        .default([]),
     })
     .prefault({}),
   /**
@@ -213,6 +224,10 @@ export function readServerConfig(
     swarm: {
       network: env.DRYDOCK_SWARM_NETWORK || undefined,
       unplacedSeconds: env.DRYDOCK_SWARM_UNPLACED_SECONDS || undefined,
+      constraints: (env.DRYDOCK_SWARM_CONSTRAINTS ?? "")
+        .split(",")
+        .map((c) => c.trim())
+        .filter((c) => c.length > 0),
     },
     logLevel: env.DRYDOCK_LOG_LEVEL,
     oidc: oidcFromEnv(env),

@@ -242,10 +242,10 @@ function createExecutor(
     log: executorLog,
   };
   if (config.executor === "swarm") {
-    const { network, unplacedSeconds } = config.swarm;
+    const { network, unplacedSeconds, constraints } = config.swarm;
     // env.ts refuses DRYDOCK_EXECUTOR=swarm without a network; this only tells the type.
     if (!network) throw new Error("DRYDOCK_EXECUTOR=swarm needs DRYDOCK_SWARM_NETWORK");
-    return new SwarmExecutor({ ...engine, network, unplacedSeconds });
+    return new SwarmExecutor({ ...engine, network, unplacedSeconds, constraints });
   }
   return new DockerExecutor({ ...engine, network: config.docker.network });
 }

@@ -33,7 +33,13 @@ let nodeId: string;
 let initialised = false;
 
 function executor(
-  options: { instance?: string; replica?: string; network?: string; unplacedSeconds?: number } = {},
+  options: {
+    instance?: string;
+    replica?: string;
+    network?: string;
+    unplacedSeconds?: number;
+    constraints?: string[];
+  } = {},
 ): { executor: SwarmExecutor; exits: Map<string, AttemptExit>; warnings: string[] } {
   const exits = new Map<string, AttemptExit>();
   const warnings: string[] = [];
@@ -50,6 +56,7 @@ function executor(
     log: pino({ level: "warn" }, { write: (line: string) => warnings.push(line) }),
     terminateGraceSeconds: 2,
     ...(options.unplacedSeconds === undefined ? {} : { unplacedSeconds: options.unplacedSeconds }),
+    ...(options.constraints ? { constraints: options.constraints } : {}),
   });
   ex.onExit((attemptId, exit) => exits.set(attemptId, exit));
   return { executor: ex, exits, warnings };
@@ -100,6 +107,7 @@ beforeAll(async () => {
       "#!/bin/sh",
       'echo "args: $*"',
       'echo "endpoint: $DRYDOCK_ENDPOINT token: $DRYDOCK_AGENT_TOKEN heartbeat: $DRYDOCK_HEARTBEAT_MS"',
+      'echo "node: $DRYDOCK_NODE"',
       'case "$2" in *exits*) echo "done, exiting 7"; exit 7;; esac',
       "trap 'echo \"stopping\"; exit 143' TERM",
       "while :; do sleep 0.2; done",
@@ -172,7 +180,8 @@ describe("serviceName and placementConstraints", () => {
 
 describe("SwarmExecutor", { timeout: 60_000 }, () => {
   it("runs an attempt as a labelled service with its arguments, environment, limits, reservations, placement and network, its output in agent.log", async () => {
-    const { executor: ex, exits } = executor();
+    // The installation keeps tasks on managers (this one-node swarm's only node) before the task's own label.
+    const { executor: ex, exits } = executor({ constraints: ["node.role==manager"] });
     const { pid } = await launch(ex, "sa.n0.a1", {
       name: "placed",
       resources: { cpu: 0.25, memoryMiB: 64 },
@@ -202,7 +211,7 @@ describe("SwarmExecutor", { timeout: 60_000 }, () => {
         },
         RestartPolicy: { Condition: "none" },
         Resources: { Limits: limits, Reservations: limits },
-        Placement: { Constraints: [`node.labels.${NODE_LABEL}==yes`] },
+        Placement: { Constraints: ["node.role==manager", `node.labels.${NODE_LABEL}==yes`] },
         Networks: [{ Target: network.Id }],
       },
     });
@@ -222,6 +231,8 @@ describe("SwarmExecutor", { timeout: 60_000 }, () => {
       );
     }, engine);
     expect(await agentLog("sa.n0.a1")).toContain("args: --attempt sa.n0.a1");
+    // The task is told which node it was placed on (the engine's own name: a one-node swarm here).
+    expect(await agentLog("sa.n0.a1")).toContain(`node: ${(await docker.info()).Name}`);
     const containers = await docker.listContainers({
       filters: { label: [`${LABELS.attempt}=sa.n0.a1`] },
     });

@@ -39,6 +39,11 @@ export interface SwarmExecutorOptions extends ExecutorOptions {
    * heartbeat timeout, or the attempt is declared lost first, with a vaguer message.
    */
   unplacedSeconds?: number;
+  /**
+   * Placement constraints every attempt gets before its task's own, e.g. `node.role==worker` to keep tasks off
+   * the managers that run the control plane.
+   */
+  constraints?: string[];
   /** How often the services watched are polled for their task's state; default 500 ms. */
   pollMs?: number;
 }
@@ -131,7 +136,10 @@ export class SwarmExecutor implements Executor {
    * watches its heartbeat); this executor finds its services by label, never by pid.
    */
   async launch(attempt: AttemptLaunch): Promise<{ pid: number }> {
-    const constraints = placementConstraints(attempt.task.name, attempt.task.nodeSelector);
+    const constraints = [
+      ...(this.opts.constraints ?? []),
+      ...placementConstraints(attempt.task.name, attempt.task.nodeSelector),
+    ];
     await mkdir(this.dir(attempt.attemptId), { recursive: true, mode: 0o700 });
     try {
       // A service a previous launch of this attempt left (its server died before recording it).
@@ -183,6 +191,8 @@ export class SwarmExecutor implements Executor {
           Env: Object.entries({
             ...this.opts.env,
             ...agentEnvironment(attempt, this.opts.endpoint()),
+            // A Swarm template: the node the task was placed on, for the task (and its logs) to tell.
+            DRYDOCK_NODE: "{{.Node.Hostname}}",
           }).map(([k, v]) => `${k}=${v}`),
           Labels: labels,
           // Docker's init (tini) is PID 1: it forwards the stop signal to the agent and reaps what the task leaves.
