@@ -31,6 +31,8 @@ export interface DebugAndResumeOptions {
   shots?: string;
   /** Runs once the IDE link is there, before it is clicked (a test opens a second page to follow it live). */
   whileReady?: (id: string) => Promise<void>;
+  /** The IDE's host name: `<session>.<IDE host>`; default `localhost`. */
+  ideHost?: string;
 }
 
 /** Launches, debugs, edits and resumes `wf` from `page` (signed in, on any console page); returns the execution's id and the IDE's page. */
@@ -68,7 +70,8 @@ export async function launchDebugAndResume(
   const [ide] = await Promise.all([context.waitForEvent("page"), ideLink(page).click()]);
   await ide.waitForSelector(".monaco-workbench", { timeout: 90_000 });
   const ideOrigin = new URL(ide.url());
-  expect(ideOrigin.hostname).toMatch(/^s[a-z0-9]+\.localhost$/);
+  expect(ideOrigin.hostname.split(".").slice(1).join(".")).toBe(options.ideHost ?? "localhost");
+  expect(ideOrigin.hostname).toMatch(/^s[a-z0-9]+\./);
   expect(ideOrigin.origin).not.toBe(options.consoleOrigin);
   await ide
     .locator(".explorer-folders-view")

@@ -233,11 +233,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Debian's Chromium, headless, with the flags this machine needs (no sandbox, no GPU, no background traffic). */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Debian's Chromium, headless, with the flags this machine needs (no sandbox, no GPU, no background traffic), and
+ * `args` (e.g. `--host-resolver-rules` for a stack on another address).
+ */
+export function launchChromium(args: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: [
+      ...args,
       "--no-sandbox",
       "--disable-gpu",
       "--disable-quic",

@@ -167,7 +167,8 @@ images_up() {
 }
 
 swarm_up() {
-  dk n1 swarm init --advertise-addr "$manager_ip" --listen-addr "$manager_ip:2377" \
+  # Nodes report every 2 s (5 s by default), so a lost node is down within about 5 s: new tasks go elsewhere.
+  dk n1 swarm init --advertise-addr "$manager_ip" --listen-addr "$manager_ip:2377" --dispatcher-heartbeat 2s \
     --default-addr-pool "$pool" --default-addr-pool-mask-length 24 >/dev/null
   local token n
   token="$(dk n1 swarm join-token -q worker)"

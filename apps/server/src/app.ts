@@ -19,6 +19,7 @@ import type { OidcConfig } from "./env.js";
 import { oidcRoutes } from "./identity/oidc.js";
 import type { SignInService } from "./identity/sign-in.js";
 import type { Logger } from "./logger.js";
+import type { Db } from "./db/database.js";
 
 export interface AppDeps {
   handlers: AppHandlers;
@@ -28,7 +29,7 @@ export interface AppDeps {
   /** The console: signing in and out, and its build (absent: a page says to build it). */
   console: { signIn: ConsoleSignIn; dist: string | undefined };
   /** Sign-in through an OpenID provider, when one is configured. */
-  oidc?: { config: OidcConfig; signIn: SignInService; publicUrl: () => string } | undefined;
+  oidc?: { config: OidcConfig; signIn: SignInService; publicUrl: () => string; db: Db } | undefined;
   /** Signs cookies of the sign-in flows (the OpenID state). */
   cookieSecret: string;
   blobs: LocalBlobStore;

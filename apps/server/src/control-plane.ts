@@ -72,7 +72,7 @@ export async function assembleControlPlane(deps: ControlPlaneDeps) {
     isolation: executor.isolation,
     ...(config.registry ? { registry: config.registry } : {}),
     identity,
-    deviceLogin: createDeviceLogin({ config: config.oidc, signIn: identity.signIn }),
+    deviceLogin: createDeviceLogin({ config: config.oidc, signIn: identity.signIn, db }),
     oidcName: config.oidc?.name,
     publicUrl,
   });
@@ -84,7 +84,7 @@ export async function assembleControlPlane(deps: ControlPlaneDeps) {
       signIn: identity,
       dist: await consoleDist(config.consoleDir ?? builtConsole()),
     },
-    oidc: config.oidc ? { config: config.oidc, signIn: identity.signIn, publicUrl } : undefined,
+    oidc: config.oidc ? { config: config.oidc, signIn: identity.signIn, publicUrl, db } : undefined,
     cookieSecret: createHash("sha256")
       .update(`drydock-cookies:${tokens.signingSecret}`)
       .digest("hex"),

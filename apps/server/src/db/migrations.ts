@@ -210,6 +210,7 @@ const migrations: Record<string, Migration> = {
   "0006_reuse": { up: reuseMigration },
   "0007_post_mortem": { up: postMortemMigration },
   "0008_replicas": { up: replicasMigration },
+  "0009_pending_sign_ins": { up: pendingSignInsMigration },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
@@ -453,6 +454,23 @@ async function replicasMigration(db: Kysely<unknown>): Promise<void> {
   await sql`CREATE INDEX attempts_open_by_replica ON attempts (replica) WHERE status IN ('QUEUED', 'RUNNING')`.execute(
     db,
   );
+}
+
+/** OpenID sign-ins under way, in the database rather than one replica's memory (identity/pending-sign-ins.ts). */
+async function pendingSignInsMigration(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("pending_sign_ins")
+    .addColumn("handle", "text", (c) => c.primaryKey())
+    .addColumn("kind", "text", (c) => c.notNull())
+    .addColumn("value", "json", (c) => c.notNull())
+    .addColumn("created_at", "timestamptz", (c) => c.notNull())
+    .addColumn("expires_at", "timestamptz", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex("pending_sign_ins_by_age")
+    .on("pending_sign_ins")
+    .columns(["kind", "created_at"])
+    .execute();
 }
 
 /** Brings the schema up to date; fails loudly with the migration that broke. */

@@ -123,6 +123,15 @@ export interface AttemptsTable {
   replica: string | null;
 }
 
+/** An OpenID sign-in under way (identity/pending-sign-ins.ts): whichever replica its next step reaches reads it. */
+export interface PendingSignInsTable {
+  handle: string;
+  kind: string;
+  value: Json;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 /** A server replica that is running, or that stopped and whose attempts no live replica has taken over yet. */
 export interface ServerReplicasTable {
   id: string;
@@ -304,6 +313,7 @@ export interface Database {
   relay_connections: RelayConnectionsTable;
   audit_log: AuditLogTable;
   server_replicas: ServerReplicasTable;
+  pending_sign_ins: PendingSignInsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -11,7 +11,9 @@ import type { ClientInfo } from "@drydock/contracts/router";
 import * as oidc from "openid-client";
 
 import type { OidcConfig } from "../env.js";
-import { ExpiringStore, OIDC_SCOPES, OidcErrors, OidcRelyingParty, providerError } from "./oidc.js";
+import type { Db } from "../db/database.js";
+import { OIDC_SCOPES, OidcErrors, OidcRelyingParty, providerError } from "./oidc.js";
+import { PendingSignIns } from "./pending-sign-ins.js";
 import type { SignInPort } from "./oidc.js";
 
 export type DeviceStart = z.infer<typeof DeviceStartSchema>;
@@ -25,8 +27,6 @@ const SLOW_DOWN_SECONDS = 5;
 interface PendingDevice {
   deviceCode: string;
   intervalSeconds: number;
-  /** A poll on its way to the provider; a second poll meanwhile waits for the same answer. */
-  inFlight?: Promise<DevicePoll> | undefined;
 }
 
 /** The name of the API key a device sign-in creates, e.g. "drydock login (2026-12-06)". */
@@ -45,6 +45,8 @@ export interface DeviceLogin {
 export function createDeviceLogin(options: {
   config: OidcConfig | undefined;
   signIn: SignInPort;
+  /** Where sign-ins under way are kept, so each poll may reach any replica. */
+  db: Db;
   now?: () => Date;
 }): DeviceLogin {
   const { config, signIn } = options;
@@ -56,7 +58,9 @@ export function createDeviceLogin(options: {
     };
   const party = new OidcRelyingParty(config);
   // Each handle lives as long as the provider's device code; the cap bounds what anonymous callers can start.
-  const pending = new ExpiringStore<PendingDevice>(10 * 60_000, 1_000, () => now().getTime());
+  const pending = new PendingSignIns<PendingDevice>(options.db, "device", 10 * 60_000, 1_000, now);
+  /** Polls on their way to the provider from this replica: a second poll meanwhile waits for the same answer. */
+  const inFlight = new Map<string, Promise<DevicePoll>>();
 
   async function start(): Promise<DeviceStart> {
     const configuration = await party.configuration();
@@ -66,7 +70,7 @@ export function createDeviceLogin(options: {
         throw providerError(error, "to start a device sign-in");
       });
     const intervalSeconds = answer.interval ?? 5;
-    const handle = pending.put(
+    const handle = await pending.put(
       { deviceCode: answer.device_code, intervalSeconds },
       answer.expires_in * 1_000,
     );
@@ -98,7 +102,7 @@ export function createDeviceLogin(options: {
       return notYet(handle, device, error);
     }
     // The device code is spent: whatever happens next, this handle is done.
-    pending.delete(handle);
+    await pending.delete(handle);
     const identity = await party.identify(tokens).catch((error: unknown) => {
       throw providerError(error, "the device sign-in");
     });
@@ -108,37 +112,47 @@ export function createDeviceLogin(options: {
   }
 
   /** The provider's refusals that RFC 8628 defines, as poll answers; anything else is an error. */
-  function notYet(handle: string, device: PendingDevice, error: unknown): DevicePoll {
+  async function notYet(
+    handle: string,
+    device: PendingDevice,
+    error: unknown,
+  ): Promise<DevicePoll> {
     if (!(error instanceof oidc.ResponseBodyError))
       throw providerError(error, "the device sign-in");
     switch (error.error) {
       case "authorization_pending":
         return { status: "pending" };
       case "slow_down":
-        device.intervalSeconds += SLOW_DOWN_SECONDS;
+        await pending.update(handle, {
+          ...device,
+          intervalSeconds: device.intervalSeconds + SLOW_DOWN_SECONDS,
+        });
         return { status: "slow_down" };
       case "access_denied":
-        pending.delete(handle);
+        await pending.delete(handle);
         return { status: "denied" };
       case "expired_token":
-        pending.delete(handle);
+        await pending.delete(handle);
         return { status: "expired" };
       default:
-        pending.delete(handle);
+        await pending.delete(handle);
         throw providerError(error, "the device sign-in");
     }
   }
 
   return {
     start,
-    poll(handle, client) {
-      const device = pending.get(handle);
+    async poll(handle, client) {
+      const asking = inFlight.get(handle);
+      if (asking) return asking;
+      const device = await pending.get(handle);
       // An unknown handle is one whose sign-in ended or ran out of time: either way, start again.
-      if (!device) return Promise.resolve({ status: "expired" });
-      device.inFlight ??= askProvider(handle, device, client).finally(() => {
-        device.inFlight = undefined;
-      });
-      return device.inFlight;
+      if (!device) return { status: "expired" };
+      const again = inFlight.get(handle);
+      if (again) return again;
+      const answer = askProvider(handle, device, client).finally(() => inFlight.delete(handle));
+      inFlight.set(handle, answer);
+      return answer;
     },
   };
 }

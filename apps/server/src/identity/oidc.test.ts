@@ -13,6 +13,8 @@ import {
   TEST_OIDC_USERS,
 } from "../__tests__/oidc-provider.js";
 import type { TestOidcProvider, TestOidcUser } from "../__tests__/oidc-provider.js";
+import { testDatabase } from "../__tests__/postgres.js";
+import type { Db } from "../db/database.js";
 import type { OidcConfig } from "../env.js";
 import { cliKeyName, createDeviceLogin } from "./oidc-device.js";
 import { landingPath } from "./landing-path.js";
@@ -54,8 +56,12 @@ let provider: TestOidcProvider;
 let config: OidcConfig;
 let signIn: RecordingSignIn;
 let app: FastifyInstance;
+let pg: Awaited<ReturnType<typeof testDatabase>> | undefined;
+let db: Db;
 
 beforeAll(async () => {
+  pg = await testDatabase();
+  db = pg.db;
   provider = await startOidcProvider({ redirectUris: [CALLBACK] });
   config = {
     issuer: provider.issuer,
@@ -68,13 +74,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   await provider?.close();
+  await pg?.close();
 });
 beforeEach(async () => {
   await app?.close();
   signIn = new RecordingSignIn();
   app = Fastify();
   await app.register(cookie);
-  await app.register(oidcRoutes, { config, signIn, publicUrl: () => PUBLIC_URL });
+  await app.register(oidcRoutes, { config, signIn, publicUrl: () => PUBLIC_URL, db });
 });
 
 /** `GET /auth/oidc/start`: where it sends the browser, and the cookie that holds the sign-in's handle. */
@@ -122,6 +129,31 @@ describe("console sign-in (authorization code + PKCE)", () => {
       },
     ]);
     expect(signIn.sessions).toEqual([`user-${user.subject}`]);
+  });
+
+  it("finishes on another server replica than the one it started on (sign-ins under way are in the database)", async () => {
+    const { location, handle } = await start("/executions");
+    // The provider sends the browser back through the load balancer, to the other replica.
+    const other = Fastify();
+    await other.register(cookie);
+    await other.register(oidcRoutes, { config, signIn, publicUrl: () => PUBLIC_URL, db });
+    try {
+      const returnedTo = await signInAtProvider(provider, location, alice);
+      const res = await other.inject({
+        method: "GET",
+        url: `${returnedTo.pathname}${returnedTo.search}`,
+        cookies: { [OIDC_SIGN_IN_COOKIE]: handle },
+      });
+      expect(res.statusCode, res.body).toBe(303);
+      expect(res.headers.location).toBe("/executions");
+      expect(signIn.sessions).toEqual(["user-alice"]);
+      // The handle is spent, on every replica.
+      const again = await callback(returnedTo, handle);
+      expect(again.headers.location).not.toBe("/executions");
+      expect(signIn.sessions).toEqual(["user-alice"]);
+    } finally {
+      await other.close();
+    }
   });
 
   it("stays at the provider's login page for a wrong password", async () => {
@@ -214,7 +246,7 @@ describe("CLI sign-in (device flow)", () => {
   const client = { ip: "203.0.113.9", userAgent: "drydock-cli" };
 
   it("is pending until the person approves at the provider, then gives an API key once", async () => {
-    const login = createDeviceLogin({ config, signIn });
+    const login = createDeviceLogin({ config, signIn, db });
     const started = DeviceStartSchema.parse(await login.start(client));
     expect(new URL(started.verificationUri).origin).toBe(provider.issuer);
     expect(await login.poll(started.handle, client)).toEqual({ status: "pending" });
@@ -244,7 +276,7 @@ describe("CLI sign-in (device flow)", () => {
   });
 
   it("answers denied when the person refuses at the provider", async () => {
-    const login = createDeviceLogin({ config, signIn });
+    const login = createDeviceLogin({ config, signIn, db });
     const started = await login.start(client);
 
     await approveDeviceAtProvider(provider, started.verificationUriComplete ?? "", bob, {
@@ -256,12 +288,12 @@ describe("CLI sign-in (device flow)", () => {
   });
 
   it("answers expired for a handle it never gave", async () => {
-    const login = createDeviceLogin({ config, signIn });
+    const login = createDeviceLogin({ config, signIn, db });
     expect(await login.poll("no-such-handle", client)).toEqual({ status: "expired" });
   });
 
   it("without a provider, says to sign in with an API key", async () => {
-    const login = createDeviceLogin({ config: undefined, signIn });
+    const login = createDeviceLogin({ config: undefined, signIn, db });
     const refused = await login.start(client).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(AppError);
     expect(refused).toMatchObject({ kind: "PRECONDITION_FAILED" });

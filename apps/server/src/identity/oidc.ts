@@ -4,7 +4,6 @@
  * flow (`oidc-device.ts`) shares. Who the person becomes in Drydock, and their session, is the sign-in
  * service's business (`SignInPort`); this file only proves who they are at the provider.
  */
-import { randomBytes } from "node:crypto";
 
 import { AppError } from "@drydock/contracts";
 import type { AppErrorKind } from "@drydock/contracts";
@@ -13,8 +12,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import * as oidc from "openid-client";
 import { z } from "zod";
 
+import type { Db } from "../db/database.js";
 import type { OidcConfig } from "../env.js";
 import { landingPath } from "./landing-path.js";
+import { PendingSignIns } from "./pending-sign-ins.js";
 
 /** Who the provider says signed in. */
 export interface OidcIdentity {
@@ -154,60 +155,6 @@ export class OidcRelyingParty {
   }
 }
 
-/**
- * Values kept in memory under a random handle for a limited time, at most `capacity` of them (the oldest
- * go first): the sign-ins anyone may start without being signed in cannot grow the server without bound.
- */
-export class ExpiringStore<T> {
-  private readonly entries = new Map<string, { value: T; expiresAt: number }>();
-
-  constructor(
-    private readonly ttlMs: number,
-    private readonly capacity: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /** Keeps `value`; resolves to its handle, 32 random bytes in base64url. */
-  put(value: T, ttlMs = this.ttlMs): string {
-    this.sweep();
-    while (this.entries.size >= this.capacity) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
-    const handle = randomBytes(32).toString("base64url");
-    this.entries.set(handle, { value, expiresAt: this.now() + ttlMs });
-    return handle;
-  }
-
-  get(handle: string): T | undefined {
-    const entry = this.entries.get(handle);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.now()) {
-      this.entries.delete(handle);
-      return undefined;
-    }
-    return entry.value;
-  }
-
-  /** The value, removed: what a single-use handle needs. */
-  take(handle: string): T | undefined {
-    const value = this.get(handle);
-    this.entries.delete(handle);
-    return value;
-  }
-
-  delete(handle: string): void {
-    this.entries.delete(handle);
-  }
-
-  private sweep(): void {
-    const now = this.now();
-    for (const [handle, entry] of this.entries)
-      if (entry.expiresAt <= now) this.entries.delete(handle);
-  }
-}
-
 /** What a browser's sign-in keeps on the server between start and callback. */
 interface PendingSignIn {
   state: string;
@@ -224,6 +171,8 @@ const StartQuery = z.object({ next: z.string().max(2_000).optional() });
 
 export interface OidcRoutesOptions {
   config: OidcConfig;
+  /** Where sign-ins under way are kept, so the callback may reach any replica. */
+  db: Db;
   signIn: SignInPort;
   /** This server's public base URL; the provider sends people back to `<publicUrl>/auth/oidc/callback`. */
   publicUrl: () => string;
@@ -236,7 +185,7 @@ export function oidcRoutes(
   done: (error?: Error) => void,
 ): void {
   const party = new OidcRelyingParty(options.config);
-  const pending = new ExpiringStore<PendingSignIn>(SIGN_IN_TTL_MS, 10_000);
+  const pending = new PendingSignIns<PendingSignIn>(options.db, "browser", SIGN_IN_TTL_MS, 10_000);
   const redirectUri = () => `${options.publicUrl().replace(/\/+$/, "")}${COOKIE_PATH}/callback`;
 
   app.get("/auth/oidc/start", async (request, reply) => {
@@ -254,7 +203,7 @@ export function oidcRoutes(
     const handle = request.cookies[OIDC_SIGN_IN_COOKIE];
     reply.clearCookie(OIDC_SIGN_IN_COOKIE, { path: COOKIE_PATH });
     try {
-      const started = handle ? pending.take(handle) : undefined;
+      const started = handle ? await pending.take(handle) : undefined;
       if (!started) throw OidcErrors.signInNotStarted();
       const identity = await exchangeCode(party, started, redirectUri(), request.url);
       const client = clientInfo(request);
@@ -275,7 +224,7 @@ export function oidcRoutes(
  */
 async function authorizationUrl(
   party: OidcRelyingParty,
-  pending: ExpiringStore<PendingSignIn>,
+  pending: PendingSignIns<PendingSignIn>,
   next: string,
   redirectUri: string,
   reply: FastifyReply,
@@ -288,7 +237,7 @@ async function authorizationUrl(
     codeVerifier: oidc.randomPKCECodeVerifier(),
     next,
   };
-  const handle = pending.put(started);
+  const handle = await pending.put(started);
   reply.setCookie(OIDC_SIGN_IN_COOKIE, handle, {
     httpOnly: true,
     // Lax: the provider's redirect back is a top-level GET from another site.

@@ -17,6 +17,8 @@ import { JOBS } from "./replicas.js";
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  /** Agents being ended: not waited for by the sweep (a lost node's may take the engine a while), but by stop. */
+  private readonly ending = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -39,10 +41,20 @@ export class Sweeper {
     }, 1_000);
   }
 
-  /** Stops the timer and waits for a sweep under way. */
+  /** Stops the timer and waits for a sweep under way, and the agents it is ending. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.sweeping;
+    await Promise.all(this.ending);
+  }
+
+  /** Ends an attempt's agent without holding up the sweep. */
+  private end(id: string): void {
+    const ending = this.deps.executor
+      .terminate(id)
+      .catch((err: unknown) => this.deps.log.warn({ err, attemptId: id }, "could not end the agent"))
+      .finally(() => this.ending.delete(ending));
+    this.ending.add(ending);
   }
 
   private async tick(): Promise<void> {
@@ -51,7 +63,7 @@ export class Sweeper {
   }
 
   private async sweep(): Promise<void> {
-    const { db, executor, config, attemptFailed } = this.deps;
+    const { db, config, attemptFailed } = this.deps;
     const now = new Date();
     const timedOut = await db
       .selectFrom("attempts")
@@ -69,7 +81,7 @@ export class Sweeper {
         code: "TIMED_OUT",
         message: `the task timed out after ${seconds}s`,
       });
-      await executor.terminate(a.id);
+      this.end(a.id);
     }
     const stale = await db
       .selectFrom("attempts")
@@ -83,7 +95,7 @@ export class Sweeper {
         code: "AGENT_LOST",
         message: `no heartbeat from the agent for ${config.heartbeatTimeoutSeconds}s`,
       });
-      await executor.terminate(a.id);
+      this.end(a.id);
     }
   }
 }
