@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   apiClient,
   drydock,
+  executionEnd,
   example,
   fixture,
   freePort,
@@ -93,18 +94,7 @@ async function launch(file: string, workflow: string, inputs: string[] = []): Pr
   return (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
 }
 
-async function finished(id: string, timeoutMs = 180_000) {
-  return waitFor(
-    `execution ${id} to end`,
-    async () => {
-      const detail = await api.executions.get.query({ id });
-      return ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"].includes(detail.execution.status)
-        ? detail
-        : undefined;
-    },
-    timeoutMs,
-  );
-}
+const finished = (id: string, timeoutMs = 180_000) => executionEnd(api, id, timeoutMs);
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "drydock-e2e-compose-"));

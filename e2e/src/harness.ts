@@ -217,6 +217,20 @@ export async function waitFor<T>(
   }
 }
 
+/** The execution's detail once it has ended (SUCCEEDED, FAILED, ABORTED or TIMED_OUT). */
+export function executionEnd(api: ApiClient, id: string, timeoutMs = 180_000) {
+  return waitFor(
+    `execution ${id} to end`,
+    async () => {
+      const detail = await api.executions.get.query({ id });
+      return ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"].includes(detail.execution.status)
+        ? detail
+        : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 /** A TCP port free on loopback now (for a server this test cannot start on port 0 itself). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

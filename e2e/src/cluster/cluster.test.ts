@@ -18,7 +18,16 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { ideLink, launchDebugAndResume } from "../debug-and-resume.js";
-import { apiClient, drydock, example, fixture, launchChromium, ROOT, waitFor } from "../harness.js";
+import {
+  apiClient,
+  drydock,
+  executionEnd,
+  example,
+  fixture,
+  launchChromium,
+  ROOT,
+  waitFor,
+} from "../harness.js";
 import type { ApiClient } from "../harness.js";
 import { signInPage } from "../sign-in.js";
 
@@ -96,18 +105,7 @@ async function launch(workflow: string, inputs: string[] = []): Promise<string> 
   return (launched.stdout + launched.stderr).match(/execution (x[a-z0-9]+) started/)?.[1] ?? "";
 }
 
-async function finished(id: string, timeoutMs = 240_000) {
-  return waitFor(
-    `execution ${id} to end`,
-    async () => {
-      const detail = await api.executions.get.query({ id });
-      return ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"].includes(detail.execution.status)
-        ? detail
-        : undefined;
-    },
-    timeoutMs,
-  );
-}
+const finished = (id: string, timeoutMs = 240_000) => executionEnd(api, id, timeoutMs);
 
 /** The node each running task of the execution's attempts was placed on, by attempt. */
 async function placement(executionId: string): Promise<Map<string, string>> {

@@ -44,16 +44,17 @@ export const computePipeline = (t: string, i: Record<string, JsonValue>): JsonVa
       ? (i.x as number) ** 2 * (i.k as number)
       : (i.xs as number[]).reduce((a, b) => a + b, 0);
 
-/** Registers `spec` with `tasks` as `version` of project "default", on a stand-in bundle. */
+/** Registers `spec` with `tasks` as `version` of project "default", on `bundle` (a stand-in by default). */
 export async function registerWorkflow(
   db: Db,
   spec: WorkflowSpec,
   tasks: TaskSpec[],
   version: string,
+  bundle = "a".repeat(64),
 ): Promise<void> {
   await db
     .insertInto("bundles")
-    .values({ sha256: "a".repeat(64), size: 1 })
+    .values({ sha256: bundle, size: 1 })
     .onConflict((oc) => oc.doNothing())
     .execute();
   await db
@@ -62,7 +63,7 @@ export async function registerWorkflow(
       project: "default",
       name: spec.name,
       version,
-      bundle: "a".repeat(64),
+      bundle,
       entry: "wf.ts",
       spec: JSON.stringify(spec),
       tasks: JSON.stringify(tasks),

@@ -3,21 +3,18 @@
  * prints its arguments and environment, then sleeps until stopped (exiting 143 on SIGTERM, as an agent does).
  * The whole stack on it (ImageSpec images, interactive sessions, compose) is tested in e2e/src/compose.test.ts.
  */
-import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { promisify } from "node:util";
+import { join } from "node:path";
 
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
+import { buildStandInAgent } from "../__tests__/stand-in-agent.js";
 import { createLogger } from "../logger.js";
 import { containerName, DockerExecutor, LABELS } from "./docker.js";
 import type { AttemptExit } from "./executor.js";
 
-const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, "../../../..");
 const IMAGE = "drydock-test/fake-agent:latest";
 const docker = new Docker({ socketPath: "/var/run/docker.sock" });
 const instance = `test-${process.pid}`;
@@ -68,23 +65,11 @@ const engine = { timeout: 30_000, interval: 100 };
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "drydock-docker-test-"));
-  // The base image (built once per machine, offline; about 90 s the first time).
-  const { stdout } = await run("bash", [join(ROOT, "infra/images/base/build.sh")], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const base = stdout.match(/base image (\S+)/)?.[1] ?? "";
-  const context = join(work, "image");
-  await run("mkdir", ["-p", context]);
-  await writeFile(
-    join(context, "agent.sh"),
+  await buildStandInAgent(
+    IMAGE,
+    work,
     '#!/bin/sh\necho "args: $*"\necho "endpoint: $DRYDOCK_ENDPOINT token: $DRYDOCK_AGENT_TOKEN heartbeat: $DRYDOCK_HEARTBEAT_MS"\ntrap \'echo "stopping"; exit 143\' TERM\nwhile :; do sleep 0.2; done\n',
-    { mode: 0o755 },
   );
-  await writeFile(
-    join(context, "Dockerfile"),
-    `FROM ${base}\nCOPY agent.sh /agent.sh\nENTRYPOINT ["/agent.sh"]\n`,
-  );
-  await run("docker", ["build", "--network", "none", "-q", "-t", IMAGE, context]);
 }, 10 * 60_000);
 
 afterAll(async () => {

@@ -6,21 +6,22 @@
  * or, for an attempt whose id says "exits", exits 7 at once.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 
 import Docker from "dockerode";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
+import { buildStandInAgent } from "../__tests__/stand-in-agent.js";
+
 import { LABELS } from "./executor.js";
 import type { AttemptExit } from "./executor.js";
 import { placementConstraints, serviceName, SwarmExecutor } from "./swarm.js";
 
 const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, "../../../..");
 const IMAGE = "drydock-test/swarm-fake-agent:latest";
 const docker = new Docker({ socketPath: "/var/run/docker.sock" });
 const instance = `swarm-test-${process.pid}`;
@@ -94,15 +95,9 @@ beforeAll(async () => {
   nodeId = (await swarm()).NodeID;
   await run("docker", ["node", "update", "--label-add", `${NODE_LABEL}=yes`, nodeId]);
   await docker.createNetwork({ Name: NETWORK, Driver: "overlay", Attachable: true });
-  // The base image (built once per machine, offline; about 90 s the first time).
-  const { stdout } = await run("bash", [join(ROOT, "infra/images/base/build.sh")], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const base = stdout.match(/base image (\S+)/)?.[1] ?? "";
-  const context = join(work, "image");
-  await run("mkdir", ["-p", context]);
-  await writeFile(
-    join(context, "agent.sh"),
+  await buildStandInAgent(
+    IMAGE,
+    work,
     [
       "#!/bin/sh",
       'echo "args: $*"',
@@ -113,13 +108,7 @@ beforeAll(async () => {
       "while :; do sleep 0.2; done",
       "",
     ].join("\n"),
-    { mode: 0o755 },
   );
-  await writeFile(
-    join(context, "Dockerfile"),
-    `FROM ${base}\nCOPY agent.sh /agent.sh\nENTRYPOINT ["/agent.sh"]\n`,
-  );
-  await run("docker", ["build", "--network", "none", "-q", "-t", IMAGE, context]);
 }, 10 * 60_000);
 
 afterAll(async () => {
@@ -232,7 +221,8 @@ describe("SwarmExecutor", { timeout: 60_000 }, () => {
     }, engine);
     expect(await agentLog("sa.n0.a1")).toContain("args: --attempt sa.n0.a1");
     // The task is told which node it was placed on (the engine's own name: a one-node swarm here).
-    expect(await agentLog("sa.n0.a1")).toContain(`node: ${(await docker.info()).Name}`);
+    const { Name: engineName } = (await docker.info()) as { Name: string };
+    expect(await agentLog("sa.n0.a1")).toContain(`node: ${engineName}`);
     const containers = await docker.listContainers({
       filters: { label: [`${LABELS.attempt}=sa.n0.a1`] },
     });

@@ -17,7 +17,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { testDatabase } from "../__tests__/postgres.js";
-import { pipelineSpec, testTask as task } from "../__tests__/pipeline.js";
+import { pipelineSpec, registerWorkflow, testTask as task } from "../__tests__/pipeline.js";
 import { attemptAndNode, ScriptedExecutor } from "../__tests__/scripted-executor.js";
 import { testServices } from "../__tests__/services.js";
 import type { LocalBlobStore } from "../blobs/blob-store.js";
@@ -169,18 +169,7 @@ function agents(
 
 async function register(spec: WorkflowSpec, tasks: TaskSpec[], bundle = BUNDLE): Promise<string> {
   const version = `v${++seq}`;
-  await db
-    .insertInto("workflow_versions")
-    .values({
-      project: "default",
-      name: spec.name,
-      version,
-      bundle,
-      entry: "wf.ts",
-      spec: JSON.stringify(spec),
-      tasks: JSON.stringify(tasks),
-    })
-    .execute();
+  await registerWorkflow(db, spec, tasks, version, bundle);
   return version;
 }
 

@@ -145,9 +145,12 @@ export class Scheduler {
         ended.map((r) => r.id),
         unowned,
       );
-    } finally {
-      for (const r of ended) await r.release();
+    } catch (error) {
+      // Their rows stay: the next sweep (here or on another replica) takes over what is left.
+      for (const r of ended) await r.abandon();
+      throw error;
     }
+    for (const r of ended) await r.release();
     if (ended.length > 0 || unowned) this.dispatcher.pump();
   }
 

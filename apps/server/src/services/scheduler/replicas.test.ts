@@ -55,7 +55,7 @@ describe("Replica", () => {
     await db.deleteFrom("server_replicas").execute();
   });
 
-  it("knows a replica ended once its lock session is gone, and gives it to one taker only", async () => {
+  it("knows a replica ended once its lock session is gone, gives it to one taker at a time, and forgets it once taken over", async () => {
     const dead = await Replica.join(db, newReplicaId(), () => undefined);
     const lost = vi.fn();
     const dying = await Replica.join(db, newReplicaId(), lost);
@@ -69,7 +69,11 @@ describe("Replica", () => {
     const [byB, byC] = await Promise.all([b.ended(), c.ended()]);
     const taken = [...byB, ...byC].map((r) => r.id).sort();
     expect(taken).toEqual([dead.id, dying.id].sort());
-    for (const r of [...byB, ...byC]) await r.release();
+    // A takeover that failed lets go and keeps the row: the next look finds the replica again.
+    for (const r of [...byB, ...byC]) await r.abandon();
+    const again = await c.ended();
+    expect(again.map((r) => r.id).sort()).toEqual([dead.id, dying.id].sort());
+    for (const r of again) await r.release();
     expect(await b.ended()).toEqual([]);
     const rows = await db.selectFrom("server_replicas").select("id").execute();
     expect(rows.map((r) => r.id).sort()).toEqual([b.id, c.id].sort());

@@ -31,6 +31,8 @@ export interface EndedReplica {
   id: string;
   /** Forgets the replica (its row) and lets its lock go: call once its attempts are taken over. */
   release(): Promise<void>;
+  /** Lets its lock go and keeps its row: the takeover failed, and this or another replica tries again. */
+  abandon(): Promise<void>;
 }
 
 export class Replica {
@@ -124,6 +126,7 @@ export class Replica {
           await this.db.deleteFrom("server_replicas").where("id", "=", other.id).execute();
           await this.unlock(other.lock_key);
         },
+        abandon: () => this.unlock(other.lock_key),
       });
     }
     return ended;

@@ -52,7 +52,9 @@ export class Sweeper {
   private end(id: string): void {
     const ending = this.deps.executor
       .terminate(id)
-      .catch((err: unknown) => this.deps.log.warn({ err, attemptId: id }, "could not end the agent"))
+      .catch((err: unknown) =>
+        this.deps.log.warn({ err, attemptId: id }, "could not end the agent"),
+      )
       .finally(() => this.ending.delete(ending));
     this.ending.add(ending);
   }
