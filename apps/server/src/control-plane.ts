@@ -117,7 +117,12 @@ export interface ServiceDeps extends Pick<
 > {
   config: Pick<
     ServerConfig,
-    "maxParallel" | "heartbeatTimeoutSeconds" | "lostAttemptRetries" | "relayUrl" | "ideOrigin"
+    | "maxParallel"
+    | "heartbeatTimeoutSeconds"
+    | "startTimeoutSeconds"
+    | "lostAttemptRetries"
+    | "relayUrl"
+    | "ideOrigin"
   >;
   blobs: LocalBlobStore;
   signer: BlobUrlSigner;

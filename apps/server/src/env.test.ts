@@ -85,14 +85,15 @@ describe("readServerConfig", () => {
     expect(() => readServerConfig({ DRYDOCK_EXECUTOR: "swarm" })).toThrow(
       "DRYDOCK_EXECUTOR=swarm needs DRYDOCK_SWARM_NETWORK",
     );
-    // Waiting for a node longer than the heartbeat timeout would end as "lost" instead.
+    // Waiting for a node longer than the start timeout would end as "lost" instead.
     expect(() =>
       readServerConfig({
         DRYDOCK_EXECUTOR: "swarm",
         DRYDOCK_SWARM_NETWORK: "n",
-        DRYDOCK_SWARM_UNPLACED_SECONDS: "30",
+        DRYDOCK_SWARM_UNPLACED_SECONDS: "60",
+        DRYDOCK_START_TIMEOUT_SECONDS: "60",
       }),
-    ).toThrow("DRYDOCK_SWARM_UNPLACED_SECONDS (30) must be below the heartbeat timeout (30s)");
+    ).toThrow("DRYDOCK_SWARM_UNPLACED_SECONDS (60) must be below the start timeout (60s)");
     expect(readServerConfig({ DRYDOCK_EXECUTOR: "docker" }).executor).toBe("docker");
   });
 
@@ -102,12 +103,14 @@ describe("readServerConfig", () => {
       DRYDOCK_SIGNING_SECRET: "s".repeat(32),
       DRYDOCK_REGISTRY: "10.77.0.11:5000",
       DRYDOCK_HEARTBEAT_TIMEOUT_SECONDS: "12",
+      DRYDOCK_START_TIMEOUT_SECONDS: "90",
     });
     expect(config).toMatchObject({
       sharedDir: "/var/lib/drydock-shared",
       signingSecret: "s".repeat(32),
       registry: "10.77.0.11:5000",
       heartbeatTimeoutSeconds: 12,
+      startTimeoutSeconds: 90,
     });
     expect(() => readServerConfig({ DRYDOCK_REGISTRY: "http://10.77.0.11:5000/v2" })).toThrow(
       "DRYDOCK_REGISTRY must be host[:port], e.g. 10.77.0.11:5000 (no scheme, no path)",

@@ -145,6 +145,11 @@ const ServerConfigFields = z.object({
   maxParallel: z.coerce.number().int().min(1).max(1_000).default(8),
   /** An attempt with no heartbeat for this long is declared lost. */
   heartbeatTimeoutSeconds: z.coerce.number().int().min(5).default(30),
+  /**
+   * An attempt launched whose agent has not started yet (its image pulling, its container or process starting,
+   * a cluster's scheduler busy) is declared lost after this long: starting is not judged by the heartbeat.
+   */
+  startTimeoutSeconds: z.coerce.number().int().min(5).default(300),
   /** A lost attempt (agent died, server restarted under it) is re-run at most this many times. */
   lostAttemptRetries: z.coerce.number().int().min(0).default(2),
   /** What agents inherit from the server's environment: only what a process needs to run, no secrets. */
@@ -164,11 +169,11 @@ function checkSwarm(config: z.infer<typeof ServerConfigFields>, ctx: z.Refinemen
       message:
         "DRYDOCK_EXECUTOR=swarm needs DRYDOCK_SWARM_NETWORK: the attachable overlay network attempts join, from which they reach the server and the relay",
     });
-  if (config.swarm.unplacedSeconds >= config.heartbeatTimeoutSeconds)
+  if (config.swarm.unplacedSeconds >= config.startTimeoutSeconds)
     ctx.addIssue({
       code: "custom",
       path: ["swarm", "unplacedSeconds"],
-      message: `DRYDOCK_SWARM_UNPLACED_SECONDS (${config.swarm.unplacedSeconds}) must be below the heartbeat timeout (${config.heartbeatTimeoutSeconds}s): an attempt waiting for a node that long is declared lost first`,
+      message: `DRYDOCK_SWARM_UNPLACED_SECONDS (${config.swarm.unplacedSeconds}) must be below the start timeout (${config.startTimeoutSeconds}s): an attempt waiting for a node that long is declared lost first`,
     });
 }
 
@@ -213,6 +218,7 @@ export function readServerConfig(
     maxParallel: env.DRYDOCK_MAX_PARALLEL,
     registry: env.DRYDOCK_REGISTRY || undefined,
     heartbeatTimeoutSeconds: env.DRYDOCK_HEARTBEAT_TIMEOUT_SECONDS,
+    startTimeoutSeconds: env.DRYDOCK_START_TIMEOUT_SECONDS,
     executor: env.DRYDOCK_EXECUTOR || undefined,
     events: env.DRYDOCK_EVENTS || undefined,
     docker: {

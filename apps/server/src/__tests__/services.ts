@@ -23,6 +23,7 @@ export async function testServices(
     config: {
       maxParallel: 4,
       heartbeatTimeoutSeconds: 30,
+      startTimeoutSeconds: 300,
       lostAttemptRetries: 0,
       relayUrl: "http://127.0.0.1:8081",
       ideOrigin: "http://localhost:8081",

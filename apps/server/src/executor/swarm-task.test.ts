@@ -27,7 +27,7 @@ describe("ServiceEnd", () => {
   const limits = { unplacedMs: 20_000, stoppingMs: 7_000 };
 
   it("waits for a removed service's task to stop, and gives up on it after stoppingMs (its node is gone)", () => {
-    const end = new ServiceEnd(limits, () => undefined, 0);
+    const end = new ServiceEnd(limits, () => undefined);
     const stopping = task("running", "remove", { ContainerStatus: running });
     expect(end.next({ task: task("running", "running"), exists: true }, 1_000)).toBeUndefined();
     expect(end.next({ task: stopping, exists: false }, 2_000)).toBeUndefined();
@@ -42,34 +42,43 @@ describe("ServiceEnd", () => {
     const stopped = task("shutdown", "remove", {
       ContainerStatus: { ContainerID: "c1", ExitCode: 143 },
     });
-    expect(
-      new ServiceEnd(limits, () => undefined, 0).next({ task: stopped, exists: false }),
-    ).toEqual({ task: stopped, how: "removed" });
-    const end = new ServiceEnd(limits, () => undefined, 0);
+    expect(new ServiceEnd(limits, () => undefined).next({ task: stopped, exists: false })).toEqual({
+      task: stopped,
+      how: "removed",
+    });
+    const end = new ServiceEnd(limits, () => undefined);
     const seen = task("running", "running", { ContainerStatus: running });
     end.next({ task: seen, exists: true }, 1_000);
     expect(end.next({ exists: false }, 1_500)).toEqual({ task: seen, how: "removed" });
   });
 
-  it("tells once why no node takes a pending task, and ends it after unplacedMs", () => {
+  it("tells once why no node takes a pending task, and ends it unplacedMs after the engine first said so", () => {
     const told: SwarmTask[] = [];
-    const end = new ServiceEnd(limits, (t) => told.push(t), 0);
+    const end = new ServiceEnd(limits, (t) => told.push(t));
     const pending = task("pending", "running", {
       Err: "no suitable node (scheduling constraints not satisfied on 3 nodes)",
     });
     expect(end.next({ task: task("pending", "running"), exists: true }, 500)).toBeUndefined();
     expect(told).toEqual([]);
-    expect(end.next({ task: pending, exists: true }, 1_000)).toBeUndefined();
-    expect(end.next({ task: pending, exists: true }, 19_999)).toBeUndefined();
+    expect(end.next({ task: pending, exists: true }, 5_000)).toBeUndefined();
+    expect(end.next({ task: pending, exists: true }, 24_999)).toBeUndefined();
     expect(told).toEqual([pending]);
-    expect(end.next({ task: pending, exists: true }, 20_000)).toEqual({
+    expect(end.next({ task: pending, exists: true }, 25_000)).toEqual({
       task: pending,
       how: "unplaced",
     });
   });
 
+  it("waits past unplacedMs for a task the engine has not scheduled yet without a reason (a busy manager)", () => {
+    const end = new ServiceEnd(limits, () => undefined);
+    for (const state of ["new", "allocated", "pending"])
+      expect(end.next({ task: task(state, "running"), exists: true }, 60_000)).toBeUndefined();
+    const started = task("running", "running", { ContainerStatus: running });
+    expect(end.next({ task: started, exists: true }, 61_000)).toBeUndefined();
+  });
+
   it("ends a task that stopped by itself, and keeps waiting for one not created yet", () => {
-    const end = new ServiceEnd(limits, () => undefined, 0);
+    const end = new ServiceEnd(limits, () => undefined);
     expect(end.next({ exists: true }, 100)).toBeUndefined();
     const failed = task("failed", "shutdown", {
       ContainerStatus: { ContainerID: "c1", ExitCode: 7 },

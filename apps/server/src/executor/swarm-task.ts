@@ -68,17 +68,19 @@ export function describeDemands(task: SwarmTask): string {
 /**
  * Decides from successive looks at an attempt's service when it has ended. A removed service's running task is
  * waited for while it stops (its last output comes meanwhile), but at most `stoppingMs`: a task on a node that
- * went away never reports again. `onUnplaced` hears once why no node takes the task, when the engine says.
+ * went away never reports again. A task is given up on as unplaced once the engine has said for `unplacedMs`
+ * why no node takes it; one merely not scheduled yet (a busy manager, many services at once) is waited for.
+ * `onUnplaced` hears that reason once.
  */
 export class ServiceEnd {
   private last?: SwarmTask;
   private removedAt?: number;
-  private toldUnplaced = false;
+  /** When the engine first gave a reason why no node takes the task. */
+  private unplacedAt?: number;
 
   constructor(
     private readonly limits: { unplacedMs: number; stoppingMs: number },
     private readonly onUnplaced: (task: SwarmTask) => void,
-    private readonly since = Date.now(),
   ) {}
 
   next(look: ServiceLook, now = Date.now()): Ended | undefined {
@@ -92,12 +94,12 @@ export class ServiceEnd {
       this.removedAt ??= now;
       return now - this.removedAt >= this.limits.stoppingMs ? { task, how: "removed" } : undefined;
     }
-    if (task && UNPLACED.has(task.Status.State)) {
-      if (task.Status.Err && !this.toldUnplaced) {
-        this.toldUnplaced = true;
+    if (task && UNPLACED.has(task.Status.State) && task.Status.Err) {
+      if (this.unplacedAt === undefined) {
+        this.unplacedAt = now;
         this.onUnplaced(task);
       }
-      if (now - this.since >= this.limits.unplacedMs) return { task, how: "unplaced" };
+      if (now - this.unplacedAt >= this.limits.unplacedMs) return { task, how: "unplaced" };
     }
     return undefined;
   }

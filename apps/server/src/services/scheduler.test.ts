@@ -70,7 +70,12 @@ beforeAll(async () => {
     executor,
     bus,
     log: createLogger("silent"),
-    config: { maxParallel: 4, heartbeatTimeoutSeconds: 30, lostAttemptRetries: 1 },
+    config: {
+      maxParallel: 4,
+      heartbeatTimeoutSeconds: 30,
+      startTimeoutSeconds: 300,
+      lostAttemptRetries: 1,
+    },
   });
   await scheduler.start();
 });
@@ -190,6 +195,67 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
       "the agent exited with code 137 before reporting a result; its last output:\nout of memory",
     );
     expect(end.error.code).toBe("AGENT_EXITED");
+  });
+
+  it("declares a silent running agent lost after the heartbeat timeout, and one not started yet only after the start timeout", async () => {
+    // Element 0's agent starts and then goes silent; element 1's never starts (its image still pulling).
+    executor.behaviour = async ({ attemptId }) => {
+      if (attemptId.includes("[0]")) await scheduler.attemptStarted(attemptId, 4242);
+      await new Promise(() => undefined);
+    };
+    const spec: WorkflowSpec = {
+      name: "silent",
+      inputs: {},
+      required: [],
+      nodes: [
+        {
+          kind: "map",
+          id: "n0",
+          task: "hang",
+          over: { x: { kind: "literal", value: [1, 2] } },
+          inputs: {},
+        },
+      ],
+      output: { kind: "node", node: "n0" },
+    };
+    const { id } = await run(spec, [task("hang", ["x"])]);
+    const [running, starting] = [`${id}.n0[0].a1`, `${id}.n0[1].a1`];
+    const attempt = (attemptId: string) =>
+      db
+        .selectFrom("attempts")
+        .select(["status", "error"])
+        .where("id", "=", attemptId)
+        .executeTakeFirstOrThrow();
+    await vi.waitFor(async () => expect((await attempt(running)).status).toBe("RUNNING"));
+    await vi.waitFor(() => expect(executor.launched).toContain(starting));
+    const silentFor = (ids: string[], seconds: number) =>
+      db
+        .updateTable("attempts")
+        .set({ heartbeat_at: new Date(Date.now() - seconds * 1000) })
+        .where("id", "in", ids)
+        .execute();
+    // 31 s without a word: past the heartbeat timeout (30 s), well within the start timeout (300 s).
+    await silentFor([running, starting], 31);
+    await vi.waitFor(async () => expect((await attempt(running)).status).toBe("LOST"), {
+      timeout: 5_000,
+    });
+    expect((await attempt(running)).error).toMatchObject({
+      code: "AGENT_LOST",
+      message: "no heartbeat from the agent for 30s",
+    });
+    // Two more sweeps: the attempt still starting is left alone.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect((await attempt(starting)).status).toBe("QUEUED");
+    await silentFor([starting], 301);
+    await vi.waitFor(async () => expect((await attempt(starting)).status).toBe("LOST"), {
+      timeout: 5_000,
+    });
+    expect((await attempt(starting)).error).toMatchObject({
+      code: "AGENT_LOST",
+      message: "the agent did not start within 300s of its launch",
+    });
+    expect(executor.terminated).toEqual(expect.arrayContaining([running, starting]));
+    await scheduler.abort(id);
   });
 
   it("times out a running attempt and terminates it", async () => {

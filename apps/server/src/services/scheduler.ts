@@ -40,6 +40,13 @@ export class Scheduler {
   private readonly owner: Owner = { replica: undefined };
   private replica: Replica | undefined;
   private readonly takeOverDeps: TakeOverDeps;
+  /**
+   * Settles once `start` has joined the replicas and taken over what ended ones left: before that, this replica
+   * owns no attempt, so a warm agent asking for its next one (the server restarted under it) must wait, not be
+   * told there is nothing and exit.
+   */
+  private readonly joined: Promise<void>;
+  private settleJoined!: (error?: Error) => void;
 
   constructor(
     private readonly deps: {
@@ -47,7 +54,10 @@ export class Scheduler {
       executor: Executor;
       bus: EventBus;
       log: Logger;
-      config: Pick<ServerConfig, "maxParallel" | "heartbeatTimeoutSeconds" | "lostAttemptRetries">;
+      config: Pick<
+        ServerConfig,
+        "maxParallel" | "heartbeatTimeoutSeconds" | "startTimeoutSeconds" | "lostAttemptRetries"
+      >;
       /**
        * The replica's lock connection broke: other replicas may take its attempts over from now on, so this
        * server must stop (and be started again). The scheduler has stopped launching already.
@@ -101,6 +111,11 @@ export class Scheduler {
       exclusively: (job, pass) => this.requireReplica().exclusively(job, pass),
     });
     executor.onExit((id, exit) => void this.attempts.agentExited(id, exit));
+    this.joined = new Promise<void>((resolve, reject) => {
+      this.settleJoined = (error) => (error ? reject(error) : resolve());
+    });
+    // A start that fails fails the calls that waited for it; with none waiting, nothing is left unhandled.
+    this.joined.catch(() => undefined);
   }
 
   /**
@@ -109,6 +124,19 @@ export class Scheduler {
    * DAG. From then on, each sweep also takes over the attempts of replicas that end.
    */
   async start(): Promise<void> {
+    try {
+      await this.join();
+      this.settleJoined();
+    } catch (error) {
+      this.settleJoined(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+    await this.executions.resumeRunning();
+    this.sweeper.start();
+    this.dispatcher.pump();
+  }
+
+  private async join(): Promise<void> {
     this.replica = await Replica.join(
       this.deps.db,
       this.deps.replica ?? newReplicaId(),
@@ -124,9 +152,6 @@ export class Scheduler {
     this.owner.replica = this.replica.id;
     this.deps.log.info({ replica: this.replica.id }, "joined the server replicas");
     await this.takeOverEnded(true);
-    await this.executions.resumeRunning();
-    this.sweeper.start();
-    this.dispatcher.pump();
   }
 
   private requireReplica(): Replica {
@@ -203,7 +228,8 @@ export class Scheduler {
   }
 
   /** A warm agent has reported `attemptId`: the next queued attempt of its execution, with its token, or null. */
-  handOver(attemptId: string): Promise<{ attemptId: string; token: string } | null> {
+  async handOver(attemptId: string): Promise<{ attemptId: string; token: string } | null> {
+    await this.joined;
     return this.dispatcher.handOver(attemptId);
   }
 }

@@ -91,20 +91,26 @@ class SharedEngine {
   readonly launches: { attemptId: string; by: string }[] = [];
   private readonly running = new Set<string>();
   private readonly views = new Map<string, (id: string, exit: AttemptExit) => void>();
-  constructor(private readonly agent: (attempt: AttemptLaunch) => Promise<void>) {}
+  constructor(
+    private readonly agent: (attempt: AttemptLaunch) => Promise<void>,
+    /** Agents run the next queued attempt of their execution when handed it (as local processes do). */
+    private readonly warmAgents = false,
+  ) {}
 
   executorFor(replica: string): Executor {
     return {
       kind: "local",
       isolation: "none",
-      warmAgents: false,
+      warmAgents: this.warmAgents,
       launch: async (attempt) => {
         this.launches.push({ attemptId: attempt.attemptId, by: replica });
         this.running.add(attempt.attemptId);
         void this.agent(attempt).then(() => this.exit(attempt.attemptId, 0));
         return { pid: 1 };
       },
-      adopt: async (attemptId) => this.running.has(attemptId),
+      // A warm agent is found by the name it was launched as, whichever attempt it runs now.
+      adopt: async (attemptId, _pid, agent) =>
+        this.running.has(attemptId) || this.running.has(agent),
       handOver: () => false,
       terminate: async (attemptId) => this.exit(attemptId, 143),
       onExit: (listener) => this.views.set(replica, listener),
@@ -148,7 +154,12 @@ describe("Scheduler replicas", () => {
         executor: engine.executorFor(name),
         bus,
         log: createLogger("silent"),
-        config: { maxParallel: 2, heartbeatTimeoutSeconds: 30, lostAttemptRetries: 1 },
+        config: {
+          maxParallel: 2,
+          heartbeatTimeoutSeconds: 30,
+          startTimeoutSeconds: 300,
+          lostAttemptRetries: 1,
+        },
         ...(onReplicaLost ? { onReplicaLost } : {}),
       });
     const lost = vi.fn();
@@ -226,6 +237,98 @@ describe("Scheduler replicas", () => {
       .where("execution_id", "=", "xr")
       .execute();
     expect(attempts.every((x) => x.status === "SUCCEEDED" && x.id.endsWith(".a1"))).toBe(true);
+    await b.stop();
+    await a.stop();
+  });
+
+  it("a warm agent that asks for its next attempt while its server restarts is answered once the new one has joined, not told there is none", async () => {
+    const bus = new EventBus();
+    // The agents start their attempt and keep running it (a debugger, a long task): nothing exits.
+    const engine = new SharedEngine(async (attempt) => {
+      await a.attemptStarted(attempt.attemptId, 1);
+      await new Promise(() => undefined);
+    }, true);
+    const replica = (name: string, onReplicaLost?: () => void) =>
+      new Scheduler({
+        db,
+        executor: engine.executorFor(name),
+        bus,
+        log: createLogger("silent"),
+        config: {
+          maxParallel: 2,
+          heartbeatTimeoutSeconds: 30,
+          startTimeoutSeconds: 300,
+          lostAttemptRetries: 1,
+        },
+        ...(onReplicaLost ? { onReplicaLost } : {}),
+      });
+    const lost = vi.fn();
+    const a = replica("a", lost);
+    await a.start();
+    await registerWorkflow(
+      db,
+      {
+        name: "warm",
+        inputs: {},
+        required: [],
+        nodes: [
+          {
+            kind: "map",
+            id: "n0",
+            task: "hang",
+            over: { x: { kind: "literal", value: [1, 2, 3] } },
+            inputs: {},
+          },
+        ],
+        output: { kind: "node", node: "n0" },
+      },
+      [testTask("hang", ["x"])],
+      "v-warm",
+    );
+    await a.startExecution({
+      id: "xw",
+      project: "default",
+      workflow: "warm",
+      version: "v-warm",
+      inputs: {},
+    });
+    await vi.waitFor(() => expect(engine.launches).toHaveLength(2));
+    const first = engine.launches[0]?.attemptId as string;
+    await a.attemptSucceeded(first, "f".repeat(64), 1);
+    // The server answers the agent's request for its next attempt, and dies before the answer reaches it.
+    const handed = await a.handOver(first);
+    expect(handed?.attemptId).toBe("xw.n0[2].a1");
+    const [{ replica: old } = { replica: null }] = await db
+      .selectFrom("attempts")
+      .select("replica")
+      .where("id", "=", first)
+      .execute();
+    engine.detach("a");
+    await killLockSession(old as string);
+    await vi.waitFor(() => expect(lost).toHaveBeenCalledOnce());
+
+    // The restarted server listens before it has joined; the agent asks again meanwhile.
+    const b = replica("b");
+    const asked = b.handOver(first);
+    await b.start();
+    const again = await asked;
+    expect(again?.attemptId).toBe(handed?.attemptId);
+    expect(again?.token).not.toBe(handed?.token);
+    const rows = await db
+      .selectFrom("attempts")
+      .select(["id", "status", "agent"])
+      .where("execution_id", "=", "xw")
+      .orderBy("id")
+      .execute();
+    const second = engine.launches[1]?.attemptId as string;
+    expect(rows).toEqual(
+      [
+        { id: first, status: "SUCCEEDED", agent: first },
+        { id: second, status: "RUNNING", agent: second },
+        { id: "xw.n0[2].a1", status: "RUNNING", agent: first },
+      ].sort((x, y) => x.id.localeCompare(y.id)),
+    );
+    await b.abort("xw");
     await b.stop();
     await a.stop();
   });

@@ -11,7 +11,6 @@ import type { ServerConfig } from "../../env.js";
 import type { Executor } from "../../executor/executor.js";
 import type { Logger } from "../../logger.js";
 import type { FailureStatus } from "./attempt-lifecycle.js";
-import { ACTIVE_ATTEMPT } from "./open-statuses.js";
 import { JOBS } from "./replicas.js";
 
 export class Sweeper {
@@ -25,7 +24,7 @@ export class Sweeper {
       db: Db;
       executor: Pick<Executor, "terminate">;
       log: Logger;
-      config: Pick<ServerConfig, "heartbeatTimeoutSeconds">;
+      config: Pick<ServerConfig, "heartbeatTimeoutSeconds" | "startTimeoutSeconds">;
       attemptFailed: (id: string, status: FailureStatus, error: ErrorInfo) => Promise<void>;
       takeOver: () => Promise<void>;
       exclusively: (job: number, pass: () => Promise<void>) => Promise<boolean>;
@@ -85,17 +84,33 @@ export class Sweeper {
       });
       this.end(a.id);
     }
+    // A running agent is judged by its heartbeats; one launched but not started yet (QUEUED: its image pulling,
+    // its container starting) by the start timeout, counted from its launch.
+    const before = (seconds: number) => new Date(now.getTime() - seconds * 1000);
     const stale = await db
       .selectFrom("attempts")
-      .select("id")
-      .where("status", "in", ACTIVE_ATTEMPT)
+      .select(["id", "status"])
       .where("pid", "is not", null)
-      .where("heartbeat_at", "<", new Date(now.getTime() - config.heartbeatTimeoutSeconds * 1000))
+      .where((eb) =>
+        eb.or([
+          eb.and([
+            eb("status", "=", "RUNNING"),
+            eb("heartbeat_at", "<", before(config.heartbeatTimeoutSeconds)),
+          ]),
+          eb.and([
+            eb("status", "=", "QUEUED"),
+            eb("heartbeat_at", "<", before(config.startTimeoutSeconds)),
+          ]),
+        ]),
+      )
       .execute();
     for (const a of stale) {
       await attemptFailed(a.id, "LOST", {
         code: "AGENT_LOST",
-        message: `no heartbeat from the agent for ${config.heartbeatTimeoutSeconds}s`,
+        message:
+          a.status === "RUNNING"
+            ? `no heartbeat from the agent for ${config.heartbeatTimeoutSeconds}s`
+            : `the agent did not start within ${config.startTimeoutSeconds}s of its launch`,
       });
       this.end(a.id);
     }
