@@ -1,36 +1,21 @@
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { constants } from "node:os";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 
 import type Docker from "dockerode";
 
-import type { Logger } from "../logger.js";
+import { signalOf, statusOf } from "./engine.js";
+import type { EngineExecutorOptions } from "./engine.js";
 import { agentEnvironment, LABELS } from "./executor.js";
-import type { AttemptExit, AttemptLaunch, Executor, ExecutorOptions } from "./executor.js";
+import type { AttemptExit, AttemptLaunch, Executor } from "./executor.js";
 import { tailFile } from "./tail.js";
 
 export { LABELS } from "./executor.js";
 
 /** `terminateGraceSeconds` becomes each container's stop timeout. */
-export interface DockerExecutorOptions extends ExecutorOptions {
-  docker: Docker;
-  /** The image of tasks without a built ImageSpec (`task.image.ref`). */
-  taskImage: string;
-  /** The network containers join; from it they must reach the server (`endpoint`) and the relay. */
-  network: string;
-  /** The server's URL as containers reach it (known once the server listens). */
-  endpoint: () => string;
-  /** Identifies this server's containers on a shared engine (see LABELS.instance). */
-  instance: string;
-  /** `<dataDir>/attempts`: one folder per attempt, holding the container's output as agent.log. */
-  attemptsDir: string;
-  /** Extra environment for every agent (DRYDOCK_HEARTBEAT_MS, …); the image provides PATH, HOME and the rest. */
-  env: Record<string, string>;
-  log: Logger;
-}
+export type DockerExecutorOptions = EngineExecutorOptions;
 
 interface Running {
   container: Docker.Container;
@@ -45,15 +30,6 @@ export function containerName(attemptId: string): string {
   const hash = createHash("sha256").update(attemptId).digest("hex").slice(0, 8);
   return `drydock-${attemptId.replace(/[^a-zA-Z0-9_.-]/g, "_").slice(0, 80)}-${hash}`;
 }
-
-/** The signal an exit status of 128+n stands for (Docker reports a killed process that way). */
-export function signalOf(code: number): string | null {
-  if (code <= 128) return null;
-  const found = Object.entries(constants.signals).find(([, n]) => n === code - 128);
-  return found ? found[0] : null;
-}
-
-const statusOf = (error: unknown) => (error as { statusCode?: number }).statusCode;
 
 /**
  * Runs each attempt as a container of its task's image: the agent is the image's entrypoint, started with

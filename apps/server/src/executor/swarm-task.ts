@@ -2,7 +2,7 @@
  * What the states of an attempt's Swarm task mean for the attempt: when it has ended, and the exit to report.
  * Apart from the engine, so the cases one engine cannot show (a node that went away) are tested too.
  */
-import { signalOf } from "./docker.js";
+import { signalOf } from "./engine.js";
 import type { AttemptExit } from "./executor.js";
 
 /** The fields of a Swarm task (`GET /tasks`) the Swarm executor reads. */

@@ -9,30 +9,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { NodeSelector } from "@drydock/contracts";
 import type Docker from "dockerode";
 
-import type { Logger } from "../logger.js";
+import { statusOf } from "./engine.js";
+import type { EngineExecutorOptions } from "./engine.js";
 import { agentEnvironment, LABELS } from "./executor.js";
-import type { AttemptExit, AttemptLaunch, Executor, ExecutorOptions } from "./executor.js";
+import type { AttemptExit, AttemptLaunch, Executor } from "./executor.js";
 import { describeDemands, exitOf, isTerminal, newest, ServiceEnd } from "./swarm-task.js";
 import type { Ended, ServiceLook, SwarmTask } from "./swarm-task.js";
 import { tailFile } from "./tail.js";
 
 /** `terminateGraceSeconds` becomes each service's stop grace period. */
-export interface SwarmExecutorOptions extends ExecutorOptions {
-  /** A manager's engine (its socket): services are created, listed and removed there. */
-  docker: Docker;
-  /** The image of tasks without a built ImageSpec (`task.image.ref`); every node must be able to get it. */
-  taskImage: string;
-  /** The attachable overlay network services join; from it they must reach the server (`endpoint`) and the relay. */
-  network: string;
-  /** The server's URL as agents on the overlay network reach it (known once the server listens). */
-  endpoint: () => string;
-  /** Identifies this installation's services on a shared swarm (see LABELS.instance). */
-  instance: string;
-  /** `<dataDir>/attempts`: one folder per attempt, holding the service's output as agent.log. */
-  attemptsDir: string;
-  /** Extra environment for every agent (DRYDOCK_HEARTBEAT_MS, …); the image provides PATH, HOME and the rest. */
-  env: Record<string, string>;
-  log: Logger;
+export interface SwarmExecutorOptions extends EngineExecutorOptions {
   /**
    * How long an attempt's task may wait for a node (no node has the labels, or the free CPU and memory, it asks
    * for) before the attempt is reported as ended, with the engine's reason; default 20. Keep it below the
@@ -55,8 +41,6 @@ interface Watched {
   /** Settles once the task has ended, its output is saved and the service is removed. */
   done: Promise<void>;
 }
-
-const statusOf = (error: unknown) => (error as { statusCode?: number }).statusCode;
 
 /**
  * A service name for an attempt. Swarm names are DNS labels (letters, digits, '-' and '_', at most 63): the
