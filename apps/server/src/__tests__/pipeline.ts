@@ -36,6 +36,17 @@ export const pipelineSpec = (output: Binding): WorkflowSpec => ({
   output,
 });
 
+/** One node, `n0`: task `task` (input `x`) mapped over `values`; the workflow's output is its list. */
+export const mapSpec = (name: string, task: string, values: JsonValue[]): WorkflowSpec => ({
+  name,
+  inputs: {},
+  required: [],
+  nodes: [
+    { kind: "map", id: "n0", task, over: { x: { kind: "literal", value: values } }, inputs: {} },
+  ],
+  output: { kind: "node", node: "n0" },
+});
+
 /** What each of the pipeline's tasks returns for its inputs. */
 export const computePipeline = (t: string, i: Record<string, JsonValue>): JsonValue =>
   t === "range"

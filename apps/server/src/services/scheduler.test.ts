@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { testDatabase } from "../__tests__/postgres.js";
 import {
   computePipeline as compute,
+  mapSpec,
   pipelineSpec,
   registerWorkflow,
   testTask as task,
@@ -203,21 +204,7 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
       if (attemptId.includes("[0]")) await scheduler.attemptStarted(attemptId, 4242);
       await new Promise(() => undefined);
     };
-    const spec: WorkflowSpec = {
-      name: "silent",
-      inputs: {},
-      required: [],
-      nodes: [
-        {
-          kind: "map",
-          id: "n0",
-          task: "hang",
-          over: { x: { kind: "literal", value: [1, 2] } },
-          inputs: {},
-        },
-      ],
-      output: { kind: "node", node: "n0" },
-    };
+    const spec = mapSpec("silent", "hang", [1, 2]);
     const { id } = await run(spec, [task("hang", ["x"])]);
     const [running, starting] = [`${id}.n0[0].a1`, `${id}.n0[1].a1`];
     const attempt = (attemptId: string) =>
@@ -516,21 +503,7 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
   it("hands a warm agent the same next attempt when it asks again after a lost answer", async () => {
     executor.behaviour = ({ attemptId }) =>
       scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
-    const spec: WorkflowSpec = {
-      name: "warm",
-      inputs: {},
-      required: [],
-      nodes: [
-        {
-          kind: "map",
-          id: "n0",
-          task: "hang",
-          over: { x: { kind: "literal", value: [1, 2, 3, 4, 5, 6] } },
-          inputs: {},
-        },
-      ],
-      output: { kind: "node", node: "n0" },
-    };
+    const spec = mapSpec("warm", "hang", [1, 2, 3, 4, 5, 6]);
     const { id } = await run(spec, [task("hang", ["x"])]);
     await vi.waitFor(() =>
       expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(4),

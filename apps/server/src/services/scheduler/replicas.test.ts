@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import {
   computePipeline,
+  mapSpec,
   pipelineSpec,
   registerWorkflow,
   testTask,
@@ -129,6 +130,28 @@ class SharedEngine {
   }
 }
 
+/** A server replica whose executor reaches `engine`, running two attempts at once. */
+function replicaOn(
+  engine: SharedEngine,
+  name: string,
+  bus: EventBus,
+  onReplicaLost?: () => void,
+): Scheduler {
+  return new Scheduler({
+    db,
+    executor: engine.executorFor(name),
+    bus,
+    log: createLogger("silent"),
+    config: {
+      maxParallel: 2,
+      heartbeatTimeoutSeconds: 30,
+      startTimeoutSeconds: 300,
+      lostAttemptRetries: 1,
+    },
+    ...(onReplicaLost ? { onReplicaLost } : {}),
+  });
+}
+
 describe("Scheduler replicas", () => {
   it("a replica killed mid-execution: another adopts its running agents and launches what it had queued, within a sweep; nothing runs twice", async () => {
     const bus = new EventBus();
@@ -149,19 +172,7 @@ describe("Scheduler replicas", () => {
       await to().attemptSucceeded(attempt.attemptId, "f".repeat(64), computePipeline(task, inputs));
     });
     const replica = (name: string, onReplicaLost?: () => void) =>
-      new Scheduler({
-        db,
-        executor: engine.executorFor(name),
-        bus,
-        log: createLogger("silent"),
-        config: {
-          maxParallel: 2,
-          heartbeatTimeoutSeconds: 30,
-          startTimeoutSeconds: 300,
-          lostAttemptRetries: 1,
-        },
-        ...(onReplicaLost ? { onReplicaLost } : {}),
-      });
+      replicaOn(engine, name, bus, onReplicaLost);
     const lost = vi.fn();
     const a = replica("a", lost);
     await a.start();
@@ -249,39 +260,13 @@ describe("Scheduler replicas", () => {
       await new Promise(() => undefined);
     }, true);
     const replica = (name: string, onReplicaLost?: () => void) =>
-      new Scheduler({
-        db,
-        executor: engine.executorFor(name),
-        bus,
-        log: createLogger("silent"),
-        config: {
-          maxParallel: 2,
-          heartbeatTimeoutSeconds: 30,
-          startTimeoutSeconds: 300,
-          lostAttemptRetries: 1,
-        },
-        ...(onReplicaLost ? { onReplicaLost } : {}),
-      });
+      replicaOn(engine, name, bus, onReplicaLost);
     const lost = vi.fn();
     const a = replica("a", lost);
     await a.start();
     await registerWorkflow(
       db,
-      {
-        name: "warm",
-        inputs: {},
-        required: [],
-        nodes: [
-          {
-            kind: "map",
-            id: "n0",
-            task: "hang",
-            over: { x: { kind: "literal", value: [1, 2, 3] } },
-            inputs: {},
-          },
-        ],
-        output: { kind: "node", node: "n0" },
-      },
+      mapSpec("warm", "hang", [1, 2, 3]),
       [testTask("hang", ["x"])],
       "v-warm",
     );
