@@ -119,9 +119,8 @@ function failures(detail: Awaited<ReturnType<typeof finished>>): string {
   return [JSON.stringify(detail.execution.error), ...attempts.slice(0, 20)].join("\n");
 }
 
-/** The node each running task of the execution's attempts was placed on, by attempt. */
-async function placement(executionId: string): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
+/** The names of the services the execution's attempts run in. */
+async function servicesOf(executionId: string): Promise<string[]> {
   const lines = await dk(
     "n1",
     "service",
@@ -131,7 +130,13 @@ async function placement(executionId: string): Promise<Map<string, string>> {
     "--format",
     "{{.Name}}",
   );
-  for (const service of lines.split("\n").filter(Boolean)) {
+  return lines.split("\n").filter(Boolean);
+}
+
+/** The node each running task of the execution's attempts was placed on, by attempt. */
+async function placement(executionId: string): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (const service of await servicesOf(executionId)) {
     const tasks = await dk(
       "n1",
       "service",
@@ -450,22 +455,13 @@ describe("Drydock on a three-node swarm", () => {
         async () => {
           const running = await placement(id);
           if (running.size < 4) return undefined;
-          const services = await dk(
-            "n1",
-            "service",
-            "ls",
-            "--filter",
-            `label=drydock.execution=${id}`,
-            "--format",
-            "{{.Name}}",
-          );
           return dk(
             "n1",
             "service",
             "inspect",
             "--format",
             '{{index .Spec.Labels "drydock.replica"}}',
-            ...services.split("\n").filter(Boolean),
+            ...(await servicesOf(id)),
           ).catch(() => undefined);
         },
         120_000,

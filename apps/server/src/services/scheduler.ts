@@ -45,8 +45,11 @@ export class Scheduler {
    * owns no attempt, so a warm agent asking for its next one (the server restarted under it) must wait, not be
    * told there is nothing and exit.
    */
-  private readonly joined: Promise<void>;
-  private settleJoined!: (error?: Error) => void;
+  private readonly joined: {
+    done: Promise<void>;
+    resolve: () => void;
+    reject: (error: Error) => void;
+  };
 
   constructor(
     private readonly deps: {
@@ -111,11 +114,11 @@ export class Scheduler {
       exclusively: (job, pass) => this.requireReplica().exclusively(job, pass),
     });
     executor.onExit((id, exit) => void this.attempts.agentExited(id, exit));
-    this.joined = new Promise<void>((resolve, reject) => {
-      this.settleJoined = (error) => (error ? reject(error) : resolve());
-    });
+    let settle: Pick<typeof this.joined, "resolve" | "reject"> | undefined;
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.joined = { done, ...settle! };
     // A start that fails fails the calls that waited for it; with none waiting, nothing is left unhandled.
-    this.joined.catch(() => undefined);
+    done.catch(() => undefined);
   }
 
   /**
@@ -126,9 +129,9 @@ export class Scheduler {
   async start(): Promise<void> {
     try {
       await this.join();
-      this.settleJoined();
+      this.joined.resolve();
     } catch (error) {
-      this.settleJoined(error instanceof Error ? error : new Error(String(error)));
+      this.joined.reject(error instanceof Error ? error : new Error(String(error)));
       throw error;
     }
     await this.executions.resumeRunning();
@@ -229,7 +232,7 @@ export class Scheduler {
 
   /** A warm agent has reported `attemptId`: the next queued attempt of its execution, with its token, or null. */
   async handOver(attemptId: string): Promise<{ attemptId: string; token: string } | null> {
-    await this.joined;
+    await this.joined.done;
     return this.dispatcher.handOver(attemptId);
   }
 }
