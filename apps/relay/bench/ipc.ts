@@ -3,7 +3,7 @@
  * announces itself with one `ready` message (its ports, say), then answers numbered requests. A child exits
  * when asked to, and also when the IPC channel closes (the main process died), so nothing outlives a run.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { fork, spawn, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,6 +24,15 @@ export interface ChildOptions {
   nodeFlags?: string[];
   /** Write V8 CPU profiles of the child into `<cpuProfDir>/<name>/` when it exits (`--cpu-prof`). */
   cpuProfDir?: string;
+  /** Run the child in this network namespace (`ip netns exec`; needs root). */
+  netns?: string;
+  /** The address the child listens on (`DRYDOCK_BENCH_HOST`); 127.0.0.1 by default. */
+  listenHost?: string;
+}
+
+/** The address a child listens on: `DRYDOCK_BENCH_HOST`, set by `ChildOptions.listenHost`. */
+export function listenHost(): string {
+  return process.env.DRYDOCK_BENCH_HOST ?? "127.0.0.1";
 }
 
 /** One forked benchmark process, as the main process sees it. */
@@ -71,11 +80,27 @@ export class Child {
     // One directory per child: node writes a profile per thread (tsx's loader thread too), named CPU.<date>.<pid>.<tid>….
     if (options.cpuProfDir)
       execArgv.push("--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfDir, name)}`);
-    const proc = fork(join(benchDir, script), args, {
-      cwd: packageDir,
-      execArgv,
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
+    const env = {
+      ...process.env,
+      ...(options.listenHost ? { DRYDOCK_BENCH_HOST: options.listenHost } : {}),
+    };
+    const stdio: ["ignore", "inherit", "inherit", "ipc"] = ["ignore", "inherit", "inherit", "ipc"];
+    // In another network namespace, `ip netns exec` runs node: the IPC channel is inherited as any fd is.
+    const proc = options.netns
+      ? spawn(
+          "ip",
+          [
+            "netns",
+            "exec",
+            options.netns,
+            process.execPath,
+            ...execArgv,
+            join(benchDir, script),
+            ...args,
+          ],
+          { cwd: packageDir, env, stdio },
+        )
+      : fork(join(benchDir, script), args, { cwd: packageDir, execArgv, env, stdio });
     const child = new Child(name, proc);
     live.add(child);
     void child.exited.then(() => live.delete(child));

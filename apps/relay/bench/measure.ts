@@ -1,15 +1,20 @@
 /**
  * The load generator's side of each measurement, run in the main process against a `Target`: the upstream
- * directly, or the relay with the session's Host, cookie (and Origin, for WebSockets).
+ * directly, the relay with the session's Host, cookie (and Origin, for WebSockets), or the peer with its
+ * subdomain's Host.
  */
 import { Agent, request, type IncomingMessage } from "node:http";
 import { performance } from "node:perf_hooks";
 
 import WebSocket from "ws";
 
+/** The paths measured: the upstream directly, through Drydock's relay, through the peer (localtunnel). */
+export type PathName = "direct" | "relay" | "peer";
+
 export interface Target {
-  name: "direct" | "relay";
-  /** Always on 127.0.0.1: no DNS for `*.localhost`. */
+  name: PathName;
+  /** An address, not a name: no DNS for `*.localhost`. */
+  host: string;
   port: number;
   /** Sent with every HTTP request (Host and cookie for the relay). */
   headers: Record<string, string>;
@@ -25,7 +30,7 @@ function send(
   extra: Record<string, string> = {},
 ) {
   return request({
-    host: "127.0.0.1",
+    host: target.host,
     port: target.port,
     agent,
     method,
@@ -176,7 +181,7 @@ export async function requestsPerSecond(
 ): Promise<Throughput> {
   const { default: autocannon } = await import("autocannon");
   const result = await autocannon({
-    url: `http://127.0.0.1:${target.port}/tiny`,
+    url: `http://${target.host}:${target.port}/tiny`,
     connections,
     duration: seconds,
     headers: target.headers,
@@ -195,7 +200,7 @@ export async function websocketEcho(
   warmup: number,
   measured: number,
 ): Promise<number[]> {
-  const ws = new WebSocket(`ws://127.0.0.1:${target.port}/ws`, {
+  const ws = new WebSocket(`ws://${target.host}:${target.port}/ws`, {
     headers: target.wsHeaders,
     perMessageDeflate: false,
   });

@@ -1,6 +1,6 @@
 /**
  * Child process: the relay under test, built from `src` with an authority that accepts every agent token.
- * Listens on the port given as its argument (a free one if none: a restarted relay takes its predecessor's).
+ * Listens on `DRYDOCK_BENCH_HOST` (127.0.0.1 by default), on the port given as its argument (a free one if none: a restarted relay takes its predecessor's).
  * Announces `{ url, ideOrigin }`; answers `tunnels` (how many it holds), `watch` / `losses` (records why a
  * session's tunnel closes), `rss` (resident memory now) and `memory` (`process.memoryUsage()` after full
  * garbage collections; run with `--expose-gc`).
@@ -8,7 +8,7 @@
 import type { RelayAuthority } from "@drydock/contracts";
 
 import { buildRelay, RelayConfigSchema } from "../src/index.js";
-import { serveParent } from "./ipc.js";
+import { listenHost, serveParent } from "./ipc.js";
 import { BENCH_COOKIE_SECRET, type MemorySample, type RelayReady } from "./shared.js";
 
 const authority: RelayAuthority = {
@@ -26,7 +26,7 @@ const authority: RelayAuthority = {
 };
 
 const config = RelayConfigSchema.parse({
-  host: "127.0.0.1",
+  host: listenHost(),
   port: Number(process.argv[2] ?? 0),
   serverUrl: "http://127.0.0.1:9",
   relayToken: "bench-relay-token-0123456789abcdef",

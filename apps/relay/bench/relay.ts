@@ -1,6 +1,8 @@
 /**
  * Relay benchmark: what the relay path (client → relay → tunnel → agent end → upstream) costs against the
- * direct loopback path (client → upstream), measured in the same run:
+ * direct loopback path (client → upstream) and against the peer, localtunnel (client → its server → one of its
+ * client's pooled connections → upstream; installed from the registry for the run, see `peer.ts`), all measured
+ * in the same run, interleaved:
  *   1. bulk throughput, 100 MB down and up         (goal: relay ≥ 70 % of direct, download)
  *   2. small-request latency, sequential GETs      (goal: relay p50 ≤ direct p50 + 0.2 ms)
  *   3. requests/s with 50 connections (autocannon) (goal: relay ≥ 40 % of direct)
@@ -8,22 +10,24 @@
  *   5. a stalled download beside a 32 MB one         (goals: the 32 MB within 5 s; relay RSS grows ≤ 64 MB)
  *   6. relay memory per idle tunnel, 1,000 tunnels (goal: ≤ 50 KB per tunnel)
  *   7. an agent back after its relay restarts      (goal: ≤ 2 s from the new relay listening)
- * The upstream, the relay and the agent end each run in a child process of their own (bench/*.ts); this
- * process is the load generator. Sections 1–4 also print, per process, the CPU time and the wake-ups
+ * Goals are judged against direct measured in the same run; the table also says, per figure, whether the relay is
+ * ahead of the peer. Sections 1–4 measure the peer too.
+ * The upstream, the relay, the agent end, the peer's server and the peer's client each run in a child process of
+ * their own (bench/*.ts); this process is the load generator. Sections 1–4 also print, per process, the CPU time and the wake-ups
  * (voluntary context switches) each unit of work cost, which says where the relay path's time goes.
  * A missed goal prints MISS; only an error (a lost tunnel, a failed request) makes the exit code non-zero.
  *
- * Run: pnpm --filter @drydock/relay bench [-- --only=bulk,latency,rps,ws,stall,memory,restart] [--cpu-prof[=<dir>]]
+ * Run: pnpm --filter @drydock/relay bench [-- --only=bulk,latency,rps,ws,stall,memory,restart] [--no-peer] [--cpu-prof[=<dir>]]
  * (`--cpu-prof` writes V8 CPU profiles of the relay and agent children into <dir>/<child>/, by default a new
  * directory under the system's temporary directory.) Needs `pnpm --filter @drydock/tunnel build` first
- * (turbo's `bench` task builds dependencies); the relay itself runs from `src`. Takes about 40 s.
+ * (turbo's `bench` task builds dependencies); the relay itself runs from `src`. Takes about a minute, and needs
+ * the registry for the peer (`--no-peer` leaves it out).
  */
 import { mkdirSync } from "node:fs";
 import { Agent, request, type IncomingMessage } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 
-import { CookieSigner, SESSION_COOKIE } from "../src/cookies.js";
 import { Child, killAll, stopAll, type ChildOptions } from "./ipc.js";
 import {
   download,
@@ -33,10 +37,13 @@ import {
   requestsPerSecond,
   upload,
   websocketEcho,
+  type PathName,
   type Target,
 } from "./measure.js";
+import { relayTarget, SESSION, startPeer } from "./paths.js";
+import { installPeer, removePeer } from "./peer.js";
+import { added, fmt, log, printTable, ratio, times, type ByPath, type Row } from "./table.js";
 import {
-  BENCH_COOKIE_SECRET,
   usageNow,
   type AgentsConnectArgs,
   type MemorySample,
@@ -59,13 +66,23 @@ const WS_WARMUP = 200;
 const WS_MEASURED = 2_000;
 const IDLE_TUNNELS = 1_000;
 const STALL_OTHER_BYTES = 32 * 1024 * 1024;
-const SESSION = "bench";
 
-function parseArgs(argv: string[]): { only: Set<Section>; cpuProfDir: string | undefined } {
+interface Args {
+  only: Set<Section>;
+  cpuProfDir: string | undefined;
+  peer: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
   let only = new Set<Section>(SECTIONS);
   let cpuProfDir: string | undefined;
+  let peer = true;
   for (const arg of argv) {
     if (arg === "--") continue;
+    if (arg === "--no-peer") {
+      peer = false;
+      continue;
+    }
     const [flag, value] = arg.split("=", 2) as [string, string | undefined];
     if (flag === "--only" && value) {
       const wanted = value.split(",").map((s) => s.trim());
@@ -79,32 +96,16 @@ function parseArgs(argv: string[]): { only: Set<Section>; cpuProfDir: string | u
       cpuProfDir = value ? resolvePath(value) : join(tmpdir(), `drydock-relay-bench-${Date.now()}`);
     } else {
       throw new Error(
-        `unknown argument ${arg}; usage: bench/relay.ts [--only=${SECTIONS.join(",")}] [--cpu-prof[=<dir>]]`,
+        `unknown argument ${arg}; usage: bench/relay.ts [--only=${SECTIONS.join(",")}] [--no-peer] [--cpu-prof[=<dir>]]`,
       );
     }
   }
-  return { only, cpuProfDir };
-}
-
-/** One line of the final table; `direct` is absent for relay-only figures. */
-interface Row {
-  metric: string;
-  direct?: number;
-  relay: number;
-  digits: number;
-  /** relay ÷ direct, or relay − direct, as the goal is phrased. */
-  compare?: string;
-  goal?: string;
-  pass?: boolean;
+  return { only, cpuProfDir, peer };
 }
 
 const rows: Row[] = [];
-const log = (line: string) => console.log(line);
-const fmt = (n: number, digits: number) => n.toFixed(digits);
-const pct = (n: number) => `${(n * 100).toFixed(0)} %`;
-
 async function main(): Promise<void> {
-  const { only, cpuProfDir } = parseArgs(process.argv.slice(2));
+  const { only, cpuProfDir, peer } = parseArgs(process.argv.slice(2));
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
   const profiled: ChildOptions = cpuProfDir ? { cpuProfDir } : {};
   const cpu = cpus();
@@ -116,7 +117,9 @@ async function main(): Promise<void> {
     log(
       `warning: the machine is busy (load ${load.toFixed(2)} on ${cpu.length} cores); expect noisy figures`,
     );
-  log(`processes: load generator ${process.pid}; upstream, relay and agent end each in a child\n`);
+  log(
+    `processes: load generator ${process.pid}; upstream, relay, agent end, peer server and peer client each in a child\n`,
+  );
 
   const { child: upstreamChild, ready: upstream } = await Child.start<UpstreamReady>(
     "upstream",
@@ -134,13 +137,22 @@ async function main(): Promise<void> {
   const wanted = sections.filter(([section]) => only.has(section));
   // A failure in the traffic sections (a lost tunnel, say) skips the rest of them, not the memory section
   // (it has its own relay) nor the table of what was measured; the exit code still says it failed.
+  let peerDir: string | undefined;
   try {
-    if (wanted.length > 0) await traffic(upstreamChild, upstream, wanted, profiled);
+    if (peer && wanted.length > 0) {
+      const installStarted = performance.now();
+      peerDir = await installPeer();
+      log(
+        `peer: localtunnel installed from the registry in ${fmt((performance.now() - installStarted) / 1000, 1)} s\n`,
+      );
+    }
+    if (wanted.length > 0) await traffic(upstreamChild, upstream, wanted, profiled, peerDir);
   } finally {
+    if (peerDir) await removePeer(peerDir);
     if (only.has("memory")) await memory(upstream.port, profiled);
     if (only.has("restart")) await restart(upstream.port, profiled);
 
-    printTable();
+    printTable(rows);
     if (cpuProfDir)
       log(
         `\nCPU profiles of the relay and agent children: ${cpuProfDir}/<child>/CPU.*.<pid>.0.*.cpuprofile (thread 0 is the main thread)`,
@@ -148,14 +160,24 @@ async function main(): Promise<void> {
   }
 }
 
-/** Sections 1–4 against one relay and one agent end, checking after each that the session's tunnel survived. */
+/**
+ * Sections 1–4 against one relay and one agent end (and the peer's server and client, when installed in
+ * `peerDir`), checking after each that the session's tunnel survived.
+ */
 async function traffic(
   upstreamChild: Child,
   upstream: UpstreamReady,
   wanted: [Section, (ctx: Context) => Promise<void>][],
   profiled: ChildOptions,
+  peerDir: string | undefined,
 ): Promise<void> {
-  const direct: Target = { name: "direct", port: upstream.port, headers: {}, wsHeaders: {} };
+  const direct: Target = {
+    name: "direct",
+    host: "127.0.0.1",
+    port: upstream.port,
+    headers: {},
+    wsHeaders: {},
+  };
   const { child: relayChild, ready: relay } = await Child.start<RelayReady>(
     "relay",
     "relay-child.ts",
@@ -163,6 +185,14 @@ async function traffic(
     profiled,
   );
   const { child: agents } = await Child.start<null>("agent", "agents.ts", [], profiled);
+  const peer = peerDir
+    ? await startPeer(peerDir, upstream.port, {
+        server: profiled,
+        client: profiled,
+        serverHost: "127.0.0.1",
+        upstreamHost: "127.0.0.1",
+      })
+    : undefined;
   try {
     await agents.call<number>("connect", {
       relayUrl: relay.url,
@@ -172,11 +202,13 @@ async function traffic(
       batch: 1,
     } satisfies AgentsConnectArgs);
     await relayChild.call("watch", SESSION);
+    const relayed = relayTarget(relay);
     const ctx: Context = {
       direct,
-      relayed: relayTarget(relay),
+      relayed,
+      targets: peer ? [direct, relayed, peer.target] : [direct, relayed],
       relay: relayChild,
-      children: [upstreamChild, relayChild, agents],
+      children: [upstreamChild, relayChild, agents, ...(peer?.children ?? [])],
     };
     for (const [name, run] of [["smoke", smokeTest] as const, ...wanted]) {
       // A tunnel lost mid-section is a failure of the relay, not a slow figure: fail with why, not with its figures.
@@ -197,32 +229,20 @@ async function traffic(
       await failIfTunnelLost();
     }
   } finally {
-    await Promise.all([agents.stop(), relayChild.stop()]);
+    await Promise.all([
+      agents.stop(),
+      relayChild.stop(),
+      ...(peer?.children ?? []).map((c) => c.stop()),
+    ]);
   }
 }
 
-/** The relay path for the bench's session: Host `bench.localhost:<port>`, a signed cookie, same-origin Origin. */
-function relayTarget(relay: RelayReady): Target {
-  const origin = new URL(relay.ideOrigin);
-  const host = `${SESSION}.${origin.host}`;
-  const grant = {
-    sessionId: SESSION,
-    userId: "bench",
-    expires: Math.floor(Date.now() / 1000) + 3600,
-  };
-  const cookie = `${SESSION_COOKIE}=${new CookieSigner(BENCH_COOKIE_SECRET).sign(grant)}`;
-  return {
-    name: "relay",
-    port: Number(new URL(relay.url).port),
-    headers: { host, cookie },
-    wsHeaders: { host, cookie, origin: `${origin.protocol}//${host}` },
-  };
-}
-
-/** The two paths, and the processes whose CPU time the bench accounts. */
+/** The paths, and the processes whose CPU time the bench accounts. */
 interface Context {
   direct: Target;
   relayed: Target;
+  /** Every path measured, in the order each round measures them: direct, relay, then the peer if installed. */
+  targets: Target[];
   /** The relay's process, for figures of its own (its memory). */
   relay: Child;
   children: Child[];
@@ -280,8 +300,8 @@ function usageLine(per: Map<string, Usage>, unit: "µs" | "ms", floorUs: number)
 }
 
 /** Fails early, and clearly, if either path does not answer (a refused cookie, a dead tunnel). */
-async function smokeTest({ direct, relayed }: Context): Promise<void> {
-  for (const target of [direct, relayed]) {
+async function smokeTest({ targets }: Context): Promise<void> {
+  for (const target of targets) {
     const agent = new Agent({ keepAlive: false });
     try {
       await download(target, agent, 1_000);
@@ -291,97 +311,123 @@ async function smokeTest({ direct, relayed }: Context): Promise<void> {
   }
 }
 
-/** 100 MB down, then up: a warm-up each way, then runs alternating direct and relay (so drift hits both). */
+/** 100 MB down, then up: a warm-up each way, then rounds of one run per path (so drift hits every path). */
 async function bulk(ctx: Context): Promise<void> {
   const chunk = Buffer.alloc(256 * 1024, "y");
-  const agents = {
-    direct: new Agent({ keepAlive: true, maxSockets: 1 }),
-    relay: new Agent({ keepAlive: true, maxSockets: 1 }),
-  };
+  const agents: ByPath<Agent> = {};
+  for (const target of ctx.targets)
+    agents[target.name] = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     for (const kind of ["download", "upload"] as const) {
       const once = (target: Target) =>
         kind === "download"
-          ? download(target, agents[target.name], BULK_BYTES)
-          : upload(target, agents[target.name], BULK_BYTES, chunk);
-      const runs: Record<"direct" | "relay", number[]> = { direct: [], relay: [] };
-      const used: Record<"direct" | "relay", Map<string, Usage>> = {
-        direct: new Map(),
-        relay: new Map(),
-      };
-      for (const target of [ctx.direct, ctx.relayed]) await once(target);
+          ? download(target, agents[target.name]!, BULK_BYTES)
+          : upload(target, agents[target.name]!, BULK_BYTES, chunk);
+      const runs: ByPath<number[]> = {};
+      const used: ByPath<Map<string, Usage>> = {};
+      for (const target of ctx.targets) await once(target);
       for (let i = 0; i < BULK_RUNS; i++) {
-        for (const target of [ctx.direct, ctx.relayed]) {
+        for (const target of ctx.targets) {
           const { result, per } = await usagePer(
             ctx,
             () => BULK_RUNS * (BULK_BYTES / 100e6),
             () => once(target),
           );
-          runs[target.name].push(result);
-          addUsage(used[target.name], per);
+          (runs[target.name] ??= []).push(result);
+          addUsage((used[target.name] ??= new Map<string, Usage>()), per);
         }
       }
-      const d = median(runs.direct);
-      const r = median(runs.relay);
       const show = (xs: number[]) => xs.map((x) => fmt(x, 0)).join(", ");
       log(
-        `${kind} 100 MB, MB/s (median of ${BULK_RUNS} after a warm-up): direct ${show(runs.direct)}; relay ${show(runs.relay)}`,
+        `${kind} 100 MB, MB/s (median of ${BULK_RUNS} after a warm-up): ${perPath(ctx, (name) => show(runs[name]!))}`,
       );
       log(
-        `  CPU ms/wake-ups per 100 MB: direct: ${usageLine(used.direct, "ms", 5_000)}; relay: ${usageLine(used.relay, "ms", 5_000)}`,
+        `  CPU ms/wake-ups per 100 MB: ${perPath(ctx, (name) => usageLine(used[name]!, "ms", 5_000))}`,
       );
+      const [d, r, p] = medians(ctx, runs);
       rows.push({
         metric: `${kind} 100 MB (MB/s)`,
         direct: d,
         relay: r,
+        ...(p === undefined ? {} : { peer: p }),
         digits: 0,
-        compare: pct(r / d),
+        compare: ratio,
+        better: "higher",
         ...(kind === "download" ? { goal: "relay ≥ 70 % of direct", pass: r >= 0.7 * d } : {}),
       });
     }
   } finally {
-    agents.direct.destroy();
-    agents.relay.destroy();
+    for (const agent of Object.values(agents)) agent.destroy();
   }
+}
+
+/** "direct …; relay …; peer …": one figure per path measured. */
+function perPath(ctx: Context, figure: (name: PathName) => string): string {
+  return ctx.targets.map((target) => `${target.name}: ${figure(target.name)}`).join("; ");
+}
+
+/** The median of each path's runs: direct, relay and the peer (undefined when it was not measured). */
+function medians(ctx: Context, runs: ByPath<number[]>): [number, number, number | undefined] {
+  const of = (name: PathName) => (runs[name] ? median(runs[name]) : undefined);
+  return [of("direct")!, of("relay")!, ctx.targets.length > 2 ? of("peer") : undefined];
 }
 
 /** Sequential tiny GETs on one kept-alive connection per path (a new one, briefly warmed, per block), in alternating blocks. */
 async function latency(ctx: Context): Promise<void> {
-  const { direct: d, relay: r } = await alternate(ctx, LATENCY_WARMUP, 20, (target, warmup) =>
+  const pooled = await alternate(ctx, LATENCY_WARMUP, 20, (target, warmup) =>
     requestLatency(target, warmup, LATENCY_MEASURED / BLOCKS),
   );
-  const [d50, r50, d99, r99] = [
-    quantile(d.samples, 0.5),
-    quantile(r.samples, 0.5),
-    quantile(d.samples, 0.99),
-    quantile(r.samples, 0.99),
-  ];
-  log(
-    `GET latency, ${LATENCY_MEASURED} sequential after ${LATENCY_WARMUP}, one kept-alive connection: ` +
-      `p50 direct ${fmt(d50, 3)} / relay ${fmt(r50, 3)} ms; p99 ${fmt(d99, 3)} / ${fmt(r99, 3)} ms`,
-  );
-  log(
-    `  CPU µs/wake-ups per request: direct: ${usageLine(d.usage, "µs", 2)}; relay: ${usageLine(r.usage, "µs", 2)}`,
-  );
-  rows.push({
-    metric: "GET p50 (ms)",
-    direct: d50,
-    relay: r50,
-    digits: 3,
-    compare: `+${fmt(r50 - d50, 3)} ms`,
-    goal: "relay ≤ direct + 0.2 ms",
-    pass: r50 <= d50 + 0.2,
-  });
-  rows.push({
-    metric: "GET p99 (ms)",
-    direct: d99,
-    relay: r99,
-    digits: 3,
-    compare: `+${fmt(r99 - d99, 3)} ms`,
+  quantileRows(ctx, pooled, {
+    title: `GET latency, ${LATENCY_MEASURED} sequential after ${LATENCY_WARMUP}, one kept-alive connection`,
+    unit: "request",
+    metric: "GET",
+    compare: added,
+    goal: { text: "relay ≤ direct + 0.2 ms", pass: (r50, d50) => r50 <= d50 + 0.2 },
   });
 }
 
-/** Latency samples are taken in this many blocks per path, alternating direct and relay, so drift hits both. */
+/** Prints a sampled figure's p50 and p99 per path, and adds their rows (the goal on p50). */
+function quantileRows(
+  ctx: Context,
+  pooled: ByPath<Pooled>,
+  shown: {
+    title: string;
+    unit: string;
+    metric: string;
+    compare: (path: number, direct: number) => string;
+    goal: { text: string; pass: (relay: number, direct: number) => boolean };
+  },
+): void {
+  const at = (q: number) => (name: PathName) => {
+    const p = pooled[name];
+    return p ? quantile(p.samples, q) : undefined;
+  };
+  const [p50, p99] = [at(0.5), at(0.99)];
+  log(
+    `${shown.title}: p50 ${perPath(ctx, (name) => fmt(p50(name)!, 3))} ms; p99 ${perPath(ctx, (name) => fmt(p99(name)!, 3))} ms`,
+  );
+  log(
+    `  CPU µs/wake-ups per ${shown.unit}: ${perPath(ctx, (name) => usageLine(pooled[name]!.usage, "µs", 2))}`,
+  );
+  for (const [q, at] of [
+    ["p50", p50],
+    ["p99", p99],
+  ] as const) {
+    const [d, r, peer] = [at("direct")!, at("relay")!, at("peer")];
+    rows.push({
+      metric: `${shown.metric} ${q} (ms)`,
+      direct: d,
+      relay: r,
+      ...(peer === undefined ? {} : { peer }),
+      digits: 3,
+      compare: shown.compare,
+      better: "lower",
+      ...(q === "p50" ? { goal: shown.goal.text, pass: shown.goal.pass(r, d) } : {}),
+    });
+  }
+}
+
+/** Latency samples are taken in this many blocks per path, alternating the paths, so drift hits all. */
 const BLOCKS = 4;
 
 interface Pooled {
@@ -391,7 +437,7 @@ interface Pooled {
 }
 
 /**
- * Runs `measure` in BLOCKS rounds, direct then relay each round (`warmup` operations first in the first
+ * Runs `measure` in BLOCKS rounds, every path in turn each round (`warmup` operations first in the first
  * round, `rewarm` in the others), and pools each path's samples and CPU time.
  */
 async function alternate(
@@ -399,15 +445,16 @@ async function alternate(
   warmup: number,
   rewarm: number,
   measure: (target: Target, warmup: number) => Promise<number[]>,
-): Promise<Record<"direct" | "relay", Pooled>> {
-  const pooled = {
-    direct: { samples: [] as number[], ops: 0, used: new Map<string, Usage>() },
-    relay: { samples: [] as number[], ops: 0, used: new Map<string, Usage>() },
-  };
+): Promise<ByPath<Pooled>> {
+  const pooled: ByPath<{ samples: number[]; ops: number; used: Map<string, Usage> }> = {};
   for (let i = 0; i < BLOCKS; i++) {
-    for (const target of [ctx.direct, ctx.relayed]) {
+    for (const target of ctx.targets) {
       const w = i === 0 ? warmup : rewarm;
-      const into = pooled[target.name];
+      const into = (pooled[target.name] ??= {
+        samples: [] as number[],
+        ops: 0,
+        used: new Map<string, Usage>(),
+      });
       const { result, per } = await usagePer(
         ctx,
         () => 1,
@@ -418,18 +465,19 @@ async function alternate(
       addUsage(into.used, per);
     }
   }
-  const done = (p: (typeof pooled)["direct"]): Pooled => {
+  const done: ByPath<Pooled> = {};
+  for (const [name, p] of Object.entries(pooled) as [PathName, (typeof pooled)["direct"]][]) {
     const usage = new Map<string, Usage>();
-    addUsage(usage, p.used, 1 / p.ops);
-    return { samples: p.samples, usage };
-  };
-  return { direct: done(pooled.direct), relay: done(pooled.relay) };
+    addUsage(usage, p!.used, 1 / p!.ops);
+    done[name] = { samples: p!.samples, usage };
+  }
+  return done;
 }
 
 async function rps(ctx: Context): Promise<void> {
-  const results: Record<"direct" | "relay", number> = { direct: 0, relay: 0 };
-  const cpu: Record<"direct" | "relay", string> = { direct: "", relay: "" };
-  for (const target of [ctx.direct, ctx.relayed]) {
+  const results: ByPath<number> = {};
+  const cpu: ByPath<string> = {};
+  for (const target of ctx.targets) {
     await requestsPerSecond(target, RPS_CONNECTIONS, RPS_WARMUP_SECONDS);
     const { result, per } = await usagePer(
       ctx,
@@ -439,17 +487,20 @@ async function rps(ctx: Context): Promise<void> {
     results[target.name] = result.requestsPerSecond;
     cpu[target.name] = usageLine(per, "µs", 2);
   }
-  const { direct: d, relay: r } = results;
   log(
-    `requests/s, ${RPS_CONNECTIONS} connections, ${RPS_SECONDS} s after ${RPS_WARMUP_SECONDS} s warm-up: direct ${fmt(d, 0)}, relay ${fmt(r, 0)}`,
+    `requests/s, ${RPS_CONNECTIONS} connections, ${RPS_SECONDS} s after ${RPS_WARMUP_SECONDS} s warm-up: ${perPath(ctx, (name) => fmt(results[name]!, 0))}`,
   );
-  log(`  CPU µs/wake-ups per request: direct: ${cpu.direct}; relay: ${cpu.relay}`);
+  log(`  CPU µs/wake-ups per request: ${perPath(ctx, (name) => cpu[name]!)}`);
+  const d = results.direct!;
+  const r = results.relay!;
   rows.push({
     metric: `req/s, ${RPS_CONNECTIONS} connections`,
     direct: d,
     relay: r,
+    ...(results.peer === undefined ? {} : { peer: results.peer }),
     digits: 0,
-    compare: pct(r / d),
+    compare: ratio,
+    better: "higher",
     goal: "relay ≥ 40 % of direct",
     pass: r >= 0.4 * d,
   });
@@ -457,36 +508,15 @@ async function rps(ctx: Context): Promise<void> {
 
 /** Sequential echoes on one WebSocket per path (a new one per block), in alternating blocks. */
 async function websocket(ctx: Context): Promise<void> {
-  const { direct: d, relay: r } = await alternate(ctx, WS_WARMUP, 50, (target, warmup) =>
+  const pooled = await alternate(ctx, WS_WARMUP, 50, (target, warmup) =>
     websocketEcho(target, warmup, WS_MEASURED / BLOCKS),
   );
-  const [d50, r50, d99, r99] = [
-    quantile(d.samples, 0.5),
-    quantile(r.samples, 0.5),
-    quantile(d.samples, 0.99),
-    quantile(r.samples, 0.99),
-  ];
-  log(
-    `WebSocket echo, ${WS_MEASURED} sequential after ${WS_WARMUP}: p50 direct ${fmt(d50, 3)} / relay ${fmt(r50, 3)} ms; p99 ${fmt(d99, 3)} / ${fmt(r99, 3)} ms`,
-  );
-  log(
-    `  CPU µs/wake-ups per echo: direct: ${usageLine(d.usage, "µs", 2)}; relay: ${usageLine(r.usage, "µs", 2)}`,
-  );
-  rows.push({
-    metric: "WS echo p50 (ms)",
-    direct: d50,
-    relay: r50,
-    digits: 3,
-    compare: `× ${fmt(r50 / d50, 2)}`,
-    goal: "relay ≤ 1.5 × direct",
-    pass: r50 <= 1.5 * d50,
-  });
-  rows.push({
-    metric: "WS echo p99 (ms)",
-    direct: d99,
-    relay: r99,
-    digits: 3,
-    compare: `× ${fmt(r99 / d99, 2)}`,
+  quantileRows(ctx, pooled, {
+    title: `WebSocket echo, ${WS_MEASURED} sequential after ${WS_WARMUP}`,
+    unit: "echo",
+    metric: "WS echo",
+    compare: times,
+    goal: { text: "relay ≤ 1.5 × direct", pass: (r50, d50) => r50 <= 1.5 * d50 },
   });
 }
 
@@ -674,34 +704,6 @@ async function memory(upstreamPort: number, profiled: ChildOptions): Promise<voi
 
   await agents.call("close");
   await Promise.all([agents.stop(), relayChild.stop()]);
-}
-
-function printTable(): void {
-  const header = ["", "direct", "relay", "relay vs direct", "goal", ""];
-  const body = rows.map((row) => [
-    row.metric,
-    row.direct === undefined ? "" : fmt(row.direct, row.digits),
-    fmt(row.relay, row.digits),
-    row.compare ?? "",
-    row.goal ?? "",
-    row.pass === undefined ? "" : row.pass ? "PASS" : "MISS",
-  ]);
-  const widths = header.map((_, i) =>
-    Math.max(...[header, ...body].map((line) => line[i]!.length)),
-  );
-  const numeric = new Set([1, 2, 3]);
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => (numeric.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
-      .join("  ")
-      .trimEnd();
-  log("");
-  log(line(header));
-  log(line(widths.map((w) => "-".repeat(w))));
-  for (const cells of body) log(line(cells));
-  const missed = rows.filter((row) => row.pass === false).length;
-  const goals = rows.filter((row) => row.pass !== undefined).length;
-  log(`\n${goals - missed} of ${goals} goals met`);
 }
 
 process.once("SIGINT", () => {

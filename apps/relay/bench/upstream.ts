@@ -4,14 +4,14 @@
  *   GET  /bytes?n=N     N bytes streamed from one reused buffer (with backpressure)
  *   POST /upload        body read and discarded; answers with the byte count
  *   WS   /ws            echoes every message
- * Announces `{ port }`.
+ * Listens on `DRYDOCK_BENCH_HOST` (127.0.0.1 by default); announces `{ port }`.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
 import { WebSocketServer } from "ws";
 
-import { serveParent } from "./ipc.js";
+import { listenHost, serveParent } from "./ipc.js";
 
 const CHUNK = Buffer.alloc(256 * 1024, "x");
 
@@ -62,6 +62,6 @@ wss.on("connection", (ws) => {
   ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
 });
 
-server.listen(0, "127.0.0.1", () => {
+server.listen(0, listenHost(), () => {
   serveParent({ port: (server.address() as AddressInfo).port }, {});
 });
