@@ -5,7 +5,7 @@
 import { CookieSigner, SESSION_COOKIE } from "../src/cookies.js";
 import { Child, type ChildOptions } from "./ipc.js";
 import type { Target } from "./measure.js";
-import { PEER_SOCKETS, peerSockets } from "./peer.js";
+import { PEER_SOCKETS } from "./peer.js";
 import type { PeerConnectArgs } from "./peer-client.js";
 import { BENCH_COOKIE_SECRET, type RelayReady, type UpstreamReady } from "./shared.js";
 
@@ -76,7 +76,7 @@ export async function startPeer(
       subdomain: SESSION,
     } satisfies PeerConnectArgs);
     const deadline = performance.now() + 10_000;
-    while ((await peerSockets(placement.serverHost, ready.port, SESSION)) < PEER_SOCKETS) {
+    while ((await server.call<number>("sockets", SESSION)) < PEER_SOCKETS) {
       if (performance.now() > deadline)
         throw new Error(
           `the peer's client did not open its ${PEER_SOCKETS} connections within 10 s`,

@@ -1,13 +1,14 @@
 /**
  * Child process: localtunnel's server (see `peer.ts`), from the folder given as its argument, on a free port of
- * `DRYDOCK_BENCH_HOST` (127.0.0.1 by default), serving `<subdomain>.localhost`. Announces `{ port }`; answers `rss`.
+ * `DRYDOCK_BENCH_HOST` (127.0.0.1 by default), serving `<subdomain>.localhost`. Announces `{ port }`; answers `rss`
+ * and `sockets` (how many connections its client holds for a subdomain).
  */
 import { createRequire, Module } from "node:module";
 import type { Server } from "node:http";
 import { join } from "node:path";
 
 import { listenHost, serveParent } from "./ipc.js";
-import { PEER_SOCKETS } from "./peer.js";
+import { PEER_SOCKETS, peerSockets } from "./peer.js";
 import type { UpstreamReady } from "./shared.js";
 
 const dir = process.argv[2];
@@ -31,4 +32,6 @@ const address = server.address();
 if (!address || typeof address === "string") throw new Error("the peer's server is not on TCP");
 serveParent({ port: address.port } satisfies UpstreamReady, {
   rss: () => process.memoryUsage().rss,
+  // Asked of the server itself: the main process may be in another network namespace.
+  sockets: (subdomain) => peerSockets(address.port, String(subdomain)),
 });

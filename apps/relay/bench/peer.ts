@@ -52,21 +52,20 @@ export async function removePeer(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** How many of its client's connections the peer's server holds for `subdomain`, from its own API. */
-export function peerSockets(
-  serverHost: string,
-  serverPort: number,
-  subdomain: string,
-): Promise<number> {
+/** How many of its client's connections the peer's server holds for `subdomain`, from its own API (on its host). */
+export function peerSockets(serverPort: number, subdomain: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    get({ host: serverHost, port: serverPort, path: `/api/tunnels/${subdomain}/status` }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (text: string) => (body += text));
-      res.on("end", () => {
-        if (res.statusCode !== 200) return resolve(0);
-        resolve((JSON.parse(body) as { connected_sockets?: number }).connected_sockets ?? 0);
-      });
-    }).on("error", reject);
+    get(
+      { host: "127.0.0.1", port: serverPort, path: `/api/tunnels/${subdomain}/status` },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (text: string) => (body += text));
+        res.on("end", () => {
+          if (res.statusCode !== 200) return resolve(0);
+          resolve((JSON.parse(body) as { connected_sockets?: number }).connected_sockets ?? 0);
+        });
+      },
+    ).on("error", reject);
   });
 }

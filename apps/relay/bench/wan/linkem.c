@@ -120,8 +120,13 @@ static int64_t release(struct direction *d, uint64_t t) {
   while (d->count > 0) {
     struct slot *s = &d->ring[d->head];
     if (s->release_ns > t) return (int64_t)(s->release_ns - t);
-    if (write(d->to, s->data, s->len) < 0 && errno != EAGAIN && errno != EINTR) die("write");
-    d->forwarded++;
+    /* EIO: the other side's device is not up yet (or no longer); the packet is lost, as on a link that is down. */
+    if (write(d->to, s->data, s->len) < 0) {
+      if (errno != EAGAIN && errno != EINTR && errno != EIO) die("write");
+      d->lost++;
+    } else {
+      d->forwarded++;
+    }
     d->head = (d->head + 1) % d->capacity;
     d->count--;
   }
