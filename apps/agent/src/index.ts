@@ -17,6 +17,7 @@ export type { InstallExtensionsOptions, InstalledExtensions } from "./ide/extens
 export { CodeServerInstallError, ensureCodeServer } from "./ide/provision.js";
 export type { EnsureCodeServerOptions } from "./ide/provision.js";
 export { defaultIdeDir, IDE_RUNTIME, PROVISION_COMMAND } from "./ide/runtime.js";
+export { USER_SETTINGS } from "./ide/workspace.js";
 export { LogForwarder } from "./log-forwarder.js";
 export type { LogForwarderOptions, LogLine } from "./log-forwarder.js";
 

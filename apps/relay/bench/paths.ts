@@ -19,12 +19,7 @@ export const SESSION = "bench";
 export function relayTarget(relay: RelayReady, host = "127.0.0.1"): Target {
   const origin = new URL(relay.ideOrigin);
   const hostHeader = `${SESSION}.${origin.host}`;
-  const grant = {
-    sessionId: SESSION,
-    userId: "bench",
-    expires: Math.floor(Date.now() / 1000) + 3600,
-  };
-  const cookie = `${SESSION_COOKIE}=${new CookieSigner(BENCH_COOKIE_SECRET).sign(grant)}`;
+  const cookie = `${SESSION_COOKIE}=${signedCookie(SESSION)}`;
   return {
     name: "relay",
     host,
@@ -32,6 +27,12 @@ export function relayTarget(relay: RelayReady, host = "127.0.0.1"): Target {
     headers: { host: hostHeader, cookie },
     wsHeaders: { host: hostHeader, cookie, origin: `${origin.protocol}//${hostHeader}` },
   };
+}
+
+/** The value of the relay's cookie for `sessionId`, signed with the bench relay's secret, good for an hour. */
+export function signedCookie(sessionId: string): string {
+  const grant = { sessionId, userId: "bench", expires: Math.floor(Date.now() / 1000) + 3600 };
+  return new CookieSigner(BENCH_COOKIE_SECRET).sign(grant);
 }
 
 /** Where the peer's processes run: the server's and the client's child options, and the server's address. */

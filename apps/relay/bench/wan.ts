@@ -7,11 +7,12 @@
  *   relay   load generator ──▶ relay ══tunnel over the link══▶ agent end ──▶ upstream
  *   peer    load generator ──▶ localtunnel's server ══its client's connections over the link══▶ its client ──▶ upstream
  * Per profile, interleaved path by path: one download stream (goal on the clean link: relay ≥ 300 Mbit/s, which
- * takes HTTP/2 windows sized for the bandwidth-delay product), sequential small GETs (shown), and WebSocket
- * echoes (goal: relay ≤ 1.5 × direct, as on loopback).
+ * takes HTTP/2 windows sized for the bandwidth-delay product), sequential small GETs (shown), WebSocket
+ * echoes (goal: relay ≤ 1.5 × direct, as on loopback), and the workbench's first load, a real code-server on the
+ * task's side and a real Chromium on the user's (goal: relay ≤ 1.2 × direct; `wan/workbench.ts`).
  *
- * Run (as root; needs `ip` and a C compiler): pnpm --filter @drydock/relay bench:wan [-- --no-peer]
- * Takes about two minutes. The namespaces and the link are removed however the run ends.
+ * Run (as root; needs `ip`, a C compiler and Chromium; installs the IDE runtime if the machine lacks it):
+ * pnpm --filter @drydock/relay bench:wan [-- --no-peer]. Takes about three minutes. The namespaces and the link are removed however the run ends.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -24,10 +25,18 @@ import { promisify } from "node:util";
 import { Child, killAll, stopAll } from "./ipc.js";
 import type { LoadArgs } from "./loadgen.js";
 import { median, quantile, type PathName, type Target } from "./measure.js";
-import { relayTarget, SESSION, startPeer } from "./paths.js";
+import { relayTarget, SESSION, signedCookie, startPeer } from "./paths.js";
 import { installPeer, removePeer } from "./peer.js";
 import type { AgentsConnectArgs, RelayReady, UpstreamReady } from "./shared.js";
 import { added, fmt, log, printTable, ratio, times, type ByPath, type Row } from "./table.js";
+import {
+  browserIn,
+  CODE_SERVER_PORT,
+  codeServerBinary,
+  firstLoad,
+  LinkedCodeServer,
+  type WorkbenchPath,
+} from "./wan/workbench.js";
 
 const run = promisify(execFile);
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -56,6 +65,10 @@ const DOWNLOAD_RUNS = 2;
 const ROUND_TRIPS = 40;
 const ROUND_TRIP_WARMUP = 5;
 const THROUGHPUT_GOAL_MBIT = 300;
+/** First loads of the workbench per path, alternating; the median counts. */
+const WORKBENCH_LOADS = 3;
+/** The session whose tunnel leads to code-server (the bench's other session leads to the upstream). */
+const IDE_SESSION = "workbench";
 
 /** What this run must clean up, whichever way it ends. */
 const namespaces = new Set<string>();
@@ -176,9 +189,10 @@ function removeNamespacesNow(): void {
 async function measureProfile(
   link: EmulatedLink,
   profile: Profile,
-  peerDir: string | undefined,
+  setup: { peerDir: string | undefined; codeServer: string; scratch: string },
   rows: Row[],
 ): Promise<void> {
+  const { peerDir } = setup;
   const onTask = { netns: link.task, listenHost: "0.0.0.0" };
   const onUser = { netns: link.user, listenHost: "0.0.0.0" };
   const children: Child[] = [];
@@ -282,6 +296,57 @@ async function measureProfile(
         ...(goal ? { goal: goal.text, pass: goal.pass(r, d) } : {}),
       });
     }
+    // The workbench's first load: code-server on the task's side, Chromium on the user's.
+    const ide = await LinkedCodeServer.start(
+      setup.codeServer,
+      link.task,
+      join(setup.scratch, link.task),
+    );
+    try {
+      await agents.call<number>("connect", {
+        relayUrl: `http://${USER_ADDRESS}:${new URL(relay.url).port}`,
+        ideOrigin: relay.ideOrigin,
+        upstreamPort: CODE_SERVER_PORT,
+        sessions: [IDE_SESSION],
+        batch: 1,
+      } satisfies AgentsConnectArgs);
+      const direct = `http://${TASK_ADDRESS}:${CODE_SERVER_PORT}`;
+      await loadgen.call("answers", { url: `${direct}/healthz`, timeoutMs: 60_000 });
+      const domain = `${IDE_SESSION}.localhost`;
+      const paths: WorkbenchPath[] = [
+        { name: "direct", url: `${direct}/` },
+        {
+          name: "relay",
+          url: `http://${domain}:${new URL(relay.url).port}/`,
+          cookie: { value: signedCookie(IDE_SESSION), domain },
+        },
+      ];
+      const browser = await browserIn(link.user, setup.scratch);
+      const loads: ByPath<number[]> = {};
+      try {
+        for (let i = 0; i < WORKBENCH_LOADS; i++)
+          for (const path of paths) (loads[path.name] ??= []).push(await firstLoad(browser, path));
+      } finally {
+        await browser.close();
+      }
+      const shown = (name: PathName) => (loads[name] ?? []).map((x) => fmt(x, 0)).join(", ");
+      log(
+        `[${profile.name}] workbench first load (fresh browser context) to the explorer listing the workspace, ms: direct ${shown("direct")}; relay ${shown("relay")}`,
+      );
+      const [d, r] = [median(loads.direct!), median(loads.relay!)];
+      rows.push({
+        metric: `[${profile.name}] workbench first load (ms)`,
+        direct: d,
+        relay: r,
+        digits: 0,
+        compare: times,
+        better: "lower",
+        goal: "relay ≤ 1.2 × direct",
+        pass: r <= 1.2 * d,
+      });
+    } finally {
+      await ide.stop();
+    }
     const lost = await relayChild.call<string[]>("losses");
     if (lost.length > 0) throw new Error(`the relay lost the session's tunnel: ${lost.join("; ")}`);
   } finally {
@@ -301,13 +366,14 @@ async function main(): Promise<void> {
   try {
     const binary = await buildLinkem(scratch);
     if (!args.includes("--no-peer")) peerDir = await installPeer();
+    const codeServer = await codeServerBinary(log);
     log(
       `WAN benchmark: links of ${PROFILES.map((p) => p.name).join(" / ")} at up to ${LINK_MBIT} Mbit/s, MTU 1500, emulated in user space\n`,
     );
     for (const [index, profile] of PROFILES.entries()) {
       const link = await EmulatedLink.open(binary, profile, index);
       try {
-        await measureProfile(link, profile, peerDir, rows);
+        await measureProfile(link, profile, { peerDir, codeServer, scratch }, rows);
       } finally {
         log(`[${profile.name}] link: ${(await link.close()).replace(/\n/g, "; ")}\n`);
       }
