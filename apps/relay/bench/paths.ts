@@ -13,13 +13,14 @@ import { BENCH_COOKIE_SECRET, type RelayReady, type UpstreamReady } from "./shar
 export const SESSION = "bench";
 
 /**
- * The relay path for the bench's session: Host `bench.localhost:<port>`, a signed cookie, same-origin Origin.
+ * The relay path for a session (the bench's by default): Host `<session>.localhost:<port>`, a signed cookie,
+ * same-origin Origin.
  * `host` is the address the load generator connects to (the relay's own by default).
  */
-export function relayTarget(relay: RelayReady, host = "127.0.0.1"): Target {
+export function relayTarget(relay: RelayReady, host = "127.0.0.1", session = SESSION): Target {
   const origin = new URL(relay.ideOrigin);
-  const hostHeader = `${SESSION}.${origin.host}`;
-  const cookie = `${SESSION_COOKIE}=${signedCookie(SESSION)}`;
+  const hostHeader = `${session}.${origin.host}`;
+  const cookie = `${SESSION_COOKIE}=${signedCookie(session)}`;
   return {
     name: "relay",
     host,
@@ -45,15 +46,25 @@ export interface PeerPlacement {
   upstreamHost: string;
 }
 
+/** The peer, started: a path per subdomain whose tunnel came up, and why the others did not. */
+export interface StartedPeer {
+  targets: Target[];
+  children: Child[];
+  failures: { subdomain: string; reason: string }[];
+}
+
 /**
- * The peer's server and client, each in a child, with one tunnel for the bench's session to the upstream:
- * resolves once the client holds all its connections to the server.
+ * The peer's server and client, each in a child, with one tunnel per subdomain (the bench's session by
+ * default) to the upstream, `batch` dialling at once: resolves once the client holds all its connections to the
+ * server for every tunnel that came up. With one subdomain, a tunnel that does not come up is an error.
  */
 export async function startPeer(
   peerDir: string,
   upstreamPort: number,
   placement: PeerPlacement,
-): Promise<{ target: Target; children: Child[] }> {
+  subdomains: string[] = [SESSION],
+  batch = 1,
+): Promise<StartedPeer> {
   const { child: server, ready } = await Child.start<UpstreamReady>(
     "peer server",
     "peer-server.ts",
@@ -61,6 +72,8 @@ export async function startPeer(
     placement.server,
   );
   const children = [server];
+  const failures: StartedPeer["failures"] = [];
+  const up: string[] = [];
   try {
     const { child: client } = await Child.start<null>(
       "peer client",
@@ -69,34 +82,49 @@ export async function startPeer(
       placement.client,
     );
     children.push(client);
-    await client.call<string>("connect", {
-      serverHost: placement.serverHost,
-      serverPort: ready.port,
-      upstreamHost: placement.upstreamHost,
-      upstreamPort,
-      subdomain: SESSION,
-    } satisfies PeerConnectArgs);
-    const deadline = performance.now() + 10_000;
-    while ((await server.call<number>("sockets", SESSION)) < PEER_SOCKETS) {
-      if (performance.now() > deadline)
-        throw new Error(
-          `the peer's client did not open its ${PEER_SOCKETS} connections within 10 s`,
-        );
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const open = async (subdomain: string) => {
+      await client.call<string>("connect", {
+        serverHost: placement.serverHost,
+        serverPort: ready.port,
+        upstreamHost: placement.upstreamHost,
+        upstreamPort,
+        subdomain,
+      } satisfies PeerConnectArgs);
+      const deadline = performance.now() + 30_000;
+      while ((await server.call<number>("sockets", subdomain)) < PEER_SOCKETS) {
+        if (performance.now() > deadline)
+          throw new Error(`its client did not open its ${PEER_SOCKETS} connections within 30 s`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    for (let i = 0; i < subdomains.length; i += batch)
+      await Promise.all(
+        subdomains.slice(i, i + batch).map((subdomain) =>
+          open(subdomain).then(
+            () => up.push(subdomain),
+            (error: unknown) =>
+              failures.push({
+                subdomain,
+                reason: error instanceof Error ? error.message : String(error),
+              }),
+          ),
+        ),
+      );
+    if (subdomains.length === 1 && failures.length > 0)
+      throw new Error(`the peer's tunnel did not come up: ${failures[0]!.reason}`);
   } catch (error) {
     await Promise.all(children.map((c) => c.stop()));
     throw error;
   }
-  const host = `${SESSION}.localhost:${ready.port}`;
-  return {
-    target: {
+  const targets = up.map((subdomain): Target => {
+    const host = `${subdomain}.localhost:${ready.port}`;
+    return {
       name: "peer",
       host: placement.serverHost,
       port: ready.port,
       headers: { host },
       wsHeaders: { host },
-    },
-    children,
-  };
+    };
+  });
+  return { targets, children, failures };
 }

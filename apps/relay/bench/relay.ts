@@ -206,7 +206,7 @@ async function traffic(
     const ctx: Context = {
       direct,
       relayed,
-      targets: peer ? [direct, relayed, peer.target] : [direct, relayed],
+      targets: peer ? [direct, relayed, ...peer.targets] : [direct, relayed],
       relay: relayChild,
       children: [upstreamChild, relayChild, agents, ...(peer?.children ?? [])],
     };

@@ -79,8 +79,8 @@ export function printTable(rows: Row[]): void {
   const missed = rows.filter((row) => row.pass === false).length;
   const goals = rows.filter((row) => row.pass !== undefined).length;
   log(`\n${goals - missed} of ${goals} goals met`);
-  if (withPeer) {
-    const raced = rows.filter((row) => row.peer !== undefined && row.better);
+  const raced = rows.filter((row) => row.peer !== undefined && row.better);
+  if (raced.length > 0) {
     const behind = raced.filter((row) => row.relay > row.peer! !== (row.better === "higher"));
     log(
       `the relay is ahead of the peer on ${raced.length - behind.length} of ${raced.length} figures` +

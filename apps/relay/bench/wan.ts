@@ -230,7 +230,7 @@ async function measureProfile(
         upstreamHost: "127.0.0.1",
       });
       children.push(...peer.children);
-      targets.push(peer.target);
+      targets.push(...peer.targets);
     }
     const call = <T>(op: string, target: Target, count: number, warmup = 0) =>
       loadgen.call<T>(op, { target, count, warmup } satisfies LoadArgs);
