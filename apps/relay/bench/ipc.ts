@@ -207,3 +207,37 @@ export function serveParent(
   });
   send({ type: "ready", value: ready } satisfies Message);
 }
+
+/**
+ * Runs a benchmark's `main` as the whole process: on SIGINT, SIGTERM or exit every child is killed and
+ * `cleanUp` runs (synchronously: the process is going); a failure is printed as "<name> failed: …" with a non-zero
+ * exit code; the children are stopped; then the process exits even if a library left a timer behind.
+ */
+export async function runBenchmark(
+  name: string,
+  main: () => Promise<void>,
+  cleanUp: () => void = () => undefined,
+): Promise<never> {
+  const abandon = (code: number) => () => {
+    killAll();
+    cleanUp();
+    process.exit(code);
+  };
+  process.once("SIGINT", abandon(130));
+  process.once("SIGTERM", abandon(143));
+  process.once("exit", () => {
+    killAll();
+    cleanUp();
+  });
+  try {
+    await main();
+  } catch (error) {
+    console.error(
+      `${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    process.exitCode = 1;
+  } finally {
+    await stopAll();
+  }
+  process.exit();
+}

@@ -28,7 +28,7 @@ import { Agent, request, type IncomingMessage } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 
-import { Child, killAll, stopAll, type ChildOptions } from "./ipc.js";
+import { Child, runBenchmark, type ChildOptions } from "./ipc.js";
 import {
   download,
   median,
@@ -706,25 +706,4 @@ async function memory(upstreamPort: number, profiled: ChildOptions): Promise<voi
   await Promise.all([agents.stop(), relayChild.stop()]);
 }
 
-process.once("SIGINT", () => {
-  killAll();
-  process.exit(130);
-});
-process.once("SIGTERM", () => {
-  killAll();
-  process.exit(143);
-});
-process.once("exit", killAll);
-
-try {
-  await main();
-} catch (error) {
-  console.error(
-    `relay benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-  );
-  process.exitCode = 1;
-} finally {
-  await stopAll();
-}
-// Nothing of the benchmark's should keep the process alive; exit even if a library left a timer behind.
-process.exit();
+await runBenchmark("relay benchmark", main);

@@ -13,7 +13,7 @@
  * short one, `--seconds=30 --peer-sessions=500`. Every figure is over the measured seconds only: the tunnels
  * are all up before the browsers start, and each browser's first request opens its connection.
  */
-import { Child, killAll, stopAll } from "./ipc.js";
+import { Child, runBenchmark } from "./ipc.js";
 import type { BrowsersArgs, BrowsersResult } from "./browsers.js";
 import { relayTarget, startPeer } from "./paths.js";
 import { installPeer, removePeer } from "./peer.js";
@@ -259,24 +259,4 @@ async function main(): Promise<void> {
   }
 }
 
-process.once("SIGINT", () => {
-  killAll();
-  process.exit(130);
-});
-process.once("SIGTERM", () => {
-  killAll();
-  process.exit(143);
-});
-process.once("exit", killAll);
-
-try {
-  await main();
-} catch (error) {
-  console.error(
-    `sessions benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-  );
-  process.exitCode = 1;
-} finally {
-  await stopAll();
-}
-process.exit();
+await runBenchmark("sessions benchmark", main);

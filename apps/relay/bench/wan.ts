@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
-import { Child, killAll, stopAll } from "./ipc.js";
+import { Child, runBenchmark } from "./ipc.js";
 import type { LoadArgs } from "./loadgen.js";
 import { median, quantile, type PathName, type Target } from "./measure.js";
 import { relayTarget, SESSION, signedCookie, startPeer } from "./paths.js";
@@ -84,6 +84,7 @@ function preflight(): void {
       missing.push(tool === "ip" ? "ip (Debian: iproute2)" : "cc (Debian: gcc)");
     }
   if (!existsSync("/dev/net/tun")) missing.push("/dev/net/tun");
+  if (!existsSync("/usr/bin/chromium")) missing.push("/usr/bin/chromium (Debian: chromium)");
   if (missing.length > 0)
     throw new Error(`the WAN benchmark needs ${missing.join(", ")}; this machine lacks it`);
 }
@@ -386,29 +387,4 @@ async function main(): Promise<void> {
   }
 }
 
-process.once("SIGINT", () => {
-  killAll();
-  removeNamespacesNow();
-  process.exit(130);
-});
-process.once("SIGTERM", () => {
-  killAll();
-  removeNamespacesNow();
-  process.exit(143);
-});
-process.once("exit", () => {
-  killAll();
-  removeNamespacesNow();
-});
-
-try {
-  await main();
-} catch (error) {
-  console.error(
-    `WAN benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-  );
-  process.exitCode = 1;
-} finally {
-  await stopAll();
-}
-process.exit();
+await runBenchmark("WAN benchmark", main, removeNamespacesNow);
