@@ -10,8 +10,11 @@ const pools = new WeakMap<Db, pg.Pool>();
 
 export function createDatabase(url: string, log?: Logger): Db {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
-  // An idle connection that the server closes (restart, shutdown) is replaced on next use, not fatal.
-  pool.on("error", (err) => log?.warn({ err }, "a PostgreSQL connection was closed"));
+  // An idle connection that the server closes (restart, shutdown) is replaced on next use, not fatal. Once the
+  // pool is ending (the server stops), a connection's end racing the database's own shutdown is expected: silent.
+  pool.on("error", (err) => {
+    if (!pool.ending) log?.warn({ err }, "a PostgreSQL connection was closed");
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, pool);
   return db;

@@ -45,11 +45,7 @@ export class Scheduler {
    * owns no attempt, so a warm agent asking for its next one (the server restarted under it) must wait, not be
    * told there is nothing and exit.
    */
-  private readonly joined: {
-    done: Promise<void>;
-    resolve: () => void;
-    reject: (error: Error) => void;
-  };
+  private readonly joined: SettledLater;
 
   constructor(
     private readonly deps: {
@@ -114,11 +110,9 @@ export class Scheduler {
       exclusively: (job, pass) => this.requireReplica().exclusively(job, pass),
     });
     executor.onExit((id, exit) => void this.attempts.agentExited(id, exit));
-    let settle: Pick<typeof this.joined, "resolve" | "reject"> | undefined;
-    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-    this.joined = { done, ...settle! };
+    this.joined = settledLater();
     // A start that fails fails the calls that waited for it; with none waiting, nothing is left unhandled.
-    done.catch(() => undefined);
+    this.joined.done.catch(() => undefined);
   }
 
   /**
@@ -235,4 +229,22 @@ export class Scheduler {
     await this.joined.done;
     return this.dispatcher.handOver(attemptId);
   }
+}
+
+/** A promise with its own `resolve` and `reject`, for settling where it is not made. */
+interface SettledLater {
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+function settledLater(): SettledLater {
+  let resolve: () => void = () => undefined;
+  let reject: (error: Error) => void = () => undefined;
+  // The executor runs at once: both are set before this returns.
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { done, resolve, reject };
 }
