@@ -10,7 +10,7 @@
  *
  * Run: pnpm --filter @drydock/relay bench:sessions [-- --sessions=2000] [--seconds=600] [--peer-sessions=N] [--no-peer]
  * The full profile is `--seconds=600` (about 25 minutes in all, the peer's failing tunnels included); CI runs a
- * short one, `--seconds=30 --peer-sessions=500`. Every figure is over the measured seconds only: the tunnels
+ * short one, `--seconds=20 --peer-sessions=300`. Every figure is over the measured seconds only: the tunnels
  * are all up before the browsers start, and each browser's first request opens its connection.
  */
 import { Child, runBenchmark } from "./ipc.js";

@@ -12,7 +12,8 @@
  * task's side and a real Chromium on the user's (goal: relay ≤ 1.2 × direct; `wan/workbench.ts`).
  *
  * Run (as root; needs `ip`, a C compiler and Chromium; installs the IDE runtime if the machine lacks it):
- * pnpm --filter @drydock/relay bench:wan [-- --no-peer]. Takes about three minutes. The namespaces and the link are removed however the run ends.
+ * pnpm --filter @drydock/relay bench:wan [-- --no-peer]. Takes about three minutes. The namespaces and the link
+ * are removed however the run ends.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -57,12 +58,12 @@ const PROFILES: Profile[] = [
 const LINK_MBIT = 1000;
 /** A router's buffer of about one bandwidth-delay product at the link's rate (1 Gbit/s × 50 ms ≈ 4,300 packets). */
 const LINK_QUEUE = 4096;
-const USER_ADDRESS = "10.77.0.1";
-const TASK_ADDRESS = "10.77.0.2";
+const USER_ADDRESS = "10.78.0.1";
+const TASK_ADDRESS = "10.78.0.2";
 const DEVICE = "ddwan0";
-const DOWNLOAD_BYTES = 100e6;
+const DOWNLOAD_BYTES = 64e6;
 const DOWNLOAD_RUNS = 2;
-const ROUND_TRIPS = 40;
+const ROUND_TRIPS = 30;
 const ROUND_TRIP_WARMUP = 5;
 const THROUGHPUT_GOAL_MBIT = 300;
 /** First loads of the workbench per path, alternating; the median counts. */
