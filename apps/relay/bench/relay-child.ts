@@ -1,6 +1,7 @@
 /**
  * Child process: the relay under test, built from `src` with an authority that accepts every agent token.
- * Listens on `DRYDOCK_BENCH_HOST` (127.0.0.1 by default), on the port given as its argument (a free one if none: a restarted relay takes its predecessor's).
+ * Listens on `DRYDOCK_BENCH_HOST` (127.0.0.1 by default), on the port given as its argument (a free one if none:
+ * a restarted relay takes its predecessor's).
  * Announces `{ url, ideOrigin }`; answers `tunnels` (how many it holds), `watch` / `losses` (records why a
  * session's tunnel closes), `rss` (resident memory now) and `memory` (`process.memoryUsage()` after full
  * garbage collections; run with `--expose-gc`).

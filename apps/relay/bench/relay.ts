@@ -13,11 +13,12 @@
  * Goals are judged against direct measured in the same run; the table also says, per figure, whether the relay is
  * ahead of the peer. Sections 1–4 measure the peer too.
  * The upstream, the relay, the agent end, the peer's server and the peer's client each run in a child process of
- * their own (bench/*.ts); this process is the load generator. Sections 1–4 also print, per process, the CPU time and the wake-ups
- * (voluntary context switches) each unit of work cost, which says where the relay path's time goes.
+ * their own (bench/*.ts); this process is the load generator. Sections 1–4 also print, per process, the CPU time
+ * and the wake-ups (voluntary context switches) each unit of work cost, which says where the relay path's time goes.
  * A missed goal prints MISS; only an error (a lost tunnel, a failed request) makes the exit code non-zero.
  *
- * Run: pnpm --filter @drydock/relay bench [-- --only=bulk,latency,rps,ws,stall,memory,restart] [--no-peer] [--cpu-prof[=<dir>]]
+ * Run: pnpm --filter @drydock/relay bench
+ *   [-- --only=bulk,latency,rps,ws,stall,memory,restart] [--no-peer] [--cpu-prof[=<dir>]]
  * (`--cpu-prof` writes V8 CPU profiles of the relay and agent children into <dir>/<child>/, by default a new
  * directory under the system's temporary directory.) Needs `pnpm --filter @drydock/tunnel build` first
  * (turbo's `bench` task builds dependencies); the relay itself runs from `src`. Takes about a minute, and needs
