@@ -4,7 +4,8 @@
 # three lanes of files that build nothing on the machine's Docker engine (the fresh machine's cleanup removes
 # the images made there while it ran), each lane one file at a time, in a PID namespace of its own with tini as
 # its init to reap orphans, so that no lane sees another's processes: the tests read the process table. The
-# first lane holds the 5-minute tunnel soak (mostly waiting on a typing loop); the third, the multi-node test
+# first lane holds the 5-minute tunnel soak (mostly waiting on a typing loop), then short files that were the
+# last phase's (it ended minutes before the fresh machine); the third, the multi-node test
 # (src/cluster), whose three Docker engines are its own, in network namespaces (it only reads the machine's
 # engine's base image). Then every other file runs in turn. Without root, unshare or tini — or with file
 # arguments, or DRYDOCK_E2E_SERIAL=1 — every file runs in turn, as vitest alone would run them.
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 FRESH=src/fresh-machine.test.ts
 # Each lane ends before the fresh-machine test does (about 10 minutes each on the CI machine).
 LANES=(
-  "src/security/tunnel.test.ts src/teams/isolation.test.ts src/reuse/cache.test.ts src/security/relay.test.ts src/postmortem/choices.test.ts src/ide-relay.test.ts"
+  "src/security/tunnel.test.ts src/teams/isolation.test.ts src/reuse/cache.test.ts src/security/relay.test.ts src/postmortem/choices.test.ts src/ide-relay.test.ts src/security/data-dir.test.ts src/teams/sign-in-link.test.ts src/oidc.test.ts src/security/replaced-tunnel.test.ts src/ide-runtime.test.ts src/local-run.test.ts"
   "src/console.test.ts src/security/api.test.ts src/teams/audit-journey.test.ts src/teams/share-session.test.ts src/remote.test.ts src/reuse/recover.test.ts src/reuse/fork.test.ts src/extension.test.ts src/interactive.test.ts src/restart.test.ts src/security/ide-port.test.ts"
   "src/cluster/cluster.test.ts"
 )

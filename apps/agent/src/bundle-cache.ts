@@ -3,6 +3,7 @@
  * once (extract to a scratch dir, then an atomic rename) and shared by every agent on the machine.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -92,7 +93,22 @@ export async function extractBundle(
   return manifest;
 }
 
+/**
+ * Manifests read by this process, by bundle directory: an extracted bundle never changes (it appears whole,
+ * by a rename), so a warm agent reads its manifest once, not once per attempt — while it is still there.
+ */
+const manifests = new Map<string, BundleManifest>();
+
 async function readManifest(dir: string): Promise<BundleManifest | undefined> {
+  const known = manifests.get(dir);
+  if (known && existsSync(join(dir, BUNDLE_MANIFEST_FILE))) return known;
+  const read = await readManifestFile(dir);
+  if (read) manifests.set(dir, read);
+  else manifests.delete(dir);
+  return read;
+}
+
+async function readManifestFile(dir: string): Promise<BundleManifest | undefined> {
   let json: unknown;
   try {
     json = JSON.parse(await readFile(join(dir, BUNDLE_MANIFEST_FILE), "utf8"));

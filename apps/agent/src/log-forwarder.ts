@@ -97,6 +97,26 @@ export class LogForwarder {
     }
   }
 
+  /**
+   * Hands over what is buffered to a call that carries it (`agent.complete`), once any send under way is
+   * done: at most `maxLines` lines, which this forwarder then no longer sends. More than that, or a drop to
+   * report, go out as usual first, so the lines keep their order.
+   */
+  async take(maxLines: number): Promise<LogLine[]> {
+    for (;;) {
+      while (this.draining) await this.draining;
+      if (this.buffer.length <= maxLines && this.dropped === 0) return this.buffer.splice(0);
+      await this.flush();
+    }
+  }
+
+  /** Lines `take` handed over that the call could not deliver: they go out first, as usual. */
+  giveBack(lines: LogLine[]): void {
+    if (lines.length === 0) return;
+    this.buffer.unshift(...lines);
+    this.kick();
+  }
+
   /** Stops capturing, then delivers what is left (giving up after `timeoutMs`, if given). */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.timer) clearInterval(this.timer);

@@ -9,7 +9,7 @@ import type { ApiKeys } from "./identity/api-keys.js";
 import { isApiKey } from "./identity/api-keys.js";
 import { CONSOLE_COOKIE } from "./identity/sign-in.js";
 import type { WebSessions } from "./identity/web-sessions.js";
-import { hashToken } from "./services/agent-token.js";
+import { AgentTokens, hashToken } from "./services/agent-token.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
@@ -27,19 +27,12 @@ export interface CookieHeaders {
 export class Authenticator {
   private readonly userDigest: Buffer;
   private readonly relayDigest: Buffer;
-  /**
-   * Agent token hash → attempt. A token names one attempt forever, so a hit needs no query; whether the
-   * attempt may still act (it has not ended) is decided for every agent call by AgentAccess. Bounded: the
-   * oldest entries go first.
-   */
-  private readonly agents = new Map<string, string>();
-  private static readonly MAX_CACHED_AGENTS = 10_000;
-
   constructor(
     private readonly db: Db,
     userToken: string,
     relayToken: string,
     private readonly people?: { apiKeys: ApiKeys; webSessions: WebSessions },
+    private readonly agents = new AgentTokens(),
   ) {
     // Equal tokens would make every relay a user (the user is matched first); refuse to start that way.
     if (userToken === relayToken)
@@ -67,7 +60,7 @@ export class Authenticator {
 
   private async agentOf(token: string): Promise<Principal | null> {
     const hash = hashToken(token);
-    let attemptId = this.agents.get(hash);
+    let attemptId = this.agents.attemptOf(hash);
     if (attemptId === undefined) {
       attemptId = (
         await this.db
@@ -77,9 +70,7 @@ export class Authenticator {
           .executeTakeFirst()
       )?.id;
       if (attemptId === undefined) return null;
-      if (this.agents.size >= Authenticator.MAX_CACHED_AGENTS)
-        this.agents.delete(this.agents.keys().next().value as string);
-      this.agents.set(hash, attemptId);
+      this.agents.remember(hash, attemptId);
     }
     return { kind: "agent", attemptId };
   }

@@ -22,6 +22,7 @@ import { createIdentityServices } from "./identity/services.js";
 import { landingPath } from "./identity/landing-path.js";
 import { createDeviceLogin } from "./identity/oidc-device.js";
 import type { Logger } from "./logger.js";
+import { AgentTokens } from "./services/agent-token.js";
 import { AttemptAgentService } from "./services/attempt-agent.js";
 import { EventBus } from "./services/event-bus.js";
 import { ExecutionService } from "./services/executions.js";
@@ -64,7 +65,13 @@ export async function assembleControlPlane(deps: ControlPlaneDeps) {
   const signer = new BlobUrlSigner(tokens.signingSecret, publicUrl);
   const services = await createServices({ ...deps, blobs, signer });
   const identity = createIdentityServices({ db, log, oidc: config.oidc });
-  const auth = new Authenticator(db, tokens.token, tokens.relayToken, identity);
+  const auth = new Authenticator(
+    db,
+    tokens.token,
+    tokens.relayToken,
+    identity,
+    services.agentTokens,
+  );
   const handlers = createHandlers({
     db,
     ...services,
@@ -132,10 +139,12 @@ export interface ServiceDeps extends Pick<
 export async function createServices(deps: ServiceDeps) {
   const { config, db, executor, blobs, signer, publicUrl, log } = deps;
   const bus = new EventBus();
+  const agentTokens = new AgentTokens();
   const scheduler = new Scheduler({
     db,
     executor,
     bus,
+    agentTokens,
     log: log.child({ component: "scheduler" }),
     config,
     ...(deps.onReplicaLost ? { onReplicaLost: deps.onReplicaLost } : {}),
@@ -169,5 +178,5 @@ export async function createServices(deps: ServiceDeps) {
     bus,
     logsDir,
   });
-  return { bus, logsDir, scheduler, workflows, executions, agent, sessions };
+  return { bus, logsDir, scheduler, workflows, executions, agent, sessions, agentTokens };
 }

@@ -195,8 +195,8 @@ function agentHandlers(s: HandlerServices): AppHandlers["agent"] {
       return ok;
     },
     complete: async (input, ctx) => {
-      await s.agent.complete(ctx.principal.attemptId, input.outputsSha256);
-      return ok;
+      const next = await s.agent.complete(ctx.principal.attemptId, input);
+      return input.next === true ? { ...ok, next } : ok;
     },
     fail: async (input, ctx) => {
       await s.agent.fail(ctx.principal.attemptId, input.error);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { ErrorInfoSchema, Sha256 } from "./common.js";
+import { ErrorInfoSchema, JsonValueSchema, Sha256 } from "./common.js";
 import { ResumeChoice, SessionLimit } from "./sessions.js";
 import { TaskSpecSchema } from "./tasks.js";
 
@@ -12,7 +12,12 @@ export const AttemptAssignmentSchema = z.object({
   attemptNumber: z.number().int(),
   task: TaskSpecSchema,
   bundle: z.object({ sha256: Sha256, url: z.string(), entry: z.string() }),
-  inputsUrl: z.string(),
+  /**
+   * The inputs themselves, when their JSON is at most INLINE_JSON_BYTES (a fan-out element's are small): no
+   * round trip for them. Larger ones are served at `inputsUrl` instead; an assignment has one of the two.
+   */
+  inputs: z.record(z.string(), JsonValueSchema).optional(),
+  inputsUrl: z.string().optional(),
   outputsUploadUrl: z.string(),
   /** The execution's workflow and version (what the IDE's Drydock view shows). */
   workflow: z.object({ name: z.string(), version: z.string() }).optional(),
@@ -68,7 +73,24 @@ export const LogLineSchema = z.object({
   at: z.string(),
 });
 export const AgentLogInput = z.object({ lines: z.array(LogLineSchema).max(5_000) });
-export const AgentCompleteInput = z.object({ outputsSha256: Sha256 });
+/**
+ * Inputs and outputs whose JSON is at most this many bytes travel inside the agent's calls (the assignment,
+ * `agent.complete`) rather than as blobs of their own: one round trip per fan-out element instead of three.
+ */
+export const INLINE_JSON_BYTES = 64 * 1024;
+
+export const AgentCompleteInput = z.object({
+  outputsSha256: Sha256,
+  /**
+   * The output's JSON itself (the bytes `outputsSha256` hashes), when at most INLINE_JSON_BYTES long; a
+   * larger output is uploaded to `outputsUploadUrl` first.
+   */
+  outputsJson: z.string().max(INLINE_JSON_BYTES).optional(),
+  /** The task's last log lines, delivered with the result rather than in an `agent.log` call of their own. */
+  lines: z.array(LogLineSchema).max(500).optional(),
+  /** A warm agent asks for its next attempt in the same call (see AgentNextOutput). */
+  next: z.boolean().optional(),
+});
 export const AgentFailInput = z.object({ error: ErrorInfoSchema });
 export const AckSchema = z.object({ ok: z.literal(true) });
 
@@ -77,6 +99,10 @@ export const AckSchema = z.object({ ok: z.literal(true) });
  * in the same process, already marked started, with its token and assignment; or null when there is none
  * (the agent then exits).
  */
-export const AgentNextOutput = z.object({
-  next: z.object({ token: z.string(), assignment: AttemptAssignmentSchema }).nullable(),
+const HandedOver = z.object({ token: z.string(), assignment: AttemptAssignmentSchema });
+export const AgentNextOutput = z.object({ next: HandedOver.nullable() });
+/** `agent.complete`'s answer: with `next: true` asked, the hand-over `agent.next` would have answered. */
+export const AgentCompleteOutput = z.object({
+  ok: z.literal(true),
+  next: HandedOver.nullable().optional(),
 });

@@ -125,6 +125,7 @@ export type { ExecutionEvent, ExecutionListEvent, LogChunk } from "./events.js";
 export {
   AckSchema,
   AgentCompleteInput,
+  AgentCompleteOutput,
   AgentFailInput,
   AgentHeartbeatInput,
   AgentHeartbeatOutput,
@@ -132,6 +133,7 @@ export {
   AgentNextOutput,
   AgentStartedInput,
   AttemptAssignmentSchema,
+  INLINE_JSON_BYTES,
   LogLineSchema,
 } from "./agent.js";
 export type { AttemptAssignment } from "./agent.js";

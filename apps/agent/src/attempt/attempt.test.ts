@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 
 import {
   AppError,
+  INLINE_JSON_BYTES,
   LAUNCH_NAMES,
   RESUME_FAIL_CODE,
   RESUME_ORIGINAL_CODE,
@@ -81,7 +82,7 @@ function testLogger() {
 }
 
 describe("runOneAttempt", () => {
-  it("runs the task, uploads its output, completes and forwards its logs", async () => {
+  it("runs the task and reports its small output, with the log's last lines, in agent.complete: no upload, no blob read", async () => {
     const endpoint = await plane.listen();
     plane.state.inputs = { a: 2, b: 3 };
 
@@ -113,6 +114,36 @@ describe("runOneAttempt", () => {
     expect(calls.logs.every((line) => !Number.isNaN(Date.parse(line.at)))).toBe(true);
     // The agent's own (pino) logs are not the task's output.
     expect(calls.logs.some((line) => line.text.includes('"level"'))).toBe(false);
+    expect([calls.inlineOutputs, calls.uploads]).toEqual([1, 0]);
+  });
+
+  it("takes the inputs the assignment carries, reading no blob; an assignment without them is read from its URL", async () => {
+    const endpoint = await plane.listen();
+    plane.state.inputs = { a: 100, b: 100 };
+    const { inputsUrl: _fetched, ...carried } = assignmentFor("add");
+    plane.state.assignment = { ...carried, inputs: { a: 2, b: 5 } };
+    expect(await runOneAttempt(configFor(endpoint), { logger: testLogger() })).toBe(
+      EXIT_CODES.succeeded,
+    );
+    expect(plane.state.outputs.get("att-1")?.toString()).toBe('{"sum":7,"doubled":4}');
+    expect(plane.state.calls.inputReads).toBe(0);
+
+    plane.state.assignment = assignmentFor("add", "att-2");
+    expect(await runOneAttempt(configFor(endpoint), { logger: testLogger() })).toBe(
+      EXIT_CODES.succeeded,
+    );
+    expect(plane.state.outputs.get("att-2")?.toString()).toBe('{"sum":200,"doubled":200}');
+    expect(plane.state.calls.inputReads).toBe(1);
+  });
+
+  it("uploads an output over INLINE_JSON_BYTES before it reports the attempt complete", async () => {
+    plane.state.assignment = assignmentFor("big");
+    const code = await runOneAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(code).toBe(EXIT_CODES.succeeded);
+    const { calls, outputs } = plane.state;
+    expect([calls.inlineOutputs, calls.uploads]).toEqual([0, 1]);
+    expect(outputs.get("att-1")?.length).toBeGreaterThan(INLINE_JSON_BYTES);
+    expect(calls.complete).toHaveLength(1);
   });
 
   it("runs a task that only an exported workflow refers to", async () => {
@@ -216,7 +247,7 @@ describe("runOneAttempt", () => {
     expect(plane.state.calls.fail[0]).toMatchObject({
       code: AGENT_ERROR_CODES.taskNotFound,
       message: expect.stringMatching(
-        /"missing_task" is not defined in tasks\.ts \(it defines add, boom, hidden, sleepy, throws_string\)/,
+        /"missing_task" is not defined in tasks\.ts \(it defines add, big, boom, hidden, sleepy, throws_string\)/,
       ) as string,
     });
   });
@@ -318,8 +349,9 @@ describe("runOneAttempt", () => {
   });
 
   it("reports a conflicting stored output as an upload failure", async () => {
-    plane.state.inputs = { a: 2, b: 2 };
-    plane.state.outputs.set("att-1", Buffer.from('{"sum":-1}'));
+    // Only an output over INLINE_JSON_BYTES is uploaded.
+    plane.state.assignment = assignmentFor("big");
+    plane.state.outputs.set("att-1", Buffer.from('{"text":"another"}'));
     const code = await runOneAttempt(configFor(await plane.listen()), { logger: testLogger() });
     expect(code).toBe(EXIT_CODES.platformFailed);
     expect(plane.state.calls.complete).toEqual([]);
@@ -344,12 +376,30 @@ describe("serveAttempts (a warm agent)", () => {
     const { calls, outputs } = plane.state;
     expect([...outputs.keys()]).toEqual(["att-1", "att-2", "att-3"]);
     expect(calls.complete).toHaveLength(3);
-    // Handed-over attempts come assigned and started with agent.next: only the first asks.
+    // Handed-over attempts come assigned and started: only the first asks.
     expect(calls.assignment).toBe(1);
     expect(calls.started).toHaveLength(1);
-    // Asked for more after each attempt; the third ask found none and the agent ended.
+    // Asked for more with each success's report (not in agent.next calls of their own); the third ask found
+    // none and the agent ended.
     expect(calls.next).toBe(3);
+    expect(calls.nextCalls).toBe(0);
     expect(calls.bundleDownloads).toBe(1);
+  });
+
+  it("asks agent.next for its next attempt after a task failed", async () => {
+    const endpoint = await plane.listen();
+    plane.state.assignment = assignmentFor("boom");
+    plane.state.inputs = { a: 2, b: 3 };
+    plane.state.handOver = [assignmentFor("add", "att-2")];
+
+    const code = await serveAttempts(configFor(endpoint), { logger: testLogger() });
+
+    expect(code).toBe(EXIT_CODES.succeeded);
+    const { calls, outputs } = plane.state;
+    expect(calls.fail).toHaveLength(1);
+    expect([...outputs.keys()]).toEqual(["att-2"]);
+    // After the failure agent.next handed over att-2; its success's report asked again and found none.
+    expect([calls.nextCalls, calls.next]).toEqual([1, 2]);
   });
 
   it("stops handing over after a platform failure", async () => {

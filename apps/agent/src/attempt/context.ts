@@ -24,6 +24,16 @@ export interface AttemptContext {
   teardowns: Set<Promise<unknown>>;
   /** A paused-task runner started with the agent, for an attempt that may pause (main.ts). */
   prestarted?: PrestartedRunner;
+  /** A warm agent's: `agent.complete` asks for the next attempt, and its answer is kept here (see HandOverSlot). */
+  handOver?: HandOverSlot;
+}
+
+/**
+ * Where a warm agent's next attempt lands when `agent.complete` answers with it: `next` stays undefined until
+ * then (a failure, or an output the server refused), null when there is none.
+ */
+export interface HandOverSlot {
+  next?: { token: string; assignment: AttemptAssignment } | null;
 }
 
 /** Writes one of the agent's own lines into the task's log (a `system` line), when the log is forwarded. */

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 
+import { INLINE_JSON_BYTES } from "@drydock/contracts";
 import type { ErrorInfo, JsonValue } from "@drydock/contracts";
 
 import { describeError, isServerUnreachable } from "../client.js";
@@ -12,32 +13,50 @@ import type { AttemptContext } from "./context.js";
 import { AGENT_ERROR_CODES, EXIT_CODES } from "./exit-codes.js";
 import { errorInfo, errorName, printTaskError } from "./task-errors.js";
 
-/** Uploads the task's output and reports the attempt complete. */
+/** Log lines `agent.complete` carries at most (AgentCompleteInput); more go out in `agent.log` calls first. */
+const COMPLETE_LINES = 500;
+
+/**
+ * Reports the attempt complete with the task's output: carried in the call when small, else uploaded first;
+ * with the task's last log lines, and, for a warm agent, asking for its next attempt (`ctx.handOver`).
+ */
 export async function storeOutput(ctx: AttemptContext, output: JsonValue): Promise<number> {
   const { config, call, log, forwarder, signal } = ctx;
   const spec = ctx.assignment.task;
   if (signal.aborted) return EXIT_CODES.stopped;
-  const http = new BlobHttp(config);
   const body = JSON.stringify(output ?? null);
   const outputsSha256 = createHash("sha256").update(body).digest("hex");
-  try {
-    await call("output upload", () =>
-      http.putJson(http.resolve(ctx.assignment.outputsUploadUrl), body),
-    );
-  } catch (error) {
-    const message = `could not store the task's output: ${describeError(error)}`;
-    log.error(message);
-    return reportFailure(
-      ctx,
-      { message, name: errorName(error), code: AGENT_ERROR_CODES.outputUploadFailed },
-      EXIT_CODES.platformFailed,
-    );
+  const inline = Buffer.byteLength(body) <= INLINE_JSON_BYTES;
+  if (!inline) {
+    const http = new BlobHttp(config);
+    try {
+      await call("output upload", () =>
+        http.putJson(http.resolve(ctx.assignment.outputsUploadUrl), body),
+      );
+    } catch (error) {
+      const message = `could not store the task's output: ${describeError(error)}`;
+      log.error(message);
+      return reportFailure(
+        ctx,
+        { message, name: errorName(error), code: AGENT_ERROR_CODES.outputUploadFailed },
+        EXIT_CODES.platformFailed,
+      );
+    }
   }
   forwarder?.system(`task ${spec.name} succeeded`);
-  await forwarder?.flush();
+  const lines = (await forwarder?.take(COMPLETE_LINES)) ?? [];
   try {
-    await call("complete", () => ctx.client.agent.complete.mutate({ outputsSha256 }));
+    const answer = await call("complete", () =>
+      ctx.client.agent.complete.mutate({
+        outputsSha256,
+        ...(inline ? { outputsJson: body } : {}),
+        ...(lines.length > 0 ? { lines } : {}),
+        ...(ctx.handOver ? { next: true } : {}),
+      }),
+    );
+    if (ctx.handOver) ctx.handOver.next = answer.next ?? null;
   } catch (error) {
+    forwarder?.giveBack(lines);
     log.error({ error: describeError(error) }, "the server refused agent.complete");
     if (isServerUnreachable(error)) return EXIT_CODES.platformFailed;
     // Answered (outputs over a limit, say): the attempt fails saying why, rather than by the agent's exit.

@@ -18,6 +18,7 @@ import type { LogForwarderOptions } from "../log-forwarder.js";
 import { createAgentLogger } from "../logger.js";
 import type { PrestartedRunner } from "../paused/runner-process.js";
 import { AttemptStop } from "./attempt-stop.js";
+import type { HandOverSlot } from "./context.js";
 import { EXIT_CODES } from "./exit-codes.js";
 import { runAssignedTask } from "./run-task.js";
 
@@ -34,6 +35,8 @@ export interface AttemptDeps {
   handedOver?: AttemptAssignment;
   /** A paused-task runner started with the agent (main.ts): taken if this attempt may pause, else given up. */
   prestarted?: PrestartedRunner;
+  /** A warm agent's: where `agent.complete`'s hand-over lands (attempt-loop.ts). */
+  handOver?: HandOverSlot;
 }
 
 /** How long a stopped attempt waits for its teardowns (main's hard exit comes later; the executor's SIGKILL after 5 s). */
@@ -87,6 +90,7 @@ export async function runOneAttempt(config: AgentConfig, deps: AttemptDeps = {})
         beat,
         teardowns,
         ...(deps.prestarted ? { prestarted: deps.prestarted } : {}),
+        ...(deps.handOver ? { handOver: deps.handOver } : {}),
       }),
       stop.stopped,
     ]);

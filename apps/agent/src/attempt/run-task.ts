@@ -111,15 +111,19 @@ async function fetchBundleAndInputs(
       error,
     );
   }
-  log.info(
-    { dir: bundle.dir, downloaded: bundle.downloaded },
-    bundle.downloaded ? "bundle downloaded" : "bundle found in the cache",
-  );
+  // Once per attempt: for a warm agent's fan-out, only the download is news.
+  if (bundle.downloaded) log.info({ dir: bundle.dir }, "bundle downloaded");
+  else log.debug({ dir: bundle.dir }, "bundle found in the cache");
   if (signal.aborted) return EXIT_CODES.stopped;
 
+  // Small inputs come with the assignment; larger ones are fetched.
+  const { inputsUrl } = assignment;
   let inputs: Record<string, unknown>;
   try {
-    inputs = await call("inputs", () => http.getJsonObject(http.resolve(assignment.inputsUrl)));
+    if (assignment.inputs) inputs = assignment.inputs;
+    else if (inputsUrl)
+      inputs = await call("inputs", () => http.getJsonObject(http.resolve(inputsUrl)));
+    else throw new Error("the assignment carries neither the inputs nor where to fetch them");
   } catch (error) {
     return setupFailed(ctx, "could not read the task's inputs", error);
   }

@@ -51,6 +51,13 @@ export interface ControlPlaneState {
     heartbeats: number;
     logs: LogLine[];
     complete: { outputsSha256: string }[];
+    /** Outputs that came inside agent.complete (`outputsJson`), and PUTs of outputs to the upload URL. */
+    inlineOutputs: number;
+    uploads: number;
+    /** GETs of the inputs' URL (an assignment without `inputs`). */
+    inputReads: number;
+    /** Calls of agent.next itself (`next` counts every ask, agent.complete's included). */
+    nextCalls: number;
     fail: ErrorInfo[];
     bundleDownloads: number;
     next: number;
@@ -82,6 +89,10 @@ export function newState(
       heartbeats: 0,
       logs: [],
       complete: [],
+      inlineOutputs: 0,
+      uploads: 0,
+      inputReads: 0,
+      nextCalls: 0,
       fail: [],
       bundleDownloads: 0,
       next: 0,
@@ -98,6 +109,18 @@ const notServed = async (): Promise<never> => {
 const notStreamed = () => ({ [Symbol.asyncIterator]: () => ({ next: notServed }) });
 
 const ack = { ok: true as const };
+
+/** The next attempt `state.handOver` holds, with a fresh token (as agent.next and agent.complete hand over). */
+function handOver(
+  state: ControlPlaneState,
+): { token: string; assignment: AttemptAssignment } | null {
+  state.calls.next++;
+  const next = state.handOver.shift();
+  if (!next) return null;
+  state.assignment = next;
+  state.token = `agent-token-${state.calls.next + 1}`;
+  return { token: state.token, assignment: next };
+}
 
 /** What the agent calls, answered from (and recorded in) `state`. */
 function agentHandlers(state: ControlPlaneState): AppHandlers["agent"] {
@@ -125,10 +148,20 @@ function agentHandlers(state: ControlPlaneState): AppHandlers["agent"] {
       return ack;
     },
     complete: async (input) => {
+      // As the server does: the lines it carries are the log's last, and a small output comes inside it.
+      state.calls.logs.push(...(input.lines ?? []));
       state.calls.linesAtEnd ??= state.calls.logs.map((l) => l.text);
-      state.calls.complete.push(input);
+      state.calls.complete.push({ outputsSha256: input.outputsSha256 });
       if (state.completeError) throw state.completeError;
-      return ack;
+      if (input.outputsJson !== undefined) {
+        state.calls.inlineOutputs++;
+        const attempt = state.assignment.attemptId;
+        const existing = state.outputs.get(attempt);
+        if (existing && existing.toString() !== input.outputsJson)
+          throw new AppError("ATTEMPT_ENDED", "CONFLICT", "a different output is recorded");
+        state.outputs.set(attempt, Buffer.from(input.outputsJson));
+      }
+      return input.next ? { ...ack, next: handOver(state) } : ack;
     },
     fail: async ({ error }) => {
       state.calls.linesAtEnd ??= state.calls.logs.map((l) => l.text);
@@ -138,12 +171,8 @@ function agentHandlers(state: ControlPlaneState): AppHandlers["agent"] {
       return ack;
     },
     next: async () => {
-      state.calls.next++;
-      const next = state.handOver.shift();
-      if (!next) return { next: null };
-      state.assignment = next;
-      state.token = `agent-token-${state.calls.next + 1}`;
-      return { next: { token: state.token, assignment: next } };
+      state.calls.nextCalls++;
+      return { next: handOver(state) };
     },
     openSession: async (input) => {
       if (!state.relayUrl) return notServed();
@@ -257,12 +286,14 @@ export class TestControlPlane {
           ? reply.type("application/gzip").send(bundle)
           : reply.code(404).send({ error: "no such bundle" });
       });
-      blobs.get("/blobs/inputs/:attempt", async (_req, reply) =>
-        reply.type("application/json").send(JSON.stringify(state.inputs)),
-      );
+      blobs.get("/blobs/inputs/:attempt", async (_req, reply) => {
+        state.calls.inputReads++;
+        return reply.type("application/json").send(JSON.stringify(state.inputs));
+      });
       blobs.put<{ Params: { attempt: string }; Body: Buffer }>(
         "/blobs/outputs/:attempt",
         async (req, reply) => {
+          state.calls.uploads++;
           const existing = state.outputs.get(req.params.attempt);
           if (existing && !existing.equals(req.body))
             return reply.code(409).send({ error: "a different output exists" });

@@ -41,6 +41,7 @@ export const sleepy = task("sleepy", () => {
   console.log("sleeping");
   return new Promise(() => undefined);
 });
+export const big = task("big", () => ({ text: "x".repeat(70_000) }));
 const hidden = task("hidden", () => "from workflow");
 export const wf = {
   [ENTITY]: {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { link, mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { link, mkdir, open, readFile, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -75,7 +75,7 @@ export class LocalBlobStore {
         if (body.length > maxBytes)
           throw new BlobTooLargeError(`blob is larger than ${maxBytes} bytes`);
         hash.update(body);
-        await pipeline([body], file.createWriteStream());
+        await file.writeFile(body);
       } else {
         await pipeline(
           body,
@@ -105,9 +105,9 @@ export class LocalBlobStore {
         return { sha256, created: false };
       }
     } finally {
-      // The stream closed it already, unless it failed before writing.
+      // The stream closed it already, unless it failed before writing (or the body was a buffer).
       await file.close().catch(() => undefined);
-      await rm(temp, { force: true });
+      await unlink(temp).catch(() => undefined);
     }
   }
 

@@ -3,7 +3,7 @@ import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import type { AttemptAssignment, ErrorInfo, JsonValue, WorkflowSpec } from "@drydock/contracts";
-import { jsonLimitProblem, nodeUpstream } from "@drydock/contracts";
+import { INLINE_JSON_BYTES, jsonLimitProblem, nodeUpstream } from "@drydock/contracts";
 
 import type { LocalBlobStore } from "../blobs/blob-store.js";
 import type { BlobUrlSigner } from "../blobs/signing.js";
@@ -11,11 +11,22 @@ import type { Db } from "../db/database.js";
 import { ServerErrors } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { EventBus } from "./event-bus.js";
+import { attemptParts } from "./ids.js";
 import { pausesBefore } from "./pause-points.js";
+import type { AssignmentSource } from "./scheduler/successes.js";
 import type { Scheduler } from "./scheduler.js";
 import { bundleKey } from "./workflows.js";
 
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+/** A line of the task's log, as the agent sends it. */
+type LogLine = { stream: string; text: string };
+/** An attempt handed over to a warm agent: its token and assignment. */
+export interface HandedOver {
+  token: string;
+  assignment: AttemptAssignment;
+}
 /** The nodes (with their tasks) whose outputs feed `nodeId`; a fan-out element is fed as its fan-out is. */
 function upstreamOf(spec: WorkflowSpec, nodeId: string): { nodeId: string; task: string }[] {
   const byId = new Map(spec.nodes.map((n) => [n.id, n]));
@@ -52,43 +63,35 @@ export class AttemptAgentService {
     },
   ) {}
 
-  private async attempt(attemptId: string) {
-    const attempt = await this.deps.db
-      .selectFrom("attempts")
-      .selectAll()
-      .where("id", "=", attemptId)
-      .executeTakeFirst();
-    if (!attempt) throw ServerErrors.attemptNotFound(attemptId);
-    return attempt;
-  }
-
   outputsKey(executionId: string, nodeId: string, number: number): string {
     return `${nodeKey(executionId, nodeId)}/attempts/${number}/outputs.json`;
   }
 
-  async assignment(attemptId: string): Promise<AttemptAssignment> {
-    // One query for the attempt, its node and its execution: this runs once per fan-out element.
-    const row = await this.deps.db
-      .selectFrom("attempts as a")
-      .innerJoin("node_executions as n", (j) =>
-        j.onRef("n.execution_id", "=", "a.execution_id").onRef("n.node_id", "=", "a.node_id"),
-      )
-      .innerJoin("executions as x", "x.id", "a.execution_id")
-      .select([
-        "a.status",
-        "a.number",
-        "a.node_id",
-        "n.task",
-        "n.inputs",
-        "x.id as execution_id",
-        "x.project",
-        "x.workflow",
-        "x.version",
-        "x.debug_of",
-        "x.pause_before",
-      ])
-      .where("a.id", "=", attemptId)
-      .executeTakeFirst();
+  async assignment(attemptId: string, source?: AssignmentSource): Promise<AttemptAssignment> {
+    // One query for the attempt, its node and its execution (none when a hand-over read them already).
+    const row =
+      source ??
+      (await this.deps.db
+        .selectFrom("attempts as a")
+        .innerJoin("node_executions as n", (j) =>
+          j.onRef("n.execution_id", "=", "a.execution_id").onRef("n.node_id", "=", "a.node_id"),
+        )
+        .innerJoin("executions as x", "x.id", "a.execution_id")
+        .select([
+          "a.status",
+          "a.number",
+          "a.node_id",
+          "n.task",
+          "n.inputs",
+          "x.id as execution_id",
+          "x.project",
+          "x.workflow",
+          "x.version",
+          "x.debug_of",
+          "x.pause_before",
+        ])
+        .where("a.id", "=", attemptId)
+        .executeTakeFirst());
     if (!row) throw ServerErrors.attemptNotFound(attemptId);
     if (row.status !== "QUEUED" && row.status !== "RUNNING")
       throw ServerErrors.attemptEnded(attemptId, row.status);
@@ -96,15 +99,15 @@ export class AttemptAgentService {
     const version = await this.deps.scheduler.workflowOf(row);
     const task = version.tasks.get(row.task);
     if (!task) throw ServerErrors.workflowNotFound(row.project, row.workflow, row.version);
-    // The node's inputs as resolved from upstream, kept as a blob so an interactive session can reload them.
+    // The node's inputs as resolved from upstream: in the assignment when small, else as a blob to fetch.
+    const inputs = (row.inputs ?? {}) as Record<string, JsonValue>;
+    const inputsJson = Buffer.from(JSON.stringify(inputs));
+    const inline = inputsJson.length <= INLINE_JSON_BYTES;
     const inputsKey = `${nodeKey(row.execution_id, row.node_id)}/inputs.json`;
-    await this.deps.blobs.write(
-      inputsKey,
-      Buffer.from(JSON.stringify(row.inputs ?? {})),
-      MAX_OUTPUT_BYTES,
-    );
+    if (!inline) await this.deps.blobs.write(inputsKey, inputsJson, MAX_OUTPUT_BYTES);
     return {
       attemptId,
+      ...(inline ? { inputs } : { inputsUrl: this.deps.signer.signPath("get", inputsKey, 3_600) }),
       executionId: row.execution_id,
       nodeId: row.node_id,
       attemptNumber: row.number,
@@ -114,7 +117,6 @@ export class AttemptAgentService {
         url: this.deps.signer.signPath("get", bundleKey(version.bundle), 3_600),
         entry: version.entry,
       },
-      inputsUrl: this.deps.signer.signPath("get", inputsKey, 3_600),
       workflow: { name: row.workflow, version: row.version },
       upstream: upstreamOf(version.spec, row.node_id),
       consoleUrl: `${this.deps.publicUrl()}/executions/${row.execution_id}?node=${encodeURIComponent(row.node_id)}`,
@@ -127,7 +129,7 @@ export class AttemptAgentService {
     };
   }
 
-  async log(attemptId: string, lines: { stream: string; text: string }[]): Promise<void> {
+  async log(attemptId: string, lines: LogLine[]): Promise<void> {
     if (lines.length === 0) return;
     const text = lines.map((l) => (l.text.endsWith("\n") ? l.text : `${l.text}\n`)).join("");
     try {
@@ -157,17 +159,46 @@ export class AttemptAgentService {
     );
   }
 
-  async complete(attemptId: string, outputsSha256: string): Promise<void> {
-    const attempt = await this.attempt(attemptId);
-    const key = this.outputsKey(attempt.execution_id, attempt.node_id, attempt.number);
-    const bytes = await this.deps.blobs.readBuffer(key).catch(() => undefined);
-    if (!bytes) throw ServerErrors.outputsMissing(attemptId);
-    if (createHash("sha256").update(bytes).digest("hex") !== outputsSha256)
-      throw ServerErrors.outputsMismatch(attemptId);
+  /**
+   * Records the attempt's output: uploaded before (`outputsUploadUrl`), or carried in the call (`outputsJson`,
+   * stored here as the same blob), with the task's last log lines. With `next`, answers what `agent.next`
+   * would: the execution's next queued attempt for this warm agent, handed over in the same transaction.
+   */
+  async complete(
+    attemptId: string,
+    input: { outputsSha256: string; outputsJson?: string; lines?: LogLine[]; next?: boolean },
+  ): Promise<HandedOver | null> {
+    const parts = attemptParts(attemptId);
+    if (!parts) throw ServerErrors.attemptNotFound(attemptId);
+    const key = this.outputsKey(parts.executionId, parts.nodeId, parts.number);
+    // Outputs carried in the call are kept in the database only, as every output is; larger ones come as a blob.
+    let bytes: Buffer | undefined;
+    if (input.outputsJson !== undefined) bytes = Buffer.from(input.outputsJson, "utf8");
+    else {
+      bytes = await this.deps.blobs.readBuffer(key).catch(() => undefined);
+      if (!bytes) throw ServerErrors.outputsMissing(attemptId);
+    }
+    if (sha256(bytes) !== input.outputsSha256) throw ServerErrors.outputsMismatch(attemptId);
     const outputs = JSON.parse(bytes.toString("utf8")) as JsonValue;
     const problem = jsonLimitProblem("outputs", outputs);
     if (problem) throw ServerErrors.outputsOverLimit(attemptId, problem);
-    await this.deps.scheduler.attemptSucceeded(attemptId, outputsSha256, outputs);
+    const { lines } = input;
+    const next = await this.deps.scheduler.attemptSucceeded(
+      attemptId,
+      input.outputsSha256,
+      outputs,
+      {
+        handOver: input.next === true,
+        // A report retried (its answer lost) delivered its lines the first time.
+        ...(lines ? { whenRecorded: () => this.log(attemptId, lines) } : {}),
+      },
+    );
+    return (
+      next && {
+        token: next.token,
+        assignment: await this.assignment(next.attemptId, next.assignment),
+      }
+    );
   }
 
   async fail(attemptId: string, error: ErrorInfo): Promise<void> {

@@ -64,11 +64,14 @@ function agents(how: { fail?: string; hang?: string } = {}) {
     if (spec.name === how.hang) return new Promise(() => undefined);
     if (spec.name === how.fail)
       return agent.fail(attemptId, { message: `${spec.name} failed`, code: "TASK_FAILED" });
-    const inputs = JSON.parse(
-      (await blobs.readBuffer(`executions/${executionId}/nodes/${nodeId}/inputs.json`)).toString(
-        "utf8",
-      ),
-    ) as Record<string, JsonValue>;
+    // Small inputs come in the assignment, larger ones as a blob (inputsUrl).
+    const inputs =
+      assignment.inputs ??
+      (JSON.parse(
+        (await blobs.readBuffer(`executions/${executionId}/nodes/${nodeId}/inputs.json`)).toString(
+          "utf8",
+        ),
+      ) as Record<string, JsonValue>);
     if (spec.interactive?.enable) {
       await sessions.openSession(attemptId, { maxIdleSeconds: spec.interactive.maxIdleSeconds });
       await sessions.updateSession(attemptId, { changes: PATCH });
@@ -76,7 +79,9 @@ function agents(how: { fail?: string; hang?: string } = {}) {
     }
     const bytes = Buffer.from(JSON.stringify(compute(spec.name, inputs)));
     await blobs.write(agent.outputsKey(executionId, nodeId, attemptNumber), bytes, 1_000_000);
-    await agent.complete(attemptId, createHash("sha256").update(bytes).digest("hex"));
+    await agent.complete(attemptId, {
+      outputsSha256: createHash("sha256").update(bytes).digest("hex"),
+    });
   };
 }
 

@@ -15,6 +15,16 @@ export function attemptId(executionId: string, nodeId: string, number: number): 
   return `${executionId}.${nodeId}.a${number}`;
 }
 
+/** What an attempt id names (attemptId's inverse); undefined for an id it did not make. */
+export function attemptParts(
+  id: string,
+): { executionId: string; nodeId: string; number: number } | undefined {
+  const match = /^([^.]+)\.(.+)\.a(\d+)$/.exec(id);
+  if (!match) return undefined;
+  const [, executionId = "", nodeId = "", number = ""] = match;
+  return { executionId, nodeId, number: Number(number) };
+}
+
 /** A fan-out element's id (`n2[1]`) as the workflow names it (`n2`); a node's own id otherwise. */
 export const specNodeId = (nodeId: string) => nodeId.replace(/\[\d+\]$/, "");
 

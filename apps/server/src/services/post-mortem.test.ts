@@ -144,9 +144,13 @@ function agents(
 
 /** Runs the task for real: reads its inputs, uploads its outputs, completes. */
 async function complete(assignment: AttemptAssignment, agent: AgentCall): Promise<void> {
-  // Signed paths: an agent resolves them against the endpoint it reaches the server on.
-  const read = await t.plane.app.inject({ url: assignment.inputsUrl });
-  const inputs = read.json<Record<string, JsonValue>>();
+  // Small inputs come in the assignment; larger ones at a signed path, which an agent resolves against the
+  // endpoint it reaches the server on.
+  const inputs =
+    assignment.inputs ??
+    (await t.plane.app.inject({ url: assignment.inputsUrl ?? "" })).json<
+      Record<string, JsonValue>
+    >();
   const bytes = Buffer.from(JSON.stringify(computePipeline(assignment.task.name, inputs)));
   const put = await t.plane.app.inject({
     method: "PUT",

@@ -328,7 +328,9 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
       await done;
       return reasonOf(opened);
     };
-    expect(await ending((a) => scheduler.attemptSucceeded(a, "f".repeat(64), 1))).toEqual({
+    expect(
+      await ending(async (a) => void (await scheduler.attemptSucceeded(a, "f".repeat(64), 1))),
+    ).toEqual({
       state: "ENDED",
       end_reason: "resumed",
     });
@@ -529,6 +531,85 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
       { id: `${id}.n0[4].a1`, status: "RUNNING", agent: first },
       { id: `${id}.n0[5].a1`, status: "RUNNING", agent: second },
     ]);
+    await scheduler.abort(id);
+  });
+
+  it("hands warm agents their next attempts with their successes, started, in the same transaction; a retried report gets the same attempt with a fresh token", async () => {
+    executor.behaviour = ({ attemptId }) =>
+      scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
+    const spec = mapSpec("warm-report", "hang", [1, 2, 3, 4, 5, 6, 7]);
+    const { id } = await run(spec, [task("hang", ["x"])]);
+    await vi.waitFor(() =>
+      expect(executor.launched.filter((a) => a.startsWith(id))).toHaveLength(4),
+    );
+    const agents = executor.launched.filter((a) => a.startsWith(id)).slice(0, 3);
+    // Reported at once: the first is recorded alone, the two that arrive meanwhile share the next transaction.
+    const handed = await Promise.all(
+      agents.map((a, i) => scheduler.attemptSucceeded(a, "f".repeat(64), i, { handOver: true })),
+    );
+    expect(handed.map((h) => h?.attemptId)).toEqual([
+      `${id}.n0[4].a1`,
+      `${id}.n0[5].a1`,
+      `${id}.n0[6].a1`,
+    ]);
+    // What the assignment is made of came with the hand-over: no query for it.
+    expect(handed[0]?.assignment).toMatchObject({
+      status: "RUNNING",
+      node_id: "n0[4]",
+      task: "hang",
+      inputs: { x: 5 },
+    });
+    const rows = await db
+      .selectFrom("attempts as a")
+      .innerJoin("node_executions as n", (j) =>
+        j.onRef("n.execution_id", "=", "a.execution_id").onRef("n.node_id", "=", "a.node_id"),
+      )
+      .select(["a.id", "a.status", "a.agent", "a.handed_to", "n.status as node"])
+      .where("a.execution_id", "=", id)
+      .orderBy("a.id")
+      .execute();
+    const row = (nodeId: string) => rows.find((r) => r.id === `${id}.${nodeId}.a1`);
+    for (const [i, from] of agents.entries()) {
+      const to = `${id}.n0[${i + 4}].a1`;
+      expect(rows.find((r) => r.id === from)).toMatchObject({
+        status: "SUCCEEDED",
+        handed_to: to,
+        node: "SUCCEEDED",
+      });
+      expect(row(`n0[${i + 4}]`)).toMatchObject({
+        status: "RUNNING",
+        agent: from,
+        node: "RUNNING",
+      });
+    }
+    // The fan-out counted the three successes (none lost to the batch).
+    const parent = await db
+      .selectFrom("node_executions")
+      .select("children_done")
+      .where("execution_id", "=", id)
+      .where("node_id", "=", "n0")
+      .executeTakeFirstOrThrow();
+    expect(parent.children_done).toBe(3);
+
+    // The report again (its answer lost): the same attempt, a fresh token; the success is not counted twice.
+    const again = await scheduler.attemptSucceeded(agents[0] as string, "f".repeat(64), 0, {
+      handOver: true,
+    });
+    expect(again?.attemptId).toBe(handed[0]?.attemptId);
+    expect(again?.token).not.toBe(handed[0]?.token);
+    await expect(
+      scheduler.attemptSucceeded(agents[0] as string, "e".repeat(64), 0, { handOver: true }),
+    ).rejects.toThrow(/already ended SUCCEEDED/);
+    expect(
+      (
+        await db
+          .selectFrom("node_executions")
+          .select("children_done")
+          .where("execution_id", "=", id)
+          .where("node_id", "=", "n0")
+          .executeTakeFirstOrThrow()
+      ).children_done,
+    ).toBe(3);
     await scheduler.abort(id);
   });
 });

@@ -6,12 +6,14 @@ import type { ErrorInfo, JsonValue } from "@drydock/contracts";
 import type { Kysely } from "kysely";
 
 import type { Db } from "../db/database.js";
+import type { AgentTokens } from "./agent-token.js";
 import type { Database, ExecutionRow } from "../db/schema.js";
 import type { ServerConfig } from "../env.js";
 import type { Executor } from "../executor/executor.js";
 import type { Logger } from "../logger.js";
 import type { EventBus } from "./event-bus.js";
 import type { FailureStatus } from "./scheduler/attempt-lifecycle.js";
+import type { AssignmentSource } from "./scheduler/successes.js";
 import { AttemptLifecycle } from "./scheduler/attempt-lifecycle.js";
 import { Dispatcher } from "./scheduler/dispatcher.js";
 import type { NewExecution } from "./scheduler/execution-lifecycle.js";
@@ -64,6 +66,8 @@ export class Scheduler {
       onReplicaLost?: (error: Error) => void;
       /** This replica's id (newReplicaId), which the executor labels what it starts with; a new one by default. */
       replica?: string;
+      /** Where the agent tokens it mints are recorded for the authenticator. */
+      agentTokens?: AgentTokens;
     },
   ) {
     const { db, executor, bus, log, config } = deps;
@@ -75,6 +79,7 @@ export class Scheduler {
       log,
       workflows: this.workflows,
       maxParallel: config.maxParallel,
+      ...(deps.agentTokens ? { tokens: deps.agentTokens } : {}),
       reports: {
         launchFailed: (id, error) => this.attemptFailed(id, "FAILED", error),
         handedOver: (id, pid) => this.attemptStarted(id, pid),
@@ -215,8 +220,33 @@ export class Scheduler {
     return this.attempts.heartbeat(id);
   }
 
-  attemptSucceeded(id: string, outputsSha256: string, outputs: JsonValue): Promise<void> {
-    return this.attempts.attemptSucceeded(id, outputsSha256, outputs);
+  /**
+   * Records the attempt's success. With `handOver`, its warm agent is also handed the execution's next queued
+   * attempt, in the same transaction, which is returned with its token (or null); for a success recorded
+   * before (the report retried, its answer lost), the attempt handed over then, with a fresh token.
+   * `whenRecorded` runs in the transaction, only when the success is recorded now.
+   */
+  async attemptSucceeded(
+    id: string,
+    outputsSha256: string,
+    outputs: JsonValue,
+    options: { handOver?: boolean; whenRecorded?: () => Promise<void> } = {},
+  ): Promise<HandedAttempt | null> {
+    if (options.handOver) await this.joined.done;
+    const { recorded, next, assignment } = await this.attempts.attemptSucceeded(
+      id,
+      outputsSha256,
+      outputs,
+      options,
+    );
+    if (!options.handOver) return null;
+    if (!recorded) return this.dispatcher.handOver(id);
+    if (!next) return null;
+    return {
+      attemptId: next.attemptId,
+      token: next.token,
+      ...(assignment ? { assignment } : {}),
+    };
   }
 
   /** Records a failed attempt and either retries the node or fails it (and with it, the execution). */
@@ -229,6 +259,13 @@ export class Scheduler {
     await this.joined.done;
     return this.dispatcher.handOver(attemptId);
   }
+}
+
+/** An attempt handed over to a warm agent, with its token and, when the hand-over read it, what its assignment is made of. */
+export interface HandedAttempt {
+  attemptId: string;
+  token: string;
+  assignment?: AssignmentSource;
 }
 
 /** A promise with its own `resolve` and `reject`, for settling where it is not made. */

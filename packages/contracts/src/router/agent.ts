@@ -1,6 +1,7 @@
 import {
   AckSchema,
   AgentCompleteInput,
+  AgentCompleteOutput,
   AgentFailInput,
   AgentHeartbeatInput,
   AgentHeartbeatOutput,
@@ -23,7 +24,7 @@ export const agentProcedures = {
   started: mutation("agent", { input: AgentStartedInput, output: AckSchema }),
   heartbeat: mutation("agent", { input: AgentHeartbeatInput, output: AgentHeartbeatOutput }),
   log: mutation("agent", { input: AgentLogInput, output: AckSchema }),
-  complete: mutation("agent", { input: AgentCompleteInput, output: AckSchema }),
+  complete: mutation("agent", { input: AgentCompleteInput, output: AgentCompleteOutput }),
   fail: mutation("agent", { input: AgentFailInput, output: AckSchema }),
   next: mutation("agent", { output: AgentNextOutput }),
   openSession: mutation("agent", { input: AgentOpenSessionInput, output: AgentOpenSessionOutput }),

@@ -19,11 +19,12 @@ import { ServerErrors } from "../../errors.js";
 import type { AttemptExit } from "../../executor/executor.js";
 import type { Logger } from "../../logger.js";
 import { requireExecutionOfAttempt } from "../ids.js";
-import { cacheOutputs } from "../reuse.js";
 import { advance, createAttempt, endSessions, errorJson, nodeEvent, setNode } from "./dag.js";
 import type { Dispatcher } from "./dispatcher.js";
+import { deadline, Successes } from "./successes.js";
+import type { SuccessRecorded, SuccessReport } from "./successes.js";
 import { ACTIVE_ATTEMPT } from "./open-statuses.js";
-import type { ExecutionTransactions, Tx } from "./transaction.js";
+import type { Effects, ExecutionTransactions, Tx } from "./transaction.js";
 import type { WorkflowCache } from "./workflow-cache.js";
 
 export type FailureStatus = "FAILED" | "TIMED_OUT" | "LOST";
@@ -42,6 +43,8 @@ const DECIDED_FAILURES: Record<string, { session: SessionEndReason; retry: boole
 };
 
 export class AttemptLifecycle {
+  private readonly successes: Successes;
+
   constructor(
     private readonly deps: {
       db: Db;
@@ -49,9 +52,19 @@ export class AttemptLifecycle {
       config: Pick<ServerConfig, "lostAttemptRetries">;
       workflows: WorkflowCache;
       transactions: ExecutionTransactions;
-      slots: Pick<Dispatcher, "release" | "stopping">;
+      slots: Pick<
+        Dispatcher,
+        "release" | "stopping" | "claimNextWithin" | "handedOver" | "putBack"
+      >;
     },
-  ) {}
+  ) {
+    this.successes = new Successes({
+      workflows: deps.workflows,
+      transactions: deps.transactions,
+      slots: deps.slots,
+      started: (tx, exec, fx, attempt, pid) => this.started(tx, exec, fx, attempt, pid),
+    });
+  }
 
   async attemptStarted(id: string, pid: number): Promise<void> {
     const executionId = requireExecutionOfAttempt(id);
@@ -59,30 +72,39 @@ export class AttemptLifecycle {
       const attempt = await openAttempt(tx, id);
       if (attempt.status === "RUNNING") return;
       if (attempt.status !== "QUEUED") throw ServerErrors.attemptEnded(id, attempt.status);
-      const now = new Date();
-      const node = await tx
-        .updateTable("node_executions")
-        .set((eb) => ({ status: "RUNNING", started_at: eb.fn.coalesce("started_at", eb.val(now)) }))
-        .where("execution_id", "=", executionId)
-        .where("node_id", "=", attempt.node_id)
-        .returning("task")
-        .executeTakeFirstOrThrow();
-      const task = (await this.deps.workflows.workflowOf(exec, tx)).tasks.get(node.task);
-      await tx
-        .updateTable("attempts")
-        .set({
-          status: "RUNNING",
-          pid,
-          started_at: now,
-          heartbeat_at: now,
-          deadline_at: task?.timeoutSeconds
-            ? new Date(now.getTime() + task.timeoutSeconds * 1000)
-            : null,
-        })
-        .where("id", "=", id)
-        .execute();
-      fx.events.push(nodeEvent(executionId, attempt.node_id, "RUNNING", attempt.number));
+      await this.started(tx, exec, fx, attempt, pid);
     });
+  }
+
+  /** Records a queued attempt running in the agent `pid`: the attempt and its node, its deadline from now. */
+  private async started(
+    tx: Tx,
+    exec: ExecutionRow,
+    fx: Effects,
+    attempt: Pick<AttemptRow, "id" | "node_id" | "number">,
+    pid: number,
+  ): Promise<void> {
+    const now = new Date();
+    const node = await tx
+      .updateTable("node_executions")
+      .set((eb) => ({ status: "RUNNING", started_at: eb.fn.coalesce("started_at", eb.val(now)) }))
+      .where("execution_id", "=", exec.id)
+      .where("node_id", "=", attempt.node_id)
+      .returning("task")
+      .executeTakeFirstOrThrow();
+    const task = (await this.deps.workflows.workflowOf(exec, tx)).tasks.get(node.task);
+    await tx
+      .updateTable("attempts")
+      .set({
+        status: "RUNNING",
+        pid,
+        started_at: now,
+        heartbeat_at: now,
+        deadline_at: task ? deadline(now, task) : null,
+      })
+      .where("id", "=", attempt.id)
+      .execute();
+    fx.events.push(nodeEvent(exec.id, attempt.node_id, "RUNNING", attempt.number));
   }
 
   async heartbeat(id: string): Promise<boolean> {
@@ -96,54 +118,17 @@ export class AttemptLifecycle {
     return row !== undefined;
   }
 
-  async attemptSucceeded(id: string, outputsSha256: string, outputs: JsonValue): Promise<void> {
-    const executionId = requireExecutionOfAttempt(id);
-    await this.deps.transactions.transact(executionId, async (tx, exec, fx) => {
-      const attempt = await openAttempt(tx, id);
-      if (attempt.status === "SUCCEEDED" && attempt.outputs_sha256 === outputsSha256) return;
-      if (attempt.status !== "RUNNING" && attempt.status !== "QUEUED")
-        throw ServerErrors.attemptEnded(id, attempt.status);
-      await tx
-        .updateTable("attempts")
-        .set({ status: "SUCCEEDED", outputs_sha256: outputsSha256, ended_at: new Date() })
-        .where("id", "=", id)
-        .execute();
-      await endSessions(tx, [id], "resumed");
-      const node = await setNode(tx, fx, executionId, { node_id: attempt.node_id }, "SUCCEEDED", {
-        outputs,
-        attempt: attempt.number,
-      });
-      await cacheOutputs(
-        tx,
-        await this.deps.workflows.workflowOf(exec, tx),
-        exec,
-        { node_id: attempt.node_id, task: node.task },
-        { id, outputsSha256 },
-        outputs,
-      );
-      if (node.parent_node_id === null) return advance(this.deps.workflows, tx, exec, fx);
-      // A fan-out element: the last one to succeed gathers the elements' outputs, in order, into its parent's.
-      const parent = await tx
-        .updateTable("node_executions")
-        .set((eb) => ({ children_done: eb("children_done", "+", 1) }))
-        .where("execution_id", "=", executionId)
-        .where("node_id", "=", node.parent_node_id)
-        .returning(["node_id", "status", "children_done", "children_total"])
-        .executeTakeFirstOrThrow();
-      if (parent.status !== "RUNNING" || parent.children_done < (parent.children_total ?? 0))
-        return;
-      const children = await tx
-        .selectFrom("node_executions")
-        .select("outputs")
-        .where("execution_id", "=", executionId)
-        .where("parent_node_id", "=", parent.node_id)
-        .orderBy("map_index")
-        .execute();
-      await setNode(tx, fx, executionId, parent, "SUCCEEDED", {
-        outputs: children.map((c) => c.outputs as JsonValue),
-      });
-      return advance(this.deps.workflows, tx, exec, fx);
-    });
+  /**
+   * Records the attempt's success (see Successes: reports of one execution are recorded in batches). With
+   * `handOver`, its warm agent is handed the execution's next queued attempt in the same transaction.
+   */
+  attemptSucceeded(
+    id: string,
+    outputsSha256: string,
+    outputs: JsonValue,
+    options: SuccessReport["options"] = {},
+  ): Promise<SuccessRecorded> {
+    return this.successes.report({ id, outputsSha256, outputs, options });
   }
 
   /** Records a failed attempt and either retries the node or fails it (and with it, the execution). */

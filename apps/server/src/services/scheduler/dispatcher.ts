@@ -9,11 +9,16 @@ import { randomBytes } from "node:crypto";
 import type { AttemptStatus, ErrorInfo, TaskSpec } from "@drydock/contracts";
 import { TERMINAL_ATTEMPT_STATUSES } from "@drydock/contracts";
 
+import type { Kysely } from "kysely";
+import { sql } from "kysely";
+
 import type { Db } from "../../db/database.js";
+import type { AttemptRow, Database } from "../../db/schema.js";
 import type { Executor } from "../../executor/executor.js";
 import type { Logger } from "../../logger.js";
 import { requireExecutionOfAttempt } from "../ids.js";
 import { hashToken } from "../agent-token.js";
+import type { AgentTokens } from "../agent-token.js";
 import { mayPause } from "../pause-points.js";
 import { ACTIVE_ATTEMPT } from "./open-statuses.js";
 import type { LaunchQueue } from "./transaction.js";
@@ -49,6 +54,8 @@ export class Dispatcher implements LaunchQueue {
       maxParallel: number;
       reports: DispatchReports;
       owner: Owner;
+      /** Told of every token minted, so the agent's first call with it needs no lookup. */
+      tokens?: AgentTokens;
     },
   ) {}
 
@@ -124,14 +131,15 @@ export class Dispatcher implements LaunchQueue {
    */
   private async claim(
     id: string,
-    agent: { name: string; pid: number | null },
+    agent: AgentRef,
     which: "queued" | "own" = "queued",
-  ): Promise<string | undefined> {
+  ): Promise<{ token: string; row: ClaimedRow } | undefined> {
     const token = randomBytes(24).toString("base64url");
+    const hash = hashToken(token);
     let update = this.deps.db
       .updateTable("attempts")
       .set({
-        token_hash: hashToken(token),
+        token_hash: hash,
         heartbeat_at: new Date(),
         agent: agent.name,
         pid: agent.pid,
@@ -144,12 +152,15 @@ export class Dispatcher implements LaunchQueue {
       which === "queued"
         ? update.where("status", "=", "QUEUED")
         : update.where("agent", "=", agent.name).where("status", "in", ACTIVE_ATTEMPT);
-    const row = await update.returning("id").executeTakeFirst();
-    return row ? token : undefined;
+    const row = await update.returning(["id", "node_id", "number"]).executeTakeFirst();
+    if (!row) return undefined;
+    // Rolled back, the token was never given to anyone: it names its attempt all the same.
+    this.deps.tokens?.remember(hash, id);
+    return { token, row };
   }
 
   private async launch(id: string): Promise<void> {
-    const token = await this.claim(id, { name: id, pid: null });
+    const token = (await this.claim(id, { name: id, pid: null }))?.token;
     if (!token) {
       this.active.delete(id);
       this.pump();
@@ -223,32 +234,148 @@ export class Dispatcher implements LaunchQueue {
 
   private async claimAgain(
     handedTo: string,
-    agent: { name: string; pid: number | null },
+    agent: AgentRef,
   ): Promise<{ attemptId: string; token: string } | null> {
-    const token = await this.claim(handedTo, agent, "own");
-    return token ? { attemptId: handedTo, token } : null;
+    const claimed = await this.claim(handedTo, agent, "own");
+    return claimed ? { attemptId: handedTo, token: claimed.token } : null;
   }
 
   /** Takes the execution's next queued attempt that can still be claimed, and records it as handed over from `from`. */
   private async claimNextOf(
     executionId: string,
     from: string,
-    agent: { name: string; pid: number | null },
+    agent: AgentRef,
   ): Promise<{ attemptId: string; token: string } | null> {
-    const prefix = `${executionId}.`;
-    for (;;) {
-      const index = this.queue.findIndex((id) => id.startsWith(prefix));
-      if (index < 0) return null;
-      const [next] = this.queue.splice(index, 1) as [string];
-      this.queued.delete(next);
-      const token = await this.claim(next, agent);
-      if (!token) continue;
+    for (let next = this.takeQueuedOf(executionId); next; next = this.takeQueuedOf(executionId)) {
+      const claimed = await this.claim(next, agent);
+      if (!claimed) continue;
       await this.deps.db
         .updateTable("attempts")
         .set({ handed_to: next })
         .where("id", "=", from)
         .execute();
-      return { attemptId: next, token };
+      return { attemptId: next, token: claimed.token };
     }
+    return null;
   }
+
+  /**
+   * The hand-overs decided in the transaction that records the successes of the agents' attempts `froms`:
+   * for each, the execution's next queued attempt, claimed for the same agent in `tx` — all in one statement,
+   * and recorded started with `startedValues` where it has them (the caller records `handed_to` and the
+   * nodes). Once that commits, `handedOver` gives each agent's slot to its new attempt; if it does not,
+   * `putBack` queues them again. Null for an agent left without (none queued, or this executor keeps no agent
+   * warm).
+   */
+  async claimNextWithin(
+    tx: Kysely<Database>,
+    froms: Pick<AttemptRow, "id" | "execution_id" | "agent" | "pid">[],
+    startedValues: (attemptId: string) => StartedValues | undefined,
+  ): Promise<(HandOver | null)[]> {
+    const handed: (HandOver | null)[] = froms.map(() => null);
+    const owner = this.deps.owner.replica;
+    if (this.stopped || !this.deps.executor.warmAgents || owner === undefined) return handed;
+    let waiting = froms.map((_, i) => i);
+    while (waiting.length > 0) {
+      const picks: {
+        i: number;
+        id: string;
+        token: string;
+        agent: AgentRef;
+        started?: StartedValues;
+      }[] = [];
+      for (const i of waiting) {
+        const from = froms[i] as (typeof froms)[number];
+        const id = this.takeQueuedOf(from.execution_id);
+        if (id === undefined) break;
+        const agent = { name: from.agent ?? from.id, pid: from.pid };
+        const token = randomBytes(24).toString("base64url");
+        // Its agent runs: the claim records it started too, where the caller knows its deadline.
+        const started = agent.pid === null ? undefined : startedValues(id);
+        picks.push({ i, id, token, agent, ...(started ? { started } : {}) });
+      }
+      if (picks.length === 0) break;
+      const now = new Date();
+      const values = picks.map(
+        (p) => sql`(${p.id}, ${hashToken(p.token)}, ${p.agent.name}, ${p.agent.pid}::integer,
+          ${p.started?.status ?? null}::text, ${p.started?.started_at ?? null}::timestamptz,
+          ${p.started?.deadline_at ?? null}::timestamptz)`,
+      );
+      // Each agent's own token; the claim is the same as a launch's (claim): queued, and this replica's.
+      const { rows } = await sql<ClaimedRow>`update attempts as a set token_hash = v.hash,
+          heartbeat_at = ${now}, agent = v.agent, pid = v.pid, status = coalesce(v.status, a.status),
+          started_at = coalesce(v.started_at, a.started_at),
+          deadline_at = case when v.status is null then a.deadline_at else v.deadline_at end
+        from (values ${sql.join(values)}) as v(id, hash, agent, pid, status, started_at, deadline_at)
+        where a.id = v.id and a.id in (${sql.join(picks.map((p) => p.id))})
+          and a.status = 'QUEUED' and a.replica = ${owner}
+        returning a.id, a.node_id, a.number`.execute(tx);
+      const claimed = new Map(rows.map((row) => [row.id, row]));
+      const unclaimed: number[] = [];
+      for (const { i, id, token, agent, started } of picks) {
+        const row = claimed.get(id);
+        // Aborted meanwhile, or another replica's: that agent takes the next one.
+        if (!row) unclaimed.push(i);
+        else {
+          // Rolled back, the token was never given to anyone: it names its attempt all the same.
+          this.deps.tokens?.remember(hashToken(token), id);
+          handed[i] = { attemptId: id, token, agent, row, started: started !== undefined };
+        }
+      }
+      waiting = unclaimed;
+    }
+    return handed;
+  }
+
+  /** Takes the execution's first queued attempt out of the queue (for a hand-over). */
+  private takeQueuedOf(executionId: string): string | undefined {
+    const prefix = `${executionId}.`;
+    const index = this.queue.findIndex((id) => id.startsWith(prefix));
+    if (index < 0) return undefined;
+    const [next] = this.queue.splice(index, 1) as [string];
+    this.queued.delete(next);
+    return next;
+  }
+
+  /** The hand-over `claimNextWithin` decided has committed: the agent runs `next` now, in the slot `from` held. */
+  async handedOver(from: string, next: HandOver): Promise<void> {
+    this.active.delete(from);
+    this.active.add(next.attemptId);
+    if (!this.deps.executor.handOver(from, next.attemptId) && next.agent.pid !== null)
+      await this.deps.executor.adopt(next.attemptId, next.agent.pid, next.agent.name);
+  }
+
+  /** The transaction of a hand-over did not commit: its attempt waits in the queue again, first in line. */
+  putBack(next: HandOver): void {
+    if (this.queued.has(next.attemptId) || this.active.has(next.attemptId)) return;
+    this.queued.add(next.attemptId);
+    this.queue.unshift(next.attemptId);
+    this.pump();
+  }
+}
+
+/** The agent process an attempt is claimed for: its name (the attempt it was started for) and pid. */
+export interface AgentRef {
+  name: string;
+  pid: number | null;
+}
+
+/** What a claim returns of the attempt it took. */
+type ClaimedRow = Pick<AttemptRow, "id" | "node_id" | "number">;
+
+/** An attempt claimed for a warm agent inside a transaction (claimNextWithin). */
+export interface HandOver {
+  attemptId: string;
+  token: string;
+  agent: AgentRef;
+  row: ClaimedRow;
+  /** Whether the claim recorded the attempt started (its node's status is the caller's to set). */
+  started: boolean;
+}
+
+/** What a claim records of an attempt its (warm) agent starts at once. */
+export interface StartedValues {
+  status: "RUNNING";
+  started_at: Date;
+  deadline_at: Date | null;
 }
