@@ -206,7 +206,7 @@ async function openToOthers(dir: string): Promise<string[]> {
 }
 
 describe("the data directory", () => {
-  it("after a run with an input, a log and an output blob, holds nothing its group or others may read, and nobody can list or read it", async () => {
+  it("after a run with an input, a log and a blob (its code bundle), holds nothing its group or others may read, and nobody can list or read it", async () => {
     const r = await drydock(
       ["run", "--remote", "--wait", fixture("slow.ts"), "slow", "--seconds", "0"],
       stack.env,
@@ -221,9 +221,10 @@ describe("the data directory", () => {
     const files = (await readdir(stack.dataDir, { recursive: true })).map((f) =>
       join(stack.dataDir, f),
     );
-    const blob = files.find((f) => f.includes(id) && f.endsWith("outputs.json"));
+    // A small output is kept in the database (it came inside agent.complete); the bundle is a blob.
+    const blob = files.find((f) => f.includes(join("blobs", "bundles", "")) && f.endsWith(".tgz"));
     const log = files.find((f) => f.includes(join("logs", "")) && f.includes(attempt));
-    expect(blob, "the run's output blob").toBeDefined();
+    expect(blob, "the run's code bundle").toBeDefined();
     expect(log, "the attempt's log").toBeDefined();
 
     expect(await openToOthers(stack.dataDir)).toEqual([]);

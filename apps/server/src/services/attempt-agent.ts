@@ -129,23 +129,24 @@ export class AttemptAgentService {
     };
   }
 
-  async log(attemptId: string, lines: LogLine[]): Promise<void> {
+  /** Appends the lines to the attempt's log; `q` records a loss (a transaction that holds the attempt's row). */
+  async log(attemptId: string, lines: LogLine[], q: Db = this.deps.db): Promise<void> {
     if (lines.length === 0) return;
     const text = lines.map((l) => (l.text.endsWith("\n") ? l.text : `${l.text}\n`)).join("");
     try {
       await appendFile(join(this.deps.logsDir, `${attemptId}.log`), text);
     } catch (error) {
       // The lines are gone either way; what must not be lost is that they were (`drydock logs` says so).
-      await this.logLost(attemptId, lines.length, error);
+      await this.logLost(q, attemptId, lines.length, error);
       return;
     }
     this.deps.bus.publishLog(attemptId);
   }
 
   /** Records on the attempt that `count` of its log lines could not be stored; the first reason is kept. */
-  private async logLost(attemptId: string, count: number, error: unknown): Promise<void> {
+  private async logLost(q: Db, attemptId: string, count: number, error: unknown): Promise<void> {
     const reason = `the server could not write ${join(this.deps.logsDir, `${attemptId}.log`)}: ${error instanceof Error ? error.message : String(error)}`;
-    await this.deps.db
+    await q
       .updateTable("attempts")
       .set((eb) => ({
         log_lost_lines: eb("log_lost_lines", "+", count),
@@ -160,28 +161,15 @@ export class AttemptAgentService {
   }
 
   /**
-   * Records the attempt's output: uploaded before (`outputsUploadUrl`), or carried in the call (`outputsJson`,
-   * stored here as the same blob), with the task's last log lines. With `next`, answers what `agent.next`
-   * would: the execution's next queued attempt for this warm agent, handed over in the same transaction.
+   * Records the attempt's output: carried in the call (`outputsJson`) or uploaded before (`outputsUploadUrl`),
+   * with the task's last log lines. With `next`, answers what `agent.next` would: the execution's next queued
+   * attempt for this warm agent, handed over in the same transaction.
    */
   async complete(
     attemptId: string,
     input: { outputsSha256: string; outputsJson?: string; lines?: LogLine[]; next?: boolean },
   ): Promise<HandedOver | null> {
-    const parts = attemptParts(attemptId);
-    if (!parts) throw ServerErrors.attemptNotFound(attemptId);
-    const key = this.outputsKey(parts.executionId, parts.nodeId, parts.number);
-    // Outputs carried in the call are kept in the database only, as every output is; larger ones come as a blob.
-    let bytes: Buffer | undefined;
-    if (input.outputsJson !== undefined) bytes = Buffer.from(input.outputsJson, "utf8");
-    else {
-      bytes = await this.deps.blobs.readBuffer(key).catch(() => undefined);
-      if (!bytes) throw ServerErrors.outputsMissing(attemptId);
-    }
-    if (sha256(bytes) !== input.outputsSha256) throw ServerErrors.outputsMismatch(attemptId);
-    const outputs = JSON.parse(bytes.toString("utf8")) as JsonValue;
-    const problem = jsonLimitProblem("outputs", outputs);
-    if (problem) throw ServerErrors.outputsOverLimit(attemptId, problem);
+    const outputs = await this.reportedOutputs(attemptId, input);
     const { lines } = input;
     const next = await this.deps.scheduler.attemptSucceeded(
       attemptId,
@@ -189,8 +177,9 @@ export class AttemptAgentService {
       outputs,
       {
         handOver: input.next === true,
-        // A report retried (its answer lost) delivered its lines the first time.
-        ...(lines ? { whenRecorded: () => this.log(attemptId, lines) } : {}),
+        // A report retried (its answer lost) delivered its lines the first time. The transaction holds the
+        // attempt's row: a loss is recorded in it.
+        ...(lines ? { whenRecorded: (tx) => this.log(attemptId, lines, tx) } : {}),
       },
     );
     return (
@@ -199,6 +188,40 @@ export class AttemptAgentService {
         assignment: await this.assignment(next.attemptId, next.assignment),
       }
     );
+  }
+
+  /**
+   * The output a success's report stands for: carried in the call, or uploaded to the attempt's blob (kept in
+   * the database either way). A report retried without either, of the output recorded already, stands for
+   * that one (null here: a recorded success is not recorded again).
+   */
+  private async reportedOutputs(
+    attemptId: string,
+    input: { outputsSha256: string; outputsJson?: string },
+  ): Promise<JsonValue> {
+    const parts = attemptParts(attemptId);
+    if (!parts) throw ServerErrors.attemptNotFound(attemptId);
+    const bytes =
+      input.outputsJson !== undefined
+        ? Buffer.from(input.outputsJson, "utf8")
+        : await this.deps.blobs
+            .readBuffer(this.outputsKey(parts.executionId, parts.nodeId, parts.number))
+            .catch(() => undefined);
+    if (!bytes) {
+      const recorded = await this.deps.db
+        .selectFrom("attempts")
+        .select(["status", "outputs_sha256"])
+        .where("id", "=", attemptId)
+        .executeTakeFirst();
+      if (recorded?.status === "SUCCEEDED" && recorded.outputs_sha256 === input.outputsSha256)
+        return null;
+      throw ServerErrors.outputsMissing(attemptId);
+    }
+    if (sha256(bytes) !== input.outputsSha256) throw ServerErrors.outputsMismatch(attemptId);
+    const outputs = JSON.parse(bytes.toString("utf8")) as JsonValue;
+    const problem = jsonLimitProblem("outputs", outputs);
+    if (problem) throw ServerErrors.outputsOverLimit(attemptId, problem);
+    return outputs;
   }
 
   async fail(attemptId: string, error: ErrorInfo): Promise<void> {

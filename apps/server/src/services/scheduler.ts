@@ -13,7 +13,7 @@ import type { Executor } from "../executor/executor.js";
 import type { Logger } from "../logger.js";
 import type { EventBus } from "./event-bus.js";
 import type { FailureStatus } from "./scheduler/attempt-lifecycle.js";
-import type { AssignmentSource } from "./scheduler/successes.js";
+import type { AssignmentSource, SuccessReport } from "./scheduler/successes.js";
 import { AttemptLifecycle } from "./scheduler/attempt-lifecycle.js";
 import { Dispatcher } from "./scheduler/dispatcher.js";
 import type { NewExecution } from "./scheduler/execution-lifecycle.js";
@@ -230,7 +230,7 @@ export class Scheduler {
     id: string,
     outputsSha256: string,
     outputs: JsonValue,
-    options: { handOver?: boolean; whenRecorded?: () => Promise<void> } = {},
+    options: SuccessReport["options"] = {},
   ): Promise<HandedAttempt | null> {
     if (options.handOver) await this.joined.done;
     const { recorded, next, assignment } = await this.attempts.attemptSucceeded(

@@ -26,7 +26,7 @@ export interface SuccessReport {
   outputsSha256: string;
   outputs: JsonValue;
   /** `handOver`: the warm agent takes the next queued attempt; `whenRecorded` runs in the transaction if the success is new. */
-  options: { handOver?: boolean; whenRecorded?: () => Promise<void> };
+  options: { handOver?: boolean; whenRecorded?: (tx: Tx) => Promise<void> };
 }
 
 /** What a success's report recorded, and the attempt it handed over (with what its assignment is made of). */
@@ -93,7 +93,7 @@ export class Successes {
         if (recording.length === 0) return;
         for (const r of recording) (results[r.index] as SuccessRecorded).recorded = true;
         await Promise.all(
-          recording.map((r) => r.report.options.whenRecorded?.() ?? Promise.resolve()),
+          recording.map((r) => r.report.options.whenRecorded?.(tx) ?? Promise.resolve()),
         );
         const at = { exec, fx, loaded: await this.deps.workflows.workflowOf(exec, tx) };
         const wanting =
