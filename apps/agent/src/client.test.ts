@@ -118,6 +118,17 @@ describe("the agent client against a real server", () => {
     expect(retries).toEqual([1, 2]);
   });
 
+  it("makes its calls on one kept-alive connection, a warm agent's next client included", async () => {
+    const first = createAgentClient({ endpoint, token: state.token });
+    await first.agent.assignment.query();
+    await first.agent.started.mutate({ pid: 1 });
+    await first.agent.heartbeat.mutate();
+    const next = createAgentClient({ endpoint, token: state.token });
+    expect((await next.agent.assignment.query()).attemptId).toBe("att-1");
+    expect(state.calls.started).toEqual([{ pid: 1 }]);
+    expect(state.calls.connections).toBe(1);
+  });
+
   it("does not retry a 500 or a 401 the server answered", async () => {
     state.startedError = new AppError("BROKEN", "INTERNAL_SERVER_ERROR", "handler broke");
     const client = createAgentClient({ endpoint, token: state.token });

@@ -595,6 +595,43 @@ describe("startServer", () => {
         { status: "SUCCEEDED" },
       );
 
+      // An aborted attempt's token, with a valid output and log lines in the report (no earlier read admits
+      // `complete`: its transaction does): refused, nothing recorded, no line kept.
+      const abortedToken = randomBytes(24).toString("base64url");
+      await db
+        .insertInto("attempts")
+        .values({
+          id: "xend.n0.a2",
+          execution_id: "xend",
+          node_id: "n0",
+          number: 2,
+          status: "ABORTED",
+          token_hash: hashToken(abortedToken),
+          ended_at: new Date(),
+        })
+        .execute();
+      const late = JSON.stringify("forged");
+      await expect(
+        client(abortedToken).agent.complete.mutate({
+          outputsSha256: createHash("sha256").update(late).digest("hex"),
+          outputsJson: late,
+          lines: [{ stream: "stdout", text: "forged line", at: new Date().toISOString() }],
+          next: true,
+        }),
+      ).rejects.toMatchObject({
+        message: `attempt "xend.n0.a2" ended ABORTED: its agent token may no longer call agent.complete`,
+        data: { code: "FORBIDDEN", httpStatus: 403, appCode: "AGENT_TOKEN_ENDED" },
+      });
+      const aborted = await db
+        .selectFrom("attempts")
+        .select(["status", "outputs_sha256", "handed_to"])
+        .where("id", "=", "xend.n0.a2")
+        .executeTakeFirstOrThrow();
+      expect(aborted).toEqual({ status: "ABORTED", outputs_sha256: null, handed_to: null });
+      expect((await user.executions.logs.query({ attemptId: "xend.n0.a2" })).text).not.toContain(
+        "forged line",
+      );
+
       // PostgreSQL refuses U+0000 in text: the caller's bad value, named, not a 500.
       await expect(
         user.executions.create.mutate({

@@ -66,6 +66,8 @@ export interface ControlPlaneState {
     endSession: z.output<typeof AgentEndSessionInput>[];
     /** The log lines the server had when the agent first reported the end (complete or fail). */
     linesAtEnd?: string[];
+    /** TCP connections the agent opened to this server. */
+    connections: number;
   };
 }
 
@@ -84,6 +86,7 @@ export function newState(
     handOver: [],
     failErrors: [],
     calls: {
+      connections: 0,
       assignment: 0,
       started: [],
       heartbeats: 0,
@@ -302,6 +305,7 @@ export class TestControlPlane {
         },
       );
     });
+    app.server.on("connection", () => state.calls.connections++);
     await app.listen({ port, host: "127.0.0.1" });
     this.app = app;
     return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -2,8 +2,19 @@ import { createHash } from "node:crypto";
 import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { AttemptAssignment, ErrorInfo, JsonValue, WorkflowSpec } from "@drydock/contracts";
-import { INLINE_JSON_BYTES, jsonLimitProblem, nodeUpstream } from "@drydock/contracts";
+import type {
+  AttemptAssignment,
+  AttemptStatus,
+  ErrorInfo,
+  JsonValue,
+  WorkflowSpec,
+} from "@drydock/contracts";
+import {
+  INLINE_JSON_BYTES,
+  jsonLimitProblem,
+  nodeUpstream,
+  TERMINAL_ATTEMPT_STATUSES,
+} from "@drydock/contracts";
 
 import type { LocalBlobStore } from "../blobs/blob-store.js";
 import type { BlobUrlSigner } from "../blobs/signing.js";
@@ -177,6 +188,8 @@ export class AttemptAgentService {
       outputs,
       {
         handOver: input.next === true,
+        // The agent's token ends with its attempt (agent-access.ts): a report after another end is refused so.
+        ended: (status) => ServerErrors.agentTokenEnded(attemptId, status, "complete"),
         // A report retried (its answer lost) delivered its lines the first time. The transaction holds the
         // attempt's row: a loss is recorded in it.
         ...(lines ? { whenRecorded: (tx) => this.log(attemptId, lines, tx) } : {}),
@@ -193,7 +206,9 @@ export class AttemptAgentService {
   /**
    * The output a success's report stands for: carried in the call, or uploaded to the attempt's blob (kept in
    * the database either way). A report retried without either, of the output recorded already, stands for
-   * that one (null here: a recorded success is not recorded again).
+   * that one (null here: a recorded success is not recorded again). Only a report without a valid output
+   * reads the attempt's row: one that ended otherwise refuses the token, as every agent call after an end
+   * is refused (agent-access.ts); a valid one is admitted in the transaction that records it.
    */
   private async reportedOutputs(
     attemptId: string,
@@ -207,24 +222,36 @@ export class AttemptAgentService {
         : await this.deps.blobs
             .readBuffer(this.outputsKey(parts.executionId, parts.nodeId, parts.number))
             .catch(() => undefined);
-    if (!bytes) {
-      const recorded = await this.deps.db
-        .selectFrom("attempts")
-        .select(["status", "outputs_sha256"])
-        .where("id", "=", attemptId)
-        .executeTakeFirst();
-      if (recorded?.status === "SUCCEEDED" && recorded.outputs_sha256 === input.outputsSha256)
-        return null;
-      throw ServerErrors.outputsMissing(attemptId);
-    }
-    if (sha256(bytes) !== input.outputsSha256) throw ServerErrors.outputsMismatch(attemptId);
-    const outputs = JSON.parse(bytes.toString("utf8")) as JsonValue;
-    const problem = jsonLimitProblem("outputs", outputs);
-    if (problem) throw ServerErrors.outputsOverLimit(attemptId, problem);
-    return outputs;
+    const checked = bytes && checkedOutputs(attemptId, bytes, input.outputsSha256);
+    if (checked && !(checked instanceof Error)) return checked.outputs;
+    const recorded = await this.deps.db
+      .selectFrom("attempts")
+      .select(["status", "outputs_sha256"])
+      .where("id", "=", attemptId)
+      .executeTakeFirst();
+    if (!recorded) throw ServerErrors.attemptNotFound(attemptId);
+    const retried =
+      recorded.status === "SUCCEEDED" && recorded.outputs_sha256 === input.outputsSha256;
+    if (!retried && TERMINAL_ATTEMPT_STATUSES.includes(recorded.status as AttemptStatus))
+      throw ServerErrors.agentTokenEnded(attemptId, recorded.status, "complete");
+    if (checked) throw checked;
+    if (retried) return null;
+    throw ServerErrors.outputsMissing(attemptId);
   }
 
   async fail(attemptId: string, error: ErrorInfo): Promise<void> {
     await this.deps.scheduler.attemptFailed(attemptId, "FAILED", error);
   }
+}
+
+/** A reported output's bytes, checked against their sha256 and the limits on outputs: the value, or why not. */
+function checkedOutputs(
+  attemptId: string,
+  bytes: Buffer,
+  outputsSha256: string,
+): { outputs: JsonValue } | Error {
+  if (sha256(bytes) !== outputsSha256) return ServerErrors.outputsMismatch(attemptId);
+  const outputs = JSON.parse(bytes.toString("utf8")) as JsonValue;
+  const problem = jsonLimitProblem("outputs", outputs);
+  return problem ? ServerErrors.outputsOverLimit(attemptId, problem) : { outputs };
 }

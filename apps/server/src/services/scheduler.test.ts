@@ -612,4 +612,57 @@ describe("Scheduler (real PostgreSQL, scripted agents)", () => {
     ).toBe(3);
     await scheduler.abort(id);
   });
+  it("a warm agent whose report moves the DAG is handed what that queued: the fan-out's first element, then the node after the gather", async () => {
+    executor.behaviour = ({ attemptId }) =>
+      scheduler.attemptStarted(attemptId, 4242).then(() => new Promise(() => undefined));
+    const { id, done } = await run(pipeline, pipelineTasks, { count: 2 });
+    const mine = () => executor.launched.filter((a) => a.startsWith(id));
+    await vi.waitFor(() => expect(mine()).toEqual([`${id}.n0.a1`]));
+    await vi.waitFor(async () =>
+      expect((await attemptAndNode(db, `${id}.n0.a1`)).attempt.status).toBe("RUNNING"),
+    );
+
+    // The range's agent reports: its success queues the elements, and it takes the first of them.
+    const first = await scheduler.attemptSucceeded(`${id}.n0.a1`, "f".repeat(64), [1, 2], {
+      handOver: true,
+    });
+    expect(first?.attemptId).toBe(`${id}.n1[0].a1`);
+    expect(first?.assignment).toMatchObject({
+      status: "RUNNING",
+      node_id: "n1[0]",
+      task: "square",
+      inputs: { x: 1, k: 1 },
+    });
+    // Only the other element needed a process of its own.
+    await vi.waitFor(() => expect(mine()).toEqual([`${id}.n0.a1`, `${id}.n1[1].a1`]));
+    expect(await attemptAndNode(db, `${id}.n1[0].a1`)).toMatchObject({
+      attempt: { status: "RUNNING", agent: `${id}.n0.a1` },
+      node: { status: "RUNNING" },
+    });
+    expect(
+      (
+        await db
+          .selectFrom("attempts")
+          .select("handed_to")
+          .where("id", "=", `${id}.n0.a1`)
+          .executeTakeFirstOrThrow()
+      ).handed_to,
+    ).toBe(`${id}.n1[0].a1`);
+
+    // The last element's report gathers the fan-out: its agent takes the sum, which launches nothing.
+    await vi.waitFor(async () =>
+      expect((await attemptAndNode(db, `${id}.n1[1].a1`)).attempt.status).toBe("RUNNING"),
+    );
+    expect(
+      await scheduler.attemptSucceeded(`${id}.n1[1].a1`, "f".repeat(64), 4, { handOver: true }),
+    ).toBeNull();
+    const sum = await scheduler.attemptSucceeded(`${id}.n1[0].a1`, "f".repeat(64), 1, {
+      handOver: true,
+    });
+    expect(sum?.attemptId).toBe(`${id}.n2.a1`);
+    expect(sum?.assignment).toMatchObject({ node_id: "n2", task: "sum", inputs: { xs: [1, 4] } });
+    await scheduler.attemptSucceeded(`${id}.n2.a1`, "f".repeat(64), 5);
+    expect(await done).toMatchObject({ status: "SUCCEEDED", result: { total: 5, first: 1 } });
+    expect(mine()).toEqual([`${id}.n0.a1`, `${id}.n1[1].a1`]);
+  });
 });

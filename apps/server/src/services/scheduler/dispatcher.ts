@@ -265,12 +265,14 @@ export class Dispatcher implements LaunchQueue {
    * and recorded started with `startedValues` where it has them (the caller records `handed_to` and the
    * nodes). Once that commits, `handedOver` gives each agent's slot to its new attempt; if it does not,
    * `putBack` queues them again. Null for an agent left without (none queued, or this executor keeps no agent
-   * warm).
+   * warm). `fresh`: attempts `tx` itself queued (not yet in the queue, nor this replica's), taken first, in
+   * order; those claimed are taken out of it, so the caller does not queue them.
    */
   async claimNextWithin(
     tx: Kysely<Database>,
     froms: Pick<AttemptRow, "id" | "execution_id" | "agent" | "pid">[],
     startedValues: (attemptId: string) => StartedValues | undefined,
+    fresh: string[] = [],
   ): Promise<(HandOver | null)[]> {
     const handed: (HandOver | null)[] = froms.map(() => null);
     const owner = this.deps.owner.replica;
@@ -283,16 +285,25 @@ export class Dispatcher implements LaunchQueue {
         token: string;
         agent: AgentRef;
         started?: StartedValues;
+        fresh: boolean;
       }[] = [];
       for (const i of waiting) {
         const from = froms[i] as (typeof froms)[number];
-        const id = this.takeQueuedOf(from.execution_id);
+        const made = fresh.shift();
+        const id = made ?? this.takeQueuedOf(from.execution_id);
         if (id === undefined) break;
         const agent = { name: from.agent ?? from.id, pid: from.pid };
         const token = randomBytes(24).toString("base64url");
         // Its agent runs: the claim records it started too, where the caller knows its deadline.
         const started = agent.pid === null ? undefined : startedValues(id);
-        picks.push({ i, id, token, agent, ...(started ? { started } : {}) });
+        picks.push({
+          i,
+          id,
+          token,
+          agent,
+          fresh: made !== undefined,
+          ...(started ? { started } : {}),
+        });
       }
       if (picks.length === 0) break;
       const now = new Date();
@@ -301,14 +312,17 @@ export class Dispatcher implements LaunchQueue {
           ${p.started?.status ?? null}::text, ${p.started?.started_at ?? null}::timestamptz,
           ${p.started?.deadline_at ?? null}::timestamptz)`,
       );
-      // Each agent's own token; the claim is the same as a launch's (claim): queued, and this replica's.
+      // Each agent's own token; the claim is the same as a launch's (claim): queued, and this replica's (or
+      // made by this very transaction, so nobody's yet: the claim makes it this replica's).
+      const made = picks.filter((p) => p.fresh).map((p) => p.id);
       const { rows } = await sql<ClaimedRow>`update attempts as a set token_hash = v.hash,
-          heartbeat_at = ${now}, agent = v.agent, pid = v.pid, status = coalesce(v.status, a.status),
+          replica = ${owner}, heartbeat_at = ${now}, agent = v.agent, pid = v.pid, status = coalesce(v.status, a.status),
           started_at = coalesce(v.started_at, a.started_at),
           deadline_at = case when v.status is null then a.deadline_at else v.deadline_at end
         from (values ${sql.join(values)}) as v(id, hash, agent, pid, status, started_at, deadline_at)
         where a.id = v.id and a.id in (${sql.join(picks.map((p) => p.id))})
-          and a.status = 'QUEUED' and a.replica = ${owner}
+          and a.status = 'QUEUED'
+          and (a.replica = ${owner} ${made.length > 0 ? sql`or a.id in (${sql.join(made)})` : sql``})
         returning a.id, a.node_id, a.number`.execute(tx);
       const claimed = new Map(rows.map((row) => [row.id, row]));
       const unclaimed: number[] = [];

@@ -25,8 +25,15 @@ export interface SuccessReport {
   id: string;
   outputsSha256: string;
   outputs: JsonValue;
-  /** `handOver`: the warm agent takes the next queued attempt; `whenRecorded` runs in the transaction if the success is new. */
-  options: { handOver?: boolean; whenRecorded?: (tx: Tx) => Promise<void> };
+  /**
+   * `handOver`: the warm agent takes the next queued attempt; `whenRecorded` runs in the transaction if the
+   * success is new; `ended` is the refusal of a report on an attempt that ended otherwise (default ATTEMPT_ENDED).
+   */
+  options: {
+    handOver?: boolean;
+    whenRecorded?: (tx: Tx) => Promise<void>;
+    ended?: (status: string) => Error;
+  };
 }
 
 /** What a success's report recorded, and the attempt it handed over (with what its assignment is made of). */
@@ -100,6 +107,11 @@ export class Successes {
           exec.status === "RUNNING" ? recording.filter((r) => r.report.options.handOver) : [];
         const started = await this.handOver(tx, at, wanting, results);
         await this.succeed(tx, at, recording, started, results);
+        // Agents left without, when the DAG moved on (a fan-out's elements, the node after a gather), take
+        // what it queued, so a warm agent is not let go while its next attempt is being made.
+        const left = wanting.filter((r) => !(results[r.index] as SuccessRecorded).next);
+        if (left.length > 0 && fx.dispatch.length > 0)
+          await this.handOverMade(tx, at, left, results);
       });
     } catch (error) {
       for (const result of results) if (result.next) this.deps.slots.putBack(result.next);
@@ -127,6 +139,7 @@ export class Successes {
     at: { exec: ExecutionRow; fx: Effects; loaded: LoadedWorkflow },
     wanting: Recording[],
     results: SuccessRecorded[],
+    fresh?: string[],
   ): Promise<Started[]> {
     if (wanting.length === 0) return [];
     const { exec, fx, loaded } = at;
@@ -140,6 +153,7 @@ export class Successes {
         const task = nodeId ? taskOfNode(loaded, nodeId) : undefined;
         return task && { status: "RUNNING", started_at: now, deadline_at: deadline(now, task) };
       },
+      fresh,
     );
     const started: Started[] = [];
     for (const [i, next] of claims.entries()) {
@@ -150,6 +164,69 @@ export class Successes {
       else await this.deps.started(tx, exec, fx, next.row, next.agent.pid);
     }
     return started;
+  }
+
+  /**
+   * The second hand-over, of attempts this transaction queued (`fx.dispatch`) to the agents the first left
+   * without: claimed, recorded as handed over, their nodes started — two statements, at a DAG's turns only.
+   */
+  private async handOverMade(
+    tx: Tx,
+    at: { exec: ExecutionRow; fx: Effects; loaded: LoadedWorkflow },
+    left: Recording[],
+    results: SuccessRecorded[],
+  ): Promise<void> {
+    const { exec, fx } = at;
+    const fresh = [...fx.dispatch];
+    const started = await this.handOver(tx, at, left, results, fresh);
+    const handed = left.flatMap((r) => {
+      const next = (results[r.index] as SuccessRecorded).next;
+      return next ? [{ from: r.attempt.id, to: next.attemptId }] : [];
+    });
+    if (handed.length === 0) return;
+    // Claimed here, they are not queued again once the transaction commits.
+    const claimed = new Set(handed.map((h) => h.to));
+    fx.dispatch.splice(0, fx.dispatch.length, ...fx.dispatch.filter((id) => !claimed.has(id)));
+    const { rows } = await sql<ChangedNode>`
+      with handed as (
+        update attempts as a set handed_to = v.handed_to
+        from (values ${sql.join(handed.map((h) => sql`(${h.from}, ${h.to})`))}) as v(id, handed_to)
+        where a.id = v.id and a.id in (${sql.join(handed.map((h) => h.from))})
+      ), started as (${startNodes(exec.id, started, new Date())})
+      select 'started' as kind, node_id, null as parent_node_id, task, inputs, null::text as status,
+        null::integer as children_done, null::integer as children_total from started`.execute(tx);
+    this.assign(exec, fx, started, rows, results);
+  }
+
+  /** The assignments of the attempts handed over and started: their nodes' task and inputs, from `rows`. */
+  private assign(
+    exec: ExecutionRow,
+    fx: Effects,
+    started: Started[],
+    rows: ChangedNode[],
+    results: SuccessRecorded[],
+  ): void {
+    const nodes = new Map(
+      rows.filter((row) => row.kind === "started").map((row) => [row.node_id, row]),
+    );
+    for (const { index, next } of started) {
+      const node = nodes.get(next.row.node_id);
+      if (!node) throw ServerErrors.attemptNotFound(next.attemptId);
+      fx.events.push(nodeEvent(exec.id, next.row.node_id, "RUNNING", next.row.number));
+      (results[index] as SuccessRecorded).assignment = {
+        status: "RUNNING",
+        number: next.row.number,
+        node_id: next.row.node_id,
+        task: node.task ?? "",
+        inputs: node.inputs,
+        execution_id: exec.id,
+        project: exec.project,
+        workflow: exec.workflow,
+        version: exec.version,
+        debug_of: exec.debug_of,
+        pause_before: exec.pause_before,
+      };
+    }
   }
 
   /**
@@ -176,12 +253,6 @@ export class Successes {
     const outputs = recording.map(
       (r) => sql`(${r.attempt.node_id}, ${JSON.stringify(r.report.outputs)})`,
     );
-    const startedNodes =
-      started.length > 0
-        ? sql`update node_executions as n set status = 'RUNNING', started_at = coalesce(n.started_at, ${now})
-            where n.execution_id = ${exec.id} and n.node_id in (${sql.join(started.map((s) => s.next.row.node_id))})
-            returning n.node_id, n.task, n.inputs`
-        : sql`select null::text as node_id, null::text as task, null::json as inputs where false`;
     const { rows } = await sql<ChangedNode>`
       with finished as (
         update attempts as a set status = 'SUCCEEDED', outputs_sha256 = v.sha, ended_at = ${now},
@@ -204,7 +275,7 @@ export class Successes {
           where parent_node_id is not null group by parent_node_id) as c
         where p.execution_id = ${exec.id} and p.node_id = c.parent_node_id
         returning p.node_id, p.status, p.children_done, p.children_total
-      ), started as (${startedNodes})
+      ), started as (${startNodes(exec.id, started, now)})
       select 'done' as kind, node_id, parent_node_id, task, null::json as inputs, null::text as status,
         null::integer as children_done, null::integer as children_total from done
       union all select 'parent', node_id, null, null, null, status, children_done, children_total from parents
@@ -214,24 +285,7 @@ export class Successes {
 
     const byKind = (kind: ChangedNode["kind"]) =>
       new Map(rows.filter((row) => row.kind === kind).map((row) => [row.node_id, row]));
-    for (const { index, next } of started) {
-      const node = byKind("started").get(next.row.node_id);
-      if (!node) throw ServerErrors.attemptNotFound(next.attemptId);
-      fx.events.push(nodeEvent(exec.id, next.row.node_id, "RUNNING", next.row.number));
-      (results[index] as SuccessRecorded).assignment = {
-        status: "RUNNING",
-        number: next.row.number,
-        node_id: next.row.node_id,
-        task: node.task ?? "",
-        inputs: node.inputs,
-        execution_id: exec.id,
-        project: exec.project,
-        workflow: exec.workflow,
-        version: exec.version,
-        debug_of: exec.debug_of,
-        pause_before: exec.pause_before,
-      };
-    }
+    this.assign(exec, fx, started, rows, results);
     const done = byKind("done");
     let moved = false;
     for (const r of recording) {
@@ -266,6 +320,16 @@ export class Successes {
     }
     if (moved) await advance(this.deps.workflows, tx, exec, fx);
   }
+}
+
+/** The statement (a CTE's part) that starts the nodes of the attempts handed over, returning their task and inputs. */
+function startNodes(executionId: string, started: Started[], now: Date) {
+  return started.length > 0
+    ? sql`update node_executions as n set status = 'RUNNING', started_at = coalesce(n.started_at, ${now})
+        where n.execution_id = ${executionId}
+          and n.node_id in (${sql.join(started.map((s) => s.next.row.node_id))})
+        returning n.node_id, n.task, n.inputs`
+    : sql`select null::text as node_id, null::text as task, null::json as inputs where false`;
 }
 
 /** A node the success statement changed: an attempt's (done), a fan-out's (parent), a handed-over attempt's (started). */
@@ -317,7 +381,11 @@ async function admit(
     }
     if (attempt.status === "SUCCEEDED" && attempt.outputs_sha256 === report.outputsSha256) continue;
     if (attempt.status !== "RUNNING" && attempt.status !== "QUEUED") {
-      refusals.set(index, ServerErrors.attemptEnded(report.id, attempt.status));
+      refusals.set(
+        index,
+        report.options.ended?.(attempt.status) ??
+          ServerErrors.attemptEnded(report.id, attempt.status),
+      );
       continue;
     }
     recording.push({ index, report, attempt });
