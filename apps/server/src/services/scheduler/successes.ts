@@ -107,10 +107,10 @@ export class Successes {
           exec.status === "RUNNING" ? recording.filter((r) => r.report.options.handOver) : [];
         const started = await this.handOver(tx, at, wanting, results);
         await this.succeed(tx, at, recording, started, results);
-        // Agents left without, when the DAG moved on (a fan-out's elements, the node after a gather), take
-        // what it queued, so a warm agent is not let go while its next attempt is being made.
+        // Agents left without, when the DAG moved on to a fan-out, take its first elements: a warm agent is
+        // not let go while the elements it could run are being made.
         const left = wanting.filter((r) => !(results[r.index] as SuccessRecorded).next);
-        if (left.length > 0 && fx.dispatch.length > 0)
+        if (left.length > 0 && fx.dispatch.some(isElement))
           await this.handOverMade(tx, at, left, results);
       });
     } catch (error) {
@@ -167,8 +167,10 @@ export class Successes {
   }
 
   /**
-   * The second hand-over, of attempts this transaction queued (`fx.dispatch`) to the agents the first left
-   * without: claimed, recorded as handed over, their nodes started — two statements, at a DAG's turns only.
+   * The second hand-over, of fan-out elements this transaction queued (`fx.dispatch`) to the agents the
+   * first left without: claimed, recorded as handed over, their nodes started — two statements, when a
+   * fan-out starts. Only elements: a node outside a fan-out that the report made ready is launched as
+   * before, with an agent of its own (named for its attempt in the process table).
    */
   private async handOverMade(
     tx: Tx,
@@ -177,7 +179,7 @@ export class Successes {
     results: SuccessRecorded[],
   ): Promise<void> {
     const { exec, fx } = at;
-    const fresh = [...fx.dispatch];
+    const fresh = fx.dispatch.filter(isElement);
     const started = await this.handOver(tx, at, left, results, fresh);
     const handed = left.flatMap((r) => {
       const next = (results[r.index] as SuccessRecorded).next;
@@ -320,6 +322,12 @@ export class Successes {
     }
     if (moved) await advance(this.deps.workflows, tx, exec, fx);
   }
+}
+
+/** Whether an attempt is a fan-out element's (`x1.n2[3].a1`). */
+function isElement(attemptId: string): boolean {
+  const nodeId = attemptParts(attemptId)?.nodeId;
+  return nodeId !== undefined && specNodeId(nodeId) !== nodeId;
 }
 
 /** The statement (a CTE's part) that starts the nodes of the attempts handed over, returning their task and inputs. */
