@@ -186,9 +186,12 @@ export class Successes {
       return next ? [{ from: r.attempt.id, to: next.attemptId }] : [];
     });
     if (handed.length === 0) return;
-    // Claimed here, they are not queued again once the transaction commits.
+    // Claimed here, they are not queued again once the transaction commits (kept in place: a fan-out may
+    // queue more ids than a call's arguments can spread).
     const claimed = new Set(handed.map((h) => h.to));
-    fx.dispatch.splice(0, fx.dispatch.length, ...fx.dispatch.filter((id) => !claimed.has(id)));
+    let kept = 0;
+    for (const id of fx.dispatch) if (!claimed.has(id)) fx.dispatch[kept++] = id;
+    fx.dispatch.length = kept;
     const { rows } = await sql<ChangedNode>`
       with handed as (
         update attempts as a set handed_to = v.handed_to
