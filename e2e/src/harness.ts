@@ -112,7 +112,7 @@ export async function startStack(
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-  const url = await new Promise<string>((resolveUrl, reject) => {
+  const started = new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`drydock up did not start:\n${out}`)), 60_000);
     const check = () => {
       const match = out.match(/api:\s+(http:\/\/[^\s]+)\/trpc/);
@@ -124,11 +124,19 @@ export async function startStack(
     child.stdout.on("data", check);
     child.on("exit", (code) => reject(new Error(`drydock up exited with ${code}:\n${out}`)));
   });
-  const token = await savedToken(home).catch((error: unknown) => {
-    child.kill("SIGKILL");
-    throw error;
-  });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  let url: string, token: string;
+  try {
+    url = await started;
+    token = await savedToken(home);
+  } catch (error) {
+    // Nothing of a failed start is left behind: the process, and the folders made here for it.
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await exited;
+    if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    if (!options.home) await rm(home, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url,
     token,

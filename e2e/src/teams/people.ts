@@ -26,10 +26,21 @@ export interface TeamStack {
 
 /**
  * `drydock up` with the test provider configured. The provider must know the console's callback before either
- * starts, so the stack gets a port chosen here.
+ * starts, so the stack gets a port chosen here; the relay takes any free port (`--relay-port 0`), since the one
+ * after the API's may be some other socket's. A port taken between the choice and the start (three lanes share
+ * this machine's ports) is chosen again, up to three times.
  */
 export async function startTeamStack(env: Record<string, string> = {}): Promise<TeamStack> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startTeamStackOn(await freePort(), env);
+    } catch (error) {
+      if (attempt === 3 || !String(error).includes("is in use")) throw error;
+    }
+  }
+}
+
+async function startTeamStackOn(port: number, env: Record<string, string>): Promise<TeamStack> {
   const provider = await startOidcProvider({
     redirectUris: ["127.0.0.1", "localhost"].map(
       (host) => `http://${host}:${port}/auth/oidc/callback`,
@@ -40,6 +51,7 @@ export async function startTeamStack(env: Record<string, string> = {}): Promise<
   try {
     const stack = await startStack({
       port,
+      args: ["--relay-port", "0"],
       env: {
         DRYDOCK_OIDC_ISSUER: provider.issuer,
         DRYDOCK_OIDC_CLIENT_ID: provider.clientId,
