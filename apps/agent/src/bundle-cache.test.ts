@@ -77,11 +77,13 @@ describe("extractBundle", () => {
       entry: "tasks.ts",
       sources: ["lib/math.ts", "tasks.ts"],
       packages: {},
+      compiled: "tasks.drydock.mjs",
     });
     expect((await readdir(join(scratch, "from-file"))).sort()).toEqual([
       "drydock-bundle.json",
       "lib",
       "package.json",
+      "tasks.drydock.mjs",
       "tasks.ts",
     ]);
   });

@@ -133,6 +133,9 @@ describe("forkBundle", () => {
 
     expect(await extractFile(fork.tarball, "workflow.ts")).toBe(edited);
     expect(fork.manifest).toEqual(bundle.manifest);
+    // The compiled entry is compiled again: a task that opens no IDE runs the edit, not the registered code.
+    expect(fork.manifest.compiled).toBe("workflow.drydock.mjs");
+    expect(await extractFile(fork.tarball, "workflow.drydock.mjs")).toContain("n * 3");
     // The same writer as packBundle: the fork is byte-for-byte the bundle of the edited project.
     const repacked = await packBundle(await writeProject(join(scratch, "edited"), edited));
     expect(fork.sha256).toBe(repacked.sha256);
@@ -187,6 +190,18 @@ describe("forkBundle", () => {
     expect(fork.manifest.sources).toEqual(["lib/task.ts", "workflow.ts"]);
     expect(await extractFile(fork.tarball, "notes.ts")).toBeUndefined();
     expect(fork.sha256).toBe(bundle.sha256);
+  });
+
+  it("compiles no file from outside the bundle into the fork (the server compiles it): the fork runs its sources", async () => {
+    const secret = join(scratch, "server-secret.json");
+    await writeFile(secret, JSON.stringify({ password: "hunter2-on-the-server" }));
+    const edited = `import stolen from ${JSON.stringify(secret)};\nexport const leak = stolen;\n${WORKFLOW}`;
+
+    const fork = await forkBundle(bundle.tarball, diffOf("workflow.ts", WORKFLOW, edited), tasks);
+
+    expect(fork.manifest.compiled).toBeUndefined();
+    expect(await extractFile(fork.tarball, "workflow.drydock.mjs")).toBeUndefined();
+    expect(await extractFile(fork.tarball, "workflow.ts")).toBe(edited);
   });
 
   it("refuses an edit that does not apply, naming the file", async () => {

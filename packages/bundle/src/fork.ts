@@ -2,14 +2,16 @@
  * Forks a bundle: its files plus a unified diff (the IDE's edits, paths `a/<path>`/`b/<path>` relative to the
  * bundle root), re-packed with the same writer as `packBundle`, and which tasks' code the edit changed.
  */
-import { posix } from "node:path";
+import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, posix } from "node:path";
 
 import type { BundleManifest, TaskSpec } from "@drydock/contracts";
 import { BUNDLE_MANIFEST_FILE, BundleManifestSchema } from "@drydock/contracts";
 import { applyPatch, parsePatch } from "diff";
 import type { StructuredPatch } from "diff";
 
-import { manifestText } from "./pack.js";
+import { compileEntry, manifestText } from "./pack.js";
 import { findTaskCode } from "./task-code.js";
 import type { BundleContent } from "./tarball.js";
 import { comparePaths, readBundleTarball, sha256Hex, writeBundleTarball } from "./tarball.js";
@@ -94,10 +96,20 @@ export async function forkBundle(
 
   let forkedManifest = manifest;
   const sourceList = [...sources].sort(comparePaths);
-  if (sourceList.join("\n") !== manifest.sources.join("\n")) {
+  if (sourceList.join("\n") !== manifest.sources.join("\n"))
     forkedManifest = { ...manifest, sources: sourceList };
-    files.set(BUNDLE_MANIFEST_FILE, Buffer.from(manifestText(forkedManifest), "utf8"));
+  // The compiled entry is the registered sources': compiled again from the edited ones, or dropped.
+  if (edits.length > 0 && manifest.compiled !== undefined) {
+    files.delete(manifest.compiled);
+    const compiled = await compileFork(files, manifest.entry);
+    if (compiled?.path === manifest.compiled) files.set(compiled.path, Buffer.from(compiled.text));
+    else {
+      const { compiled: _stale, ...rest } = forkedManifest;
+      forkedManifest = rest;
+    }
   }
+  if (forkedManifest !== manifest)
+    files.set(BUNDLE_MANIFEST_FILE, Buffer.from(manifestText(forkedManifest), "utf8"));
 
   const contents = new Map<string, BundleContent>();
   for (const [path, data] of files) contents.set(path, { data });
@@ -111,6 +123,37 @@ export async function forkBundle(
     tasks: forkedTasks,
     changedTasks,
   };
+}
+
+/**
+ * The edited sources compiled as `packBundle` compiles them (`compileEntry`), from a scratch copy of the bundle's
+ * files outside node_modules (packages are left as imports, so none is needed). Undefined when it cannot be.
+ */
+async function compileFork(
+  files: Map<string, Buffer>,
+  entry: string,
+): Promise<{ path: string; text: string } | undefined> {
+  let packageJson: Record<string, unknown>;
+  try {
+    packageJson = JSON.parse(files.get("package.json")?.toString("utf8") ?? "{}") as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    return undefined;
+  }
+  const scratch = await realpath(await mkdtemp(join(tmpdir(), "drydock-fork-")));
+  try {
+    for (const [path, data] of files) {
+      if (path === BUNDLE_MANIFEST_FILE || path.startsWith("node_modules/")) continue;
+      if (posix.isAbsolute(path) || path.split("/").includes("..")) continue;
+      await mkdir(dirname(join(scratch, path)), { recursive: true });
+      await writeFile(join(scratch, path), data);
+    }
+    return await compileEntry(join(scratch, entry), scratch, packageJson, new Set(files.keys()));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 function parseDiff(patch: string): StructuredPatch[] {

@@ -114,6 +114,7 @@ describe("packBundle", () => {
       entry: "wf.ts",
       sources: ["lib/format.ts", "lib/helper.ts", "wf.ts"],
       packages: { "fmt-lib": "2.1.0", zod: zodVersion },
+      compiled: "wf.drydock.mjs",
     });
     expect(bundle.size).toBe(bundle.tarball.length);
     expect(bundle.sha256).toMatch(/^[a-f0-9]{64}$/);
@@ -173,6 +174,69 @@ describe("packBundle", () => {
     };
     expect(mod.greet("ada")).toBe("ADA! (fmt)");
     expect(() => mod.greet("")).toThrow();
+  });
+
+  it("ships the entry and its local files compiled to one module beside it, which Node imports without tsx; packages stay imports", async () => {
+    const entry = await makeProject(join(scratch, "project"));
+    await writeFile(
+      join(scratch, "project/lib/format.ts"),
+      "export const exclaim = (text: string): string => `${text}!`;\n" +
+        'export function fails(): never {\n  throw new RangeError("from the source");\n}\n',
+    );
+    await writeFile(
+      entry,
+      `${await readFile(entry, "utf8")}export { fails } from "./lib/format.ts";\nexport const here = import.meta.url;\n`,
+    );
+    const bundle = await packBundle(entry);
+    expect(bundle.manifest.compiled).toBe("wf.drydock.mjs");
+    const dest = await extractTo(bundle, "extracted");
+    await rm(join(scratch, "project"), { recursive: true, force: true });
+
+    const text = await readFile(join(dest, "wf.drydock.mjs"), "utf8");
+    expect(text).toMatch(/from "zod"/);
+    expect(text).not.toMatch(/ZodError/);
+    // Plain import(): what a task that opens no IDE runs, with Node's source maps (as the agent enables them).
+    process.setSourceMapsEnabled(true);
+    const mod = (await import(pathToFileURL(join(dest, "wf.drydock.mjs")).href)) as {
+      greet: (name: string) => string;
+      fails: () => never;
+      here: string;
+    };
+    expect(mod.greet("ada")).toBe("ADA! (fmt)");
+    expect(() => mod.greet("")).toThrow();
+    // The entry's folder, as under tsx; a throw names the source file and line it came from.
+    expect(dirname(fileURLToPath(mod.here))).toBe(dest);
+    expect(() => mod.fails()).toThrow(RangeError);
+    try {
+      mod.fails();
+    } catch (error) {
+      expect((error as Error).stack).toContain(`fails (${join(dest, "lib/format.ts")}:3:`);
+    }
+  });
+
+  it("compiles nothing where the compiled module could not stand in for the sources", async () => {
+    // A CommonJS package: Node and tsx load its sources as CommonJS.
+    await writeFiles(join(scratch, "cjs"), {
+      "package.json": JSON.stringify({ name: "cjs-project", private: true, type: "commonjs" }),
+      "wf.ts": "export const dir = __dirname;\n",
+    });
+    expect((await packBundle(join(scratch, "cjs/wf.ts"))).manifest.compiled).toBeUndefined();
+    // A source that calls require().
+    await writeFiles(join(scratch, "req"), {
+      "package.json": JSON.stringify({ name: "req-project", private: true, type: "module" }),
+      "wf.ts": 'import { old } from "./old.cjs";\nexport const value = old;\n',
+      "old.cjs": 'exports.old = require("node:os").EOL;\n',
+    });
+    const required = await packBundle(join(scratch, "req/wf.ts"));
+    expect(required.manifest.compiled).toBeUndefined();
+    expect((await listTarball(required)).map((e) => e.path)).not.toContain("wf.drydock.mjs");
+    // A source of that name already.
+    await writeFiles(join(scratch, "taken"), {
+      "package.json": JSON.stringify({ name: "taken-project", private: true, type: "module" }),
+      "wf.ts": 'export { x } from "./wf.drydock.mjs";\n',
+      "wf.drydock.mjs": "export const x = 1;\n",
+    });
+    expect((await packBundle(join(scratch, "taken/wf.ts"))).manifest.compiled).toBeUndefined();
   });
 
   it("gives the same sha256 for the same code, wherever it lives, and another one when a source changes", async () => {
@@ -286,6 +350,7 @@ describe("packBundle", () => {
         entry: "wf.ts",
         sources: ["wf.ts"],
         packages: { "fmt-lib": "2.1.0" },
+        compiled: "wf.drydock.mjs",
       });
       expect(progress).toContain(
         "leaving @acme/tools, is-number to the task image (not installed here)",

@@ -6,12 +6,12 @@
  * esbuild is used only to discover the import graph (its metafile); nothing it generates is shipped.
  */
 import { access, readFile, realpath, stat } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 import type { BundleManifest } from "@drydock/contracts";
 import { BUNDLE_MANIFEST_FILE } from "@drydock/contracts";
 import { build } from "esbuild";
-import type { Message, Metafile } from "esbuild";
+import type { Message, Metafile, Plugin } from "esbuild";
 
 import type { BundleContent } from "./tarball.js";
 import { comparePaths as compare, sha256Hex, writeBundleTarball } from "./tarball.js";
@@ -101,11 +101,13 @@ export async function packBundle(
       `cannot pack ${entryFile}: a source file is named ${BUNDLE_MANIFEST_FILE}, which the bundle reserves`,
     );
   }
+  // The package.json the bundle ships: the author's when it sits at the root, else one made for it.
+  let shippedPackageJson = (await packageJsons.read(root)) ?? {};
   if (!contents.has("package.json")) {
-    contents.set("package.json", {
-      data: `${JSON.stringify(bundlePackageJson(entryPackage, root), null, 2)}\n`,
-    });
+    shippedPackageJson = bundlePackageJson(entryPackage, root);
+    contents.set("package.json", { data: `${JSON.stringify(shippedPackageJson, null, 2)}\n` });
   }
+  const compiled = await compileEntry(entry, root, shippedPackageJson, new Set(contents.keys()));
   const manifest: BundleManifest = {
     formatVersion: 1,
     entry: toPosix(relative(root, entry)),
@@ -115,7 +117,9 @@ export async function packBundle(
         .map((p): [string, string] => [p.name, p.version])
         .sort(([a], [b]) => compare(a, b)),
     ),
+    ...(compiled ? { compiled: compiled.path } : {}),
   };
+  if (compiled) contents.set(compiled.path, { data: compiled.text });
   contents.set(BUNDLE_MANIFEST_FILE, { data: manifestText(manifest) });
 
   const packageList = Object.entries(manifest.packages).map(([n, v]) => `${n}@${v}`);
@@ -207,6 +211,81 @@ async function discoverImportGraph(
     }
   }
   return { files, edges };
+}
+
+/** What `compileEntry` writes beside an entry `flows/train.ts`: `flows/train.drydock.mjs`. */
+const COMPILED_SUFFIX = ".drydock.mjs";
+
+/**
+ * The entry and the local files it imports, compiled to one ES module beside it (`manifest.compiled`), so that
+ * an attempt that neither pauses nor opens an IDE imports plain JavaScript: no TypeScript loader thread and no
+ * compile in each agent (a third of a cold agent's CPU). Packages stay imports, resolved by Node from the
+ * bundle's node_modules as before; the author's tsconfig is not read, as tsx in the agent does not read it;
+ * names are kept and the source map is inline, so stack traces and `fn.name` read as under tsx. It sits in the
+ * entry's folder, so the entry's `import.meta.url` names the same folder. Only files under `root` are read (a
+ * fork is compiled on the server: an edit importing `/etc/…` compiles nothing).
+ *
+ * Undefined, and attempts use tsx on the sources as they always may, where it could not stand in for them: a
+ * bundle whose package.json (`packageJson`, the one it ships) is not an ES module's (tsx would load the sources
+ * as CommonJS, with `__dirname`) or maps subpath imports (`#lib/x`, resolved by Node at run time), a CommonJS
+ * entry, a source that calls require(), or a file of that name among `taken`. Its bytes depend only on the
+ * files under `root`, so a fork compiles to what packing the edited project gives.
+ */
+export async function compileEntry(
+  entry: string,
+  root: string,
+  packageJson: Record<string, unknown>,
+  taken: ReadonlySet<string>,
+): Promise<{ path: string; text: string } | undefined> {
+  if (packageJson.type !== "module" || packageJson.imports !== undefined) return undefined;
+  if (!/\.(?:m?ts|m?js|tsx|jsx)$/.test(entry)) return undefined;
+  const file = join(dirname(entry), `${basename(entry).replace(/\.[^.]+$/, "")}${COMPILED_SUFFIX}`);
+  const path = toPosix(relative(root, file));
+  if (taken.has(path)) return undefined;
+  let output: string | undefined;
+  try {
+    const result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      packages: "external",
+      write: false,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      // Paths in the output's comments and source map are relative to the bundle root: the same bytes anywhere.
+      absWorkingDir: root,
+      outfile: file,
+      sourcemap: "inline",
+      sourcesContent: false,
+      keepNames: true,
+      tsconfigRaw: {},
+      logLevel: "silent",
+      conditions: [],
+      mainFields: ["main"],
+      plugins: [onlyUnder(root)],
+    });
+    output = result.outputFiles.length === 1 ? result.outputFiles[0]?.text : undefined;
+  } catch {
+    return undefined;
+  }
+  // A CommonJS source's require() has no require in an ES module: such code runs under tsx.
+  if (output === undefined || output.includes("Dynamic require of")) return undefined;
+  return { path, text: output };
+}
+
+/** An esbuild plugin failing the build when a file outside `root` would be read. */
+function onlyUnder(root: string): Plugin {
+  const prefix = root.endsWith(sep) ? root : `${root}${sep}`;
+  return {
+    name: "drydock-only-under-root",
+    setup(build) {
+      build.onLoad({ filter: /.*/ }, (args) =>
+        args.namespace === "file" && !args.path.startsWith(prefix)
+          ? { errors: [{ text: `${args.path} is outside the bundle` }] }
+          : undefined,
+      );
+    },
+  };
 }
 
 function describeBuildFailure(error: unknown): string {

@@ -74,6 +74,12 @@ export const BundleManifestSchema = z.object({
   sources: z.array(z.string()),
   /** npm packages shipped in the bundle's node_modules, name → version. */
   packages: z.record(z.string(), z.string()),
+  /**
+   * The entry and its local sources compiled to one JavaScript module beside the entry (packages stay
+   * imports), relative to the bundle root: what an attempt that neither pauses nor opens an IDE imports, without
+   * a TypeScript loader. Absent from forks (their edits would make it stale) and where it cannot stand in.
+   */
+  compiled: z.string().optional(),
 });
 export type BundleManifest = z.infer<typeof BundleManifestSchema>;
 

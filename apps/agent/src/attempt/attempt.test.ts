@@ -153,6 +153,13 @@ describe("runOneAttempt", () => {
     expect(plane.state.outputs.get("att-1")?.toString()).toBe('"from workflow"');
   });
 
+  it("runs a task that opens no IDE from the bundle's compiled entry, without tsx", async () => {
+    plane.state.assignment = assignmentFor("loaded_from");
+    const code = await runOneAttempt(configFor(await plane.listen()), { logger: testLogger() });
+    expect(code).toBe(EXIT_CODES.succeeded);
+    expect(plane.state.outputs.get("att-1")?.toString()).toBe('"tasks.drydock.mjs"');
+  });
+
   it("reports a throwing task with its message and stack and exits 1", async () => {
     plane.state.assignment = assignmentFor("boom");
     const code = await runOneAttempt(configFor(await plane.listen()), { logger: testLogger() });
@@ -247,7 +254,7 @@ describe("runOneAttempt", () => {
     expect(plane.state.calls.fail[0]).toMatchObject({
       code: AGENT_ERROR_CODES.taskNotFound,
       message: expect.stringMatching(
-        /"missing_task" is not defined in tasks\.ts \(it defines add, big, boom, hidden, sleepy, throws_string\)/,
+        /"missing_task" is not defined in tasks\.ts \(it defines add, big, boom, hidden, loaded_from, sleepy, throws_string\)/,
       ) as string,
     });
   });

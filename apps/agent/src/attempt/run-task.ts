@@ -59,7 +59,8 @@ export async function runAssignedTask(ctx: AttemptContext): Promise<number> {
       hooksApply: interactive !== undefined,
     });
 
-  const task = await loadTask(ctx, bundle, early);
+  // A task that opens no IDE runs the bundle's compiled entry where it has one; the IDE debugs the sources.
+  const task = await loadTask(ctx, bundle, early, { compiled: !interactive });
   if (typeof task === "number") return task;
   hooks.current = task.interactive?.options ?? {};
   if (signal.aborted) return EXIT_CODES.stopped;
@@ -131,17 +132,23 @@ async function fetchBundleAndInputs(
   return { bundle, inputs };
 }
 
-/** The task, from the bundle's entry, or the exit code when the entry fails to import or lacks the task. */
+/**
+ * The task, from the bundle's entry (its compiled form when `compiled` and the bundle has one), or the exit code
+ * when the entry fails to import or lacks the task.
+ */
 async function loadTask(
   ctx: AttemptContext,
   bundle: CachedBundle,
   early: EarlySession | undefined,
+  { compiled = false }: { compiled?: boolean } = {},
 ): Promise<TaskEntity | number> {
   const spec = ctx.assignment.task;
-  const entry = bundle.manifest.entry;
+  const { entry, compiled: compiledEntry } = bundle.manifest;
   let moduleNamespace: Record<string, unknown>;
   try {
-    moduleNamespace = await importEntry(join(bundle.dir, entry));
+    moduleNamespace = await (compiled && compiledEntry !== undefined
+      ? importEntry(join(bundle.dir, compiledEntry), { compiled: true })
+      : importEntry(join(bundle.dir, entry)));
   } catch (error) {
     await early?.abandon();
     printTaskError(error);

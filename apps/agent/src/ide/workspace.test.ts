@@ -1,11 +1,11 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { LAUNCH_NAMES } from "@drydock/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { prepareWorkspace, RESUME_FILE } from "./workspace.js";
+import { prepareWorkspace, RESUME_FILE, workspaceEdits } from "./workspace.js";
 import type { WorkspaceOptions } from "./workspace.js";
 
 let dir: string;
@@ -40,6 +40,26 @@ async function launchConfigurations(workspace: string): Promise<LaunchConfigurat
   };
   return launch.configurations;
 }
+
+describe("a session's workspace", () => {
+  it("holds the sources but not the bundle's compiled entry, which is no edit of the author's", async () => {
+    const bundleDir = join(dir, "compiled-bundle");
+    await mkdir(bundleDir);
+    await writeFile(join(bundleDir, "task.ts"), "export const x = 1;\n");
+    await writeFile(join(bundleDir, "task.drydock.mjs"), "export const x = 1;\n");
+    const manifest = { ...options.manifest, compiled: "task.drydock.mjs" };
+    const workspace = await prepareWorkspace({
+      ...options,
+      bundleDir,
+      manifest,
+      dir: join(dir, "compiled"),
+    });
+    const files = await readdir(workspace);
+    expect(files).toContain("task.ts");
+    expect(files).not.toContain("task.drydock.mjs");
+    expect(await workspaceEdits(bundleDir, manifest, workspace)).toEqual([]);
+  });
+});
 
 describe("a session's launch configurations", () => {
   it("are Interactive Debugging and Resume Task for a task that is not paused", async () => {

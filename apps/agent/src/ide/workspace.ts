@@ -62,11 +62,16 @@ export interface WorkspaceOptions {
 /** Creates the workspace and returns its path. */
 export async function prepareWorkspace(options: WorkspaceOptions): Promise<string> {
   const { bundleDir, dir } = options;
+  const { compiled } = options.manifest;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  // The sources are copied (they will be edited); the packages stay in the cache, linked.
+  // The sources are copied (they will be edited); the packages stay in the cache, linked. The compiled entry
+  // is not the author's and the IDE runs the sources: it stays out.
   await cp(bundleDir, dir, {
     recursive: true,
-    filter: (source) => relative(bundleDir, source).split(sep)[0] !== "node_modules",
+    filter: (source) => {
+      const path = relative(bundleDir, source);
+      return path.split(sep)[0] !== "node_modules" && path !== compiled;
+    },
   });
   if (await exists(join(bundleDir, "node_modules")))
     await symlink(join(bundleDir, "node_modules"), join(dir, "node_modules"), "dir");

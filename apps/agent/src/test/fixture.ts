@@ -42,6 +42,8 @@ export const sleepy = task("sleepy", () => {
   return new Promise(() => undefined);
 });
 export const big = task("big", () => ({ text: "x".repeat(70_000) }));
+// The file the running code was loaded from: the compiled entry, or the sources under tsx.
+export const loadedFrom = task("loaded_from", () => new URL(import.meta.url).pathname.split("/").pop());
 const hidden = task("hidden", () => "from workflow");
 export const wf = {
   [ENTITY]: {
