@@ -3,7 +3,8 @@
  * wrote them, plus the files of its npm dependencies that it really loads, laid out so that Node (with
  * tsx for the TypeScript sources) can import the entry from the extracted bundle anywhere.
  *
- * esbuild is used only to discover the import graph (its metafile); nothing it generates is shipped.
+ * esbuild discovers the import graph (its metafile) and compiles the entry with its local files into one
+ * module shipped beside them (`compileEntry`); the sources themselves are shipped as written.
  */
 import { access, readFile, realpath, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
@@ -101,12 +102,13 @@ export async function packBundle(
       `cannot pack ${entryFile}: a source file is named ${BUNDLE_MANIFEST_FILE}, which the bundle reserves`,
     );
   }
-  // The package.json the bundle ships: the author's when it sits at the root, else one made for it.
-  let shippedPackageJson = (await packageJsons.read(root)) ?? {};
-  if (!contents.has("package.json")) {
-    shippedPackageJson = bundlePackageJson(entryPackage, root);
+  // The package.json the bundle ships: the author's when a source imports it, else one made for it.
+  const authorsPackageJson = contents.has("package.json");
+  const shippedPackageJson = authorsPackageJson
+    ? ((await packageJsons.read(root)) ?? {})
+    : bundlePackageJson(entryPackage, root);
+  if (!authorsPackageJson)
     contents.set("package.json", { data: `${JSON.stringify(shippedPackageJson, null, 2)}\n` });
-  }
   const compiled = await compileEntry(entry, root, shippedPackageJson, new Set(contents.keys()));
   const manifest: BundleManifest = {
     formatVersion: 1,

@@ -16,12 +16,9 @@ import type { TaskEntity } from "../task-entity.js";
 import { BlobHttp } from "./blob-http.js";
 import type { AttemptContext } from "./context.js";
 import { AGENT_ERROR_CODES, EXIT_CODES } from "./exit-codes.js";
-import { runInteractiveTask } from "./interactive-task.js";
 import { reportFailure, setupFailed, storeOutput, taskFailed } from "./outcome.js";
-import { runPausedAttempt } from "./paused-attempt.js";
 import { errorInfo, printTaskError, runTrapped } from "./task-errors.js";
 import { importEntry } from "./task-loader.js";
-import { holdSessionEarly } from "./task-session.js";
 import type { EarlySession, TaskHooksRef } from "./task-session.js";
 
 /** Runs the assigned task and reports its outcome; resolves to the exit code. */
@@ -39,18 +36,24 @@ export async function runAssignedTask(ctx: AttemptContext): Promise<number> {
   if (typeof fetched === "number") return fetched;
   const { bundle, inputs } = fetched;
 
-  // Without a preExecute hook or a first run to wait for, the IDE comes first: the module (needed only to
+  // The IDE's and the debugger's modules load only for an attempt that uses them: a cold agent of a plain
+  // task starts without them. Without a preExecute hook or a first run to wait for, the IDE comes first: the module (needed only to
   // check the task is there and for postExecute; resume imports the edited sources) loads once it is up,
   // so the two do not compete for the CPU while the user waits for the link.
   const hooks: TaskHooksRef = {};
   const early =
     interactive && !pauses && !interactive.runTaskFirst && !interactive.preExecute
-      ? holdSessionEarly(ctx, { bundle, inputs, interactive, hooks })
+      ? (await import("./task-session.js")).holdSessionEarly(ctx, {
+          bundle,
+          inputs,
+          interactive,
+          hooks,
+        })
       : undefined;
   await early?.reachable;
 
   if (pauses)
-    return runPausedAttempt(ctx, {
+    return (await import("./paused-attempt.js")).runPausedAttempt(ctx, {
       inputs,
       bundle,
       interactive: interactive ?? pausedSessionDefaults(spec.interactive),
@@ -66,7 +69,7 @@ export async function runAssignedTask(ctx: AttemptContext): Promise<number> {
   if (signal.aborted) return EXIT_CODES.stopped;
 
   if (interactive)
-    return runInteractiveTask(ctx, {
+    return (await import("./interactive-task.js")).runInteractiveTask(ctx, {
       task,
       inputs,
       bundle,
