@@ -46,16 +46,33 @@ export default defineConfig([
   {
     entry: {
       index: "src/index.ts",
-      main: "src/main.ts",
       prepare: "src/prepare.ts",
       "process-group": "src/process-group.ts",
     },
     format: ["esm"],
     dts: { entry: ["src/index.ts", "src/process-group.ts"] },
-    // dist/workspace-scripts and dist/paused are the other builds'.
-    clean: ["!workspace-scripts/**", "!paused/**"],
+    // dist/main.js, dist/workspace-scripts and dist/paused are the other builds'.
+    clean: ["!main.js", "!main.js.map", "!workspace-scripts/**", "!paused/**"],
     sourcemap: true,
     target: "node20",
+  },
+  {
+    // The agent process: every attempt starts one, and a fan-out's cold agents start side by side. One file
+    // with its packages in it, so Node resolves and reads one module, not some 150, and parses no source map
+    // as it starts (the map is written, for reading a stack by hand). tsx stays a package: its loader thread
+    // loads its own files. The IDE's and the debugger's parts are evaluated only when an attempt uses them.
+    entry: { main: "src/main.ts" },
+    format: ["esm"],
+    platform: "node",
+    target: "node20",
+    noExternal: [/^(?!tsx(?:\/|$))/],
+    splitting: false,
+    sourcemap: true,
+    clean: false,
+    // The CommonJS packages bundled in (pino, tar's) call require() for Node's modules.
+    banner: {
+      js: 'import { createRequire as __drydockCreateRequire } from "node:module";\nconst require = __drydockCreateRequire(import.meta.url);',
+    },
   },
   workspaceScripts,
   {
