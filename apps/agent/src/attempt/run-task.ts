@@ -37,9 +37,9 @@ export async function runAssignedTask(ctx: AttemptContext): Promise<number> {
   const { bundle, inputs } = fetched;
 
   // The IDE's and the debugger's modules load only for an attempt that uses them: a cold agent of a plain
-  // task starts without them. Without a preExecute hook or a first run to wait for, the IDE comes first: the module (needed only to
-  // check the task is there and for postExecute; resume imports the edited sources) loads once it is up,
-  // so the two do not compete for the CPU while the user waits for the link.
+  // task starts without them. Without a preExecute hook or a first run to wait for, the IDE comes first: the
+  // module (needed only to check the task is there and for postExecute; resume imports the edited sources)
+  // loads once it is up, so the two do not compete for the CPU while the user waits for the link.
   const hooks: TaskHooksRef = {};
   const early =
     interactive && !pauses && !interactive.runTaskFirst && !interactive.preExecute
