@@ -4,7 +4,8 @@
  * starts, bundle loads, API calls, PostgreSQL. Prints per size: the wall time from launch to SUCCEEDED and the
  * overhead per node (the goal: ≤ 5 ms on 1,000), when the first element started (the start-up: the CLI's
  * launch, the first node's cold agent), the steady state (per element, from the first element's start to the
- * last one's end), and the PostgreSQL statements per node.
+ * last one's end), and the PostgreSQL statements per node. A second line says where the CPU went, per element:
+ * this process (the server), the agents, PostgreSQL, and how many agents started (each pays a cold start).
  * Run: pnpm --filter @drydock/server bench   (SIZES=200 for a quicker look; DRYDOCK_MAX_PARALLEL=4 to compare)
  */
 import { execFile } from "node:child_process";
@@ -19,6 +20,7 @@ import { createTRPCClient, httpLink } from "@trpc/client";
 import pg from "pg";
 
 import { readServerConfig, startServer } from "../src/index.js";
+import { endedChildrenCpuMs, ownCpuMs, postgresCpuMs, runningAgents } from "./process-cpu.js";
 
 // Every statement the server sends to PostgreSQL, counted (the pool's clients are pg.Client instances).
 let statements = 0;
@@ -57,7 +59,7 @@ try {
     ],
   });
   const rows: string[] = [];
-  for (const size of sizes) rows.push(await fanOut(api, size));
+  for (const size of sizes) rows.push(...(await fanOut(api, size)));
   console.log(
     `fan-out benchmark: trivial tasks, local-process executor, ${config.maxParallel} agents in parallel (the server's default) on ${cpus().length} cores`,
   );
@@ -70,8 +72,11 @@ try {
   await rm(dataDir, { recursive: true, force: true });
 }
 
-/** Runs one fan-out of `size` elements to SUCCEEDED and returns its row of the table. */
-async function fanOut(api: ReturnType<typeof createTRPCClient<AppRouter>>, size: number) {
+/** Runs one fan-out of `size` elements to SUCCEEDED and returns its rows of the table. */
+async function fanOut(
+  api: ReturnType<typeof createTRPCClient<AppRouter>>,
+  size: number,
+): Promise<string[]> {
   const cli = join(root, "apps/cli/dist/cli.js");
   // The CLI runs as its own process (asynchronously: this process hosts the server).
   const run = await promisify(execFile)(
@@ -97,6 +102,12 @@ async function fanOut(api: ReturnType<typeof createTRPCClient<AppRouter>>, size:
   });
   const { id } = JSON.parse(run.stdout) as { id: string };
   const statementsAtLaunch = statements;
+  // The CLI has ended (its CPU is in before.agents): what ends from now on is the execution's agents.
+  const before = { server: ownCpuMs(), agents: endedChildrenCpuMs(), postgres: postgresCpuMs() };
+  const agents = new Set<number>();
+  const seeAgents = setInterval(() => {
+    for (const pid of runningAgents()) agents.add(pid);
+  }, 50);
   // Poll the cheap list, not the detail of every node, so the benchmark does not load what it measures.
   const running = async () =>
     (await api.executions.list.query({ project: "default", workflow: "fanout", limit: 5 })).some(
@@ -104,6 +115,8 @@ async function fanOut(api: ReturnType<typeof createTRPCClient<AppRouter>>, size:
     );
   while (await running()) await new Promise((r) => setTimeout(r, 250));
   const ran = statements - statementsAtLaunch;
+  const cpu = await cpuSince(before, agents);
+  clearInterval(seeAgents);
   const detail = await api.executions.get.query({ id });
   if (detail.execution.status !== "SUCCEEDED")
     throw new Error(
@@ -116,7 +129,8 @@ async function fanOut(api: ReturnType<typeof createTRPCClient<AppRouter>>, size:
   const lastEnd = Math.max(...elements.map((n) => Date.parse(n.endedAt ?? "")));
   const perNode = totalMs / detail.nodes.length;
   const verdict = size === 1_000 ? (perNode <= GOAL_MS ? "PASS" : "MISS") : "";
-  return [
+  const perElement = (ms: number) => `${(ms / elements.length).toFixed(1)} ms`;
+  const row = [
     `  ${String(size).padEnd(9)}`,
     `${(totalMs / 1000).toFixed(2)} s`.padEnd(19),
     `${perNode.toFixed(1)} ms`.padEnd(9),
@@ -125,4 +139,28 @@ async function fanOut(api: ReturnType<typeof createTRPCClient<AppRouter>>, size:
     `${(ran / detail.nodes.length).toFixed(1)}`.padEnd(11),
     size === 1_000 ? `≤ ${GOAL_MS} ms per node  ${verdict}` : "",
   ].join(" ");
+  const total = cpu.server + cpu.agents + cpu.postgres;
+  return [
+    row,
+    `    CPU per element: server ${perElement(cpu.server)}, agents ${perElement(cpu.agents)} (${agents.size} agents started), PostgreSQL ${perElement(cpu.postgres)}; ${perElement(total)} in all, on ${cpus().length} cores`,
+  ];
+}
+
+/**
+ * The CPU the execution cost since `before`, in ms: this process's, its agents' (once every agent has ended,
+ * for a while yet after the execution's end: the last warm agents learn there is nothing left), PostgreSQL's.
+ */
+async function cpuSince(
+  before: { server: number; agents: number; postgres: number },
+  agents: Set<number>,
+): Promise<{ server: number; agents: number; postgres: number }> {
+  const server = ownCpuMs() - before.server;
+  const postgres = postgresCpuMs() - before.postgres;
+  for (let waited = 0; waited < 30_000; waited += 50) {
+    const running = runningAgents();
+    for (const pid of running) agents.add(pid);
+    if (running.length === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { server, agents: endedChildrenCpuMs() - before.agents, postgres };
 }

@@ -60,6 +60,21 @@ export function describeOutputIssue(issue: z.core.$ZodIssue): string {
 }
 
 /**
+ * The strict object schema of each input shape, made once: zod compiles an object schema's parser on its
+ * first parse, so a schema made per call would be compiled again for every call (every fan-out element).
+ */
+const objectSchemas = new WeakMap<InputShape, z.ZodObject>();
+
+function objectSchemaOf(shape: InputShape): z.ZodObject {
+  let schema = objectSchemas.get(shape);
+  if (!schema) {
+    schema = z.object(shape).strict();
+    objectSchemas.set(shape, schema);
+  }
+  return schema;
+}
+
+/**
  * Validates raw inputs against a shape, strictly: unknown names are rejected, defaults applied.
  * `target` names what the inputs are for in messages: `workflow "wf"`, `task "say_hello"`.
  */
@@ -91,7 +106,7 @@ export function parseInputs(
       issues.push({ input: name, message: `missing required input "${name}" for ${target}` });
     }
   }
-  const result = z.object(shape).strict().safeParse(given);
+  const result = objectSchemaOf(shape).safeParse(given);
   if (result.success && issues.length === 0) return result.data;
   for (const issue of result.error?.issues ?? []) {
     // Unknown and missing inputs were reported above in clearer words.
