@@ -58,10 +58,14 @@ export interface ControlPlaneDeps {
 
 export type ControlPlane = Awaited<ReturnType<typeof assembleControlPlane>>;
 
+/** Where blobs (bundles, inputs, outputs) are kept: under the shared directory, else the data directory. */
+export const blobsDir = (dataDir: string, sharedDir?: string) =>
+  join(sharedDir ?? dataDir, "blobs");
+
 /** Builds every part; nothing listens and the scheduler has not started. */
 export async function assembleControlPlane(deps: ControlPlaneDeps) {
   const { config, db, executor, tokens, publicUrl, log } = deps;
-  const blobs = new LocalBlobStore(join(deps.sharedDir ?? deps.dataDir, "blobs"));
+  const blobs = new LocalBlobStore(blobsDir(deps.dataDir, deps.sharedDir));
   const signer = new BlobUrlSigner(tokens.signingSecret, publicUrl);
   const services = await createServices({ ...deps, blobs, signer });
   const identity = createIdentityServices({ db, log, oidc: config.oidc });

@@ -6,7 +6,8 @@ import { fileURLToPath } from "node:url";
 import type { Isolation } from "@drydock/contracts/router";
 import Docker from "dockerode";
 
-import { assembleControlPlane } from "./control-plane.js";
+import { LocalBlobStore } from "./blobs/blob-store.js";
+import { assembleControlPlane, blobsDir } from "./control-plane.js";
 import type { ControlPlane } from "./control-plane.js";
 import { cannotUse, lockDataDir } from "./data-dir.js";
 import type { DataDirLock } from "./data-dir.js";
@@ -24,6 +25,7 @@ import { createLogger } from "./logger.js";
 import type { Logger } from "./logger.js";
 import { assertPortFree } from "./ports.js";
 import { linkBusThroughPostgres } from "./services/bus-link.js";
+import { bundleKey } from "./services/workflows.js";
 import { newReplicaId } from "./services/scheduler/replicas.js";
 import { loadSecrets } from "./secrets.js";
 import type { Secrets } from "./secrets.js";
@@ -122,7 +124,12 @@ async function startControlPlane(
   // Known once listening, unless configured: blob URLs and agents' endpoint read it when they need it.
   let baseUrl = config.publicUrl ?? "";
   const publicUrl = () => baseUrl;
-  const executor = createExecutor(config, dataDir, signingSecret, replica, publicUrl, log);
+  // The local executor reads bundles from the blob store to put them in isolated agents' caches.
+  const bundles = new LocalBlobStore(blobsDir(dataDir, sharedDir));
+  const bundleTarball = (sha256: string) => bundles.readBuffer(bundleKey(sha256));
+  const executor = createExecutor(config, dataDir, signingSecret, replica, publicUrl, log, {
+    bundleTarball,
+  });
   refuseUnisolatedTeams(config, executor.isolation);
   const fatal: ((error: Error) => void)[] = [];
   const plane = await assembleControlPlane({
@@ -211,6 +218,7 @@ function createExecutor(
   replica: string,
   publicUrl: () => string,
   log: Logger,
+  { bundleTarball }: { bundleTarball: (sha256: string) => Promise<Buffer> },
 ): Executor {
   const attemptsDir = join(dataDir, "attempts");
   const executorLog = log.child({ component: "executor" });
@@ -222,6 +230,7 @@ function createExecutor(
       endpoint: publicUrl,
       log: executorLog,
       env: config.agentEnv,
+      bundleTarball,
     });
   // What the Docker and Swarm executors share: the engine (a manager's, for Swarm), the default image, where
   // agents reach the server, and the labels that keep installations and replicas apart.

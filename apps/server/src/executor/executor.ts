@@ -25,6 +25,11 @@ export interface AttemptLaunch {
    * the agent starts beside itself when told so (`DRYDOCK_ATTEMPT_PAUSES=1`, see agentEnvironment).
    */
   pauses?: boolean;
+  /**
+   * The sha256 of the attempt's code bundle: an executor may put the bundle where the agent looks for it first
+   * (the local one does for isolated agents, see bundle-shelf.ts); otherwise the agent downloads it.
+   */
+  bundle?: string;
 }
 
 /** The variables an executor gives an attempt's agent, besides its own (PATH, HOME, …). */

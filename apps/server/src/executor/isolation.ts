@@ -15,7 +15,6 @@ import {
   lstat,
   mkdir,
   mkdtemp,
-  readdir,
   readFile,
   rename,
   rm,
@@ -34,6 +33,7 @@ import {
 } from "@drydock/agent";
 
 import type { Logger } from "../logger.js";
+import { processTable } from "./process-table.js";
 
 /** How the local executor separates attempts from the server and from one another. */
 export type IsolationMode = "per-attempt-user" | "none";
@@ -114,12 +114,7 @@ export function isolationSupport(
 /** Every uid a live process runs as (real, effective, saved, filesystem), from /proc. */
 async function uidsInUse(): Promise<Set<number>> {
   const used = new Set<number>();
-  for (const entry of await readdir("/proc").catch(() => [])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
-    const line = /^Uid:\s+(.*)$/m.exec(status)?.[1] ?? "";
-    for (const id of line.split(/\s+/).filter(Boolean)) used.add(Number(id));
-  }
+  for (const { uids } of (await processTable()).values()) for (const id of uids) used.add(id);
   return used;
 }
 
@@ -135,9 +130,8 @@ export async function uidOf(pid: number): Promise<number | undefined> {
 async function killEveryProcessOf(uid: number): Promise<void> {
   for (let pass = 0; pass < 10; pass++) {
     const pids: number[] = [];
-    for (const entry of await readdir("/proc").catch(() => [])) {
-      if (/^\d+$/.test(entry) && (await uidOf(Number(entry))) === uid) pids.push(Number(entry));
-    }
+    for (const [pid, found] of await processTable())
+      if (!found.zombie && found.uids[0] === uid) pids.push(pid);
     if (pids.length === 0) return;
     for (const pid of pids) {
       try {

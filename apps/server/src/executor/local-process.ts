@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { groupAlive } from "@drydock/agent/process-group";
 
 import type { Logger } from "../logger.js";
+import { BundleShelf, shelfDir } from "./bundle-shelf.js";
 import { agentEnvironment } from "./executor.js";
 import type { AttemptExit, AttemptLaunch, Executor, ExecutorOptions } from "./executor.js";
 import { AttemptHomes, DEFAULT_HOMES_DIR, isolationSupport } from "./isolation.js";
@@ -33,6 +34,11 @@ export interface LocalProcessExecutorOptions extends ExecutorOptions {
   log: Logger;
   /** The environment every agent gets (PATH, HOME, …; never the server's secrets), plus its own DRYDOCK_* variables. */
   env: Record<string, string>;
+  /**
+   * A bundle's tarball by its sha256 (the blob store's): given, isolated agents find their bundle in their cache
+   * as they start (bundle-shelf.ts) instead of each downloading and extracting it.
+   */
+  bundleTarball?: (sha256: string) => Promise<Buffer>;
 }
 
 /**
@@ -57,6 +63,7 @@ export class LocalProcessExecutor implements Executor {
   private readonly listeners: ((attemptId: string, exit: AttemptExit) => void)[] = [];
   private readonly graceMs: number;
   private readonly homes?: AttemptHomes;
+  private readonly shelf?: BundleShelf;
 
   constructor(private readonly opts: LocalProcessExecutorOptions) {
     this.graceMs = (opts.terminateGraceSeconds ?? 5) * 1000;
@@ -67,6 +74,12 @@ export class LocalProcessExecutor implements Executor {
       return;
     }
     this.homes = new AttemptHomes(opts.homesDir ?? DEFAULT_HOMES_DIR, opts.log);
+    if (opts.bundleTarball)
+      this.shelf = new BundleShelf({
+        root: shelfDir(this.homes.root),
+        tarball: opts.bundleTarball,
+        log: opts.log,
+      });
     opts.log.info(
       { isolation: support.mode, homes: this.homes.root },
       "each attempt runs as its own user, with its own home",
@@ -91,7 +104,7 @@ export class LocalProcessExecutor implements Executor {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const logFd = openSync(join(dir, "agent.log"), "a", 0o600);
     try {
-      const place = await this.place(dir);
+      const place = await this.place(dir, attempt.bundle);
       const child = spawn(
         process.execPath,
         [this.opts.agentEntry, "--attempt", attempt.attemptId],
@@ -119,10 +132,14 @@ export class LocalProcessExecutor implements Executor {
   }
 
   /**
-   * Where and as whom an agent runs: isolated, its own uid/gid, its home's work dir and environment;
-   * otherwise the server's user, `<attempt dir>/work` and the shared cache.
+   * Where and as whom an agent runs: isolated, its own uid/gid, its home's work dir and environment, and its
+   * bundle already in its cache (when the shelf can put it there); otherwise the server's user,
+   * `<attempt dir>/work` and the shared cache.
    */
-  private async place(dir: string): Promise<{
+  private async place(
+    dir: string,
+    bundle: string | undefined,
+  ): Promise<{
     work: string;
     scratch: string;
     identity: { uid: number; gid: number } | Record<string, never>;
@@ -141,6 +158,7 @@ export class LocalProcessExecutor implements Executor {
     const home = await this.homes.create();
     try {
       const env = await this.homes.agentEnv(home, this.opts.env);
+      if (bundle && this.shelf) await this.shelf.placeIn(home.cache, bundle, home);
       return {
         work: home.work,
         scratch: home.dir,
@@ -226,5 +244,6 @@ export class LocalProcessExecutor implements Executor {
 
   async shutdown(): Promise<void> {
     await Promise.all([...this.agents.keys()].map((pid) => this.killGroup(pid)));
+    await this.shelf?.clear();
   }
 }

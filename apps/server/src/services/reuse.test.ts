@@ -775,7 +775,10 @@ describe("ExecutionService.fork (drydock fork)", () => {
       executionId: parent,
       nodeId: "n0",
     });
-    expect(executor.launches.find((l) => l.attemptId === `${forked.id}.n1.a1`)).toBeDefined();
+    // Its agent is launched with the fork's bundle, which the local executor puts in an isolated agent's cache.
+    expect(executor.launches.find((l) => l.attemptId === `${forked.id}.n1.a1`)?.bundle).toBe(
+      version.bundle,
+    );
   });
 
   it("refuses unknown executions and nodes, running executions, nodes whose sessions saved no edits and edits that do not apply, creating nothing", async () => {

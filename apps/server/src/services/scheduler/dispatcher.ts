@@ -166,22 +166,23 @@ export class Dispatcher implements LaunchQueue {
       this.pump();
       return;
     }
-    const { task, pauses } = await this.taskOf(id);
+    const { task, pauses, bundle } = await this.taskOf(id);
     const { pid } = await this.deps.executor.launch({
       attemptId: id,
       executionId: requireExecutionOfAttempt(id),
       token,
       task,
+      bundle,
       ...(pauses ? { pauses } : {}),
     });
     await this.deps.db.updateTable("attempts").set({ pid }).where("id", "=", id).execute();
   }
 
   /**
-   * The task an attempt runs, as registered (its image and resources tell the executor where to run it), and
-   * whether the attempt may pause (onFailure "pause", or a pause point).
+   * The task an attempt runs, as registered (its image and resources tell the executor where to run it),
+   * whether the attempt may pause (onFailure "pause", or a pause point), and its code bundle's sha256.
    */
-  private async taskOf(id: string): Promise<{ task: TaskSpec; pauses: boolean }> {
+  private async taskOf(id: string): Promise<{ task: TaskSpec; pauses: boolean; bundle: string }> {
     const row = await this.deps.db
       .selectFrom("attempts as a")
       .innerJoin("node_executions as n", (join) =>
@@ -199,9 +200,10 @@ export class Dispatcher implements LaunchQueue {
       ])
       .where("a.id", "=", id)
       .executeTakeFirstOrThrow();
-    const task = (await this.deps.workflows.workflowOf(row)).tasks.get(row.task);
+    const workflow = await this.deps.workflows.workflowOf(row);
+    const task = workflow.tasks.get(row.task);
     if (!task) throw new Error(`attempt ${id}: task ${row.task} is not in its workflow version`);
-    return { task, pauses: mayPause(task, row.pause_before, row.node_id) };
+    return { task, pauses: mayPause(task, row.pause_before, row.node_id), bundle: workflow.bundle };
   }
 
   /**
