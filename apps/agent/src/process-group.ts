@@ -22,6 +22,16 @@ async function liveProcesses(): Promise<ProcessStat[]> {
   return found;
 }
 
+/** Whether a process `pid` exists (one of another user's too: signalling it is refused, not unknown). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /**
  * Whether any process of the group still runs. Read from /proc rather than trusting `kill(-pgid, 0)`, which
  * also counts zombies: processes that are not our children (adopted after a restart, or started by a child)

@@ -29,6 +29,7 @@ import { pipeline } from "node:stream/promises";
 
 import { extract } from "tar";
 
+import { pidAlive } from "../process-group.js";
 import { CodeServerMissingError, findCodeServer } from "./code-server.js";
 import { IDE_RUNTIME, PROVISION_COMMAND, runtimeDir, runtimeName } from "./runtime.js";
 
@@ -677,15 +678,6 @@ function parseHolder(text: string): { pid: number; host: string } | undefined {
       : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -18,6 +18,7 @@ import { chmod, chown, link, mkdir, readdir, rename, rm } from "node:fs/promises
 import { dirname, join } from "node:path";
 
 import { extractBundle } from "@drydock/agent";
+import { pidAlive } from "@drydock/agent/process-group";
 
 import type { Logger } from "../logger.js";
 
@@ -176,16 +177,7 @@ export async function removeStaleShelves(homes: string): Promise<void> {
   const names = await readdir(homes).catch(() => []);
   for (const name of names) {
     const pid = /^bundles-(\d+)$/.exec(name)?.[1];
-    if (!pid || alive(Number(pid))) continue;
+    if (!pid || pidAlive(Number(pid))) continue;
     await rm(join(homes, name), { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
